@@ -1,0 +1,17 @@
+"""Altair chart builders: one pure `chart_<name>(result) -> alt.Chart` per chart, one module per question.
+
+Each module `analysis.charts.qN` lists its builders in `CHARTS`, in the order a page shows them.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import altair as alt
+
+from analysis.results import QuestionResult
+
+
+def charts_for(result: QuestionResult) -> list[alt.TopLevelMixin]:
+    module = importlib.import_module(f"analysis.charts.q{result.number}")
+    return [builder(result) for builder in module.CHARTS]

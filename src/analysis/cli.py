@@ -1,0 +1,316 @@
+"""The `curriculum-insights` command (also `python -m analysis`).
+
+Every subcommand has --help. Errors a user can fix are printed as one line `error: ...` with a
+documented exit code (see analysis.errors); anything else is a bug and prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from analysis.config import Config, load_config
+from analysis.errors import EXIT_OK, EXIT_USAGE, ConfigError, UserError
+
+EXIT_CODES_HELP = """exit codes:
+  0  success
+  1  internal error (a bug; a traceback is printed)
+  2  bad command line or configuration
+  3  input file missing, unreadable or empty
+  4  database unreachable, credentials refused or tables missing
+  5  quality targets missed (evaluate) or output could not be written
+"""
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path, help="configuration file (default: curriculum-insights.toml)"
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="where the snapshot lives (default: ./data, or CURRICULUM_DATA_DIR)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+
+def _add_source(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "source (default: the existing snapshot, else the embedded demo data)"
+    )
+    group.add_argument("--logs", type=Path, help="space-separated log file (.gz accepted)")
+    group.add_argument("--cohorts", type=Path, help="cohorts CSV (with --logs)")
+    group.add_argument("--db-url", help="SQLAlchemy URL of the MySQL source (or CURRICULUM_DB_URL)")
+    group.add_argument(
+        "--demo", action="store_true", help="rebuild the snapshot from the embedded demo data"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="curriculum-insights",
+        description="Curriculum access logs -> answers to leadership's eight questions (site, slide, email).",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, help_text: str, handler: Callable[[argparse.Namespace, Config], int]):
+        command = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=EXIT_CODES_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _add_common(command)
+        command.set_defaults(handler=handler)
+        return command
+
+    simulate = add(
+        "simulate",
+        "Write a simulated log, the real cohorts table and ground-truth labels.",
+        _simulate,
+    )
+    simulate.add_argument(
+        "--seed", type=int, default=20210421, help="random seed (same seed, same bytes)"
+    )
+    simulate.add_argument(
+        "--scale", type=float, default=1.0, help="volume multiplier (1 = about 900k rows)"
+    )
+    simulate.add_argument("--out", type=Path, required=True, help="output directory")
+    simulate.add_argument(
+        "--no-gzip", action="store_true", help="write logs.txt instead of logs.txt.gz"
+    )
+
+    importer = add(
+        "import", "Build the snapshot from an exported log file and a cohorts CSV.", _import
+    )
+    importer.add_argument(
+        "--logs", type=Path, required=True, help="space-separated log file (.gz accepted)"
+    )
+    importer.add_argument(
+        "--cohorts", type=Path, required=True, help="cohorts CSV (literal NULLs, quoted timestamps)"
+    )
+    importer.add_argument(
+        "--simulated",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="flag the data as simulated (default: detected from simulation.json beside the log)",
+    )
+
+    acquire = add(
+        "acquire",
+        "Refresh the snapshot from the MySQL database (incremental by default).",
+        _acquire,
+    )
+    acquire.add_argument(
+        "--db-url", help="SQLAlchemy URL, e.g. mysql+pymysql://user:pw@host:3306/curriculum_logs"
+    )
+    acquire.add_argument(
+        "--full", action="store_true", help="re-read everything instead of only new rows"
+    )
+    acquire.add_argument(
+        "--chunk-size", type=int, default=50_000, help="rows fetched per round trip"
+    )
+
+    analyze = add(
+        "analyze", "Answer the eight questions and write findings.json (no rendering).", _analyze
+    )
+    _add_source(analyze)
+    analyze.add_argument(
+        "--out", type=Path, default=None, help="output directory (default: _build)"
+    )
+
+    evaluate = add(
+        "evaluate", "Score the detectors against the simulator's ground-truth labels.", _evaluate
+    )
+    _add_source(evaluate)
+    evaluate.add_argument("--labels", type=Path, help="labels.csv (default: beside the demo log)")
+
+    render = add("render", "Render the site, the slide and the email from the snapshot.", _render)
+    _add_render_options(render)
+
+    build = add("build", "The main job: snapshot + analyze + render.", _build)
+    _add_source(build)
+    _add_render_options(build)
+
+    summary = add("summary", "Print what the snapshot holds.", _summary)
+    del summary
+    return parser
+
+
+def _add_render_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--privacy",
+        choices=("public", "internal"),
+        help="public masks IPs everywhere (default); internal shows them",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "quarto", "pandoc"),
+        default="auto",
+        help="auto uses quarto when it is on PATH, else the jupytext/nbclient/pandoc chain",
+    )
+    parser.add_argument("--site-dir", type=Path, help="output directory (default: _site)")
+
+
+def _configure(args: argparse.Namespace) -> Config:
+    config = load_config(args.config)
+    if getattr(args, "data_dir", None):
+        config = config.replace(paths=_replace(config.paths, data_dir=args.data_dir))
+    if getattr(args, "db_url", None):
+        config = config.replace(db_url=args.db_url)
+    if getattr(args, "privacy", None):
+        config = config.replace(privacy=_replace(config.privacy, mode=args.privacy))
+    if getattr(args, "site_dir", None):
+        config = config.replace(paths=_replace(config.paths, site_dir=args.site_dir))
+    return config
+
+
+def _replace(obj, **changes):
+    import dataclasses
+
+    return dataclasses.replace(obj, **changes)
+
+
+# --- handlers -----------------------------------------------------------------------------------------
+
+
+def _simulate(args: argparse.Namespace, config: Config) -> int:
+    from analysis.simulate import simulate
+
+    if args.scale <= 0:
+        raise ConfigError(f"--scale must be positive, got {args.scale}")
+    summary = simulate(
+        seed=args.seed,
+        scale=args.scale,
+        out=args.out,
+        reference_dir=config.paths.reference_dir,
+        gzip_logs=not args.no_gzip,
+        progress=not args.quiet,
+    )
+    print(summary.describe())
+    return EXIT_OK
+
+
+def _import(args: argparse.Namespace, config: Config) -> int:
+    from analysis.ingest import import_files
+
+    report = import_files(
+        args.logs,
+        args.cohorts,
+        config.paths.snapshot_dir,
+        simulated=args.simulated,
+        progress=not args.quiet,
+    )
+    print(report.describe())
+    return EXIT_OK
+
+
+def _acquire(args: argparse.Namespace, config: Config) -> int:
+    from analysis.acquire import acquire
+
+    if not config.db_url:
+        raise ConfigError("no database URL: pass --db-url or set CURRICULUM_DB_URL")
+    report = acquire(
+        config.db_url,
+        config.paths.snapshot_dir,
+        full=args.full,
+        chunk_size=args.chunk_size,
+        progress=not args.quiet,
+    )
+    print(report.describe())
+    return EXIT_OK
+
+
+def ensure_snapshot(args: argparse.Namespace, config: Config) -> None:
+    """Bring the snapshot up to date from the source the arguments name (for analyze/evaluate/build)."""
+    from analysis.ingest import import_demo, import_files
+
+    quiet = args.quiet
+    if getattr(args, "logs", None) or getattr(args, "cohorts", None):
+        if not (args.logs and args.cohorts):
+            raise ConfigError("--logs and --cohorts go together")
+        print(
+            import_files(
+                args.logs, args.cohorts, config.paths.snapshot_dir, progress=not quiet
+            ).describe()
+        )
+    elif getattr(args, "db_url", None) or (config.db_url and not getattr(args, "demo", False)):
+        from analysis.acquire import acquire
+
+        print(acquire(config.db_url, config.paths.snapshot_dir, progress=not quiet).describe())
+    elif getattr(args, "demo", False) or not (config.paths.snapshot_dir / "manifest.json").exists():
+        print(import_demo(config, progress=not quiet).describe())
+
+
+def _analyze(args: argparse.Namespace, config: Config) -> int:
+    from analysis.report import compute_report, write_findings
+
+    ensure_snapshot(args, config)
+    report = compute_report(config, progress=not args.quiet)
+    out = write_findings(report, args.out or config.paths.build_dir)
+    print(report.describe())
+    print(f"findings: {out}")
+    return EXIT_OK
+
+
+def _evaluate(args: argparse.Namespace, config: Config) -> int:
+    from analysis.evaluate import run_evaluation
+
+    ensure_snapshot(args, config)
+    evaluation = run_evaluation(config, labels_path=args.labels, progress=not args.quiet)
+    print(evaluation.describe())
+    return evaluation.exit_code()
+
+
+def _render(args: argparse.Namespace, config: Config) -> int:
+    from analysis.render import render
+
+    summary = render(config, engine=args.engine, progress=not args.quiet)
+    print(summary.describe())
+    return EXIT_OK
+
+
+def _build(args: argparse.Namespace, config: Config) -> int:
+    from analysis.render import render
+    from analysis.report import compute_report, write_findings
+
+    ensure_snapshot(args, config)
+    report = compute_report(config, progress=not args.quiet)
+    write_findings(report, config.paths.build_dir)
+    summary = render(config, engine=args.engine, progress=not args.quiet, report=report)
+    print(report.describe())
+    print(summary.describe())
+    return EXIT_OK
+
+
+def _summary(args: argparse.Namespace, config: Config) -> int:
+    from analysis.ingest import describe_snapshot
+
+    print(describe_snapshot(config.paths.snapshot_dir))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        config = _configure(args)
+        return args.handler(args, config)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

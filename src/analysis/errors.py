@@ -1,0 +1,33 @@
+"""Errors a user can act on. The CLI prints them as one line and exits with their code (no traceback)."""
+
+from __future__ import annotations
+
+# Exit codes (documented in README "Exit codes"):
+EXIT_OK = 0
+EXIT_FAILURE = 1  # unexpected internal error (a bug): traceback is printed
+EXIT_USAGE = 2  # bad command line or configuration
+EXIT_INPUT = 3  # input file missing, unreadable or empty
+EXIT_SOURCE = 4  # database unreachable, credentials refused, tables missing
+EXIT_TARGET = 5  # quality targets missed (evaluate) or output could not be written
+
+
+class UserError(Exception):
+    """A problem the user can fix; `str(error)` is the whole message."""
+
+    exit_code = EXIT_FAILURE
+
+
+class ConfigError(UserError):
+    exit_code = EXIT_USAGE
+
+
+class InputError(UserError):
+    exit_code = EXIT_INPUT
+
+
+class SourceError(UserError):
+    exit_code = EXIT_SOURCE
+
+
+class TargetError(UserError):
+    exit_code = EXIT_TARGET

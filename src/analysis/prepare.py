@@ -1,0 +1,248 @@
+"""Shared groundwork every question builds on: lessons, people and time, each defined in one place.
+
+Lessons. A raw path is classified into a `page_kind`:
+  - `empty`: the path is missing;
+  - `navigation`: after stripping slashes, query and fragment it is one of `lessons.non_lesson_paths`
+    (`/`, `toc`, `search/search_index.json`, `index.html`);
+  - `probe`: it contains one of `lessons.probe_patterns` (`wp-login`, `.env`, `../`, `<script` ...);
+  - `asset`: its last segment ends in one of `lessons.asset_extensions` (images, json, css ...);
+  - `lesson`: everything else.
+Lessons are normalised: lower-cased, numbered prefixes stripped from every segment
+(`1-fundamentals/1.1-intro-to-data-science` -> `fundamentals/intro-to-data-science`), then the alias table
+`[lessons.aliases]` applied (a key with a `/` renames that exact lesson; a key without renames a whole
+module). `module` is the first segment of the lesson.
+
+People. `role` comes from the row's cohort_id: `no_cohort` (null), `unknown_cohort` (id absent from the
+cohorts table), `staff` (`people.staff_cohort_names`), `placeholder` (`people.placeholder_cohort_names`),
+otherwise `student`. Only students enter student rankings. `program` is the program label for students
+and placeholders, and the role's name otherwise.
+
+Time. Every student view is classified by the enrollment window of the cohort on that row: `before`
+(date < start_date), `active` (start_date <= date <= end_date) or `alumni` (date > end_date). A user who
+appears under several cohorts (a re-take or a transfer) is judged row by row against the cohort the row
+names, so each enrollment keeps its own window; `enrollments()` lists them per user.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from analysis.config import Config
+from analysis.snapshot import Snapshot
+
+PAGE_KINDS = ("lesson", "navigation", "asset", "probe", "empty")
+ROLES = ("student", "staff", "placeholder", "no_cohort", "unknown_cohort")
+WINDOWS = ("before", "active", "alumni")
+
+_NUMBERED_PREFIX = r"(^|/)\d+(?:\.\d+)*[-_]"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    views: pl.LazyFrame  # one row per page view, with the columns documented in prepare()
+    cohorts: pl.DataFrame  # cohorts with program label, track and role
+    data_start: dt.datetime
+    data_end: dt.datetime
+    simulated: bool
+
+
+def clean_path(path: pl.Expr) -> pl.Expr:
+    """Path without query, fragment, surrounding slashes or whitespace, lower-cased."""
+    return (
+        path.str.strip_chars().str.replace(r"[?#].*$", "").str.strip_chars("/").str.to_lowercase()
+    )
+
+
+def page_kind(path: pl.Expr, config: Config) -> pl.Expr:
+    lessons = config.lessons
+    cleaned = clean_path(path)
+    extension = cleaned.str.extract(r"\.([a-z0-9]{1,6})$", 1)
+    probe = pl.lit(False)
+    for pattern in lessons.probe_patterns:
+        probe = probe | path.str.to_lowercase().str.contains(pattern.lower(), literal=True)
+    return (
+        pl.when(path.is_null())
+        .then(pl.lit("empty"))
+        .when(probe)
+        .then(pl.lit("probe"))
+        .when(
+            cleaned.is_in([p.strip("/").lower() for p in lessons.non_lesson_paths])
+            | (cleaned == "")
+        )
+        .then(pl.lit("navigation"))
+        .when(extension.is_in(list(lessons.asset_extensions)))
+        .then(pl.lit("asset"))
+        .otherwise(pl.lit("lesson"))
+    )
+
+
+def lesson_name(path: pl.Expr, config: Config) -> pl.Expr:
+    """Normalised lesson for a raw path (apply only where page_kind == 'lesson')."""
+    lesson = clean_path(path).str.replace_all(r"/{2,}", "/")
+    if config.lessons.strip_numbered_prefixes:
+        lesson = lesson.str.replace_all(_NUMBERED_PREFIX, "${1}")
+    exact = {k.strip("/"): v.strip("/") for k, v in config.lessons.aliases.items() if "/" in k}
+    modules = {
+        k.strip("/"): v.strip("/") for k, v in config.lessons.aliases.items() if "/" not in k
+    }
+    for old, new in modules.items():
+        lesson = lesson.str.replace(rf"^{_escape(old)}(/|$)", f"{new}${{1}}")
+    if exact:
+        lesson = lesson.replace(exact)
+    return lesson
+
+
+def _escape(text: str) -> str:
+    return "".join(f"\\{c}" if not c.isalnum() and c not in "-_/" else c for c in text)
+
+
+def cohort_table(cohorts: pl.DataFrame, config: Config) -> pl.DataFrame:
+    """Cohorts with role, program label and curriculum track."""
+    people = config.people
+    role = (
+        pl.when(pl.col("name").is_in(list(people.staff_cohort_names)))
+        .then(pl.lit("staff"))
+        .when(pl.col("name").is_in(list(people.placeholder_cohort_names)))
+        .then(pl.lit("placeholder"))
+        .otherwise(pl.lit("student"))
+    )
+    labels = {int(k): v for k, v in config.programs.labels.items()}
+    tracks = {int(k): v for k, v in config.programs.track.items()}
+    program_label = pl.col("program_id").replace_strict(
+        labels, default=None, return_dtype=pl.String
+    )
+    return cohorts.select(
+        pl.col("id").alias("cohort_id"),
+        pl.col("name").alias("cohort_name"),
+        pl.col("start_date"),
+        pl.col("end_date"),
+        pl.col("program_id"),
+        role.alias("role"),
+        pl.when(role == "staff")
+        .then(pl.lit("Staff"))
+        .otherwise(
+            program_label.fill_null(pl.lit("Program ") + pl.col("program_id").cast(pl.String))
+        )
+        .alias("program"),
+        pl.when(role == "staff")
+        .then(pl.lit(None, dtype=pl.String))
+        .otherwise(
+            pl.col("program_id").replace_strict(tracks, default=None, return_dtype=pl.String)
+        )
+        .alias("track"),
+    )
+
+
+def prepare(snapshot: Snapshot, config: Config) -> Prepared:
+    """Columns of `views`: timestamp, date, hour, weekday (1=Mon), path, user_id, cohort_id, ip,
+    page_kind, lesson, module, cohort_name, program_id, program, track, role, start_date, end_date,
+    window, days_after_end (alumni only) and days_before_start (before only)."""
+    cohorts = cohort_table(snapshot.cohorts, config)
+    kind = page_kind(pl.col("path"), config)
+    views = (
+        snapshot.logs.with_columns(
+            pl.col("timestamp").dt.date().alias("date"),
+            pl.col("timestamp").dt.hour().alias("hour"),
+            pl.col("timestamp").dt.weekday().alias("weekday"),
+            kind.alias("page_kind"),
+        )
+        .with_columns(
+            pl.when(pl.col("page_kind") == "lesson")
+            .then(lesson_name(pl.col("path"), config))
+            .alias("lesson"),
+        )
+        .with_columns(pl.col("lesson").str.split("/").list.first().alias("module"))
+        .join(cohorts.lazy(), on="cohort_id", how="left", maintain_order="left")
+        .with_columns(
+            pl.when(pl.col("cohort_id").is_null())
+            .then(pl.lit("no_cohort"))
+            .when(pl.col("role").is_null())
+            .then(pl.lit("unknown_cohort"))
+            .otherwise(pl.col("role"))
+            .alias("role"),
+        )
+        .with_columns(
+            pl.when(pl.col("role") == "no_cohort")
+            .then(pl.lit("No cohort"))
+            .when(pl.col("role") == "unknown_cohort")
+            .then(pl.lit("Unknown cohort"))
+            .otherwise(pl.col("program"))
+            .alias("program"),
+            pl.when(pl.col("role") != "student")
+            .then(pl.lit(None, dtype=pl.String))
+            .when(pl.col("date") < pl.col("start_date"))
+            .then(pl.lit("before"))
+            .when(pl.col("date") <= pl.col("end_date"))
+            .then(pl.lit("active"))
+            .otherwise(pl.lit("alumni"))
+            .alias("window"),
+        )
+        .with_columns(
+            pl.when(pl.col("window") == "alumni")
+            .then((pl.col("date") - pl.col("end_date")).dt.total_days())
+            .alias("days_after_end"),
+            pl.when(pl.col("window") == "before")
+            .then((pl.col("start_date") - pl.col("date")).dt.total_days())
+            .alias("days_before_start"),
+        )
+    )
+    bounds = snapshot.logs.select(
+        pl.col("timestamp").min().alias("start"), pl.col("timestamp").max().alias("end")
+    ).collect()
+    start, end = bounds.row(0)
+    return Prepared(
+        views=views,
+        cohorts=cohorts,
+        data_start=start or dt.datetime(1970, 1, 1),
+        data_end=end or dt.datetime(1970, 1, 1),
+        simulated=snapshot.manifest.simulated,
+    )
+
+
+def student_lesson_views(prepared: Prepared) -> pl.LazyFrame:
+    """Students' lesson views: the population of every student ranking."""
+    return prepared.views.filter((pl.col("role") == "student") & (pl.col("page_kind") == "lesson"))
+
+
+def enrollments(prepared: Prepared) -> pl.LazyFrame:
+    """One row per (user, cohort) seen in the log: who appears under several cohorts, and when."""
+    return (
+        prepared.views.filter(pl.col("cohort_id").is_not_null())
+        .group_by("user_id", "cohort_id")
+        .agg(
+            pl.col("cohort_name").first().alias("cohort_name"),
+            pl.col("program").first().alias("program"),
+            pl.col("role").first().alias("role"),
+            pl.col("start_date").first().alias("start_date"),
+            pl.col("end_date").first().alias("end_date"),
+            pl.col("timestamp").min().alias("first_seen"),
+            pl.col("timestamp").max().alias("last_seen"),
+            pl.len().alias("views"),
+        )
+        .with_columns(pl.col("cohort_id").n_unique().over("user_id").alias("cohorts_of_user"))
+        .sort("user_id", "first_seen")
+    )
+
+
+def campus_ips(prepared: Prepared, config: Config) -> list[str]:
+    """Shared campus NAT addresses: configured ones, plus any IP carrying at least
+    `q4.campus_ip_min_share` of all views from at least `q4.shared_ip_min_users` users."""
+    q4 = config.q4
+    detected = (
+        prepared.views.group_by("ip")
+        .agg(pl.len().alias("views"), pl.col("user_id").n_unique().alias("users"))
+        .with_columns((pl.col("views") / pl.col("views").sum()).alias("share"))
+        .filter(
+            (pl.col("share") >= q4.campus_ip_min_share)
+            & (pl.col("users") >= q4.shared_ip_min_users)
+        )
+        .sort("views", descending=True)
+        .collect()
+    )
+    ordered = list(q4.campus_ips) + [
+        ip for ip in detected["ip"].to_list() if ip not in q4.campus_ips
+    ]
+    return ordered

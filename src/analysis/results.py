@@ -1,0 +1,64 @@
+"""Typed results of the eight questions, and their JSON form (findings.json).
+
+Every question module returns a subclass of QuestionResult. The base carries what every page, the slide
+and the email need (the one-sentence answer, 2-4 supporting sentences, method, parameters, caveats);
+subclasses add typed fields (DataFrames, dates, numbers). `to_json()` turns any field into JSON: frames
+become lists of records, dates ISO strings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    number: int
+    title: str
+    answer: str  # one sentence, generated from the numbers
+    supporting: list[str]  # 2-4 sentences, generated from the numbers
+    method: str  # how it was computed, in plain English, with the thresholds
+    parameters: dict[str, Any] = field(default_factory=dict)  # the config values used
+    caveats: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: to_jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    def tables(self) -> dict[str, pl.DataFrame]:
+        """Compact tables for the page, title -> frame: readable column names, at most ~15 rows.
+
+        Pages, the email and the slide show these as they are (after IP masking in public builds)."""
+        return {}
+
+    def headline(self) -> str:
+        """The number-bearing phrase for the slide and the index (defaults to the answer)."""
+        return self.answer
+
+
+def to_jsonable(value: Any) -> Any:
+    """JSON-safe form of result fields (frames as records, dates ISO, NaN as null)."""
+    if isinstance(value, pl.DataFrame):
+        return [to_jsonable(row) for row in value.to_dicts()]
+    if isinstance(value, pl.LazyFrame):
+        return to_jsonable(value.collect())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        return value.item()  # numpy scalars
+    return value

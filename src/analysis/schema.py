@@ -1,0 +1,77 @@
+"""Column contracts shared by every edge of the pipeline (parsers, MySQL reader, simulator, snapshot)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+# One page view. `line` is the 1-based line in the source file, or the row's position in the MySQL read
+# order; it makes quarantine reports traceable and keeps the original order stable.
+LOG_SCHEMA: dict[str, pl.DataType] = {
+    "timestamp": pl.Datetime("us"),
+    "path": pl.String(),  # nullable: the real log has one row with no path
+    "user_id": pl.Int64(),
+    "cohort_id": pl.Int64(),  # nullable: 5.9 % of real rows have none
+    "ip": pl.String(),  # validated IPv4 or IPv6 text
+}
+
+COHORT_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.Int64(),
+    "name": pl.String(),
+    "slack": pl.String(),
+    "start_date": pl.Date(),
+    "end_date": pl.Date(),
+    "created_at": pl.Datetime("us"),
+    "updated_at": pl.Datetime("us"),
+    "deleted_at": pl.Datetime("us"),
+    "program_id": pl.Int64(),
+}
+
+# Rows that failed parsing or validation: kept, counted, reported; never silently dropped.
+QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
+    "source": pl.String(),  # file name or table name
+    "line": pl.Int64(),  # 1-based line number in the file (null for database rows)
+    "key": pl.String(),  # database key or other locator (null for file rows)
+    "raw": pl.String(),  # the raw text of the row
+    "reason": pl.String(),  # why it was rejected, e.g. "bad date", "non-numeric user_id"
+}
+
+# Ground truth written by the simulator beside the demo data (labels.csv).
+# kind vocabulary (LABEL_KINDS): what was injected; evaluate.py maps detector output onto these.
+LABEL_SCHEMA: dict[str, pl.DataType] = {
+    "kind": pl.String(),
+    "user_id": pl.Int64(),  # null when the behaviour is tied to an IP only
+    "ip": pl.String(),  # null when not tied to one IP
+    "cohort_id": pl.Int64(),  # for cohort-level behaviours (cohort_overuse), else null
+    "lesson": pl.String(),  # for lesson-level behaviours (cohort_overuse), else null
+    "start": pl.Datetime("us"),
+    "end": pl.Datetime("us"),
+    "detail": pl.String(),  # free text, e.g. "also user 812" for duplicate_identity
+}
+
+LABEL_KINDS: tuple[str, ...] = (
+    "scraping",  # one account fetching many pages within seconds (non-campus IP, at night)
+    "heavy_day",  # a user with an abnormal number of pages on one day
+    "account_sharing",  # one user_id used from many IPs / places at once
+    "out_of_enrollment",  # access long after graduation or well before start
+    "unknown_user",  # user_id with no cohort that is neither staff nor a known student
+    "cross_program",  # a student reading the other track's lessons (after the policy date)
+    "cohort_overuse",  # a cohort referring to one lesson far more than its peers
+    "dropout",  # a student who stops within days of starting
+    "duplicate_identity",  # one person holding two user_ids
+)
+
+# Incident kinds produced by question 4 (documented in schemas/findings.schema.json).
+INCIDENT_KINDS: tuple[str, ...] = (
+    "scraping",
+    "heavy_day",
+    "shared_ip",
+    "many_ips",
+    "new_ip",
+    "out_of_enrollment",
+    "unknown_identity",
+    "probing",
+)
+
+
+def empty_frame(schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    return pl.DataFrame(schema=schema)

@@ -1,0 +1,277 @@
+"""The snapshot: typed Parquet tables plus a manifest, written atomically.
+
+Layout of a snapshot directory (default `data/snapshot/`):
+
+    manifest.json          source, simulated flag, counts, time range, checksums, build time
+    logs/part-NNNNN.parquet  page views (LOG_SCHEMA); each refresh adds one part, older parts are untouched
+    cohorts.parquet        the cohorts table (COHORT_SCHEMA)
+    quarantine.parquet     rejected rows with line/key and reason (QUARANTINE_SCHEMA)
+
+Writing never modifies the live directory: a new directory is assembled beside it (existing log parts are
+hard-linked, not copied) and swapped in with two renames, so a refresh that fails half-way leaves the
+previous snapshot exactly as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from analysis.errors import InputError
+from analysis.schema import COHORT_SCHEMA, LOG_SCHEMA, QUARANTINE_SCHEMA
+
+MANIFEST_VERSION = 1
+LOG_ROW_GROUP_SIZE = 256_000
+
+
+@dataclass(frozen=True)
+class Manifest:
+    source: str  # "demo", "file", "mysql" or "test"
+    simulated: bool
+    source_detail: str = ""  # file names or the database URL with the password masked
+    rows: int = 0
+    users: int = 0
+    ips: int = 0
+    cohorts: int = 0
+    first_seen: str | None = None  # ISO timestamps
+    last_seen: str | None = None
+    quarantined_rows: int = 0
+    logs_digest: str = ""  # order-independent digest of the log rows: equal data, equal digest
+    files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
+    built_at: str = ""
+    version: int = MANIFEST_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What every question reads. `logs` is lazy so questions compose queries without loading twice."""
+
+    logs: pl.LazyFrame
+    cohorts: pl.DataFrame
+    quarantine: pl.DataFrame
+    manifest: Manifest
+
+    @classmethod
+    def from_frames(
+        cls,
+        logs: pl.DataFrame,
+        cohorts: pl.DataFrame,
+        quarantine: pl.DataFrame | None = None,
+        *,
+        source: str = "test",
+        simulated: bool = False,
+        source_detail: str = "",
+    ) -> Snapshot:
+        """Build an in-memory snapshot (tests, and the writer before it hits disk)."""
+        logs = conform(logs, LOG_SCHEMA)
+        cohorts = conform(cohorts, COHORT_SCHEMA)
+        quarantine = conform(
+            quarantine if quarantine is not None else pl.DataFrame(schema=QUARANTINE_SCHEMA),
+            QUARANTINE_SCHEMA,
+        )
+        manifest = describe(logs, cohorts, quarantine, source, simulated, source_detail)
+        return cls(logs.lazy(), cohorts, quarantine, manifest)
+
+
+def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Select and cast the contract's columns, in order; missing columns are a programming error."""
+    missing = [name for name in schema if name not in frame.columns]
+    if missing:
+        raise ValueError(f"frame lacks columns {missing}")
+    return frame.select(pl.col(name).cast(dtype) for name, dtype in schema.items())
+
+
+def logs_digest(logs: pl.DataFrame) -> str:
+    """Order-independent content digest: import and acquire of the same rows must agree on it.
+
+    It is the row count and two wrapping 64-bit sums of per-row hashes (a multiset hash), so the digest of
+    a snapshot grown by a refresh is computed from the old digest and the new rows alone.
+    """
+    rows = logs.select(LOG_SCHEMA.keys())
+    sums = [int(np.sum(rows.hash_rows(seed=seed).to_numpy(), dtype=np.uint64)) for seed in (0, 1)]
+    return f"{rows.height:x}-{sums[0]:016x}-{sums[1]:016x}"
+
+
+def combine_digests(first: str, second: str) -> str:
+    """Digest of the union of two row multisets (see logs_digest)."""
+    a, b = ([int(part, 16) for part in digest.split("-")] for digest in (first, second))
+    mask = (1 << 64) - 1
+    return f"{a[0] + b[0]:x}-{(a[1] + b[1]) & mask:016x}-{(a[2] + b[2]) & mask:016x}"
+
+
+def describe(
+    logs: pl.DataFrame | pl.LazyFrame,
+    cohorts: pl.DataFrame,
+    quarantine: pl.DataFrame,
+    source: str,
+    simulated: bool,
+    source_detail: str = "",
+    digest: str | None = None,
+) -> Manifest:
+    stats = logs.lazy().select(
+        pl.len().alias("rows"),
+        pl.col("user_id").n_unique().alias("users"),
+        pl.col("ip").n_unique().alias("ips"),
+        pl.col("timestamp").min().alias("first_seen"),
+        pl.col("timestamp").max().alias("last_seen"),
+    ).collect().row(0, named=True)
+    return Manifest(
+        source=source,
+        simulated=simulated,
+        source_detail=source_detail,
+        rows=int(stats["rows"]),
+        users=int(stats["users"]),
+        ips=int(stats["ips"]),
+        cohorts=cohorts.height,
+        first_seen=stats["first_seen"].isoformat() if stats["first_seen"] else None,
+        last_seen=stats["last_seen"].isoformat() if stats["last_seen"] else None,
+        quarantined_rows=quarantine.height,
+        logs_digest=digest if digest is not None else logs_digest(logs.lazy().collect()),
+        built_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _part_name(index: int) -> str:
+    return f"part-{index:05d}.parquet"
+
+
+def _swap_in(new_dir: Path, target: Path) -> None:
+    """Replace `target` by `new_dir` with renames only; the old snapshot survives until the last step."""
+    old_dir = target.with_name(f"{target.name}.old-{os.getpid()}")
+    if target.exists():
+        target.rename(old_dir)
+    try:
+        new_dir.rename(target)
+    except OSError:
+        if old_dir.exists():
+            old_dir.rename(target)
+        raise
+    shutil.rmtree(old_dir, ignore_errors=True)
+
+
+def write_snapshot(
+    target: Path,
+    logs: pl.DataFrame,
+    cohorts: pl.DataFrame,
+    quarantine: pl.DataFrame,
+    *,
+    source: str,
+    simulated: bool,
+    source_detail: str = "",
+    base: Path | None = None,
+) -> Manifest:
+    """Write a snapshot atomically.
+
+    With `base` (an existing snapshot), `logs` and `quarantine` hold only the new rows: the base's log
+    parts are hard-linked into the new snapshot and one part is added, so a refresh does not rewrite
+    history. The manifest always describes the whole snapshot.
+    """
+    logs = conform(logs, LOG_SCHEMA)
+    cohorts = conform(cohorts, COHORT_SCHEMA)
+    quarantine = conform(quarantine, QUARANTINE_SCHEMA)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "logs").mkdir(parents=True)
+    try:
+        next_part = 0
+        if base is not None:
+            for part in sorted((base / "logs").glob("part-*.parquet")):
+                os.link(part, staging / "logs" / part.name)
+                next_part = max(next_part, int(part.stem.split("-")[1]) + 1)
+            old_quarantine = pl.read_parquet(base / "quarantine.parquet")
+            quarantine = pl.concat([old_quarantine, quarantine])
+        if logs.height or next_part == 0:
+            logs.sort("timestamp", maintain_order=True).write_parquet(
+                staging / "logs" / _part_name(next_part),
+                row_group_size=LOG_ROW_GROUP_SIZE,
+                statistics=True,
+            )
+        cohorts.write_parquet(staging / "cohorts.parquet")
+        quarantine.write_parquet(staging / "quarantine.parquet")
+        if base is None:
+            manifest = describe(logs, cohorts, quarantine, source, simulated, source_detail)
+        else:
+            # Only the new rows are hashed; counts come from a lazy scan of three columns.
+            digest = combine_digests(read_manifest(base).logs_digest, logs_digest(logs))
+            all_logs = pl.scan_parquet(staging / "logs" / "*.parquet").select(
+                "timestamp", "user_id", "ip"
+            )
+            manifest = describe(
+                all_logs, cohorts, quarantine, source, simulated, source_detail, digest=digest
+            )
+        files = {
+            str(path.relative_to(staging)): _sha256(path)
+            for path in sorted(staging.rglob("*.parquet"))
+        }
+        manifest = Manifest(**{**manifest.to_json(), "files": files})
+        (staging / "manifest.json").write_text(json.dumps(manifest.to_json(), indent=2) + "\n")
+        _swap_in(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _recover(target: Path) -> None:
+    """A crash between the two renames of _swap_in leaves only `<name>.old-PID`: put it back."""
+    if target.exists():
+        return
+    leftovers = sorted(target.parent.glob(f"{target.name}.old-*"))
+    if leftovers:
+        leftovers[-1].rename(target)
+
+
+def read_manifest(target: Path) -> Manifest:
+    _recover(target)
+    manifest_path = target / "manifest.json"
+    if not manifest_path.exists():
+        raise InputError(
+            f"no snapshot at {target} (run `curriculum-insights import`, `acquire` or `build` first)"
+        )
+    try:
+        return Manifest.from_json(json.loads(manifest_path.read_text()))
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise InputError(f"{manifest_path}: unreadable manifest ({exc})") from exc
+
+
+def load_snapshot(target: Path, *, verify: bool = False) -> Snapshot:
+    """Open a snapshot lazily. With verify=True every file's checksum is checked against the manifest."""
+    manifest = read_manifest(target)
+    if verify:
+        for relative, expected in manifest.files.items():
+            path = target / relative
+            if not path.exists() or _sha256(path) != expected:
+                raise InputError(f"{path}: checksum does not match {target / 'manifest.json'}")
+    logs = pl.scan_parquet(target / "logs" / "*.parquet")
+    return Snapshot(
+        logs=logs,
+        cohorts=pl.read_parquet(target / "cohorts.parquet"),
+        quarantine=pl.read_parquet(target / "quarantine.parquet"),
+        manifest=manifest,
+    )

@@ -1,0 +1,161 @@
+"""Lessons, people and time: the definitions every question relies on, on rows with known answers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from analysis.config import Config
+from analysis.prepare import campus_ips, enrollments, prepare, student_lesson_views
+from analysis.snapshot import Snapshot
+
+
+def _views(paths: list[str | None], cohorts: pl.DataFrame, config: Config) -> pl.DataFrame:
+    logs = pl.DataFrame(
+        {
+            "timestamp": [dt.datetime(2019, 3, 1, 9)] * len(paths),
+            "path": paths,
+            "user_id": list(range(len(paths))),
+            "cohort_id": [30] * len(paths),
+            "ip": ["203.0.113.9"] * len(paths),
+        }
+    )
+    return prepare(Snapshot.from_frames(logs, cohorts), config).views.collect()
+
+
+@pytest.mark.parametrize(
+    ("path", "kind", "lesson"),
+    [
+        ("/", "navigation", None),
+        ("toc", "navigation", None),
+        ("search/search_index.json", "navigation", None),
+        ("index.html", "navigation", None),
+        (None, "empty", None),
+        ("appendix/img/logo.PNG", "asset", None),
+        ("wp-login.php", "probe", None),
+        ("../../etc/passwd", "probe", None),
+        ("javascript-i", "lesson", "javascript-i"),
+        ("/javascript-i/", "lesson", "javascript-i"),
+        ("Java-III?tab=2#top", "lesson", "java-iii"),
+        (
+            "1-fundamentals/1.1-intro-to-data-science",
+            "lesson",
+            "fundamentals/intro-to-data-science",
+        ),
+        ("fundamentals/intro-to-data-science", "lesson", "fundamentals/intro-to-data-science"),
+        ("6-regression/1-overview", "lesson", "regression/overview"),
+        ("python/intro-to-python", "lesson", "python/introduction-to-python"),
+    ],
+)
+def test_paths_are_classified_and_normalised(
+    path: str | None, kind: str, lesson: str | None, reference_cohorts: pl.DataFrame
+) -> None:
+    row = _views([path], reference_cohorts, Config()).row(0, named=True)
+    config_aliased = Config().lessons.__class__(
+        aliases={"python/intro-to-python": "python/introduction-to-python"}
+    )
+    if path == "python/intro-to-python":
+        row = _views([path], reference_cohorts, Config().replace(lessons=config_aliased)).row(
+            0, named=True
+        )
+    assert row["page_kind"] == kind
+    assert row["lesson"] == lesson
+    if lesson:
+        assert row["module"] == lesson.split("/")[0]
+
+
+def test_module_alias_renames_a_whole_folder(reference_cohorts: pl.DataFrame) -> None:
+    lessons = Config().lessons.__class__(aliases={"sql": "mysql-for-ds"})
+    views = _views(
+        ["3-sql/3.1-mysql-overview", "sqlite/x"],
+        reference_cohorts,
+        Config().replace(lessons=lessons),
+    )
+    assert views["lesson"].to_list() == ["mysql-for-ds/mysql-overview", "sqlite/x"]
+
+
+def test_roles_programs_and_windows(reference_cohorts: pl.DataFrame) -> None:
+    # Ada (30) ran 2019-02-04 .. 2019-06-16; Staff is 28; 136 is the transition placeholder.
+    logs = pl.DataFrame(
+        {
+            "timestamp": [
+                dt.datetime(2019, 1, 20),  # before Ada starts
+                dt.datetime(2019, 2, 4),  # first day: active
+                dt.datetime(2019, 6, 16, 23),  # last day: still active
+                dt.datetime(2019, 6, 27),  # 11 days after the end: alumni
+                dt.datetime(2019, 6, 27),
+                dt.datetime(2021, 3, 10),
+                dt.datetime(2019, 6, 27),
+                dt.datetime(2019, 6, 27),
+            ],
+            "path": ["javascript-i"] * 8,
+            "user_id": [1, 1, 1, 1, 2, 3, 4, 5],
+            "cohort_id": [30, 30, 30, 30, 28, 136, None, 999],
+            "ip": ["203.0.113.9"] * 8,
+        }
+    )
+    views = prepare(Snapshot.from_frames(logs, reference_cohorts), Config()).views.collect()
+    assert views["window"].to_list() == [
+        "before",
+        "active",
+        "active",
+        "alumni",
+        None,
+        None,
+        None,
+        None,
+    ]
+    assert views["role"].to_list() == [
+        "student", "student", "student", "student", "staff", "placeholder", "no_cohort", "unknown_cohort",
+    ]  # fmt: skip
+    assert views["program"].to_list()[3:] == [
+        "Data science", "Staff", "Java web dev", "No cohort", "Unknown cohort",
+    ]  # fmt: skip
+    assert views["days_after_end"].to_list()[3] == 11
+    assert views["days_before_start"].to_list()[0] == 15
+    students = student_lesson_views(
+        prepare(Snapshot.from_frames(logs, reference_cohorts), Config())
+    ).collect()
+    assert set(students["user_id"]) == {1}
+
+
+def test_users_in_several_cohorts_keep_each_enrollment(reference_cohorts: pl.DataFrame) -> None:
+    logs = pl.DataFrame(
+        {
+            "timestamp": [
+                dt.datetime(2019, 4, 1),
+                dt.datetime(2019, 8, 1),
+                dt.datetime(2019, 9, 1),
+            ],
+            "path": ["java-i", "java-ii", "java-ii"],
+            "user_id": [7, 7, 7],
+            "cohort_id": [31, 33, 33],  # Andromeda, then Ceres (a re-take)
+            "ip": ["203.0.113.9"] * 3,
+        }
+    )
+    prepared = prepare(Snapshot.from_frames(logs, reference_cohorts), Config())
+    table = enrollments(prepared).collect()
+    assert table["cohort_name"].to_list() == ["Andromeda", "Ceres"]
+    assert table["views"].to_list() == [1, 2]
+    assert table["cohorts_of_user"].to_list() == [2, 2]
+    # 2019-08-01 is after Andromeda's end but the row names Ceres, where it is active.
+    assert prepared.views.collect()["window"].to_list() == ["active", "active", "active"]
+
+
+def test_campus_ips_need_volume_and_many_users(reference_cohorts: pl.DataFrame) -> None:
+    n_campus = 60
+    logs = pl.DataFrame(
+        {
+            "timestamp": [dt.datetime(2019, 3, 1, 9)] * (n_campus + 40),
+            "path": ["java-i"] * (n_campus + 40),
+            "user_id": list(range(n_campus)) + [999] * 40,
+            "cohort_id": [31] * (n_campus + 40),
+            "ip": ["198.51.100.1"] * n_campus + ["203.0.113.5"] * 40,
+        }
+    )
+    prepared = prepare(Snapshot.from_frames(logs, reference_cohorts), Config())
+    assert campus_ips(prepared, Config()) == [
+        "198.51.100.1"
+    ]  # the single heavy user's IP is not campus
