@@ -82,6 +82,9 @@ class Q3Config:
     low_quantile_mad: float = 2.5
     max_views_per_active_day: float = 10
     dropout_days: int = 21
+    dropout_cohort_factor: float = 3.0  # drop-out only if the cohort ran this many times dropout_days
+    min_peers: int = 5  # cohorts with fewer eligible students are compared with their whole program
+    same_person_max_ip_users: int = 3  # an IP shared by more users (NAT, cafe) is no identity evidence
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,11 @@ class Q4Config:
     campus_ip_min_share: float = 0.02
     campus_ips: tuple[str, ...] = ()
     max_incidents: int = 200
+    scrape_max_cv: float = 1.0  # gaps' coefficient of variation at most this (machine-regular timing)
+    bollinger_min_days: int = 5  # prior active days needed before a user's own bands are trusted
+    new_ip_min_views: int = 20  # views on the first day from an IP a long-known user never used before
+    new_ip_night_end_hour: int = 6  # "at night" = first view before this hour
+    new_ip_max: int = 10  # new_ip is a weak signal: keep only the largest few
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,12 @@ class Q5Config:
     policy_date: dt.date = dt.date(2019, 6, 1)
     lesson_home_min_share: float = 0.8
     lesson_home_overrides: dict[str, str] = field(default_factory=dict)
+    min_drop: float = 0.5  # a change point counts as a shut-off only if the rate falls by this share
+    min_log_likelihood_ratio: float = 10.0  # ...and the split beats "no change" by this log-likelihood
+    min_segment_days: int = 14  # days with views needed on each side of a change point
+    bootstrap_reps: int = 200  # resamples of days for the change point's interval
+    interval: float = 0.9  # coverage of that interval
+    seed: int = 2019  # numpy seed of the bootstrap (same data, same interval)
 
 
 @dataclass(frozen=True)
@@ -124,6 +138,9 @@ class Q7Config:
 @dataclass(frozen=True)
 class Q8Config:
     top_n: int = 5
+    campus_share_floor: float = 0.05  # campus -> remote: the month the campus share stays below this
+    stub_program_max_share: float = 0.001  # a program with at most this share of cohort views is a stub
+    burst_min_share: float = 0.2  # no-cohort bursts: months with at least this share of the peak month
 
 
 @dataclass(frozen=True)
@@ -142,6 +159,9 @@ class PathsConfig:
     data_dir: Path = PROJECT_ROOT / "data"
     site_dir: Path = PROJECT_ROOT / "_site"
     build_dir: Path = PROJECT_ROOT / "_build"
+    # Pickled Report + Config written by render before executing the pages (CURRICULUM_REPORT, set by
+    # render for the page kernels only); None: pages compute the report themselves.
+    report_cache: Path | None = None
 
     @property
     def snapshot_dir(self) -> Path:
@@ -282,6 +302,8 @@ def load_config(
     paths = config.paths
     if env.get("CURRICULUM_DATA_DIR"):
         paths = dataclasses.replace(paths, data_dir=Path(env["CURRICULUM_DATA_DIR"]))
+    if env.get("CURRICULUM_REPORT"):
+        paths = dataclasses.replace(paths, report_cache=Path(env["CURRICULUM_REPORT"]))
     site = config.site
     if env.get("CURRICULUM_SITE_URL"):
         site = dataclasses.replace(site, base_url=env["CURRICULUM_SITE_URL"])

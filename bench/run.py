@@ -1,0 +1,894 @@
+"""Benchmarks: simulate logs at several scales, time every stage, compare with a pandas notebook.
+
+    .venv/bin/python bench/run.py                       # 1x, 10x and 50x (about an hour on 2 cores)
+    .venv/bin/python bench/run.py --scales 1            # quick try (a few minutes)
+    .venv/bin/python bench/run.py --scales 10 --stages refresh --keep
+
+Every stage runs as its own process (the `curriculum-insights` CLI, or the pandas baseline) and is
+measured from outside: wall time, peak RSS of the process tree (`os.wait4` ru_maxrss: the largest single
+process, plus a sampled sum over the tree) and bytes read through read() (/proc/self/io `rchar`, written
+by a thin wrapper when the CLI exits). Results are printed as a table while the run goes, then merged into
+bench/results/results.json and rendered to bench/results/results.md (format: bench/README.md).
+
+Stages per scale (scratch data under bench/out/scale-N/, deleted unless --keep):
+  simulate  `curriculum-insights simulate --scale N` (not part of any target)
+  import    text log -> Parquet snapshot
+  analyze   the eight questions -> findings.json
+  build     analyze + render the site, slide and email (1x only: rendering works on aggregates, so its
+            cost does not grow with rows; the analyze part is measured at every scale)
+  questions diagnostic: prepare + each question timed in one process (scales <= 10 by default)
+  refresh   (10x by default) one new day of rows put in a scratch MariaDB database, then
+            `curriculum-insights acquire` incrementally onto the 10x snapshot; checks old parts are
+            hard-linked (same inode, same mtime), not rewritten
+  baseline  bench/baseline_pandas.py on the same text log (1x and 10x; skipped at 50x, see README)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+PYTHON = VENV_PYTHON if VENV_PYTHON.exists() else Path(sys.executable)
+RESULTS_DIR = BENCH / "results"
+ALL_STAGES = ("simulate", "import", "analyze", "build", "questions", "refresh", "baseline")
+DEFAULT_DB_URL = "mysql+pymysql://root@127.0.0.1:3306/bench_curriculum_logs"
+REAL_ROWS = 900_223
+
+# Targets from issue 5.
+TARGET_RATIO_1X = 10.0  # analyze at least 10x faster than the pandas baseline at 1x
+TARGET_ANALYZE_10X_S = 60.0  # analyze at 10x in under 60 s
+TARGET_PEAK_50X_MB = 12 * 1024  # every stage at 50x under 12 GB peak
+SUPERLINEAR_EXPONENT = (
+    1.15  # log-log slope above this between the two largest scales: worse than linear
+)
+
+# Rough seconds per million rows on 2 cores, for the up-front estimate (updated from measured runs).
+ESTIMATE_S_PER_MROWS = {
+    "simulate": 6.0,
+    "import": 4.0,
+    "analyze": 4.0,
+    "questions": 4.0,
+    "baseline": 30.0,
+}
+
+
+# --- measuring one process --------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Measurement:
+    wall_s: float
+    max_rss_mb: (
+        float  # largest single process of the tree (wait4 ru_maxrss, reaped descendants included)
+    )
+    tree_peak_mb: float  # sampled sum of RSS over the tree (every 0.2 s)
+    read_mb: (
+        float | None
+    )  # bytes through read() by the CLI process (rchar), None for non-CLI stages
+    exit_code: int
+    timed_out: bool = False
+
+
+def _tree_rss(pid: int) -> int:
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - psutil ships with the venv
+        return 0
+    try:
+        proc = psutil.Process(pid)
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            total += p.memory_info().rss
+    return total
+
+
+def measure(
+    cmd: list[str], *, log_path: Path, label: str, timeout: float | None = None
+) -> Measurement:
+    """Run `cmd` in its own session; wall time, peak RSS (wait4) and a sampled tree RSS."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    io_file = log_path.with_suffix(".io.json")
+    io_file.unlink(missing_ok=True)
+    env = {**os.environ, "BENCH_IO_FILE": str(io_file), "PYTHONUNBUFFERED": "1"}
+    with log_path.open("w") as log:
+        log.write("$ " + " ".join(cmd) + "\n")
+        log.flush()
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env, start_new_session=True
+        )
+        done = threading.Event()
+        peak = [0]
+        timed_out = [False]
+
+        def sample() -> None:
+            last_note = time.perf_counter()
+            while not done.wait(0.2):
+                peak[0] = max(peak[0], _tree_rss(proc.pid))
+                now = time.perf_counter()
+                if now - last_note >= 30:
+                    last_note = now
+                    print(
+                        f"     ... {label}: {now - started:.0f} s, tree RSS {peak[0] / 2**20:,.0f} MB",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                if timeout is not None and now - started > timeout and not timed_out[0]:
+                    timed_out[0] = True
+                    os.killpg(proc.pid, signal.SIGKILL)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        done.set()
+        sampler.join()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    read_mb = None
+    if io_file.exists():
+        io = json.loads(io_file.read_text())
+        read_mb = round(io.get("rchar", 0) / 2**20, 1)
+    return Measurement(
+        wall_s=round(wall, 2),
+        max_rss_mb=round(usage.ru_maxrss / 1024, 1),  # Linux reports kB
+        tree_peak_mb=round(max(peak[0], usage.ru_maxrss * 1024) / 2**20, 1),
+        read_mb=read_mb,
+        exit_code=proc.returncode,
+        timed_out=timed_out[0],
+    )
+
+
+def _child_main(argv: list[str]) -> int:
+    """`run.py --child ARGS`: the CLI in this process, then /proc/self/io to $BENCH_IO_FILE."""
+    from analysis.cli import main
+
+    try:
+        return main(argv)
+    finally:
+        target = os.environ.get("BENCH_IO_FILE")
+        if target:
+            try:
+                fields = dict(
+                    line.split(": ") for line in Path("/proc/self/io").read_text().splitlines()
+                )
+                Path(target).write_text(json.dumps({k: int(v) for k, v in fields.items()}))
+            except OSError:
+                pass
+
+
+def cli(*args: str) -> list[str]:
+    return [str(PYTHON), str(Path(__file__).resolve()), "--child", *args]
+
+
+# --- per-scale scratch layout -----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Scratch:
+    scale: float
+    root: Path
+
+    @property
+    def name(self) -> str:
+        return f"{self.scale:g}x"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def snapshot(self) -> Path:
+        return self.data / "snapshot"
+
+    @property
+    def sim(self) -> Path:
+        return self.root / "sim"
+
+    @property
+    def logs(self) -> Path:
+        return self.sim / "logs.txt"
+
+    @property
+    def cohorts(self) -> Path:
+        return self.sim / "cohorts.csv"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "bench.toml"
+
+    @property
+    def logdir(self) -> Path:
+        return self.root / "logs"
+
+    def prepare(self) -> None:
+        """Scratch dirs, a link to the real reference data and a config pointing every path here."""
+        self.data.mkdir(parents=True, exist_ok=True)
+        reference = self.data / "reference"
+        if not reference.exists():
+            reference.symlink_to(ROOT / "data" / "reference")
+        base = (ROOT / "curriculum-insights.toml").read_text(encoding="utf-8")
+        if "paths" in tomllib.loads(base):
+            raise SystemExit(
+                "curriculum-insights.toml has a [paths] table; bench/run.py adds its own"
+            )
+        self.config.write_text(
+            base
+            + "\n# added by bench/run.py: every path in the scratch directory\n[paths]\n"
+            + f'data_dir = "{self.data}"\nsite_dir = "{self.root / "site"}"\n'
+            + f'build_dir = "{self.root / "build"}"\n',
+            encoding="utf-8",
+        )
+
+    def rows(self) -> int | None:
+        manifest = self.snapshot / "manifest.json"
+        if manifest.exists():
+            return int(json.loads(manifest.read_text())["rows"])
+        return None
+
+
+# --- stages -----------------------------------------------------------------------------------------------
+
+
+def _sim_ready(s: Scratch, seed: int) -> bool:
+    marker = s.sim / "simulation.json"
+    if not (s.logs.exists() and s.cohorts.exists() and marker.exists()):
+        return False
+    try:
+        data = json.loads(marker.read_text())
+    except json.JSONDecodeError:
+        return False
+    return data.get("seed") == seed and float(data.get("scale", -1)) == s.scale
+
+
+def stage_simulate(s: Scratch, args: argparse.Namespace) -> tuple[Measurement | None, str]:
+    if _sim_ready(s, args.seed):
+        return None, "reused the simulated log of an earlier --keep run"
+    shutil.rmtree(s.sim, ignore_errors=True)
+    cmd = cli(
+        "simulate",
+        "--config",
+        str(s.config),
+        "--seed",
+        str(args.seed),
+        "--scale",
+        f"{s.scale:g}",
+        "--out",
+        str(s.sim),
+        "--no-gzip",
+        "-q",
+    )
+    m = measure(cmd, log_path=s.logdir / "simulate.log", label=f"{s.name} simulate")
+    size = s.logs.stat().st_size / 2**20 if s.logs.exists() else 0
+    return m, f"logs.txt {size:,.0f} MB"
+
+
+def stage_import(s: Scratch, args: argparse.Namespace) -> tuple[Measurement, str]:
+    cmd = cli(
+        "import",
+        "--config",
+        str(s.config),
+        "--logs",
+        str(s.logs),
+        "--cohorts",
+        str(s.cohorts),
+        "-q",
+    )
+    m = measure(cmd, log_path=s.logdir / "import.log", label=f"{s.name} import")
+    return m, f"{s.rows() or 0:,} rows in the snapshot"
+
+
+def stage_analyze(s: Scratch, args: argparse.Namespace) -> tuple[Measurement, str]:
+    out = s.root / "build"
+    cmd = cli("analyze", "--config", str(s.config), "--out", str(out))
+    m = measure(cmd, log_path=s.logdir / "analyze.log", label=f"{s.name} analyze")
+    return m, "findings.json written" if (out / "findings.json").exists() else "no findings.json"
+
+
+def stage_build(s: Scratch, args: argparse.Namespace) -> tuple[Measurement, str]:
+    cmd = cli("build", "--config", str(s.config))
+    m = measure(cmd, log_path=s.logdir / "build.log", label=f"{s.name} build")
+    pages = len(list((s.root / "site").rglob("*.html"))) if (s.root / "site").exists() else 0
+    return m, f"analyze + render, {pages} HTML pages"
+
+
+def stage_questions(s: Scratch, args: argparse.Namespace) -> tuple[Measurement, str]:
+    out = s.root / "questions.json"
+    out.unlink(missing_ok=True)
+    cmd = [str(PYTHON), str(Path(__file__).resolve()), "--profile", str(s.config), str(out)]
+    m = measure(cmd, log_path=s.logdir / "questions.log", label=f"{s.name} questions")
+    if not out.exists():
+        return m, "no timings (see the log)"
+    timings = json.loads(out.read_text())
+    s.root.joinpath("questions.last.json").write_text(json.dumps(timings))
+    shown = ", ".join(f"{k} {v:.1f}" for k, v in timings.items())
+    return m, f"seconds: {shown}"
+
+
+def _profile_main(config_path: str, out: str) -> int:
+    """`run.py --profile CONFIG OUT`: prepare once, then each question, timed in one process."""
+    from analysis.config import load_config
+    from analysis.prepare import prepare
+    from analysis.questions import QUESTIONS
+    from analysis.snapshot import load_snapshot
+
+    config = load_config(Path(config_path))
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    snapshot = load_snapshot(config.paths.snapshot_dir)
+    prepared = prepare(snapshot, config)
+    timings["prepare"] = round(time.perf_counter() - clock, 2)
+    for number in sorted(QUESTIONS):
+        try:
+            module = QUESTIONS[number]
+        except ModuleNotFoundError:  # a question not written yet: profile the others
+            print(f"q{number}: missing", flush=True)
+            continue
+        clock = time.perf_counter()
+        module.answer(snapshot, config, prepared)
+        timings[f"q{number}"] = round(time.perf_counter() - clock, 2)
+        print(f"q{number}: {timings[f'q{number}']:.2f} s", flush=True)
+    Path(out).write_text(json.dumps(timings))
+    return 0
+
+
+def _inodes(snapshot: Path) -> dict[str, tuple[int, int]]:
+    return {
+        part.name: (part.stat().st_ino, part.stat().st_mtime_ns)
+        for part in sorted((snapshot / "logs").glob("part-*.parquet"))
+    }
+
+
+def _new_day_rows(s: Scratch, day: dt.date) -> list[tuple]:
+    """The rows of the snapshot's last day, moved one day later: a plausible next day of traffic."""
+    prefix = f"{day.isoformat()} ".encode()
+    new_day = (day + dt.timedelta(days=1)).isoformat()
+    found = subprocess.run(
+        ["grep", "-a", "^" + prefix.decode(), str(s.logs)], capture_output=True, check=False
+    ).stdout
+    rows = []
+    for raw in found.decode("utf-8", "replace").splitlines():
+        fields = raw.split(" ")
+        if len(fields) != 6:
+            continue
+        _, clock, path, user, cohort, ip = fields
+        if not user.isdigit():
+            continue
+        rows.append(
+            (
+                new_day,
+                clock,
+                path or None,
+                int(user),
+                int(cohort) if cohort.isdigit() else None,
+                ip,
+            )
+        )
+    return rows
+
+
+LOGS_DDL = (
+    "CREATE TABLE logs (date DATE, time TIME, path VARCHAR(255), user_id INT, "
+    "cohort_id INT NULL, ip VARCHAR(64), KEY (date, time))"
+)
+COHORTS_DDL = (
+    "CREATE TABLE cohorts (id INT PRIMARY KEY, name VARCHAR(100), slack VARCHAR(50), "
+    "start_date DATE, end_date DATE, created_at TIMESTAMP NULL, updated_at TIMESTAMP NULL, "
+    "deleted_at TIMESTAMP NULL, program_id INT)"
+)
+
+
+def _load_scratch_db(db_url: str, cohorts_csv: Path, rows: list[tuple]) -> None:
+    import polars as pl
+    import sqlalchemy as sa
+
+    from analysis.acquire import normalize_url
+
+    url = normalize_url(db_url)
+    server = sa.create_engine(url.set(database="information_schema"), poolclass=sa.NullPool)
+    with server.begin() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{url.database}`"))
+        conn.execute(sa.text(f"CREATE DATABASE `{url.database}`"))
+    server.dispose()
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    cohorts = pl.read_csv(cohorts_csv, infer_schema=False)
+    with engine.begin() as conn:
+        conn.execute(sa.text(LOGS_DDL))
+        conn.execute(sa.text(COHORTS_DDL))
+        columns = cohorts.columns
+        conn.execute(
+            sa.text(
+                f"INSERT INTO cohorts ({', '.join(columns)}) VALUES "
+                f"({', '.join(':' + c for c in columns)})"
+            ),
+            [
+                {k: (None if v in (None, "NULL") else v) for k, v in row.items()}
+                for row in cohorts.iter_rows(named=True)
+            ],
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO logs (date, time, path, user_id, cohort_id, ip) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            rows,
+        )
+    engine.dispose()
+
+
+def stage_refresh(s: Scratch, args: argparse.Namespace) -> tuple[Measurement | None, str]:
+    from analysis.acquire import normalize_url
+
+    manifest_path = s.snapshot / "manifest.json"
+    if not manifest_path.exists():
+        return None, "skipped: no snapshot (run the import stage first)"
+    manifest = json.loads(manifest_path.read_text())
+    last_day = dt.datetime.fromisoformat(manifest["last_seen"]).date()
+    rows = _new_day_rows(s, last_day)
+    try:
+        _load_scratch_db(args.db_url, s.cohorts, rows)
+    except Exception as exc:  # noqa: BLE001 - any database trouble means: skip this stage, say why
+        first = str(exc).splitlines()[0][:160]
+        return None, f"skipped: scratch MariaDB database unavailable ({first})"
+    # The imported snapshot stands for one acquired earlier from this database (see bench/README.md).
+    url = normalize_url(args.db_url)
+    manifest["source"] = "mysql"
+    manifest["source_detail"] = url.render_as_string(hide_password=True)
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    before = _inodes(s.snapshot)
+    cmd = cli("acquire", "--config", str(s.config), "--db-url", args.db_url, "-q")
+    m = measure(cmd, log_path=s.logdir / "refresh.log", label=f"{s.name} refresh")
+    after = _inodes(s.snapshot)
+    output = (s.logdir / "refresh.log").read_text()
+    kept = [name for name, ident in before.items() if after.get(name) == ident]
+    added = sorted(set(after) - set(before))
+    new_rows = (s.rows() or 0) - int(manifest["rows"])
+    incremental = "(incremental)" in output
+    ok = (
+        m.exit_code == 0
+        and incremental
+        and len(kept) == len(before)
+        and len(added) == 1
+        and new_rows == len(rows)
+    )
+    note = (
+        f"{'OK' if ok else 'FAILED'}: {'incremental' if incremental else 'NOT incremental'}, "
+        f"+{new_rows:,} rows (day {last_day + dt.timedelta(days=1)}, {len(rows):,} in the db); "
+        f"{len(kept)}/{len(before)} old parts untouched (same inode+mtime), {len(added)} new part"
+    )
+    return m, note
+
+
+def stage_baseline(s: Scratch, args: argparse.Namespace) -> tuple[Measurement | None, str]:
+    out = s.root / "baseline.json"
+    out.unlink(missing_ok=True)
+    cmd = [
+        str(PYTHON),
+        str(BENCH / "baseline_pandas.py"),
+        str(s.logs),
+        str(s.cohorts),
+        "--json",
+        str(out),
+    ]
+    m = measure(
+        cmd,
+        log_path=s.logdir / "baseline.log",
+        label=f"{s.name} baseline",
+        timeout=args.baseline_timeout,
+    )
+    if m.timed_out:
+        return m, f"stopped after {args.baseline_timeout:.0f} s (--baseline-timeout)"
+    if out.exists():
+        cells = json.loads(out.read_text())["cells"]
+        slowest = max(cells, key=cells.get)
+        return m, f"slowest cell: {slowest} {cells[slowest]:.1f} s"
+    return m, "failed (see the log)"
+
+
+STAGE_FUNCS = {
+    "simulate": stage_simulate,
+    "import": stage_import,
+    "analyze": stage_analyze,
+    "build": stage_build,
+    "questions": stage_questions,
+    "refresh": stage_refresh,
+    "baseline": stage_baseline,
+}
+
+
+def wanted(stage: str, scale: float, args: argparse.Namespace) -> str | None:
+    """None if the stage runs at this scale, else why not."""
+    if stage not in args.stages:
+        return "not requested"
+    if stage == "build" and scale not in args.build_scales:
+        return "render cost does not grow with rows (aggregates only)"
+    if stage == "refresh" and scale not in args.refresh_scales:
+        return "refresh is measured at --refresh-scales"
+    if stage == "baseline" and scale not in args.baseline_scales:
+        return "pandas baseline skipped at this scale (see README)"
+    if stage == "questions" and scale not in args.questions_scales:
+        return "diagnostic run at --questions-scales"
+    return None
+
+
+# --- results ----------------------------------------------------------------------------------------------
+
+
+def machine() -> dict:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    versions = {}
+    for module in ("polars", "pandas", "numpy", "pyarrow"):
+        try:
+            out = subprocess.run(
+                [str(PYTHON), "-c", f"import {module}; print({module}.__version__)"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            versions[module] = out.stdout.strip() or "missing"
+        except OSError:
+            versions[module] = "missing"
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(mem_gb, 1),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        **versions,
+    }
+
+
+def load_results(path: Path) -> dict:
+    if path.exists():
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError:
+            pass
+    return {"format": 1, "runs": []}
+
+
+def record(results: dict, entry: dict) -> None:
+    runs = [
+        r
+        for r in results["runs"]
+        if not (r["scale"] == entry["scale"] and r["stage"] == entry["stage"])
+    ]
+    runs.append(entry)
+    runs.sort(key=lambda r: (r["scale"], ALL_STAGES.index(r["stage"])))
+    results["runs"] = runs
+
+
+def _get(results: dict, scale: float, stage: str) -> dict | None:
+    for r in results["runs"]:
+        if r["scale"] == scale and r["stage"] == stage and r.get("exit_code") == 0:
+            return r
+    return None
+
+
+def growth(results: dict) -> list[dict]:
+    """Per stage: seconds and MB per million rows at each scale, and the log-log slope between scales."""
+    out = []
+    for stage in ALL_STAGES:
+        points = sorted(
+            (r["rows"], r["wall_s"], r["max_rss_mb"], r["scale"])
+            for r in results["runs"]
+            if r["stage"] == stage and r.get("exit_code") == 0 and r.get("rows")
+        )
+        if len(points) < 2:
+            continue
+        slopes = []
+        for (n1, t1, m1, s1), (n2, t2, m2, s2) in zip(points, points[1:], strict=False):
+            slopes.append(
+                {
+                    "from": s1,
+                    "to": s2,
+                    "time_exponent": round(math.log(t2 / t1) / math.log(n2 / n1), 2),
+                    "memory_exponent": round(math.log(m2 / m1) / math.log(n2 / n1), 2),
+                }
+            )
+        last = slopes[-1]
+        out.append(
+            {
+                "stage": stage,
+                "points": [
+                    {
+                        "scale": s,
+                        "rows": n,
+                        "wall_s": t,
+                        "max_rss_mb": m,
+                        "s_per_mrows": t / n * 1e6,
+                    }
+                    for n, t, m, s in points
+                ],
+                "slopes": slopes,
+                "superlinear": last["time_exponent"] > SUPERLINEAR_EXPONENT
+                or last["memory_exponent"] > SUPERLINEAR_EXPONENT,
+            }
+        )
+    return out
+
+
+def targets(results: dict) -> list[dict]:
+    out = []
+    base1, an1 = _get(results, 1.0, "baseline"), _get(results, 1.0, "analyze")
+    if base1 and an1:
+        ratio = base1["wall_s"] / an1["wall_s"]
+        out.append(
+            {
+                "target": f"analyze >= {TARGET_RATIO_1X:g}x faster than pandas at 1x",
+                "measured": f"{ratio:.1f}x ({base1['wall_s']:.1f} s vs {an1['wall_s']:.1f} s)",
+                "met": ratio >= TARGET_RATIO_1X,
+            }
+        )
+    base10, an10 = _get(results, 10.0, "baseline"), _get(results, 10.0, "analyze")
+    if base10 and an10:
+        out.append(
+            {
+                "target": "ratio at 10x (informative)",
+                "measured": f"{base10['wall_s'] / an10['wall_s']:.1f}x "
+                f"({base10['wall_s']:.1f} s vs {an10['wall_s']:.1f} s)",
+                "met": None,
+            }
+        )
+    if an10:
+        out.append(
+            {
+                "target": f"analyze at 10x < {TARGET_ANALYZE_10X_S:g} s",
+                "measured": f"{an10['wall_s']:.1f} s ({an10['rows']:,} rows)",
+                "met": an10["wall_s"] < TARGET_ANALYZE_10X_S,
+            }
+        )
+    at50 = [
+        r for r in results["runs"] if r["scale"] == 50.0 and r["stage"] in ("import", "analyze")
+    ]
+    if at50:
+        worst = max(at50, key=lambda r: r["max_rss_mb"])
+        done = all(r.get("exit_code") == 0 for r in at50) and len(at50) == 2
+        out.append(
+            {
+                "target": "50x import + analyze complete under 12 GB peak",
+                "measured": f"peak {worst['max_rss_mb'] / 1024:.1f} GB ({worst['stage']}), "
+                + ("both completed" if done else "did not complete"),
+                "met": done and worst["max_rss_mb"] < TARGET_PEAK_50X_MB,
+            }
+        )
+    refresh = [r for r in results["runs"] if r["stage"] == "refresh"]
+    for r in refresh:
+        imp = _get(results, r["scale"], "import")
+        versus = f"; full import {imp['wall_s']:.1f} s" if imp else ""
+        out.append(
+            {
+                "target": f"incremental refresh at {r['scale']:g}x rewrites nothing old",
+                "measured": f"{r['wall_s']:.1f} s, read {r.get('read_mb') or 0:,.0f} MB{versus}; "
+                + r["note"],
+                "met": r.get("exit_code") == 0 and r["note"].startswith("OK"),
+            }
+        )
+    return out
+
+
+def _fmt_mb(mb: float | None) -> str:
+    return "" if mb is None else f"{mb:,.0f}"
+
+
+def render_markdown(results: dict) -> str:
+    m = results.get("machine", {})
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Generated by `bench/run.py` on {results.get('updated', '?')}. Format: see bench/README.md.",
+        "",
+        f"Machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('memory_gb', '?')} GB RAM, "
+        f"{m.get('os', '?')}; Python {m.get('python', '?')}, polars {m.get('polars', '?')}, "
+        f"pandas {m.get('pandas', '?')}.",
+        "",
+        "## Stages",
+        "",
+        "| scale | rows | stage | wall s | peak RSS MB | tree peak MB | read MB | exit | note |",
+        "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for r in results["runs"]:
+        lines.append(
+            f"| {r['scale']:g}x | {r.get('rows') or 0:,} | {r['stage']} | {r['wall_s']:.1f} | "
+            f"{_fmt_mb(r['max_rss_mb'])} | {_fmt_mb(r.get('tree_peak_mb'))} | "
+            f"{_fmt_mb(r.get('read_mb'))} | {r['exit_code']} | {r.get('note', '')} |"
+        )
+    lines += ["", "## Growth with rows", ""]
+    lines += [
+        "Seconds per million rows at each scale, and the log-log slope between consecutive scales "
+        "(1.0 = linear; above 1.15 is flagged as worse than linear).",
+        "",
+        "| stage | scale | rows | wall s | s / M rows | peak RSS MB | time slope | memory slope |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for g in results.get("growth", []):
+        slopes = {s["to"]: s for s in g["slopes"]}
+        for p in g["points"]:
+            slope = slopes.get(p["scale"])
+            lines.append(
+                f"| {g['stage']}{' (!)' if g['superlinear'] else ''} | {p['scale']:g}x | "
+                f"{p['rows']:,} | {p['wall_s']:.1f} | {p['s_per_mrows']:.2f} | "
+                f"{p['max_rss_mb']:,.0f} | {slope['time_exponent'] if slope else ''} | "
+                f"{slope['memory_exponent'] if slope else ''} |"
+            )
+    questions = results.get("questions", {})
+    if questions:
+        lines += ["", "## Inside analyze (seconds per step, `questions` stage)", ""]
+        steps = list(next(iter(questions.values())).keys())
+        lines.append("| scale | " + " | ".join(steps) + " |")
+        lines.append("| ---: | " + " | ".join("---:" for _ in steps) + " |")
+        for scale, t in sorted(questions.items(), key=lambda kv: float(kv[0])):
+            lines.append(
+                f"| {float(scale):g}x | " + " | ".join(f"{t.get(k, 0):.2f}" for k in steps) + " |"
+            )
+    lines += ["", "## Targets", "", "| target | measured | met |", "| --- | --- | --- |"]
+    for t in results.get("targets", []):
+        met = {True: "yes", False: "**no**", None: "-"}[t["met"]]
+        lines.append(f"| {t['target']} | {t['measured']} | {met} |")
+    return "\n".join(lines) + "\n"
+
+
+def save(results: dict, results_dir: Path) -> None:
+    results["updated"] = dt.datetime.now().replace(microsecond=0).isoformat()
+    results["growth"] = growth(results)
+    results["targets"] = targets(results)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (results_dir / "results.md").write_text(render_markdown(results))
+
+
+# --- main -------------------------------------------------------------------------------------------------
+
+
+def _floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x.strip()]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Time import/analyze/build/refresh at several scales against a pandas baseline.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 2)[2],
+    )
+    parser.add_argument(
+        "--scales", type=_floats, default=[1.0, 10.0, 50.0], help="e.g. 1,10,50 (default)"
+    )
+    parser.add_argument(
+        "--stages",
+        type=lambda t: [x for x in t.split(",") if x],
+        default=list(ALL_STAGES),
+        help=f"comma list of {','.join(ALL_STAGES)} (default: all)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep bench/out/ (reused next time)")
+    parser.add_argument("--seed", type=int, default=20210421)
+    parser.add_argument("--out-dir", type=Path, default=BENCH / "out", help="scratch directory")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--build-scales", type=_floats, default=[1.0])
+    parser.add_argument("--refresh-scales", type=_floats, default=[10.0])
+    parser.add_argument("--baseline-scales", type=_floats, default=[1.0, 10.0])
+    parser.add_argument("--questions-scales", type=_floats, default=[1.0, 10.0])
+    parser.add_argument(
+        "--baseline-timeout",
+        type=float,
+        default=1200.0,
+        help="seconds before the baseline is stopped",
+    )
+    parser.add_argument("--db-url", default=DEFAULT_DB_URL, help="scratch database for refresh")
+    args = parser.parse_args(argv)
+    unknown = set(args.stages) - set(ALL_STAGES)
+    if unknown:
+        parser.error(f"unknown stage(s): {', '.join(sorted(unknown))}")
+    return args
+
+
+def estimate(args: argparse.Namespace) -> float:
+    total = 0.0
+    for scale in args.scales:
+        mrows = REAL_ROWS * scale / 1e6
+        for stage, per in ESTIMATE_S_PER_MROWS.items():
+            if wanted(stage, scale, args) is None:
+                total += per * mrows * (1.0 if stage != "baseline" else max(1.0, scale / 3))
+        if wanted("build", scale, args) is None:
+            total += 120
+    return total
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--child"]:
+        return _child_main(argv[1:])
+    if argv[:1] == ["--profile"]:
+        return _profile_main(argv[1], argv[2])
+    args = parse_args(argv)
+    results_path = args.results_dir / "results.json"
+    results = load_results(results_path)
+    results["machine"] = machine()
+    print(
+        f"bench: scales {', '.join(f'{s:g}x' for s in args.scales)}; stages {', '.join(args.stages)}; "
+        f"expected duration roughly {estimate(args) / 60:.0f} min on 2 cores "
+        "(50x alone is about 45M rows).",
+        flush=True,
+    )
+    header = f"{'scale':>6} {'rows':>12} {'stage':<10} {'wall s':>8} {'peak MB':>9} {'tree MB':>9} {'read MB':>9}  note"
+    print(header)
+    print("-" * len(header))
+    failures = 0
+    for scale in args.scales:
+        s = Scratch(scale, args.out_dir / f"scale-{scale:g}")
+        s.prepare()
+        for stage in ALL_STAGES:
+            skip = wanted(stage, scale, args)
+            if skip is not None:
+                continue
+            print(f"  -> {s.name} {stage} ...", file=sys.stderr, flush=True)
+            m, note = STAGE_FUNCS[stage](s, args)
+            if m is None:
+                print(f"{s.name:>6} {'':>12} {stage:<10} {'-':>8} {'':>9} {'':>9} {'':>9}  {note}")
+                continue
+            if m.exit_code != 0:
+                failures += 1
+                note = f"exit {m.exit_code} (log: {s.logdir / (stage + '.log')}) {note}"
+            rows = s.rows()
+            entry = {
+                "scale": scale,
+                "stage": stage,
+                "rows": rows,
+                **dataclasses.asdict(m),
+                "note": note,
+                "at": dt.datetime.now().replace(microsecond=0).isoformat(),
+            }
+            record(results, entry)
+            if stage == "questions" and m.exit_code == 0:
+                timings = s.root / "questions.last.json"
+                if timings.exists():
+                    results.setdefault("questions", {})[f"{scale:g}"] = json.loads(
+                        timings.read_text()
+                    )
+            print(
+                f"{s.name:>6} {rows or 0:>12,} {stage:<10} {m.wall_s:>8.1f} {m.max_rss_mb:>9,.0f} "
+                f"{m.tree_peak_mb:>9,.0f} {_fmt_mb(m.read_mb):>9}  {note}",
+                flush=True,
+            )
+            save(results, args.results_dir)
+        if not args.keep:
+            shutil.rmtree(s.root, ignore_errors=True)
+    save(results, args.results_dir)
+    print()
+    for t in results["targets"]:
+        met = {True: "met", False: "MISSED", None: "info"}[t["met"]]
+        print(f"{met:>6}  {t['target']}: {t['measured']}")
+    for g in results["growth"]:
+        if g["superlinear"]:
+            print(f"  worse than linear: {g['stage']} {g['slopes'][-1]}")
+    print(f"\nresults: {results_path} and {args.results_dir / 'results.md'}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

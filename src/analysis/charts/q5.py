@@ -1,0 +1,136 @@
+"""Charts for question 5: cross-program views per month by direction, with the estimated shut-off and
+the policy date; and the other-track lessons still read after it."""
+
+from __future__ import annotations
+
+import altair as alt
+import polars as pl
+
+from analysis.charts.base import ACCENT, HEIGHT, TRACK_COLORS, WIDTH, finish
+from analysis.questions.q5 import Q5Result, direction_label
+
+
+def chart_monthly(result: Q5Result) -> alt.TopLevelMixin:
+    """Monthly cross-program views, one line per direction; rules at the cutoff and the policy date."""
+    names = {d: direction_label(d) for d in result.monthly["direction"].unique().to_list()}
+    monthly = result.monthly.with_columns(
+        pl.col("direction").replace_strict(names, return_dtype=pl.String).alias("label"),
+        pl.col("direction").str.split("->").list.first().alias("source"),
+        (pl.col("rate") * 100).round(2).alias("rate_pct"),
+    )
+    labels = monthly.select("label", "source").unique().sort("label")
+    colors = [TRACK_COLORS.get(s, "#7f7f7f") for s in labels["source"].to_list()]
+    lines = (
+        alt.Chart(monthly)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("month:T", title="Month"),
+            y=alt.Y("views:Q", title="Cross-program views"),
+            color=alt.Color(
+                "label:N",
+                title="Students of -> reading",
+                scale=alt.Scale(domain=labels["label"].to_list(), range=colors),
+            ),
+            tooltip=[
+                alt.Tooltip("month:T", title="Month", format="%b %Y"),
+                alt.Tooltip("label:N", title="Direction"),
+                alt.Tooltip("views:Q", title="Views", format=","),
+                alt.Tooltip("users:Q", title="Students"),
+                alt.Tooltip("rate_pct:Q", title="% of their lesson views"),
+            ],
+        )
+    )
+    marks = [{"date": result.policy_date, "what": "policy date"}] if result.policy_date else []
+    if result.cutoff is not None:
+        marks.append({"date": result.cutoff, "what": "estimated shut-off"})
+    layers = [lines]
+    if marks:
+        rules = pl.DataFrame(marks, schema={"date": pl.Date(), "what": pl.String()})
+        rule = (
+            alt.Chart(rules)
+            .mark_rule(strokeDash=[4, 3], strokeWidth=2)
+            .encode(
+                x="date:T",
+                color=alt.value(ACCENT),
+                opacity=alt.condition(
+                    alt.datum.what == "estimated shut-off", alt.value(1.0), alt.value(0.5)
+                ),
+                tooltip=[
+                    alt.Tooltip("what:N", title="Marker"),
+                    alt.Tooltip("date:T", title="Date", format="%Y-%m-%d"),
+                ],
+            )
+        )
+        # The policy label sits low and the shut-off label high, so close dates do not overprint.
+        texts = [
+            alt.Chart(rules)
+            .transform_filter(alt.datum.what == what)
+            .mark_text(align="left", dx=4, baseline="top", color=ACCENT)
+            .encode(x="date:T", y=alt.value(y), text="what:N")
+            for what, y in (("policy date", HEIGHT - 16), ("estimated shut-off", 2))
+        ]
+        layers += [rule, *texts]
+    if result.cutoff is not None and result.cutoff_low is not None:
+        band = pl.DataFrame(
+            {"low": [result.cutoff_low], "high": [result.cutoff_high]},
+            schema={"low": pl.Date(), "high": pl.Date()},
+        )
+        layers.insert(
+            0,
+            alt.Chart(band)
+            .mark_rect(color=ACCENT, opacity=0.12)
+            .encode(x="low:T", x2="high:T", tooltip=[alt.Tooltip("low:T"), alt.Tooltip("high:T")]),
+        )
+    chart = alt.layer(*layers).properties(width=WIDTH, height=HEIGHT)
+    views_after = int(result.after_cutoff["views"].sum()) if result.after_cutoff.height else 0
+    if result.cutoff is not None:
+        title = (
+            f"Cross-program reading dropped on {result.cutoff.isoformat()}, "
+            f"but {views_after:,} views followed"
+        )
+    elif result.cross_views:
+        title = (
+            f"No clear shut-off: {result.cross_views:,} cross-program views, no significant drop"
+        )
+    else:
+        title = "No cross-program reading found"
+    description = (
+        f"Line chart of cross-program lesson views per month, one line per direction. "
+        f"{result.answer} The policy date is {result.policy_date}."
+    )
+    return finish(chart, title, description)
+
+
+def chart_after(result: Q5Result) -> alt.TopLevelMixin:
+    """The other-track lessons read since the shut-off (or the policy date), as bars."""
+    data = result.after_lessons.head(10)
+    since = result.reference_date.isoformat() if result.reference_date else "the cutoff"
+    chart = (
+        alt.Chart(data)
+        .mark_bar(color=ACCENT)
+        .encode(
+            x=alt.X("views:Q", title=f"Student views since {since}"),
+            y=alt.Y("lesson:N", sort="-x", title=None),
+            tooltip=[
+                alt.Tooltip("lesson:N", title="Lesson"),
+                alt.Tooltip("home:N", title="Home track"),
+                alt.Tooltip("views:Q", title="Views", format=","),
+                alt.Tooltip("users:Q", title="Students"),
+            ],
+        )
+        .properties(width=WIDTH, height=max(60, 24 * max(data.height, 1)))
+    )
+    if data.height:
+        top = data.row(0, named=True)
+        title = f"{top['lesson']} is the other-track lesson most read since {since} ({top['views']:,} views)"
+    else:
+        title = f"No other-track lessons were read since {since}"
+    description = (
+        f"Bar chart of the {data.height} other-track lessons most read by students since {since}: "
+        + ", ".join(f"{r['lesson']} {r['views']} views" for r in data.iter_rows(named=True))
+        + "."
+    )
+    return finish(chart, title, description)
+
+
+CHARTS = [chart_monthly, chart_after]

@@ -1,0 +1,104 @@
+"""Charts for question 8: monthly views by program with the campus-IP share, and the weekly rhythm
+(weekday x hour heatmap)."""
+
+from __future__ import annotations
+
+import altair as alt
+import polars as pl
+
+from analysis.charts.base import ACCENT, HEIGHT, WIDTH, finish, program_color
+from analysis.questions.q8 import WEEKDAYS, Q8Result
+
+
+def chart_monthly(result: Q8Result) -> alt.TopLevelMixin:
+    """Stacked monthly views per program, with the share of views from campus IPs as a line."""
+    campus = result.campus.with_columns((pl.col("campus_share") * 100).round(1).alias("campus_pct"))
+    bars = (
+        alt.Chart(result.monthly)
+        .mark_bar()
+        .encode(
+            x=alt.X("month:T", title="Month"),
+            y=alt.Y("views:Q", title="Views", stack="zero"),
+            color=program_color(),
+            tooltip=[
+                alt.Tooltip("month:T", title="Month", format="%b %Y"),
+                alt.Tooltip("program:N", title="Program"),
+                alt.Tooltip("views:Q", title="Views", format=","),
+            ],
+        )
+    )
+    line = (
+        alt.Chart(campus)
+        .mark_line(color=ACCENT, point=alt.OverlayMarkDef(color=ACCENT))
+        .encode(
+            x="month:T",
+            y=alt.Y(
+                "campus_pct:Q",
+                title="Views from campus IPs (%)",
+                scale=alt.Scale(domain=[0, 100]),
+                axis=alt.Axis(titleColor=ACCENT),
+            ),
+            tooltip=[
+                alt.Tooltip("month:T", title="Month", format="%b %Y"),
+                alt.Tooltip("campus_pct:Q", title="From campus IPs (%)"),
+                alt.Tooltip("campus_views:Q", title="Campus views", format=","),
+            ],
+        )
+    )
+    chart = (
+        alt.layer(bars, line).resolve_scale(y="independent").properties(width=WIDTH, height=HEIGHT)
+    )
+    below = result.campus_below_month
+    if below is not None:
+        title = f"Campus IPs' share of views fell below {result.parameters.get('campus_share_floor', 0.05):.0%} in {below.strftime('%B %Y')}"
+    elif result.monthly.height:
+        peak = (
+            result.monthly.group_by("month")
+            .agg(pl.col("views").sum())
+            .sort(["views", "month"], descending=[True, False])
+            .row(0, named=True)
+        )
+        title = f"Busiest month: {peak['month'].strftime('%B %Y')} with {peak['views']:,} views"
+    else:
+        title = "No views to chart"
+    description = (
+        "Stacked bars of page views per month by program, with a red line for the share of views from "
+        f"shared campus IPs. {result.answer}"
+    )
+    return finish(chart, title, description)
+
+
+def chart_weekday_hour(result: Q8Result) -> alt.TopLevelMixin:
+    """Heatmap of views by weekday and hour of day."""
+    data = result.weekday_hour
+    chart = (
+        alt.Chart(data)
+        .mark_rect()
+        .encode(
+            x=alt.X("hour:O", title="Hour of day"),
+            y=alt.Y("day:N", title=None, sort=list(WEEKDAYS)),
+            color=alt.Color("views:Q", title="Views", scale=alt.Scale(scheme="blues")),
+            tooltip=[
+                alt.Tooltip("day:N", title="Day"),
+                alt.Tooltip("hour:O", title="Hour"),
+                alt.Tooltip("views:Q", title="Views", format=","),
+            ],
+        )
+        .properties(width=WIDTH, height=7 * 26)
+    )
+    if data.height:
+        peak = data.sort(["views", "weekday", "hour"], descending=[True, False, False]).row(
+            0, named=True
+        )
+        title = f"Busiest slot: {peak['day']} {peak['hour']}:00 ({peak['views']:,} views)"
+    else:
+        title = "No views to chart"
+    description = (
+        "Heatmap of page views by weekday (rows) and hour of day (columns); darker is busier. "
+        + title
+        + "."
+    )
+    return finish(chart, title, description)
+
+
+CHARTS = [chart_monthly, chart_weekday_hour]

@@ -1,0 +1,508 @@
+"""Import an exported log file and a cohorts CSV into the snapshot.
+
+The log is parsed vectorised, in chunks of a few million lines streamed from the (optionally gzipped)
+file, so memory stays bounded by the parsed rows rather than the text. Bad rows never abort an import:
+they go to the quarantine table with their line number and the reason. The same field validation
+(`validate_fields`) is used by the MySQL reader in `analysis.acquire`, so a file and a database holding
+the same rows produce the same snapshot.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from analysis.errors import InputError
+from analysis.progress import Progress
+from analysis.schema import COHORT_SCHEMA, LOG_SCHEMA, QUARANTINE_SCHEMA
+from analysis.snapshot import Manifest, read_manifest, write_snapshot
+
+GZIP_MAGIC = b"\x1f\x8b"
+CHUNK_BYTES = 128 << 20  # about 2.5 million log lines per parsing chunk
+FIELD_NAMES: tuple[str, ...] = ("date", "time", "path", "user_id", "cohort_id", "ip")
+NULL_TOKENS: tuple[str, ...] = ("", "null", "\\n", "nan", "none")
+_SEPARATOR = "\x1f"  # a byte that never occurs in a log line: each line is read as one string column
+
+_DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
+_TIME_RE = r"^\d{2}:\d{2}:\d{2}$"
+_ID_RE = r"^\d{1,18}(\.0+)?$"  # "8.0" is how pandas exports an integer column holding NaN
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = rf"{_OCTET}(\.{_OCTET}){{3}}"
+_HEX = r"[0-9A-Fa-f]{1,4}"
+_IPV6 = (
+    rf"({_HEX}:){{7}}{_HEX}"  # full form
+    rf"|(({_HEX}:){{0,6}}{_HEX})?::(({_HEX}:){{0,6}}{_HEX})?"  # compressed form
+    rf"|(({_HEX}:){{0,5}}{_HEX})?::(ffff:|FFFF:)?{_IPV4}"  # IPv4-mapped
+)
+IP_RE = rf"^({_IPV4}|{_IPV6})$"
+BLANK_LINE = "blank line"
+
+
+# --- reports --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import or refresh did, for the command line."""
+
+    source: str  # "file", "demo" or "mysql"
+    source_detail: str
+    target: Path
+    manifest: Manifest
+    lines_read: int  # log lines (file) or rows fetched (database)
+    rows_imported: int  # valid rows added by this run
+    new_rows: int  # rows the snapshot did not hold before
+    quarantined: int  # rows rejected by this run (log and cohorts)
+    reasons: list[tuple[str, int]] = field(default_factory=list)  # top reasons, most frequent first
+    examples: list[str] = field(default_factory=list)  # first quarantined rows, readable
+    cohorts: int = 0
+    elapsed: float = 0.0
+    mode: str = "full"  # "full" or "incremental"
+
+    @property
+    def simulated(self) -> bool:
+        return self.manifest.simulated
+
+    def describe(self) -> str:
+        m = self.manifest
+        lines = []
+        if m.simulated:
+            lines.append("SIMULATED DATA: not the real log (see the source detail below)")
+        lines.append(f"source: {self.source} ({self.mode}) - {self.source_detail}")
+        unit = "rows" if self.source == "mysql" else "lines"
+        lines.append(
+            f"read {self.lines_read:,} {unit} in {self.elapsed:.1f}s: imported {self.rows_imported:,}, "
+            f"new {self.new_rows:,}, quarantined {self.quarantined:,}"
+        )
+        if self.reasons:
+            top = ", ".join(f"{reason} ({count:,})" for reason, count in self.reasons)
+            lines.append(f"quarantine reasons: {top}")
+        lines.extend(f"  quarantined: {example}" for example in self.examples)
+        lines.append(
+            f"snapshot: {m.rows:,} rows, {m.users:,} users, {m.ips:,} IPs, {m.cohorts} cohorts, "
+            f"{m.quarantined_rows:,} quarantined in all"
+        )
+        lines.append(f"time range: {m.first_seen} .. {m.last_seen}")
+        lines.append(f"snapshot path: {self.target}")
+        return "\n".join(lines)
+
+
+def summarize_quarantine(quarantine: pl.DataFrame, *, top: int = 5) -> tuple[list, list[str]]:
+    """Top reasons with counts and the first few rejected rows, as text for reports."""
+    if quarantine.height == 0:
+        return [], []
+    reasons = (
+        quarantine.group_by("reason")
+        .agg(pl.len().alias("count"))
+        .sort(["count", "reason"], descending=[True, False])
+        .head(top)
+    )
+    examples = [
+        f"{row['source']}:{row['line'] if row['line'] is not None else row['key']} "
+        f"{row['raw'][:80]!r} ({row['reason']})"
+        for row in quarantine.head(3).iter_rows(named=True)
+    ]
+    return [(r, int(c)) for r, c in reasons.iter_rows()], examples
+
+
+def describe_snapshot(target: Path) -> str:
+    """What the snapshot holds (the `summary` command)."""
+    target = Path(target)
+    m = read_manifest(target)
+    lines = []
+    if m.simulated:
+        lines.append("SIMULATED DATA: not the real log")
+    lines.append(f"snapshot: {target}")
+    lines.append(f"source: {m.source} - {m.source_detail}")
+    lines.append(f"rows: {m.rows:,}; users: {m.users:,}; IPs: {m.ips:,}; cohorts: {m.cohorts}")
+    lines.append(f"time range: {m.first_seen} .. {m.last_seen}")
+    lines.append(f"quarantined rows: {m.quarantined_rows:,}")
+    quarantine_path = target / "quarantine.parquet"
+    if m.quarantined_rows and quarantine_path.exists():
+        reasons, _ = summarize_quarantine(pl.read_parquet(quarantine_path))
+        lines.append("  " + ", ".join(f"{reason} ({count:,})" for reason, count in reasons))
+    lines.append(f"log parts: {sum(1 for f in m.files if f.startswith('logs/'))}")
+    lines.append(f"digest: {m.logs_digest}; built {m.built_at}")
+    return "\n".join(lines)
+
+
+# --- validation shared with acquire ---------------------------------------------------------------------
+
+
+def _is_null_token(column: str) -> pl.Expr:
+    return pl.col(column).is_null() | pl.col(column).str.to_lowercase().is_in(NULL_TOKENS)
+
+
+def _as_id(column: str) -> pl.Expr:
+    """Digits (optionally with a `.0` suffix) to Int64; anything else to null."""
+    return (
+        pl.when(pl.col(column).str.contains(_ID_RE))
+        .then(pl.col(column).str.replace(r"\.0+$", "").cast(pl.Int64, strict=False))
+        .otherwise(None)
+    )
+
+
+def validate_fields(fields: pl.DataFrame, *, source: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split parsed rows into valid log rows (LOG_SCHEMA) and quarantine rows (QUARANTINE_SCHEMA).
+
+    `fields` holds the six text fields (`date`, `time`, `path`, `user_id`, `cohort_id`, `ip`, nullable
+    strings) plus `nfields` (field count, UInt32 or null when not applicable), `line` (Int64, null for
+    database rows), `key` (String, null for file rows) and `raw` (the row as text).
+    """
+    timestamp = (
+        pl.when(
+            pl.col("date").str.contains(_DATE_RE).fill_null(False)
+            & pl.col("time").str.contains(_TIME_RE).fill_null(False)
+        )
+        .then(
+            pl.concat_str([pl.col("date"), pl.col("time")], separator=" ").str.strptime(
+                pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False
+            )
+        )
+        .otherwise(None)
+    )
+    checked = fields.with_columns(
+        timestamp.alias("timestamp"),
+        _as_id("user_id").alias("user_id_int"),
+        pl.when(_is_null_token("cohort_id"))
+        .then(pl.lit(None, dtype=pl.Int64))
+        .otherwise(_as_id("cohort_id"))
+        .alias("cohort_id_int"),
+        pl.col("ip").str.contains(IP_RE).fill_null(False).alias("ip_ok"),
+    ).with_columns(
+        pl.when(pl.col("raw").str.strip_chars().fill_null("") == "")
+        .then(pl.lit(BLANK_LINE))
+        .when(pl.col("nfields").is_not_null() & (pl.col("nfields") != len(FIELD_NAMES)))
+        .then(pl.format("expected 6 fields, got {}", pl.col("nfields")))
+        .when(pl.col("timestamp").is_null())
+        .then(pl.lit("bad date"))
+        .when(pl.col("user_id").is_null() | (pl.col("user_id") == ""))
+        .then(pl.lit("missing user_id"))
+        .when(pl.col("user_id_int").is_null())
+        .then(pl.lit("non-numeric user_id"))
+        .when(~_is_null_token("cohort_id") & pl.col("cohort_id_int").is_null())
+        .then(pl.lit("non-numeric cohort_id"))
+        .when(~pl.col("ip_ok"))
+        .then(pl.lit("invalid ip"))
+        .otherwise(pl.lit(None, dtype=pl.String))
+        .alias("reason")
+    )
+    logs = checked.filter(pl.col("reason").is_null()).select(
+        pl.col("timestamp"),
+        pl.when(pl.col("path") == "").then(None).otherwise(pl.col("path")).alias("path"),
+        pl.col("user_id_int").alias("user_id"),
+        pl.col("cohort_id_int").alias("cohort_id"),
+        pl.col("ip"),
+    )
+    quarantine = checked.filter(pl.col("reason").is_not_null()).select(
+        pl.lit(source, dtype=pl.String).alias("source"),
+        pl.col("line").cast(pl.Int64),
+        pl.col("key").cast(pl.String),
+        pl.col("raw").cast(pl.String),
+        pl.col("reason"),
+    )
+    return logs, quarantine
+
+
+# --- the log file ---------------------------------------------------------------------------------------
+
+
+def _lines_frame(chunk: bytes) -> pl.DataFrame:
+    """One string column `raw`, one row per line of `chunk` (which holds whole lines, no final newline)."""
+    if _SEPARATOR.encode() in chunk:
+        lines = chunk.decode("utf-8", errors="replace").split("\n")
+        return pl.DataFrame({"raw": lines}, schema={"raw": pl.String})
+    frame = pl.read_csv(
+        io.BytesIO(chunk + b"\n"),
+        has_header=False,
+        separator=_SEPARATOR,
+        quote_char=None,
+        new_columns=["raw"],
+        schema={"raw": pl.String},
+        encoding="utf8-lossy",
+        raise_if_empty=False,
+    )
+    expected = chunk.count(b"\n") + 1
+    if frame.height != expected:  # the fast reader disagreed on line breaks: take the exact path
+        lines = chunk.decode("utf-8", errors="replace").split("\n")
+        return pl.DataFrame({"raw": lines}, schema={"raw": pl.String})
+    return frame.with_columns(pl.col("raw").fill_null(""))
+
+
+def parse_lines(lines: pl.DataFrame, *, first_line: int, source: str):
+    """Parse a frame of raw log lines (column `raw`) numbered from `first_line`."""
+    parts = lines.select(
+        (pl.int_range(pl.len(), dtype=pl.Int64) + first_line).alias("line"),
+        pl.col("raw").str.strip_suffix("\r").alias("raw"),
+    ).with_columns(pl.col("raw").str.split(" ").alias("fields"))
+    fields = parts.select(
+        pl.col("line"),
+        pl.lit(None, dtype=pl.String).alias("key"),
+        pl.col("raw"),
+        pl.col("fields").list.len().alias("nfields"),
+        *[
+            pl.col("fields").list.get(index, null_on_oob=True).alias(name)
+            for index, name in enumerate(FIELD_NAMES)
+        ],
+    )
+    return validate_fields(fields, source=source)
+
+
+def _is_gzip(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(2) == GZIP_MAGIC
+
+
+def _chunks(path: Path, chunk_bytes: int, progress: Progress) -> Iterator[bytes]:
+    """Whole-line chunks of the (decompressed) file, without their final newline."""
+    with path.open("rb") as raw:
+        handle = gzip.GzipFile(fileobj=raw, mode="rb") if _is_gzip(path) else raw
+        rest = b""
+        reported = 0
+        while True:
+            block = handle.read(chunk_bytes)
+            position = raw.tell() >> 10
+            progress.advance(position - reported)
+            reported = position
+            if not block:
+                break
+            data = rest + block if rest else block
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                rest = data
+                continue
+            rest = data[cut + 1 :]
+            yield data[:cut]
+        if rest:
+            yield rest
+
+
+def read_log_file(
+    path: Path, *, progress: bool = True, chunk_bytes: int = CHUNK_BYTES
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Parse a log file into (valid rows, quarantine, lines read). Raises InputError if unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: log file not found")
+    logs: list[pl.DataFrame] = []
+    quarantine: list[pl.DataFrame] = []
+    next_line = 1
+    last_nonblank = 0
+    try:
+        total_kb = max(1, path.stat().st_size >> 10)
+        with Progress(f"reading {path.name}", total_kb, unit="kB", enabled=progress) as bar:
+            for chunk in _chunks(path, chunk_bytes, bar):
+                lines = _lines_frame(chunk)
+                valid, rejected = parse_lines(lines, first_line=next_line, source=path.name)
+                nonblank = lines.select(
+                    pl.int_range(pl.len(), dtype=pl.Int64)
+                    .filter(pl.col("raw").str.strip_chars() != "")
+                    .max()
+                ).item()
+                if nonblank is not None:
+                    last_nonblank = next_line + nonblank
+                next_line += lines.height
+                logs.append(valid)
+                quarantine.append(rejected)
+    except (OSError, EOFError, zlib.error) as exc:
+        kind = "corrupt or truncated gzip" if isinstance(exc, EOFError | zlib.error) else "unreadable"
+        if isinstance(exc, gzip.BadGzipFile):
+            kind = "corrupt gzip"
+        raise InputError(f"{path}: {kind} ({exc})") from exc
+    lines_read = next_line - 1
+    all_logs = pl.concat(logs) if logs else pl.DataFrame(schema=LOG_SCHEMA)
+    all_quarantine = (
+        pl.concat(quarantine) if quarantine else pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    ).filter(~((pl.col("reason") == BLANK_LINE) & (pl.col("line") > last_nonblank)))
+    if all_logs.height == 0:
+        raise InputError(
+            f"{path}: no valid log rows ({lines_read:,} lines, {all_quarantine.height:,} rejected; "
+            "expected `date time path user_id cohort_id ip`)"
+        )
+    return all_logs, all_quarantine, lines_read
+
+
+# --- the cohorts table ----------------------------------------------------------------------------------
+
+
+def validate_cohorts(
+    raw: pl.DataFrame, *, source: str, first_line: int | None = 2, key_prefix: str | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Type a cohorts table read as text (all COHORT_SCHEMA columns, strings) and quarantine bad rows.
+
+    `first_line` numbers rows for a CSV (header on line 1); `key_prefix` names database rows instead.
+    """
+    names = list(COHORT_SCHEMA)
+    text = raw.select(
+        pl.when(_is_null_token(name)).then(None).otherwise(pl.col(name).str.strip_chars()).alias(name)
+        for name in names
+    )
+
+    def date(column: str) -> pl.Expr:
+        return pl.col(column).str.slice(0, 10).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+
+    def stamp(column: str) -> pl.Expr:
+        return pl.coalesce(
+            pl.col(column).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False),
+            pl.col(column).str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S", strict=False),
+            pl.col(column).str.strptime(pl.Datetime("us"), "%Y-%m-%d", strict=False),
+        )
+
+    typed = text.with_columns(
+        (pl.int_range(pl.len(), dtype=pl.Int64) + (first_line or 0)).alias("_line"),
+        pl.concat_str(
+            [pl.col(name).fill_null("NULL") for name in names], separator=","
+        ).alias("_raw"),
+        _as_id("id").alias("_id"),
+        _as_id("program_id").alias("_program_id"),
+        date("start_date").alias("_start_date"),
+        date("end_date").alias("_end_date"),
+        *[stamp(name).alias(f"_{name}") for name in ("created_at", "updated_at", "deleted_at")],
+    ).with_columns(pl.int_range(pl.len()).over("_id").alias("_occurrence"))
+    reason = pl.when(pl.col("_id").is_null()).then(pl.lit("non-numeric id"))
+    reason = reason.when(pl.col("_occurrence") > 0).then(pl.lit("duplicate id"))
+    for name in ("program_id", "start_date", "end_date", "created_at", "updated_at", "deleted_at"):
+        reason = reason.when(pl.col(name).is_not_null() & pl.col(f"_{name}").is_null()).then(
+            pl.lit(f"bad {name}")
+        )
+    checked = typed.with_columns(reason.otherwise(pl.lit(None, dtype=pl.String)).alias("_reason"))
+    cohorts = checked.filter(pl.col("_reason").is_null()).select(
+        pl.col("_id").alias("id"),
+        pl.col("name"),
+        pl.col("slack"),
+        *[pl.col(f"_{name}").alias(name) for name in names[3:]],
+    )
+    quarantine = checked.filter(pl.col("_reason").is_not_null()).select(
+        pl.lit(source, dtype=pl.String).alias("source"),
+        (pl.col("_line") if first_line is not None else pl.lit(None, dtype=pl.Int64)).alias(
+            "line"
+        ),
+        (
+            pl.format(f"{key_prefix} id {{}}", pl.col("id").fill_null("NULL"))
+            if key_prefix
+            else pl.lit(None, dtype=pl.String)
+        ).alias("key"),
+        pl.col("_raw").alias("raw"),
+        pl.col("_reason").alias("reason"),
+    )
+    return cohorts.sort("id"), quarantine
+
+
+def read_cohorts_file(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The cohorts CSV as exported (literal NULLs, quoted timestamps) -> typed cohorts + quarantine."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: cohorts file not found")
+    try:
+        raw = pl.read_csv(
+            path, infer_schema=False, quote_char='"', encoding="utf8-lossy", raise_if_empty=True
+        )
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: unreadable cohorts CSV ({message})") from exc
+    missing = [name for name in COHORT_SCHEMA if name not in raw.columns]
+    if missing:
+        raise InputError(f"{path}: cohorts CSV lacks columns {', '.join(missing)}")
+    return validate_cohorts(raw.select(list(COHORT_SCHEMA)), source=path.name)
+
+
+# --- entry points ---------------------------------------------------------------------------------------
+
+
+def detect_simulated(logs: Path) -> tuple[bool, str]:
+    """(simulated?, note) from `simulation.json` beside the log file, written by the simulator."""
+    marker = Path(logs).parent / "simulation.json"
+    if not marker.is_file():
+        return False, ""
+    try:
+        data = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False, ""
+    if not isinstance(data, dict) or not data.get("simulated", True):
+        return False, ""
+    seed = data.get("seed")
+    return True, f"simulated (seed {seed})" if seed is not None else "simulated"
+
+
+def _import(
+    logs: Path,
+    cohorts: Path,
+    target: Path,
+    *,
+    source: str,
+    simulated: bool | None,
+    progress: bool,
+) -> ImportReport:
+    started = time.monotonic()
+    logs, cohorts, target = Path(logs), Path(cohorts), Path(target)
+    if not logs.is_file():
+        raise InputError(f"{logs}: log file not found")
+    cohort_frame, cohort_quarantine = read_cohorts_file(cohorts)
+    log_frame, log_quarantine, lines_read = read_log_file(logs, progress=progress)
+    detected, note = detect_simulated(logs)
+    if simulated is None:
+        simulated = detected
+    detail = f"logs {logs}, cohorts {cohorts}"
+    if simulated:
+        detail += f"; {note or 'simulated'}"
+    quarantine = pl.concat([log_quarantine, cohort_quarantine])
+    manifest = write_snapshot(
+        target,
+        log_frame,
+        cohort_frame,
+        quarantine,
+        source=source,
+        simulated=simulated,
+        source_detail=detail,
+    )
+    reasons, examples = summarize_quarantine(quarantine)
+    return ImportReport(
+        source=source,
+        source_detail=detail,
+        target=target,
+        manifest=manifest,
+        lines_read=lines_read,
+        rows_imported=log_frame.height,
+        new_rows=log_frame.height,
+        quarantined=quarantine.height,
+        reasons=reasons,
+        examples=examples,
+        cohorts=cohort_frame.height,
+        elapsed=time.monotonic() - started,
+    )
+
+
+def import_files(
+    logs: Path,
+    cohorts: Path,
+    target: Path,
+    *,
+    simulated: bool | None = None,
+    progress: bool = True,
+) -> ImportReport:
+    """Rebuild the snapshot at `target` from an exported log file (.gz or text) and a cohorts CSV.
+
+    `simulated=None` detects the flag from `simulation.json` beside the log file.
+    """
+    return _import(logs, cohorts, target, source="file", simulated=simulated, progress=progress)
+
+
+def import_demo(config, progress: bool = True) -> ImportReport:
+    """Rebuild the snapshot from the embedded (simulated) demo dataset."""
+    demo = config.paths.demo_dir
+    return _import(
+        demo / "logs.txt.gz",
+        demo / "cohorts.csv",
+        config.paths.snapshot_dir,
+        source="demo",
+        simulated=True,
+        progress=progress,
+    )

@@ -1,0 +1,323 @@
+"""Question 1: which lesson attracts the most traffic *consistently* across cohorts, per program?
+
+Raw totals favour whichever cohorts happened to be large or recent, so the ranking is built per cohort:
+in every cohort each lesson gets its share of that cohort's lesson views and its rank; a lesson is
+consistent when it is in the cohort's top k in most of the program's cohorts. Raw volume is kept beside
+it, and the page says when the raw-volume leader is a different lesson.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from analysis.config import Config
+from analysis.prepare import Prepared, prepare, student_lesson_views
+from analysis.results import QuestionResult
+from analysis.snapshot import Snapshot
+
+TITLE = "Which lesson attracts the most traffic consistently across cohorts?"
+RANKING_SIZE = 10  # lessons kept per program in `ranking`
+HEATMAP_LESSONS = 8  # lessons per program in `cohort_shares` (the heatmap)
+SIMULATED_CAVEAT = (
+    "The data is simulated (calibrated to the real log's published facts): the lessons and numbers "
+    "illustrate the method, not the real curriculum's usage."
+)
+
+LEADER_SCHEMA = {
+    "program": pl.String(),
+    "lesson": pl.String(),
+    "cohorts_top_k": pl.UInt32(),
+    "cohorts": pl.UInt32(),
+    "consistency": pl.Float64(),
+    "median_share": pl.Float64(),
+    "views": pl.UInt32(),
+    "volume_leader": pl.String(),
+    "volume_leader_views": pl.UInt32(),
+    "leader_differs": pl.Boolean(),
+}
+RANKING_SCHEMA = {
+    "program": pl.String(),
+    "rank": pl.UInt32(),
+    "lesson": pl.String(),
+    "cohorts_top_k": pl.UInt32(),
+    "cohorts": pl.UInt32(),
+    "consistency": pl.Float64(),
+    "median_share": pl.Float64(),
+    "views": pl.UInt32(),
+    "volume_rank": pl.UInt32(),
+}
+SHARES_SCHEMA = {
+    "program": pl.String(),
+    "cohort": pl.String(),
+    "start_date": pl.Date(),
+    "lesson": pl.String(),
+    "share": pl.Float64(),
+    "views": pl.UInt32(),
+    "cohort_rank": pl.UInt32(),
+}
+
+
+@dataclass(frozen=True)
+class Q1Result(QuestionResult):
+    leaders: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=LEADER_SCHEMA))
+    ranking: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=RANKING_SCHEMA))
+    cohort_shares: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SHARES_SCHEMA))
+    programs_skipped: list[str] = field(default_factory=list)  # fewer than min_cohorts cohorts
+    top_k: int = 5
+
+    def tables(self) -> dict[str, pl.DataFrame]:
+        k = self.top_k
+        leaders = self.leaders.select(
+            pl.col("program").alias("Program"),
+            pl.col("lesson").alias("Most consistent lesson"),
+            (
+                pl.col("cohorts_top_k").cast(pl.String)
+                + pl.lit(" of ")
+                + pl.col("cohorts").cast(pl.String)
+            ).alias(f"Cohorts with it in their top {k}"),
+            (pl.col("median_share") * 100)
+            .round(1)
+            .alias("Median share of a cohort's lesson views (%)"),
+            pl.col("views").alias("Student views"),
+            pl.col("volume_leader").alias("Most viewed lesson (raw)"),
+        )
+        # Up to 5 lessons per program, fewer when many programs share the 15 rows; biggest first.
+        order = self.leaders["program"].to_list()
+        per_program = max(1, min(5, 15 // max(1, len(order))))
+        ranking = (
+            self.ranking.filter(pl.col("rank") <= per_program)
+            .with_columns(
+                pl.col("program")
+                .replace_strict(
+                    {p: i for i, p in enumerate(order)}, default=len(order), return_dtype=pl.Int64
+                )
+                .alias("_order")
+            )
+            .sort("_order", "rank")
+        ).select(
+            pl.col("program").alias("Program"),
+            pl.col("rank").alias("Rank"),
+            pl.col("lesson").alias("Lesson"),
+            (pl.col("consistency") * 100).round(0).alias(f"Cohorts with it in top {k} (%)"),
+            (pl.col("median_share") * 100).round(1).alias("Median share (%)"),
+            pl.col("views").alias("Student views"),
+            pl.col("volume_rank").alias("Rank by raw views"),
+        )
+        return {
+            "Most consistent lesson per program": leaders,
+            "Top lessons by consistency": ranking.head(15),
+        }
+
+    def headline(self) -> str:
+        if self.leaders.is_empty():
+            return self.answer
+        row = self.leaders.sort("cohorts", descending=True).row(0, named=True)
+        return (
+            f"{row['lesson']} is in the top {self.top_k} of {row['cohorts_top_k']} of "
+            f"{row['cohorts']} {row['program']} cohorts"
+        )
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.0f}%" if value >= 0.01 else f"{value * 100:.1f}%"
+
+
+def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q1Result:
+    """Per program, rank lessons by how many cohorts put them in their top k, then by median share."""
+    prepared = prepared or prepare(snapshot, config)
+    top_k, min_cohorts = config.q1.top_k, config.q1.min_cohorts
+
+    # One row per (program, cohort, lesson) with the lesson's share and rank inside the cohort.
+    per_cohort = (
+        student_lesson_views(prepared)
+        .filter(pl.col("lesson").is_not_null() & (pl.col("lesson") != ""))
+        .group_by("program", "cohort_id", "cohort_name", "start_date", "lesson")
+        .agg(pl.len().cast(pl.UInt32).alias("views"))
+        .with_columns(
+            (pl.col("views") / pl.col("views").sum().over("cohort_id")).alias("share"),
+            pl.col("views")
+            .rank("min", descending=True)
+            .over("cohort_id")
+            .cast(pl.UInt32)
+            .alias("cohort_rank"),
+        )
+        .collect()
+    )
+    cohorts_per_program = per_cohort.group_by("program").agg(
+        pl.col("cohort_id").n_unique().cast(pl.UInt32).alias("cohorts")
+    )
+    eligible = cohorts_per_program.filter(pl.col("cohorts") >= min_cohorts)
+    skipped = sorted(
+        cohorts_per_program.filter(pl.col("cohorts") < min_cohorts)["program"].to_list()
+    )
+
+    # Every (program, cohort, lesson) cell, with 0 share where a cohort never opened the lesson, so the
+    # median share over the program's cohorts is not inflated by the cohorts that skipped it.
+    cohort_keys = per_cohort.lazy().select("program", "cohort_id").unique()
+    lesson_keys = per_cohort.lazy().select("program", "lesson").unique()
+    grid = (
+        cohort_keys.join(lesson_keys, on="program")
+        .join(
+            per_cohort.lazy().select("cohort_id", "lesson", "share", "cohort_rank"),
+            on=["cohort_id", "lesson"],
+            how="left",
+        )
+        .with_columns(pl.col("share").fill_null(0.0))
+    )
+    ranked = (
+        grid.group_by("program", "lesson")
+        .agg(
+            (pl.col("cohort_rank") <= top_k).sum().cast(pl.UInt32).alias("cohorts_top_k"),
+            pl.len().cast(pl.UInt32).alias("cohorts"),
+            pl.col("share").median().alias("median_share"),
+        )
+        .join(
+            per_cohort.lazy()
+            .group_by("program", "lesson")
+            .agg(pl.col("views").sum().alias("views")),
+            on=["program", "lesson"],
+        )
+        .join(eligible.lazy().select("program"), on="program", how="semi")
+        .with_columns((pl.col("cohorts_top_k") / pl.col("cohorts")).alias("consistency"))
+        .sort(
+            ["program", "consistency", "median_share", "views", "lesson"],
+            descending=[False, True, True, True, False],
+        )
+        .with_columns(
+            pl.int_range(1, pl.len() + 1).over("program").cast(pl.UInt32).alias("rank"),
+            pl.col("views")
+            .rank("min", descending=True)
+            .over("program")
+            .cast(pl.UInt32)
+            .alias("volume_rank"),
+        )
+        .collect()
+    )
+    ranking = (
+        ranked.filter(pl.col("rank") <= RANKING_SIZE)
+        .select(RANKING_SCHEMA.keys())
+        .cast(RANKING_SCHEMA)
+    )
+    volume_leaders = (
+        ranked.sort(["program", "views", "lesson"], descending=[False, True, False])
+        .group_by("program", maintain_order=True)
+        .first()
+        .select(
+            "program",
+            pl.col("lesson").alias("volume_leader"),
+            pl.col("views").alias("volume_leader_views"),
+        )
+    )
+    leaders = (
+        ranked.filter(pl.col("rank") == 1)
+        .join(volume_leaders, on="program", maintain_order="left")
+        .with_columns((pl.col("lesson") != pl.col("volume_leader")).alias("leader_differs"))
+        .sort(["views", "program"], descending=[True, False])  # biggest program first
+        .select(LEADER_SCHEMA.keys())
+        .cast(LEADER_SCHEMA)
+    )
+    top_lessons = ranked.filter(pl.col("rank") <= HEATMAP_LESSONS).select("program", "lesson")
+    cohort_shares = (
+        per_cohort.join(top_lessons, on=["program", "lesson"], how="semi")
+        .select(
+            "program",
+            pl.col("cohort_name").alias("cohort"),
+            "start_date",
+            "lesson",
+            "share",
+            "views",
+            "cohort_rank",
+        )
+        .sort("program", "start_date", "cohort", "lesson")
+        .cast(SHARES_SCHEMA)
+    )
+
+    answer_text, supporting = _sentences(leaders, ranking, per_cohort, skipped, top_k)
+    caveats = [
+        "Only students' views of lesson pages count (staff, accounts without a cohort, navigation "
+        "pages, assets and probes are excluded); renamed data-science folders are merged by "
+        "stripping their numbered prefixes.",
+        "A bare module page (e.g. `javascript-i`) and the pages inside it are separate lessons: the "
+        "module's landing page collects the visits of everyone starting that unit.",
+    ]
+    if prepared.simulated:
+        caveats.append(SIMULATED_CAVEAT)
+    return Q1Result(
+        number=1,
+        title=TITLE,
+        answer=answer_text,
+        supporting=supporting,
+        method=(
+            "Students' lesson views are counted per cohort and lesson. Inside each cohort every lesson "
+            "gets its share of the cohort's lesson views and its rank (ties share the better rank). "
+            f"For programs with at least {min_cohorts} cohorts having data, a lesson's consistency is the "
+            f"fraction of the program's cohorts in which it ranks in the top {top_k}; lessons are ranked "
+            "by consistency, then by their median share across all the program's cohorts (0 where a "
+            "cohort never opened it), then by raw views. The raw-volume leader (most student views "
+            "overall) is reported beside it."
+        ),
+        parameters={"top_k": top_k, "min_cohorts": min_cohorts},
+        caveats=caveats,
+        leaders=leaders,
+        ranking=ranking,
+        cohort_shares=cohort_shares,
+        programs_skipped=skipped,
+        top_k=top_k,
+    )
+
+
+def _sentences(
+    leaders: pl.DataFrame,
+    ranking: pl.DataFrame,
+    per_cohort: pl.DataFrame,
+    skipped: list[str],
+    top_k: int,
+) -> tuple[str, list[str]]:
+    if leaders.is_empty():
+        if per_cohort.is_empty():
+            return "No student lesson views were found, so no lesson can be ranked.", [
+                "The snapshot holds no views of lesson pages by students of a cohort."
+            ]
+        return (
+            "No program has enough cohorts with lesson views to judge consistency.",
+            [f"Programs with too few cohorts: {', '.join(skipped)}."],
+        )
+    parts = [
+        f"in {row['program']}, {row['lesson']} is the most consistent draw: top {top_k} in "
+        f"{row['cohorts_top_k']} of {row['cohorts']} cohorts (median share {_pct(row['median_share'])} "
+        f"of a cohort's lesson views)"
+        for row in leaders.iter_rows(named=True)
+    ]
+    answer_text = "; ".join(parts)
+    answer_text = answer_text[0].upper() + answer_text[1:] + "."
+    supporting: list[str] = []
+    differs = leaders.filter(pl.col("leader_differs"))
+    agree = leaders.filter(~pl.col("leader_differs"))
+    if not agree.is_empty():
+        supporting.append(
+            f"In {', '.join(agree['program'].to_list())} the consistent leader is also the most viewed "
+            "lesson overall "
+            + ", ".join(f"({v:,} student views)" for v in agree["views"].to_list())
+            + "."
+        )
+    for row in differs.iter_rows(named=True):
+        supporting.append(
+            f"In {row['program']} raw volume tells a different story: {row['volume_leader']} has the "
+            f"most views ({row['volume_leader_views']:,} against {row['views']:,}) but is in the top "
+            f"{top_k} of fewer cohorts, so a few heavy cohorts drive it."
+        )
+    for program in leaders["program"].to_list()[:2]:
+        runners = ranking.filter((pl.col("program") == program) & pl.col("rank").is_between(2, 4))
+        if not runners.is_empty():
+            listed = ", ".join(
+                f"{r['lesson']} ({r['cohorts_top_k']}/{r['cohorts']})"
+                for r in runners.iter_rows(named=True)
+            )
+            supporting.append(f"Next most consistent in {program}: {listed}.")
+    if skipped:
+        supporting.append(
+            f"Not ranked (fewer cohorts with lesson views than the minimum): {', '.join(skipped)}."
+        )
+    return answer_text, supporting[:4]

@@ -1,0 +1,527 @@
+"""Question 3: are there students who, while enrolled, hardly access the curriculum? What do we know?
+
+"Hardly" is judged against the student's own cohort, not an absolute bar: cohorts differ in length,
+program and era. For every enrollment (user, cohort) whose enrolled window overlaps the data by at least
+`q3.min_enrolled_days`, lesson views while enrolled are normalised per enrolled week observed, and compared
+with cohort peers on a log scale with robust statistics (median and MAD), so a few heavy readers do not
+hide the light ones. For each flagged student the profile says what the log knows: first and last access,
+active days, lessons, IPs, a likely drop-out, or a possible second account of the same person.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from analysis.config import Config
+from analysis.prepare import Prepared, campus_ips, prepare
+from analysis.results import QuestionResult
+from analysis.snapshot import Snapshot
+
+TITLE = "Are there students who, when active, hardly access the curriculum? What do we know about them?"
+SIMULATED_CAVEAT = (
+    "The data is simulated (calibrated to the real log's published facts, with injected drop-outs and "
+    "duplicate identities): user ids and counts illustrate the method, not real students."
+)
+MAD_SCALE = 1.4826  # MAD -> standard deviation under normality
+MEAN_AD_SCALE = 1.2533  # mean absolute deviation -> standard deviation (fallback when MAD is 0)
+
+# Readable names of the patterns, in the order a page lists them.
+PATTERNS: dict[str, str] = {
+    "no_views": "No lesson views while enrolled",
+    "dropout": "Likely drop-out",
+    "light": "Light reader",
+    "seldom": "Seldom active (reads when present)",
+    "same_person": "Possible second account",
+}
+
+STUDENT_SCHEMA = {
+    "user_id": pl.Int64(),
+    "cohort_id": pl.Int64(),
+    "cohort": pl.String(),
+    "program": pl.String(),
+    "start_date": pl.Date(),
+    "end_date": pl.Date(),
+    "first_access": pl.Datetime("us"),
+    "last_access": pl.Datetime("us"),
+    "enrolled_days": pl.Int64(),
+    "views": pl.UInt32(),
+    "active_days": pl.UInt32(),
+    "lessons": pl.UInt32(),
+    "ips": pl.UInt32(),
+    "views_per_week": pl.Float64(),
+    "cohort_median_per_week": pl.Float64(),
+    "robust_z": pl.Float64(),
+    "peer_group": pl.String(),
+    "low_usage": pl.Boolean(),
+    "likely_dropout": pl.Boolean(),
+    "continued_elsewhere": pl.Boolean(),
+    "possible_same_person": pl.List(pl.Int64()),
+    "pattern": pl.String(),
+}
+DISTRIBUTION_SCHEMA = {
+    "user_id": pl.Int64(),
+    "cohort": pl.String(),
+    "program": pl.String(),
+    "views": pl.UInt32(),
+    "views_per_week": pl.Float64(),
+    "robust_z": pl.Float64(),
+    "low_usage": pl.Boolean(),
+}
+PROGRAM_SCHEMA = {
+    "program": pl.String(),
+    "students": pl.UInt32(),
+    "low_usage": pl.UInt32(),
+    "share_low": pl.Float64(),
+    "likely_dropouts": pl.UInt32(),
+    "possible_same_person": pl.UInt32(),
+    "median_views_per_week": pl.Float64(),
+}
+EXCLUDED_SCHEMA = {
+    "cohort_id": pl.Int64(),
+    "cohort": pl.String(),
+    "program": pl.String(),
+    "start_date": pl.Date(),
+    "end_date": pl.Date(),
+    "students": pl.UInt32(),
+    "enrolled_days_in_data": pl.Int64(),
+    "reason": pl.String(),
+}
+
+
+@dataclass(frozen=True)
+class Q3Result(QuestionResult):
+    # Flagged students (low usage, or half of a possible duplicate identity), lowest robust z first.
+    students: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=STUDENT_SCHEMA))
+    # Every judged enrollment (the chart's distribution), sorted by program, cohort, user.
+    distribution: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=DISTRIBUTION_SCHEMA)
+    )
+    by_program: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PROGRAM_SCHEMA))
+    too_recent: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=EXCLUDED_SCHEMA))
+    before_data: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=EXCLUDED_SCHEMA))
+    eligible_students: int = 0
+    low_students: int = 0
+    likely_dropouts: int = 0
+    same_person_pairs: int = 0
+    threshold_z: float = -2.5
+
+    def tables(self) -> dict[str, pl.DataFrame]:
+        flagged = self.students.head(15).select(
+            pl.col("user_id").alias("User"),
+            pl.col("cohort").alias("Cohort"),
+            pl.col("program").alias("Program"),
+            pl.col("pattern").alias("Pattern"),
+            pl.col("views").alias("Lesson views enrolled"),
+            pl.col("views_per_week").round(1).alias("Per week"),
+            pl.col("cohort_median_per_week").round(1).alias("Cohort median per week"),
+            pl.col("robust_z").round(1).alias("Robust z"),
+            pl.col("active_days").alias("Active days"),
+            pl.col("first_access").dt.date().alias("First access"),
+            pl.col("last_access").dt.date().alias("Last access"),
+            pl.col("ips").alias("IPs"),
+            pl.col("possible_same_person")
+            .list.eval(pl.element().cast(pl.String))
+            .list.join(", ")
+            .alias("Possibly same person as"),
+        )
+        programs = self.by_program.select(
+            pl.col("program").alias("Program"),
+            pl.col("students").alias("Students judged"),
+            pl.col("low_usage").alias("Low usage"),
+            (pl.col("share_low") * 100).round(1).alias("Low usage (%)"),
+            pl.col("likely_dropouts").alias("Likely drop-outs"),
+            pl.col("possible_same_person").alias("Possible second accounts"),
+            pl.col("median_views_per_week").round(1).alias("Median lesson views per week"),
+        )
+        excluded = (
+            pl.concat([self.too_recent, self.before_data])
+            .head(15)
+            .select(
+                pl.col("cohort").alias("Cohort"),
+                pl.col("program").alias("Program"),
+                pl.col("start_date").alias("Start"),
+                pl.col("end_date").alias("End"),
+                pl.col("students").alias("Students seen"),
+                pl.col("enrolled_days_in_data").alias("Enrolled days in data"),
+                pl.col("reason").alias("Why not judged"),
+            )
+        )
+        tables = {"Students who hardly use the curriculum": flagged, "By program": programs}
+        if not excluded.is_empty():
+            tables["Cohorts not judged"] = excluded
+        return tables
+
+    def headline(self) -> str:
+        if not self.eligible_students:
+            return "No enrollment overlaps the data long enough to judge usage"
+        return (
+            f"{self.low_students} of {self.eligible_students} students hardly use the curriculum; "
+            f"{self.likely_dropouts} look like drop-outs"
+        )
+
+
+def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q3Result:
+    """Flag students far below their cohort peers and profile them from the log."""
+    prepared = prepared or prepare(snapshot, config)
+    q3 = config.q3
+    data_start = prepared.data_start.date()
+    data_end = prepared.data_end.date()
+
+    enrollments = _enrollments(prepared, data_start, data_end, q3.min_enrolled_days).collect()
+    eligible = enrollments.filter(pl.col("status") == "eligible")
+    too_recent = _excluded(enrollments, "too_recent")
+    before_data = _excluded(enrollments, "before_data")
+
+    same_person = _same_person(prepared, config, enrollments)
+    judged = _judge(eligible, same_person, config)
+    flagged = (
+        judged.filter(pl.col("low_usage") | (pl.col("possible_same_person").list.len() > 0))
+        .sort(["robust_z", "views_per_week", "user_id"], nulls_last=True)
+        .select(STUDENT_SCHEMA.keys())
+        .cast(STUDENT_SCHEMA)
+    )
+    distribution = (
+        judged.sort(["program", "cohort", "user_id"])
+        .select(DISTRIBUTION_SCHEMA.keys())
+        .cast(DISTRIBUTION_SCHEMA)
+    )
+    by_program = (
+        judged.group_by("program")
+        .agg(
+            pl.len().alias("students"),
+            pl.col("low_usage").sum().alias("low_usage"),
+            pl.col("low_usage").mean().alias("share_low"),
+            pl.col("likely_dropout").sum().alias("likely_dropouts"),
+            (pl.col("possible_same_person").list.len() > 0).sum().alias("possible_same_person"),
+            pl.col("views_per_week").median().alias("median_views_per_week"),
+        )
+        .sort("program")
+        .select(PROGRAM_SCHEMA.keys())
+        .cast(PROGRAM_SCHEMA)
+    )
+    pairs = (
+        flagged.select("user_id", pl.col("possible_same_person").alias("other"))
+        .explode("other")
+        .drop_nulls()
+        .select(
+            pl.min_horizontal("user_id", "other").alias("a"),
+            pl.max_horizontal("user_id", "other").alias("b"),
+        )
+        .unique()
+        .height
+    )
+    low = int(judged["low_usage"].sum()) if judged.height else 0
+    dropouts = int(judged["likely_dropout"].sum()) if judged.height else 0
+
+    answer_text, supporting = _sentences(
+        judged, flagged, by_program, too_recent, before_data, low, dropouts, pairs, config
+    )
+    caveats = [
+        "Only students who appear in the log under their cohort can be judged: an enrolled student "
+        "who never opened the curriculum has no rows and is invisible here.",
+        "Low usage of the curriculum site is not low engagement: students may learn from class, "
+        "notes or other material.",
+        "A possible second account is a lead to check, not proof: it rests on a shared non-campus IP "
+        "and on the second account starting after the first one stopped.",
+    ]
+    if prepared.simulated:
+        caveats.append(SIMULATED_CAVEAT)
+    return Q3Result(
+        number=3,
+        title=TITLE,
+        answer=answer_text,
+        supporting=supporting,
+        method=_method(config),
+        parameters={
+            "min_enrolled_days": q3.min_enrolled_days,
+            "low_quantile_mad": q3.low_quantile_mad,
+            "max_views_per_active_day": q3.max_views_per_active_day,
+            "dropout_days": q3.dropout_days,
+            "dropout_cohort_factor": q3.dropout_cohort_factor,
+            "min_peers": q3.min_peers,
+            "same_person_max_ip_users": q3.same_person_max_ip_users,
+        },
+        caveats=caveats,
+        students=flagged,
+        distribution=distribution,
+        by_program=by_program,
+        too_recent=too_recent,
+        before_data=before_data,
+        eligible_students=judged.height,
+        low_students=low,
+        likely_dropouts=dropouts,
+        same_person_pairs=pairs,
+        threshold_z=-q3.low_quantile_mad,
+    )
+
+
+def _enrollments(
+    prepared: Prepared, data_start: dt.date, data_end: dt.date, min_days: int
+) -> pl.LazyFrame:
+    """One row per (student, cohort): activity while enrolled, first/last access, eligibility."""
+    active = pl.col("window") == "active"
+    active_lesson = active & (pl.col("page_kind") == "lesson")
+    observed_start = pl.max_horizontal(pl.col("start_date"), pl.lit(data_start))
+    observed_end = pl.min_horizontal(pl.col("end_date"), pl.lit(data_end))
+    return (
+        prepared.views.filter(pl.col("role") == "student")
+        .group_by("user_id", "cohort_id")
+        .agg(
+            pl.col("cohort_name").first().alias("cohort"),
+            pl.col("program").first().alias("program"),
+            pl.col("start_date").first().alias("start_date"),
+            pl.col("end_date").first().alias("end_date"),
+            pl.col("timestamp").min().alias("first_access"),
+            pl.col("timestamp").max().alias("last_access"),
+            active_lesson.sum().alias("views"),
+            pl.col("date").filter(active).n_unique().alias("active_days"),
+            pl.col("lesson").filter(active_lesson).drop_nulls().n_unique().alias("lessons"),
+            pl.col("ip").n_unique().alias("ips"),
+        )
+        .with_columns(
+            ((observed_end - observed_start).dt.total_days() + 1).clip(lower_bound=0)
+            # a cohort wholly outside the data has no observed days
+            .alias("enrolled_days"),
+        )
+        .with_columns(
+            pl.when(pl.col("start_date") > pl.lit(data_end - dt.timedelta(days=min_days)))
+            .then(pl.lit("too_recent"))
+            .when(pl.col("enrolled_days") < min_days)
+            .then(pl.lit("before_data"))
+            .otherwise(pl.lit("eligible"))
+            .alias("status"),
+            # the user was seen later under another student cohort (re-take or transfer)
+            (pl.col("last_access").max().over("user_id") > pl.col("last_access")).alias(
+                "continued_elsewhere"
+            ),
+        )
+    )
+
+
+def _excluded(enrollments: pl.DataFrame, status: str) -> pl.DataFrame:
+    reasons = {
+        "too_recent": "started fewer than the minimum enrolled days before the data ends",
+        "before_data": "enrolled window lies (mostly) before the data starts",
+    }
+    return (
+        enrollments.filter(pl.col("status") == status)
+        .group_by("cohort_id")
+        .agg(
+            pl.col("cohort").first(),
+            pl.col("program").first(),
+            pl.col("start_date").first(),
+            pl.col("end_date").first(),
+            pl.len().alias("students"),
+            pl.col("enrolled_days").first().alias("enrolled_days_in_data"),
+        )
+        .with_columns(pl.lit(reasons[status]).alias("reason"))
+        .sort("start_date", "cohort_id")
+        .select(EXCLUDED_SCHEMA.keys())
+        .cast(EXCLUDED_SCHEMA)
+    )
+
+
+def _same_person(prepared: Prepared, config: Config, enrollments: pl.DataFrame) -> pl.DataFrame:
+    """(user_id, cohort_id) -> other user_ids of the same cohort that share a personal IP and whose
+    activity follows this one's without overlap (either direction)."""
+    campus = campus_ips(prepared, config)
+    personal_ips = (
+        prepared.views.group_by("ip")
+        .agg(pl.col("user_id").n_unique().alias("ip_users"))
+        .filter(
+            (pl.col("ip_users") <= config.q3.same_person_max_ip_users)
+            & ~pl.col("ip").is_in(campus)
+        )
+        .select("ip")
+    )
+    user_ips = (
+        prepared.views.filter(pl.col("role") == "student")
+        .select("user_id", "cohort_id", "ip")
+        .unique()
+        .join(personal_ips, on="ip", how="semi")
+    )
+    spans = enrollments.lazy().select("user_id", "cohort_id", "first_access", "last_access")
+    with_spans = user_ips.join(spans, on=["user_id", "cohort_id"], how="inner")
+    earlier_later = (
+        with_spans.join(with_spans, on=["cohort_id", "ip"], how="inner", suffix="_later")
+        .filter(
+            (pl.col("user_id") != pl.col("user_id_later"))
+            & (pl.col("first_access_later") > pl.col("last_access"))
+        )
+        .select("cohort_id", "user_id", pl.col("user_id_later").alias("other"))
+    )
+    both_ways = pl.concat(
+        [
+            earlier_later,
+            earlier_later.select(
+                "cohort_id", pl.col("other").alias("user_id"), pl.col("user_id").alias("other")
+            ),
+        ]
+    )
+    return (
+        both_ways.unique()
+        .sort("other")
+        .group_by("user_id", "cohort_id")
+        .agg(pl.col("other").alias("possible_same_person"))
+        .collect()
+    )
+
+
+def _judge(eligible: pl.DataFrame, same_person: pl.DataFrame, config: Config) -> pl.DataFrame:
+    """Robust z of log1p(views per enrolled week) within the cohort (program when it is too small)."""
+    q3 = config.q3
+    x = pl.col("_x")
+
+    def robust(group: str) -> tuple[pl.Expr, pl.Expr]:
+        median = x.median().over(group)
+        mad = (x - median).abs().median().over(group) * MAD_SCALE
+        mean_ad = (x - median).abs().mean().over(group) * MEAN_AD_SCALE
+        scale = pl.when(mad > 0).then(mad).when(mean_ad > 0).then(mean_ad)
+        return median, scale
+
+    cohort_median, cohort_scale = robust("cohort_id")
+    program_median, program_scale = robust("program")
+    small = pl.len().over("cohort_id") < q3.min_peers
+    median = pl.when(small).then(program_median).otherwise(cohort_median)
+    scale = pl.when(small).then(program_scale).otherwise(cohort_scale)
+    last_day = pl.col("last_access").dt.date()
+    cohort_days = (pl.col("end_date") - pl.col("start_date")).dt.total_days()
+    views_per_active_day = pl.col("views") / pl.col("active_days").cast(pl.Float64)
+    return (
+        eligible.lazy()
+        .join(same_person.lazy(), on=["user_id", "cohort_id"], how="left")
+        .with_columns(
+            pl.col("possible_same_person").fill_null(pl.lit([], dtype=pl.List(pl.Int64))),
+            (pl.col("views") / (pl.col("enrolled_days") / 7)).alias("views_per_week"),
+        )
+        .with_columns(pl.col("views_per_week").log1p().alias("_x"))
+        .with_columns(
+            ((x - median) / scale).alias("robust_z"),
+            (median.exp() - 1).alias("cohort_median_per_week"),
+            pl.when(small)
+            .then(pl.lit("program"))
+            .otherwise(pl.lit("cohort"))
+            .alias("peer_group"),
+        )
+        .with_columns(
+            ((pl.col("robust_z") <= -q3.low_quantile_mad) | (pl.col("views") == 0))
+            .fill_null(False)
+            .alias("low_usage"),
+            (
+                (last_day <= pl.col("start_date") + pl.duration(days=q3.dropout_days))
+                & (cohort_days >= q3.dropout_cohort_factor * q3.dropout_days)
+                & ~pl.col("continued_elsewhere")
+                & (pl.col("possible_same_person").list.len() == 0)
+            ).alias("likely_dropout"),
+        )
+        .with_columns(
+            pl.when(pl.col("likely_dropout"))
+            .then(pl.lit("dropout"))
+            .when(pl.col("low_usage") & (pl.col("views") == 0))
+            .then(pl.lit("no_views"))
+            .when(pl.col("low_usage") & (views_per_active_day > q3.max_views_per_active_day))
+            .then(pl.lit("seldom"))
+            .when(pl.col("low_usage"))
+            .then(pl.lit("light"))
+            .when(pl.col("possible_same_person").list.len() > 0)
+            .then(pl.lit("same_person"))
+            .replace_strict(PATTERNS, default=None)
+            .alias("pattern"),
+        )
+        .collect()
+    )
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{part / whole * 100:.0f}%" if whole else "0%"
+
+
+def _sentences(
+    judged: pl.DataFrame,
+    flagged: pl.DataFrame,
+    by_program: pl.DataFrame,
+    too_recent: pl.DataFrame,
+    before_data: pl.DataFrame,
+    low: int,
+    dropouts: int,
+    pairs: int,
+    config: Config,
+) -> tuple[str, list[str]]:
+    q3 = config.q3
+    excluded = (
+        f"{too_recent.height} cohort{'s' if too_recent.height != 1 else ''} started too recently "
+        f"and {before_data.height} lie before the data"
+    )
+    if judged.is_empty():
+        return (
+            f"No student enrollment overlaps the data by {q3.min_enrolled_days} days or more, so "
+            f"low usage cannot be judged ({excluded}).",
+            ["Judge usage once the snapshot holds students' views over at least one cohort window."],
+        )
+    zero = int((judged["views"] == 0).sum())
+    answer_text = (
+        f"Yes: {low} of {judged.height} students ({_pct(low, judged.height)}) hardly used the "
+        f"curriculum while enrolled (lesson views per week far below their cohort's, robust z <= "
+        f"-{q3.low_quantile_mad:g}, or none at all); {dropouts} look like drop-outs and {pairs} "
+        f"pair{'s' if pairs != 1 else ''} of accounts may be the same person."
+        if low
+        else f"No: none of {judged.height} students fell far below their cohort's lesson views "
+        f"per week (robust z <= -{q3.low_quantile_mad:g}); {pairs} pair"
+        f"{'s' if pairs != 1 else ''} of accounts may be the same person."
+    )
+    supporting = [
+        "By program (low usage of students judged; likely drop-outs): "
+        + "; ".join(
+            f"{r['program']} {r['low_usage']} of {r['students']} ({r['share_low'] * 100:.0f}%; "
+            f"{r['likely_dropouts']})"
+            for r in by_program.iter_rows(named=True)
+        )
+        + "."
+    ]
+    low_rows = flagged.filter(pl.col("low_usage"))
+    if not low_rows.is_empty():
+        counts = low_rows.group_by("pattern").len().sort("len", "pattern", descending=[True, False])
+        median_days = low_rows["active_days"].median()
+        supporting.append(
+            f"The flagged students are mostly: "
+            + ", ".join(f"{r['len']} {r['pattern'].lower()}" for r in counts.iter_rows(named=True))
+            + f"; they were active on a median of {median_days or 0:.0f} days while enrolled, and "
+            f"{zero} opened no lesson at all while enrolled."
+        )
+    if dropouts:
+        drops = flagged.filter(pl.col("likely_dropout"))
+        days = (drops["last_access"].dt.date() - drops["start_date"]).dt.total_days().median()
+        supporting.append(
+            f"Likely drop-outs stop within {q3.dropout_days} days of the start (median last access "
+            f"{days or 0:.0f} days after it) in cohorts that ran far longer, and never reappear under "
+            "another cohort or account."
+        )
+    supporting.append(
+        f"Not judged: {excluded} (each needs {q3.min_enrolled_days} enrolled days inside the data)."
+    )
+    return answer_text, supporting[:4]
+
+
+def _method(config: Config) -> str:
+    q3 = config.q3
+    return (
+        "For every student enrollment (user, cohort) seen in the log, lesson views while enrolled "
+        "(start to end date of that cohort) are divided by the enrolled weeks that fall inside the "
+        f"data. Enrollments with fewer than {q3.min_enrolled_days} enrolled days inside the data are "
+        "not judged (cohorts that started too recently, or whose window lies before the data starts). "
+        "Each student is compared with the peers of the same cohort (with the whole program when the "
+        f"cohort has fewer than {q3.min_peers} judged students) on log1p(lesson views per enrolled "
+        "week): robust z = (x - median) / (1.4826 x MAD) (mean absolute deviation when the MAD is 0). "
+        f"A student is flagged for low usage when robust z <= -{q3.low_quantile_mad:g} or when they "
+        "opened no lesson while enrolled; flagged students with more than "
+        f"{q3.max_views_per_active_day:g} views per active day are called seldom active rather than "
+        f"light readers. A likely drop-out's last access is within {q3.dropout_days} days of the "
+        f"cohort start while the cohort ran at least {q3.dropout_cohort_factor:g} times as long, and "
+        "the user never appears later under another cohort or account. A possible second account is "
+        "another user_id of the same cohort whose first access comes after this one's last access "
+        "and that shares an IP with it; campus IPs and IPs used by more than "
+        f"{q3.same_person_max_ip_users} user_ids are not evidence."
+    )

@@ -1,0 +1,293 @@
+"""Question 7: which lessons are least accessed?
+
+Naively the least accessed "lessons" are the thousands of paths hit once: typos, renamed pages, images,
+attack probes. Those are the long tail, characterised separately over the whole log (every role). The
+lesson ranking only considers real lessons: normalised lesson pages with at least `q7.min_views` student
+views, per program.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from analysis.config import Config
+from analysis.prepare import Prepared, prepare, student_lesson_views
+from analysis.results import QuestionResult
+from analysis.snapshot import Snapshot
+
+TITLE = "Which lessons are least accessed?"
+SIMULATED_CAVEAT = (
+    "The data is simulated (calibrated to the real log's published facts, including the share of "
+    "paths hit only once): lesson names and counts illustrate the method."
+)
+EXAMPLES_PER_KIND = 3
+EXAMPLE_MAX_CHARS = 60
+
+# Long-tail categories, in display order, with their readable labels.
+TAIL_KINDS: dict[str, str] = {
+    "lesson_variant": "Variant spelling of a known lesson",
+    "renamed_or_typo_page": "Unknown page in a known module (renamed page or typo)",
+    "unknown_module": "Unknown module (typo or stray path)",
+    "navigation_variant": "Navigation page variant",
+    "asset": "Asset (image, file)",
+    "probe": "Attack probe",
+    "empty": "Missing path",
+}
+
+LEAST_SCHEMA = {
+    "program": pl.String(),
+    "rank": pl.UInt32(),
+    "lesson": pl.String(),
+    "views": pl.UInt32(),
+    "users": pl.UInt32(),
+    "cohorts": pl.UInt32(),
+}
+ELIGIBLE_SCHEMA = {
+    "program": pl.String(),
+    "lessons": pl.UInt32(),
+    "below_floor": pl.UInt32(),
+    "median_views": pl.Float64(),
+}
+TAIL_SCHEMA = {
+    "kind": pl.String(),
+    "label": pl.String(),
+    "paths": pl.UInt32(),
+    "share": pl.Float64(),
+    "examples": pl.String(),
+}
+
+
+@dataclass(frozen=True)
+class Q7Result(QuestionResult):
+    least_accessed: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=LEAST_SCHEMA))
+    eligible: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ELIGIBLE_SCHEMA))
+    long_tail: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=TAIL_SCHEMA))
+    distinct_paths: int = 0
+    single_hit_paths: int = 0
+    single_hit_share: float = 0.0
+    min_views: int = 5
+
+    def tables(self) -> dict[str, pl.DataFrame]:
+        least = self.least_accessed.filter(pl.col("rank") <= 5).select(
+            pl.col("program").alias("Program"),
+            pl.col("rank").alias("Rank (1 = least)"),
+            pl.col("lesson").alias("Lesson"),
+            pl.col("views").alias("Student views"),
+            pl.col("users").alias("Students"),
+            pl.col("cohorts").alias("Cohorts"),
+        )
+        tail = self.long_tail.select(
+            pl.col("label").alias("Kind of path hit once"),
+            pl.col("paths").alias("Paths"),
+            (pl.col("share") * 100).round(1).alias("Share of one-hit paths (%)"),
+            pl.col("examples").alias("Examples"),
+        )
+        return {"Least accessed lessons": least.head(15), "The long tail: paths hit once": tail}
+
+    def headline(self) -> str:
+        return (
+            f"{self.single_hit_paths:,} of {self.distinct_paths:,} paths "
+            f"({self.single_hit_share * 100:.0f}%) were hit exactly once"
+        )
+
+
+def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q7Result:
+    """Bottom lessons per program above a volume floor, and what the one-hit long tail is made of."""
+    prepared = prepared or prepare(snapshot, config)
+    q7 = config.q7
+
+    # One scan of the views for both aggregates (collect_all shares the common sub-plan).
+    per_lesson, per_path = pl.collect_all(
+        [
+            student_lesson_views(prepared)
+            .filter(pl.col("lesson").is_not_null() & (pl.col("lesson") != ""))
+            .group_by("program", "lesson")
+            .agg(
+                pl.len().cast(pl.UInt32).alias("views"),
+                pl.col("user_id").n_unique().cast(pl.UInt32).alias("users"),
+                pl.col("cohort_id").n_unique().cast(pl.UInt32).alias("cohorts"),
+            ),
+            # every raw path of every role: the long tail
+            prepared.views.group_by("path").agg(
+                pl.len().alias("hits"),
+                pl.col("page_kind").first().alias("page_kind"),
+                pl.col("lesson").first().alias("lesson"),
+                pl.col("module").first().alias("module"),
+            ),
+        ]
+    )
+    real = per_lesson.filter(pl.col("views") >= q7.min_views)
+    least = (
+        real.sort(["program", "views", "users", "lesson"], descending=[False, False, False, False])
+        .with_columns(pl.int_range(1, pl.len() + 1).over("program").cast(pl.UInt32).alias("rank"))
+        .filter(pl.col("rank") <= q7.bottom_n)
+        .select(LEAST_SCHEMA.keys())
+        .cast(LEAST_SCHEMA)
+    )
+    eligible = (
+        per_lesson.group_by("program")
+        .agg(
+            (pl.col("views") >= q7.min_views).sum().alias("lessons"),
+            (pl.col("views") < q7.min_views).sum().alias("below_floor"),
+            pl.col("views").filter(pl.col("views") >= q7.min_views).median().alias("median_views"),
+        )
+        .sort("program")
+        .cast(ELIGIBLE_SCHEMA)
+    )
+
+    tail, distinct_paths = _long_tail(per_path, q7.min_views)
+    single = int(tail["paths"].sum()) if not tail.is_empty() else 0
+    share = single / distinct_paths if distinct_paths else 0.0
+
+    answer_text, supporting = _sentences(
+        least, eligible, tail, distinct_paths, single, share, q7.min_views
+    )
+    caveats = [
+        f"A lesson needs at least {q7.min_views} student views to be ranked; below that, paths are "
+        "mostly typos, renamed pages and stray links rather than lessons nobody reads.",
+        "Lessons are normalised (case, slashes, numbered prefixes, aliases), so a renamed page whose "
+        "old and new names normalise alike is counted once.",
+    ]
+    if prepared.simulated:
+        caveats.append(SIMULATED_CAVEAT)
+    return Q7Result(
+        number=7,
+        title=TITLE,
+        answer=answer_text,
+        supporting=supporting,
+        method=(
+            "Students' views of lesson pages are counted per program and normalised lesson, with the "
+            "distinct students and cohorts who opened them. Lessons with fewer than "
+            f"{q7.min_views} student views are left out of the ranking; the {q7.bottom_n} lessons with "
+            "the fewest views per program are listed (ties broken by fewer students). The long tail "
+            "uses every view of every role: a raw path hit exactly once in the whole log is classified "
+            "as an asset, a probe, a navigation variant, a missing path, a variant spelling of a lesson "
+            f"that has at least {q7.min_views} views, an unknown page inside a known module (renamed "
+            "page or typo) or a page of an unknown module."
+        ),
+        parameters={"min_views": q7.min_views, "bottom_n": q7.bottom_n},
+        caveats=caveats,
+        least_accessed=least,
+        eligible=eligible,
+        long_tail=tail,
+        distinct_paths=distinct_paths,
+        single_hit_paths=single,
+        single_hit_share=share,
+        min_views=q7.min_views,
+    )
+
+
+def _long_tail(per_path: pl.DataFrame, min_views: int) -> tuple[pl.DataFrame, int]:
+    """Raw paths hit exactly once (all roles), classified; and the number of distinct raw paths.
+
+    `per_path`: one row per raw path with its hits, page_kind, lesson and module."""
+    known_lessons = (
+        per_path.filter(pl.col("page_kind") == "lesson")
+        .group_by("lesson")
+        .agg(pl.col("hits").sum().alias("lesson_views"))
+        .filter(pl.col("lesson_views") >= min_views)
+        .select("lesson")
+    )
+    known_modules = (
+        known_lessons.select(pl.col("lesson").str.split("/").list.first().alias("module"))
+        .unique()
+        .with_columns(pl.lit(True).alias("known_module"))
+    )
+    distinct_paths = per_path.height
+    singles = (
+        per_path.lazy()
+        .filter(pl.col("hits") == 1)
+        .join(
+            known_lessons.lazy().with_columns(pl.lit(True).alias("known_lesson")),
+            on="lesson",
+            how="left",
+        )
+        .join(known_modules.lazy(), on="module", how="left")
+        .with_columns(
+            pl.when(pl.col("page_kind") == "navigation")
+            .then(pl.lit("navigation_variant"))
+            .when(pl.col("page_kind") != "lesson")
+            .then(pl.col("page_kind"))
+            .when(pl.col("known_lesson").fill_null(False))
+            .then(pl.lit("lesson_variant"))
+            .when(pl.col("known_module").fill_null(False))
+            .then(pl.lit("renamed_or_typo_page"))
+            .otherwise(pl.lit("unknown_module"))
+            .alias("kind"),
+            pl.col("path").fill_null("(missing)").str.slice(0, EXAMPLE_MAX_CHARS).alias("example"),
+        )
+        .sort("path", nulls_last=True)
+        .group_by("kind")
+        .agg(
+            pl.len().cast(pl.UInt32).alias("paths"),
+            pl.col("example").head(EXAMPLES_PER_KIND).str.join(", ").alias("examples"),
+        )
+        .with_columns(
+            (pl.col("paths") / pl.col("paths").sum()).alias("share"),
+            pl.col("kind").replace_strict(TAIL_KINDS, default=None).alias("label"),
+            pl.col("kind")
+            .replace_strict({k: i for i, k in enumerate(TAIL_KINDS)}, default=len(TAIL_KINDS))
+            .alias("_order"),
+        )
+        .sort("_order")
+        .select(TAIL_SCHEMA.keys())
+        .collect()
+        .cast(TAIL_SCHEMA)
+    )
+    return singles, distinct_paths
+
+
+def _sentences(
+    least: pl.DataFrame,
+    eligible: pl.DataFrame,
+    tail: pl.DataFrame,
+    distinct_paths: int,
+    single: int,
+    share: float,
+    min_views: int,
+) -> tuple[str, list[str]]:
+    tail_text = (
+        f"{single:,} of {distinct_paths:,} distinct paths ({share * 100:.0f}%) were hit exactly once"
+        if distinct_paths
+        else "the log holds no paths"
+    )
+    if least.is_empty():
+        return (
+            f"No lesson has {min_views} or more student views, so none can be ranked; {tail_text}.",
+            ["Rank lessons once students' lesson views are in the snapshot."],
+        )
+    bottoms = least.filter(pl.col("rank") == 1).sort("program")
+    parts = [
+        f"in {r['program']} {r['lesson']} ({r['views']:,} student views by {r['users']} "
+        f"student{'s' if r['users'] != 1 else ''})"
+        for r in bottoms.iter_rows(named=True)
+    ]
+    answer_text = (
+        f"Among lessons with at least {min_views} student views, the least accessed are "
+        + "; ".join(parts)
+        + f"; below that floor lies a long tail: {tail_text}."
+    )
+    supporting: list[str] = []
+    ranked = eligible.filter(pl.col("lessons") > 0)
+    if not ranked.is_empty():
+        supporting.append(
+            "Lessons above the floor (median student views; lessons below it): "
+            + "; ".join(
+                f"{r['program']} {r['lessons']:,} ({r['median_views']:,.0f}; {r['below_floor']:,})"
+                for r in ranked.iter_rows(named=True)
+            )
+            + "."
+        )
+    if not tail.is_empty():
+        top = tail.sort("paths", descending=True).row(0, named=True)
+        composition = ", ".join(
+            f"{r['paths']:,} {r['label'].lower()}" for r in tail.iter_rows(named=True)
+        )
+        supporting.append(
+            f"The largest group of one-hit paths is {top['label'].lower()} "
+            f"({top['share'] * 100:.0f}%); in all: "
+            f"{composition}."
+        )
+    return answer_text, supporting[:4]

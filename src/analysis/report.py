@@ -1,0 +1,196 @@
+"""The report: the snapshot prepared once, the eight questions answered, and findings.json.
+
+findings.json is a public contract (issue 3), documented by schemas/findings.schema.json and validated
+against it before every write: a question module that breaks the contract fails the build instead of
+publishing a malformed file. It always holds full IP addresses; it goes to `_build/`, never to `_site/`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import polars as pl
+
+from analysis.config import PROJECT_ROOT, Config
+from analysis.errors import InputError, TargetError
+from analysis.prepare import Prepared, prepare
+from analysis.progress import step
+from analysis.questions import QUESTIONS, TITLES
+from analysis.results import QuestionResult, to_jsonable
+from analysis.snapshot import Snapshot, load_snapshot
+
+SCHEMA_VERSION = 1
+SCHEMA_PATH = PROJECT_ROOT / "schemas" / "findings.schema.json"
+FINDINGS_NAME = "findings.json"
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything the pages, the slide, the email and findings.json are built from."""
+
+    dataset: dict[
+        str, Any
+    ]  # the snapshot manifest's description of the data (+ quarantine reasons)
+    results: dict[int, QuestionResult]  # question number -> typed result
+    config: Config  # the configuration the answers were computed with
+    timings: dict[str, float] = field(default_factory=dict)  # "prepare", "q1".."q8" -> seconds
+    generated_at: str = field(
+        default_factory=lambda: dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    )
+
+    @property
+    def simulated(self) -> bool:
+        return bool(self.dataset.get("simulated"))
+
+    def to_json(self) -> dict[str, Any]:
+        """The findings.json document (see schemas/findings.schema.json)."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "generated_at": self.generated_at,
+            "dataset": to_jsonable(self.dataset),
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "questions": {
+                str(number): result.to_json() for number, result in sorted(self.results.items())
+            },
+        }
+
+    def describe(self) -> str:
+        """One dataset line (with the SIMULATED flag) and one line per answer, for the terminal."""
+        data = self.dataset
+        flag = "SIMULATED data" if self.simulated else "real data"
+        first = str(data.get("first_seen") or "-")[:10]
+        last = str(data.get("last_seen") or "-")[:10]
+        lines = [
+            f"Dataset: {flag} from {data.get('source', '?')}: {data.get('rows', 0):,} rows, "
+            f"{data.get('users', 0):,} users, {data.get('ips', 0):,} IPs, {first} to {last}, "
+            f"{data.get('quarantined_rows', 0):,} quarantined rows"
+        ]
+        for number, result in sorted(self.results.items()):
+            seconds = self.timings.get(f"q{number}")
+            timing = f" [{seconds:.2f}s]" if seconds is not None else ""
+            lines.append(f"Q{number} {TITLES.get(number, result.title)}: {result.answer}{timing}")
+        return "\n".join(lines)
+
+
+def dataset_description(snapshot: Snapshot) -> dict[str, Any]:
+    """The manifest's fields (without per-file checksums) plus quarantined rows by reason."""
+    manifest = snapshot.manifest.to_json()
+    manifest.pop("files", None)
+    reasons = (
+        snapshot.quarantine.group_by("reason")
+        .agg(pl.len().alias("rows"))
+        .sort(["rows", "reason"], descending=[True, False])
+    )
+    manifest["quarantine_reasons"] = {
+        str(reason): int(rows) for reason, rows in reasons.iter_rows()
+    }
+    return manifest
+
+
+def materialize(prepared: Prepared) -> Prepared:
+    """Collect the prepared views once, so the eight questions do not each re-parse every path."""
+    return dataclasses.replace(prepared, views=prepared.views.collect().lazy())
+
+
+def compute_report(
+    config: Config, progress: bool = True, snapshot: Snapshot | None = None
+) -> Report:
+    """Load the snapshot (unless given), prepare it once and answer every question with it."""
+    snapshot = snapshot if snapshot is not None else load_snapshot(config.paths.snapshot_dir)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    step("preparing the data (lessons, people, time)", enabled=progress)
+    prepared = materialize(prepare(snapshot, config))
+    timings["prepare"] = time.perf_counter() - started
+    results: dict[int, QuestionResult] = {}
+    for number, module in QUESTIONS.items():
+        step(f"question {number}: {TITLES[number]}", enabled=progress)
+        started = time.perf_counter()
+        results[number] = module.answer(snapshot, config, prepared)
+        timings[f"q{number}"] = time.perf_counter() - started
+    if progress:
+        total = sum(timings.values())
+        step(f"answered {len(results)} questions in {total:.1f}s", enabled=progress)
+    return Report(
+        dataset=dataset_description(snapshot), results=results, config=config, timings=timings
+    )
+
+
+@cache
+def findings_schema() -> dict[str, Any]:
+    """The JSON Schema of findings.json (schemas/findings.schema.json)."""
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def validate_findings(document: dict[str, Any]) -> None:
+    """Raise ValueError naming the first field that breaks the findings.json contract."""
+    validator = jsonschema.Draft202012Validator(
+        findings_schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        where = "/".join(str(part) for part in first.absolute_path) or "(top level)"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ValueError(f"findings.json breaks its schema at {where}: {first.message}{more}")
+
+
+def write_findings(report: Report, out_dir: Path) -> Path:
+    """Validate, then write out_dir/findings.json atomically (temp file + rename)."""
+    document = report.to_json()
+    validate_findings(document)  # a broken contract is a bug: it must not reach the file
+    text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    target = Path(out_dir) / FINDINGS_NAME
+    tmp_name: str | None = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w",
+            encoding="utf-8",
+            dir=target.parent,
+            prefix=".findings-",
+            suffix=".tmp",
+            delete=False,
+        ) as handle:
+            tmp_name = handle.name
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except OSError as exc:
+        if tmp_name and os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        raise TargetError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    return target
+
+
+def load_findings(path: Path) -> dict[str, Any]:
+    """Read and validate a findings.json (a file, or a directory holding one)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / FINDINGS_NAME
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: no findings (run `curriculum-insights analyze` first)") from exc
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: unreadable findings ({exc})") from exc
+    try:
+        validate_findings(document)
+    except ValueError as exc:
+        raise InputError(f"{path}: {exc}") from exc
+    return document
+
+
+# findings.json is the report's serialised form; loading it gives the JSON document, not typed results.
+load_report = load_findings

@@ -1,0 +1,334 @@
+"""Acquire from MySQL/MariaDB (integration tier, marker `mysql`): every test uses its own scratch database
+on 127.0.0.1:3306 (root, no password) and drops it afterwards."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from analysis.acquire import acquire, multiset_surplus
+from analysis.cli import main
+from analysis.errors import SourceError
+from analysis.ingest import import_files
+from analysis.snapshot import load_snapshot, read_manifest
+
+from conftest import REFERENCE_COHORTS, require
+
+pytestmark = pytest.mark.mysql
+
+HOST, PORT = "127.0.0.1", 3306
+SERVER = f"mysql+pymysql://root@{HOST}:{PORT}"
+
+LOGS_DDL = (
+    "CREATE TABLE logs (date DATE, time TIME, path VARCHAR(255), user_id INT, "
+    "cohort_id INT NULL, ip VARCHAR(64), KEY (date, time))"
+)
+COHORTS_DDL = (
+    "CREATE TABLE cohorts (id INT PRIMARY KEY, name VARCHAR(100), slack VARCHAR(50), "
+    "start_date DATE, end_date DATE, created_at TIMESTAMP NULL, updated_at TIMESTAMP NULL, "
+    "deleted_at TIMESTAMP NULL, program_id INT)"
+)
+
+# One inline set for both the file and the tables. The last second holds duplicates (boundary case).
+ROWS: list[tuple] = [
+    ("2018-01-26", "09:55:03", "/", 1, 8, "97.105.19.61"),
+    ("2018-01-26", "09:55:03", "/", 1, 8, "97.105.19.61"),
+    ("2018-01-26", "16:46:16", "/", 48, None, "97.105.19.61"),
+    ("2018-01-26", "16:46:17", None, 48, None, "97.105.19.61"),
+    ("2018-01-27", "08:00:00", "javascript-i", 11, 22, "2001:db8::1"),
+    ("2018-01-27", "08:00:01", "java-ii", 12, 22, "300.1.1.1"),  # invalid ip: quarantined
+    ("2018-02-01", "10:00:00", "spring", 11, 22, "10.0.0.1"),
+    ("2018-02-01", "10:00:00", "spring", 11, 22, "10.0.0.1"),
+    ("2018-02-01", "10:00:00", "mysql", 12, 22, "10.0.0.2"),
+]
+
+
+def _server_up() -> bool:
+    try:
+        import pymysql
+
+        pymysql.connect(host=HOST, port=PORT, user="root", password="", connect_timeout=3).close()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def scratch(tmp_path: Path) -> Iterator[tuple[str, object]]:
+    """A fresh database with `logs` and `cohorts` (the real 53 cohorts); dropped afterwards."""
+    require(_server_up(), f"MariaDB/MySQL not reachable on {HOST}:{PORT} (root, no password)")
+    import sqlalchemy as sa
+
+    name = f"ci_acquire_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(f"{SERVER}/", poolclass=sa.NullPool)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE `{name}`"))
+    engine = sa.create_engine(f"{SERVER}/{name}", poolclass=sa.NullPool)
+    cohorts = pl.read_csv(REFERENCE_COHORTS, null_values="NULL", infer_schema=False)
+    with engine.begin() as conn:
+        conn.execute(sa.text(LOGS_DDL))
+        conn.execute(sa.text(COHORTS_DDL))
+        conn.execute(
+            sa.text(
+                "INSERT INTO cohorts VALUES (:id, :name, :slack, :start_date, :end_date, "
+                ":created_at, :updated_at, :deleted_at, :program_id)"
+            ),
+            cohorts.to_dicts(),
+        )
+    try:
+        yield name, engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()
+
+
+def _insert(engine, rows: list[tuple]) -> None:
+    import sqlalchemy as sa
+
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("INSERT INTO logs VALUES (:d, :t, :p, :u, :c, :ip)"),
+            [dict(zip(("d", "t", "p", "u", "c", "ip"), row, strict=True)) for row in rows],
+        )
+
+
+def _write_file(path: Path, rows: list[tuple]) -> Path:
+    lines = [
+        f"{d} {t} {p or ''} {u} {'' if c is None else c} {ip}" for d, t, p, u, c, ip in rows
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _url(name: str) -> str:
+    return f"{SERVER}/{name}"
+
+
+def _fingerprint(snapshot: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(snapshot)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(snapshot.rglob("*"))
+        if path.is_file()
+    }
+
+
+def _sorted_logs(snapshot: Path) -> pl.DataFrame:
+    return load_snapshot(snapshot).logs.collect().sort(pl.all(), nulls_last=True)
+
+
+def test_acquire_and_import_of_the_same_rows_are_identical(scratch, tmp_path: Path) -> None:
+    name, engine = scratch
+    _insert(engine, ROWS)
+    from_db = acquire(_url(name), tmp_path / "db", progress=False)
+    from_file = import_files(
+        _write_file(tmp_path / "logs.txt", ROWS), REFERENCE_COHORTS, tmp_path / "file",
+        progress=False,
+    )  # fmt: skip
+    db, file = from_db.manifest, from_file.manifest
+    assert db.logs_digest == file.logs_digest
+    assert (db.rows, db.users, db.ips, db.cohorts) == (file.rows, file.users, file.ips, 53)
+    assert (db.first_seen, db.last_seen) == (file.first_seen, file.last_seen)
+    assert db.rows == 8 and db.quarantined_rows == file.quarantined_rows == 1
+    assert (db.source, file.source) == ("mysql", "file")
+    assert_frame_equal(_sorted_logs(tmp_path / "db"), _sorted_logs(tmp_path / "file"))
+    assert_frame_equal(
+        load_snapshot(tmp_path / "db").cohorts, load_snapshot(tmp_path / "file").cohorts
+    )
+    quarantined = load_snapshot(tmp_path / "db").quarantine.row(0, named=True)
+    assert quarantined["reason"] == "invalid ip" and quarantined["line"] is None
+    assert "2018-01-27 08:00:01" in quarantined["key"] and "300.1.1.1" in quarantined["key"]
+    assert from_db.mode == "full" and "read 9 rows" in from_db.describe()
+
+
+def test_incremental_refresh_keeps_boundary_second_rows_once(scratch, tmp_path: Path) -> None:
+    name, engine = scratch
+    _insert(engine, ROWS)
+    target = tmp_path / "snap"
+    first = acquire(_url(name), target, progress=False, chunk_size=2)
+    assert first.manifest.last_seen == "2018-02-01T10:00:00"
+    inode = os.stat(target / "logs" / "part-00000.parquet").st_ino
+    later = [
+        ("2018-02-01", "10:00:00", "spring", 11, 22, "10.0.0.1"),  # a third copy in the last second
+        ("2018-02-01", "10:00:00", "html-css", 13, 22, "10.0.0.3"),  # new row, same second
+        ("2018-02-01", "09:59:59", "late-arrival", 13, 22, "10.0.0.3"),  # before last_seen: not seen
+        ("2018-02-02", "11:00:00", "jquery", 12, 22, "10.0.0.2"),
+    ]
+    _insert(engine, later)
+    refresh = acquire(_url(name), target, progress=False, chunk_size=2)
+    assert refresh.mode == "incremental"
+    assert refresh.lines_read == 3 + 3  # the boundary second (3 old + 2 new rows) and one later row
+    assert refresh.new_rows == 3
+    assert refresh.quarantined == 0  # the invalid row is not re-quarantined
+    assert sorted((target / "logs").glob("*.parquet")) == [
+        target / "logs" / "part-00000.parquet",
+        target / "logs" / "part-00001.parquet",
+    ]
+    assert os.stat(target / "logs" / "part-00000.parquet").st_ino == inode  # hard-linked history
+    # Same content as a full read of everything except the row inserted behind last_seen.
+    full = acquire(_url(name), tmp_path / "full", full=True, progress=False)
+    assert full.mode == "full"
+    assert full.manifest.rows == refresh.manifest.rows + 1
+    expected = _sorted_logs(tmp_path / "full").filter(pl.col("path").ne_missing("late-arrival"))
+    assert_frame_equal(_sorted_logs(target), expected)
+    # Nothing new: no rows added, digest unchanged.
+    again = acquire(_url(name), target, progress=False)
+    assert again.new_rows == 0
+    assert again.manifest.logs_digest == refresh.manifest.logs_digest
+    assert again.manifest.quarantined_rows == 1
+
+
+def test_snapshot_from_another_source_forces_a_full_read(scratch, tmp_path: Path) -> None:
+    name, engine = scratch
+    _insert(engine, ROWS)
+    target = tmp_path / "snap"
+    import_files(
+        _write_file(tmp_path / "logs.txt", ROWS[:3]), REFERENCE_COHORTS, target, progress=False
+    )
+    report = acquire(_url(name), target, progress=False)
+    assert report.mode == "full"
+    assert report.manifest.rows == 8 and report.manifest.source == "mysql"
+
+
+def test_server_dying_mid_read_leaves_the_snapshot_intact(scratch, tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    name, engine = scratch
+    _insert(engine, ROWS)
+    target = tmp_path / "snap"
+    acquire(_url(name), target, progress=False)
+    before = _fingerprint(target)
+    manifest_text = (target / "manifest.json").read_text()
+    bulk = [("2019-03-01", f"{h:02d}:{m:02d}:{s:02d}", f"lesson-{h}-{m}", 100 + s % 7, 22, "10.1.1.1")
+            for h in range(24) for m in range(60) for s in range(60)]  # fmt: skip
+    _insert(engine, bulk * 2)  # ~170k rows: more than the socket buffers hold
+    admin = sa.create_engine(f"{SERVER}/", poolclass=sa.NullPool)
+    killed: list[int] = []
+
+    def kill_reader(fetched: int) -> None:
+        if killed:
+            return
+        with admin.begin() as conn:
+            ids = conn.execute(
+                sa.text(
+                    "SELECT id FROM information_schema.processlist "
+                    "WHERE db = :db AND info LIKE 'SELECT CAST(%' AND id <> CONNECTION_ID()"
+                ),
+                {"db": name},
+            ).scalars()
+            for connection_id in ids:
+                conn.execute(sa.text(f"KILL {int(connection_id)}"))
+                killed.append(connection_id)
+
+    with pytest.raises(SourceError) as caught:
+        acquire(_url(name), target, progress=False, chunk_size=500, on_chunk=kill_reader)
+    admin.dispose()
+    assert killed, "the reading connection was not found in the process list"
+    message = str(caught.value)
+    assert f"{HOST}:{PORT}" in message and "snapshot was not changed" in message
+    assert _fingerprint(target) == before
+    assert (target / "manifest.json").read_text() == manifest_text
+    assert not list(tmp_path.glob("snap.tmp-*"))
+
+
+def test_error_raised_during_a_chunk_leaves_the_snapshot_intact(scratch, tmp_path: Path) -> None:
+    import pymysql
+
+    name, engine = scratch
+    _insert(engine, ROWS)
+    target = tmp_path / "snap"
+    acquire(_url(name), target, progress=False)
+    before = _fingerprint(target)
+    _insert(engine, [("2019-01-01", "00:00:00", "x", 1, 1, "1.1.1.1")] * 10)
+
+    def server_gone(fetched: int) -> None:
+        raise pymysql.err.OperationalError(2013, "Lost connection to server during query")
+
+    with pytest.raises(SourceError, match="cannot reach the MySQL server at 127.0.0.1:3306"):
+        acquire(_url(name), target, progress=False, chunk_size=2, on_chunk=server_gone)
+    assert _fingerprint(target) == before
+
+
+def test_wrong_password_is_never_shown(scratch, tmp_path: Path, capsys) -> None:
+    name, _ = scratch
+    secret = "Sup3r-s3cret-pw"
+    url = f"mysql+pymysql://root:{secret}@{HOST}:{PORT}/{name}"
+    with pytest.raises(SourceError) as caught:
+        acquire(url, tmp_path / "snap", progress=False)
+    assert secret not in str(caught.value)
+    assert "access denied" in str(caught.value) and f"{HOST}:{PORT}" in str(caught.value)
+    code = main(["acquire", "--db-url", url, "--data-dir", str(tmp_path / "data"), "-q"])
+    captured = capsys.readouterr()
+    assert code == 4
+    assert secret not in captured.err + captured.out
+    assert captured.err.startswith("error: ")
+
+
+def test_password_is_masked_in_the_manifest(scratch, tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    name, engine = scratch
+    _insert(engine, ROWS)
+    user, secret = f"u{uuid.uuid4().hex[:8]}", "An0ther-s3cret"
+    admin = sa.create_engine(f"{SERVER}/", poolclass=sa.NullPool)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{secret}'"))
+        conn.execute(sa.text(f"GRANT SELECT ON `{name}`.* TO '{user}'@'%'"))
+    try:
+        report = acquire(
+            f"mysql+pymysql://{user}:{secret}@{HOST}:{PORT}/{name}", tmp_path / "s", progress=False
+        )
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP USER IF EXISTS '{user}'@'%'"))
+        admin.dispose()
+    assert report.manifest.rows == 8
+    assert secret not in (tmp_path / "s" / "manifest.json").read_text()
+    assert secret not in report.describe()
+    assert f"{user}:***@{HOST}:{PORT}/{name}" in report.manifest.source_detail
+
+
+def test_unreachable_server_names_host_and_port(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SourceError, match=r"cannot reach the MySQL server at 127\.0\.0\.1:1\b"):
+        acquire("mysql+pymysql://root@127.0.0.1:1/curriculum_logs", tmp_path / "s", progress=False)
+    code = main(
+        ["acquire", "--db-url", "mysql://root@127.0.0.1:1/x", "--data-dir", str(tmp_path), "-q"]
+    )
+    assert code == 4 and "127.0.0.1:1" in capsys.readouterr().err
+
+
+def test_missing_database_and_tables_are_named(scratch, tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    name, engine = scratch
+    with pytest.raises(SourceError, match=r"database 'no_such_db_x' does not exist"):
+        acquire(f"{SERVER}/no_such_db_x", tmp_path / "s", progress=False)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE cohorts"))
+    with pytest.raises(SourceError, match=rf"database '{name}' at 127\.0\.0\.1:3306 lacks .*cohorts"):
+        acquire(_url(name), tmp_path / "s", progress=False)
+    assert not (tmp_path / "s").exists()
+
+
+def test_empty_logs_table_is_a_source_error(scratch, tmp_path: Path) -> None:
+    name, _ = scratch
+    with pytest.raises(SourceError, match=r"table 'logs' .* is empty"):
+        acquire(_url(name), tmp_path / "s", progress=False)
+
+
+def test_multiset_surplus_counts_duplicates() -> None:
+    """Unit check of the boundary-second rule (no server needed)."""
+    second = dt.datetime(2020, 1, 1)
+    old = pl.DataFrame({"t": [second] * 3, "p": ["a", "a", None]})
+    new = pl.DataFrame({"t": [second] * 6, "p": ["a", None, "a", "a", None, "b"]})
+    surplus = multiset_surplus(new, old, ["t", "p"])
+    assert sorted(surplus["p"].fill_null("-").to_list()) == ["-", "a", "b"]

@@ -1,0 +1,336 @@
+"""Importing the exported log file and the cohorts CSV: parser quirks, quarantine, errors, properties."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import ipaddress
+import json
+import tempfile
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from analysis.cli import main
+from analysis.errors import InputError
+from analysis.ingest import (
+    describe_snapshot,
+    detect_simulated,
+    import_files,
+    read_cohorts_file,
+    read_log_file,
+)
+from analysis.schema import LOG_SCHEMA
+from analysis.snapshot import load_snapshot, read_manifest
+
+from analysis.config import PROJECT_ROOT
+
+REFERENCE_COHORTS = PROJECT_ROOT / "data" / "reference" / "cohorts.csv"
+
+T = dt.datetime
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+def _logs(rows: list[tuple]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=LOG_SCHEMA, orient="row")
+
+
+QUIRKS = (
+    "2018-01-26 09:55:03 / 1 8 97.105.19.61\n"
+    "2018-01-26 16:46:16 / 48  97.105.19.61\n"  # empty cohort_id (two spaces)
+    "2018-01-26 16:46:17 java-ii 48 NULL 97.105.19.61\n"
+    "2018-01-26 16:46:18 java-ii 48 \\N 97.105.19.61\r\n"  # CRLF line end
+    "2018-01-26 16:46:19 toc 48 nan 2001:db8::1\n"
+    "2018-01-26 16:46:20  1 8 1.2.3.4\n"  # empty path field: 6 fields, path null
+    "2018-01-26 16:46:21 spring 2 8.0 10.0.0.255\n"  # pandas float export of an id
+)
+
+
+def test_parser_quirks(tmp_path: Path) -> None:
+    logs, quarantine, lines = read_log_file(_write(tmp_path / "a.txt", QUIRKS), progress=False)
+    expected = _logs(
+        [
+            (T(2018, 1, 26, 9, 55, 3), "/", 1, 8, "97.105.19.61"),
+            (T(2018, 1, 26, 16, 46, 16), "/", 48, None, "97.105.19.61"),
+            (T(2018, 1, 26, 16, 46, 17), "java-ii", 48, None, "97.105.19.61"),
+            (T(2018, 1, 26, 16, 46, 18), "java-ii", 48, None, "97.105.19.61"),
+            (T(2018, 1, 26, 16, 46, 19), "toc", 48, None, "2001:db8::1"),
+            (T(2018, 1, 26, 16, 46, 20), None, 1, 8, "1.2.3.4"),
+            (T(2018, 1, 26, 16, 46, 21), "spring", 2, 8, "10.0.0.255"),
+        ]
+    )
+    assert_frame_equal(logs, expected)
+    assert quarantine.height == 0
+    assert lines == 7
+
+
+BAD = (
+    "2018-01-26 09:55:03 / 1 8 97.105.19.61\n"  # 1 ok
+    "\n"  # 2 blank in the middle: quarantined
+    "2018-01-26 09:55:03 / 1 8 97.105.19.61 extra\n"  # 3
+    "2018-02-30 09:55:03 / 1 8 97.105.19.61\n"  # 4 no such day
+    "2018-01-26 25:00:00 / 1 8 97.105.19.61\n"  # 5
+    "2018-01-26 09:55:03 / abc 8 97.105.19.61\n"  # 6
+    "2018-01-26 09:55:03 / 1 eight 97.105.19.61\n"  # 7
+    "2018-01-26 09:55:03 / 1 8 256.1.2.3\n"  # 8
+    "2018-01-26 09:55:03 / 1 8 1.2.3\n"  # 9
+    "2018-01-26 09:55:03 /  8 1.2.3.4\n"  # 10 empty user_id
+    "2018-01-26 09:55:04 / 2 8 97.105.19.61\n"  # 11 ok
+    "\n   \n\n"  # 12-14 trailing blank lines: ignored
+)
+
+
+def test_quarantine_has_line_numbers_and_reasons(tmp_path: Path) -> None:
+    logs, quarantine, lines = read_log_file(_write(tmp_path / "bad.log", BAD), progress=False)
+    assert logs["user_id"].to_list() == [1, 2]
+    assert lines == 14
+    assert quarantine.select("line", "reason").rows() == [
+        (2, "blank line"),
+        (3, "expected 6 fields, got 7"),
+        (4, "bad date"),
+        (5, "bad date"),
+        (6, "non-numeric user_id"),
+        (7, "non-numeric cohort_id"),
+        (8, "invalid ip"),
+        (9, "invalid ip"),
+        (10, "missing user_id"),
+    ]
+    assert set(quarantine["source"]) == {"bad.log"}
+    assert quarantine["key"].null_count() == quarantine.height
+    assert quarantine.filter(pl.col("line") == 3)["raw"].item().endswith("extra")
+
+
+def test_chunk_boundaries_do_not_change_the_result(tmp_path: Path) -> None:
+    path = _write(tmp_path / "bad.log", BAD * 3)
+    whole = read_log_file(path, progress=False)
+    tiny = read_log_file(path, progress=False, chunk_bytes=17)
+    assert_frame_equal(whole[0], tiny[0])
+    assert_frame_equal(whole[1], tiny[1])
+    assert whole[2] == tiny[2] == 42
+    assert whole[1]["line"].max() == 38  # the blank lines of copies 1-2 are not trailing
+
+
+def test_unit_separator_byte_in_a_line_takes_the_exact_path(tmp_path: Path) -> None:
+    text = "2018-01-26 09:55:03 / 1 8 1.2.3.4\nweird\x1fline\n2018-01-26 09:55:04 / 1 8 1.2.3.4\n"
+    logs, quarantine, _ = read_log_file(_write(tmp_path / "u.txt", text), progress=False)
+    assert logs.height == 2
+    assert quarantine.rows() == [("u.txt", 2, None, "weird\x1fline", "expected 6 fields, got 1")]
+
+
+def test_gzip_is_detected_by_magic_bytes(tmp_path: Path) -> None:
+    plain = read_log_file(_write(tmp_path / "a.txt", QUIRKS), progress=False)
+    disguised = tmp_path / "export.txt"  # gzip content without a .gz name
+    disguised.write_bytes(gzip.compress(QUIRKS.encode()))
+    zipped = read_log_file(disguised, progress=False)
+    assert_frame_equal(plain[0], zipped[0])
+    assert plain[2] == zipped[2]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\x1f\x8b" + b"garbage that is not deflate" * 3,
+        gzip.compress(QUIRKS.encode() * 50)[:-40],  # truncated
+    ],
+    ids=["garbage", "truncated"],
+)
+def test_corrupt_gzip_is_an_input_error_naming_the_file(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "broken.txt.gz"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=r"broken\.txt\.gz"):
+        read_log_file(path, progress=False)
+
+
+def test_empty_log_is_an_input_error(tmp_path: Path) -> None:
+    path = _write(tmp_path / "empty.txt", "\n\nnot a log line\n")
+    with pytest.raises(InputError, match=r"empty\.txt: no valid log rows"):
+        read_log_file(path, progress=False)
+
+
+def test_cli_missing_file_exits_3_naming_it(tmp_path: Path, capsys) -> None:
+    missing = tmp_path / "nope.txt.gz"
+    code = main(
+        [
+            "import", "--logs", str(missing), "--cohorts", str(REFERENCE_COHORTS),
+            "--data-dir", str(tmp_path / "data"), "-q",
+        ]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 3
+    assert err.startswith("error: ") and str(missing) in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "data" / "snapshot").exists()
+
+
+def test_cli_import_writes_the_snapshot(tmp_path: Path, capsys) -> None:
+    logs = _write(tmp_path / "a.txt", BAD)
+    code = main(
+        [
+            "import", "--logs", str(logs), "--cohorts", str(REFERENCE_COHORTS),
+            "--data-dir", str(tmp_path / "data"), "-q",
+        ]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "imported 2" in out and "quarantined 9" in out and "bad date (2)" in out
+    manifest = read_manifest(tmp_path / "data" / "snapshot")
+    assert (manifest.rows, manifest.quarantined_rows, manifest.cohorts) == (2, 9, 53)
+    assert manifest.source == "file" and manifest.simulated is False
+
+
+def test_reference_cohorts_load_exactly(reference_cohorts: pl.DataFrame) -> None:
+    cohorts, quarantine = read_cohorts_file(REFERENCE_COHORTS)
+    assert quarantine.height == 0
+    assert cohorts.height == 53
+    assert_frame_equal(cohorts, reference_cohorts.sort("id"))
+    staff = cohorts.filter(pl.col("name") == "Staff").row(0, named=True)
+    assert (staff["id"], staff["slack"], staff["program_id"]) == (28, "#", 2)
+    assert cohorts["deleted_at"].null_count() == 53
+
+
+def test_bad_cohort_rows_are_quarantined(tmp_path: Path) -> None:
+    header = "id,name,slack,start_date,end_date,created_at,updated_at,deleted_at,program_id\n"
+    path = _write(
+        tmp_path / "cohorts.csv",
+        header
+        + '1,Arches,#arches,2014-02-04,2014-04-22,"2016-06-14 19:52:26",NULL,NULL,1\n'
+        + "x,Bad,#,2014-02-04,2014-04-22,NULL,NULL,NULL,1\n"
+        + "2,Late,#,2014-02-31,2014-04-22,NULL,NULL,NULL,1\n"
+        + "1,Again,#,2014-02-04,2014-04-22,NULL,NULL,NULL,1\n"
+        + "3,Prog,#,2014-02-04,2014-04-22,NULL,NULL,NULL,two\n",
+    )
+    cohorts, quarantine = read_cohorts_file(path)
+    assert cohorts["id"].to_list() == [1]
+    assert cohorts["created_at"].to_list() == [T(2016, 6, 14, 19, 52, 26)]
+    assert quarantine.select("source", "line", "reason").rows() == [
+        ("cohorts.csv", 3, "non-numeric id"),
+        ("cohorts.csv", 4, "bad start_date"),
+        ("cohorts.csv", 5, "duplicate id"),
+        ("cohorts.csv", 6, "bad program_id"),
+    ]
+
+
+def test_cohorts_missing_columns_is_an_input_error(tmp_path: Path) -> None:
+    path = _write(tmp_path / "c.csv", "id,name\n1,Arches\n")
+    with pytest.raises(InputError, match=r"c\.csv: cohorts CSV lacks columns slack"):
+        read_cohorts_file(path)
+
+
+def test_simulated_flag_from_simulation_json(tmp_path: Path) -> None:
+    logs = _write(tmp_path / "logs.txt", QUIRKS)
+    assert detect_simulated(logs) == (False, "")
+    (tmp_path / "simulation.json").write_text(json.dumps({"simulated": True, "seed": 7}))
+    report = import_files(logs, REFERENCE_COHORTS, tmp_path / "snap", progress=False)
+    assert report.simulated and report.manifest.simulated
+    assert "seed 7" in report.manifest.source_detail
+    assert report.describe().startswith("SIMULATED DATA")
+    assert "SIMULATED DATA" in describe_snapshot(tmp_path / "snap")
+    forced = import_files(
+        logs, REFERENCE_COHORTS, tmp_path / "snap", simulated=False, progress=False
+    )
+    assert not forced.manifest.simulated
+    assert "SIMULATED" not in forced.describe()
+
+
+def test_import_report_and_snapshot(tmp_path: Path) -> None:
+    report = import_files(
+        _write(tmp_path / "bad.log", BAD), REFERENCE_COHORTS, tmp_path / "snap", progress=False
+    )
+    text = report.describe()
+    assert "read 14 lines" in text and "imported 2" in text and "quarantined 9" in text
+    assert "bad.log:2 ''" in text  # first quarantined lines are shown with their line numbers
+    assert "2018-01-26T09:55:03 .. 2018-01-26T09:55:04" in text
+    snapshot = load_snapshot(tmp_path / "snap", verify=True)
+    assert snapshot.logs.collect().height == 2
+    assert snapshot.quarantine.height == 9
+    assert snapshot.cohorts.height == 53
+    summary = describe_snapshot(tmp_path / "snap")
+    assert "rows: 2;" in summary and "quarantined rows: 9" in summary
+
+
+# --- property: malformed input never crashes, nothing is lost, valid rows round-trip -----------------
+
+_moments = st.datetimes(min_value=T(2000, 1, 1), max_value=T(2030, 12, 31)).map(
+    lambda d: d.replace(microsecond=0)
+)
+_paths = st.one_of(
+    st.just(""),
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_./%?=#", min_size=1, max_size=30),
+)
+_ips = st.one_of(
+    st.integers(0, 2**32 - 1).map(lambda n: str(ipaddress.IPv4Address(n))),
+    st.integers(0, 2**128 - 1).map(lambda n: ipaddress.IPv6Address(n).compressed),
+)
+_valid = st.tuples(
+    _moments,
+    _paths,
+    st.integers(0, 10**15),
+    st.one_of(st.integers(0, 10**6), st.none()),
+    st.sampled_from(["", "NULL", "\\N", "nan"]),
+    _ips,
+)
+_noise_text = st.text(
+    alphabet=st.sampled_from(list("abcXYZ019:-. /\té€")), max_size=60
+).filter(lambda line: len(line.split(" ")) != 6)
+
+
+def _render(row: tuple) -> str:
+    moment, path, user, cohort, null_token, ip = row
+    cohort_text = null_token if cohort is None else str(cohort)
+    return f"{moment:%Y-%m-%d %H:%M:%S} {path} {user} {cohort_text} {ip}"
+
+
+_broken = st.tuples(_valid, st.sampled_from(["date", "user", "cohort", "ip", "extra"])).map(
+    lambda pair: {
+        "date": lambda r: "2019-02-29" + _render(r)[10:],
+        "user": lambda r: _render((r[0], r[1], "u" + str(r[2]), *r[3:])),
+        "cohort": lambda r: _render((*r[:3], "c" + str(r[3]), *r[4:])),
+        "ip": lambda r: _render((*r[:5], "300.1.1.1")),
+        "extra": lambda r: _render(r) + " x",
+    }[pair[1]](pair[0])
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            _valid.map(lambda row: ("valid", row)),
+            _noise_text.map(lambda text: ("noise", text)),
+            _broken.map(lambda text: ("noise", text)),
+        ),
+        max_size=40,
+    ),
+    st.integers(0, 3),
+    st.booleans(),
+)
+def test_property_malformed_input(items: list, trailing_blanks: int, zipped: bool) -> None:
+    lines = [_render(value) if kind == "valid" else value for kind, value in items]
+    valid_rows = [value for kind, value in items if kind == "valid"]
+    counted = len(lines)  # trailing blank lines are ignored, blank ones in the middle are not
+    while counted and not lines[counted - 1].strip():
+        counted -= 1
+    text = "\n".join(lines + [""] * trailing_blanks)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "prop.log"
+        data = text.encode("utf-8")
+        path.write_bytes(gzip.compress(data) if zipped else data)
+        if not valid_rows:
+            with pytest.raises(InputError):
+                read_log_file(path, progress=False, chunk_bytes=64)
+            return
+        logs, quarantine, _ = read_log_file(path, progress=False, chunk_bytes=64)
+    assert logs.height + quarantine.height == counted
+    expected = _logs(
+        [(m, p or None, u, c, ip) for m, p, u, c, _token, ip in valid_rows],
+    )
+    assert_frame_equal(logs, expected)
+    assert quarantine["line"].is_sorted() and quarantine["reason"].null_count() == 0

@@ -1,0 +1,211 @@
+"""Question 3: students far below their cohort peers, drop-outs and possible second accounts."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+
+import polars as pl
+import pytest
+
+from analysis.charts.q3 import CHARTS
+from analysis.config import load_config
+from analysis.questions import q3
+from analysis.snapshot import Snapshot
+
+START = dt.date(2019, 1, 7)
+END = dt.date(2019, 6, 1)
+DATA_START = dt.datetime(2019, 1, 1, 8)
+DATA_END = dt.datetime(2019, 6, 20, 17)
+
+
+def _cohorts() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "id": [1, 2, 3, 9],
+            "name": ["Ada", "Bayes", "Kings", "Staff"],
+            "slack": ["#x"] * 4,
+            "start_date": [START, dt.date(2019, 6, 10), dt.date(2018, 1, 1), dt.date(2014, 2, 4)],
+            "end_date": [END, dt.date(2019, 11, 1), dt.date(2018, 6, 1), dt.date(2014, 2, 4)],
+            "created_at": [None] * 4,
+            "updated_at": [None] * 4,
+            "deleted_at": [None] * 4,
+            "program_id": [2, 3, 1, 2],
+        }
+    )
+
+
+def _spread(
+    user: int,
+    cohort: int | None,
+    views: int,
+    first: dt.date,
+    last: dt.date,
+    ip: str,
+    path: str = "java-i",
+) -> list[tuple]:
+    """`views` rows spread evenly from `first` to `last`."""
+    span = (last - first).days
+    return [
+        (
+            dt.datetime.combine(first + dt.timedelta(days=span * i // max(views - 1, 1)), dt.time(10))
+            + dt.timedelta(minutes=i % 50),
+            path if i % 3 or path == "toc" else f"{path}/lesson-{i % 4}",
+            user,
+            cohort,
+            ip,
+        )
+        for i in range(views)
+    ]
+
+
+def _logs() -> pl.DataFrame:
+    rows: list[tuple] = []
+    # six ordinary students of Ada: 90..110 lesson views over the whole window, own home IP
+    for user, views in zip(range(1, 7), (90, 95, 100, 105, 110, 100), strict=True):
+        rows += _spread(user, 1, views, START, END, f"198.51.100.{user}")
+    # everyone also reads from a busy shared IP (the classroom): never identity evidence
+    for user in range(1, 8):
+        rows += _spread(user, 1, 5, START, END, "203.0.113.1")
+    rows += _spread(7, 1, 6, START, END, "198.51.100.7")  # light reader all along
+    rows += _spread(8, 1, 25, START, START + dt.timedelta(days=9), "198.51.100.8")  # drop-out
+    # one person, two ids: 10 stops on day 30, 11 starts on day 40 from the same home IP
+    rows += _spread(10, 1, 40, START, START + dt.timedelta(days=30), "192.0.2.10")
+    rows += _spread(11, 1, 70, START + dt.timedelta(days=40), END, "192.0.2.10")
+    # 12 only opens navigation pages while enrolled
+    rows += _spread(12, 1, 30, START, END, "198.51.100.12", path="toc")
+    rows += _spread(20, 2, 30, dt.date(2019, 6, 10), dt.date(2019, 6, 20), "198.51.100.20")
+    rows += _spread(30, 3, 10, dt.date(2019, 1, 2), dt.date(2019, 3, 1), "198.51.100.30")
+    rows += _spread(40, 9, 50, START, END, "198.51.100.40")  # staff: never judged
+    rows += [
+        (DATA_START, "/", 99, None, "198.51.100.99"),
+        (DATA_END, "/", 99, None, "198.51.100.99"),
+    ]
+    return pl.DataFrame(
+        rows, schema=["timestamp", "path", "user_id", "cohort_id", "ip"], orient="row"
+    )
+
+
+@pytest.fixture(scope="module")
+def result() -> q3.Q3Result:
+    return q3.answer(Snapshot.from_frames(_logs(), _cohorts()), load_config(environ={}))
+
+
+def _student(result: q3.Q3Result, user: int) -> dict:
+    rows = result.students.filter(pl.col("user_id") == user)
+    assert rows.height == 1, f"user {user} not flagged"
+    return rows.row(0, named=True)
+
+
+def test_only_eligible_students_are_judged(result: q3.Q3Result) -> None:
+    judged = set(result.distribution["user_id"].to_list())
+    assert judged == {1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12}
+    assert result.eligible_students == 11
+    assert result.too_recent["cohort"].to_list() == ["Bayes"]
+    assert result.before_data["cohort"].to_list() == ["Kings"]
+    assert result.by_program["program"].to_list() == ["Java web dev"]
+
+
+def test_low_users_flagged_and_ordinary_ones_not(result: q3.Q3Result) -> None:
+    low = set(result.students.filter(pl.col("low_usage"))["user_id"].to_list())
+    assert {7, 8, 12} <= low
+    assert low.isdisjoint({1, 2, 3, 4, 5, 6, 11})
+    assert result.low_students == len(low)
+    z = result.students["robust_z"].drop_nulls().to_list()
+    assert z == sorted(z)  # lowest first
+    assert all(v <= -2.5 for v in result.students.filter(pl.col("low_usage"))["robust_z"] if v)
+
+
+def test_profile_of_a_light_reader(result: q3.Q3Result) -> None:
+    light = _student(result, 7)
+    assert light["views"] == 6 + 5  # own IP and classroom IP, all while enrolled
+    assert light["enrolled_days"] == (END - START).days + 1
+    assert light["views_per_week"] == pytest.approx(11 / (light["enrolled_days"] / 7))
+    assert light["ips"] == 2
+    assert light["pattern"] == "Light reader"
+    assert not light["likely_dropout"]
+    assert light["first_access"].date() == START
+
+
+def test_dropout_and_no_views(result: q3.Q3Result) -> None:
+    drop = _student(result, 8)
+    assert drop["likely_dropout"] and drop["pattern"] == "Likely drop-out"
+    assert drop["last_access"].date() == START + dt.timedelta(days=9)
+    assert drop["active_days"] == 10
+    nav = _student(result, 12)
+    assert nav["views"] == 0 and nav["lessons"] == 0
+    assert nav["low_usage"] and nav["pattern"] == "No lesson views while enrolled"
+    assert result.likely_dropouts == 1
+
+
+def test_possible_same_person_pairs_both_ways_but_not_via_shared_ip(result: q3.Q3Result) -> None:
+    assert _student(result, 10)["possible_same_person"] == [11]
+    assert _student(result, 11)["possible_same_person"] == [10]
+    assert not _student(result, 10)["likely_dropout"]  # continued under another id
+    others = result.students.filter(~pl.col("user_id").is_in([10, 11]))
+    assert others["possible_same_person"].list.len().sum() == 0
+    assert result.same_person_pairs == 1
+
+
+def test_sentences_carry_the_numbers(result: q3.Q3Result) -> None:
+    assert result.answer.startswith(f"Yes: {result.low_students} of 11 students")
+    assert "1 look like drop-outs" in result.answer or "1 look like drop-out" in result.answer
+    assert "1 pair of accounts" in result.answer
+    assert 2 <= len(result.supporting) <= 4
+    assert result.parameters["low_quantile_mad"] == 2.5
+    json.dumps(result.to_json())
+    tables = result.tables()
+    assert all(t.height <= 15 for t in tables.values())
+    assert "User" in tables["Students who hardly use the curriculum"].columns
+
+
+def test_cohort_with_too_few_peers_uses_program() -> None:
+    logs = pl.concat([_logs().filter(pl.col("user_id").is_in([1, 2, 3, 7]))])
+    res = q3.answer(Snapshot.from_frames(logs, _cohorts()), load_config(environ={}))
+    assert set(res.distribution["user_id"].to_list()) == {1, 2, 3, 7}
+    assert set(res.students.filter(pl.col("low_usage"))["user_id"].to_list()) == {7}
+    assert res.students["peer_group"].to_list() == ["program"]
+
+
+def test_threshold_comes_from_config() -> None:
+    base = load_config(environ={})
+    strict = base.replace(q3=dataclasses.replace(base.q3, low_quantile_mad=100.0))
+    res = q3.answer(Snapshot.from_frames(_logs(), _cohorts()), strict)
+    low = set(res.students.filter(pl.col("low_usage"))["user_id"].to_list())
+    assert low == {12}  # only the zero-view student remains
+    assert res.parameters["low_quantile_mad"] == 100.0
+
+
+def test_empty_input_answers_without_error() -> None:
+    logs = _logs().filter(pl.col("cohort_id").is_null() | (pl.col("cohort_id") == 9))
+    res = q3.answer(Snapshot.from_frames(logs, _cohorts()), load_config(environ={}))
+    assert res.students.is_empty() and res.eligible_students == 0
+    assert res.answer.startswith("No student enrollment")
+    for build in CHARTS:
+        build(res).to_dict()
+
+
+def test_every_chart_builds(result: q3.Q3Result) -> None:
+    for build in CHARTS:
+        spec = build(result).to_dict()
+        assert spec.get("description")
+
+
+@pytest.mark.slow
+def test_golden_demo(demo_snapshot, demo_config, demo_labels) -> None:
+    res = q3.answer(demo_snapshot, demo_config)
+    dropouts = set(demo_labels.filter(pl.col("kind") == "dropout")["user_id"].to_list())
+    assert dropouts, "demo labels hold no dropout"
+    found = set(res.students.filter(pl.col("likely_dropout"))["user_id"].to_list())
+    assert len(dropouts & found) / len(dropouts) >= 0.8
+    # most likely drop-outs found are injected ones
+    assert len(found & dropouts) / max(len(found), 1) >= 0.5
+    dup_users = set(demo_labels.filter(pl.col("kind") == "duplicate_identity")["user_id"].to_list())
+    assert dup_users
+    pairs = res.students.select("user_id", "possible_same_person").explode("possible_same_person")
+    named = set(pairs.drop_nulls()["user_id"].to_list())
+    assert len(dup_users & named) / len(dup_users) >= 0.8
+    assert res.students["user_id"].dtype == pl.Int64
+    for build in CHARTS:
+        build(res).to_dict()

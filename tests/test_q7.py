@@ -1,0 +1,147 @@
+"""Question 7: bottom lessons above the floor, and the one-hit long tail classified by kind."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+
+import polars as pl
+import pytest
+
+from analysis.charts.q7 import CHARTS
+from analysis.config import Config, load_config
+from analysis.questions import q7
+from analysis.snapshot import Snapshot
+
+
+def _cohorts() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "id": [1, 2, 9],
+            "name": ["Ada", "Zion", "Staff"],
+            "slack": ["#x"] * 3,
+            "start_date": [dt.date(2019, 1, 1)] * 2 + [dt.date(2014, 2, 4)],
+            "end_date": [dt.date(2019, 6, 1)] * 2 + [dt.date(2014, 2, 4)],
+            "created_at": [None] * 3,
+            "updated_at": [None] * 3,
+            "deleted_at": [None] * 3,
+            "program_id": [3, 2, 2],
+        }
+    )
+
+
+def _logs(counts: list[tuple[int | None, int, str | None, int]]) -> pl.DataFrame:
+    rows = [
+        (dt.datetime(2019, 3, 1, 9), path, user, cohort, "203.0.113.5")
+        for cohort, user, path, n in counts
+        for _ in range(n)
+    ]
+    return pl.DataFrame(
+        rows, schema=["timestamp", "path", "user_id", "cohort_id", "ip"], orient="row"
+    )
+
+
+COUNTS = [
+    (2, 1, "java-i", 50),
+    (2, 2, "java-i", 10),
+    (2, 1, "java-ii", 6),
+    (2, 3, "spring/intro", 3),
+    (2, 4, "spring/intro", 3),  # 6 views by 2 students: ties java-ii on views, wins on users
+    (2, 1, "rare", 4),  # below the floor of 5
+    (9, 7, "staff-only-page", 40),  # staff: not in the student ranking
+    (1, 5, "fundamentals/intro", 20),
+    (1, 5, "1-fundamentals/1.1-stats", 7),
+    # one-hit paths
+    (2, 1, "Java-I/", 1),  # variant of a known lesson
+    (2, 1, "java-i/typo-page", 1),  # unknown page in a known module
+    (2, 1, "jaava-x", 1),  # unknown module
+    (9, 7, "img/x.png", 1),  # asset (staff count for the long tail)
+    (None, 8, "wp-login.php", 1),  # probe (no cohort)
+    (2, 1, "/toc/", 1),  # navigation variant
+    (2, 1, None, 1),  # missing path
+]
+
+
+@pytest.fixture
+def result() -> q7.Q7Result:
+    return q7.answer(Snapshot.from_frames(_logs(COUNTS), _cohorts()), load_config(environ={}))
+
+
+def test_least_accessed_per_program_respects_floor_and_roles(result: q7.Q7Result) -> None:
+    java = result.least_accessed.filter(pl.col("program") == "Java web dev")
+    assert java["lesson"].to_list() == ["java-ii", "spring/intro", "java-i"]
+    assert java["rank"].to_list() == [1, 2, 3]
+    assert java.row(1, named=True)["users"] == 2
+    ds = result.least_accessed.filter(pl.col("program") == "Data science")
+    assert ds["lesson"].to_list() == ["fundamentals/stats", "fundamentals/intro"]
+    assert "java-ii" in result.answer and "fundamentals/stats" in result.answer
+
+
+def test_eligible_counts(result: q7.Q7Result) -> None:
+    java = result.eligible.filter(pl.col("program") == "Java web dev").row(0, named=True)
+    # below the floor: rare, Java-I/ normalises to java-i (not below), java-i/typo-page, jaava-x
+    assert (java["lessons"], java["below_floor"]) == (3, 3)
+    assert java["median_views"] == pytest.approx(6.0)
+
+
+def test_long_tail_kinds(result: q7.Q7Result) -> None:
+    tail = dict(zip(result.long_tail["kind"], result.long_tail["paths"], strict=True))
+    assert tail == {
+        "lesson_variant": 1,
+        "renamed_or_typo_page": 1,
+        "unknown_module": 1,
+        "navigation_variant": 1,
+        "asset": 1,
+        "probe": 1,
+        "empty": 1,
+    }
+    # 7 distinct paths with several hits plus 7 hit once (None included).
+    assert (result.distinct_paths, result.single_hit_paths) == (14, 7)
+    assert result.single_hit_share == pytest.approx(0.5)
+    assert result.long_tail["share"].sum() == pytest.approx(1.0)
+    assert "7 of 14" in result.answer
+
+
+def test_bottom_n_limits_rows() -> None:
+    config = load_config(environ={})
+    config = config.replace(q7=dataclasses.replace(config.q7, bottom_n=1, min_views=7))
+    res = q7.answer(Snapshot.from_frames(_logs(COUNTS), _cohorts()), config)
+    assert res.least_accessed.select("program", "lesson").rows() == [
+        ("Data science", "fundamentals/stats"),
+        ("Java web dev", "java-i"),
+    ]
+    assert res.parameters == {"min_views": 7, "bottom_n": 1}
+
+
+def test_empty_input_is_handled() -> None:
+    res = q7.answer(
+        Snapshot.from_frames(_logs([(2, 1, "toc", 2)]), _cohorts()), load_config(environ={})
+    )
+    assert res.least_accessed.is_empty()
+    assert res.answer.startswith("No lesson has 5 or more")
+    json.dumps(res.to_json())
+    for builder in CHARTS:
+        builder(res).to_dict()
+
+
+def test_serialises_tables_and_charts(result: q7.Q7Result) -> None:
+    data = json.loads(json.dumps(result.to_json()))
+    assert data["single_hit_paths"] == 7
+    for table in result.tables().values():
+        assert 0 < table.height <= 15
+    for builder in CHARTS:
+        spec = builder(result).to_dict()
+        assert spec["description"] and spec["title"]["text"]
+
+
+@pytest.mark.slow
+def test_golden_demo(demo_snapshot: Snapshot, demo_config: Config) -> None:
+    res = q7.answer(demo_snapshot, demo_config)
+    assert {"Java web dev", "Data science"} <= set(res.least_accessed["program"].to_list())
+    assert res.least_accessed["views"].min() >= demo_config.q7.min_views
+    # Calibrated to the real log: roughly a fifth of distinct paths are hit exactly once.
+    assert 0.05 <= res.single_hit_share <= 0.5
+    assert res.long_tail.height >= 3
+    for builder in CHARTS:
+        builder(res).to_dict()

@@ -1,0 +1,256 @@
+"""The report: registry, findings.json contract (schema), atomic write, loading, the terminal summary."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import ipaddress
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jsonschema
+import polars as pl
+import pytest
+
+from analysis.config import Config, load_config
+from analysis.errors import InputError, TargetError
+from analysis.questions import NUMBERS, QUESTIONS, TITLES
+from analysis.report import (
+    SCHEMA_PATH,
+    Report,
+    compute_report,
+    findings_schema,
+    load_findings,
+    validate_findings,
+    write_findings,
+)
+from analysis.results import QuestionResult
+from analysis.schema import INCIDENT_KINDS
+from analysis.snapshot import Snapshot
+
+# --- a hand-made report with the contract's structured items -----------------------------------------
+
+
+@dataclass(frozen=True)
+class _Q3(QuestionResult):
+    students: pl.DataFrame = field(default_factory=pl.DataFrame)
+
+
+@dataclass(frozen=True)
+class _Q4(QuestionResult):
+    incidents: pl.DataFrame = field(default_factory=pl.DataFrame)
+
+
+@dataclass(frozen=True)
+class _Q5(QuestionResult):
+    cutoff: dt.date | None = None
+
+
+def _base(number: int) -> dict:
+    return {
+        "number": number,
+        "title": f"Question {number}?",
+        "answer": f"Answer {number}.",
+        "supporting": ["One.", "Two."],
+        "method": "Counted.",
+        "parameters": {"threshold": 3},
+        "caveats": [],
+    }
+
+
+def _incidents(kind: str = "scraping") -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "kind": [kind, "shared_ip"],
+            "user_id": [7, None],
+            "ip": ["203.0.113.9", "198.51.100.20"],
+            "start": [dt.datetime(2019, 3, 1, 2), dt.datetime(2019, 1, 1)],
+            "end": [dt.datetime(2019, 3, 1, 2, 1), dt.datetime(2019, 12, 31)],
+            "views": [170, 5000],
+            "score": [9.5, None],
+            "evidence": ["170 pages in 60 s", "41 users"],
+        },
+        schema_overrides={"user_id": pl.Int64, "score": pl.Float64},
+    )
+
+
+def _report(
+    config: Config, *, incidents: pl.DataFrame | None = None, drop_students: bool = False
+) -> Report:
+    results: dict[int, QuestionResult] = {n: QuestionResult(**_base(n)) for n in NUMBERS}
+    if not drop_students:
+        results[3] = _Q3(**_base(3), students=pl.DataFrame({"user_id": [11, 12], "views": [3, 1]}))
+    results[4] = _Q4(**_base(4), incidents=_incidents() if incidents is None else incidents)
+    results[5] = _Q5(**_base(5), cutoff=dt.date(2019, 6, 15))
+    return Report(
+        dataset={
+            "source": "test",
+            "simulated": True,
+            "rows": 10,
+            "users": 2,
+            "ips": 2,
+            "first_seen": "2019-01-01T00:00:00",
+            "last_seen": "2019-12-31T00:00:00",
+            "quarantined_rows": 0,
+        },
+        results=results,
+        config=config,
+        timings={"prepare": 0.1, **{f"q{n}": 0.01 for n in NUMBERS}},
+    )
+
+
+def test_registry_maps_all_eight_questions_lazily() -> None:
+    assert list(QUESTIONS) == list(range(1, 9)) == sorted(TITLES)
+    assert len(QUESTIONS) == 8
+    assert all(TITLES[n] for n in NUMBERS)
+    assert QUESTIONS[5].__name__ == "analysis.questions.q5"
+    assert callable(QUESTIONS[8].answer)
+    with pytest.raises(KeyError):
+        QUESTIONS[9]
+
+
+def test_schema_is_valid_and_matches_the_incident_kinds() -> None:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["$defs"]["incident"]["properties"]["kind"]["enum"] == list(INCIDENT_KINDS)
+    assert findings_schema()["properties"]["questions"]["required"] == [str(n) for n in NUMBERS]
+
+
+def test_findings_round_trip(config: Config, tmp_path: Path) -> None:
+    path = write_findings(_report(config), tmp_path / "out")
+    assert path == tmp_path / "out" / "findings.json"
+    document = load_findings(path)
+    assert document == load_findings(path.parent)  # a directory works too
+    assert document["schema_version"] == 1
+    assert document["dataset"]["simulated"] is True
+    assert sorted(document["questions"]) == [str(n) for n in NUMBERS]
+    assert document["questions"]["3"]["students"][0]["user_id"] == 11
+    incident = document["questions"]["4"]["incidents"][0]
+    assert incident["ip"] == "203.0.113.9"  # full IPs in findings.json
+    assert incident["start"] == "2019-03-01T02:00:00"
+    assert document["questions"]["5"]["cutoff"] == "2019-06-15"
+    assert [p.name for p in path.parent.iterdir()] == ["findings.json"]  # no temp file left
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        ({"incidents": _incidents("teleport")}, "questions/4/incidents/0/kind"),
+        ({"drop_students": True}, "questions/3"),
+    ],
+)
+def test_contract_breaks_are_refused_before_writing(
+    config: Config, tmp_path: Path, change: dict, where: str
+) -> None:
+    good = write_findings(_report(config), tmp_path)
+    before = good.read_bytes()
+    with pytest.raises(ValueError, match=where):
+        write_findings(_report(config, **change), tmp_path)
+    assert good.read_bytes() == before  # the previous findings survive
+
+
+def test_cutoff_must_be_a_date_or_null(config: Config) -> None:
+    document = _report(config).to_json()
+    document["questions"]["5"]["cutoff"] = None
+    validate_findings(document)
+    document["questions"]["5"]["cutoff"] = "June 2019"
+    with pytest.raises(ValueError, match="questions/5/cutoff"):
+        validate_findings(document)
+
+
+def test_unwritable_target_is_a_target_error(config: Config, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(TargetError, match="cannot write"):
+        write_findings(_report(config), blocker)
+    if os.geteuid() != 0:  # root ignores permissions
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        with pytest.raises(TargetError):
+            write_findings(_report(config), locked)
+
+
+def test_load_findings_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no findings"):
+        load_findings(tmp_path / "missing.json")
+    bad = tmp_path / "findings.json"
+    bad.write_text("{not json")
+    with pytest.raises(InputError, match="unreadable"):
+        load_findings(bad)
+    bad.write_text(json.dumps({"schema_version": 1}))
+    with pytest.raises(InputError, match="schema"):
+        load_findings(bad)
+
+
+def test_describe_flags_simulated_data_and_lists_every_answer(config: Config) -> None:
+    lines = _report(config).describe().splitlines()
+    assert lines[0].startswith("Dataset: SIMULATED data from test: 10 rows")
+    assert len(lines) == 9
+    assert lines[5].startswith(f"Q5 {TITLES[5]}: Answer 5.")
+    real = dataclasses.replace(
+        _report(config), dataset={**_report(config).dataset, "simulated": False}
+    )
+    assert "real data" in real.describe().splitlines()[0]
+
+
+def _tiny_snapshot() -> Snapshot:
+    cohorts = pl.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "name": ["Web", "Data", "Staff"],
+            "slack": ["#w", "#d", "#s"],
+            "start_date": [dt.date(2019, 1, 7), dt.date(2019, 1, 7), dt.date(2014, 2, 4)],
+            "end_date": [dt.date(2019, 5, 31), dt.date(2019, 5, 31), dt.date(2014, 2, 4)],
+            "created_at": [None] * 3,
+            "updated_at": [None] * 3,
+            "deleted_at": [None] * 3,
+            "program_id": [2, 3, 2],
+        }
+    )
+    start = dt.datetime(2019, 1, 1, 9)
+    paths = ["javascript-i", "html-css", "java-i", "python/intro", "sql/mysql-overview", "/", "toc"]
+    rows = [
+        (
+            start + dt.timedelta(hours=7 * i),
+            paths[i % len(paths)],
+            1 + i % 12,
+            [1, 2, 3, None][i % 4],
+            f"198.51.100.{i % 9}",
+        )
+        for i in range(1500)
+    ]
+    logs = pl.DataFrame(
+        rows, schema=["timestamp", "path", "user_id", "cohort_id", "ip"], orient="row"
+    )
+    return Snapshot.from_frames(logs=logs, cohorts=cohorts, simulated=True)
+
+
+def test_all_eight_questions_run_on_a_tiny_snapshot(config: Config, tmp_path: Path) -> None:
+    """Needs all eight question modules (q1-q8 are written by several helpers): fails until they exist."""
+    report = compute_report(config, progress=False, snapshot=_tiny_snapshot())
+    assert sorted(report.results) == list(NUMBERS)
+    for number, result in report.results.items():
+        assert result.number == number
+        assert result.answer.strip()
+    write_findings(report, tmp_path)
+    assert set(report.timings) == {"prepare", *(f"q{n}" for n in NUMBERS)}
+
+
+@pytest.mark.slow
+def test_demo_report(demo_snapshot, tmp_path: Path) -> None:
+    config = load_config(environ={})
+    report = compute_report(config, progress=False, snapshot=demo_snapshot)
+    assert sorted(report.results) == list(NUMBERS)
+    assert all(result.answer.strip() for result in report.results.values())
+    assert report.simulated
+    path = write_findings(report, tmp_path)
+    document = load_findings(path)
+    assert document["dataset"]["rows"] == demo_snapshot.manifest.rows
+    incidents = document["questions"]["4"]["incidents"]
+    assert incidents
+    ips = [i["ip"] for i in incidents if i["ip"]]
+    assert ips and all(ipaddress.ip_address(ip) for ip in ips)  # full, unmasked addresses
+    assert document["questions"]["5"]["cutoff"] is not None
+    assert sum(report.timings.values()) < 30
