@@ -279,8 +279,73 @@ def stage_simulate(s: Scratch, args: argparse.Namespace) -> tuple[Measurement | 
         "-q",
     )
     m = measure(cmd, log_path=s.logdir / "simulate.log", label=f"{s.name} simulate")
+    if m.exit_code != 0:
+        return _compose(s, args, m)
     size = s.logs.stat().st_size / 2**20 if s.logs.exists() else 0
     return m, f"logs.txt {size:,.0f} MB"
+
+
+PIECE_SCALE = 2.0  # composed logs are made of simulations at this scale (see _compose)
+
+
+def _compose(s: Scratch, args: argparse.Namespace, first: Measurement) -> tuple[Measurement, str]:
+    """Scale N as N/2 independent 2x simulations (seeds seed+1, seed+2, ...) concatenated.
+
+    Used when `simulate --scale N` itself fails. Each piece's user ids get a distinct prefix
+    (`9PPP<id>`), so the composed log has N/2 times the users and rows of a 2x log, like a school
+    N/2 times larger; cohorts and the calendar are the real ones.
+    """
+    pieces = max(1, round(s.scale / PIECE_SCALE))
+    shutil.rmtree(s.sim, ignore_errors=True)
+    s.sim.mkdir(parents=True)
+    wall, peak, tree, seed, made = first.wall_s, first.max_rss_mb, first.tree_peak_mb, args.seed, 0
+    with s.logs.open("wb") as out:
+        while made < pieces:
+            seed += 1
+            piece = s.root / "piece"
+            shutil.rmtree(piece, ignore_errors=True)
+            cmd = cli(
+                "simulate", "--config", str(s.config), "--seed", str(seed),
+                "--scale", f"{PIECE_SCALE:g}", "--out", str(piece), "--no-gzip", "-q",
+            )  # fmt: skip
+            m = measure(cmd, log_path=s.logdir / "simulate-piece.log", label=f"{s.name} piece")
+            wall, peak, tree = wall + m.wall_s, max(peak, m.max_rss_mb), max(tree, m.tree_peak_mb)
+            if m.exit_code != 0:
+                if seed > args.seed + 3 * pieces:
+                    return dataclasses.replace(m, wall_s=round(wall, 2)), "composing failed"
+                continue
+            started = time.perf_counter()
+            subprocess.run(
+                [
+                    "sed",
+                    "-E",
+                    rf"s/^(\S+ \S+ [^ ]* )([0-9]+ )/\19{made:03d}\2/",
+                    str(piece / "logs.txt"),
+                ],
+                stdout=out,
+                check=True,
+            )
+            wall += time.perf_counter() - started
+            if made == 0:
+                shutil.copy(piece / "cohorts.csv", s.cohorts)
+            made += 1
+            shutil.rmtree(piece, ignore_errors=True)
+    (s.sim / "simulation.json").write_text(
+        json.dumps(
+            {
+                "simulated": True,
+                "seed": args.seed,
+                "scale": s.scale,
+                "composed_of": f"{pieces} simulations at scale {PIECE_SCALE:g}, seeds {args.seed + 1}..{seed}",
+            }
+        )  # fmt: skip
+    )
+    size = s.logs.stat().st_size / 2**20
+    note = (
+        f"simulate --scale {s.scale:g} failed (exit {first.exit_code}); composed of {pieces} "
+        f"x {PIECE_SCALE:g}x simulations, logs.txt {size:,.0f} MB"
+    )
+    return Measurement(round(wall, 2), peak, tree, None, 0), note
 
 
 def stage_import(s: Scratch, args: argparse.Namespace) -> tuple[Measurement, str]:
@@ -337,6 +402,12 @@ def _profile_main(config_path: str, out: str) -> int:
     clock = time.perf_counter()
     snapshot = load_snapshot(config.paths.snapshot_dir)
     prepared = prepare(snapshot, config)
+    try:  # compute_report collects the prepared views once; do the same
+        from analysis.report import materialize
+
+        prepared = materialize(prepared)
+    except ImportError:
+        pass
     timings["prepare"] = round(time.perf_counter() - clock, 2)
     for number in sorted(QUESTIONS):
         try:
@@ -848,12 +919,14 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"  -> {s.name} {stage} ...", file=sys.stderr, flush=True)
             m, note = STAGE_FUNCS[stage](s, args)
+            broken = False
             if m is None:
                 print(f"{s.name:>6} {'':>12} {stage:<10} {'-':>8} {'':>9} {'':>9} {'':>9}  {note}")
                 continue
             if m.exit_code != 0:
                 failures += 1
                 note = f"exit {m.exit_code} (log: {s.logdir / (stage + '.log')}) {note}"
+                broken = stage in ("simulate", "import")
             rows = s.rows()
             entry = {
                 "scale": scale,
@@ -876,6 +949,11 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             save(results, args.results_dir)
+            if broken:
+                print(
+                    f"  {s.name}: {stage} failed, skipping the rest of this scale", file=sys.stderr
+                )
+                break
         if not args.keep:
             shutil.rmtree(s.root, ignore_errors=True)
     save(results, args.results_dir)

@@ -78,7 +78,11 @@ def hostile_snapshot(seed: int = 7) -> Snapshot:
     rows = []
     user = 0
     for cohort_id, start, end, program in zip(
-        cohorts["id"], cohorts["start_date"], cohorts["end_date"], cohorts["program_id"], strict=True
+        cohorts["id"],
+        cohorts["start_date"],
+        cohorts["end_date"],
+        cohorts["program_id"],
+        strict=True,
     ):
         ds = program == 3
         pool = LESSONS[7:] if ds else LESSONS[:7]
@@ -99,12 +103,28 @@ def hostile_snapshot(seed: int = 7) -> Snapshot:
     # a scraper: 80 distinct pages in 80 seconds at night
     for k in range(80):
         rows.append(
-            (dt.datetime(2019, 4, 2, 3, 0) + dt.timedelta(seconds=k), f"{LESSONS[k % 7]}/page-{k}", 3, 1, SECRET_IP)
+            (
+                dt.datetime(2019, 4, 2, 3, 0) + dt.timedelta(seconds=k),
+                f"{LESSONS[k % 7]}/page-{k}",
+                3,
+                1,
+                SECRET_IP,
+            )
         )
     # no-cohort users
     for k in range(200):
-        rows.append((dt.datetime(2019, 2, 1, 12) + dt.timedelta(hours=k), rng.choice(LESSONS), 900 + k % 3, None, "192.0.2.10"))
-    logs = pl.DataFrame(rows, schema=["timestamp", "path", "user_id", "cohort_id", "ip"], orient="row")
+        rows.append(
+            (
+                dt.datetime(2019, 2, 1, 12) + dt.timedelta(hours=k),
+                rng.choice(LESSONS),
+                900 + k % 3,
+                None,
+                "192.0.2.10",
+            )
+        )
+    logs = pl.DataFrame(
+        rows, schema=["timestamp", "path", "user_id", "cohort_id", "ip"], orient="row"
+    )
     return Snapshot.from_frames(logs, cohorts, source="test: hostile paths", simulated=True)
 
 

@@ -12,17 +12,16 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import REFERENCE_COHORTS, require
 from polars.testing import assert_frame_equal
 
-from analysis.acquire import acquire, multiset_surplus
+from analysis.acquire import _source_error, acquire, multiset_surplus, normalize_url
 from analysis.cli import main
 from analysis.errors import SourceError
 from analysis.ingest import import_files
-from analysis.snapshot import load_snapshot, read_manifest
+from analysis.snapshot import load_snapshot
 
-from conftest import REFERENCE_COHORTS, require
-
-pytestmark = pytest.mark.mysql
+mysql = pytest.mark.mysql
 
 HOST, PORT = "127.0.0.1", 3306
 SERVER = f"mysql+pymysql://root@{HOST}:{PORT}"
@@ -103,9 +102,7 @@ def _insert(engine, rows: list[tuple]) -> None:
 
 
 def _write_file(path: Path, rows: list[tuple]) -> Path:
-    lines = [
-        f"{d} {t} {p or ''} {u} {'' if c is None else c} {ip}" for d, t, p, u, c, ip in rows
-    ]
+    lines = [f"{d} {t} {p or ''} {u} {'' if c is None else c} {ip}" for d, t, p, u, c, ip in rows]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -126,6 +123,7 @@ def _sorted_logs(snapshot: Path) -> pl.DataFrame:
     return load_snapshot(snapshot).logs.collect().sort(pl.all(), nulls_last=True)
 
 
+@mysql
 def test_acquire_and_import_of_the_same_rows_are_identical(scratch, tmp_path: Path) -> None:
     name, engine = scratch
     _insert(engine, ROWS)
@@ -150,6 +148,7 @@ def test_acquire_and_import_of_the_same_rows_are_identical(scratch, tmp_path: Pa
     assert from_db.mode == "full" and "read 9 rows" in from_db.describe()
 
 
+@mysql
 def test_incremental_refresh_keeps_boundary_second_rows_once(scratch, tmp_path: Path) -> None:
     name, engine = scratch
     _insert(engine, ROWS)
@@ -160,7 +159,14 @@ def test_incremental_refresh_keeps_boundary_second_rows_once(scratch, tmp_path: 
     later = [
         ("2018-02-01", "10:00:00", "spring", 11, 22, "10.0.0.1"),  # a third copy in the last second
         ("2018-02-01", "10:00:00", "html-css", 13, 22, "10.0.0.3"),  # new row, same second
-        ("2018-02-01", "09:59:59", "late-arrival", 13, 22, "10.0.0.3"),  # before last_seen: not seen
+        (
+            "2018-02-01",
+            "09:59:59",
+            "late-arrival",
+            13,
+            22,
+            "10.0.0.3",
+        ),  # before last_seen: not seen
         ("2018-02-02", "11:00:00", "jquery", 12, 22, "10.0.0.2"),
     ]
     _insert(engine, later)
@@ -187,6 +193,7 @@ def test_incremental_refresh_keeps_boundary_second_rows_once(scratch, tmp_path: 
     assert again.manifest.quarantined_rows == 1
 
 
+@mysql
 def test_snapshot_from_another_source_forces_a_full_read(scratch, tmp_path: Path) -> None:
     name, engine = scratch
     _insert(engine, ROWS)
@@ -199,6 +206,7 @@ def test_snapshot_from_another_source_forces_a_full_read(scratch, tmp_path: Path
     assert report.manifest.rows == 8 and report.manifest.source == "mysql"
 
 
+@mysql
 def test_server_dying_mid_read_leaves_the_snapshot_intact(scratch, tmp_path: Path) -> None:
     import sqlalchemy as sa
 
@@ -240,6 +248,8 @@ def test_server_dying_mid_read_leaves_the_snapshot_intact(scratch, tmp_path: Pat
     assert not list(tmp_path.glob("snap.tmp-*"))
 
 
+@mysql
+@pytest.mark.filterwarnings("ignore:Previous unbuffered result:UserWarning")
 def test_error_raised_during_a_chunk_leaves_the_snapshot_intact(scratch, tmp_path: Path) -> None:
     import pymysql
 
@@ -258,6 +268,7 @@ def test_error_raised_during_a_chunk_leaves_the_snapshot_intact(scratch, tmp_pat
     assert _fingerprint(target) == before
 
 
+@mysql
 def test_wrong_password_is_never_shown(scratch, tmp_path: Path, capsys) -> None:
     name, _ = scratch
     secret = "Sup3r-s3cret-pw"
@@ -273,6 +284,7 @@ def test_wrong_password_is_never_shown(scratch, tmp_path: Path, capsys) -> None:
     assert captured.err.startswith("error: ")
 
 
+@mysql
 def test_password_is_masked_in_the_manifest(scratch, tmp_path: Path) -> None:
     import sqlalchemy as sa
 
@@ -297,6 +309,7 @@ def test_password_is_masked_in_the_manifest(scratch, tmp_path: Path) -> None:
     assert f"{user}:***@{HOST}:{PORT}/{name}" in report.manifest.source_detail
 
 
+@mysql
 def test_unreachable_server_names_host_and_port(tmp_path: Path, capsys) -> None:
     with pytest.raises(SourceError, match=r"cannot reach the MySQL server at 127\.0\.0\.1:1\b"):
         acquire("mysql+pymysql://root@127.0.0.1:1/curriculum_logs", tmp_path / "s", progress=False)
@@ -306,6 +319,7 @@ def test_unreachable_server_names_host_and_port(tmp_path: Path, capsys) -> None:
     assert code == 4 and "127.0.0.1:1" in capsys.readouterr().err
 
 
+@mysql
 def test_missing_database_and_tables_are_named(scratch, tmp_path: Path) -> None:
     import sqlalchemy as sa
 
@@ -314,15 +328,32 @@ def test_missing_database_and_tables_are_named(scratch, tmp_path: Path) -> None:
         acquire(f"{SERVER}/no_such_db_x", tmp_path / "s", progress=False)
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE cohorts"))
-    with pytest.raises(SourceError, match=rf"database '{name}' at 127\.0\.0\.1:3306 lacks .*cohorts"):
+    with pytest.raises(
+        SourceError, match=rf"database '{name}' at 127\.0\.0\.1:3306 lacks .*cohorts"
+    ):
         acquire(_url(name), tmp_path / "s", progress=False)
     assert not (tmp_path / "s").exists()
 
 
+@mysql
 def test_empty_logs_table_is_a_source_error(scratch, tmp_path: Path) -> None:
     name, _ = scratch
     with pytest.raises(SourceError, match=r"table 'logs' .* is empty"):
         acquire(_url(name), tmp_path / "s", progress=False)
+
+
+def test_normalize_url_and_error_messages_hide_the_password() -> None:
+    """Unit checks (no server needed): driver default, default database, masked messages."""
+    import pymysql
+
+    url = normalize_url("mysql://reader:hunter2-pw@db.example.org:3307")
+    assert url.drivername == "mysql+pymysql" and url.database == "curriculum_logs"
+    assert url.render_as_string(hide_password=True).startswith("mysql+pymysql://reader:***@")
+    echoed = pymysql.err.OperationalError(2003, "Can't connect (password hunter2-pw)")
+    message = str(_source_error(echoed, url, "connecting"))
+    assert "hunter2-pw" not in message and "db.example.org:3307" in message
+    denied = _source_error(pymysql.err.OperationalError(1045, "Access denied"), url, "connecting")
+    assert "access denied" in str(denied) and "hunter2-pw" not in str(denied)
 
 
 def test_multiset_surplus_counts_duplicates() -> None:

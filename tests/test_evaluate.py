@@ -265,3 +265,36 @@ def test_other_seeds_meet_targets(seed: int, tmp_path: Path):
     )
     evaluation = ev.run_evaluation(config, out / "labels.csv", progress=False)
     assert evaluation.passed, evaluation.describe()
+
+
+def test_other_questions_are_scored_from_their_results():
+    from types import SimpleNamespace
+
+    labels = _labels(
+        [
+            {"kind": "cohort_overuse", "cohort_id": 25, "lesson": "java-ii/exceptions"},
+            {"kind": "cohort_overuse", "cohort_id": 33, "lesson": "java-iii/deployment"},
+            {"kind": "dropout", "user_id": 221, "cohort_id": 23},
+            {"kind": "duplicate_identity", "user_id": 285, "detail": "same person as user 343"},
+            {"kind": "duplicate_identity", "user_id": 343, "detail": "same person as user 285"},
+        ]
+    )
+    q2 = SimpleNamespace(
+        flagged=pl.DataFrame({"cohort_id": [25, 40], "lesson": ["java-ii/exceptions", "html-css"]})
+    )
+    score = ev._score_q2(labels, q2)
+    assert (score.labels, score.found, score.detections, score.true_detections) == (2, 1, 2, 1)
+    q3 = SimpleNamespace(
+        students=pl.DataFrame(
+            {
+                "user_id": [221, 300, 285],
+                "likely_dropout": [True, True, False],
+                "possible_same_person": [[], [], [343]],
+            },
+            schema_overrides={"possible_same_person": pl.List(pl.Int64)},
+        )
+    )
+    dropout = ev._score_q3_dropout(labels, q3)
+    assert (dropout.found, dropout.detections, dropout.true_detections) == (1, 2, 1)
+    duplicates = ev._score_q3_duplicates(labels, q3)
+    assert (duplicates.labels, duplicates.found, duplicates.precision) == (2, 2, 1.0)

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from analysis.cli import main
+from analysis.config import PROJECT_ROOT
 from analysis.errors import InputError
 from analysis.ingest import (
     describe_snapshot,
@@ -26,8 +27,6 @@ from analysis.ingest import (
 )
 from analysis.schema import LOG_SCHEMA
 from analysis.snapshot import load_snapshot, read_manifest
-
-from analysis.config import PROJECT_ROOT
 
 REFERENCE_COHORTS = PROJECT_ROOT / "data" / "reference" / "cohorts.csv"
 
@@ -277,9 +276,9 @@ _valid = st.tuples(
     st.sampled_from(["", "NULL", "\\N", "nan"]),
     _ips,
 )
-_noise_text = st.text(
-    alphabet=st.sampled_from(list("abcXYZ019:-. /\té€")), max_size=60
-).filter(lambda line: len(line.split(" ")) != 6)
+_noise_text = st.text(alphabet=st.sampled_from(list("abcXYZ019:-. /\té€")), max_size=60).filter(
+    lambda line: len(line.split(" ")) != 6
+)
 
 
 def _render(row: tuple) -> str:

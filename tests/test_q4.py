@@ -331,3 +331,23 @@ def test_demo_snapshot_finds_labelled_incidents(demo_snapshot, demo_config, demo
     scraping_ips = set(_kind(result, "scraping")["ip"].drop_nulls())
     assert not scraping_ips & set(result.campus_ips)
     assert len(result.campus_ips) >= 2
+
+
+def test_night_burst_from_new_ip_is_a_weak_new_ip_incident(cfg):
+    """User 103 (known since January) reads 25 pages from a never-seen IP starting at 03:10."""
+    night = dt.datetime(2019, 2, 25, 3, 10)
+    stamps = [night + dt.timedelta(minutes=2 * i) for i in range(25)]
+    result = q4.answer(_snapshot(_background() + [_rows(stamps, 103, 11, "192.0.2.200")]), cfg)
+    flagged = _kind(result, "new_ip")
+    assert flagged["user_id"].to_list() == [103] and flagged["views"][0] == 25
+    assert flagged["ip"][0] == "192.0.2.200" and flagged["start"][0] == night
+    assert flagged["severity"][0] <= q4.KIND_WEIGHTS["new_ip"]
+
+
+def test_headline_counts_kinds_without_evidence(cfg):
+    late = _rows([dt.datetime(2021, 6, 10, 20, 0)], 104, 10, "198.51.100.5")
+    scrape = _scrape(105, "203.0.113.9", dt.datetime(2019, 2, 14, 2, 14))
+    result = q4.answer(_snapshot(_background() + [late, scrape]), cfg)
+    assert result.headline() == (
+        "2 suspicious incidents: 1 scraping burst, 1 student reading outside their enrollment."
+    )

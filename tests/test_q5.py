@@ -101,6 +101,9 @@ def test_access_after_the_cutoff_is_listed(result: q5.Q5Result) -> None:
     assert row["first"].date() == dt.date(2019, 7, 1)
     assert result.after_lessons.row(0, named=True)["lesson"] == "javascript-i/p2"
     assert "6 views by 1 student followed" in result.answer
+    assert result.headline() == (
+        "Cross-program access dropped on 2019-06-15, but 6 views by 1 student continued"
+    )
 
 
 def test_each_direction_gets_its_own_cutoff(result: q5.Q5Result) -> None:
@@ -190,6 +193,14 @@ def test_empty_and_simulated_inputs() -> None:
     assert result.tables()  # still renders
     simulated = _answer(_logs(), simulated=True)
     assert any("simulated" in c for c in simulated.caveats)
+
+
+def test_a_single_track_has_nothing_to_cross() -> None:
+    base = load_config(environ={})
+    one = dataclasses.replace(base.programs, track={2: "web_dev", 3: "web_dev"})
+    result = _answer(_logs(), base.replace(programs=one))
+    assert result.cutoff is None
+    assert "Only one curriculum track" in result.answer
 
 
 def test_change_point_on_a_plain_series() -> None:

@@ -147,9 +147,9 @@ def _log_fields(frame: pl.DataFrame) -> pl.DataFrame:
     shown = [pl.col(name).fill_null("NULL") for name in FIELD_NAMES]
     return frame.with_columns(
         pl.lit(None, dtype=pl.Int64).alias("line"),
-        pl.format(
-            "logs row at {} {} user {} ip {}", shown[0], shown[1], shown[3], shown[5]
-        ).alias("key"),
+        pl.format("logs row at {} {} user {} ip {}", shown[0], shown[1], shown[3], shown[5]).alias(
+            "key"
+        ),
         pl.concat_str(shown, separator=" ").alias("raw"),
         pl.lit(None, dtype=pl.UInt32).alias("nfields"),
     )

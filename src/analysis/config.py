@@ -115,8 +115,8 @@ class Q5Config:
     policy_date: dt.date = dt.date(2019, 6, 1)
     lesson_home_min_share: float = 0.8
     lesson_home_overrides: dict[str, str] = field(default_factory=dict)
-    min_drop: float = 0.5  # a change point counts as a shut-off only if the rate falls by this share
-    min_log_likelihood_ratio: float = 10.0  # ...and the split beats "no change" by this log-likelihood
+    min_drop: float = 0.5  # a change point is a shut-off only if the rate falls by this share
+    min_log_likelihood_ratio: float = 10.0  # ...and beats "no change" by this log-likelihood
     min_segment_days: int = 14  # days with views needed on each side of a change point
     bootstrap_reps: int = 200  # resamples of days for the change point's interval
     interval: float = 0.9  # coverage of that interval
@@ -138,9 +138,9 @@ class Q7Config:
 @dataclass(frozen=True)
 class Q8Config:
     top_n: int = 5
-    campus_share_floor: float = 0.05  # campus -> remote: the month the campus share stays below this
-    stub_program_max_share: float = 0.001  # a program with at most this share of cohort views is a stub
-    burst_min_share: float = 0.2  # no-cohort bursts: months with at least this share of the peak month
+    campus_share_floor: float = 0.05  # campus -> remote: first month staying below this share
+    stub_program_max_share: float = 0.001  # at most this share of student views: a stub program
+    burst_min_share: float = 0.2  # no-cohort bursts: months with this share of the peak month
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,9 @@ GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_BYTES = 128 << 20  # about 2.5 million log lines per parsing chunk
 FIELD_NAMES: tuple[str, ...] = ("date", "time", "path", "user_id", "cohort_id", "ip")
 NULL_TOKENS: tuple[str, ...] = ("", "null", "\\n", "nan", "none")
-_SEPARATOR = "\x1f"  # a byte that never occurs in a log line: each line is read as one string column
+_SEPARATOR = (
+    "\x1f"  # a byte that never occurs in a log line: each line is read as one string column
+)
 
 _DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
 _TIME_RE = r"^\d{2}:\d{2}:\d{2}$"
@@ -237,7 +239,9 @@ def _lines_frame(chunk: bytes) -> pl.DataFrame:
     return frame.with_columns(pl.col("raw").fill_null(""))
 
 
-def parse_lines(lines: pl.DataFrame, *, first_line: int, source: str):
+def parse_lines(
+    lines: pl.DataFrame, *, first_line: int, source: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Parse a frame of raw log lines (column `raw`) numbered from `first_line`."""
     parts = lines.select(
         (pl.int_range(pl.len(), dtype=pl.Int64) + first_line).alias("line"),
@@ -313,7 +317,9 @@ def read_log_file(
                 logs.append(valid)
                 quarantine.append(rejected)
     except (OSError, EOFError, zlib.error) as exc:
-        kind = "corrupt or truncated gzip" if isinstance(exc, EOFError | zlib.error) else "unreadable"
+        kind = (
+            "corrupt or truncated gzip" if isinstance(exc, EOFError | zlib.error) else "unreadable"
+        )
         if isinstance(exc, gzip.BadGzipFile):
             kind = "corrupt gzip"
         raise InputError(f"{path}: {kind} ({exc})") from exc
@@ -342,7 +348,10 @@ def validate_cohorts(
     """
     names = list(COHORT_SCHEMA)
     text = raw.select(
-        pl.when(_is_null_token(name)).then(None).otherwise(pl.col(name).str.strip_chars()).alias(name)
+        pl.when(_is_null_token(name))
+        .then(None)
+        .otherwise(pl.col(name).str.strip_chars())
+        .alias(name)
         for name in names
     )
 
@@ -358,9 +367,9 @@ def validate_cohorts(
 
     typed = text.with_columns(
         (pl.int_range(pl.len(), dtype=pl.Int64) + (first_line or 0)).alias("_line"),
-        pl.concat_str(
-            [pl.col(name).fill_null("NULL") for name in names], separator=","
-        ).alias("_raw"),
+        pl.concat_str([pl.col(name).fill_null("NULL") for name in names], separator=",").alias(
+            "_raw"
+        ),
         _as_id("id").alias("_id"),
         _as_id("program_id").alias("_program_id"),
         date("start_date").alias("_start_date"),
@@ -382,9 +391,7 @@ def validate_cohorts(
     )
     quarantine = checked.filter(pl.col("_reason").is_not_null()).select(
         pl.lit(source, dtype=pl.String).alias("source"),
-        (pl.col("_line") if first_line is not None else pl.lit(None, dtype=pl.Int64)).alias(
-            "line"
-        ),
+        (pl.col("_line") if first_line is not None else pl.lit(None, dtype=pl.Int64)).alias("line"),
         (
             pl.format(f"{key_prefix} id {{}}", pl.col("id").fill_null("NULL"))
             if key_prefix

@@ -144,7 +144,9 @@ def table_html(frame: pl.DataFrame, caption: str | None = None, max_rows: int = 
     rows = []
     for record in frame.head(max_rows).iter_rows():
         cells = "".join(
-            f'<td class="num">{escape_html(fmt(v))}</td>' if is_num else f"<td>{escape_html(fmt(v))}</td>"
+            f'<td class="num">{escape_html(fmt(v))}</td>'
+            if is_num
+            else f"<td>{escape_html(fmt(v))}</td>"
             for v, is_num in zip(record, numeric, strict=True)
         )
         rows.append(f"<tr>{cells}</tr>")

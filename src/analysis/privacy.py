@@ -19,7 +19,9 @@ from typing import Any
 import polars as pl
 
 # An IPv4 address not glued to other digits/dots (so "1.2.3.4.5" version strings are left alone).
-IPV4_RE = re.compile(r"(?<![\d.])((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){2})\.(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
+IPV4_RE = re.compile(
+    r"(?<![\d.])((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){2})\.(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])"
+)
 # Candidate IPv6 tokens (validated with ipaddress before masking).
 IPV6_RE = re.compile(r"(?<![0-9A-Za-z:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![0-9A-Za-z:])")
 # The same IPv4 rule for polars (Rust regex has no look-behind; the boundaries are captured instead).
@@ -107,10 +109,7 @@ def mask_frame(frame: pl.DataFrame) -> pl.DataFrame:
         return frame
     return frame.with_columns(
         *[_mask_expr(pl.col(name)).alias(name) for name in string_columns],
-        *[
-            pl.col(name).list.eval(_mask_expr(pl.element())).alias(name)
-            for name in list_columns
-        ],
+        *[pl.col(name).list.eval(_mask_expr(pl.element())).alias(name) for name in list_columns],
     )
 
 

@@ -103,7 +103,11 @@ def read_qmd(path: Path):
 
     _, body = split_front_matter(path.read_text(encoding="utf-8"))
     notebook = jupytext.reads(body, fmt="Rmd")
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     return notebook
 
 
@@ -180,14 +184,21 @@ def notebook_markdown(notebook) -> str:
 # --- pandoc ---------------------------------------------------------------------------------------------
 
 
-def _pandoc(text: str, to: str, extra: list[str], outputfile: Path | None = None, where: str = "") -> str:
+def _pandoc(
+    text: str,
+    to: str,
+    extra: list[str],
+    outputfile: Path | None = None,
+    where: str = "",
+    source_format: str = "markdown",
+) -> str:
     import pypandoc
 
     try:
         return pypandoc.convert_text(
             text,
             to,
-            format="markdown",
+            format=source_format,
             extra_args=extra,
             outputfile=str(outputfile) if outputfile else None,
         )
@@ -195,10 +206,24 @@ def _pandoc(text: str, to: str, extra: list[str], outputfile: Path | None = None
         raise TargetError(f"{where}: pandoc failed ({to}): {exc}") from exc
 
 
-def _site_page(markdown: str, meta: dict[str, Any], target: Path, root: str, config: Config, simulated: bool, toc: bool) -> Path:
+def _site_page(
+    markdown: str,
+    meta: dict[str, Any],
+    target: Path,
+    root: str,
+    config: Config,
+    simulated: bool,
+    toc: bool,
+    question: str = "",
+) -> Path:
     import yaml
 
-    front = {k: meta[k] for k in ("title", "subtitle") if k in meta}
+    front = {k: str(meta[k]) for k in ("title", "subtitle") if k in meta}
+    title = front.get("title", config.site.title)
+    pagetitle = (
+        config.site.title if title == config.site.title else f"{title} – {config.site.title}"
+    )
+    front["pagetitle"] = pagetitle
     document = f"---\n{yaml.safe_dump(front, allow_unicode=True)}---\n\n{markdown}"
     extra = [
         "--standalone",
@@ -213,6 +238,8 @@ def _site_page(markdown: str, meta: dict[str, Any], target: Path, root: str, con
     ]
     if simulated:
         extra += ["-V", "simulated=true"]
+    if question:  # -V values are inserted verbatim: escape them
+        extra += ["-V", f"question={html.escape(question)}"]
     if toc:
         extra += ["--toc", "--toc-depth=2"]
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -231,7 +258,9 @@ def copy_assets(site_dir: Path) -> list[Path]:
     for name, source in VEGA_ASSETS.items():
         origin = NODE_MODULES / source
         if not origin.exists():
-            raise TargetError(f"JavaScript asset missing: {origin} (run `make install`, it runs `npm ci`)")
+            raise TargetError(
+                f"JavaScript asset missing: {origin} (run `make install`, it runs `npm ci`)"
+            )
         copied.append(Path(shutil.copy2(origin, assets / name)))
     reveal = NODE_MODULES / "reveal.js" / "dist"
     if not reveal.exists():
@@ -267,6 +296,7 @@ def _slide(markdown: str, site_dir: Path, config: Config) -> list[Path]:
         ],
         outputfile=html_out,
         where="slide.qmd",
+        source_format="markdown-implicit_figures",  # the chart's alt text is not a caption
     )
     pptx_out = site_dir / "slide.pptx"
     _pandoc(
@@ -275,13 +305,18 @@ def _slide(markdown: str, site_dir: Path, config: Config) -> list[Path]:
         ["--slide-level=2", f"--resource-path={site_dir}"],
         outputfile=pptx_out,
         where="slide.qmd",
+        source_format="markdown-implicit_figures",
     )
     return [html_out, pptx_out]
 
 
 def screenshot(html_file: Path, png: Path, size: tuple[int, int] = (1280, 720)) -> bool:
     """Headless Chromium screenshot of a local page; False when chromium is not installed."""
-    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    browser = (
+        shutil.which("chromium")
+        or shutil.which("chromium-browser")
+        or shutil.which("google-chrome")
+    )
     if not browser:
         return False
     with tempfile.TemporaryDirectory(prefix="ci-chromium-") as profile:
@@ -310,7 +345,14 @@ def screenshot(html_file: Path, png: Path, size: tuple[int, int] = (1280, 720)) 
 # --- email ----------------------------------------------------------------------------------------------
 
 
-def _email(markdown: str, meta: dict[str, Any], build_dir: Path, pptx: Path, config: Config, simulated: bool) -> list[Path]:
+def _email(
+    markdown: str,
+    meta: dict[str, Any],
+    build_dir: Path,
+    pptx: Path,
+    config: Config,
+    simulated: bool,
+) -> list[Path]:
     """email.html (CSS inlined, cid: images, no script) and email.eml (text + HTML + PNGs + slide.pptx)."""
     import css_inline
 
@@ -341,7 +383,14 @@ def _email(markdown: str, meta: dict[str, Any], build_dir: Path, pptx: Path, con
         image = build_dir / "email" / f"{cid}.png"
         if not image.exists():
             raise TargetError(f"email.qmd: image cid:{cid} has no file {image}")
-        html_part.add_related(image.read_bytes(), "image", "png", cid=f"<{cid}>", filename=f"{cid}.png")
+        html_part.add_related(
+            image.read_bytes(),
+            "image",
+            "png",
+            cid=f"<{cid}>",
+            disposition="inline",
+            filename=f"{cid}.png",
+        )
     message.add_attachment(pptx.read_bytes(), *PPTX_TYPE, filename="slide.pptx")
     eml_out = build_dir / "email.eml"
     eml_out.write_bytes(bytes(message))
@@ -369,9 +418,12 @@ def _swap(staging: Path, target: Path) -> None:
         shutil.rmtree(old)
 
 
-def render(config: Config, engine: str = "auto", progress: bool = True, report: Any = None) -> RenderSummary:
+def render(
+    config: Config, engine: str = "auto", progress: bool = True, report: Any = None
+) -> RenderSummary:
     """Site, slide and email from the report (computed from the snapshot when not given)."""
     from analysis import pages
+    from analysis.questions import TITLES
 
     started = time.monotonic()
     engine = resolve_engine(engine)
@@ -408,6 +460,11 @@ def render(config: Config, engine: str = "auto", progress: bool = True, report: 
                     t0 = time.monotonic()
                     path = PROJECT_ROOT / source
                     meta, _ = split_front_matter(path.read_text(encoding="utf-8"))
+                    question = ""
+                    if source.startswith("questions/q"):
+                        number = int(source.removeprefix("questions/q").removesuffix(".qmd"))
+                        meta = {**meta, "title": f"Question {number}: {TITLES[number]}"}
+                        question = str(report.results[number].title)
                     markdown = notebook_markdown(runner.run(path))
                     root = "../" if "/" in source else ""
                     _site_page(
@@ -418,13 +475,17 @@ def render(config: Config, engine: str = "auto", progress: bool = True, report: 
                         config,
                         simulated,
                         toc=root != "",
+                        question=question,
                     )
                     step(f"{source} ({time.monotonic() - t0:.1f}s)", enabled=progress)
             copy_assets(staging)  # after the site: quarto may clean its output folder
             t0 = time.monotonic()
             slide_md = notebook_markdown(runner.run(PROJECT_ROOT / "slide.qmd"))
             slide_outputs = _slide(slide_md, staging, config)
-            step(f"slide.qmd -> slide.html, slide.pptx ({time.monotonic() - t0:.1f}s)", enabled=progress)
+            step(
+                f"slide.qmd -> slide.html, slide.pptx ({time.monotonic() - t0:.1f}s)",
+                enabled=progress,
+            )
             t0 = time.monotonic()
             email_path = PROJECT_ROOT / "email.qmd"
             email_meta, _ = split_front_matter(email_path.read_text(encoding="utf-8"))
@@ -432,7 +493,9 @@ def render(config: Config, engine: str = "auto", progress: bool = True, report: 
         png = staging / "slide.png"
         if not screenshot(slide_outputs[0], png):
             shutil.copy2(staging / "slide-chart.png", png)
-            summary.notes.append("chromium not found: slide.png is the slide's chart (vl-convert), not a screenshot")
+            summary.notes.append(
+                "chromium not found: slide.png is the slide's chart (vl-convert), not a screenshot"
+            )
         email_outputs = _email(email_md, email_meta, build_dir, slide_outputs[1], config, simulated)
         step(f"email.qmd -> email.html, email.eml ({time.monotonic() - t0:.1f}s)", enabled=progress)
         _swap(staging, site_dir)
@@ -443,9 +506,12 @@ def render(config: Config, engine: str = "auto", progress: bool = True, report: 
         shutil.rmtree(staging, ignore_errors=True)
         raise TargetError(f"cannot write the outputs ({site_dir}): {exc}") from exc
 
-    summary.outputs = [
-        site_dir / source.replace(".qmd", ".html") for source in SITE_PAGES
-    ] + [site_dir / "slide.html", site_dir / "slide.pptx", site_dir / "slide.png", *email_outputs]
+    summary.outputs = [site_dir / source.replace(".qmd", ".html") for source in SITE_PAGES] + [
+        site_dir / "slide.html",
+        site_dir / "slide.pptx",
+        site_dir / "slide.png",
+        *email_outputs,
+    ]
     summary.seconds = time.monotonic() - started
     return summary
 

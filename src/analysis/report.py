@@ -166,6 +166,9 @@ def write_findings(report: Report, out_dir: Path) -> Path:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(
+            tmp_name, 0o644
+        )  # temp files are private (0600); findings.json is an ordinary output
         os.replace(tmp_name, target)
     except OSError as exc:
         if tmp_name and os.path.exists(tmp_name):

@@ -52,9 +52,11 @@ def chart_distribution(result: Q3Result) -> alt.TopLevelMixin:
             tooltip=tooltip,
         )
     )
-    normal = base.transform_filter(alt.datum.status == "Within range").mark_circle(
-        size=28, opacity=0.45
-    ).encode(color=program_color())
+    normal = (
+        base.transform_filter(alt.datum.status == "Within range")
+        .mark_circle(size=28, opacity=0.45)
+        .encode(color=program_color())
+    )
     low = base.transform_filter(alt.datum.status == "Low usage").mark_point(
         size=60, shape="triangle-down", color=ACCENT, filled=True, opacity=0.9
     )
@@ -117,7 +119,12 @@ def chart_timelines(result: Q3Result) -> alt.TopLevelMixin:
         .mark_bar(height=5)
         .encode(x="first_access:T", x2="last_access:T", y=y, color=program_color(), tooltip=tooltip)
     )
-    chart = alt.layer(window, access).properties(width=WIDTH, height=alt.Step(20))
+    last = (
+        alt.Chart(data)
+        .mark_point(filled=True, size=40, shape="diamond")
+        .encode(x="last_access:T", y=y, color=program_color(), tooltip=tooltip)
+    )
+    chart = alt.layer(window, access, last).properties(width=WIDTH, height=alt.Step(20))
     counts = flagged.group_by("pattern").len().sort("len", "pattern", descending=[True, False])
     top = counts.row(0, named=True) if counts.height else {"pattern": "", "len": 0}
     title = (
@@ -126,7 +133,8 @@ def chart_timelines(result: Q3Result) -> alt.TopLevelMixin:
     )
     description = (
         "Timeline chart: for each of the first flagged students, a grey bar spans the cohort's start "
-        "to end date and a coloured bar spans the student's first to last access. "
+        "to end date and a coloured bar spans the student's first to last access (a diamond marks "
+        "the last access). "
         + "; ".join(
             f"user {r['user_id']} ({r['cohort']}): {r['pattern'].lower()}, "
             f"{r['first_access']:%Y-%m-%d} to {r['last_access']:%Y-%m-%d}"

@@ -71,7 +71,8 @@ def chart_incidents(result: Q4Result) -> alt.TopLevelMixin:
         f"{top['kind'].replace('_', ' ')} ({top['views']:,} views)"
     )
     description = (
-        f"Dot plot of the {result.incidents.height} most severe incidents by kind and severity: "
+        f"Dot plot of the {result.incidents.height} most severe of {result.total_incidents} "
+        f"incidents by kind and severity, dot size the views involved. Incidents by kind (all): "
         f"{kinds_text}. The top incident, highlighted: {top['evidence']}."
     )
     return finish(chart, title, description)

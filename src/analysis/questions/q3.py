@@ -20,7 +20,9 @@ from analysis.prepare import Prepared, campus_ips, prepare
 from analysis.results import QuestionResult
 from analysis.snapshot import Snapshot
 
-TITLE = "Are there students who, when active, hardly access the curriculum? What do we know about them?"
+TITLE = (
+    "Are there students who, when active, hardly access the curriculum? What do we know about them?"
+)
 SIMULATED_CAVEAT = (
     "The data is simulated (calibrated to the real log's published facts, with injected drop-outs and "
     "duplicate identities): user ids and counts illustrate the method, not real students."
@@ -170,12 +172,17 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     data_start = prepared.data_start.date()
     data_end = prepared.data_end.date()
 
-    enrollments = _enrollments(prepared, data_start, data_end, q3.min_enrolled_days).collect()
+    enrollments, user_ips = pl.collect_all(
+        [
+            _enrollments(prepared, data_start, data_end, q3.min_enrolled_days),
+            _user_ips(prepared, config),
+        ]
+    )
     eligible = enrollments.filter(pl.col("status") == "eligible")
     too_recent = _excluded(enrollments, "too_recent")
     before_data = _excluded(enrollments, "before_data")
 
-    same_person = _same_person(prepared, config, enrollments)
+    same_person = _same_person(enrollments, user_ips)
     judged = _judge(eligible, same_person, config)
     flagged = (
         judged.filter(pl.col("low_usage") | (pl.col("possible_same_person").list.len() > 0))
@@ -266,23 +273,33 @@ def _enrollments(
     active_lesson = active & (pl.col("page_kind") == "lesson")
     observed_start = pl.max_horizontal(pl.col("start_date"), pl.lit(data_start))
     observed_end = pl.min_horizontal(pl.col("end_date"), pl.lit(data_end))
+    students = prepared.views.filter(pl.col("role") == "student")
+    keys = ["user_id", "cohort_id"]
+    # three narrow aggregations joined beat one wide aggregation with filtered n_unique per group
+    spans = students.group_by(keys).agg(
+        pl.col("timestamp").min().alias("first_access"),
+        pl.col("timestamp").max().alias("last_access"),
+        pl.col("ip").n_unique().alias("ips"),
+    )
+    days = (
+        students.filter(active).group_by(keys).agg(pl.col("date").n_unique().alias("active_days"))
+    )
+    lessons = (
+        students.filter(active_lesson)
+        .group_by(keys)
+        .agg(pl.len().alias("views"), pl.col("lesson").drop_nulls().n_unique().alias("lessons"))
+    )
+    cohorts = prepared.cohorts.lazy().select(
+        "cohort_id", pl.col("cohort_name").alias("cohort"), "program", "start_date", "end_date"
+    )
     return (
-        prepared.views.filter(pl.col("role") == "student")
-        .group_by("user_id", "cohort_id")
-        .agg(
-            pl.col("cohort_name").first().alias("cohort"),
-            pl.col("program").first().alias("program"),
-            pl.col("start_date").first().alias("start_date"),
-            pl.col("end_date").first().alias("end_date"),
-            pl.col("timestamp").min().alias("first_access"),
-            pl.col("timestamp").max().alias("last_access"),
-            active_lesson.sum().alias("views"),
-            pl.col("date").filter(active).n_unique().alias("active_days"),
-            pl.col("lesson").filter(active_lesson).drop_nulls().n_unique().alias("lessons"),
-            pl.col("ip").n_unique().alias("ips"),
-        )
+        spans.join(days, on=keys, how="left")
+        .join(lessons, on=keys, how="left")
+        .join(cohorts, on="cohort_id", how="left")
+        .with_columns(pl.col("active_days", "views", "lessons").fill_null(0))
         .with_columns(
-            ((observed_end - observed_start).dt.total_days() + 1).clip(lower_bound=0)
+            ((observed_end - observed_start).dt.total_days() + 1)
+            .clip(lower_bound=0)
             # a cohort wholly outside the data has no observed days
             .alias("enrolled_days"),
         )
@@ -324,26 +341,31 @@ def _excluded(enrollments: pl.DataFrame, status: str) -> pl.DataFrame:
     )
 
 
-def _same_person(prepared: Prepared, config: Config, enrollments: pl.DataFrame) -> pl.DataFrame:
-    """(user_id, cohort_id) -> other user_ids of the same cohort that share a personal IP and whose
-    activity follows this one's without overlap (either direction)."""
-    campus = campus_ips(prepared, config)
-    personal_ips = (
+def _user_ips(prepared: Prepared, config: Config) -> pl.LazyFrame:
+    """(student, cohort, ip) for personal IPs: used by at most `same_person_max_ip_users` user_ids
+    (any role) and not a campus IP, so a classroom NAT or a cafe is never identity evidence."""
+    max_users = config.q3.same_person_max_ip_users
+    campus = list(config.q4.campus_ips)
+    if max_users >= config.q4.shared_ip_min_users:  # detected campus IPs could pass the user bar
+        campus += campus_ips(prepared, config)
+    personal = (
         prepared.views.group_by("ip")
         .agg(pl.col("user_id").n_unique().alias("ip_users"))
-        .filter(
-            (pl.col("ip_users") <= config.q3.same_person_max_ip_users)
-            & ~pl.col("ip").is_in(campus)
-        )
+        .filter((pl.col("ip_users") <= max_users) & ~pl.col("ip").is_in(campus))
         .select("ip")
     )
-    user_ips = (
+    return (
         prepared.views.filter(pl.col("role") == "student")
+        .join(personal, on="ip", how="semi")
         .select("user_id", "cohort_id", "ip")
         .unique()
-        .join(personal_ips, on="ip", how="semi")
     )
-    spans = enrollments.lazy().select("user_id", "cohort_id", "first_access", "last_access")
+
+
+def _same_person(enrollments: pl.DataFrame, user_ips: pl.DataFrame) -> pl.DataFrame:
+    """(user_id, cohort_id) -> other user_ids of the same cohort that share a personal IP and whose
+    activity follows this one's without overlap (either direction)."""
+    spans = enrollments.select("user_id", "cohort_id", "first_access", "last_access")
     with_spans = user_ips.join(spans, on=["user_id", "cohort_id"], how="inner")
     earlier_later = (
         with_spans.join(with_spans, on=["cohort_id", "ip"], how="inner", suffix="_later")
@@ -363,10 +385,8 @@ def _same_person(prepared: Prepared, config: Config, enrollments: pl.DataFrame) 
     )
     return (
         both_ways.unique()
-        .sort("other")
         .group_by("user_id", "cohort_id")
-        .agg(pl.col("other").alias("possible_same_person"))
-        .collect()
+        .agg(pl.col("other").sort().alias("possible_same_person"))
     )
 
 
@@ -401,10 +421,7 @@ def _judge(eligible: pl.DataFrame, same_person: pl.DataFrame, config: Config) ->
         .with_columns(
             ((x - median) / scale).alias("robust_z"),
             (median.exp() - 1).alias("cohort_median_per_week"),
-            pl.when(small)
-            .then(pl.lit("program"))
-            .otherwise(pl.lit("cohort"))
-            .alias("peer_group"),
+            pl.when(small).then(pl.lit("program")).otherwise(pl.lit("cohort")).alias("peer_group"),
         )
         .with_columns(
             ((pl.col("robust_z") <= -q3.low_quantile_mad) | (pl.col("views") == 0))
@@ -453,19 +470,22 @@ def _sentences(
     q3 = config.q3
     excluded = (
         f"{too_recent.height} cohort{'s' if too_recent.height != 1 else ''} started too recently "
-        f"and {before_data.height} lie before the data"
+        f"and {before_data.height} {'lies' if before_data.height == 1 else 'lie'} before the data"
     )
     if judged.is_empty():
         return (
             f"No student enrollment overlaps the data by {q3.min_enrolled_days} days or more, so "
             f"low usage cannot be judged ({excluded}).",
-            ["Judge usage once the snapshot holds students' views over at least one cohort window."],
+            [
+                "Judge usage once the snapshot holds students' views over at least one cohort window."
+            ],
         )
     zero = int((judged["views"] == 0).sum())
     answer_text = (
         f"Yes: {low} of {judged.height} students ({_pct(low, judged.height)}) hardly used the "
         f"curriculum while enrolled (lesson views per week far below their cohort's, robust z <= "
-        f"-{q3.low_quantile_mad:g}, or none at all); {dropouts} look like drop-outs and {pairs} "
+        f"-{q3.low_quantile_mad:g}, or none at all); {dropouts} "
+        f"{'looks like a drop-out' if dropouts == 1 else 'look like drop-outs'} and {pairs} "
         f"pair{'s' if pairs != 1 else ''} of accounts may be the same person."
         if low
         else f"No: none of {judged.height} students fell far below their cohort's lesson views "
@@ -486,8 +506,8 @@ def _sentences(
         counts = low_rows.group_by("pattern").len().sort("len", "pattern", descending=[True, False])
         median_days = low_rows["active_days"].median()
         supporting.append(
-            f"The flagged students are mostly: "
-            + ", ".join(f"{r['len']} {r['pattern'].lower()}" for r in counts.iter_rows(named=True))
+            "Patterns among the students flagged for low usage: "
+            + ", ".join(f"{r['pattern'].lower()} {r['len']}" for r in counts.iter_rows(named=True))
             + f"; they were active on a median of {median_days or 0:.0f} days while enrolled, and "
             f"{zero} opened no lesson at all while enrolled."
         )

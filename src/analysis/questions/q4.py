@@ -27,6 +27,7 @@ how far the score exceeds the kind's threshold (log scale), which ranks incident
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +40,7 @@ from analysis.results import QuestionResult
 from analysis.schema import INCIDENT_KINDS
 from analysis.snapshot import Snapshot
 
-TITLE = "Suspicious activity"
+TITLE = "Suspicious activity: users or machines that should not have access, web scraping, suspicious IPs?"
 
 INCIDENT_SCHEMA: dict[str, pl.DataType] = {
     "rank": pl.Int64(),
@@ -125,7 +126,15 @@ class Q4Result(QuestionResult):
         return out
 
     def headline(self) -> str:
-        return self.answer
+        """Counts per kind without the evidence sentence (slide, index)."""
+        if self.total_incidents == 0 or self.summary.height == 0:
+            return self.answer
+        parts = [
+            _plural(row["incidents"], *KIND_NOUNS[row["kind"]])
+            for row in self.summary.iter_rows(named=True)
+            if row["incidents"] and row["kind"] in KIND_NOUNS
+        ]
+        return f"{_plural(self.total_incidents, 'suspicious incident')}: {', '.join(parts)}."
 
 
 # --- formatting helpers (vectorised) -------------------------------------------------------------------
@@ -178,7 +187,7 @@ def scraping_bursts(base: pl.LazyFrame, config: Config, campus: list[str]) -> pl
     )
     candidates = (
         known.group_by(
-            "user_id", "ip", pl.col("timestamp").dt.truncate(f"{window}s").alias("bucket")
+            "user_id", "ip", (pl.col("timestamp").dt.epoch("s") // window).alias("bucket")
         )
         .agg(pl.len().alias("n"))
         .filter(pl.col("n") >= math.ceil(k / 2))
@@ -264,7 +273,7 @@ def _scraping(bursts: pl.LazyFrame, config: Config) -> pl.LazyFrame:
                 _ts(pl.col("start"), "%Y-%m-%d %H:%M"),
                 _num(pl.col("gap_mean")),
                 _num(pl.col("gap_cv"), 2),
-                _num(pl.col("peak_rate"), 0),
+                pl.col("peak_rate").round(0).cast(pl.Int64),
                 pl.lit(window_text),
             ).alias("evidence"),
         ).with_columns(_severity("scraping", pl.col("score"), q4.scrape_min_pages)),
@@ -471,19 +480,23 @@ def _new_ip(
     ).unique()
     known = base.filter(pl.col("user_id").is_not_null())
     user_first = known.group_by("user_id").agg(pl.col("date").min().alias("user_first"))
-    first_day = (
+    # First the (user, IP) pairs whose very first view came at night (few), then their first day.
+    night_pairs = (
         known.filter(pl.col("ip").is_not_null() & ~pl.col("ip").is_in(campus))
         .group_by("user_id", "ip")
+        .agg(pl.col("timestamp").min().alias("start"))
+        .filter(pl.col("start").dt.hour() < q4.new_ip_night_end_hour)
+        .with_columns(pl.col("start").dt.date().alias("date"))
+    )
+    first_day = (
+        known.join(night_pairs, on=["user_id", "ip", "date"], how="inner")
+        .group_by("user_id", "ip", "date")
         .agg(
-            pl.col("date").min().alias("date"),
-            pl.col("timestamp").min().alias("start"),
-            (pl.col("date") == pl.col("date").min()).sum().alias("views"),
-            pl.col("timestamp").filter(pl.col("date") == pl.col("date").min()).max().alias("end"),
+            pl.len().alias("views"),
+            pl.col("start").first().alias("start"),
+            pl.col("timestamp").max().alias("end"),
         )
-        .filter(
-            (pl.col("start").dt.hour() < q4.new_ip_night_end_hour)
-            & (pl.col("views") >= q4.new_ip_min_views)
-        )
+        .filter(pl.col("views") >= q4.new_ip_min_views)
         .join(user_first, on="user_id", how="inner")
         .join(scraped_days, on=["user_id", "date"], how="anti")
         .filter(
@@ -671,8 +684,9 @@ _BASE_COLUMNS = (
 
 def detect(prepared: Prepared, config: Config) -> tuple[pl.DataFrame, pl.DataFrame, list[str], Any]:
     """All incidents (untruncated, ranked), the daily frame of heavy-day users, campus IPs, bursts."""
-    campus = campus_ips(prepared, config)
     base = prepared.views.select(_BASE_COLUMNS).collect().lazy()
+    # Same rule as prepare.campus_ips, run on the collected columns instead of re-reading the log.
+    campus = campus_ips(dataclasses.replace(prepared, views=base), config)
     bursts_lazy = scraping_bursts(base, config, campus)
     daily_lazy = daily_views(base, config)
     bursts, daily_heavy_users = pl.collect_all(

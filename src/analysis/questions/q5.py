@@ -123,7 +123,7 @@ class Q5Result(QuestionResult):
                 pl.col("cutoff_low").cast(pl.String)
                 + pl.lit(" to ")
                 + pl.col("cutoff_high").cast(pl.String)
-            ).alias("90% interval"),
+            ).alias(f"{self.parameters.get('interval', 0.9):.0%} interval"),
             (pl.col("rate_before") * 100).round(2).alias("Rate before (% of lesson views)"),
             (pl.col("rate_after") * 100).round(2).alias("Rate after (%)"),
             pl.col("views_after").alias("Views after the shut-off"),
@@ -150,12 +150,14 @@ class Q5Result(QuestionResult):
         }
 
     def headline(self) -> str:
+        if self.cross_views == 0:
+            return "No student read the other track's lessons"
         if self.cutoff is None:
             return f"No clear shut-off: {self.cross_views:,} cross-program views with no significant drop"
         views_after = int(self.after_cutoff["views"].sum()) if self.after_cutoff.height else 0
         return (
             f"Cross-program access dropped on {self.cutoff.isoformat()}, but {views_after:,} views "
-            f"by {self.after_cutoff['user_id'].n_unique()} students continued"
+            f"by {_plural(self.after_cutoff['user_id'].n_unique(), 'student', True)} continued"
         )
 
 
@@ -352,6 +354,15 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         "modules_without_home": without["module"].to_list(),
         "views_without_home": int(without["views"].sum()),
     }
+    if len(directions) == 0:
+        return Q5Result(
+            answer="Only one curriculum track is configured ([programs.track]), so there is no other "
+            "program to cross into.",
+            supporting=[f"Tracks configured: {', '.join(tracks) or 'none'}."],
+            caveats=caveats,
+            reference_date=q5.policy_date,
+            **base,
+        )
     if daily_track.is_empty():
         return Q5Result(
             answer="No student lesson views were found, so cross-program access cannot be measured.",
@@ -609,7 +620,7 @@ def _sentences(
         earlier_text = "No shut-off was found, so there is no earlier one either."
     else:
         answer_text = (
-            f"Cross-program access fell on {main.date.isoformat()} (90% interval "
+            f"Cross-program access fell on {main.date.isoformat()} ({base['parameters']['interval']:.0%} interval "
             f"{main.low.isoformat()} to {main.high.isoformat()}; {_days_between(main.date, policy)}), "
             f"from {_pct(main.rate_before)} to {_pct(main.rate_after)} of student lesson views, but it did "
             f"not stop: {views_after:,} views by {users_after} {_plural(users_after, 'student')} "

@@ -31,7 +31,8 @@ DUPLICATE_MAX_IP_USERS = 3  # an IP shared by at most this many users is "privat
 DUPLICATE_MAX_GAP_DAYS = (
     60  # the second account starts within this many days of the first one's end
 )
-FULL_YEAR_DAYS = 360  # a calendar year with at least this many covered days counts as full
+FULL_YEAR_DAYS = 360
+HOLIDAY_MIN_DIP = 0.1  # a holiday fall smaller than this is reported as "no marked dip"  # a calendar year with at least this many covered days counts as full
 
 MONTHLY_SCHEMA = {"month": pl.Date(), "program": pl.String(), "views": pl.Int64()}
 CAMPUS_SCHEMA = {
@@ -533,8 +534,8 @@ def _holiday_dip(daily: pl.DataFrame) -> Finding | None:
     return Finding(
         title="Winter-holiday dip",
         summary=f"views fall {_pct(-change)} over the winter holidays"
-        if change < 0
-        else "no winter-holiday dip",
+        if change <= -HOLIDAY_MIN_DIP
+        else f"no marked winter-holiday dip ({'+' if change >= 0 else '-'}{_pct(abs(change))})",
         text=(
             f"Between December 24 and January 1 the site averages {inside:,.0f} views a day against "
             f"{outside:,.0f} on the other days of December and January ({'+' if change >= 0 else '-'}"

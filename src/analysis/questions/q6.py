@@ -1,0 +1,349 @@
+"""Question 6: what topics do graduates keep referencing after graduation, per program?
+
+A view counts as an alumni reference when a student opens a lesson at least `q6.min_days_after_end` days
+after the end of the cohort named on that row. Lessons and their modules (topics) are ranked per program
+both by views and by distinct alumni: views show what is used heavily, distinct alumni what is used
+widely (one enthusiastic graduate cannot make a topic popular). Timing (median and 90th percentile of
+days after graduation) says whether it is a short tail or lasting reference use, and the share of
+graduates in the data who ever came back puts the numbers in proportion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from analysis.config import Config
+from analysis.prepare import Prepared, prepare, student_lesson_views
+from analysis.results import QuestionResult
+from analysis.snapshot import Snapshot
+
+TITLE = "What topics do graduates keep referencing after graduation (per program)?"
+SIMULATED_CAVEAT = (
+    "The data is simulated (calibrated to the real log's published facts, with alumni reading at a "
+    "lower rate after graduation): topics and numbers illustrate the method."
+)
+BIN_DAYS = 30  # histogram bins of days after graduation ("months")
+
+TOP_SCHEMA = {
+    "program": pl.String(),
+    "rank": pl.UInt32(),
+    "rank_by_alumni": pl.UInt32(),
+    "topic": pl.String(),
+    "views": pl.UInt32(),
+    "alumni": pl.UInt32(),
+    "median_days": pl.Float64(),
+    "p90_days": pl.Float64(),
+}
+PROGRAM_SCHEMA = {
+    "program": pl.String(),
+    "graduates": pl.UInt32(),
+    "alumni_readers": pl.UInt32(),
+    "share_readers": pl.Float64(),
+    "views": pl.UInt32(),
+    "lessons": pl.UInt32(),
+    "median_days": pl.Float64(),
+    "p90_days": pl.Float64(),
+}
+HISTOGRAM_SCHEMA = {
+    "program": pl.String(),
+    "days_from": pl.Int64(),
+    "days_to": pl.Int64(),
+    "views": pl.UInt32(),
+    "alumni": pl.UInt32(),
+}
+
+
+@dataclass(frozen=True)
+class Q6Result(QuestionResult):
+    # topic = lesson path; rows kept when in the top n by views or by distinct alumni, sorted by rank
+    top_lessons: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=TOP_SCHEMA))
+    # topic = module (first path segment of the lesson)
+    top_modules: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=TOP_SCHEMA))
+    programs: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PROGRAM_SCHEMA))
+    days_histogram: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=HISTOGRAM_SCHEMA)
+    )
+    graduates: int = 0
+    alumni_readers: int = 0
+    alumni_views: int = 0
+    top_n: int = 10
+    min_days_after_end: int = 1
+
+    def tables(self) -> dict[str, pl.DataFrame]:
+        programs = self.programs.select(
+            pl.col("program").alias("Program"),
+            pl.col("graduates").alias("Graduates in the data"),
+            pl.col("alumni_readers").alias("Read after graduating"),
+            (pl.col("share_readers") * 100).round(1).alias("Share (%)"),
+            pl.col("views").alias("Alumni lesson views"),
+            pl.col("median_days").round(0).alias("Median days after graduation"),
+            pl.col("p90_days").round(0).alias("90th percentile days"),
+        )
+        modules = (
+            self.top_modules.filter(pl.col("rank") <= 5)
+            .head(15)
+            .select(
+                pl.col("program").alias("Program"),
+                pl.col("rank").alias("Rank"),
+                pl.col("topic").alias("Module"),
+                pl.col("views").alias("Alumni views"),
+                pl.col("alumni").alias("Alumni"),
+                pl.col("median_days").round(0).alias("Median days after graduation"),
+            )
+        )
+        lessons = (
+            self.top_lessons.filter(pl.col("rank") <= 5)
+            .head(15)
+            .select(
+                pl.col("program").alias("Program"),
+                pl.col("rank").alias("Rank"),
+                pl.col("topic").alias("Lesson"),
+                pl.col("views").alias("Alumni views"),
+                pl.col("alumni").alias("Alumni"),
+                pl.col("median_days").round(0).alias("Median days after graduation"),
+            )
+        )
+        return {
+            "Graduates who came back": programs,
+            "Top topics (modules) after graduation": modules,
+            "Top lessons after graduation": lessons,
+        }
+
+    def headline(self) -> str:
+        if not self.alumni_readers:
+            return "No graduate read the curriculum after graduating"
+        top = self.top_modules.filter(pl.col("rank") == 1).sort("views", descending=True)
+        leader = top.row(0, named=True) if top.height else None
+        tail = f"; {leader['topic']} leads ({leader['program']})" if leader else ""
+        return (
+            f"{self.alumni_readers} of {self.graduates} graduates kept reading after graduating"
+            + tail
+        )
+
+
+def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q6Result:
+    """Top lessons and modules read by alumni per program, with timing and reach."""
+    prepared = prepared or prepare(snapshot, config)
+    q6 = config.q6
+    data_end = prepared.data_end.date()
+
+    alumni_query = (
+        student_lesson_views(prepared)
+        .filter(
+            (pl.col("window") == "alumni")
+            & (pl.col("days_after_end") >= q6.min_days_after_end)
+            & pl.col("lesson").is_not_null()
+            & (pl.col("lesson") != "")
+        )
+        .select("program", "lesson", "module", "user_id", "days_after_end")
+    )
+    # graduates in the data: students seen under a cohort that ended early enough to have alumni days
+    graduates_query = (
+        prepared.views.filter(
+            (pl.col("role") == "student")
+            & (pl.col("end_date") <= pl.lit(data_end) - pl.duration(days=q6.min_days_after_end))
+        )
+        .group_by("program")
+        .agg(pl.col("user_id").n_unique().alias("graduates"))
+    )
+    total_graduates_query = prepared.views.filter(
+        (pl.col("role") == "student")
+        & (pl.col("end_date") <= pl.lit(data_end) - pl.duration(days=q6.min_days_after_end))
+    ).select(pl.col("user_id").n_unique().alias("graduates"))
+    alumni, graduates, total_graduates = pl.collect_all(
+        [alumni_query, graduates_query, total_graduates_query]
+    )
+
+    top_lessons = _top(alumni, "lesson", q6.top_n)
+    top_modules = _top(alumni, "module", q6.top_n)
+    programs = (
+        graduates.join(
+            alumni.group_by("program").agg(
+                pl.col("user_id").n_unique().alias("alumni_readers"),
+                pl.len().alias("views"),
+                pl.col("lesson").n_unique().alias("lessons"),
+                pl.col("days_after_end").median().alias("median_days"),
+                pl.col("days_after_end").quantile(0.9, interpolation="linear").alias("p90_days"),
+            ),
+            on="program",
+            how="full",
+            coalesce=True,
+        )
+        .with_columns(
+            pl.col("graduates", "alumni_readers", "views", "lessons").fill_null(0),
+        )
+        .with_columns(
+            pl.when(pl.col("graduates") > 0)
+            .then(pl.col("alumni_readers") / pl.col("graduates"))
+            .otherwise(pl.lit(None))
+            .alias("share_readers"),
+        )
+        .sort("program")
+        .select(PROGRAM_SCHEMA.keys())
+        .cast(PROGRAM_SCHEMA)
+    )
+    histogram = (
+        alumni.with_columns(
+            ((pl.col("days_after_end") // BIN_DAYS) * BIN_DAYS).cast(pl.Int64).alias("days_from")
+        )
+        .group_by("program", "days_from")
+        .agg(pl.len().alias("views"), pl.col("user_id").n_unique().alias("alumni"))
+        .with_columns((pl.col("days_from") + BIN_DAYS).alias("days_to"))
+        .sort("program", "days_from")
+        .select(HISTOGRAM_SCHEMA.keys())
+        .cast(HISTOGRAM_SCHEMA)
+    )
+    n_graduates = int(total_graduates["graduates"][0]) if total_graduates.height else 0
+    readers = int(alumni["user_id"].n_unique()) if alumni.height else 0
+
+    answer_text, supporting = _sentences(
+        programs, top_lessons, top_modules, alumni, n_graduates, readers, q6.min_days_after_end
+    )
+    caveats = [
+        "Alumni can only come back inside the data's time range: recent cohorts have had less time "
+        "to return, so their share of readers is a lower bound.",
+        "A graduate who later joined another cohort counts as alumni only on rows that name the "
+        "cohort they graduated from.",
+    ]
+    if prepared.simulated:
+        caveats.append(SIMULATED_CAVEAT)
+    return Q6Result(
+        number=6,
+        title=TITLE,
+        answer=answer_text,
+        supporting=supporting,
+        method=(
+            "Students' lesson views dated at least "
+            f"{q6.min_days_after_end} day{'s' if q6.min_days_after_end != 1 else ''} after the end "
+            "date of the cohort named on the row are alumni views. Per program, lessons and modules "
+            "(the first segment of the lesson path, i.e. the topic) are counted by views and by "
+            f"distinct alumni; the top {q6.top_n} by views are listed, plus any lesson or module in "
+            f"the top {q6.top_n} by distinct alumni. Timing is the median and 90th percentile of days "
+            "after graduation over the alumni views. Graduates in the data are students seen under a "
+            "cohort whose end date lies at least that many days before the data ends."
+        ),
+        parameters={"top_n": q6.top_n, "min_days_after_end": q6.min_days_after_end},
+        caveats=caveats,
+        top_lessons=top_lessons,
+        top_modules=top_modules,
+        programs=programs,
+        days_histogram=histogram,
+        graduates=n_graduates,
+        alumni_readers=readers,
+        alumni_views=alumni.height,
+        top_n=q6.top_n,
+        min_days_after_end=q6.min_days_after_end,
+    )
+
+
+def _top(alumni: pl.DataFrame, column: str, top_n: int) -> pl.DataFrame:
+    """Per program: topics in the top n by views or by distinct alumni, ranked by views."""
+    return (
+        alumni.group_by("program", column)
+        .agg(
+            pl.len().alias("views"),
+            pl.col("user_id").n_unique().alias("alumni"),
+            pl.col("days_after_end").median().alias("median_days"),
+            pl.col("days_after_end").quantile(0.9, interpolation="linear").alias("p90_days"),
+        )
+        .rename({column: "topic"})
+        .sort(["program", "views", "alumni", "topic"], descending=[False, True, True, False])
+        .with_columns(pl.int_range(1, pl.len() + 1).over("program").alias("rank"))
+        .sort(["program", "alumni", "views", "topic"], descending=[False, True, True, False])
+        .with_columns(pl.int_range(1, pl.len() + 1).over("program").alias("rank_by_alumni"))
+        .filter((pl.col("rank") <= top_n) | (pl.col("rank_by_alumni") <= top_n))
+        .sort("program", "rank")
+        .select(TOP_SCHEMA.keys())
+        .cast(TOP_SCHEMA)
+    )
+
+
+def _alumni(n: int) -> str:
+    return f"{n} {'alumnus' if n == 1 else 'alumni'}"
+
+
+def _sentences(
+    programs: pl.DataFrame,
+    top_lessons: pl.DataFrame,
+    top_modules: pl.DataFrame,
+    alumni: pl.DataFrame,
+    graduates: int,
+    readers: int,
+    min_days: int,
+) -> tuple[str, list[str]]:
+    if not graduates:
+        return (
+            f"No cohort in the data ended at least {min_days} day{'s' if min_days != 1 else ''} "
+            "before the data ends, so there are no graduates to follow.",
+            ["Re-run once the snapshot covers a cohort's graduation."],
+        )
+    if not readers:
+        return (
+            f"None of the {graduates} graduates in the data opened a lesson after graduating.",
+            ["Graduates do not come back to the curriculum in this data."],
+        )
+    parts = []
+    for row in programs.filter(pl.col("alumni_readers") > 0).iter_rows(named=True):
+        module = top_modules.filter(
+            (pl.col("program") == row["program"]) & (pl.col("rank") == 1)
+        ).row(0, named=True)
+        lesson = top_lessons.filter(
+            (pl.col("program") == row["program"]) & (pl.col("rank") == 1)
+        ).row(0, named=True)
+        parts.append(
+            f"in {row['program']} {row['alumni_readers']} of {row['graduates']} graduates "
+            f"({row['share_readers'] * 100:.0f}%) came back, most to {module['topic']} "
+            f"({module['views']:,} views by {_alumni(module['alumni'])}; top lesson {lesson['topic']})"
+        )
+    answer_text = (
+        f"{readers} of {graduates} graduates ({readers / graduates * 100:.0f}%) kept referencing "
+        "the curriculum after graduating: " + "; ".join(parts) + "."
+    )
+    supporting = []
+    top3 = top_modules.filter(pl.col("rank") <= 3)
+    if not top3.is_empty():
+        supporting.append(
+            "Top topics by alumni views: "
+            + "; ".join(
+                f"{program}: "
+                + ", ".join(
+                    f"{r['topic']} ({r['views']:,})"
+                    for r in group.sort("rank").iter_rows(named=True)
+                )
+                for (program,), group in top3.group_by("program", maintain_order=True)
+            )
+            + "."
+        )
+    wide = top_modules.filter(pl.col("rank_by_alumni") == 1).join(
+        top_modules.filter(pl.col("rank") == 1).select("program", pl.col("topic").alias("lead")),
+        on="program",
+        how="left",
+    )
+    differ = wide.filter(pl.col("topic") != pl.col("lead")).sort("program")
+    if not differ.is_empty():
+        supporting.append(
+            "Read by the most distinct alumni rather than the most views: "
+            + "; ".join(
+                f"{r['program']} {r['topic']} ({r['alumni']} alumni)"
+                for r in differ.iter_rows(named=True)
+            )
+            + "."
+        )
+    median_days = alumni["days_after_end"].median()
+    p90_days = alumni["days_after_end"].quantile(0.9, interpolation="linear")
+    supporting.append(
+        f"Alumni views come a median of {median_days:.0f} days after graduation; one in ten comes "
+        f"more than {p90_days:.0f} days after it."
+    )
+    silent = programs.filter((pl.col("graduates") > 0) & (pl.col("alumni_readers") == 0))
+    if not silent.is_empty():
+        supporting.append(
+            "No graduate came back in "
+            + ", ".join(
+                f"{r['program']} ({r['graduates']} graduates)" for r in silent.iter_rows(named=True)
+            )
+            + "."
+        )
+    return answer_text, supporting[:4]

@@ -1,0 +1,183 @@
+"""analysis.render: the no-Quarto chain end to end on a hostile snapshot (paths that try to inject HTML,
+Markdown, LaTeX and script), IP masking in every output, offline assets, errors that name the .qmd."""
+
+from __future__ import annotations
+
+import email
+import html
+import re
+import zipfile
+from email import policy
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from render_support import HOSTILE_PATHS, SECRET_IP, hostile_build
+
+from analysis.errors import ConfigError, TargetError
+from analysis.render import PageRunner, resolve_engine, split_front_matter
+
+pytestmark = pytest.mark.render
+
+VEGA_CALL = re.compile(r'^vegaEmbed\("#chart-[\w-]+", \{')
+
+
+class Elements(HTMLParser):
+    """Every start tag with its attributes, and the text of inline scripts."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.scripts: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._in_script = tag == "script"
+        if self._in_script:
+            self.scripts.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.scripts[-1] += data
+
+
+def parse(path: Path) -> Elements:
+    parser = Elements()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+@pytest.fixture(scope="module")
+def public(tmp_path_factory: pytest.TempPathFactory):
+    return hostile_build(tmp_path_factory.mktemp("hostile-public"))
+
+
+def _html_files(config) -> list[Path]:
+    site = sorted(config.paths.site_dir.glob("*.html")) + sorted(
+        config.paths.site_dir.glob("questions/*.html")
+    )
+    return [*site, config.paths.build_dir / "email.html"]
+
+
+def test_every_output_exists(public) -> None:
+    config, _, summary = public
+    assert summary.engine == "pandoc"
+    for path in summary.outputs:
+        assert path.exists() and path.stat().st_size > 0, path
+    assert len(_html_files(config)) == 12  # index, 8 questions, methods, slide, email
+    assert "rendered with engine pandoc" in summary.describe()
+
+
+def test_no_injected_element_or_script(public) -> None:
+    config, _, _ = public
+    for path in _html_files(config):
+        parsed = parse(path)
+        for tag, attrs in parsed.tags:
+            assert not any(name.startswith("on") for name in attrs), (path, tag, attrs)
+            for name in ("href", "src"):
+                assert not (attrs.get(name) or "").lower().startswith("javascript:"), (path, attrs)
+            if tag == "img":
+                source = attrs.get("src") or attrs.get("data-src") or ""
+                assert source.startswith(("cid:", "slide-chart.png")), (path, attrs)
+            if tag == "script" and attrs.get("src"):
+                assert re.fullmatch(r"(\.\./)?assets/[\w./-]+\.js", attrs["src"]), (path, attrs)
+        for script in parsed.scripts:
+            if script.strip():
+                assert VEGA_CALL.match(script) or script.strip().startswith("Reveal.initialize"), (
+                    path,
+                    script[:200],
+                )
+                assert "</" not in script
+
+
+def test_hostile_text_appears_escaped(public) -> None:
+    config, _, _ = public
+    text = "".join(path.read_text(encoding="utf-8") for path in _html_files(config))
+    assert html.escape('"><img src=x onerror=alert(1)>') in text
+    assert "**bold**" in html.unescape(re.sub(r"<[^>]+>", "", text))
+    assert "<strong>bold</strong>" not in text
+    assert '<a href="javascript' not in text
+    assert '<span class="math' not in text  # $x$ stayed text
+    plain = html.unescape(re.sub(r"<[^>]+>", "", text))
+    shown = [path for path in HOSTILE_PATHS if path in plain]
+    assert len(shown) >= 5, shown  # the hostile lessons are listed (as text) in tables and answers
+
+
+def test_no_cdn_or_external_url(public) -> None:
+    config, _, _ = public
+    for path in config.paths.site_dir.rglob("*.html"):
+        for tag, attrs in parse(path).tags:
+            for name in ("src", "href"):
+                value = attrs.get(name) or ""
+                assert not re.match(r"(https?:)?//", value), (path, tag, value)
+    assets = config.paths.site_dir / "assets"
+    for name in ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js", "site.css"):
+        assert (assets / name).stat().st_size > 0
+    assert (assets / "reveal.js" / "reveal.js").exists()
+
+
+def _all_published_text(config) -> str:
+    parts = [p.read_text(encoding="utf-8") for p in config.paths.site_dir.rglob("*.html")]
+    with zipfile.ZipFile(config.paths.site_dir / "slide.pptx") as pptx:
+        parts += [
+            pptx.read(n).decode("utf-8", "replace") for n in pptx.namelist() if n.endswith(".xml")
+        ]
+    message = email.message_from_bytes(
+        (config.paths.build_dir / "email.eml").read_bytes(), policy=policy.default
+    )
+    parts += [
+        part.get_content() for part in message.walk() if part.get_content_maintype() == "text"
+    ]
+    return "\n".join(parts)
+
+
+def test_public_build_masks_ips_everywhere(public) -> None:
+    config, _, _ = public
+    text = _all_published_text(config)
+    assert SECRET_IP not in text
+    assert SECRET_IP.rsplit(".", 1)[0] + ".x" in text  # the masked form is what is shown
+
+
+def test_internal_build_shows_full_ips(tmp_path_factory: pytest.TempPathFactory) -> None:
+    config, _, _ = hostile_build(tmp_path_factory.mktemp("hostile-internal"), privacy="internal")
+    assert SECRET_IP in _all_published_text(config)
+
+
+def test_raw_log_rows_are_never_published(public) -> None:
+    """No page lists log rows: no table has a timestamp, path, user and IP column together."""
+    config, _, _ = public
+    for path in config.paths.site_dir.rglob("*.html"):
+        heads = re.findall(r"<thead><tr>(.*?)</tr></thead>", path.read_text(encoding="utf-8"))
+        for head in heads:
+            names = {n.lower() for n in re.findall(r"<th[^>]*>(.*?)</th>", head)}
+            assert not {"timestamp", "path", "ip"} <= names, (path, names)
+
+
+def test_failing_cell_names_the_qmd(tmp_path: Path) -> None:
+    page = tmp_path / "broken.qmd"
+    page.write_text(
+        '---\ntitle: "x"\n---\n\n```{python}\n#| echo: false\nraise ValueError("boom")\n```\n'
+    )
+    with (
+        PageRunner({}) as runner,
+        pytest.raises(TargetError, match=r"broken\.qmd: code cell 1.*boom"),
+    ):
+        runner.run(page)
+
+
+def test_engine_choice() -> None:
+    assert resolve_engine("pandoc") == "pandoc"
+    assert resolve_engine("auto") in ("pandoc", "quarto")
+    with pytest.raises(ConfigError):
+        resolve_engine("latex")
+
+
+def test_front_matter() -> None:
+    meta, body = split_front_matter('---\ntitle: "T"\n---\n\nbody\n')
+    assert meta == {"title": "T"} and body.strip() == "body"
+    assert split_front_matter("no front matter") == ({}, "no front matter")
