@@ -21,6 +21,7 @@ from analysis.errors import InputError
 from analysis.ingest import (
     describe_snapshot,
     detect_simulated,
+    import_demo,
     import_files,
     read_cohorts_file,
     read_log_file,
@@ -333,3 +334,28 @@ def test_property_malformed_input(items: list, trailing_blanks: int, zipped: boo
     )
     assert_frame_equal(logs, expected)
     assert quarantine["line"].is_sorted() and quarantine["reason"].null_count() == 0
+
+
+def test_import_demo_reads_the_demo_dir_as_simulated(config, tmp_path: Path) -> None:
+    demo = config.paths.demo_dir
+    demo.mkdir(parents=True)
+    (demo / "logs.txt.gz").write_bytes(gzip.compress(QUIRKS.encode()))
+    (demo / "cohorts.csv").write_bytes(REFERENCE_COHORTS.read_bytes())
+    report = import_demo(config, progress=False)
+    manifest = read_manifest(config.paths.snapshot_dir)
+    assert (manifest.source, manifest.simulated, manifest.rows) == ("demo", True, 7)
+    assert report.describe().startswith("SIMULATED DATA")
+
+
+@pytest.mark.slow
+def test_demo_dataset_imports_cleanly(demo_snapshot_dir: Path) -> None:
+    """Golden: the embedded demo log agrees with what the simulator says it wrote."""
+    manifest = read_manifest(demo_snapshot_dir)
+    simulation = json.loads((REFERENCE_COHORTS.parents[1] / "demo" / "simulation.json").read_text())
+    assert manifest.simulated and f"seed {simulation['seed']}" in manifest.source_detail
+    assert manifest.quarantined_rows == 0
+    assert (manifest.rows, manifest.users, manifest.ips, manifest.cohorts) == (
+        simulation["rows"], simulation["users"], simulation["ips"], 53,
+    )  # fmt: skip
+    assert manifest.first_seen == simulation["data_start"].replace(" ", "T")
+    assert manifest.last_seen == simulation["data_end"].replace(" ", "T")

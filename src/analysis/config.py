@@ -85,6 +85,8 @@ class Q3Config:
     dropout_cohort_factor: float = 3.0  # drop-out only if the cohort ran this many times dropout_days
     min_peers: int = 5  # cohorts with fewer eligible students are compared with their whole program
     same_person_max_ip_users: int = 3  # an IP shared by more users (NAT, cafe) is no identity evidence
+    dropout_max_rate_ratio: float = 0.25  # low user whose later weekly rate <= this x first weeks' rate
+    bulk_quantile: float = 0.05  # an account's bulk of activity: this to 1-this quantile of view times
 
 
 @dataclass(frozen=True)

@@ -440,7 +440,7 @@ def evaluate(
             Target(
                 name="question 5 shut-off date error",
                 value=(
-                    f"{error} days ({cutoff} vs simulated {true_cutoff_date})"
+                    f"{error} day{'' if error == 1 else 's'} ({cutoff} vs simulated {true_cutoff_date})"
                     if error is not None
                     else f"no cutoff found (simulated {true_cutoff_date})"
                 ),

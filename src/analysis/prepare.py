@@ -164,8 +164,14 @@ def prepare(snapshot: Snapshot, config: Config) -> Prepared:
             pl.col("timestamp").dt.weekday().alias("weekday"),
         )
         # The regexes run once per distinct path (about 2,000), not once per row (bench/README.md).
-        .join(path_table(snapshot.logs, config), on="path", how="left", nulls_equal=True)
-        .join(cohorts.lazy(), on="cohort_id", how="left")
+        .join(
+            path_table(snapshot.logs, config),
+            on="path",
+            how="left",
+            nulls_equal=True,
+            maintain_order="left",
+        )
+        .join(cohorts.lazy(), on="cohort_id", how="left", maintain_order="left")
         .with_columns(
             pl.when(pl.col("cohort_id").is_null())
             .then(pl.lit("no_cohort"))

@@ -740,8 +740,15 @@ def _inject(
     # cohort over-use: one cohort reads one lesson far more than its peers
     chosen: list[int] = []
     big = min(3, max(len(v) for v in plan_users.values()))
-    java = [c for c in plan_users if info[c]["program_id"] == 2 and len(plan_users[c]) >= big]
-    ds = [c for c in plan_users if info[c]["program_id"] == 3 and len(plan_users[c]) >= big]
+    inside = [  # whole enrollment window inside the data: the over-use is visible against peers
+        c
+        for c in plan_users
+        if len(plan_users[c]) >= big
+        and cal.day(info[c]["start_date"]) >= 0
+        and cal.day(info[c]["end_date"]) < cal.n_days - 1
+    ] or list(plan_users)
+    java = [c for c in inside if info[c]["program_id"] == 2]
+    ds = [c for c in inside if info[c]["program_id"] == 3]
     n_over = count(3)
     for i in range(n_over):
         pool = ds if (i % 3 == 2 and ds) else java
@@ -753,14 +760,14 @@ def _inject(
         )
         j = cur.modules.index(module)
         lesson_list = DS_MODULES[module][1] if module in DS_MODULES else WEB_MODULES[module]
-        rank = int(rng.integers(2, min(6, len(lesson_list))))
+        rank = int(rng.integers(3, min(8, len(lesson_list))))
         offset = int(np.searchsorted(cur.lesson_cdf, j, side="right"))
         pid = int(cur.lesson_old[offset + rank])
         lesson = _normalise_lesson(cur.paths[pid])
         s, e = cal.day(info[cid]["start_date"]), cal.day(info[cid]["end_date"])
         s, e = max(s, 0), min(e, cal.n_days - 1)
         for u in plan_users[cid]:
-            n = int(rng.poisson(24))
+            n = int(rng.poisson(30))
             if n == 0:
                 continue
             days = rng.integers(s, e + 1, n)

@@ -174,7 +174,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
 
     enrollments, user_ips = pl.collect_all(
         [
-            _enrollments(prepared, data_start, data_end, q3.min_enrolled_days),
+            _enrollments(prepared, data_start, data_end, config),
             _user_ips(prepared, config),
         ]
     )
@@ -266,9 +266,12 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
 
 
 def _enrollments(
-    prepared: Prepared, data_start: dt.date, data_end: dt.date, min_days: int
+    prepared: Prepared, data_start: dt.date, data_end: dt.date, config: Config
 ) -> pl.LazyFrame:
     """One row per (student, cohort): activity while enrolled, first/last access, eligibility."""
+    q3 = config.q3
+    min_days = q3.min_enrolled_days
+    early = pl.col("date") <= pl.col("start_date") + pl.duration(days=q3.dropout_days)
     active = pl.col("window") == "active"
     active_lesson = active & (pl.col("page_kind") == "lesson")
     observed_start = pl.max_horizontal(pl.col("start_date"), pl.lit(data_start))
@@ -279,10 +282,18 @@ def _enrollments(
     spans = students.group_by(keys).agg(
         pl.col("timestamp").min().alias("first_access"),
         pl.col("timestamp").max().alias("last_access"),
+        pl.col("timestamp").quantile(q3.bulk_quantile, interpolation="lower").alias("bulk_from"),
+        pl.col("timestamp").quantile(1 - q3.bulk_quantile, interpolation="higher").alias("bulk_to"),
         pl.col("ip").n_unique().alias("ips"),
     )
     days = (
-        students.filter(active).group_by(keys).agg(pl.col("date").n_unique().alias("active_days"))
+        students.filter(active)
+        .group_by(keys)
+        .agg(
+            pl.col("date").n_unique().alias("active_days"),
+            early.sum().alias("early_views"),
+            (~early).sum().alias("late_views"),
+        )
     )
     lessons = (
         students.filter(active_lesson)
@@ -296,12 +307,19 @@ def _enrollments(
         spans.join(days, on=keys, how="left")
         .join(lessons, on=keys, how="left")
         .join(cohorts, on="cohort_id", how="left")
-        .with_columns(pl.col("active_days", "views", "lessons").fill_null(0))
+        .with_columns(
+            pl.col("active_days", "views", "lessons", "early_views", "late_views").fill_null(0)
+        )
         .with_columns(
             ((observed_end - observed_start).dt.total_days() + 1)
             .clip(lower_bound=0)
             # a cohort wholly outside the data has no observed days
             .alias("enrolled_days"),
+            # enrolled days after the first dropout_days, inside the data (for the trickle test)
+            ((observed_end - pl.col("start_date")).dt.total_days() - q3.dropout_days).alias(
+                "late_days"
+            ),
+            (pl.col("start_date") >= pl.lit(data_start)).alias("start_observed"),
         )
         .with_columns(
             pl.when(pl.col("start_date") > pl.lit(data_end - dt.timedelta(days=min_days)))
@@ -365,13 +383,13 @@ def _user_ips(prepared: Prepared, config: Config) -> pl.LazyFrame:
 def _same_person(enrollments: pl.DataFrame, user_ips: pl.DataFrame) -> pl.DataFrame:
     """(user_id, cohort_id) -> other user_ids of the same cohort that share a personal IP and whose
     activity follows this one's without overlap (either direction)."""
-    spans = enrollments.select("user_id", "cohort_id", "first_access", "last_access")
+    spans = enrollments.select("user_id", "cohort_id", "bulk_from", "bulk_to")
     with_spans = user_ips.join(spans, on=["user_id", "cohort_id"], how="inner")
     earlier_later = (
         with_spans.join(with_spans, on=["cohort_id", "ip"], how="inner", suffix="_later")
         .filter(
             (pl.col("user_id") != pl.col("user_id_later"))
-            & (pl.col("first_access_later") > pl.col("last_access"))
+            & (pl.col("bulk_from_later") > pl.col("bulk_to"))
         )
         .select("cohort_id", "user_id", pl.col("user_id_later").alias("other"))
     )
@@ -410,6 +428,16 @@ def _judge(eligible: pl.DataFrame, same_person: pl.DataFrame, config: Config) ->
     last_day = pl.col("last_access").dt.date()
     cohort_days = (pl.col("end_date") - pl.col("start_date")).dt.total_days()
     views_per_active_day = pl.col("views") / pl.col("active_days").cast(pl.Float64)
+    hard_stop = last_day <= pl.col("start_date") + pl.duration(days=q3.dropout_days)
+    early_rate = pl.col("early_views") / ((q3.dropout_days + 1) / 7)
+    late_rate = pl.col("late_views") / (pl.col("late_days") / 7)
+    trickle = (
+        pl.col("low_usage")
+        & pl.col("start_observed")
+        & (pl.col("late_days") > 0)
+        & (pl.col("early_views") > 0)
+        & (late_rate <= q3.dropout_max_rate_ratio * early_rate)
+    )
     return (
         eligible.lazy()
         .join(same_person.lazy(), on=["user_id", "cohort_id"], how="left")
@@ -428,7 +456,7 @@ def _judge(eligible: pl.DataFrame, same_person: pl.DataFrame, config: Config) ->
             .fill_null(False)
             .alias("low_usage"),
             (
-                (last_day <= pl.col("start_date") + pl.duration(days=q3.dropout_days))
+                (hard_stop | trickle)
                 & (cohort_days >= q3.dropout_cohort_factor * q3.dropout_days)
                 & ~pl.col("continued_elsewhere")
                 & (pl.col("possible_same_person").list.len() == 0)

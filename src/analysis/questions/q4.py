@@ -625,19 +625,9 @@ def _unknown_identity(base: pl.LazyFrame, config: Config) -> pl.LazyFrame:
     )
 
 
-def _is_probe(config: Config) -> pl.Expr:
-    """prepare's `page_kind == "probe"` (an attack pattern in the path) without classifying every row."""
-    patterns = [p.lower() for p in config.lessons.probe_patterns]
-    if not patterns:
-        return pl.lit(False)
-    return pl.col("path").is_not_null() & pl.col("path").str.contains_any(
-        patterns, ascii_case_insensitive=True
-    )
-
-
 def _probing(base: pl.LazyFrame, config: Config) -> pl.LazyFrame:
     return _finish(
-        base.filter(_is_probe(config))
+        base.filter(pl.col("page_kind") == "probe")
         .group_by("ip")
         .agg(
             pl.len().alias("views"),
@@ -675,6 +665,7 @@ _BASE_COLUMNS = (
     "user_id",
     "cohort_id",
     "ip",
+    "page_kind",
     "role",
     "cohort_name",
     "days_after_end",
