@@ -162,6 +162,58 @@ def test_sentences_carry_the_numbers(result: q3.Q3Result) -> None:
     assert "User" in tables["Students who hardly use the curriculum"].columns
 
 
+def _second_cohort_logs() -> pl.DataFrame:
+    """Cohort 2 given Ada's dates: six ordinary students, a drop-out who fades to a trickle, and a
+    second account with two stray early visits (under the 5 % bulk quantile)."""
+    day = dt.timedelta(days=1)
+    rows: list[tuple] = []
+    for user in range(51, 57):
+        rows += _spread(user, 2, 100, START, END, f"198.51.100.{user}")
+    rows += _spread(60, 2, 30, START, START + 10 * day, "198.51.100.60")
+    rows += _spread(60, 2, 3, START + 40 * day, END, "198.51.100.60")
+    rows += _spread(61, 2, 60, START, START + 30 * day, "192.0.2.61")
+    rows += _spread(62, 2, 80, START + 35 * day, END, "192.0.2.61")
+    rows += _spread(62, 2, 2, START + 5 * day, START + 6 * day, "192.0.2.61")
+    rows += [(DATA_START, "/", 99, None, "198.51.100.99"), (DATA_END, "/", 99, None, "x")]
+    logs = pl.DataFrame(
+        rows, schema=["timestamp", "path", "user_id", "cohort_id", "ip"], orient="row"
+    )
+    return logs.with_columns(pl.col("ip").replace("x", "198.51.100.99"))
+
+
+def _ada_dates() -> pl.DataFrame:
+    return _cohorts().with_columns(
+        pl.when(pl.col("id") == 2)
+        .then(pl.lit(START))
+        .otherwise(pl.col("start_date"))
+        .alias("start_date"),
+        pl.when(pl.col("id") == 2)
+        .then(pl.lit(END))
+        .otherwise(pl.col("end_date"))
+        .alias("end_date"),
+    )
+
+
+def test_trickle_dropout_and_stray_visits_of_a_second_account() -> None:
+    res = q3.answer(
+        Snapshot.from_frames(_second_cohort_logs(), _ada_dates()), load_config(environ={})
+    )
+    trickle = _student(res, 60)
+    assert trickle["low_usage"] and trickle["likely_dropout"]
+    assert trickle["last_access"].date() > START + dt.timedelta(days=21)  # not a hard stop
+    assert _student(res, 61)["possible_same_person"] == [62]
+    assert not _student(res, 61)["likely_dropout"]
+    assert "1 stopped completely" not in " ".join(res.supporting)
+    assert any("0 stopped completely" in s and "1 faded" in s for s in res.supporting)
+    base = load_config(environ={})
+    no_bulk = base.replace(q3=dataclasses.replace(base.q3, bulk_quantile=0.0))
+    strict = q3.answer(Snapshot.from_frames(_second_cohort_logs(), _ada_dates()), no_bulk)
+    assert strict.same_person_pairs == 0  # the stray visits overlap the first account's activity
+    no_trickle = base.replace(q3=dataclasses.replace(base.q3, dropout_max_rate_ratio=0.0))
+    plain = q3.answer(Snapshot.from_frames(_second_cohort_logs(), _ada_dates()), no_trickle)
+    assert not _student(plain, 60)["likely_dropout"]
+
+
 def test_cohort_with_too_few_peers_uses_program() -> None:
     logs = pl.concat([_logs().filter(pl.col("user_id").is_in([1, 2, 3, 7]))])
     res = q3.answer(Snapshot.from_frames(logs, _cohorts()), load_config(environ={}))

@@ -83,7 +83,11 @@ P_IMAGE = 0.004
 P_BARE = 0.14  # a module's index page (share of lesson-like rows, times BARE_BOOST)
 BARE_BOOST = {"javascript-i": 1.6, "java-iii": 2.9, "html-css": 1.95, "java-ii": 2.3, "spring": 1.1,
               "jquery": 2.45, "mysql": 1.15, "java-i": 1.5, "javascript-ii": 1.75, "appendix": 0.5}  # fmt: skip
-FIRST_LESSON_BOOST = {"classification": 1.8, "sql": 1.7, "regression": 1.6}  # the real DS top lessons
+FIRST_LESSON_BOOST = {
+    "classification": 1.8,
+    "sql": 1.7,
+    "regression": 1.6,
+}  # the real DS top lessons
 BARE_DS = 0.45  # data-science students open module index pages less
 P_SWITCH = 0.12  # a row leaves the session's module
 TYPO_RATE = 540 / 900_000
@@ -173,7 +177,16 @@ DS_RENAMED: dict[str, dt.date] = {
     "distributed-ml": dt.date(2020, 6, 1),
     "advanced-topics": dt.date(2020, 6, 1),
 }  # classification keeps its plain name (the real top lesson is `classification/overview`)
-SUBPAGES = ("exercises", "examples", "review", "bonus", "solutions", "walkthrough", "part-2", "notes")
+SUBPAGES = (
+    "exercises",
+    "examples",
+    "review",
+    "bonus",
+    "solutions",
+    "walkthrough",
+    "part-2",
+    "notes",
+)
 EXTRA_DS_WEIGHTS = {"classification": 1700.0, "sql": 1000.0, "nlp": 300.0, "capstones": 0.0}
 ALUMNI_BOOST = {"javascript-i": 2.2, "mysql": 2.6, "spring": 2.4, "sql": 3.0, "classification": 2.4}
 IP_FIRST_OCTETS = np.array(
@@ -283,13 +296,14 @@ class Curriculum:
     image_ids: np.ndarray  # (modules, 3)
     is_ds: np.ndarray  # per module
     bare_p: np.ndarray  # per module: chance a lesson-like row is the module's index page
-    all_lessons: list[int] = field(default_factory=list)  # old-spelling core lesson ids (scraper walk)
+    all_lessons: list[int] = field(
+        default_factory=list
+    )  # old-spelling core lesson ids (scraper walk)
 
 
 def _curriculum(reference_dir: Path, day0: dt.date) -> Curriculum:
     weights = _module_weights(reference_dir)
     modules = list(WEB_MODULES) + list(DS_MODULES)
-    index = {m: j for j, m in enumerate(modules)}
     paths: list[str] = [p for p, _ in NAV]
     nav_ids = np.arange(len(NAV))
     bare_old, bare_new, rename_day, is_ds = [], [], [], []
@@ -313,9 +327,9 @@ def _curriculum(reference_dir: Path, day0: dt.date) -> Curriculum:
             bare_new.append(bare_old[-1])
         names: list[tuple[str, str, float]] = []
         for rank, lesson in enumerate(lessons):
-            prefix = (f"{number}.{rank + 1}-" if module == "fundamentals" else f"{rank + 1}-") * bool(
-                renamed
-            )
+            prefix = (
+                f"{number}.{rank + 1}-" if module == "fundamentals" else f"{rank + 1}-"
+            ) * bool(renamed)
             boost = FIRST_LESSON_BOOST.get(module, 1.0) if rank == 0 else 1.0
             names.append((lesson, prefix + lesson, boost / (rank + 3.0) ** 0.6))
         subs = []
@@ -400,11 +414,15 @@ def _curriculum(reference_dir: Path, day0: dt.date) -> Curriculum:
 class Population:
     """Users (index = position), their IPs and activity segments; labels known at setup."""
 
-    keys: list[float] = field(default_factory=list)  # sort key for user ids (account creation order)
+    keys: list[float] = field(
+        default_factory=list
+    )  # sort key for user ids (account creation order)
     home: list[list[int]] = field(default_factory=list)  # IP table indices
     roam: list[list[int]] = field(default_factory=list)
     roam_p: list[float] = field(default_factory=list)
-    null_until: list[int] = field(default_factory=list)  # rows before this epoch second: no cohort id
+    null_until: list[int] = field(
+        default_factory=list
+    )  # rows before this epoch second: no cohort id
     never_cohort: list[bool] = field(default_factory=list)
     ips: list[int] = field(default_factory=list)  # IP table as uint32 (first two: campus)
     seg: dict[str, list[Any]] = field(
@@ -475,7 +493,9 @@ def _calendar() -> Calendar:
     dates = [day0 + dt.timedelta(days=i) for i in range(n)]
     weekday = np.array([d.weekday() for d in dates])
     w = np.where(weekday < 5, 1.0, np.where(weekday == 5, 0.22, 0.3))
-    holiday = np.array([(d.month == 12 and d.day >= 21) or (d.month == 1 and d.day <= 1) for d in dates])
+    holiday = np.array(
+        [(d.month == 12 and d.day >= 21) or (d.month == 1 and d.day <= 1) for d in dates]
+    )
     w = np.where(holiday, w * 0.25, w)
     return Calendar(day0, n, w, np.concatenate([[0.0], np.cumsum(w)]), weekday)
 
@@ -499,8 +519,9 @@ def _population(
     cohorts: pl.DataFrame,
     cal: Calendar,
     cur: Curriculum,
-    cutoff: dt.date,
 ) -> Population:
+    """Every user with segments: cohort plan, staff, no-cohort bursts, special students (drop-outs,
+    second accounts, shared accounts, early birds), then the injected day-level events."""
     pop = Population()
     pop.ips.extend(
         [int.from_bytes(bytes(int(x) for x in ip.split(".")), "big") for ip in CAMPUS_IPS]
@@ -548,7 +569,7 @@ def _population(
         activity = rng.lognormal(0.0, 0.55, n_users)
         activity = np.minimum(activity, 3.0)
         share = activity / activity.sum()
-        track = 1 if program == 3 else 0
+        track = -1 if cid == 136 else (1 if program == 3 else 0)  # placeholders: not students
         p_act, p_alum = (P_DS, P_DS_ALUM) if program == 3 else (P_JAVA, P_JAVA_ALUM)
         if program == 1:
             p_act = p_alum = P_PHP
@@ -591,11 +612,13 @@ def _population(
                 )
             elif kind == "dup":
                 split = s + int((e - s) * rng.uniform(0.35, 0.6))
-                first = _spread(rows_u * 0.45, [(s - EARLY_DAYS, s, 0.15, p_act), (s, split, 1.0, p_act)], cal)
+                first = _spread(
+                    rows_u * 0.45, [(s - EARLY_DAYS, s, 0.15, p_act), (s, split, 1.0, p_act)], cal
+                )
                 for a, b, r, p in first:
                     pop.add_segment(u, cid, a, b, r, p, campus, track)
                 twin = pop.add_user(rng, key=float(split), home=list(pop.home[u]))
-                pieces = [pc for pc in pieces[2:5]] + [(split, e + 1, 1.0, p_act)]
+                pieces = [*pieces[2:5], (split, e + 1, 1.0, p_act)]
                 for who, other in ((u, twin), (twin, u)):
                     pop.labels.append(
                         _label(
@@ -729,7 +752,11 @@ def _inject(
         n = int(rng.integers(200, 321))
         start = base + day * 86400 + 8 * 3600 + int(rng.integers(0, 3600))
         ts = start + np.cumsum(rng.exponential(70.0, n) + 4).astype(np.int64)
-        own = [j for j, m in enumerate(cur.modules) if (m in DS_MODULES) == (info[cid]["program_id"] == 3)]
+        own = [
+            j
+            for j, m in enumerate(cur.modules)
+            if (m in DS_MODULES) == (info[cid]["program_id"] == 3)
+        ]
         j = rng.choice(rng.choice(own, 3, replace=False), n)
         idx = np.searchsorted(cur.lesson_cdf, j + rng.random(n), side="right")
         pids = cur.lesson_old[np.minimum(idx, len(cur.lesson_old) - 1)]
@@ -755,8 +782,10 @@ def _inject(
         pool = [c for c in pool if c not in chosen] or pool
         cid = int(rng.choice(pool))
         chosen.append(cid)
-        module = "classification" if info[cid]["program_id"] == 3 else str(
-            rng.choice(["java-ii", "javascript-ii", "jquery", "mysql", "java-iii"])
+        module = (
+            "classification"
+            if info[cid]["program_id"] == 3
+            else str(rng.choice(["java-ii", "javascript-ii", "jquery", "mysql", "java-iii"]))
         )
         j = cur.modules.index(module)
         lesson_list = DS_MODULES[module][1] if module in DS_MODULES else WEB_MODULES[module]
@@ -772,7 +801,9 @@ def _inject(
                 continue
             days = rng.integers(s, e + 1, n)
             ts = base + days * 86400 + rng.integers(9 * 3600, 20 * 3600, n)
-            pop.injected.append(_injected_rows(np.sort(ts), np.full(n, pid), u, cid, pop.home[u][0]))
+            pop.injected.append(
+                _injected_rows(np.sort(ts), np.full(n, pid), u, cid, pop.home[u][0])
+            )
         pop.labels.append(
             _label("cohort_overuse", cal, cohort=cid, lesson=lesson, a=s, b=e + 1,
                    detail=f"cohort {info[cid]['name']} reads {lesson} far more than its peers")
@@ -900,12 +931,18 @@ def _month_rows(
     p_cross = np.where(
         day >= cutoff_day,
         np.where(track == 0, P_CROSS_AFTER, P_CROSS_AFTER / 2),
-        np.where((track == 0) & (day >= cal.day(DS_ONLINE)), P_CROSS_BEFORE, np.where(track == 1, 0.02, 0.0)),
+        np.where(
+            (track == 0) & (day >= cal.day(DS_ONLINE)),
+            P_CROSS_BEFORE,
+            np.where(track == 1, 0.02, 0.0),
+        ),
     )
     cross = (track >= 0) & (rng.random(n_s) < p_cross)
     profile = np.where(cross, np.where(track == 0, P_DS, P_JAVA), seg["profile"][s_seg])
     n_mod = len(cur.modules)
-    s_module = np.searchsorted(cur.profiles, profile + rng.random(n_s), side="right") - profile * n_mod
+    s_module = (
+        np.searchsorted(cur.profiles, profile + rng.random(n_s), side="right") - profile * n_mod
+    )
     s_module = np.clip(s_module, 0, n_mod - 1)
     # rows
     length = rng.geometric(1.0 / MEAN_SESSION, n_s)
@@ -919,7 +956,9 @@ def _month_rows(
     ts = start[r_s] + offsets.astype(np.int64)
     r_profile = profile[r_s]
     switch = rng.random(n_r) < P_SWITCH
-    redraw = np.searchsorted(cur.profiles, r_profile + rng.random(n_r), side="right") - r_profile * n_mod
+    redraw = (
+        np.searchsorted(cur.profiles, r_profile + rng.random(n_r), side="right") - r_profile * n_mod
+    )
     module = np.where(switch, np.clip(redraw, 0, n_mod - 1), s_module[r_s])
     r_day = day[r_s]
     renamed = r_day >= cur.rename_day[module]
@@ -950,10 +989,16 @@ def _month_rows(
 
 
 def _months(cal: Calendar) -> list[tuple[int, int]]:
+    """Half-month periods (1st-15th, 16th-end) as day-index spans: the unit of generation and writing,
+    fixed by the calendar alone so the bytes do not depend on memory settings."""
     spans, d = [], cal.day0
     while d <= DATA_END.date():
         nxt = dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
-        spans.append((cal.day(d), min(cal.day(nxt), cal.n_days)))
+        mid = dt.date(d.year, d.month, 16)
+        cuts = [cal.day(d)] + ([cal.day(mid)] if d < mid else []) + [cal.day(nxt)]
+        for lo, hi in zip(cuts, cuts[1:], strict=False):
+            if lo < cal.n_days:
+                spans.append((lo, min(hi, cal.n_days)))
         d = nxt
     return spans
 
@@ -972,6 +1017,11 @@ def _cohort_bounds(cohorts: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nd
         end[row["id"]] = _epoch(row["end_date"])
         student[row["id"]] = row["name"] not in ("Staff", "Placeholder for students in transition")
     return start, end, student
+
+
+def _gzip_level(scale: float) -> int:
+    """Level 6 keeps the embedded demo small; benchmark volumes favour speed (zlib dominates)."""
+    return 6 if scale <= 2 else 1
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -1002,7 +1052,7 @@ def simulate(
     cutoff = CUTOFF_BASE + dt.timedelta(days=int(setup.integers(-5, 6)))
     cal = _calendar()
     cur = _curriculum(Path(reference_dir), cal.day0)
-    pop = _population(setup, scale, cohorts, cal, cur, cutoff)
+    pop = _population(setup, scale, cohorts, cal, cur)
 
     # user ids follow account creation order; user 1 is the real first row's user
     keys = np.array(pop.keys)
@@ -1010,9 +1060,10 @@ def simulate(
     uid = np.empty(len(keys), dtype=np.int64)
     uid[np.argsort(keys, kind="stable")] = np.arange(1, len(keys) + 1)
     start_epoch = _epoch(cal.day0) + (DATA_START - dt.datetime.combine(cal.day0, dt.time())).seconds
-    end_epoch = _epoch(DATA_END.date()) + (
-        DATA_END - dt.datetime.combine(DATA_END.date(), dt.time())
-    ).seconds
+    end_epoch = (
+        _epoch(DATA_END.date())
+        + (DATA_END - dt.datetime.combine(DATA_END.date(), dt.time())).seconds
+    )
     seg_cohort = np.array(pop.seg["cohort"])
     last_user = int(np.array(pop.seg["user"])[np.flatnonzero(seg_cohort == 139)[0]])
     pop.injected.append(_injected_rows(np.array([start_epoch]), np.array([0]), first_user, 8, 1))
@@ -1045,11 +1096,14 @@ def simulate(
     carry = injected.clear()
     months = _months(cal)
     try:
-        with tmp.open("wb") as raw, Progress(
-            "simulating", len(months), unit="months", enabled=progress
-        ) as bar:
+        with (
+            tmp.open("wb") as raw,
+            Progress("simulating", len(months), unit="half-months", enabled=progress) as bar,
+        ):
             sink: Any = (
-                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6)
+                gzip.GzipFile(
+                    filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=_gzip_level(scale)
+                )
                 if gzip_logs
                 else raw
             )
@@ -1067,7 +1121,9 @@ def simulate(
                 last = m == len(months) - 1
                 carry = chunk.filter(pl.col("ts") >= hi_ep) if not last else chunk.clear()
                 chunk = chunk.filter(
-                    (pl.col("ts") < hi_ep) & (pl.col("ts") >= start_epoch) & (pl.col("ts") <= end_epoch)
+                    (pl.col("ts") < hi_ep)
+                    & (pl.col("ts") >= start_epoch)
+                    & (pl.col("ts") <= end_epoch)
                 )
                 typo = rng.random(chunk.height) < TYPO_RATE / 0.7
                 chunk = chunk.with_columns(
@@ -1118,12 +1174,20 @@ def simulate(
                     chunk.filter(pl.col("cross") & (pl.col("ts") >= cutoff_epoch))
                     .filter(pl.col("cohort").is_not_null())
                     .group_by("uidx", "cohort")
-                    .agg(pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi"), pl.len().alias("n"))
+                    .agg(
+                        pl.col("ts").min().alias("lo"),
+                        pl.col("ts").max().alias("hi"),
+                        pl.len().alias("n"),
+                    )
                 )
                 unknown_parts.append(
                     chunk.filter(pl.lit(pl.Series(never)).gather(pl.col("uidx")))
                     .group_by("uidx")
-                    .agg(pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi"), pl.len().alias("n"))
+                    .agg(
+                        pl.col("ts").min().alias("lo"),
+                        pl.col("ts").max().alias("hi"),
+                        pl.len().alias("n"),
+                    )
                 )
                 bar.advance(1)
             if gzip_logs:
@@ -1238,11 +1302,15 @@ def _labels_frame(
                     "detail": text.format(n=row["n"]),
                 }
             )
-    frame = pl.DataFrame(
-        records,
-        schema={**LABEL_SCHEMA, "start": pl.Int64(), "end": pl.Int64()},
-        orient="row",
-    ) if records else pl.DataFrame(schema={**LABEL_SCHEMA, "start": pl.Int64(), "end": pl.Int64()})
+    frame = (
+        pl.DataFrame(
+            records,
+            schema={**LABEL_SCHEMA, "start": pl.Int64(), "end": pl.Int64()},
+            orient="row",
+        )
+        if records
+        else pl.DataFrame(schema={**LABEL_SCHEMA, "start": pl.Int64(), "end": pl.Int64()})
+    )
     kinds = {k: i for i, k in enumerate(LABEL_KINDS)}
     return (
         frame.with_columns(

@@ -161,7 +161,8 @@ class Q3Result(QuestionResult):
             return "No enrollment overlaps the data long enough to judge usage"
         return (
             f"{self.low_students} of {self.eligible_students} students hardly use the curriculum; "
-            f"{self.likely_dropouts} look like drop-outs"
+            f"{self.likely_dropouts} "
+            f"{'looks like a drop-out' if self.likely_dropouts == 1 else 'look like drop-outs'}"
         )
 
 
@@ -248,6 +249,8 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
             "max_views_per_active_day": q3.max_views_per_active_day,
             "dropout_days": q3.dropout_days,
             "dropout_cohort_factor": q3.dropout_cohort_factor,
+            "dropout_max_rate_ratio": q3.dropout_max_rate_ratio,
+            "bulk_quantile": q3.bulk_quantile,
             "min_peers": q3.min_peers,
             "same_person_max_ip_users": q3.same_person_max_ip_users,
         },
@@ -455,6 +458,8 @@ def _judge(eligible: pl.DataFrame, same_person: pl.DataFrame, config: Config) ->
             ((pl.col("robust_z") <= -q3.low_quantile_mad) | (pl.col("views") == 0))
             .fill_null(False)
             .alias("low_usage"),
+        )
+        .with_columns(
             (
                 (hard_stop | trickle)
                 & (cohort_days >= q3.dropout_cohort_factor * q3.dropout_days)
@@ -541,11 +546,13 @@ def _sentences(
         )
     if dropouts:
         drops = flagged.filter(pl.col("likely_dropout"))
-        days = (drops["last_access"].dt.date() - drops["start_date"]).dt.total_days().median()
+        stopped = (drops["last_access"].dt.date() - drops["start_date"]).dt.total_days()
+        hard = int((stopped <= q3.dropout_days).sum())
         supporting.append(
-            f"Likely drop-outs stop within {q3.dropout_days} days of the start (median last access "
-            f"{days or 0:.0f} days after it) in cohorts that ran far longer, and never reappear under "
-            "another cohort or account."
+            f"Of the likely drop-outs, {hard} stopped completely within {q3.dropout_days} days of the "
+            f"start and {drops.height - hard} faded to a trickle (at most "
+            f"{q3.dropout_max_rate_ratio:g} times their first weeks' rate), in cohorts that ran far "
+            "longer; none reappears under another cohort or account."
         )
     supporting.append(
         f"Not judged: {excluded} (each needs {q3.min_enrolled_days} enrolled days inside the data)."
@@ -567,9 +574,13 @@ def _method(config: Config) -> str:
         "opened no lesson while enrolled; flagged students with more than "
         f"{q3.max_views_per_active_day:g} views per active day are called seldom active rather than "
         f"light readers. A likely drop-out's last access is within {q3.dropout_days} days of the "
-        f"cohort start while the cohort ran at least {q3.dropout_cohort_factor:g} times as long, and "
+        "cohort start, or (for a low-usage student) their views per week after those days fall to "
+        f"at most {q3.dropout_max_rate_ratio:g} times their rate in them; the cohort ran at least "
+        f"{q3.dropout_cohort_factor:g} times {q3.dropout_days} days, and "
         "the user never appears later under another cohort or account. A possible second account is "
-        "another user_id of the same cohort whose first access comes after this one's last access "
-        "and that shares an IP with it; campus IPs and IPs used by more than "
+        "another user_id of the same cohort whose activity follows this one's and that shares an IP "
+        "with it; activity is judged on its bulk (the "
+        f"{q3.bulk_quantile:g} to {1 - q3.bulk_quantile:g} quantiles of view times, so a few stray "
+        "visits do not count); campus IPs and IPs used by more than "
         f"{q3.same_person_max_ip_users} user_ids are not evidence."
     )
