@@ -67,7 +67,7 @@ COHORT_PLAN: dict[int, tuple[int, int]] = {
 PINNED_JAVA = (28, 24, 29, 33, 53, 62)
 JAVA_TOTAL = 713_365
 FRONT_END_COHORT = 10  # one user, one day, 5 rows (a test program)
-NO_COHORT_ROWS = 50_000  # rows of users who never have a cohort (plus a few students' first days)
+NO_COHORT_ROWS = 52_000  # rows of users who never have a cohort (plus a few students' first days)
 NO_COHORT_BURSTS = (
     (dt.date(2019, 2, 1), dt.date(2019, 8, 31), 36, 6),  # start, end, users, profile (web)
     (dt.date(2020, 7, 1), dt.date(2020, 12, 31), 34, 7),  # mixed web / data science
