@@ -9,12 +9,16 @@ detectors can be scored (`curriculum-insights evaluate`).
 
 Model. Every user has activity *segments* (user, cohort on the rows, day span, expected sessions,
 reading profile, campus eligibility): the enrollment window, prework days before it, alumni pieces with a
-decaying rate after it, staff spans, no-cohort bursts. Month by month (bounded memory), each segment's
-sessions are drawn (Poisson on the day-weight mass of the overlap), placed on days by inverse CDF of the
-weekday/holiday weights and on hours by the hour profile, and expanded into rows (geometric session
-length, exponential gaps). Paths come from the session's module (per-profile module weights) and a
-Zipf-like lesson choice. Everything is vectorised per month; loops run over users, cohorts and months.
-Same seed and scale give the same bytes.
+decaying rate after it, staff spans, no-cohort bursts. Half-month by half-month (bounded memory: scale
+50 writes 45M rows), each segment's sessions are drawn (Poisson on the day-weight mass of the overlap),
+placed on days by inverse CDF of the weekday/holiday weights and on hours by the hour profile, and
+expanded into rows (geometric session length, exponential gaps). Paths come from the session's module (per-profile module weights) and a
+Zipf-like lesson choice. Everything is vectorised per period; loops run over users, cohorts and periods.
+Each period has its own random stream (seed, period), so the same seed and scale give the same bytes.
+
+Ground truth. Labels of injected behaviours are known up front; out_of_enrollment, cross_program (after
+the cutoff) and unknown_user labels are measured on the rows actually written, with the same day
+arithmetic as question 4.
 """
 
 from __future__ import annotations
@@ -776,7 +780,8 @@ def _inject(
     ] or list(plan_users)
     java = [c for c in inside if info[c]["program_id"] == 2]
     ds = [c for c in inside if info[c]["program_id"] == 3]
-    n_over = count(3)
+    # cohorts do not multiply with the scale (their students do): three cases at every scale
+    n_over = 3
     for i in range(n_over):
         pool = ds if (i % 3 == 2 and ds) else java
         pool = [c for c in pool if c not in chosen] or pool
