@@ -22,8 +22,9 @@ def message(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_structure(message) -> None:
-    _, report, msg = message
+    config, report, msg = message
     assert msg.get_content_type() == "multipart/mixed"
+    assert msg["To"] == config.site.email_to and msg["From"] == config.site.email_from
     assert "simulated" in msg["Subject"].lower()
     types = [part.get_content_type() for part in msg.walk()]
     assert "text/plain" in types and "text/html" in types and "multipart/related" in types

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import polars as pl
 import pytest
 
 from analysis.config import Config
-from analysis.prepare import campus_ips, enrollments, prepare, student_lesson_views
+from analysis.errors import ConfigError
+from analysis.prepare import (
+    HOMES_SCHEMA,
+    campus_ips,
+    enrollments,
+    keep_own_track,
+    module_homes,
+    prepare,
+    student_lesson_views,
+)
 from analysis.snapshot import Snapshot
 
 
@@ -159,3 +169,90 @@ def test_campus_ips_need_volume_and_many_users(reference_cohorts: pl.DataFrame) 
     assert campus_ips(prepared, Config()) == [
         "198.51.100.1"
     ]  # the single heavy user's IP is not campus
+
+
+def _two_track_snapshot() -> Snapshot:
+    """Java web dev cohort 1 (web_dev) and Data science cohort 2 (data_science), known views per module:
+    java-i 9 + 1, sql 5 + 5, python 0 + 10, staff 40 on python (staff never count)."""
+    cohorts = pl.DataFrame(
+        {
+            "id": [1, 2, 9],
+            "name": ["Ada", "Bayes", "Staff"],
+            "slack": ["#x"] * 3,
+            "start_date": [dt.date(2019, 1, 1)] * 3,
+            "end_date": [dt.date(2019, 6, 1)] * 3,
+            "created_at": [None] * 3,
+            "updated_at": [None] * 3,
+            "deleted_at": [None] * 3,
+            "program_id": [2, 3, 2],
+        }
+    )
+    counts = [
+        (1, "java-i/intro", 9),
+        (2, "java-i/intro", 1),
+        (1, "sql/select", 5),
+        (2, "2-sql/1-select", 5),
+        (2, "python/lists", 10),
+        (9, "python/lists", 40),
+        (1, "toc", 30),  # navigation: no module
+    ]
+    rows = [
+        (dt.datetime(2019, 3, 1, 9), path, cohort * 10, cohort, "203.0.113.5")
+        for cohort, path, n in counts
+        for _ in range(n)
+    ]
+    logs = pl.DataFrame(
+        rows, schema=["timestamp", "path", "user_id", "cohort_id", "ip"], orient="row"
+    )
+    return Snapshot.from_frames(logs, cohorts)
+
+
+def test_module_homes_need_a_clear_majority() -> None:
+    config = Config()
+    homes = module_homes(prepare(_two_track_snapshot(), config), config)
+    assert homes.schema == pl.Schema(HOMES_SCHEMA)
+    assert homes.rows() == [
+        ("java-i", "web_dev", pytest.approx(0.9), 10, False),
+        ("python", "data_science", pytest.approx(1.0), 10, False),  # staff views do not count
+        ("sql", None, pytest.approx(0.5), 10, False),  # shared: no home
+    ]
+    stricter = config.replace(q5=dataclasses.replace(config.q5, lesson_home_min_share=0.95))
+    homes = module_homes(prepare(_two_track_snapshot(), stricter), stricter)
+    assert dict(homes.select("module", "home").rows()) == {
+        "java-i": None,
+        "sql": None,
+        "python": "data_science",
+    }
+
+
+def test_module_home_overrides_are_applied_and_checked() -> None:
+    config = Config()
+    config = config.replace(
+        q5=dataclasses.replace(config.q5, lesson_home_overrides={"sql": "data_science"})
+    )
+    homes = module_homes(prepare(_two_track_snapshot(), config), config)
+    sql = homes.filter(pl.col("module") == "sql").row(0, named=True)
+    assert (sql["home"], sql["overridden"]) == ("data_science", True)
+    bad = config.replace(
+        q5=dataclasses.replace(config.q5, lesson_home_overrides={"sql": "nursing"})
+    )
+    with pytest.raises(ConfigError, match="nursing"):
+        module_homes(prepare(_two_track_snapshot(), bad), bad)
+
+
+def test_keep_own_track_drops_only_the_other_tracks_modules() -> None:
+    homes = pl.DataFrame(
+        {"module": ["java-i", "sql", "python"], "home": ["web_dev", None, "data_science"]}
+    )
+    frame = pl.DataFrame(
+        {
+            "track": ["web_dev", "web_dev", "web_dev", "data_science", None, "web_dev"],
+            "module": ["java-i", "sql", "python", "java-i", "python", "unknown"],
+            "n": [1, 2, 3, 4, 5, 6],
+        }
+    )
+    # kept: own home (1), shared (2), program without a track (5), module without a home entry (6)
+    assert keep_own_track(frame, homes)["n"].to_list() == [1, 2, 5, 6]
+    lazy = keep_own_track(frame.lazy(), homes)
+    assert isinstance(lazy, pl.LazyFrame) and lazy.collect()["n"].to_list() == [1, 2, 5, 6]
+    assert keep_own_track(frame, homes).columns == frame.columns

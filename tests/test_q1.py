@@ -152,3 +152,23 @@ def test_golden_demo(demo_snapshot: Snapshot, demo_config: Config) -> None:
     assert "simulated" in " ".join(res.caveats)
     for builder in CHARTS:
         builder(res).to_dict()
+
+
+def test_agreeing_leaders_read_as_one_sentence() -> None:
+    ds = [(c, c, "fundamentals/intro", 4) for c in (4, 5, 6)] + [
+        (c, c, "fundamentals/stats", 1) for c in (4, 5, 6)
+    ]
+    java = [(c, c, lesson, n) for c in (1, 2, 3) for lesson, n in (("steady", 10), ("other", 2))]
+    cohorts = pl.concat([_cohorts([1, 2, 3]), _cohorts([4, 5, 6], program_id=3)])
+    res = q1.answer(Snapshot.from_frames(_logs(java + ds), cohorts), _config())
+    assert (
+        "In every ranked program the consistent leader is also the most viewed lesson "
+        "(Java web dev 30 student views; Data science 12)." in res.supporting
+    )
+    # Java's leader differs from its volume leader (COUNTS): only Data science agrees.
+    cohorts = pl.concat([cohorts, _cohorts([9], names=["Staff"])])
+    res = q1.answer(Snapshot.from_frames(_logs(COUNTS + ds), cohorts), _config())
+    assert (
+        "In Data science the consistent leader is also the most viewed lesson (12 student views)."
+        in res.supporting
+    )

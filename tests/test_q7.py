@@ -11,6 +11,7 @@ import pytest
 
 from analysis.charts.q7 import CHARTS
 from analysis.config import Config, load_config
+from analysis.prepare import module_homes, prepare
 from analysis.questions import q7
 from analysis.snapshot import Snapshot
 
@@ -78,6 +79,25 @@ def test_least_accessed_per_program_respects_floor_and_roles(result: q7.Q7Result
     assert "java-ii" in result.answer and "fundamentals/stats" in result.answer
 
 
+def test_other_tracks_lesson_is_not_least_accessed() -> None:
+    """A Data science student opens the web-dev lesson java-i 5 times: at the floor and fewer views than
+    any Data science lesson, but java-i's home is web dev (62 of 67 student views), so it is left out."""
+    counts = [*COUNTS, (1, 6, "java-i", 5)]
+    config = load_config(environ={})
+    res = q7.answer(Snapshot.from_frames(_logs(counts), _cohorts()), config)
+    ds = res.least_accessed.filter(pl.col("program") == "Data science")
+    assert ds["lesson"].to_list() == ["fundamentals/stats", "fundamentals/intro"]
+    eligible = res.eligible.filter(pl.col("program") == "Data science").row(0, named=True)
+    assert (eligible["lessons"], eligible["other_track"]) == (2, 1)
+    assert "own track" in res.method
+    assert any("left out of the ranking: Data science 1" in s for s in res.supporting)
+    # Control: with a majority no module reaches, java-i is shared and ranks first in Data science.
+    shared = config.replace(q5=dataclasses.replace(config.q5, lesson_home_min_share=0.95))
+    res = q7.answer(Snapshot.from_frames(_logs(counts), _cohorts()), shared)
+    ds = res.least_accessed.filter(pl.col("program") == "Data science")
+    assert ds["lesson"].to_list()[0] == "java-i"
+
+
 def test_eligible_counts(result: q7.Q7Result) -> None:
     java = result.eligible.filter(pl.col("program") == "Java web dev").row(0, named=True)
     # below the floor: rare, Java-I/ normalises to java-i (not below), java-i/typo-page, jaava-x
@@ -111,7 +131,12 @@ def test_bottom_n_limits_rows() -> None:
         ("Data science", "fundamentals/stats"),
         ("Java web dev", "java-i"),
     ]
-    assert res.parameters == {"min_views": 7, "bottom_n": 1}
+    assert res.parameters == {
+        "min_views": 7,
+        "bottom_n": 1,
+        "lesson_home_min_share": 0.8,
+        "lesson_home_overrides": {},
+    }
 
 
 def test_empty_input_is_handled() -> None:
@@ -140,6 +165,16 @@ def test_golden_demo(demo_snapshot: Snapshot, demo_config: Config) -> None:
     res = q7.answer(demo_snapshot, demo_config)
     assert {"Java web dev", "Data science"} <= set(res.least_accessed["program"].to_list())
     assert res.least_accessed["views"].min() >= demo_config.q7.min_views
+    # Each program is ranked on its own track's lessons (or shared ones) only.
+    homes = module_homes(prepare(demo_snapshot, demo_config), demo_config)
+    tracks = {"Java web dev": "web_dev", "PHP web dev": "web_dev", "Data science": "data_science"}
+    ranked = res.least_accessed.with_columns(
+        pl.col("lesson").str.split("/").list.first().alias("module"),
+        pl.col("program").replace_strict(tracks, default=None).alias("track"),
+    ).join(homes, on="module", how="left")
+    other = ranked.filter(pl.col("home").is_not_null() & (pl.col("home") != pl.col("track")))
+    assert other.is_empty(), other
+    assert res.eligible["other_track"].sum() > 0
     # Calibrated to the real log: roughly a fifth of distinct paths are hit exactly once.
     assert 0.05 <= res.single_hit_share <= 0.5
     assert res.long_tail.height >= 3

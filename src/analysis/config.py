@@ -149,6 +149,9 @@ class Q8Config:
 class SiteConfig:
     base_url: str = "https://curriculum-insights.example.org/"
     title: str = "Curriculum insights"
+    # Headers of the ready-to-send email (_build/email.eml); the leader's address goes in `email_to`.
+    email_from: str = "curriculum-insights <noreply@example.org>"
+    email_to: str = "leadership@example.org"
 
 
 @dataclass(frozen=True)

@@ -289,51 +289,89 @@ def _chunks(path: Path, chunk_bytes: int, progress: Progress) -> Iterator[bytes]
             yield rest
 
 
+class LogFileReader:
+    """Parse a log file chunk by chunk: iterate for the valid rows of each chunk (LOG_SCHEMA); once
+    exhausted, `quarantine()` and `lines_read` describe the whole file. An import hands the chunks
+    straight to `write_snapshot`, so memory is bounded by one chunk, not by the log."""
+
+    def __init__(
+        self, path: Path, *, progress: bool = True, chunk_bytes: int = CHUNK_BYTES
+    ) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(f"{self.path}: log file not found")
+        self.progress = progress
+        self.chunk_bytes = chunk_bytes
+        self.lines_read = 0
+        self.rows = 0
+        self._quarantine: list[pl.DataFrame] = []
+        self._last_nonblank = 0
+        self._done = False
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        path = self.path
+        next_line = 1
+        try:
+            total_kb = max(1, path.stat().st_size >> 10)
+            with Progress(
+                f"reading {path.name}", total_kb, unit="kB", enabled=self.progress
+            ) as bar:
+                for chunk in _chunks(path, self.chunk_bytes, bar):
+                    lines = _lines_frame(chunk)
+                    del chunk
+                    valid, rejected = parse_lines(lines, first_line=next_line, source=path.name)
+                    nonblank = lines.select(
+                        pl.int_range(pl.len(), dtype=pl.Int64)
+                        .filter(pl.col("raw").str.strip_chars() != "")
+                        .max()
+                    ).item()
+                    if nonblank is not None:
+                        self._last_nonblank = next_line + nonblank
+                    next_line += lines.height
+                    self.lines_read = next_line - 1
+                    self.rows += valid.height
+                    self._quarantine.append(rejected)
+                    del lines
+                    yield valid
+        except (OSError, EOFError, zlib.error) as exc:
+            kind = (
+                "corrupt or truncated gzip"
+                if isinstance(exc, EOFError | zlib.error)
+                else "unreadable"
+            )
+            if isinstance(exc, gzip.BadGzipFile):
+                kind = "corrupt gzip"
+            raise InputError(f"{path}: {kind} ({exc})") from exc
+        self._done = True
+        if self.rows == 0:
+            raise InputError(
+                f"{path}: no valid log rows ({self.lines_read:,} lines, "
+                f"{self.quarantine().height:,} rejected; "
+                "expected `date time path user_id cohort_id ip`)"
+            )
+
+    def quarantine(self) -> pl.DataFrame:
+        """Rejected lines of the whole file (trailing blank lines are not rejections)."""
+        frame = (
+            pl.concat(self._quarantine)
+            if self._quarantine
+            else pl.DataFrame(schema=QUARANTINE_SCHEMA)
+        )
+        return frame.filter(
+            ~((pl.col("reason") == BLANK_LINE) & (pl.col("line") > self._last_nonblank))
+        )
+
+
 def read_log_file(
     path: Path, *, progress: bool = True, chunk_bytes: int = CHUNK_BYTES
 ) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    """Parse a log file into (valid rows, quarantine, lines read). Raises InputError if unreadable."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: log file not found")
-    logs: list[pl.DataFrame] = []
-    quarantine: list[pl.DataFrame] = []
-    next_line = 1
-    last_nonblank = 0
-    try:
-        total_kb = max(1, path.stat().st_size >> 10)
-        with Progress(f"reading {path.name}", total_kb, unit="kB", enabled=progress) as bar:
-            for chunk in _chunks(path, chunk_bytes, bar):
-                lines = _lines_frame(chunk)
-                valid, rejected = parse_lines(lines, first_line=next_line, source=path.name)
-                nonblank = lines.select(
-                    pl.int_range(pl.len(), dtype=pl.Int64)
-                    .filter(pl.col("raw").str.strip_chars() != "")
-                    .max()
-                ).item()
-                if nonblank is not None:
-                    last_nonblank = next_line + nonblank
-                next_line += lines.height
-                logs.append(valid)
-                quarantine.append(rejected)
-    except (OSError, EOFError, zlib.error) as exc:
-        kind = (
-            "corrupt or truncated gzip" if isinstance(exc, EOFError | zlib.error) else "unreadable"
-        )
-        if isinstance(exc, gzip.BadGzipFile):
-            kind = "corrupt gzip"
-        raise InputError(f"{path}: {kind} ({exc})") from exc
-    lines_read = next_line - 1
+    """Parse a log file into (valid rows, quarantine, lines read). Raises InputError if unreadable.
+
+    Holds every row in memory; an import streams the chunks instead (LogFileReader)."""
+    reader = LogFileReader(path, progress=progress, chunk_bytes=chunk_bytes)
+    logs = list(reader)
     all_logs = pl.concat(logs) if logs else pl.DataFrame(schema=LOG_SCHEMA)
-    all_quarantine = (
-        pl.concat(quarantine) if quarantine else pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    ).filter(~((pl.col("reason") == BLANK_LINE) & (pl.col("line") > last_nonblank)))
-    if all_logs.height == 0:
-        raise InputError(
-            f"{path}: no valid log rows ({lines_read:,} lines, {all_quarantine.height:,} rejected; "
-            "expected `date time path user_id cohort_id ip`)"
-        )
-    return all_logs, all_quarantine, lines_read
+    return all_logs, reader.quarantine(), reader.lines_read
 
 
 # --- the cohorts table ----------------------------------------------------------------------------------
@@ -453,23 +491,31 @@ def _import(
     if not logs.is_file():
         raise InputError(f"{logs}: log file not found")
     cohort_frame, cohort_quarantine = read_cohorts_file(cohorts)
-    log_frame, log_quarantine, lines_read = read_log_file(logs, progress=progress)
+    reader = LogFileReader(logs, progress=progress)
     detected, note = detect_simulated(logs)
     if simulated is None:
         simulated = detected
     detail = f"logs {logs}, cohorts {cohorts}"
     if simulated:
         detail += f"; {note or 'simulated'}"
-    quarantine = pl.concat([log_quarantine, cohort_quarantine])
+    quarantined: list[pl.DataFrame] = []
+
+    def all_quarantine() -> pl.DataFrame:  # called by write_snapshot once the log is consumed
+        quarantined.append(pl.concat([reader.quarantine(), cohort_quarantine]))
+        return quarantined[0]
+
+    # Each parsed chunk becomes its own Parquet part: memory is bounded by a chunk, not the log.
     manifest = write_snapshot(
         target,
-        log_frame,
+        reader,
         cohort_frame,
-        quarantine,
+        all_quarantine,
         source=source,
         simulated=simulated,
         source_detail=detail,
     )
+    quarantine = quarantined[0]
+    lines_read = reader.lines_read
     reasons, examples = summarize_quarantine(quarantine)
     return ImportReport(
         source=source,
@@ -477,8 +523,8 @@ def _import(
         target=target,
         manifest=manifest,
         lines_read=lines_read,
-        rows_imported=log_frame.height,
-        new_rows=log_frame.height,
+        rows_imported=reader.rows,
+        new_rows=reader.rows,
         quarantined=quarantine.height,
         reasons=reasons,
         examples=examples,

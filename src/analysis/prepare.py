@@ -21,21 +21,40 @@ Time. Every student view is classified by the enrollment window of the cohort on
 (date < start_date), `active` (start_date <= date <= end_date) or `alumni` (date > end_date). A user who
 appears under several cohorts (a re-take or a transfer) is judged row by row against the cohort the row
 names, so each enrollment keeps its own window; `enrollments()` lists them per user.
+
+Module homes. Lessons carry no program, so each module gets a *home track* from the data
+(`module_homes()`): the track whose students make at least `q5.lesson_home_min_share` of the module's
+student lesson views, or the track named in `[q5.lesson_home_overrides]`; a module read by both tracks
+without such a majority (shared material) has no home. Question 5 counts a student reading the other
+track's modules as cross-program access; questions 2 and 7 rank a program only on its own track's
+modules and shared ones (`keep_own_track()`), so cross-program reading is never mistaken for a cohort
+over-using, or a program neglecting, one of its own lessons.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TypeVar
 
 import polars as pl
 
 from analysis.config import Config
+from analysis.errors import ConfigError
 from analysis.snapshot import Snapshot
 
+HOMES_SCHEMA = {
+    "module": pl.String(),
+    "home": pl.String(),  # null: no clear home (shared material)
+    "share": pl.Float64(),  # the leading track's share of the module's student lesson views
+    "views": pl.Int64(),
+    "overridden": pl.Boolean(),
+}
 PAGE_KINDS = ("lesson", "navigation", "asset", "probe", "empty")
 ROLES = ("student", "staff", "placeholder", "no_cohort", "unknown_cohort")
 WINDOWS = ("before", "active", "alumni")
+
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
 _NUMBERED_PREFIX = r"(^|/)\d+(?:\.\d+)*[-_]"
 
@@ -262,3 +281,82 @@ def campus_ips(prepared: Prepared, config: Config) -> list[str]:
         ip for ip in detected["ip"].to_list() if ip not in q4.campus_ips
     ]
     return ordered
+
+
+def track_lesson_views(prepared: Prepared) -> pl.LazyFrame:
+    """Student lesson views with a module and a curriculum track: the evidence for module homes."""
+    return student_lesson_views(prepared).filter(
+        pl.col("module").is_not_null() & (pl.col("module") != "") & pl.col("track").is_not_null()
+    )
+
+
+def module_track_views(views: pl.LazyFrame) -> pl.LazyFrame:
+    """Views per (module, track) of `track_lesson_views` rows; kept lazy so callers can collect it
+    together with their own aggregates in one scan (`pl.collect_all`)."""
+    return views.group_by("module", "track").agg(pl.len().cast(pl.Int64).alias("views"))
+
+
+def home_table(module_track: pl.DataFrame, config: Config) -> pl.DataFrame:
+    """Home track per module from its views per track (`module_track_views`, collected).
+
+    The home is the track with the most views when it holds at least `q5.lesson_home_min_share` of
+    them, or the track `[q5.lesson_home_overrides]` names; otherwise null. Columns: HOMES_SCHEMA, sorted
+    by views (descending) then module."""
+    tracks = sorted(set(config.programs.track.values()))
+    overrides = dict(config.q5.lesson_home_overrides)
+    for module, track in overrides.items():
+        if track not in tracks:
+            raise ConfigError(
+                f"q5.lesson_home_overrides: module {module!r} names track {track!r} "
+                f"(known tracks: {', '.join(tracks)})"
+            )
+    min_share = config.q5.lesson_home_min_share
+    return (
+        module_track.group_by("module")
+        .agg(
+            pl.col("track")
+            .sort_by(["views", "track"], descending=[True, False])
+            .first()
+            .alias("top"),
+            (pl.col("views").max() / pl.col("views").sum()).alias("share"),
+            pl.col("views").sum().alias("views"),
+        )
+        .with_columns(pl.col("module").is_in(list(overrides)).alias("overridden"))
+        .with_columns(
+            pl.when(pl.col("overridden"))
+            .then(pl.col("module").replace_strict(overrides, default=None, return_dtype=pl.String))
+            .when(pl.col("share") >= min_share)
+            .then(pl.col("top"))
+            .alias("home")
+        )
+        .select("module", "home", "share", "views", "overridden")
+        .cast(HOMES_SCHEMA)
+        .sort("views", "module", descending=[True, False])
+    )
+
+
+def module_homes(prepared: Prepared, config: Config) -> pl.DataFrame:
+    """Home track of every lesson module (columns module, home, share, views, overridden).
+
+    One scan of the views; questions that already scan them can collect `module_track_views` with
+    their own aggregates and call `home_table` instead."""
+    return home_table(module_track_views(track_lesson_views(prepared)).collect(), config)
+
+
+def own_track(track: pl.Expr, home: pl.Expr) -> pl.Expr:
+    """True where a lesson belongs to the reader's track: the module's home is that track, the module
+    has no clear home (shared material), or the reader's program has no track configured."""
+    return home.is_null() | track.is_null() | (home == track)
+
+
+def keep_own_track(frame: FrameT, homes: pl.DataFrame) -> FrameT:
+    """Rows of `frame` (with `module` and `track` columns) whose module belongs to the row's own
+    track (see `own_track`); modules missing from `homes` count as having no home."""
+    table = homes.select("module", "home")
+    joined = frame.join(
+        table.lazy() if isinstance(frame, pl.LazyFrame) else table,
+        on="module",
+        how="left",
+        maintain_order="left",
+    )
+    return joined.filter(own_track(pl.col("track"), pl.col("home"))).drop("home")

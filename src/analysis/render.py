@@ -373,7 +373,8 @@ def _email(
     text = _pandoc(markdown, "plain", ["--wrap=auto", "--columns=78"], where="email.qmd")
     message = EmailMessage()
     message["Subject"] = subject
-    message["From"] = "curriculum-insights <noreply@localhost>"
+    message["From"] = config.site.email_from
+    message["To"] = config.site.email_to
     message["Date"] = formatdate(localtime=True)
     message["Message-ID"] = make_msgid(domain="curriculum-insights.local")
     message.set_content(text)

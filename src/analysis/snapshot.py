@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,13 +126,18 @@ def describe(
     source_detail: str = "",
     digest: str | None = None,
 ) -> Manifest:
-    stats = logs.lazy().select(
-        pl.len().alias("rows"),
-        pl.col("user_id").n_unique().alias("users"),
-        pl.col("ip").n_unique().alias("ips"),
-        pl.col("timestamp").min().alias("first_seen"),
-        pl.col("timestamp").max().alias("last_seen"),
-    ).collect().row(0, named=True)
+    stats = (
+        logs.lazy()
+        .select(
+            pl.len().alias("rows"),
+            pl.col("user_id").n_unique().alias("users"),
+            pl.col("ip").n_unique().alias("ips"),
+            pl.col("timestamp").min().alias("first_seen"),
+            pl.col("timestamp").max().alias("last_seen"),
+        )
+        .collect()
+        .row(0, named=True)
+    )
     return Manifest(
         source=source,
         simulated=simulated,
@@ -176,9 +182,9 @@ def _swap_in(new_dir: Path, target: Path) -> None:
 
 def write_snapshot(
     target: Path,
-    logs: pl.DataFrame,
+    logs: pl.DataFrame | Iterable[pl.DataFrame],
     cohorts: pl.DataFrame,
-    quarantine: pl.DataFrame,
+    quarantine: pl.DataFrame | Callable[[], pl.DataFrame] | None,
     *,
     source: str,
     simulated: bool,
@@ -187,55 +193,81 @@ def write_snapshot(
 ) -> Manifest:
     """Write a snapshot atomically.
 
+    `logs` is one frame, or an iterable of frames (an import's parsed chunks): each non-empty frame
+    becomes its own log part, sorted by timestamp, and is hashed alone (digests combine), so memory is
+    bounded by one chunk however large the log. `quarantine` is read after `logs` is consumed, so a
+    chunk reader can fill it as it goes (pass a callable returning the frame; None means empty).
+
     With `base` (an existing snapshot), `logs` and `quarantine` hold only the new rows: the base's log
-    parts are hard-linked into the new snapshot and one part is added, so a refresh does not rewrite
-    history. The manifest always describes the whole snapshot.
+    parts are hard-linked into the new snapshot (their checksums carried over from the base manifest,
+    not re-read) and the new rows are added as new parts, so a refresh does not rewrite history. The
+    manifest always describes the whole snapshot.
     """
-    logs = conform(logs, LOG_SCHEMA)
+    frames = [logs] if isinstance(logs, pl.DataFrame) else logs
     cohorts = conform(cohorts, COHORT_SCHEMA)
-    quarantine = conform(quarantine, QUARANTINE_SCHEMA)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "logs").mkdir(parents=True)
     try:
         next_part = 0
+        files: dict[str, str] = {}
+        digest: str | None = None
         if base is not None:
+            base_manifest = read_manifest(base)
             for part in sorted((base / "logs").glob("part-*.parquet")):
                 os.link(part, staging / "logs" / part.name)
                 next_part = max(next_part, int(part.stem.split("-")[1]) + 1)
+                relative = f"logs/{part.name}"
+                known = base_manifest.files.get(relative)
+                files[relative] = known if known else _sha256(part)
+            digest = base_manifest.logs_digest
+        for frame in frames:
+            frame = conform(frame, LOG_SCHEMA)
+            if frame.height == 0:
+                continue
+            _write_part(staging, next_part, frame, files)
+            next_part += 1
+            chunk_digest = logs_digest(frame)
+            digest = chunk_digest if digest is None else combine_digests(digest, chunk_digest)
+        if next_part == 0:  # an empty snapshot still has one (empty) part, so scans find the schema
+            _write_part(staging, 0, pl.DataFrame(schema=LOG_SCHEMA), files)
+            digest = logs_digest(pl.DataFrame(schema=LOG_SCHEMA))
+        if callable(quarantine):
+            quarantine = quarantine()
+        if quarantine is None:
+            quarantine = pl.DataFrame(schema=QUARANTINE_SCHEMA)
+        quarantine = conform(quarantine, QUARANTINE_SCHEMA)
+        if base is not None:
             old_quarantine = pl.read_parquet(base / "quarantine.parquet")
             quarantine = pl.concat([old_quarantine, quarantine])
-        if logs.height or next_part == 0:
-            logs.sort("timestamp", maintain_order=True).write_parquet(
-                staging / "logs" / _part_name(next_part),
-                row_group_size=LOG_ROW_GROUP_SIZE,
-                statistics=True,
-            )
         cohorts.write_parquet(staging / "cohorts.parquet")
         quarantine.write_parquet(staging / "quarantine.parquet")
-        if base is None:
-            manifest = describe(logs, cohorts, quarantine, source, simulated, source_detail)
-        else:
-            # Only the new rows are hashed; counts come from a lazy scan of three columns.
-            digest = combine_digests(read_manifest(base).logs_digest, logs_digest(logs))
-            all_logs = pl.scan_parquet(staging / "logs" / "*.parquet").select(
-                "timestamp", "user_id", "ip"
-            )
-            manifest = describe(
-                all_logs, cohorts, quarantine, source, simulated, source_detail, digest=digest
-            )
-        files = {
-            str(path.relative_to(staging)): _sha256(path)
-            for path in sorted(staging.rglob("*.parquet"))
-        }
-        manifest = Manifest(**{**manifest.to_json(), "files": files})
+        for name in ("cohorts.parquet", "quarantine.parquet"):
+            files[name] = _sha256(staging / name)
+        # Counts come from a lazy scan of three columns of the parts (new and linked).
+        all_logs = pl.scan_parquet(staging / "logs" / "*.parquet").select(
+            "timestamp", "user_id", "ip"
+        )
+        manifest = describe(
+            all_logs, cohorts, quarantine, source, simulated, source_detail, digest=digest
+        )
+        manifest = Manifest(**{**manifest.to_json(), "files": dict(sorted(files.items()))})
         (staging / "manifest.json").write_text(json.dumps(manifest.to_json(), indent=2) + "\n")
         _swap_in(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return manifest
+
+
+def _write_part(staging: Path, index: int, frame: pl.DataFrame, files: dict[str, str]) -> None:
+    """Write one log part sorted by timestamp and record its checksum in `files`."""
+    path = staging / "logs" / _part_name(index)
+    frame.sort("timestamp", maintain_order=True).write_parquet(
+        path, row_group_size=LOG_ROW_GROUP_SIZE, statistics=True
+    )
+    files[f"logs/{path.name}"] = _sha256(path)
 
 
 def _recover(target: Path) -> None:

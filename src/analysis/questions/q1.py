@@ -268,6 +268,11 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     )
 
 
+def _join_words(words: list[str]) -> str:
+    """`a`, `a and b`, `a, b and c`."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
 def _sentences(
     leaders: pl.DataFrame,
     ranking: pl.DataFrame,
@@ -296,11 +301,16 @@ def _sentences(
     differs = leaders.filter(pl.col("leader_differs"))
     agree = leaders.filter(~pl.col("leader_differs"))
     if not agree.is_empty():
+        programs, views = agree["program"].to_list(), agree["views"].to_list()
+        if len(programs) == 1:
+            where, counts = programs[0], f"{views[0]:,} student views"
+        else:
+            where = "every ranked program" if differs.is_empty() else _join_words(programs)
+            counts = f"{programs[0]} {views[0]:,} student views; " + "; ".join(
+                f"{p} {v:,}" for p, v in zip(programs[1:], views[1:], strict=True)
+            )
         supporting.append(
-            f"In {', '.join(agree['program'].to_list())} the consistent leader is also the most viewed "
-            "lesson overall "
-            + ", ".join(f"({v:,} student views)" for v in agree["views"].to_list())
-            + "."
+            f"In {where} the consistent leader is also the most viewed lesson ({counts})."
         )
     for row in differs.iter_rows(named=True):
         supporting.append(

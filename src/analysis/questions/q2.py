@@ -5,7 +5,14 @@ cohorts of the same program pooled, with the conditional binomial test for two P
 k1 + k2 views of the lesson, the cohort's count k1 is Binomial(k1 + k2, n1 / (n1 + n2)) when both groups
 read the lesson at the same rate per student (n = students). Thousands of pairs are tested, so the
 Benjamini-Hochberg procedure controls the false discovery rate; a case also needs a volume floor and a
-large effect (rate ratio), so a statistically clear but tiny difference is not reported.
+large effect (rate ratio), so a statistically clear but tiny difference is not reported. Views of one
+page by one student are not independent (a student may reopen a page dozens of times), so a case must
+also hold without the cohort's heaviest reader of the lesson: one student's re-reading is not a cohort
+over-using a lesson.
+
+Only lessons of the program's own track are compared (modules whose home track, `prepare.module_homes`,
+is the program's track, plus shared modules with no clear home): a web-dev cohort reading data-science
+lessons is cross-program access (question 5), not a cohort over-using one of its own lessons.
 """
 
 from __future__ import annotations
@@ -17,7 +24,15 @@ import polars as pl
 from scipy import stats
 
 from analysis.config import Config
-from analysis.prepare import Prepared, prepare, student_lesson_views
+from analysis.prepare import (
+    Prepared,
+    home_table,
+    keep_own_track,
+    module_track_views,
+    prepare,
+    student_lesson_views,
+    track_lesson_views,
+)
 from analysis.results import QuestionResult
 from analysis.snapshot import Snapshot
 
@@ -39,6 +54,8 @@ CASES_SCHEMA = {
     "peer_students": pl.Int64(),
     "peer_rate": pl.Float64(),
     "rate_ratio": pl.Float64(),
+    "top_student_views": pl.Int64(),  # views by the cohort's heaviest reader of the lesson
+    "ratio_without_top": pl.Float64(),  # rate ratio leaving that student out (null: unbounded)
     "ci_low": pl.Float64(),
     "ci_high": pl.Float64(),
     "p_value": pl.Float64(),
@@ -58,6 +75,7 @@ class Q2Result(QuestionResult):
     flagged: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CASES_SCHEMA))
     by_program: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SUMMARY_SCHEMA))
     tests_run: int = 0
+    other_track_views: int = 0  # student views of other-track lessons, left out of the comparison
 
     def tables(self) -> dict[str, pl.DataFrame]:
         cases = self.cases.head(15).select(
@@ -69,6 +87,7 @@ class Q2Result(QuestionResult):
             pl.col("rate").round(1).alias("Views per student"),
             pl.col("peer_rate").round(2).alias("Other cohorts, views per student"),
             pl.col("rate_ratio").round(1).alias("Rate ratio"),
+            pl.col("ratio_without_top").round(1).alias("Rate ratio without the top reader"),
             (
                 pl.col("ci_low").round(1).cast(pl.String)
                 + pl.lit("-")
@@ -139,19 +158,36 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     views = student_lesson_views(prepared).filter(
         pl.col("lesson").is_not_null() & (pl.col("lesson") != "")
     )
-    # Exposure: a cohort's students = its distinct users with any lesson view. Both aggregates come
-    # from one scan of the views (collect_all shares the common sub-plan).
-    students, counts = pl.collect_all(
+    # Exposure: a cohort's students = its distinct users with any lesson view (own track or not). The
+    # aggregates come from one scan of the views (collect_all shares the common sub-plan); track and
+    # module are constant within a (program, lesson) group and only carried for the home-track filter.
+    students, all_counts, module_track = pl.collect_all(
         [
             views.group_by("program", "cohort_id").agg(
                 pl.col("cohort_name").first().alias("cohort"),
                 pl.col("user_id").n_unique().alias("students"),
             ),
-            views.group_by("program", "cohort_id", "lesson").agg(pl.len().alias("views")),
+            views.group_by("program", "cohort_id", "lesson", "user_id")
+            .agg(
+                pl.len().alias("views"),
+                pl.col("track").first().alias("track"),
+                pl.col("module").first().alias("module"),
+            )
+            .group_by("program", "cohort_id", "lesson")
+            .agg(
+                pl.col("views").sum().alias("views"),
+                pl.col("views").max().alias("top_student_views"),
+                pl.col("track").first().alias("track"),
+                pl.col("module").first().alias("module"),
+            ),
+            module_track_views(track_lesson_views(prepared)),
         ]
     )
+    counts = keep_own_track(all_counts, home_table(module_track, config))
+    other_track_views = int(all_counts["views"].sum() - counts["views"].sum())
     pairs = (
-        counts.join(students, on=["program", "cohort_id"])
+        counts.drop("track", "module")
+        .join(students, on=["program", "cohort_id"])
         .join(
             students.group_by("program").agg(
                 pl.col("students").sum().alias("program_students"),
@@ -186,6 +222,12 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         pl.Series("ci_high", ci_high, dtype=pl.Float64).fill_nan(None),
         pl.Series("p_value", p_value, dtype=pl.Float64),
         pl.Series("q_value", q_value, dtype=pl.Float64),
+    ).with_columns(_ratio_without_top().alias("_robust"))
+    tested = tested.with_columns(
+        pl.when(pl.col("_robust").is_infinite())
+        .then(None)
+        .otherwise(pl.col("_robust"))
+        .alias("ratio_without_top")
     )
     flagged = (
         tested.filter(
@@ -193,6 +235,8 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
             & (pl.col("views") >= q2.min_views)
             # no peer views at all is the extreme case (ratio undefined, CI unbounded)
             & (pl.col("rate_ratio").fill_null(float("inf")) >= q2.min_rate_ratio)
+            # ... and it is the cohort's, not one student's: it holds without the heaviest reader
+            & (pl.col("_robust") >= q2.min_rate_ratio)
         )
         .with_columns(pl.col("rate_ratio").fill_null(float("inf")).alias("_order"))
         .sort(
@@ -227,7 +271,12 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         .cast(SUMMARY_SCHEMA)
     )
     answer_text, supporting = _sentences(cases, flagged, by_program, tested.height, q2.alpha)
+    home_share = config.q5.lesson_home_min_share
     caveats = [
+        "Lessons are compared within their own track only: a module's home track is inferred from who "
+        f"reads it (at least {home_share:.0%} of its student views from one track); "
+        f"{other_track_views:,} student views of the other track's modules are left out (question 5 "
+        "covers them), while shared modules without such a majority stay in.",
         "Students are each cohort's distinct users with any lesson view; a cohort whose students "
         "simply use the site more will have higher rates on every lesson, which the rate-ratio floor "
         f"({q2.min_rate_ratio:g}x) guards against.",
@@ -242,13 +291,20 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         answer=answer_text,
         supporting=supporting,
         method=(
-            "Only students' lesson views count. For every cohort and lesson of a program, the cohort's "
+            "Only students' lesson views count, and only of lessons in the program's own track: modules "
+            f"whose home track (the track making at least {home_share:.0%} of the module's student views, "
+            "or [q5.lesson_home_overrides]) is the program's track, plus shared modules with no such "
+            "majority; other-track modules are cross-program reading (question 5), not over-use. "
+            "For every cohort and lesson of a program, the cohort's "
             "views per student are compared with the program's other cohorts pooled, with the "
             "conditional binomial test for two Poisson rates (one-sided: is the cohort higher?). Pairs "
             f"are tested when the lesson has at least {q2.min_views} views in the program. P-values are "
             f"adjusted with Benjamini-Hochberg across all {tested.height:,} tests; a case needs a "
             f"q-value <= {q2.alpha:g}, at least {q2.min_views} views by the cohort and a rate ratio of "
-            f"at least {q2.min_rate_ratio:g} (95% CI: exact Clopper-Pearson). The "
+            f"at least {q2.min_rate_ratio:g} (95% CI: exact Clopper-Pearson), and the ratio must stay at "
+            f"least {q2.min_rate_ratio:g} when the cohort's heaviest reader of the lesson is left out "
+            "(views and students minus that one student), so one student re-opening a page dozens of "
+            "times does not make a cohort stand out. The "
             f"{q2.max_cases_per_program} strongest cases per program (largest rate ratio) are shown."
         ),
         parameters={
@@ -256,12 +312,28 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
             "alpha": q2.alpha,
             "min_rate_ratio": q2.min_rate_ratio,
             "max_cases_per_program": q2.max_cases_per_program,
+            "lesson_home_min_share": home_share,
+            "lesson_home_overrides": dict(config.q5.lesson_home_overrides),
         },
         caveats=caveats,
         cases=cases,
         flagged=flagged,
         by_program=by_program,
         tests_run=tested.height,
+        other_track_views=other_track_views,
+    )
+
+
+def _ratio_without_top() -> pl.Expr:
+    """Rate ratio of the cohort without its heaviest reader of the lesson against the peers: 0 for a
+    one-student cohort (the case would be one student's), infinite when the peers never read it."""
+    rest = (pl.col("views") - pl.col("top_student_views")) / (pl.col("students") - 1)
+    return (
+        pl.when(pl.col("students") <= 1)
+        .then(pl.lit(0.0))
+        .when(pl.col("peer_views") == 0)
+        .then(pl.when(rest > 0).then(pl.lit(float("inf"))).otherwise(pl.lit(0.0)))
+        .otherwise(rest / pl.col("peer_rate"))
     )
 
 

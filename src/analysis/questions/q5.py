@@ -3,8 +3,9 @@ Is there evidence it was, and did it happen earlier?
 
 Lessons carry no program, so each lesson module gets a *home track* from the data: the track whose
 students make at least `q5.lesson_home_min_share` of the module's student views (or the track named in
-`q5.lesson_home_overrides`). Modules without a clear home are left out and counted. A cross-program view is
-a student of one track reading a module whose home is the other track.
+`q5.lesson_home_overrides`; `prepare.module_homes`, shared with questions 2 and 7). Modules without a
+clear home are left out and counted. A cross-program view is a student of one track reading a module
+whose home is the other track.
 
 The shut-off date is estimated, not assumed: on the daily series of cross-program views with all student
 lesson views as exposure, a single change point in level is searched on every day (two-segment Poisson
@@ -22,8 +23,14 @@ import numpy as np
 import polars as pl
 
 from analysis.config import Config
-from analysis.errors import ConfigError
-from analysis.prepare import Prepared, prepare, student_lesson_views
+from analysis.prepare import (
+    HOMES_SCHEMA,
+    Prepared,
+    home_table,
+    module_track_views,
+    prepare,
+    track_lesson_views,
+)
 from analysis.results import QuestionResult
 from analysis.snapshot import Snapshot
 
@@ -67,13 +74,6 @@ DIRECTIONS_SCHEMA = {
     "rate_before": pl.Float64(),
     "rate_after": pl.Float64(),
     "views_after": pl.Int64(),
-}
-HOMES_SCHEMA = {
-    "module": pl.String(),
-    "home": pl.String(),
-    "share": pl.Float64(),
-    "views": pl.Int64(),
-    "overridden": pl.Boolean(),
 }
 
 
@@ -259,60 +259,22 @@ def _direction(source: pl.Expr, target: pl.Expr) -> pl.Expr:
     return source + pl.lit("->") + target
 
 
-def _home_table(module_track: pl.DataFrame, config: Config, tracks: list[str]) -> pl.DataFrame:
-    overrides = dict(config.q5.lesson_home_overrides)
-    for module, track in overrides.items():
-        if track not in tracks:
-            raise ConfigError(
-                f"q5.lesson_home_overrides: module {module!r} names track {track!r} "
-                f"(known tracks: {', '.join(tracks)})"
-            )
-    min_share = config.q5.lesson_home_min_share
-    return (
-        module_track.group_by("module")
-        .agg(
-            pl.col("track")
-            .sort_by(["views", "track"], descending=[True, False])
-            .first()
-            .alias("top"),
-            (pl.col("views").max() / pl.col("views").sum()).alias("share"),
-            pl.col("views").sum().alias("views"),
-        )
-        .with_columns(pl.col("module").is_in(list(overrides)).alias("overridden"))
-        .with_columns(
-            pl.when(pl.col("overridden"))
-            .then(pl.col("module").replace_strict(overrides, default=None, return_dtype=pl.String))
-            .when(pl.col("share") >= min_share)
-            .then(pl.col("top"))
-            .alias("home")
-        )
-        .select("module", "home", "share", pl.col("views").cast(pl.Int64), "overridden")
-        .sort("views", "module", descending=[True, False])
-    )
-
-
 def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q5Result:
     """Home track per module, cross-program views per day and month, and the estimated shut-off."""
     prepared = prepared or prepare(snapshot, config)
     q5 = config.q5
     tracks = sorted(set(config.programs.track.values()))
     directions = [f"{a}->{b}" for a in tracks for b in tracks if a != b]
-    sv = (
-        student_lesson_views(prepared)
-        .filter(
-            pl.col("module").is_not_null()
-            & (pl.col("module") != "")
-            & pl.col("track").is_not_null()
-        )
-        .select("timestamp", "date", "user_id", "program", "track", "module", "lesson")
+    sv = track_lesson_views(prepared).select(
+        "timestamp", "date", "user_id", "program", "track", "module", "lesson"
     )
     module_track, daily_track = pl.collect_all(
         [
-            sv.group_by("module", "track").agg(pl.len().cast(pl.Int64).alias("views")),
+            module_track_views(sv),
             sv.group_by("date", "track").agg(pl.len().cast(pl.Int64).alias("exposure")),
         ]
     )
-    homes = _home_table(module_track, config, tracks)
+    homes = home_table(module_track, config)  # shared with questions 2 and 7 (prepare.py)
     homed = homes.filter(pl.col("home").is_not_null())
     without = homes.filter(pl.col("home").is_null())
     cross = (

@@ -3,7 +3,9 @@
 Naively the least accessed "lessons" are the thousands of paths hit once: typos, renamed pages, images,
 attack probes. Those are the long tail, characterised separately over the whole log (every role). The
 lesson ranking only considers real lessons: normalised lesson pages with at least `q7.min_views` student
-views, per program.
+views, per program, and only lessons of the program's own track (modules whose home track,
+`prepare.module_homes`, is the program's track, plus shared modules with no clear home): a data-science
+program's least-read lesson is not a web-dev lesson a few of its students opened.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from analysis.config import Config
-from analysis.prepare import Prepared, prepare, student_lesson_views
+from analysis.prepare import (
+    Prepared,
+    home_table,
+    keep_own_track,
+    module_track_views,
+    prepare,
+    student_lesson_views,
+    track_lesson_views,
+)
 from analysis.results import QuestionResult
 from analysis.snapshot import Snapshot
 
@@ -49,6 +59,7 @@ ELIGIBLE_SCHEMA = {
     "lessons": pl.UInt32(),
     "below_floor": pl.UInt32(),
     "median_views": pl.Float64(),
+    "other_track": pl.UInt32(),  # lessons of the other track's modules, left out of the ranking
 }
 TAIL_SCHEMA = {
     "kind": pl.String(),
@@ -98,8 +109,9 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     prepared = prepared or prepare(snapshot, config)
     q7 = config.q7
 
-    # One scan of the views for both aggregates (collect_all shares the common sub-plan).
-    per_lesson, per_path = pl.collect_all(
+    # One scan of the views for all aggregates (collect_all shares the common sub-plan); track and
+    # module are constant within a (program, lesson) group and only carried for the home-track filter.
+    all_lessons, per_path, module_track = pl.collect_all(
         [
             student_lesson_views(prepared)
             .filter(pl.col("lesson").is_not_null() & (pl.col("lesson") != ""))
@@ -108,6 +120,8 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
                 pl.len().cast(pl.UInt32).alias("views"),
                 pl.col("user_id").n_unique().cast(pl.UInt32).alias("users"),
                 pl.col("cohort_id").n_unique().cast(pl.UInt32).alias("cohorts"),
+                pl.col("track").first().alias("track"),
+                pl.col("module").first().alias("module"),
             ),
             # every raw path of every role: the long tail
             prepared.views.group_by("path").agg(
@@ -116,7 +130,16 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
                 pl.col("lesson").first().alias("lesson"),
                 pl.col("module").first().alias("module"),
             ),
+            module_track_views(track_lesson_views(prepared)),
         ]
+    )
+    per_lesson = keep_own_track(all_lessons, home_table(module_track, config))
+    other_track = (
+        all_lessons.join(
+            per_lesson.select("program", "lesson"), on=["program", "lesson"], how="anti"
+        )
+        .group_by("program")
+        .agg(pl.len().alias("other_track"))
     )
     real = per_lesson.filter(pl.col("views") >= q7.min_views)
     least = (
@@ -133,6 +156,8 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
             (pl.col("views") < q7.min_views).sum().alias("below_floor"),
             pl.col("views").filter(pl.col("views") >= q7.min_views).median().alias("median_views"),
         )
+        .join(other_track, on="program", how="left")
+        .with_columns(pl.col("other_track").fill_null(0))
         .sort("program")
         .cast(ELIGIBLE_SCHEMA)
     )
@@ -144,7 +169,12 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     answer_text, supporting = _sentences(
         least, eligible, tail, distinct_paths, single, share, q7.min_views
     )
+    home_share = config.q5.lesson_home_min_share
     caveats = [
+        "Each program is ranked on its own track's lessons: a module's home track is inferred from "
+        f"who reads it (at least {home_share:.0%} of its student views from one track); the other "
+        f"track's modules ({int(eligible['other_track'].sum()):,} program-lesson pairs) are left out, "
+        "while shared modules without such a majority stay in.",
         f"A lesson needs at least {q7.min_views} student views to be ranked; below that, paths are "
         "mostly typos, renamed pages and stray links rather than lessons nobody reads.",
         "Lessons are normalised (case, slashes, numbered prefixes, aliases), so a renamed page whose "
@@ -159,7 +189,10 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         supporting=supporting,
         method=(
             "Students' views of lesson pages are counted per program and normalised lesson, with the "
-            "distinct students and cohorts who opened them. Lessons with fewer than "
+            "distinct students and cohorts who opened them. Only lessons of the program's own track "
+            "are ranked: modules whose home track (the track making at least "
+            f"{home_share:.0%} of the module's student views, or [q5.lesson_home_overrides]) is the "
+            "program's track, plus shared modules with no such majority. Lessons with fewer than "
             f"{q7.min_views} student views are left out of the ranking; the {q7.bottom_n} lessons with "
             "the fewest views per program are listed (ties broken by fewer students). The long tail "
             "uses every view of every role: a raw path hit exactly once in the whole log is classified "
@@ -167,7 +200,12 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
             f"that has at least {q7.min_views} views, an unknown page inside a known module (renamed "
             "page or typo) or a page of an unknown module."
         ),
-        parameters={"min_views": q7.min_views, "bottom_n": q7.bottom_n},
+        parameters={
+            "min_views": q7.min_views,
+            "bottom_n": q7.bottom_n,
+            "lesson_home_min_share": home_share,
+            "lesson_home_overrides": dict(config.q5.lesson_home_overrides),
+        },
         caveats=caveats,
         least_accessed=least,
         eligible=eligible,
@@ -277,6 +315,15 @@ def _sentences(
             + "; ".join(
                 f"{r['program']} {r['lessons']:,} ({r['median_views']:,.0f}; {r['below_floor']:,})"
                 for r in ranked.iter_rows(named=True)
+            )
+            + "."
+        )
+    left_out = eligible.filter(pl.col("other_track") > 0)
+    if not left_out.is_empty():
+        supporting.append(
+            "Lessons of the other track's modules, left out of the ranking: "
+            + "; ".join(
+                f"{r['program']} {r['other_track']:,}" for r in left_out.iter_rows(named=True)
             )
             + "."
         )
