@@ -232,6 +232,10 @@ def test_run_evaluation_reads_labels_beside_simulation(tmp_path: Path, monkeypat
     assert evaluation.passed
     with pytest.raises(InputError, match="labels file not found"):
         ev.run_evaluation(config, tmp_path / "nope.csv", progress=False)
+    rows = snapshot.logs.collect().height
+    (labels_dir / "simulation.json").write_text(json.dumps({"rows": rows + 1}))
+    with pytest.raises(InputError, match="the labels belong to other data"):
+        ev.run_evaluation(config, labels_dir / "labels.csv", progress=False)
 
 
 @pytest.mark.slow

@@ -2,8 +2,9 @@
 
 Only meaningful on simulated data: the simulator writes what it injected, and this module checks that
 the report finds it. A label is *recalled* when a detection of a mapped kind names the same user (or, for
-labels without a user, the same IP) and overlaps the label's time span within a day. Precision is measured
-on question 4's incidents of the kinds that have labels; kinds without ground truth (shared_ip, probing,
+labels without a user, the same IP) and overlaps the label's time span within a day. Overall precision is
+measured on question 4's incidents of the kinds that have labels plus the detections of questions 2
+(cohort over-use) and 3 (drop-outs, duplicate identities); kinds without ground truth (shared_ip, probing,
 new_ip) cannot be scored and are left out of precision (the report says so).
 
 Targets (any miss -> exit code 5): recall >= 0.9 for scraping, heavy_day and out_of_enrollment; overall
@@ -117,8 +118,8 @@ class Evaluation:
             )
         lines.append("")
         lines.append(
-            f"Overall precision of question 4 over {self.precision_incidents} incidents of labelled "
-            f"kinds: {pct(self.precision)} (not scored, no ground truth: "
+            f"Overall precision over {self.precision_incidents} detections of labelled kinds "
+            f"(questions 2, 3 and 4): {pct(self.precision)} (not scored, no ground truth: "
             + ", ".join(f"{kind} {count}" for kind, count in self.unscored.items())
             + ")"
         )
@@ -384,6 +385,7 @@ def evaluate(
             f"scored on all {incidents.height} incidents; the report lists the {shown} most severe"
         )
     kinds, true_total, scored_total = score_incidents(labels, incidents)
+    q4_kinds = len(kinds)
 
     q2 = _question(2)
     if q2 is not None:
@@ -413,10 +415,15 @@ def evaluate(
                 passed=score.recall is not None and score.recall >= RECALL_TARGET,
             )
         )
+    # Overall precision: question 4's incidents of labelled kinds plus questions 2 and 3's detections.
+    for score in kinds[q4_kinds:]:
+        if score.detections and score.true_detections is not None:
+            true_total += score.true_detections
+            scored_total += score.detections
     precision = true_total / scored_total if scored_total else None
     targets.append(
         Target(
-            name="precision overall (question 4, labelled kinds)",
+            name="precision overall (labelled kinds of questions 2, 3 and 4)",
             value=f"{true_total}/{scored_total}"
             + (f" = {precision:.0%}" if precision is not None else ""),
             goal=f">= {PRECISION_TARGET:.0%}",
@@ -494,4 +501,11 @@ def run_evaluation(
     snapshot = load_snapshot(config.paths.snapshot_dir)
     if not snapshot.manifest.simulated:
         step("warning: the snapshot is not flagged as simulated", enabled=progress)
+    expected_rows = simulation.get("rows")
+    if expected_rows is not None and snapshot.manifest.rows != expected_rows:
+        raise InputError(
+            f"{config.paths.snapshot_dir} holds {snapshot.manifest.rows:,} rows but "
+            f"{path.parent / 'simulation.json'} describes {expected_rows:,}: the labels belong to other "
+            "data (rebuild the snapshot from it, e.g. `curriculum-insights evaluate --demo`)"
+        )
     return evaluate(snapshot, config, labels, simulation, labels_path=str(path), progress=progress)
