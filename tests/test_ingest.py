@@ -359,3 +359,45 @@ def test_demo_dataset_imports_cleanly(demo_snapshot_dir: Path) -> None:
     )  # fmt: skip
     assert manifest.first_seen == simulation["data_start"].replace(" ", "T")
     assert manifest.last_seen == simulation["data_end"].replace(" ", "T")
+
+
+def test_import_writes_one_part_per_chunk_with_the_same_rows_and_digest(tmp_path: Path) -> None:
+    """Chunked parts bound import memory; the snapshot's rows, digest and quarantine do not change."""
+    lines = [
+        f"2018-01-26 09:{m:02d}:{s:02d} lesson-{m % 7} {m} {s % 3} 10.0.0.{m}"
+        for m in range(40)
+        for s in range(0, 60, 7)
+    ]
+    log = _write(tmp_path / "many.log", "\n".join(lines + ["not a row"]) + "\n")
+    whole = import_files(log, REFERENCE_COHORTS, tmp_path / "one", progress=False)
+    chunked = import_files(
+        log, REFERENCE_COHORTS, tmp_path / "many", progress=False, chunk_bytes=2000
+    )
+    parts = sorted((tmp_path / "many" / "logs").glob("part-*.parquet"))
+    assert len(list((tmp_path / "one" / "logs").glob("*.parquet"))) == 1
+    assert len(parts) > 5  # 360 lines of about 40 bytes in 2,000-byte chunks
+    assert chunked.manifest.logs_digest == whole.manifest.logs_digest
+    assert chunked.manifest.rows == whole.manifest.rows == len(lines) == chunked.rows_imported
+    assert (chunked.manifest.users, chunked.manifest.ips) == (
+        whole.manifest.users,
+        whole.manifest.ips,
+    )
+    assert chunked.quarantined == whole.quarantined == 1
+    a = load_snapshot(tmp_path / "one", verify=True)
+    b = load_snapshot(tmp_path / "many", verify=True)
+    key = list(LOG_SCHEMA)
+    assert_frame_equal(a.logs.collect().sort(key), b.logs.collect().sort(key))
+    assert a.quarantine["line"].to_list() == b.quarantine["line"].to_list() == [len(lines) + 1]
+    for part in parts:  # every part is sorted by time on its own
+        assert pl.read_parquet(part)["timestamp"].is_sorted()
+
+
+def test_a_failed_chunked_import_leaves_the_old_snapshot(tmp_path: Path) -> None:
+    good = _write(tmp_path / "good.log", "2018-01-26 09:55:03 / 1 8 97.105.19.61\n")
+    import_files(good, REFERENCE_COHORTS, tmp_path / "snap", progress=False)
+    before = read_manifest(tmp_path / "snap")
+    bad = _write(tmp_path / "bad.log", "garbage line\n" * 50)
+    with pytest.raises(InputError, match="no valid log rows"):
+        import_files(bad, REFERENCE_COHORTS, tmp_path / "snap", progress=False, chunk_bytes=64)
+    assert read_manifest(tmp_path / "snap") == before
+    assert [p.name for p in tmp_path.iterdir() if "tmp" in p.name] == []  # no staging left behind

@@ -16,13 +16,16 @@ import pytest
 
 from analysis.config import Config, load_config
 from analysis.errors import InputError, TargetError
+from analysis.prepare import prepare
 from analysis.questions import NUMBERS, QUESTIONS, TITLES
 from analysis.report import (
+    CATEGORICAL_COLUMNS,
     SCHEMA_PATH,
     Report,
     compute_report,
     findings_schema,
     load_findings,
+    materialize,
     validate_findings,
     write_findings,
 )
@@ -236,6 +239,25 @@ def test_all_eight_questions_run_on_a_tiny_snapshot(config: Config, tmp_path: Pa
         assert result.answer.strip()
     write_findings(report, tmp_path)
     assert set(report.timings) == {"prepare", *(f"q{n}" for n in NUMBERS)}
+
+
+def test_materialize_keeps_every_row_in_compact_columns(config: Config) -> None:
+    """The collected views (the peak of analyze) hold labels as Categorical, with the same values."""
+    prepared = prepare(_tiny_snapshot(), config)
+    plain = prepared.views.collect()
+    compact = materialize(prepared).views.collect()
+    assert "program_id" not in compact.columns
+    assert set(compact.columns) == set(plain.columns) - {"program_id"}
+    for name in CATEGORICAL_COLUMNS:
+        assert compact.schema[name] == pl.Categorical, name
+    restored = compact.with_columns(pl.col(CATEGORICAL_COLUMNS).cast(pl.String))
+    assert restored.equals(plain.select(compact.columns))
+    # comparisons with text, as the questions write them, still work on the labels
+    students = compact.filter((pl.col("role") == "student") & pl.col("page_kind").is_in(["lesson"]))
+    assert (
+        students.height
+        == plain.filter((pl.col("role") == "student") & (pl.col("page_kind") == "lesson")).height
+    )
 
 
 @pytest.mark.slow

@@ -485,13 +485,14 @@ def _import(
     source: str,
     simulated: bool | None,
     progress: bool,
+    chunk_bytes: int = CHUNK_BYTES,
 ) -> ImportReport:
     started = time.monotonic()
     logs, cohorts, target = Path(logs), Path(cohorts), Path(target)
     if not logs.is_file():
         raise InputError(f"{logs}: log file not found")
     cohort_frame, cohort_quarantine = read_cohorts_file(cohorts)
-    reader = LogFileReader(logs, progress=progress)
+    reader = LogFileReader(logs, progress=progress, chunk_bytes=chunk_bytes)
     detected, note = detect_simulated(logs)
     if simulated is None:
         simulated = detected
@@ -540,12 +541,22 @@ def import_files(
     *,
     simulated: bool | None = None,
     progress: bool = True,
+    chunk_bytes: int = CHUNK_BYTES,
 ) -> ImportReport:
     """Rebuild the snapshot at `target` from an exported log file (.gz or text) and a cohorts CSV.
 
-    `simulated=None` detects the flag from `simulation.json` beside the log file.
+    `simulated=None` detects the flag from `simulation.json` beside the log file. Each chunk of about
+    `chunk_bytes` of text becomes one Parquet part of the snapshot.
     """
-    return _import(logs, cohorts, target, source="file", simulated=simulated, progress=progress)
+    return _import(
+        logs,
+        cohorts,
+        target,
+        source="file",
+        simulated=simulated,
+        progress=progress,
+        chunk_bytes=chunk_bytes,
+    )
 
 
 def import_demo(config, progress: bool = True) -> ImportReport:

@@ -157,6 +157,7 @@ def findings_schema() -> dict[str, Any]:
 def validate_findings(document: dict[str, Any]) -> None:
     """Raise ValueError naming the first field that breaks the findings.json contract."""
     import jsonschema  # imported here: 0.1 s of start-up that analyze needs only once, at the end
+
     validator = jsonschema.Draft202012Validator(
         findings_schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
     )

@@ -183,7 +183,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     too_recent = _excluded(enrollments, "too_recent")
     before_data = _excluded(enrollments, "before_data")
 
-    same_person = _same_person(enrollments, user_ips)
+    same_person = _same_person(prepared, user_ips, config)
     judged = _judge(eligible, same_person, config)
     flagged = (
         judged.filter(pl.col("low_usage") | (pl.col("possible_same_person").list.len() > 0))
@@ -285,8 +285,6 @@ def _enrollments(
     spans = students.group_by(keys).agg(
         pl.col("timestamp").min().alias("first_access"),
         pl.col("timestamp").max().alias("last_access"),
-        pl.col("timestamp").quantile(q3.bulk_quantile, interpolation="lower").alias("bulk_from"),
-        pl.col("timestamp").quantile(1 - q3.bulk_quantile, interpolation="higher").alias("bulk_to"),
         pl.col("ip").n_unique().alias("ips"),
     )
     days = (
@@ -383,11 +381,30 @@ def _user_ips(prepared: Prepared, config: Config) -> pl.LazyFrame:
     )
 
 
-def _same_person(enrollments: pl.DataFrame, user_ips: pl.DataFrame) -> pl.DataFrame:
+def _same_person(prepared: Prepared, user_ips: pl.DataFrame, config: Config) -> pl.DataFrame:
     """(user_id, cohort_id) -> other user_ids of the same cohort that share a personal IP and whose
     activity follows this one's without overlap (either direction)."""
-    spans = enrollments.select("user_id", "cohort_id", "bulk_from", "bulk_to")
-    with_spans = user_ips.join(spans, on=["user_id", "cohort_id"], how="inner")
+    q3 = config.q3
+    keys = ["user_id", "cohort_id"]
+    # Only enrollments sharing a (cohort, personal IP) with another user can pair up, so the bulk of
+    # activity (two quantiles of view times per group: sorting every student's views, the largest
+    # memory cost of this question at scale) is computed for those few alone.
+    shared = user_ips.filter(pl.col("user_id").n_unique().over("cohort_id", "ip") > 1)
+    spans = (
+        prepared.views.filter(pl.col("role") == "student")
+        .join(shared.lazy().select(keys).unique(), on=keys, how="semi")
+        .group_by(keys)
+        .agg(
+            pl.col("timestamp")
+            .quantile(q3.bulk_quantile, interpolation="lower")
+            .alias("bulk_from"),
+            pl.col("timestamp")
+            .quantile(1 - q3.bulk_quantile, interpolation="higher")
+            .alias("bulk_to"),
+        )
+        .collect()
+    )
+    with_spans = shared.join(spans, on=keys, how="inner")
     earlier_later = (
         with_spans.join(with_spans, on=["cohort_id", "ip"], how="inner", suffix="_later")
         .filter(
