@@ -21,17 +21,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from analysis.config import Config
 from analysis.prepare import (
     Prepared,
     home_table,
     keep_own_track,
-    module_track_views,
     prepare,
     student_lesson_views,
-    track_lesson_views,
 )
 from analysis.results import QuestionResult
 from analysis.snapshot import Snapshot
@@ -136,15 +133,20 @@ def rate_test(
     exact Clopper-Pearson interval of the binomial proportion mapped to the ratio scale; its upper end is
     infinite (NaN here) when the peers never viewed the lesson.
     """
+    # scipy.special, imported here: importing scipy.stats costs about 1 s more start-up
+    # (bench/README.md). binom.sf(k - 1, n, p) = I_p(k, n - k + 1) (1 for k = 0) and
+    # beta.ppf(q, a, b) = betaincinv(a, b, q): bit-identical to scipy.stats on a 200,000-case grid.
+    from scipy import special
+
     k1, k2 = np.asarray(k1, dtype=float), np.asarray(k2, dtype=float)
     n1, n2 = np.asarray(n1, dtype=float), np.asarray(n2, dtype=float)
-    total = k1 + k2
-    p_value = stats.binom.sf(k1 - 1, total, n1 / (n1 + n2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_value = np.where(k1 > 0, special.betainc(k1, k2 + 1, n1 / (n1 + n2)), 1.0)
     tail = (1 - confidence) / 2
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(k2 > 0, (k1 / n1) / (k2 / n2), np.nan)
-        low_p = np.where(k1 > 0, stats.beta.ppf(tail, k1, k2 + 1), 0.0)
-        high_p = np.where(k2 > 0, stats.beta.ppf(1 - tail, k1 + 1, k2), 1.0)
+        low_p = np.where(k1 > 0, special.betaincinv(k1, k2 + 1, tail), 0.0)
+        high_p = np.where(k2 > 0, special.betaincinv(k1 + 1, k2, 1 - tail), 1.0)
         to_ratio = n2 / n1
         ci_low = low_p / (1 - low_p) * to_ratio
         ci_high = np.where(high_p < 1, high_p / (1 - high_p) * to_ratio, np.nan)
@@ -159,29 +161,52 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         pl.col("lesson").is_not_null() & (pl.col("lesson") != "")
     )
     # Exposure: a cohort's students = its distinct users with any lesson view (own track or not). The
-    # aggregates come from one scan of the views (collect_all shares the common sub-plan); track and
-    # module are constant within a (program, lesson) group and only carried for the home-track filter.
-    students, all_counts, module_track = pl.collect_all(
+    # aggregates come from one scan of the views (collect_all shares the common sub-plan). The big
+    # group-by keys are cohort_id, lesson and user_id only: program and track are per cohort and module
+    # is per lesson, so they are attached afterwards from small tables (grouping by two more text keys
+    # over every student view was the peak of `analyze` at 50x: bench/README.md).
+    students_by_id, per_lesson, lesson_modules = pl.collect_all(
         [
-            views.group_by("program", "cohort_id").agg(
-                pl.col("cohort_name").first().alias("cohort"),
-                pl.col("user_id").n_unique().alias("students"),
-            ),
-            views.group_by("program", "cohort_id", "lesson", "user_id")
-            .agg(
-                pl.len().alias("views"),
-                pl.col("track").first().alias("track"),
-                pl.col("module").first().alias("module"),
-            )
-            .group_by("program", "cohort_id", "lesson")
+            views.group_by("cohort_id").agg(pl.col("user_id").n_unique().alias("students")),
+            views.group_by("cohort_id", "lesson", "user_id")
+            .agg(pl.len().alias("views"))
+            .group_by("cohort_id", "lesson")
             .agg(
                 pl.col("views").sum().alias("views"),
                 pl.col("views").max().alias("top_student_views"),
-                pl.col("track").first().alias("track"),
-                pl.col("module").first().alias("module"),
             ),
-            module_track_views(track_lesson_views(prepared)),
+            views.group_by("lesson").agg(pl.col("module").first().alias("module")),
         ]
+    )
+    cohort_labels = prepared.cohorts.select(
+        "cohort_id",
+        pl.col("cohort_name").alias("cohort"),
+        pl.col("program").cast(pl.String),
+        pl.col("track").cast(pl.String),
+    )
+    students = students_by_id.join(cohort_labels, on="cohort_id", how="left").select(
+        "program", "cohort_id", "cohort", "students"
+    )
+    all_counts = (
+        per_lesson.with_columns(pl.col("lesson").cast(pl.String))
+        .join(cohort_labels.drop("cohort"), on="cohort_id", how="left")
+        .join(
+            lesson_modules.with_columns(pl.col("lesson", "module").cast(pl.String)),
+            on="lesson",
+            how="left",
+        )
+        .select("program", "cohort_id", "lesson", "views", "top_student_views", "track", "module")
+    )
+    # Views per (module, track) of `track_lesson_views`: those rows are a subset of `views` (a module
+    # implies a lesson), so the per-(cohort, lesson) counts hold them all.
+    module_track = (
+        all_counts.filter(
+            pl.col("module").is_not_null()
+            & (pl.col("module") != "")
+            & pl.col("track").is_not_null()
+        )
+        .group_by("module", "track")
+        .agg(pl.col("views").sum().cast(pl.Int64).alias("views"))
     )
     counts = keep_own_track(all_counts, home_table(module_track, config))
     other_track_views = int(all_counts["views"].sum() - counts["views"].sum())
