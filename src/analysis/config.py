@@ -82,11 +82,19 @@ class Q3Config:
     low_quantile_mad: float = 2.5
     max_views_per_active_day: float = 10
     dropout_days: int = 21
-    dropout_cohort_factor: float = 3.0  # drop-out only if the cohort ran this many times dropout_days
+    dropout_cohort_factor: float = (
+        3.0  # drop-out only if the cohort ran this many times dropout_days
+    )
     min_peers: int = 5  # cohorts with fewer eligible students are compared with their whole program
-    same_person_max_ip_users: int = 3  # an IP shared by more users (NAT, cafe) is no identity evidence
-    dropout_max_rate_ratio: float = 0.25  # low user whose later weekly rate <= this x first weeks' rate
-    bulk_quantile: float = 0.05  # an account's bulk of activity: this to 1-this quantile of view times
+    same_person_max_ip_users: int = (
+        3  # an IP shared by more users (NAT, cafe) is no identity evidence
+    )
+    dropout_max_rate_ratio: float = (
+        0.25  # low user whose later weekly rate <= this x first weeks' rate
+    )
+    bulk_quantile: float = (
+        0.05  # an account's bulk of activity: this to 1-this quantile of view times
+    )
 
 
 @dataclass(frozen=True)
@@ -105,9 +113,13 @@ class Q4Config:
     campus_ip_min_share: float = 0.02
     campus_ips: tuple[str, ...] = ()
     max_incidents: int = 200
-    scrape_max_cv: float = 1.0  # gaps' coefficient of variation at most this (machine-regular timing)
+    scrape_max_cv: float = (
+        1.0  # gaps' coefficient of variation at most this (machine-regular timing)
+    )
     bollinger_min_days: int = 5  # prior active days needed before a user's own bands are trusted
-    new_ip_min_views: int = 20  # views on the first day from an IP a long-known user never used before
+    new_ip_min_views: int = (
+        20  # views on the first day from an IP a long-known user never used before
+    )
     new_ip_night_end_hour: int = 6  # "at night" = first view before this hour
     new_ip_max: int = 10  # new_ip is a weak signal: keep only the largest few
 
