@@ -469,22 +469,11 @@ def _new_day_rows(s: Scratch, day: dt.date) -> list[tuple]:
     return rows
 
 
-LOGS_DDL = (
-    "CREATE TABLE logs (date DATE, time TIME, path VARCHAR(255), user_id INT, "
-    "cohort_id INT NULL, ip VARCHAR(64), KEY (date, time))"
-)
-COHORTS_DDL = (
-    "CREATE TABLE cohorts (id INT PRIMARY KEY, name VARCHAR(100), slack VARCHAR(50), "
-    "start_date DATE, end_date DATE, created_at TIMESTAMP NULL, updated_at TIMESTAMP NULL, "
-    "deleted_at TIMESTAMP NULL, program_id INT)"
-)
-
-
 def _load_scratch_db(db_url: str, cohorts_csv: Path, rows: list[tuple]) -> None:
     import polars as pl
     import sqlalchemy as sa
 
-    from analysis.acquire import normalize_url
+    from analysis.acquire import COHORTS_DDL, LOGS_DDL, normalize_url
 
     url = normalize_url(db_url)
     server = sa.create_engine(url.set(database="information_schema"), poolclass=sa.NullPool)

@@ -15,7 +15,14 @@ import pytest
 from conftest import REFERENCE_COHORTS, require
 from polars.testing import assert_frame_equal
 
-from analysis.acquire import _source_error, acquire, multiset_surplus, normalize_url
+from analysis.acquire import (
+    COHORTS_DDL,
+    LOGS_DDL,
+    _source_error,
+    acquire,
+    multiset_surplus,
+    normalize_url,
+)
 from analysis.cli import main
 from analysis.errors import SourceError
 from analysis.ingest import import_files
@@ -25,16 +32,6 @@ mysql = pytest.mark.mysql
 
 HOST, PORT = "127.0.0.1", 3306
 SERVER = f"mysql+pymysql://root@{HOST}:{PORT}"
-
-LOGS_DDL = (
-    "CREATE TABLE logs (date DATE, time TIME, path VARCHAR(255), user_id INT, "
-    "cohort_id INT NULL, ip VARCHAR(64), KEY (date, time))"
-)
-COHORTS_DDL = (
-    "CREATE TABLE cohorts (id INT PRIMARY KEY, name VARCHAR(100), slack VARCHAR(50), "
-    "start_date DATE, end_date DATE, created_at TIMESTAMP NULL, updated_at TIMESTAMP NULL, "
-    "deleted_at TIMESTAMP NULL, program_id INT)"
-)
 
 # One inline set for both the file and the tables. The last second holds duplicates (boundary case).
 ROWS: list[tuple] = [

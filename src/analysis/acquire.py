@@ -38,6 +38,17 @@ DEFAULT_DATABASE = "curriculum_logs"
 LOGS_TABLE = "logs"
 COHORTS_TABLE = "cohorts"
 CONNECT_TIMEOUT_SECONDS = 10
+# The source tables as production has them (columns acquire reads); tests and the benchmark create
+# scratch databases with exactly these.
+LOGS_DDL = (
+    "CREATE TABLE logs (date DATE, time TIME, path VARCHAR(255), user_id INT, "
+    "cohort_id INT NULL, ip VARCHAR(64), KEY (date, time))"
+)
+COHORTS_DDL = (
+    "CREATE TABLE cohorts (id INT PRIMARY KEY, name VARCHAR(100), slack VARCHAR(50), "
+    "start_date DATE, end_date DATE, created_at TIMESTAMP NULL, updated_at TIMESTAMP NULL, "
+    "deleted_at TIMESTAMP NULL, program_id INT)"
+)
 
 
 @dataclass(frozen=True)
