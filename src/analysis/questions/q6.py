@@ -81,30 +81,8 @@ class Q6Result(QuestionResult):
             pl.col("median_days").round(0).alias("Median days after graduation"),
             pl.col("p90_days").round(0).alias("90th percentile days"),
         )
-        modules = (
-            self.top_modules.filter(pl.col("rank") <= 5)
-            .head(15)
-            .select(
-                pl.col("program").alias("Program"),
-                pl.col("rank").alias("Rank"),
-                pl.col("topic").alias("Module"),
-                pl.col("views").alias("Alumni views"),
-                pl.col("alumni").alias("Alumni"),
-                pl.col("median_days").round(0).alias("Median days after graduation"),
-            )
-        )
-        lessons = (
-            self.top_lessons.filter(pl.col("rank") <= 5)
-            .head(15)
-            .select(
-                pl.col("program").alias("Program"),
-                pl.col("rank").alias("Rank"),
-                pl.col("topic").alias("Lesson"),
-                pl.col("views").alias("Alumni views"),
-                pl.col("alumni").alias("Alumni"),
-                pl.col("median_days").round(0).alias("Median days after graduation"),
-            )
-        )
+        modules = _top_table(self.top_modules, "Module")
+        lessons = _top_table(self.top_lessons, "Lesson")
         return {
             "Graduates who came back": programs,
             "Top topics (modules) after graduation": modules,
@@ -121,6 +99,22 @@ class Q6Result(QuestionResult):
             f"{self.alumni_readers} of {self.graduates} graduates kept reading after graduating"
             + tail
         )
+
+
+def _top_table(top: pl.DataFrame, topic_label: str) -> pl.DataFrame:
+    """Display table of the five leading topics per program (modules or lessons)."""
+    return (
+        top.filter(pl.col("rank") <= 5)
+        .head(15)
+        .select(
+            pl.col("program").alias("Program"),
+            pl.col("rank").alias("Rank"),
+            pl.col("topic").alias(topic_label),
+            pl.col("views").alias("Alumni views"),
+            pl.col("alumni").alias("Alumni"),
+            pl.col("median_days").round(0).alias("Median days after graduation"),
+        )
+    )
 
 
 def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q6Result:
