@@ -35,8 +35,12 @@ class Progress:
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.finish()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is None:
+            self.finish()
+        elif self.enabled and self._tty:
+            self.stream.write("\n")  # end the redrawn line; the error message follows on its own
+            self.stream.flush()
 
     def advance(self, amount: int) -> None:
         self.done += amount
