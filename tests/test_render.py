@@ -164,10 +164,24 @@ def test_failing_cell_names_the_qmd(tmp_path: Path) -> None:
         '---\ntitle: "x"\n---\n\n```{python}\n#| echo: false\nraise ValueError("boom")\n```\n'
     )
     with (
-        PageRunner({}) as runner,
+        PageRunner({}, tmp_path / "kernel.log") as runner,
         pytest.raises(TargetError, match=r"broken\.qmd: code cell 1.*boom"),
     ):
         runner.run(page)
+
+
+def test_dead_kernel_points_at_its_log(tmp_path: Path) -> None:
+    page = tmp_path / "dies.qmd"
+    page.write_text(
+        '```{python}\n#| echo: false\nimport os\nos.write(2, b"last words\\n")\nos._exit(1)\n```\n'
+    )
+    log = tmp_path / "kernel.log"
+    with (
+        PageRunner({}, log) as runner,
+        pytest.raises(TargetError, match=r"dies\.qmd: the Jupyter kernel died in code cell 1"),
+    ):
+        runner.run(page)
+    assert "last words" in log.read_text()
 
 
 def test_engine_choice() -> None:

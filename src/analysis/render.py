@@ -114,10 +114,12 @@ def read_qmd(path: Path):
 class PageRunner:
     """One Jupyter kernel executing every page in turn (start-up is paid once)."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], kernel_log: Path) -> None:
         self.env = env
+        self.kernel_log = kernel_log  # the kernel's own stderr (start-up chatter, crashes)
         self._client = None
         self._context = None
+        self._log_handle = None
 
     def __enter__(self) -> PageRunner:
         import nbformat
@@ -131,7 +133,10 @@ class PageRunner:
             resources={"metadata": {"path": str(PROJECT_ROOT)}},
             allow_errors=False,
         )
-        self._context = self._client.setup_kernel(env=self.env, cwd=str(PROJECT_ROOT))
+        self._log_handle = self.kernel_log.open("w")
+        self._context = self._client.setup_kernel(
+            env=self.env, cwd=str(PROJECT_ROOT), stderr=self._log_handle
+        )
         try:
             self._context.__enter__()
         except NoSuchKernel as exc:
@@ -144,10 +149,12 @@ class PageRunner:
     def __exit__(self, *exc: object) -> None:
         if self._context is not None:
             self._context.__exit__(*exc)
+        if self._log_handle is not None:
+            self._log_handle.close()
 
     def run(self, path: Path):
         """Execute the page's cells; an exception names the .qmd and the cell."""
-        from nbclient.exceptions import CellExecutionError, CellTimeoutError
+        from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
         notebook = read_qmd(path)
         client = self._client
@@ -165,6 +172,11 @@ class PageRunner:
                 reason = error[-1] if error else type(exc).__name__
                 raise TargetError(
                     f"{_rel(path)}: code cell {code_index} (`{first}`) failed: {reason}"
+                ) from exc
+            except DeadKernelError as exc:
+                raise TargetError(
+                    f"{_rel(path)}: the Jupyter kernel died in code cell {code_index} "
+                    f"(its output is in {self.kernel_log})"
                 ) from exc
         return notebook
 
@@ -452,7 +464,7 @@ def render(
     summary = RenderSummary(engine=engine)
 
     try:
-        with PageRunner(env) as runner:
+        with PageRunner(env, build_dir / "kernel.log") as runner:
             if engine == "quarto":
                 step("quarto render (site)", enabled=progress)
                 _quarto_site(staging, env)
