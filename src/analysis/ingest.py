@@ -273,7 +273,7 @@ def _chunks(path: Path, chunk_bytes: int, progress: Progress) -> Iterator[bytes]
         reported = 0
         while True:
             block = handle.read(chunk_bytes)
-            position = raw.tell() >> 10
+            position = raw.tell()
             progress.advance(position - reported)
             reported = position
             if not block:
@@ -312,9 +312,9 @@ class LogFileReader:
         path = self.path
         next_line = 1
         try:
-            total_kb = max(1, path.stat().st_size >> 10)
+            total_bytes = max(1, path.stat().st_size)
             with Progress(
-                f"reading {path.name}", total_kb, unit="kB", enabled=self.progress
+                f"reading {path.name}", total_bytes, unit="bytes", enabled=self.progress
             ) as bar:
                 for chunk in _chunks(path, self.chunk_bytes, bar):
                     lines = _lines_frame(chunk)
