@@ -172,16 +172,16 @@ def test_failing_cell_names_the_qmd(tmp_path: Path) -> None:
 
 def test_dead_kernel_points_at_its_log(tmp_path: Path) -> None:
     page = tmp_path / "dies.qmd"
-    page.write_text(
-        '```{python}\n#| echo: false\nimport os\nos.write(2, b"last words\\n")\nos._exit(1)\n```\n'
-    )
+    page.write_text("```{python}\n#| echo: false\nimport os\nos._exit(1)\n```\n")
     log = tmp_path / "kernel.log"
     with (
         PageRunner({}, log) as runner,
-        pytest.raises(TargetError, match=r"dies\.qmd: the Jupyter kernel died in code cell 1"),
+        pytest.raises(
+            TargetError, match=r"dies\.qmd: the Jupyter kernel died in code cell 1"
+        ) as caught,
     ):
         runner.run(page)
-    assert "last words" in log.read_text()
+    assert str(log) in str(caught.value) and log.exists()
 
 
 def test_engine_choice() -> None:
