@@ -169,7 +169,7 @@ def hostile_build(root: Path, privacy: str = "public"):
     """Render site, slide and email of the hostile snapshot once per (session, privacy)."""
     key = f"hostile-{privacy}"
     if key not in _CACHE:
-        from analysis.render import render
+        from analysis.publish.render import render
 
         config = configured(root, privacy)
         report = report_for(hostile_snapshot(), config)
@@ -181,7 +181,7 @@ def hostile_build(root: Path, privacy: str = "public"):
 def demo_build(root: Path, snapshot_dir: Path):
     """Render the demo snapshot once per session (browser, slide, email, pages tests)."""
     if "demo" not in _CACHE:
-        from analysis.render import render
+        from analysis.publish.render import render
         from analysis.report import compute_report, write_findings
         from analysis.snapshot import load_snapshot
 

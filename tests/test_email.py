@@ -9,7 +9,7 @@ from email import policy
 import pytest
 from render_support import hostile_build
 
-from analysis import privacy
+from analysis.publish import privacy
 
 pytestmark = pytest.mark.render
 

@@ -1,4 +1,4 @@
-"""analysis.pages: escaping of untrusted values, and every number on the site is the report's."""
+"""analysis.publish.pages: escaping of untrusted values, and every number on the site is the report's."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pypandoc
 import pytest
 from render_support import HOSTILE_PATHS, hostile_build
 
-from analysis import pages
+from analysis.publish import pages
 
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?%?")
 

@@ -1,10 +1,10 @@
-"""IP masking (analysis.privacy): what a public build may show."""
+"""IP masking (analysis.publish.privacy): what a public build may show."""
 
 from __future__ import annotations
 
 import polars as pl
 
-from analysis import privacy
+from analysis.publish import privacy
 
 
 def test_ipv4_keeps_its_slash_24() -> None:

@@ -1,4 +1,4 @@
-"""analysis.render: the no-Quarto chain end to end on a hostile snapshot (paths that try to inject HTML,
+"""analysis.publish.render: the no-Quarto chain end to end on a hostile snapshot (paths that try to inject HTML,
 Markdown, LaTeX and script), IP masking in every output, offline assets, errors that name the .qmd."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from render_support import HOSTILE_PATHS, SECRET_IP, hostile_build
 
 from analysis.errors import ConfigError, TargetError
-from analysis.render import PageRunner, resolve_engine, split_front_matter
+from analysis.publish.render import PageRunner, resolve_engine, split_front_matter
 
 pytestmark = pytest.mark.render
 

@@ -9,7 +9,7 @@ import pytest
 from pptx import Presentation
 from render_support import hostile_build
 
-from analysis import pages, privacy
+from analysis.publish import privacy, slide
 
 pytestmark = pytest.mark.render
 
@@ -37,7 +37,7 @@ def test_exactly_one_slide_with_a_picture(built) -> None:
 def test_key_numbers_from_the_report(built) -> None:
     config, report, _ = built
     text = " ".join(_slide_text(Presentation(str(config.paths.site_dir / "slide.pptx"))).split())
-    for number in pages.SLIDE_QUESTIONS:
+    for number in slide.SLIDE_QUESTIONS:
         headline = privacy.mask_text(report.results[number].headline())
         for value in re.findall(r"\d[\d,.]*\d|\d", headline)[:3]:
             assert value in text, (number, value, headline)

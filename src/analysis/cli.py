@@ -268,7 +268,7 @@ def _evaluate(args: argparse.Namespace, config: Config) -> int:
 
 
 def _render(args: argparse.Namespace, config: Config) -> int:
-    from analysis.render import render
+    from analysis.publish.render import render
 
     summary = render(config, engine=args.engine, progress=not args.quiet)
     print(summary.describe())
@@ -276,7 +276,7 @@ def _render(args: argparse.Namespace, config: Config) -> int:
 
 
 def _build(args: argparse.Namespace, config: Config) -> int:
-    from analysis.render import render
+    from analysis.publish.render import render
     from analysis.report import compute_report, write_findings
 
     ensure_snapshot(args, config)

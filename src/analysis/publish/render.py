@@ -20,17 +20,11 @@ failed render leaves the previous site in place.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import html
 import os
 import re
 import shutil
-import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
@@ -38,16 +32,7 @@ from analysis.config import PROJECT_ROOT, Config
 from analysis.errors import ConfigError, TargetError, UserError
 from analysis.progress import step
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-NODE_MODULES = PROJECT_ROOT / "node_modules"
-SITE_PAGES = ("index.qmd", *(f"questions/q{n}.qmd" for n in range(1, 9)), "methods.qmd")
 CELL_TIMEOUT = 600  # seconds per cell (the first cell of a page may compute the report)
-VEGA_ASSETS = {
-    "vega.min.js": "vega/build/vega.min.js",
-    "vega-lite.min.js": "vega-lite/build/vega-lite.min.js",
-    "vega-embed.min.js": "vega-embed/build/vega-embed.min.js",
-}
-PPTX_TYPE = ("application", "vnd.openxmlformats-officedocument.presentationml.presentation")
 CACHE_NAME = "findings-cache"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
@@ -193,223 +178,6 @@ def notebook_markdown(notebook) -> str:
     return body
 
 
-# --- pandoc ---------------------------------------------------------------------------------------------
-
-
-def _pandoc(
-    text: str,
-    to: str,
-    extra: list[str],
-    outputfile: Path | None = None,
-    where: str = "",
-    source_format: str = "markdown",
-) -> str:
-    import pypandoc
-
-    try:
-        return pypandoc.convert_text(
-            text,
-            to,
-            format=source_format,
-            extra_args=extra,
-            outputfile=str(outputfile) if outputfile else None,
-        )
-    except (RuntimeError, OSError) as exc:
-        raise TargetError(f"{where}: pandoc failed ({to}): {exc}") from exc
-
-
-def _site_page(
-    markdown: str,
-    meta: dict[str, Any],
-    target: Path,
-    root: str,
-    config: Config,
-    simulated: bool,
-    toc: bool,
-    question: str = "",
-) -> Path:
-    import yaml
-
-    front = {k: str(meta[k]) for k in ("title", "subtitle") if k in meta}
-    title = front.get("title", config.site.title)
-    pagetitle = (
-        config.site.title if title == config.site.title else f"{title} – {config.site.title}"
-    )
-    front["pagetitle"] = pagetitle
-    document = f"---\n{yaml.safe_dump(front, allow_unicode=True)}---\n\n{markdown}"
-    extra = [
-        "--standalone",
-        f"--template={TEMPLATES / 'site.html'}",
-        "--section-divs",
-        "-V",
-        f"root={root}",
-        "-V",
-        f"sitetitle={html.escape(config.site.title)}",
-        "-V",
-        f"built={dt.date.today().isoformat()}",
-    ]
-    if simulated:
-        extra += ["-V", "simulated=true"]
-    if question:  # -V values are inserted verbatim: escape them
-        extra += ["-V", f"question={html.escape(question)}"]
-    if toc:
-        extra += ["--toc", "--toc-depth=2"]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(_pandoc(document, "html", extra, where=str(target.name)), encoding="utf-8")
-    return target
-
-
-# --- assets ---------------------------------------------------------------------------------------------
-
-
-def copy_assets(site_dir: Path) -> list[Path]:
-    """vega, vega-lite, vega-embed and reveal.js from node_modules, plus the site's CSS."""
-    assets = site_dir / "assets"
-    assets.mkdir(parents=True, exist_ok=True)
-    copied = []
-    for name, source in VEGA_ASSETS.items():
-        origin = NODE_MODULES / source
-        if not origin.exists():
-            raise TargetError(
-                f"JavaScript asset missing: {origin} (run `make install`, it runs `npm ci`)"
-            )
-        copied.append(Path(shutil.copy2(origin, assets / name)))
-    reveal = NODE_MODULES / "reveal.js" / "dist"
-    if not reveal.exists():
-        raise TargetError(f"reveal.js missing: {reveal} (run `make install`, it runs `npm ci`)")
-    shutil.copytree(
-        reveal,
-        assets / "reveal.js",
-        dirs_exist_ok=True,
-        ignore=shutil.ignore_patterns("*.d.ts", "*.mjs", "*.map", "utils"),
-    )
-    copied.append(Path(shutil.copy2(TEMPLATES / "site.css", assets / "site.css")))
-    return copied
-
-
-# --- slide ----------------------------------------------------------------------------------------------
-
-
-def _slide(markdown: str, site_dir: Path, config: Config) -> list[Path]:
-    """revealjs HTML, pptx (same Markdown; the chart is a PNG in both) and a PNG of the slide."""
-    title = html.escape(config.site.title)
-    html_out = site_dir / "slide.html"
-    _pandoc(
-        markdown,
-        "revealjs",
-        [
-            "--standalone",
-            f"--template={TEMPLATES / 'slide.html'}",
-            "-V",
-            "revealjs-url=assets/reveal.js",
-            "--metadata",
-            f"pagetitle={title}",
-            "--slide-level=2",
-        ],
-        outputfile=html_out,
-        where="slide.qmd",
-        source_format="markdown-implicit_figures",  # the chart's alt text is not a caption
-    )
-    pptx_out = site_dir / "slide.pptx"
-    _pandoc(
-        markdown,
-        "pptx",
-        ["--slide-level=2", f"--resource-path={site_dir}"],
-        outputfile=pptx_out,
-        where="slide.qmd",
-        source_format="markdown-implicit_figures",
-    )
-    return [html_out, pptx_out]
-
-
-def screenshot(html_file: Path, png: Path, size: tuple[int, int] = (1280, 720)) -> bool:
-    """Headless Chromium screenshot of a local page; False when chromium is not installed."""
-    browser = (
-        shutil.which("chromium")
-        or shutil.which("chromium-browser")
-        or shutil.which("google-chrome")
-    )
-    if not browser:
-        return False
-    with tempfile.TemporaryDirectory(prefix="ci-chromium-") as profile:
-        command = [
-            browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--hide-scrollbars",
-            f"--user-data-dir={profile}",
-            "--virtual-time-budget=5000",
-            f"--window-size={size[0]},{size[1]}",
-            f"--screenshot={png}",
-            html_file.resolve().as_uri(),
-        ]
-        try:
-            subprocess.run(command, check=True, capture_output=True, timeout=120)
-        except (subprocess.SubprocessError, OSError) as exc:
-            raise TargetError(f"slide screenshot with {browser} failed: {exc}") from exc
-    if not png.exists():
-        raise TargetError(f"slide screenshot: {browser} wrote no {png}")
-    return True
-
-
-# --- email ----------------------------------------------------------------------------------------------
-
-
-def _email(
-    markdown: str,
-    meta: dict[str, Any],
-    build_dir: Path,
-    pptx: Path,
-    config: Config,
-    simulated: bool,
-) -> list[Path]:
-    """email.html (CSS inlined, cid: images, no script) and email.eml (text + HTML + PNGs + slide.pptx)."""
-    import css_inline
-
-    subject = str(meta.get("title", config.site.title)) + (" (simulated data)" if simulated else "")
-    fragment = _pandoc(markdown, "html", [], where="email.qmd")
-    css = (TEMPLATES / "email.css").read_text(encoding="utf-8")
-    document = (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(subject)}</title><style>{css}</style></head>"
-        f"<body><h1>{html.escape(subject)}</h1>{fragment}</body></html>"
-    )
-    inlined = css_inline.inline(document)
-    if re.search(r"<script\b", inlined, re.I):
-        raise TargetError("email.qmd: the email body contains a <script> element (not allowed)")
-    html_out = build_dir / "email.html"
-    html_out.write_text(inlined, encoding="utf-8")
-
-    text = _pandoc(markdown, "plain", ["--wrap=auto", "--columns=78"], where="email.qmd")
-    message = EmailMessage()
-    message["Subject"] = subject
-    message["From"] = config.site.email_from
-    message["To"] = config.site.email_to
-    message["Date"] = formatdate(localtime=True)
-    message["Message-ID"] = make_msgid(domain="curriculum-insights.local")
-    message.set_content(text)
-    message.add_alternative(inlined, subtype="html")
-    html_part = message.get_payload()[1]
-    for cid in dict.fromkeys(re.findall(r'src="cid:([A-Za-z0-9._-]+)"', inlined)):
-        image = build_dir / "email" / f"{cid}.png"
-        if not image.exists():
-            raise TargetError(f"email.qmd: image cid:{cid} has no file {image}")
-        html_part.add_related(
-            image.read_bytes(),
-            "image",
-            "png",
-            cid=f"<{cid}>",
-            disposition="inline",
-            filename=f"{cid}.png",
-        )
-    message.add_attachment(pptx.read_bytes(), *PPTX_TYPE, filename="slide.pptx")
-    eml_out = build_dir / "email.eml"
-    eml_out.write_bytes(bytes(message))
-    return [html_out, eml_out]
-
-
 # --- the whole render -----------------------------------------------------------------------------------
 
 
@@ -435,7 +203,10 @@ def render(
     config: Config, engine: str = "auto", progress: bool = True, report: Any = None
 ) -> RenderSummary:
     """Site, slide and email from the report (computed from the snapshot when not given)."""
-    from analysis import pages
+    from analysis.publish import pages
+    from analysis.publish.email import render_email
+    from analysis.publish.site import SITE_PAGES, copy_assets, quarto_site, site_page
+    from analysis.publish.slide import render_slide, screenshot
     from analysis.questions import TITLES
 
     started = time.monotonic()
@@ -467,7 +238,7 @@ def render(
         with PageRunner(env, build_dir / "kernel.log") as runner:
             if engine == "quarto":
                 step("quarto render (site)", enabled=progress)
-                _quarto_site(staging, env)
+                quarto_site(staging, env)
             else:
                 for source in SITE_PAGES:
                     t0 = time.monotonic()
@@ -480,7 +251,7 @@ def render(
                         question = str(report.results[number].title)
                     markdown = notebook_markdown(runner.run(path))
                     root = "../" if "/" in source else ""
-                    _site_page(
+                    site_page(
                         markdown,
                         meta,
                         staging / source.replace(".qmd", ".html"),
@@ -494,7 +265,7 @@ def render(
             copy_assets(staging)  # after the site: quarto may clean its output folder
             t0 = time.monotonic()
             slide_md = notebook_markdown(runner.run(PROJECT_ROOT / "slide.qmd"))
-            slide_outputs = _slide(slide_md, staging, config)
+            slide_outputs = render_slide(slide_md, staging, config)
             step(
                 f"slide.qmd -> slide.html, slide.pptx ({time.monotonic() - t0:.1f}s)",
                 enabled=progress,
@@ -509,7 +280,9 @@ def render(
             summary.notes.append(
                 "chromium not found: slide.png is the slide's chart (vl-convert), not a screenshot"
             )
-        email_outputs = _email(email_md, email_meta, build_dir, slide_outputs[1], config, simulated)
+        email_outputs = render_email(
+            email_md, email_meta, build_dir, slide_outputs[1], config, simulated
+        )
         step(f"email.qmd -> email.html, email.eml ({time.monotonic() - t0:.1f}s)", enabled=progress)
         _swap(staging, site_dir)
     except UserError:
@@ -527,12 +300,3 @@ def render(
     ]
     summary.seconds = time.monotonic() - started
     return summary
-
-
-def _quarto_site(site_dir: Path, env: dict[str, str]) -> None:
-    """`quarto render` of the website into site_dir (assets/ copied before, kept by quarto as a resource)."""
-    command = ["quarto", "render", "--output-dir", str(site_dir)]
-    result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
-        raise TargetError(f"quarto render failed (exit {result.returncode}):\n{tail}")

@@ -1,6 +1,6 @@
 """What the .qmd pages display: Markdown and raw-HTML blocks built from the report, never typed numbers.
 
-Each page has one hidden setup cell `from analysis import pages; page = pages.page(N)` and cells that
+Each page has one hidden setup cell `from analysis.publish import pages; page = pages.page(N)` and cells that
 emit `pages.md(page.something())`. The report is loaded once per kernel: from the pickle render() writes
 before executing the pages (`config.paths.report_cache`, set through CURRICULUM_REPORT), else computed.
 
@@ -8,7 +8,7 @@ Everything from the data (paths, ids, IPs) is untrusted: sentences are Markdown-
 punctuation character backslash-escaped, so `**x**`, `[a](javascript:..)`, `<script>`, `$x$` stay
 text), tables and charts are HTML built with html.escape inside ```{=html} raw blocks, and chart specs are
 JSON with `</` written `<\\/` so a value cannot close the <script>. Public builds mask IPs first
-(analysis.privacy).
+(analysis.publish.privacy).
 """
 
 from __future__ import annotations
@@ -24,15 +24,13 @@ from typing import Any
 
 import polars as pl
 
-from analysis import privacy
 from analysis.config import Config, load_config
+from analysis.publish import privacy
 
 PAGE_KEYS = ("index", "methods", "slide", "email")
 NAV_TITLES = {n: f"Q{n}" for n in range(1, 9)}
 # The chart the summary page and the slide show: question, index in its CHARTS list.
 KEY_CHART = (1, 0)
-# The questions whose headlines make the slide's points, most important first.
-SLIDE_QUESTIONS = (1, 4, 5, 3, 6)
 VEGA_SCRIPTS = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|$~^@:&\"'=%/;,?])")
 
@@ -157,7 +155,7 @@ def table_html(frame: pl.DataFrame, caption: str | None = None, max_rows: int = 
     )
 
 
-def _chart_description(spec: dict[str, Any]) -> str:
+def chart_description(spec: dict[str, Any]) -> str:
     title = spec.get("title")
     if isinstance(title, dict):
         title = title.get("text")
@@ -269,7 +267,7 @@ class Page:
         spec = self.spec(chart)
         self._chart_count += 1
         ident = f"chart-{self.key}-{self._chart_count}"
-        description = _chart_description(spec)
+        description = chart_description(spec)
         scripts = ""
         if self._chart_count == 1:
             scripts = "".join(
@@ -388,49 +386,3 @@ class Page:
             )
             out.append(self.table(frame, f"Question {number}"))
         return "\n".join(out)
-
-    # -- slide --
-    def slide_points(self) -> str:
-        points = []
-        for number in SLIDE_QUESTIONS:
-            if number in self.report.results:
-                points.append(f"- {self.text(self.report.results[number].headline())}")
-        if self.simulated:
-            points.append("- *Simulated data: illustrates the method.*")
-        return "\n".join(points) + "\n"
-
-    def slide_chart(self) -> str:
-        """The key chart as PNG beside the slide (revealjs and pptx both use it)."""
-        number, index = KEY_CHART
-        charts = self.charts(number)
-        if not charts:
-            return ""
-        path = self.png(charts[index], self.config.paths.site_dir / "slide-chart.png", scale=1.5)
-        description = _chart_description(self.spec(charts[index]))
-        return f"![{self.text(description)}]({path.name}){{width=100%}}\n"
-
-    # -- email --
-    def email_answers(self) -> str:
-        lines = []
-        for number in sorted(self.report.results):
-            result = self.report.results[number]
-            lines.append(f"{number}. **{self.text(result.title)}** {self.text(result.answer)}")
-        return "\n".join(lines) + "\n"
-
-    def email_chart(self) -> str:
-        """The key chart as an inline image (cid:) with alt text; the PNG goes beside email.html."""
-        number, index = KEY_CHART
-        charts = self.charts(number)
-        if not charts:
-            return ""
-        cid = f"q{number}-chart-{index + 1}"
-        self.png(charts[index], self.config.paths.build_dir / "email" / f"{cid}.png", scale=1.5)
-        description = _chart_description(self.spec(charts[index]))
-        return raw_html(
-            f'<img src="cid:{cid}" alt="{escape_html(description)}" width="560" '
-            'style="max-width:100%;height:auto">'
-        )
-
-    def site_link(self) -> str:
-        url = self.config.site.base_url
-        return f"<{url}>" if re.fullmatch(r"https?://[^\s<>\"']+", url) else self.text(url)
