@@ -406,7 +406,7 @@ def _profile_main(config_path: str, out: str) -> int:
     from analysis.config import load_config
     from analysis.prepare import prepare
     from analysis.questions import QUESTIONS
-    from analysis.snapshot import load_snapshot
+    from analysis.sources.snapshot import load_snapshot
 
     config = load_config(Path(config_path))
     timings: dict[str, float] = {}
@@ -473,7 +473,7 @@ def _load_scratch_db(db_url: str, cohorts_csv: Path, rows: list[tuple]) -> None:
     import polars as pl
     import sqlalchemy as sa
 
-    from analysis.acquire import COHORTS_DDL, LOGS_DDL, normalize_url
+    from analysis.sources.acquire import COHORTS_DDL, LOGS_DDL, normalize_url
 
     url = normalize_url(db_url)
     server = sa.create_engine(url.set(database="information_schema"), poolclass=sa.NullPool)
@@ -506,7 +506,7 @@ def _load_scratch_db(db_url: str, cohorts_csv: Path, rows: list[tuple]) -> None:
 
 
 def stage_refresh(s: Scratch, args: argparse.Namespace) -> tuple[Measurement | None, str]:
-    from analysis.acquire import normalize_url
+    from analysis.sources.acquire import normalize_url
 
     manifest_path = s.snapshot / "manifest.json"
     if not manifest_path.exists():

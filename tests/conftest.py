@@ -46,7 +46,7 @@ def config(tmp_path: Path) -> Config:
 @pytest.fixture(scope="session")
 def demo_snapshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The embedded demo dataset imported once per test session (golden-answer tier)."""
-    from analysis.ingest import import_files
+    from analysis.sources.ingest import import_files
 
     logs = DEMO_DIR / "logs.txt.gz"
     if not logs.exists():
@@ -58,7 +58,7 @@ def demo_snapshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_snapshot(demo_snapshot_dir: Path):
-    from analysis.snapshot import load_snapshot
+    from analysis.sources.snapshot import load_snapshot
 
     return load_snapshot(demo_snapshot_dir)
 

@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 
 from analysis.config import Config, load_config
-from analysis.snapshot import Snapshot
+from analysis.sources.snapshot import Snapshot
 
 # Untrusted values that must come out escaped in every output.
 HOSTILE_PATHS = [
@@ -183,7 +183,7 @@ def demo_build(root: Path, snapshot_dir: Path):
     if "demo" not in _CACHE:
         from analysis.publish.render import render
         from analysis.report import compute_report, write_findings
-        from analysis.snapshot import load_snapshot
+        from analysis.sources.snapshot import load_snapshot
 
         config = configured(root)
         report = compute_report(config, progress=False, snapshot=load_snapshot(snapshot_dir))

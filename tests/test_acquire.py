@@ -15,7 +15,9 @@ import pytest
 from conftest import REFERENCE_COHORTS, require
 from polars.testing import assert_frame_equal
 
-from analysis.acquire import (
+from analysis.cli import main
+from analysis.errors import SourceError
+from analysis.sources.acquire import (
     COHORTS_DDL,
     LOGS_DDL,
     _source_error,
@@ -23,10 +25,8 @@ from analysis.acquire import (
     multiset_surplus,
     normalize_url,
 )
-from analysis.cli import main
-from analysis.errors import SourceError
-from analysis.ingest import import_files
-from analysis.snapshot import load_snapshot
+from analysis.sources.ingest import import_files
+from analysis.sources.snapshot import load_snapshot
 
 mysql = pytest.mark.mysql
 

@@ -18,7 +18,8 @@ from polars.testing import assert_frame_equal
 from analysis.cli import main
 from analysis.config import PROJECT_ROOT
 from analysis.errors import InputError
-from analysis.ingest import (
+from analysis.schema import LOG_SCHEMA
+from analysis.sources.ingest import (
     describe_snapshot,
     detect_simulated,
     import_demo,
@@ -26,8 +27,7 @@ from analysis.ingest import (
     read_cohorts_file,
     read_log_file,
 )
-from analysis.schema import LOG_SCHEMA
-from analysis.snapshot import load_snapshot, read_manifest
+from analysis.sources.snapshot import load_snapshot, read_manifest
 
 REFERENCE_COHORTS = PROJECT_ROOT / "data" / "reference" / "cohorts.csv"
 

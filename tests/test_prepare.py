@@ -19,7 +19,7 @@ from analysis.prepare import (
     prepare,
     student_lesson_views,
 )
-from analysis.snapshot import Snapshot
+from analysis.sources.snapshot import Snapshot
 
 
 def _views(paths: list[str | None], cohorts: pl.DataFrame, config: Config) -> pl.DataFrame:

@@ -12,7 +12,7 @@ import pytest
 from analysis.charts.q1 import CHARTS
 from analysis.config import Config, load_config
 from analysis.questions import q1
-from analysis.snapshot import Snapshot
+from analysis.sources.snapshot import Snapshot
 
 
 def _cohorts(ids: list[int], program_id: int = 2, names: list[str] | None = None) -> pl.DataFrame:

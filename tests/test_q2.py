@@ -14,7 +14,7 @@ from scipy import stats
 from analysis.charts.q2 import CHARTS
 from analysis.config import Config, load_config
 from analysis.questions import q2
-from analysis.snapshot import Snapshot
+from analysis.sources.snapshot import Snapshot
 
 
 def _cohorts(ids: list[int], program_id: int = 2) -> pl.DataFrame:

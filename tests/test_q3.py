@@ -12,7 +12,7 @@ import pytest
 from analysis.charts.q3 import CHARTS
 from analysis.config import load_config
 from analysis.questions import q3
-from analysis.snapshot import Snapshot
+from analysis.sources.snapshot import Snapshot
 
 START = dt.date(2019, 1, 7)
 END = dt.date(2019, 6, 1)

@@ -13,7 +13,7 @@ import pytest
 from analysis.config import load_config
 from analysis.questions import q4
 from analysis.schema import INCIDENT_KINDS
-from analysis.snapshot import Snapshot
+from analysis.sources.snapshot import Snapshot
 
 CAMPUS = "10.0.0.1"
 COHORTS = pl.DataFrame(
@@ -319,7 +319,7 @@ def test_every_chart_builds(cfg):
 def test_demo_snapshot_finds_labelled_incidents(demo_snapshot, demo_config, demo_labels):
     """Recall >= 0.9 for scraping, heavy days and out-of-enrollment on the demo labels (same user, time
     within a day); campus IPs are never a scraping IP."""
-    from analysis.evaluate import match_labels
+    from analysis.scenarios.evaluate import match_labels
 
     result = q4.answer(demo_snapshot, demo_config)
     full = q4.detect_all(demo_snapshot, demo_config)

@@ -14,7 +14,7 @@ from analysis.charts import charts_for
 from analysis.config import PROJECT_ROOT, Config, load_config
 from analysis.errors import ConfigError
 from analysis.questions import q5
-from analysis.snapshot import Snapshot
+from analysis.sources.snapshot import Snapshot
 
 WEB, DATA, STAFF = 1, 2, 3
 CUT = dt.date(2019, 6, 15)

@@ -12,7 +12,7 @@ import pytest
 from analysis.charts.q6 import CHARTS
 from analysis.config import load_config
 from analysis.questions import q6
-from analysis.snapshot import Snapshot
+from analysis.sources.snapshot import Snapshot
 
 END = dt.date(2019, 3, 1)
 

@@ -13,7 +13,7 @@ from analysis.charts.q7 import CHARTS
 from analysis.config import Config, load_config
 from analysis.prepare import module_homes, prepare
 from analysis.questions import q7
-from analysis.snapshot import Snapshot
+from analysis.sources.snapshot import Snapshot
 
 
 def _cohorts() -> pl.DataFrame:

@@ -12,7 +12,7 @@ import pytest
 from analysis.charts import charts_for
 from analysis.config import Config, load_config
 from analysis.questions import q8
-from analysis.snapshot import Snapshot
+from analysis.sources.snapshot import Snapshot
 
 WEB, DATA, FRONT, STAFF = 1, 2, 3, 4
 CAMPUS = "10.0.0.1"

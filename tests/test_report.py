@@ -31,7 +31,7 @@ from analysis.report import (
 )
 from analysis.results import QuestionResult
 from analysis.schema import INCIDENT_KINDS
-from analysis.snapshot import Snapshot
+from analysis.sources.snapshot import Snapshot
 
 # --- a hand-made report with the contract's structured items -----------------------------------------
 

@@ -30,8 +30,7 @@ import pytest
 from analysis.config import PROJECT_ROOT, load_config
 from analysis.errors import InputError
 from analysis.prepare import lesson_name
-from analysis.schema import LABEL_KINDS, LABEL_SCHEMA
-from analysis.simulate import (
+from analysis.scenarios.simulate import (
     CAMPUS_IPS,
     CUTOFF_BASE,
     DATA_END,
@@ -42,6 +41,7 @@ from analysis.simulate import (
     _normalise_lesson,
     simulate,
 )
+from analysis.schema import LABEL_KINDS, LABEL_SCHEMA
 
 REFERENCE = PROJECT_ROOT / "data" / "reference"
 DEMO = PROJECT_ROOT / "data" / "demo"
@@ -153,7 +153,7 @@ def test_describe_reports_the_numbers(small) -> None:
 
 
 def test_the_importer_accepts_every_row(small, tmp_path: Path) -> None:
-    from analysis.ingest import import_files
+    from analysis.sources.ingest import import_files
 
     out, summary = small
     report = import_files(

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from analysis.schema import COHORT_SCHEMA, LOG_SCHEMA, QUARANTINE_SCHEMA
-from analysis.snapshot import load_snapshot, logs_digest, read_manifest, write_snapshot
+from analysis.sources.snapshot import load_snapshot, logs_digest, read_manifest, write_snapshot
 
 T = dt.datetime(2021, 3, 1, 9, 0, 0)
 

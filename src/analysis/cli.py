@@ -180,7 +180,7 @@ def _replace(obj, **changes):
 
 
 def _simulate(args: argparse.Namespace, config: Config) -> int:
-    from analysis.simulate import simulate
+    from analysis.scenarios.simulate import simulate
 
     if args.scale <= 0:
         raise ConfigError(f"--scale must be positive, got {args.scale}")
@@ -197,7 +197,7 @@ def _simulate(args: argparse.Namespace, config: Config) -> int:
 
 
 def _import(args: argparse.Namespace, config: Config) -> int:
-    from analysis.ingest import import_files
+    from analysis.sources.ingest import import_files
 
     report = import_files(
         args.logs,
@@ -211,7 +211,7 @@ def _import(args: argparse.Namespace, config: Config) -> int:
 
 
 def _acquire(args: argparse.Namespace, config: Config) -> int:
-    from analysis.acquire import acquire
+    from analysis.sources.acquire import acquire
 
     if not config.db_url:
         raise ConfigError("no database URL: pass --db-url or set CURRICULUM_DB_URL")
@@ -228,7 +228,7 @@ def _acquire(args: argparse.Namespace, config: Config) -> int:
 
 def ensure_snapshot(args: argparse.Namespace, config: Config) -> None:
     """Bring the snapshot up to date from the source the arguments name (for analyze/evaluate/build)."""
-    from analysis.ingest import import_demo, import_files
+    from analysis.sources.ingest import import_demo, import_files
 
     quiet = args.quiet
     if getattr(args, "logs", None) or getattr(args, "cohorts", None):
@@ -240,7 +240,7 @@ def ensure_snapshot(args: argparse.Namespace, config: Config) -> None:
             ).describe()
         )
     elif getattr(args, "db_url", None) or (config.db_url and not getattr(args, "demo", False)):
-        from analysis.acquire import acquire
+        from analysis.sources.acquire import acquire
 
         print(acquire(config.db_url, config.paths.snapshot_dir, progress=not quiet).describe())
     elif getattr(args, "demo", False) or not (config.paths.snapshot_dir / "manifest.json").exists():
@@ -259,7 +259,7 @@ def _analyze(args: argparse.Namespace, config: Config) -> int:
 
 
 def _evaluate(args: argparse.Namespace, config: Config) -> int:
-    from analysis.evaluate import run_evaluation
+    from analysis.scenarios.evaluate import run_evaluation
 
     ensure_snapshot(args, config)
     evaluation = run_evaluation(config, labels_path=args.labels, progress=not args.quiet)
@@ -289,7 +289,7 @@ def _build(args: argparse.Namespace, config: Config) -> int:
 
 
 def _summary(args: argparse.Namespace, config: Config) -> int:
-    from analysis.ingest import describe_snapshot
+    from analysis.sources.ingest import describe_snapshot
 
     print(describe_snapshot(config.paths.snapshot_dir))
     return EXIT_OK

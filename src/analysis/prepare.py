@@ -41,7 +41,7 @@ import polars as pl
 
 from analysis.config import Config
 from analysis.errors import ConfigError
-from analysis.snapshot import Snapshot
+from analysis.sources.snapshot import Snapshot
 
 HOMES_SCHEMA = {
     "module": pl.String(),

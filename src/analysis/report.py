@@ -26,7 +26,7 @@ from analysis.prepare import Prepared, prepare
 from analysis.progress import step
 from analysis.questions import QUESTIONS, TITLES
 from analysis.results import QuestionResult, to_jsonable
-from analysis.snapshot import Snapshot, load_snapshot
+from analysis.sources.snapshot import Snapshot, load_snapshot
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = PROJECT_ROOT / "schemas" / "findings.schema.json"

@@ -15,7 +15,7 @@ import polars as pl
 from analysis.config import Config
 from analysis.prepare import Prepared, prepare, student_lesson_views
 from analysis.results import QuestionResult
-from analysis.snapshot import Snapshot
+from analysis.sources.snapshot import Snapshot
 
 TITLE = "Which lesson attracts the most traffic consistently across cohorts?"
 RANKING_SIZE = 10  # lessons kept per program in `ranking`

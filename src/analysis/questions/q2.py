@@ -31,7 +31,7 @@ from analysis.prepare import (
     student_lesson_views,
 )
 from analysis.results import QuestionResult
-from analysis.snapshot import Snapshot
+from analysis.sources.snapshot import Snapshot
 
 TITLE = "Is there a cohort that referred to a lesson far more than other cohorts?"
 SIMULATED_CAVEAT = (

@@ -18,7 +18,7 @@ import polars as pl
 from analysis.config import Config
 from analysis.prepare import Prepared, campus_ips, prepare
 from analysis.results import QuestionResult
-from analysis.snapshot import Snapshot
+from analysis.sources.snapshot import Snapshot
 
 TITLE = (
     "Are there students who, when active, hardly access the curriculum? What do we know about them?"

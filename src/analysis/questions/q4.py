@@ -38,7 +38,7 @@ from analysis.config import Config
 from analysis.prepare import Prepared, campus_ips, prepare
 from analysis.results import QuestionResult
 from analysis.schema import INCIDENT_KINDS
-from analysis.snapshot import Snapshot
+from analysis.sources.snapshot import Snapshot
 
 TITLE = "Suspicious activity: users or machines that should not have access, web scraping, suspicious IPs?"
 

@@ -32,7 +32,7 @@ from analysis.prepare import (
     track_lesson_views,
 )
 from analysis.results import QuestionResult
-from analysis.snapshot import Snapshot
+from analysis.sources.snapshot import Snapshot
 
 TITLE = "Did cross-program access (web dev <-> data science) stop in 2019, or earlier?"
 TOP_LESSONS = 10

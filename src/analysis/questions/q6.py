@@ -17,7 +17,7 @@ import polars as pl
 from analysis.config import Config
 from analysis.prepare import Prepared, prepare, student_lesson_views
 from analysis.results import QuestionResult
-from analysis.snapshot import Snapshot
+from analysis.sources.snapshot import Snapshot
 
 TITLE = "What topics do graduates keep referencing after graduation (per program)?"
 SIMULATED_CAVEAT = (

@@ -25,7 +25,7 @@ from analysis.prepare import (
     track_lesson_views,
 )
 from analysis.results import QuestionResult
-from analysis.snapshot import Snapshot
+from analysis.sources.snapshot import Snapshot
 
 TITLE = "Which lessons are least accessed?"
 SIMULATED_CAVEAT = (

@@ -19,7 +19,7 @@ import polars as pl
 from analysis.config import Config
 from analysis.prepare import Prepared, campus_ips, prepare
 from analysis.results import QuestionResult
-from analysis.snapshot import Snapshot
+from analysis.sources.snapshot import Snapshot
 
 TITLE = "Anything else leadership should know?"
 SIMULATED_CAVEAT = (

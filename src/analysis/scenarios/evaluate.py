@@ -27,7 +27,7 @@ from analysis.errors import InputError
 from analysis.prepare import Prepared, prepare
 from analysis.progress import step
 from analysis.schema import LABEL_SCHEMA
-from analysis.snapshot import Snapshot, load_snapshot
+from analysis.sources.snapshot import Snapshot, load_snapshot
 
 EXIT_TARGETS_MISSED = 5
 RECALL_TARGET = 0.9

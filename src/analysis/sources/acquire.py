@@ -1,7 +1,7 @@
 """Refresh the snapshot from the production MySQL database (`curriculum_logs`: tables `logs`, `cohorts`).
 
 Rows are streamed with a server-side cursor in chunks and validated exactly like the exported log file
-(`analysis.ingest.validate_fields`), so import and acquire of the same rows give the same snapshot digest.
+(`analysis.sources.ingest.validate_fields`), so import and acquire of the same rows give the same snapshot digest.
 
 Incremental refresh: rows at or after the snapshot's last second are fetched; the rows of that boundary
 second are compared with the snapshot's as a multiset and only the surplus is kept, so rows that arrived
@@ -23,16 +23,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
 from analysis.errors import ConfigError, SourceError
-from analysis.ingest import (
+from analysis.progress import Progress
+from analysis.schema import COHORT_SCHEMA, LOG_SCHEMA, QUARANTINE_SCHEMA
+from analysis.sources.ingest import (
     FIELD_NAMES,
     ImportReport,
     summarize_quarantine,
     validate_cohorts,
     validate_fields,
 )
-from analysis.progress import Progress
-from analysis.schema import COHORT_SCHEMA, LOG_SCHEMA, QUARANTINE_SCHEMA
-from analysis.snapshot import read_manifest, write_snapshot
+from analysis.sources.snapshot import read_manifest, write_snapshot
 
 DEFAULT_DATABASE = "curriculum_logs"
 LOGS_TABLE = "logs"

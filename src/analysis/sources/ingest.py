@@ -3,7 +3,7 @@
 The log is parsed vectorised, in chunks of a few million lines streamed from the (optionally gzipped)
 file, so memory stays bounded by the parsed rows rather than the text. Bad rows never abort an import:
 they go to the quarantine table with their line number and the reason. The same field validation
-(`validate_fields`) is used by the MySQL reader in `analysis.acquire`, so a file and a database holding
+(`validate_fields`) is used by the MySQL reader in `analysis.sources.acquire`, so a file and a database holding
 the same rows produce the same snapshot.
 """
 
@@ -23,7 +23,7 @@ import polars as pl
 from analysis.errors import InputError
 from analysis.progress import Progress
 from analysis.schema import COHORT_SCHEMA, LOG_SCHEMA, QUARANTINE_SCHEMA
-from analysis.snapshot import Manifest, read_manifest, write_snapshot
+from analysis.sources.snapshot import Manifest, read_manifest, write_snapshot
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_BYTES = 128 << 20  # about 2.5 million log lines per parsing chunk

@@ -1,0 +1,1 @@
+"""Scenarios: simulated logs with ground-truth labels, and the evaluation of the answers against them."""
