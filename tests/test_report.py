@@ -276,3 +276,66 @@ def test_demo_report(demo_snapshot, tmp_path: Path) -> None:
     assert ips and all(ipaddress.ip_address(ip) for ip in ips)  # full, unmasked addresses
     assert document["questions"]["5"]["cutoff"] is not None
     assert sum(report.timings.values()) < 30
+
+
+# --- the report cache: `render` reuses the analysis while nothing it depends on changed ----------------
+
+
+def _write_tiny(config: Config) -> None:
+    from analysis.sources.snapshot import write_snapshot
+
+    tiny = _tiny_snapshot()
+    write_snapshot(
+        config.paths.snapshot_dir,
+        tiny.logs.collect(),
+        tiny.cohorts,
+        None,
+        source="test",
+        simulated=True,
+    )
+
+
+def test_report_cache_is_reused_only_while_snapshot_settings_and_code_match(
+    config: Config,
+) -> None:
+    from analysis.report import REPORT_CACHE_NAME, cached_report, report_for
+    from analysis.sources.snapshot import read_manifest
+
+    _write_tiny(config)
+    first, reused = report_for(config, progress=False)
+    assert not reused
+    again, reused = report_for(config, progress=False)
+    assert reused and again.generated_at == first.generated_at
+    assert [r.answer for r in again.results.values()] == [r.answer for r in first.results.values()]
+
+    manifest = read_manifest(config.paths.snapshot_dir)
+    other = config.replace(q1=dataclasses.replace(config.q1, top_k=config.q1.top_k + 1))
+    assert cached_report(other, manifest) is None  # an analysis setting changed
+    moved = config.replace(
+        privacy=dataclasses.replace(config.privacy, mode="internal"),
+        paths=dataclasses.replace(config.paths, site_dir=config.paths.site_dir / "elsewhere"),
+    )
+    assert cached_report(moved, manifest) is not None  # rendering choices do not change answers
+    changed = dataclasses.replace(manifest, logs_digest=manifest.logs_digest + "0")
+    assert cached_report(config, changed) is None  # other data
+
+    (config.paths.build_dir / REPORT_CACHE_NAME).write_bytes(b"not a pickle")
+    recomputed, reused = report_for(config, progress=False)
+    assert not reused and recomputed.generated_at  # a damaged cache is recomputed, not an error
+
+
+def test_report_cache_is_private_and_holds_no_database_url(config: Config) -> None:
+    from analysis.report import REPORT_CACHE_NAME, save_report
+    from analysis.sources.snapshot import read_manifest
+
+    _write_tiny(config)
+    secret = "s3cr3t-Pa55word"
+    with_url = config.replace(
+        db_url=f"mysql+pymysql://reader:{secret}@db.internal:3306/curriculum_logs"
+    )
+    report = compute_report(with_url, progress=False, snapshot=_tiny_snapshot())
+    path = save_report(report, read_manifest(config.paths.snapshot_dir), config.paths.build_dir)
+    assert path.name == REPORT_CACHE_NAME
+    assert path.stat().st_mode & 0o777 == 0o600
+    data = path.read_bytes()
+    assert secret.encode() not in data and b"db.internal" not in data

@@ -248,10 +248,10 @@ def ensure_snapshot(args: argparse.Namespace, config: Config) -> None:
 
 
 def _analyze(args: argparse.Namespace, config: Config) -> int:
-    from analysis.report import compute_report, write_findings
+    from analysis.report import write_findings
 
     ensure_snapshot(args, config)
-    report = compute_report(config, progress=not args.quiet)
+    report = _compute_and_save(config, quiet=args.quiet)
     out = write_findings(report, args.out or config.paths.build_dir)
     print(report.describe())
     print(f"findings: {out}")
@@ -275,12 +275,23 @@ def _render(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+def _compute_and_save(config: Config, quiet: bool):
+    """Answer the questions once and keep the report for a later `render` (analysis.report cache)."""
+    from analysis.report import compute_report, save_report
+    from analysis.sources.snapshot import load_snapshot
+
+    snapshot = load_snapshot(config.paths.snapshot_dir)
+    report = compute_report(config, progress=not quiet, snapshot=snapshot)
+    save_report(report, snapshot.manifest, config.paths.build_dir)
+    return report
+
+
 def _build(args: argparse.Namespace, config: Config) -> int:
     from analysis.publish.render import render
-    from analysis.report import compute_report, write_findings
+    from analysis.report import write_findings
 
     ensure_snapshot(args, config)
-    report = compute_report(config, progress=not args.quiet)
+    report = _compute_and_save(config, quiet=args.quiet)
     write_findings(report, config.paths.build_dir)
     summary = render(config, engine=args.engine, progress=not args.quiet, report=report)
     print(report.describe())

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import os
+import pickle
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -26,11 +28,16 @@ from analysis.prepare import Prepared, prepare
 from analysis.progress import step
 from analysis.questions import QUESTIONS, TITLES
 from analysis.results import QuestionResult, to_jsonable
-from analysis.sources.snapshot import Snapshot, load_snapshot
+from analysis.sources.snapshot import Manifest, Snapshot, load_snapshot
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = PROJECT_ROOT / "schemas" / "findings.schema.json"
 FINDINGS_NAME = "findings.json"
+# The last computed report, reused by `render` while the snapshot, the configuration and the analysis code
+# are unchanged (see analysis_key). Private to the build folder: mode 0600, no database URL inside.
+REPORT_CACHE_NAME = "report-cache.pickle"
+# What the answers depend on, besides the data and the configuration: the analysis code itself.
+_ANALYSIS_CODE = ("config.py", "prepare.py", "report.py", "results.py", "schema.py", "questions")
 
 
 @dataclass(frozen=True)
@@ -146,6 +153,92 @@ def compute_report(
     return Report(
         dataset=dataset_description(snapshot), results=results, config=config, timings=timings
     )
+
+
+# --- the report cache: compute once, render many times ------------------------------------------------
+
+
+@cache
+def _code_fingerprint() -> str:
+    """sha256 over the analysis modules' source: a changed question module invalidates the cache."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for name in _ANALYSIS_CODE:
+        path = package / name
+        for source in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(source.relative_to(package).as_posix().encode())
+            digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
+def analysis_key(manifest: Manifest, config: Config) -> str:
+    """What a report is a function of: the snapshot's content, the analysis settings and the code.
+
+    Output folders, the site and privacy settings and the database URL do not change the answers, so
+    they are left out (rendering to another folder or in internal mode reuses the same analysis)."""
+    base = type(config)()
+    settings = dataclasses.replace(
+        config, paths=base.paths, site=base.site, privacy=base.privacy, db_url=None
+    )
+    digest = hashlib.sha256()
+    for part in (
+        manifest.logs_digest,
+        json.dumps(manifest.files, sort_keys=True),
+        repr(settings),
+        _code_fingerprint(),
+    ):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def save_report(report: Report, manifest: Manifest, build_dir: Path) -> Path:
+    """Pickle the report beside findings.json (atomically, mode 0600, without the database URL)."""
+    target = Path(build_dir) / REPORT_CACHE_NAME
+    clean = dataclasses.replace(report, config=dataclasses.replace(report.config, db_url=None))
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            pickle.dump(analysis_key(manifest, report.config), handle)
+            pickle.dump(clean, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise TargetError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    return target
+
+
+def cached_report(config: Config, manifest: Manifest) -> Report | None:
+    """The saved report when it was computed from this snapshot, settings and code; else None."""
+    path = config.paths.build_dir / REPORT_CACHE_NAME
+    try:
+        with path.open("rb") as handle:
+            if pickle.load(handle) != analysis_key(manifest, config):
+                return None
+            report = pickle.load(handle)
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError):
+        return None  # missing, truncated or from another version of the code: recompute
+    if not isinstance(report, Report):
+        return None
+    return dataclasses.replace(report, config=config)
+
+
+def report_for(config: Config, progress: bool = True) -> tuple[Report, bool]:
+    """(report, reused): the cached report when it still matches the snapshot, else a new one (saved)."""
+    snapshot = load_snapshot(config.paths.snapshot_dir)
+    report = cached_report(config, snapshot.manifest)
+    if report is not None:
+        step(
+            f"reusing the analysis of {report.generated_at} (snapshot, settings and code unchanged)",
+            enabled=progress,
+        )
+        return report, True
+    step("no saved analysis matches the snapshot and settings: analysing", enabled=progress)
+    report = compute_report(config, progress=progress, snapshot=snapshot)
+    save_report(report, snapshot.manifest, config.paths.build_dir)
+    return report, False
 
 
 @cache

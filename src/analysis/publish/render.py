@@ -211,10 +211,11 @@ def render(
 
     started = time.monotonic()
     engine = resolve_engine(engine)
+    reused: bool | None = None  # None: the caller passed the report in
     if report is None:
-        from analysis.report import compute_report
+        from analysis.report import report_for
 
-        report = compute_report(config, progress=progress)
+        report, reused = report_for(config, progress=progress)
     simulated = bool((getattr(report, "dataset", {}) or {}).get("simulated", False))
 
     site_dir, build_dir = config.paths.site_dir, config.paths.build_dir
@@ -233,6 +234,12 @@ def render(
     cache = pages.write_cache(report, page_config, build_dir / CACHE_NAME)
     env = {**os.environ, "CURRICULUM_REPORT": str(cache)}  # forwarded to the kernel, not read here
     summary = RenderSummary(engine=engine)
+    if reused is not None:
+        summary.notes.append(
+            "reused the last analysis (snapshot, settings and code unchanged)"
+            if reused
+            else "analysed the snapshot (no saved analysis matched it)"
+        )
 
     try:
         with PageRunner(env, build_dir / "kernel.log") as runner:
