@@ -256,3 +256,41 @@ def test_keep_own_track_drops_only_the_other_tracks_modules() -> None:
     lazy = keep_own_track(frame.lazy(), homes)
     assert isinstance(lazy, pl.LazyFrame) and lazy.collect()["n"].to_list() == [1, 2, 5, 6]
     assert keep_own_track(frame, homes).columns == frame.columns
+
+
+def test_campus_ips_are_computed_once_per_prepared_view(config) -> None:
+    """q3 and q8 share one computation; a question working on other views gets its own."""
+    from analysis.prepare import campus_ips
+    from analysis.sources.snapshot import Snapshot
+
+    cohorts = pl.DataFrame(
+        {
+            "id": [1],
+            "name": ["Web"],
+            "slack": ["#w"],
+            "start_date": [dt.date(2019, 1, 7)],
+            "end_date": [dt.date(2019, 5, 31)],
+            "created_at": [None],
+            "updated_at": [None],
+            "deleted_at": [None],
+            "program_id": [2],
+        }
+    )
+    campus, home = "203.0.113.10", "198.51.100.7"
+    logs = pl.DataFrame(
+        {
+            "timestamp": [dt.datetime(2019, 2, 1, 9, m) for m in range(40)],
+            "path": ["javascript-i"] * 40,
+            "user_id": list(range(30)) + [99] * 10,
+            "cohort_id": [1] * 40,
+            "ip": [campus] * 30 + [home] * 10,
+        }
+    )
+    few = dataclasses.replace(config.q4, shared_ip_min_users=25, campus_ip_min_share=0.1)
+    settings = config.replace(q4=few)
+    prepared = prepare(Snapshot.from_frames(logs=logs, cohorts=cohorts), settings)
+    assert campus_ips(prepared, settings) == [campus]
+    assert prepared.shared  # kept for the next question
+    home_only = dataclasses.replace(prepared, views=prepared.views.filter(pl.col("ip") == home))
+    assert not home_only.shared and campus_ips(home_only, settings) == []
+    assert campus_ips(prepared, settings) == [campus]

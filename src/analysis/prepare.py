@@ -34,8 +34,8 @@ over-using, or a program neglecting, one of its own lessons.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -66,6 +66,10 @@ class Prepared:
     data_start: dt.datetime
     data_end: dt.datetime
     simulated: bool
+    # Shared intermediates computed once per prepared view and reused by every question that asks
+    # (e.g. campus_ips). Not an init field: `dataclasses.replace(prepared, views=...)` starts empty, so
+    # a question working on other views never sees results computed from these.
+    shared: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
 
 def clean_path(path: pl.Expr) -> pl.Expr:
@@ -266,6 +270,9 @@ def campus_ips(prepared: Prepared, config: Config) -> list[str]:
     """Shared campus NAT addresses: configured ones, plus any IP carrying at least
     `q4.campus_ip_min_share` of all views from at least `q4.shared_ip_min_users` users."""
     q4 = config.q4
+    key = f"campus_ips:{q4.campus_ip_min_share}:{q4.shared_ip_min_users}:{q4.campus_ips}"
+    if key in prepared.shared:
+        return list(prepared.shared[key])
     detected = (
         prepared.views.group_by("ip")
         .agg(pl.len().alias("views"), pl.col("user_id").n_unique().alias("users"))
@@ -280,6 +287,7 @@ def campus_ips(prepared: Prepared, config: Config) -> list[str]:
     ordered = list(q4.campus_ips) + [
         ip for ip in detected["ip"].to_list() if ip not in q4.campus_ips
     ]
+    prepared.shared[key] = tuple(ordered)
     return ordered
 
 
