@@ -80,9 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--scale", type=float, default=1.0, help="volume multiplier (1 = about 900k rows)"
     )
-    simulate.add_argument("--out", type=Path, required=True, help="output directory")
+    simulate.add_argument("--out", type=Path, help="output directory")
     simulate.add_argument(
         "--no-gzip", action="store_true", help="write logs.txt instead of logs.txt.gz"
+    )
+    simulate.add_argument(
+        "--scenario", default="demo", help="named scenario (default: demo; see --list-scenarios)"
+    )
+    simulate.add_argument(
+        "--list-scenarios", action="store_true", help="print the named scenarios and exit"
     )
 
     importer = add(
@@ -129,6 +135,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_source(evaluate)
     evaluate.add_argument("--labels", type=Path, help="labels.csv (default: beside the demo log)")
+    evaluate.add_argument(
+        "--scenario",
+        help="simulate this scenario into a temporary folder, analyze it and score it",
+    )
+    evaluate.add_argument(
+        "--all-scenarios", action="store_true", help="score every scenario; one table"
+    )
+    evaluate.add_argument(
+        "--seed", type=int, default=20210421, help="seed of the simulated scenarios"
+    )
+    evaluate.add_argument(
+        "--scale",
+        type=float,
+        default=None,
+        help="volume of the simulated scenarios (default 0.2; the demo scenario at 1)",
+    )
 
     render = add("render", "Render the site, the slide and the email from the snapshot.", _render)
     _add_render_options(render)
@@ -180,8 +202,14 @@ def _replace(obj, **changes):
 
 
 def _simulate(args: argparse.Namespace, config: Config) -> int:
+    from analysis.scenarios.library import get_scenario, list_scenarios
     from analysis.scenarios.simulate import simulate
 
+    if args.list_scenarios:
+        print(list_scenarios())
+        return EXIT_OK
+    if args.out is None:
+        raise ConfigError("--out is required (the folder the simulated data goes to)")
     if args.scale <= 0:
         raise ConfigError(f"--scale must be positive, got {args.scale}")
     summary = simulate(
@@ -191,6 +219,7 @@ def _simulate(args: argparse.Namespace, config: Config) -> int:
         reference_dir=config.paths.reference_dir,
         gzip_logs=not args.no_gzip,
         progress=not args.quiet,
+        scenario=get_scenario(args.scenario),
     )
     print(summary.describe())
     return EXIT_OK
@@ -259,8 +288,18 @@ def _analyze(args: argparse.Namespace, config: Config) -> int:
 
 
 def _evaluate(args: argparse.Namespace, config: Config) -> int:
-    from analysis.scenarios.evaluate import run_evaluation
+    from analysis.scenarios.evaluate import run_evaluation, run_scenarios
+    from analysis.scenarios.library import SCENARIOS, get_scenario
 
+    if args.scenario or args.all_scenarios:
+        if args.scale is not None and args.scale <= 0:
+            raise ConfigError(f"--scale must be positive, got {args.scale}")
+        names = list(SCENARIOS) if args.all_scenarios else [get_scenario(args.scenario).name]
+        table = run_scenarios(
+            config, names, seed=args.seed, scale=args.scale, progress=not args.quiet
+        )
+        print(table.describe())
+        return table.exit_code()
     ensure_snapshot(args, config)
     evaluation = run_evaluation(config, labels_path=args.labels, progress=not args.quiet)
     print(evaluation.describe())

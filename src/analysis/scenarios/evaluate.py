@@ -1,21 +1,26 @@
-"""Score the detectors against the simulator's ground truth (labels.csv + simulation.json).
+"""Score what the reader sees against a scenario's ground truth (labels.csv + simulation.json).
 
-Only meaningful on simulated data: the simulator writes what it injected, and this module checks that
-the report finds it. A label is *recalled* when a detection of a mapped kind names the same user (or, for
-labels without a user, the same IP) and overlaps the label's time span within a day. Overall precision is
-measured on question 4's incidents of the kinds that have labels plus the detections of questions 2
-(cohort over-use) and 3 (drop-outs, duplicate identities); kinds without ground truth (shared_ip, probing,
-new_ip) cannot be scored and are left out of precision (the report says so).
+Question 4 is scored on its PUBLISHED list (`Q4Result.incidents`, every incident in published order,
+`rank` 1 = first shown). A label is found by an incident of the SAME kind whose actor matches (the
+label's user_id; an IP-level incident, or a label without a user, matches on the IP) and whose span
+overlaps the label's span widened by one day; the label's rank is the best rank among its matches.
+An incident is a true positive when it matches some label of its kind.
 
-Targets (any miss -> exit code 5): recall >= 0.9 for scraping, heavy_day and out_of_enrollment; overall
-precision >= 0.8; question 5's cutoff within 14 days of the simulated one; campus IPs never a scraping IP.
+Targets (issue 9; any miss -> exit code 5), the columns of `evaluate --all-scenarios`:
+- top25: every labelled question-4 incident ranks in the top 25; top10: scraping and probes in the top 10;
+- high: at most 25 incidents of tier high; recall: kind-matched recall >= 0.9 over the whole list;
+- campus: no campus NAT address called a scraper;
+- q5: question 5's date within 14 days of the simulated shut-off;
+- q2: the labelled over-use case is reported, with at most 2 unlabelled cases per program;
+- q3: flagged students (low usage or likely drop-out) at most 3x the labelled ones, all but one found.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,54 +31,46 @@ from analysis.config import Config
 from analysis.errors import InputError
 from analysis.prepare import Prepared, prepare
 from analysis.progress import step
-from analysis.schema import LABEL_SCHEMA
+from analysis.schema import LABEL_SCHEMA, Q4_LABEL_KINDS
 from analysis.sources.snapshot import Snapshot, load_snapshot
 
 EXIT_TARGETS_MISSED = 5
-RECALL_TARGET = 0.9
-RECALL_TARGET_KINDS = ("scraping", "heavy_day", "out_of_enrollment")
-PRECISION_TARGET = 0.8
-CUTOFF_TOLERANCE_DAYS = 14
 MATCH_SLACK = dt.timedelta(days=1)
-
-# label kind -> question 4 incident kinds that count as finding it
-INCIDENT_MAP: dict[str, tuple[str, ...]] = {
-    "scraping": ("scraping",),
-    "heavy_day": ("heavy_day", "scraping"),
-    "account_sharing": ("many_ips",),
-    "out_of_enrollment": ("out_of_enrollment",),
-    "unknown_user": ("unknown_identity",),
+TOP_ALL = 25  # every labelled incident within this rank
+TOP_FIRST = 10  # scraping and probes within this rank
+TOP_FIRST_KINDS = ("scraping", "probe")
+MAX_HIGH = 25
+RECALL_TARGET = 0.9
+CUTOFF_TOLERANCE_DAYS = 14
+MAX_UNLABELLED_Q2 = 2  # per program
+Q3_MAX_FACTOR = 3.0
+Q3_MAX_MISSED = 1
+Q3_LABEL_KINDS = ("dropout", "low_usage")
+DEFAULT_SCALE = 0.2
+# incident kind names before issue 9 -> the label vocabulary (so older detectors can be scored)
+KIND_ALIASES = {
+    "probing": "probe",
+    "many_ips": "account_sharing",
+    "unknown_identity": "unknown_user",
 }
-# incident kinds with no ground truth: reported, never scored
-UNSCORED_KINDS = ("shared_ip", "probing", "new_ip")
-# label kinds scored from other questions
-OTHER_QUESTIONS: dict[str, str] = {
-    "cohort_overuse": "question 2 cases",
-    "dropout": "question 3 likely drop-outs",
-    "duplicate_identity": "question 3 possible same person",
-    "cross_program": "question 5 cutoff",
-}
+TARGET_NAMES = ("top25", "top10", "high", "recall", "campus", "q5", "q2", "q3")
 
 
 @dataclass(frozen=True)
 class KindScore:
-    kind: str  # label kind
-    detected_by: str  # which detections count
+    kind: str
     labels: int
-    found: int  # labels recalled
-    detections: int | None  # detections of the mapped kinds (None: precision not measurable)
-    true_detections: int | None  # of which match some label
-    missed: list[str] = field(default_factory=list)  # short descriptions of missed labels
+    found: int  # labels matched anywhere in the list
+    ranks: list[int | None]  # per label, best matching rank (None: not found)
+    incidents: int  # incidents of this kind in the list
+    true_top10: int
+    in_top10: int
+    true_top25: int
+    in_top25: int
 
     @property
     def recall(self) -> float | None:
         return self.found / self.labels if self.labels else None
-
-    @property
-    def precision(self) -> float | None:
-        if not self.detections or self.true_detections is None:
-            return None
-        return self.true_detections / self.detections
 
 
 @dataclass(frozen=True)
@@ -89,13 +86,15 @@ class Evaluation:
     labels_path: str
     kinds: list[KindScore]
     targets: list[Target]
-    precision: float | None
-    precision_incidents: int
-    unscored: dict[str, int]  # incident kind -> count (no ground truth)
+    total_incidents: int
+    high_incidents: int | None
+    precision_top10: float | None
+    precision_top25: float | None
     cutoff: dt.date | None
     true_cutoff: dt.date | None
-    campus_ips: list[str]
+    scenario: str = ""
     notes: list[str] = field(default_factory=list)
+    missed: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -104,32 +103,39 @@ class Evaluation:
     def exit_code(self) -> int:
         return 0 if self.passed else EXIT_TARGETS_MISSED
 
+    def target(self, name: str) -> Target | None:
+        return next((t for t in self.targets if t.name == name), None)
+
     def describe(self) -> str:
         def pct(value: float | None) -> str:
             return "-" if value is None else f"{value:.0%}"
 
         lines = [f"Evaluation against {self.labels_path}", ""]
-        header = f"{'label kind':<20} {'detected by':<38} {'labels':>6} {'found':>6} {'recall':>7} {'precision':>9}"
+        header = (
+            f"{'kind':<16} {'labels':>6} {'found':>6} {'recall':>7} {'ranks':<24} "
+            f"{'P@10':>5} {'P@25':>5} {'incidents':>9}"
+        )
         lines += [header, "-" * len(header)]
-        for score in self.kinds:
+        for s in self.kinds:
+            ranks = ",".join("-" if r is None else str(r) for r in s.ranks) or "-"
+            p10 = s.true_top10 / s.in_top10 if s.in_top10 else None
+            p25 = s.true_top25 / s.in_top25 if s.in_top25 else None
             lines.append(
-                f"{score.kind:<20} {score.detected_by:<38} {score.labels:>6} {score.found:>6} "
-                f"{pct(score.recall):>7} {pct(score.precision):>9}"
+                f"{s.kind:<16} {s.labels:>6} {s.found:>6} {pct(s.recall):>7} {ranks:<24} "
+                f"{pct(p10):>5} {pct(p25):>5} {s.incidents:>9}"
             )
         lines.append("")
         lines.append(
-            f"Overall precision over {self.precision_incidents} detections of labelled kinds "
-            f"(questions 2, 3 and 4): {pct(self.precision)} (not scored, no ground truth: "
-            + ", ".join(f"{kind} {count}" for kind, count in self.unscored.items())
-            + ")"
+            f"Published incidents {self.total_incidents}, tier high "
+            f"{'-' if self.high_incidents is None else self.high_incidents}; precision of the top 10 "
+            f"{pct(self.precision_top10)}, of the top 25 {pct(self.precision_top25)}"
         )
-        for score in self.kinds:
-            for missed in score.missed[:5]:
-                lines.append(f"  missed {score.kind}: {missed}")
+        lines += [f"  missed: {m}" for m in self.missed[:12]]
         lines += ["", "Targets:"]
-        for target in self.targets:
-            mark = "PASS" if target.passed else "FAIL"
-            lines.append(f"  [{mark}] {target.name}: {target.value} (target {target.goal})")
+        for t in self.targets:
+            lines.append(
+                f"  [{'PASS' if t.passed else 'FAIL'}] {t.name}: {t.value} (target {t.goal})"
+            )
         lines += [f"  note: {note}" for note in self.notes]
         lines.append("")
         lines.append(
@@ -138,7 +144,7 @@ class Evaluation:
         return "\n".join(lines)
 
 
-# --- matching ------------------------------------------------------------------------------------------
+# --- reading -------------------------------------------------------------------------------------------
 
 
 def read_labels(path: Path) -> pl.DataFrame:
@@ -148,209 +154,25 @@ def read_labels(path: Path) -> pl.DataFrame:
             "`curriculum-insights simulate` writes labels.csv)"
         )
     try:
-        frame = pl.read_csv(path, schema_overrides=LABEL_SCHEMA, try_parse_dates=True)
+        frame = pl.read_csv(path, infer_schema=False)
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise InputError(f"{path}: unreadable labels ({exc})") from exc
-    missing = [name for name in LABEL_SCHEMA if name not in frame.columns]
+    missing = [name for name in LABEL_SCHEMA if name not in frame.columns and name != "shape"]
     if missing:
         raise InputError(f"{path}: labels lack columns {missing}")
-    return frame.select(pl.col(name).cast(dtype) for name, dtype in LABEL_SCHEMA.items())
-
-
-def _pairs(labels: pl.DataFrame, detections: pl.DataFrame) -> pl.DataFrame:
-    """(label_id, detection_id) pairs naming the same user (or IP for user-less labels) whose time spans
-    overlap within a day. `labels` has label_id, user_id, ip, start, end; `detections` detection_id,
-    user_id, ip, start, end (nullable times match any time)."""
-    det = detections.select(
-        "detection_id",
-        "user_id",
-        "ip",
-        pl.col("start").alias("d_start"),
-        pl.col("end").alias("d_end"),
-    )
-    lab = labels.select(
-        "label_id", "user_id", "ip", pl.col("start").alias("l_start"), pl.col("end").alias("l_end")
-    )
-    by_user = lab.filter(pl.col("user_id").is_not_null()).join(
-        det.drop("ip").filter(pl.col("user_id").is_not_null()), on="user_id", how="inner"
-    )
-    by_ip = (
-        lab.filter(pl.col("user_id").is_null() & pl.col("ip").is_not_null())
-        .drop("user_id")
-        .join(det.drop("user_id").filter(pl.col("ip").is_not_null()), on="ip", how="inner")
-    )
-    columns = ["label_id", "detection_id", "l_start", "l_end", "d_start", "d_end"]
-    both = pl.concat([by_user.select(columns), by_ip.select(columns)])
-    label_start = pl.coalesce("l_start", "l_end")
-    label_end = pl.coalesce("l_end", "l_start")
-    overlap = (
-        label_start.is_null()
-        | pl.col("d_start").is_null()
-        | (
-            (pl.col("d_start") <= label_end + MATCH_SLACK)
-            & (pl.coalesce("d_end", "d_start") >= label_start - MATCH_SLACK)
-        )
-    )
-    return both.filter(overlap).select("label_id", "detection_id").unique().sort("label_id")
-
-
-def _with_ids(labels: pl.DataFrame, detections: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    return labels.with_row_index("label_id"), detections.with_row_index("detection_id")
-
-
-def match_labels(labels: pl.DataFrame, incidents: pl.DataFrame, label_kind: str) -> pl.DataFrame:
-    """Labels of one kind with a `recalled` column: matched by an incident of a mapped kind."""
-    labels = labels.filter(pl.col("kind") == label_kind)
-    incidents = incidents.filter(pl.col("kind").is_in(list(INCIDENT_MAP[label_kind])))
-    labels, incidents = _with_ids(labels, incidents)
-    hit = _pairs(labels, incidents)["label_id"].unique()
-    return labels.with_columns(pl.col("label_id").is_in(hit.implode()).alias("recalled"))
-
-
-def _describe_label(row: dict[str, Any]) -> str:
-    parts = [f"user {row['user_id']}" if row["user_id"] is not None else None]
-    parts.append(f"ip {row['ip']}" if row["ip"] else None)
-    parts.append(f"cohort {row['cohort_id']}" if row["cohort_id"] is not None else None)
-    parts.append(f"lesson {row['lesson']}" if row["lesson"] else None)
-    parts.append(f"from {row['start']:%Y-%m-%d %H:%M}" if row["start"] else None)
-    return ", ".join(p for p in parts if p)
-
-
-def score_incidents(
-    labels: pl.DataFrame, incidents: pl.DataFrame
-) -> tuple[list[KindScore], int, int]:
-    """Per label kind recall and precision for question 4; plus overall (true, total) detections."""
-    scores = []
-    for label_kind, kinds in INCIDENT_MAP.items():
-        matched = match_labels(labels, incidents, label_kind)
-        own = incidents.filter(pl.col("kind") == kinds[0])
-        own_labels = labels.filter(
-            pl.col("kind").is_in([k for k, v in INCIDENT_MAP.items() if kinds[0] in v])
-        )
-        lab, det = _with_ids(own_labels, own)
-        true = _pairs(lab, det)["detection_id"].n_unique()
-        scores.append(
-            KindScore(
-                kind=label_kind,
-                detected_by="q4 " + " or ".join(kinds),
-                labels=matched.height,
-                found=int(matched["recalled"].sum()),
-                detections=own.height,
-                true_detections=true,
-                missed=[
-                    _describe_label(row)
-                    for row in matched.filter(~pl.col("recalled")).iter_rows(named=True)
-                ],
-            )
-        )
-    # Overall precision: every incident of a kind some label maps to, matched against all labels.
-    scored_kinds = sorted({k for kinds in INCIDENT_MAP.values() for k in kinds})
-    scored = incidents.filter(pl.col("kind").is_in(scored_kinds))
-    true_total = 0
-    for kind in scored_kinds:
-        own = scored.filter(pl.col("kind") == kind)
-        own_labels = labels.filter(
-            pl.col("kind").is_in([k for k, v in INCIDENT_MAP.items() if kind in v])
-        )
-        lab, det = _with_ids(own_labels, own)
-        true_total += _pairs(lab, det)["detection_id"].n_unique()
-    return scores, true_total, scored.height
-
-
-def _simple_score(
-    kind: str, detected_by: str, labels: pl.DataFrame, hits: pl.Series, detections: int | None,
-    true_detections: int | None,
-) -> KindScore:  # fmt: skip
-    recalled = labels.filter(pl.col("kind") == kind).with_row_index("label_id")
-    recalled = recalled.with_columns(pl.col("label_id").is_in(hits.implode()).alias("recalled"))
-    return KindScore(
-        kind=kind,
-        detected_by=detected_by,
-        labels=recalled.height,
-        found=int(recalled["recalled"].sum()),
-        detections=detections,
-        true_detections=true_detections,
-        missed=[
-            _describe_label(row)
-            for row in recalled.filter(~pl.col("recalled")).iter_rows(named=True)
-        ],
-    )
-
-
-def _question(number: int) -> Any | None:
     try:
-        return importlib.import_module(f"analysis.questions.q{number}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"analysis.questions.q{number}":
-            raise
-        return None
-
-
-def _score_q2(labels: pl.DataFrame, result: Any) -> KindScore:
-    cases = getattr(result, "flagged", None)
-    if cases is None or "cohort_id" not in getattr(cases, "columns", []):
-        cases = result.cases
-    found = cases.select("cohort_id", "lesson").unique()
-    own = labels.filter(pl.col("kind") == "cohort_overuse").with_row_index("label_id")
-    hits = own.join(found, on=["cohort_id", "lesson"], how="inner")["label_id"]
-    true = found.join(own.select("cohort_id", "lesson"), on=["cohort_id", "lesson"], how="semi")
-    return _simple_score(
-        "cohort_overuse", OTHER_QUESTIONS["cohort_overuse"], labels, hits, found.height, true.height
-    )
-
-
-def _q3_students(result: Any) -> pl.DataFrame:
-    students = getattr(result, "students", None)
-    return students if isinstance(students, pl.DataFrame) else pl.DataFrame()
-
-
-def _score_q3_dropout(labels: pl.DataFrame, result: Any) -> KindScore:
-    students = _q3_students(result)
-    column = next(
-        (c for c in ("likely_dropout", "dropout", "is_dropout") if c in students.columns), None
-    )
-    flagged = (
-        students.filter(pl.col(column))["user_id"].unique()
-        if column
-        else pl.Series("user_id", [], dtype=pl.Int64)
-    )
-    own = labels.filter(pl.col("kind") == "dropout").with_row_index("label_id")
-    hits = own.filter(pl.col("user_id").is_in(flagged.implode()))["label_id"]
-    true = flagged.is_in(own["user_id"].implode()).sum()
-    return _simple_score(
-        "dropout", OTHER_QUESTIONS["dropout"], labels, hits, flagged.len(), int(true)
-    )
-
-
-def _score_q3_duplicates(labels: pl.DataFrame, result: Any) -> KindScore:
-    students = _q3_students(result)
-    if "possible_same_person" in students.columns:
-        pairs = (
-            students.select("user_id", pl.col("possible_same_person").alias("other"))
-            .explode("other")
-            .drop_nulls()
-            .with_columns(pl.col("other").cast(pl.Int64))
+        return frame.select(
+            (
+                pl.col(name).str.to_datetime(strict=True).cast(dtype)
+                if dtype == pl.Datetime("us")
+                else pl.col(name).cast(dtype)
+            )
+            if name in frame.columns
+            else pl.lit(None, dtype).alias(name)
+            for name, dtype in LABEL_SCHEMA.items()
         )
-    else:
-        pairs = pl.DataFrame(schema={"user_id": pl.Int64, "other": pl.Int64})
-    named = pl.concat([pairs["user_id"], pairs["other"]]).unique()
-    own = labels.filter(pl.col("kind") == "duplicate_identity").with_row_index("label_id")
-    hits = own.filter(pl.col("user_id").is_in(named.implode()))["label_id"]
-    true = pairs.filter(
-        pl.col("user_id").is_in(own["user_id"].implode())
-        | pl.col("other").is_in(own["user_id"].implode())
-    ).height
-    return _simple_score(
-        "duplicate_identity",
-        OTHER_QUESTIONS["duplicate_identity"],
-        labels,
-        hits,
-        pairs.height,
-        true,
-    )
-
-
-# --- the run -------------------------------------------------------------------------------------------
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(f"{path}: unreadable labels ({exc})") from exc
 
 
 def _read_simulation(path: Path) -> dict[str, Any]:
@@ -360,6 +182,267 @@ def _read_simulation(path: Path) -> dict[str, Any]:
         return json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: unreadable simulation.json ({exc})") from exc
+
+
+# --- question 4: the published list --------------------------------------------------------------------
+
+
+def published(incidents: pl.DataFrame) -> pl.DataFrame:
+    """The incident list in published order with the label vocabulary's kind names."""
+    frame = incidents
+    if "rank" not in frame.columns:
+        frame = frame.with_row_index("rank", offset=1)
+    return (
+        frame.with_columns(
+            pl.col("kind").replace(KIND_ALIASES).alias("kind"),
+            pl.col("rank").cast(pl.Int64),
+            pl.col("user_id").cast(pl.Int64),
+            pl.col("ip").cast(pl.String),
+        )
+        .sort("rank")
+        .with_columns(pl.col("rank").rank("ordinal").cast(pl.Int64).alias("position"))
+    )
+
+
+def match_pairs(labels: pl.DataFrame, incidents: pl.DataFrame) -> pl.DataFrame:
+    """(label_id, rank) pairs: same kind, matching actor, spans overlapping within MATCH_SLACK.
+    `labels` need label_id, kind, user_id, ip, start, end; `incidents` rank (the published position),
+    kind, user_id, ip, start, end."""
+    lab = labels.select(
+        "label_id", "kind", pl.col("user_id").alias("l_user"), pl.col("ip").alias("l_ip"),
+        pl.col("start").alias("l_start"), pl.col("end").alias("l_end"),
+    )  # fmt: skip
+    inc = incidents.select(
+        "rank", "kind", pl.col("user_id").alias("i_user"), pl.col("ip").alias("i_ip"),
+        pl.col("start").alias("i_start"), pl.col("end").alias("i_end"),
+    )  # fmt: skip
+    l_start = pl.coalesce("l_start", "l_end")
+    l_end = pl.coalesce("l_end", "l_start")
+    actor = (pl.col("l_user").is_not_null() & (pl.col("l_user") == pl.col("i_user"))) | (
+        pl.col("l_ip").is_not_null()
+        & (pl.col("l_ip") == pl.col("i_ip"))
+        & (pl.col("l_user").is_null() | pl.col("i_user").is_null())
+    )
+    overlap = (
+        l_start.is_null()
+        | pl.col("i_start").is_null()
+        | (
+            (pl.col("i_start") <= l_end + MATCH_SLACK)
+            & (pl.coalesce("i_end", "i_start") >= l_start - MATCH_SLACK)
+        )
+    )
+    return (
+        lab.join(inc, on="kind", how="inner")
+        .filter(actor.fill_null(False) & overlap.fill_null(False))
+        .select("label_id", "rank")
+        .unique()
+        .sort("label_id", "rank")
+    )
+
+
+def score_incidents(labels: pl.DataFrame, incidents: pl.DataFrame) -> list[KindScore]:
+    """Per label kind of question 4: recall, rank of each label, precision within the top 10/25."""
+    inc = published(incidents).with_columns(pl.col("position").alias("rank"))
+    lab = labels.filter(pl.col("kind").is_in(list(Q4_LABEL_KINDS))).with_row_index("label_id")
+    pairs = match_pairs(lab, inc)
+    best = pairs.group_by("label_id").agg(pl.col("rank").min().alias("best"))
+    true_ranks = set(pairs["rank"].to_list())
+    lab = lab.join(best, on="label_id", how="left").sort("label_id")
+    scores = []
+    for kind in Q4_LABEL_KINDS:
+        own = lab.filter(pl.col("kind") == kind)
+        mine = inc.filter(pl.col("kind") == kind)
+        top10 = mine.filter(pl.col("rank") <= TOP_FIRST)["rank"].to_list()
+        top25 = mine.filter(pl.col("rank") <= TOP_ALL)["rank"].to_list()
+        scores.append(
+            KindScore(
+                kind=kind,
+                labels=own.height,
+                found=int(own["best"].is_not_null().sum()),
+                ranks=own["best"].to_list(),
+                incidents=mine.height,
+                true_top10=sum(r in true_ranks for r in top10),
+                in_top10=len(top10),
+                true_top25=sum(r in true_ranks for r in top25),
+                in_top25=len(top25),
+            )
+        )
+    return scores
+
+
+def _describe_label(row: dict[str, Any]) -> str:
+    parts = [row["kind"] + (f" ({row['shape']})" if row.get("shape") else "")]
+    parts.append(f"user {row['user_id']}" if row["user_id"] is not None else None)
+    parts.append(f"ip {row['ip']}" if row["ip"] else None)
+    parts.append(f"cohort {row['cohort_id']}" if row["cohort_id"] is not None else None)
+    parts.append(f"lesson {row['lesson']}" if row["lesson"] else None)
+    parts.append(f"from {row['start']:%Y-%m-%d %H:%M}" if row["start"] else None)
+    return ", ".join(p for p in parts if p)
+
+
+# --- the score -----------------------------------------------------------------------------------------
+
+
+def _frame(result: Any, name: str) -> pl.DataFrame | None:
+    value = getattr(result, name, None) if result is not None else None
+    return value if isinstance(value, pl.DataFrame) else None
+
+
+def score(
+    labels: pl.DataFrame,
+    simulation: dict[str, Any],
+    *,
+    q4: Any,
+    q2: Any = None,
+    q3: Any = None,
+    q5: Any = None,
+    labels_path: str = "labels",
+) -> Evaluation:
+    """Every target from the questions' results (pure: no I/O)."""
+    notes: list[str] = []
+    missed: list[str] = []
+    incidents = published(_frame(q4, "incidents"))
+    kinds = score_incidents(labels, incidents)
+    targets: list[Target] = []
+
+    q4_labels = labels.filter(pl.col("kind").is_in(list(Q4_LABEL_KINDS)))
+    ranks = {s.kind: s.ranks for s in kinds}
+    ordered = pl.concat(
+        [q4_labels.filter(pl.col("kind") == kind) for kind in Q4_LABEL_KINDS]
+    ).with_columns(pl.Series("best", [r for k in Q4_LABEL_KINDS for r in ranks[k]], pl.Int64))
+    for row in ordered.iter_rows(named=True):
+        if row["best"] is None or row["best"] > TOP_ALL:
+            where = "not listed" if row["best"] is None else f"rank {row['best']}"
+            missed.append(f"{_describe_label(row)}: {where}")
+    n = ordered.height
+    in25 = ordered.filter(pl.col("best") <= TOP_ALL).height
+    first = ordered.filter(pl.col("kind").is_in(list(TOP_FIRST_KINDS)))
+    in10 = first.filter(pl.col("best") <= TOP_FIRST).height
+    targets.append(Target("top25", f"{in25}/{n}", f"all in the top {TOP_ALL}", in25 == n))
+    targets.append(
+        Target("top10", f"{in10}/{first.height}", f"scraping, probes in the top {TOP_FIRST}",
+               in10 == first.height)
+    )  # fmt: skip
+    high = (
+        incidents.filter(pl.col("tier") == "high").height if "tier" in incidents.columns else None
+    )
+    targets.append(
+        Target("high", "no tier" if high is None else str(high), f"<= {MAX_HIGH}",
+               high is not None and high <= MAX_HIGH)
+    )  # fmt: skip
+    found = sum(s.found for s in kinds)
+    recall = found / n if n else None
+    targets.append(
+        Target("recall", f"{found}/{n}", f">= {RECALL_TARGET:.0%}",
+               recall is None or recall >= RECALL_TARGET)
+    )  # fmt: skip
+    campus = [str(ip) for ip in simulation.get("campus_ips", [])]
+    scrapers = incidents.filter((pl.col("kind") == "scraping") & pl.col("ip").is_in(campus)).height
+    targets.append(Target("campus", f"{scrapers} campus scrapers", "0", scrapers == 0))
+    if not campus:
+        notes.append("simulation.json lists no campus IPs: the campus check is empty")
+
+    true_ranks = set(
+        match_pairs(
+            q4_labels.with_row_index("label_id"),
+            incidents.with_columns(pl.col("position").alias("rank")),
+        )["rank"].to_list()
+    )
+
+    def precision(k: int) -> float | None:
+        shown = min(k, incidents.height)
+        return sum(r <= k for r in true_ranks) / shown if shown else None
+
+    # question 5
+    true_cutoff = simulation.get("cross_program_cutoff")
+    true_date = dt.date.fromisoformat(str(true_cutoff)[:10]) if true_cutoff else None
+    cutoff = getattr(q5, "cutoff", None) if q5 is not None else None
+    if true_date is None or q5 is None:
+        notes.append("no simulated shut-off date or no question 5 result: q5 not scored")
+        targets.append(Target("q5", "not scored", f"<= {CUTOFF_TOLERANCE_DAYS} days", True))
+    else:
+        error = abs((cutoff - true_date).days) if cutoff is not None else None
+        targets.append(
+            Target(
+                "q5",
+                f"{error} days ({cutoff} vs {true_date})" if error is not None else "no date",
+                f"<= {CUTOFF_TOLERANCE_DAYS} days",
+                error is not None and error <= CUTOFF_TOLERANCE_DAYS,
+            )
+        )
+
+    # question 2
+    own = labels.filter(pl.col("kind") == "cohort_overuse").select("cohort_id", "lesson")
+    cases = _frame(q2, "cases")
+    if cases is None:
+        targets.append(
+            Target("q2", "no result", "labelled case, <= 2 others/program", not own.height)
+        )
+    else:
+        hit = own.join(cases, on=["cohort_id", "lesson"], how="semi").height
+        others = cases.join(own, on=["cohort_id", "lesson"], how="anti")
+        by_program = (
+            others.group_by("program").len()["len"].max() if "program" in others.columns else 0
+        ) or 0
+        targets.append(
+            Target(
+                "q2",
+                f"{hit}/{own.height} found, {by_program} other max/program",
+                f"all found, <= {MAX_UNLABELLED_Q2} others/program",
+                hit == own.height and by_program <= MAX_UNLABELLED_Q2,
+            )
+        )
+        for row in own.join(cases, on=["cohort_id", "lesson"], how="anti").iter_rows(named=True):
+            missed.append(
+                f"cohort_overuse cohort {row['cohort_id']} lesson {row['lesson']}: not reported"
+            )
+
+    # question 3
+    students = _frame(q3, "students")
+    wanted = labels.filter(pl.col("kind").is_in(list(Q3_LABEL_KINDS)))["user_id"].unique()
+    if students is None:
+        targets.append(
+            Target("q3", "no result", "flags <= 3x labelled, all but one", not wanted.len())
+        )
+    else:
+        flag_cols = [c for c in ("low_usage", "likely_dropout") if c in students.columns]
+        flagged = (students.filter(pl.any_horizontal(flag_cols)) if flag_cols else students)[
+            "user_id"
+        ].unique()
+        hit = int(wanted.is_in(flagged.implode()).sum())
+        ok = flagged.len() <= Q3_MAX_FACTOR * wanted.len() and hit >= wanted.len() - Q3_MAX_MISSED
+        targets.append(
+            Target(
+                "q3",
+                f"{hit}/{wanted.len()} found, {flagged.len()} flagged",
+                f"<= {Q3_MAX_FACTOR:g}x labelled, all but {Q3_MAX_MISSED} found",
+                ok,
+            )
+        )
+        for user in wanted.filter(~wanted.is_in(flagged.implode())).to_list():
+            missed.append(f"q3 user {user}: not flagged")
+
+    return Evaluation(
+        labels_path=labels_path,
+        kinds=kinds,
+        targets=targets,
+        total_incidents=incidents.height,
+        high_incidents=high,
+        precision_top10=precision(TOP_FIRST),
+        precision_top25=precision(TOP_ALL),
+        cutoff=cutoff,
+        true_cutoff=true_date,
+        scenario=str(simulation.get("scenario", "")),
+        notes=notes,
+        missed=missed,
+    )
+
+
+def _answer(number: int, snapshot: Snapshot, config: Config, prepared: Prepared) -> Any:
+    import importlib
+
+    module = importlib.import_module(f"analysis.questions.q{number}")
+    return module.answer(snapshot, config, prepared)
 
 
 def evaluate(
@@ -372,122 +455,16 @@ def evaluate(
     prepared: Prepared | None = None,
     progress: bool = False,
 ) -> Evaluation:
-    """Score every detector on an already loaded snapshot (the CLI path goes through run_evaluation)."""
-    from analysis.questions import q4
-
+    """Answer questions 2-5 on a loaded snapshot and score them."""
     prepared = prepared or prepare(snapshot, config)
-    notes: list[str] = []
-    step("question 4 detectors", enabled=progress)
-    incidents = q4.detect_all(snapshot, config, prepared)
-    shown = min(incidents.height, config.q4.max_incidents)
-    if incidents.height > shown:
-        notes.append(
-            f"scored on all {incidents.height} incidents; the report lists the {shown} most severe"
-        )
-    kinds, true_total, scored_total = score_incidents(labels, incidents)
-    q4_kinds = len(kinds)
-
-    q2 = _question(2)
-    if q2 is not None:
-        step("question 2 cohort overuse", enabled=progress)
-        kinds.append(_score_q2(labels, q2.answer(snapshot, config, prepared)))
-    else:
-        notes.append("question 2 is not available: cohort_overuse not scored")
-    q3 = _question(3)
-    if q3 is not None:
-        step("question 3 low usage", enabled=progress)
-        q3_result = q3.answer(snapshot, config, prepared)
-        kinds.append(_score_q3_dropout(labels, q3_result))
-        kinds.append(_score_q3_duplicates(labels, q3_result))
-    else:
-        notes.append("question 3 is not available: dropout and duplicate_identity not scored")
-
-    targets: list[Target] = []
-    by_kind = {score.kind: score for score in kinds}
-    for kind in RECALL_TARGET_KINDS:
-        score = by_kind[kind]
-        targets.append(
-            Target(
-                name=f"recall {kind}",
-                value=f"{score.found}/{score.labels}"
-                + (f" = {score.recall:.0%}" if score.recall is not None else ""),
-                goal=f">= {RECALL_TARGET:.0%}",
-                passed=score.recall is not None and score.recall >= RECALL_TARGET,
-            )
-        )
-    # Overall precision: question 4's incidents of labelled kinds plus questions 2 and 3's detections.
-    for score in kinds[q4_kinds:]:
-        if score.detections and score.true_detections is not None:
-            true_total += score.true_detections
-            scored_total += score.detections
-    precision = true_total / scored_total if scored_total else None
-    targets.append(
-        Target(
-            name="precision overall (labelled kinds of questions 2, 3 and 4)",
-            value=f"{true_total}/{scored_total}"
-            + (f" = {precision:.0%}" if precision is not None else ""),
-            goal=f">= {PRECISION_TARGET:.0%}",
-            passed=precision is not None and precision >= PRECISION_TARGET,
-        )
-    )
-
-    true_cutoff = simulation.get("cross_program_cutoff")
-    true_cutoff_date = dt.date.fromisoformat(str(true_cutoff)[:10]) if true_cutoff else None
-    cutoff: dt.date | None = None
-    q5 = _question(5)
-    if q5 is None:
-        notes.append("question 5 is not available: the shut-off date is not scored")
-    elif true_cutoff_date is None:
-        notes.append("simulation.json has no cross_program_cutoff: the shut-off date is not scored")
-    else:
-        step("question 5 cross-program cutoff", enabled=progress)
-        cutoff = q5.answer(snapshot, config, prepared).cutoff
-        error = abs((cutoff - true_cutoff_date).days) if cutoff is not None else None
-        targets.append(
-            Target(
-                name="question 5 shut-off date error",
-                value=(
-                    f"{error} day{'' if error == 1 else 's'} ({cutoff} vs simulated {true_cutoff_date})"
-                    if error is not None
-                    else f"no cutoff found (simulated {true_cutoff_date})"
-                ),
-                goal=f"<= {CUTOFF_TOLERANCE_DAYS} days",
-                passed=error is not None and error <= CUTOFF_TOLERANCE_DAYS,
-            )
-        )
-        by_kind_cross = labels.filter(pl.col("kind") == "cross_program").height
-        if by_kind_cross:
-            notes.append(f"{by_kind_cross} cross_program labels are judged through the cutoff date")
-
-    campus = [str(ip) for ip in simulation.get("campus_ips", [])]
-    if campus:
-        scrapers = incidents.filter(
-            (pl.col("kind") == "scraping") & pl.col("ip").is_in(campus)
-        ).height
-        targets.append(
-            Target(
-                name="campus IPs never flagged as a scraping IP",
-                value=f"{scrapers} scraping incidents on {len(campus)} campus IPs",
-                goal="0",
-                passed=scrapers == 0,
-            )
-        )
-    else:
-        notes.append("simulation.json lists no campus IPs: the campus check is skipped")
-
-    unscored = {kind: incidents.filter(pl.col("kind") == kind).height for kind in UNSCORED_KINDS}
-    return Evaluation(
+    results = {}
+    for number in (4, 2, 3, 5):
+        step(f"question {number}", enabled=progress)
+        results[number] = _answer(number, snapshot, config, prepared)
+    return score(
+        labels, simulation, q4=results[4], q2=results[2], q3=results[3], q5=results[5],
         labels_path=labels_path,
-        kinds=kinds,
-        targets=targets,
-        precision=precision,
-        precision_incidents=scored_total,
-        unscored=unscored,
-        cutoff=cutoff,
-        true_cutoff=true_cutoff_date,
-        campus_ips=campus,
-        notes=notes,
-    )
+    )  # fmt: skip
 
 
 def run_evaluation(
@@ -509,3 +486,118 @@ def run_evaluation(
             "data (rebuild the snapshot from it, e.g. `curriculum-insights evaluate --demo`)"
         )
     return evaluate(snapshot, config, labels, simulation, labels_path=str(path), progress=progress)
+
+
+# --- scenarios -----------------------------------------------------------------------------------------
+
+
+def evaluate_scenario(
+    config: Config, name: str, *, seed: int, scale: float, workdir: Path, progress: bool = False
+) -> Evaluation:
+    """Simulate one scenario into `workdir`, import it, answer with `config` and score."""
+    from analysis.scenarios.simulate import simulate
+    from analysis.sources.ingest import import_files
+
+    out = workdir / name
+    step(f"{name}: simulating (seed {seed}, scale {scale:g})", enabled=progress)
+    simulate(seed=seed, scale=scale, out=out, reference_dir=config.paths.reference_dir,
+             progress=False, scenario=name)  # fmt: skip
+    snapshot_dir = out / "snapshot"
+    step(f"{name}: importing", enabled=progress)
+    import_files(out / "logs.txt.gz", out / "cohorts.csv", snapshot_dir, simulated=True,
+                 progress=False)  # fmt: skip
+    snapshot = load_snapshot(snapshot_dir)
+    step(f"{name}: answering and scoring", enabled=progress)
+    return evaluate(
+        snapshot, config, read_labels(out / "labels.csv"), _read_simulation(out / "simulation.json"),
+        labels_path=str(out / "labels.csv"),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ScenarioTable:
+    rows: list[tuple[str, Evaluation]]
+    seed: int
+    scale: float | None
+
+    @property
+    def passed(self) -> bool:
+        return all(evaluation.passed for _, evaluation in self.rows)
+
+    def exit_code(self) -> int:
+        return 0 if self.passed else EXIT_TARGETS_MISSED
+
+    def describe(self) -> str:
+        width = 16
+        scale = "the demo at 1, others 0.2" if self.scale is None else f"{self.scale:g}"
+        lines = [
+            f"Targets per scenario (seed {self.seed}, scale {scale}); cell = value, met/MISSED",
+            "",
+        ]
+        lines.append(f"{'scenario':<14} " + " ".join(f"{n:<{width}}" for n in TARGET_NAMES))
+        for name, ev in self.rows:
+            cells = []
+            for target in TARGET_NAMES:
+                t = ev.target(target)
+                text = "-" if t is None else f"{_short(t)} {'met' if t.passed else 'MISSED'}"
+                cells.append(f"{text:<{width}}")
+            lines.append(f"{name:<14} " + " ".join(cells))
+        lines.append("")
+        for name, ev in self.rows:
+            for m in ev.missed[:8]:
+                lines.append(f"  {name}: missed {m}")
+        met = sum(ev.passed for _, ev in self.rows)
+        lines.append("")
+        lines.append(
+            f"{met}/{len(self.rows)} scenarios meet every target."
+            + ("" if self.passed else " (exit code 5)")
+        )
+        return "\n".join(lines)
+
+
+def _short(t: Target) -> str:
+    value = t.value
+    if t.name == "q5":
+        return value.split(" ", 1)[0] + "d" if value[0].isdigit() else "none"
+    if t.name in ("q2", "q3"):
+        parts = value.replace(" found,", "").replace(" other max/program", "").split()
+        return "/".join(parts[:1]) + (f"+{parts[1]}" if len(parts) > 1 else "")
+    return value.split(" ")[0]
+
+
+def run_scenarios(
+    config: Config,
+    names: list[str],
+    *,
+    seed: int,
+    scale: float | None = None,
+    progress: bool = True,
+    workdir: Path | None = None,
+) -> ScenarioTable:
+    """Score every named scenario (temporary folders unless `workdir`)."""
+    rows = []
+    tmp = Path(tempfile.mkdtemp(prefix="ci-scenarios-")) if workdir is None else Path(workdir)
+    try:
+        for name in names:
+            this_scale = scale if scale is not None else (1.0 if name == "demo" else DEFAULT_SCALE)
+            rows.append(
+                (name, evaluate_scenario(config, name, seed=seed, scale=this_scale, workdir=tmp,
+                                         progress=progress))
+            )  # fmt: skip
+    finally:
+        if workdir is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return ScenarioTable(rows=rows, seed=seed, scale=scale)
+
+
+__all__ = [
+    "Evaluation",
+    "KindScore",
+    "ScenarioTable",
+    "evaluate",
+    "read_labels",
+    "run_evaluation",
+    "run_scenarios",
+    "score",
+    "score_incidents",
+]

@@ -39,17 +39,19 @@ import polars as pl
 
 from analysis.errors import InputError, TargetError
 from analysis.progress import Progress
+from analysis.scenarios.library import DEMO, Scenario, get_scenario
 from analysis.schema import LABEL_KINDS, LABEL_SCHEMA
 
 GENERATOR_VERSION = "1.0"
 
-DATA_START = dt.datetime(2018, 1, 26, 9, 55, 3)
-DATA_END = dt.datetime(2021, 4, 21, 16, 44, 39)
+# the demo's values (scenarios.library holds every scenario's)
+DATA_START = DEMO.data_start
+DATA_END = DEMO.data_end
 FIRST_ROW = ("/", 1, 8, "97.105.19.61")  # the real log's first row (README example)
-CAMPUS_IPS = ("97.105.19.58", "97.105.19.61")  # main NAT, older NAT
+CAMPUS_IPS = DEMO.campus_ips  # main NAT, older NAT
 REMOTE_FROM = dt.date(2020, 3, 16)  # campus closed: no campus rows from this day on
-CUTOFF_BASE = dt.date(2019, 5, 29)  # cross-program shut-off, jittered by the seed
-DS_ONLINE = dt.date(2018, 9, 1)  # data-science curriculum published (cross reading possible)
+CUTOFF_BASE = DEMO.cutoff_base  # cross-program shut-off, jittered by the seed
+DS_ONLINE = DEMO.ds_online  # data-science curriculum published (cross reading possible)
 ALUMNI_LIMIT_DAYS = 365  # normal alumni reading stays within this; beyond is out_of_enrollment
 EARLY_DAYS = 14  # normal prework starts at most this many days before the start date
 
@@ -80,7 +82,6 @@ LATE_ASSIGNED = (31, 32, 59, 61)  # cohorts where a few students' first two week
 
 MEAN_SESSION = 6.0
 GAP_SECONDS = 55.0
-P_CAMPUS = 0.97
 CAMPUS_HOURS = (7, 19)  # class hours on campus (students stay for projects)
 NAV = (("/", 0.056), ("search/search_index.json", 0.0217), ("toc", 0.0203), ("index.html", 0.0011))
 P_IMAGE = 0.004
@@ -95,8 +96,6 @@ FIRST_LESSON_BOOST = {
 BARE_DS = 0.45  # data-science students open module index pages less
 P_SWITCH = 0.12  # a row leaves the session's module
 TYPO_RATE = 540 / 900_000
-P_CROSS_BEFORE = 0.025  # web-dev sessions reading data science before the shut-off
-P_CROSS_AFTER = 0.003  # ... and the residue after it  # paths hit once (typos, renamed pages)
 
 WEEKDAY_HOURS = np.array(
     [0.3, 0.15, 0.1, 0.08, 0.1, 0.2, 0.6, 1.6, 4.5, 8.0, 7.6, 6.2, 4.2, 5.6, 6.0, 5.4, 4.4, 3.0,
@@ -303,9 +302,10 @@ class Curriculum:
     all_lessons: list[int] = field(
         default_factory=list
     )  # old-spelling core lesson ids (scraper walk)
+    extra_ids: dict[str, int] = field(default_factory=dict)  # injected paths (attack probes)
 
 
-def _curriculum(reference_dir: Path, day0: dt.date) -> Curriculum:
+def _curriculum(reference_dir: Path, day0: dt.date, sc: Scenario = DEMO) -> Curriculum:
     weights = _module_weights(reference_dir)
     modules = list(WEB_MODULES) + list(DS_MODULES)
     paths: list[str] = [p for p, _ in NAV]
@@ -318,12 +318,19 @@ def _curriculum(reference_dir: Path, day0: dt.date) -> Curriculum:
     for j, module in enumerate(modules):
         ds = module in DS_MODULES
         number, lessons = DS_MODULES[module] if ds else (0, WEB_MODULES[module])
-        renamed = ds and module in DS_RENAMED
+        home = sc.merged_modules.get(module, module)  # a DS module may live inside a web module
+        renamed = ds and module in DS_RENAMED and home == module
+        if renamed:
+            rename_day.append((DS_RENAMED[module] - day0).days + sc.rename_shift_days)
+        elif module in sc.web_renames:
+            renamed, number = True, list(WEB_MODULES).index(module) + 1
+            rename_day.append((sc.web_renames[module] - day0).days)
+        else:
+            rename_day.append(never)
         new_module = f"{number}-{module}" if renamed else module
-        rename_day.append((DS_RENAMED[module] - day0).days if renamed else never)
         is_ds.append(ds)
         bare_old.append(len(paths))
-        paths.append(module)
+        paths.append(home)
         if renamed:
             bare_new.append(len(paths))
             paths.append(new_module)
@@ -346,7 +353,7 @@ def _curriculum(reference_dir: Path, day0: dt.date) -> Curriculum:
         cdf_parts.append(j + np.cumsum(w) / w.sum())
         for old, new, _ in entries:
             old_id = len(paths)
-            paths.append(f"{module}/{old}")
+            paths.append(f"{home}/{old}")
             if renamed:
                 paths.append(f"{new_module}/{new}")
                 new_parts.append(old_id + 1)
@@ -357,7 +364,7 @@ def _curriculum(reference_dir: Path, day0: dt.date) -> Curriculum:
         imgs = []
         for name in ("diagram.png", "screenshot.jpg", "logo.svg"):
             imgs.append(len(paths))
-            paths.append(f"{module}/images/{name}")
+            paths.append(f"{home}/images/{name}")
         image_ids.append(imgs)
     cdf = np.concatenate(cdf_parts)
     cdf[np.cumsum([len(p) for p in cdf_parts]) - 1] = np.arange(1, len(modules) + 1)  # exact ends
@@ -431,11 +438,14 @@ class Population:
     ips: list[int] = field(default_factory=list)  # IP table as uint32 (first two: campus)
     seg: dict[str, list[Any]] = field(
         default_factory=lambda: {
-            k: [] for k in ("user", "cohort", "a", "b", "rows", "profile", "campus", "track")
+            k: []
+            for k in ("user", "cohort", "a", "b", "rows", "profile", "campus", "track", "lenf")
         }
     )
     labels: list[dict[str, Any]] = field(default_factory=list)
     injected: list[dict[str, np.ndarray]] = field(default_factory=list)
+    sc: Scenario = DEMO
+    pool: list[int] = field(default_factory=list)  # per user: shared phone/VPN address (-1 none)
 
     def new_ips(self, rng: np.random.Generator, n: int) -> list[int]:
         octet = rng.choice(IP_FIRST_OCTETS, n)
@@ -448,12 +458,13 @@ class Population:
         self, rng: np.random.Generator, key: float, *, home: list[int] | None = None
     ) -> int:
         self.keys.append(key)
-        n_home = int(rng.choice([1, 2, 3], p=[0.4, 0.4, 0.2]))
+        n_home = int(rng.choice([1, 2, 3], p=list(self.sc.home_ips_p)))
         self.home.append(home if home is not None else self.new_ips(rng, n_home))
-        self.roam.append(self.new_ips(rng, int(rng.poisson(5.0))))
-        self.roam_p.append(0.1)
+        self.roam.append(self.new_ips(rng, int(rng.poisson(self.sc.roam_mean))))
+        self.roam_p.append(self.sc.roam_p)
         self.null_until.append(0)
         self.never_cohort.append(False)
+        self.pool.append(-1)
         return len(self.keys) - 1
 
     def add_segment(
@@ -466,10 +477,11 @@ class Population:
         profile: int,
         campus: bool,
         track: int,
+        lenf: float = 1.0,
     ) -> None:
         for key, value in zip(
-            ("user", "cohort", "a", "b", "rows", "profile", "campus", "track"),
-            (user, -1 if cohort is None else cohort, a, b, rows, profile, campus, track),
+            ("user", "cohort", "a", "b", "rows", "profile", "campus", "track", "lenf"),
+            (user, -1 if cohort is None else cohort, a, b, rows, profile, campus, track, lenf),
             strict=True,
         ):
             self.seg[key].append(value)
@@ -491,9 +503,9 @@ class Calendar:
         return (date - self.day0).days
 
 
-def _calendar() -> Calendar:
-    day0 = DATA_START.date()
-    n = (DATA_END.date() - day0).days + 1
+def _calendar(sc: Scenario = DEMO) -> Calendar:
+    day0 = sc.data_start.date()
+    n = (sc.data_end.date() - day0).days + 1
     dates = [day0 + dt.timedelta(days=i) for i in range(n)]
     weekday = np.array([d.weekday() for d in dates])
     w = np.where(weekday < 5, 1.0, np.where(weekday == 5, 0.22, 0.3))
@@ -523,12 +535,14 @@ def _population(
     cohorts: pl.DataFrame,
     cal: Calendar,
     cur: Curriculum,
+    sc: Scenario = DEMO,
+    seed: int = 0,
 ) -> Population:
     """Every user with segments: cohort plan, staff, no-cohort bursts, special students (drop-outs,
     second accounts, shared accounts, early birds), then the injected day-level events."""
-    pop = Population()
+    pop = Population(sc=sc)
     pop.ips.extend(
-        [int.from_bytes(bytes(int(x) for x in ip.split(".")), "big") for ip in CAMPUS_IPS]
+        [int.from_bytes(bytes(int(x) for x in ip.split(".")), "big") for ip in sc.campus_ips]
     )
     info = {row["id"]: row for row in cohorts.iter_rows(named=True)}
 
@@ -543,7 +557,17 @@ def _population(
     # --- which students get which special behaviour
     regular: list[tuple[int, int]] = []  # (user, cohort) eligible for injected day-level events
     plan_users: dict[int, list[int]] = {}
-    n_drop, n_dup, n_share, n_early = count(8), count(3), count(3), count(4)
+    if sc.demo_events:
+        special_counts = [("dropout", count(8)), ("dup", count(3)), ("share", count(3)),
+                          ("early", count(4))]  # fmt: skip
+    else:  # fixed numbers at every scale: the injected cases stay few and findable
+        shapes = {("dropout", "stops_early"): "dropout", ("dropout", "trickle"): "trickle",
+                  ("low_usage", "light_reader"): "low", ("account_sharing", "many_ips"): "share"}  # fmt: skip
+        special_counts = [(shapes[k, s], n) for k, s, n in sc.events if (k, s) in shapes]
+
+    def cohort_users(cid: int) -> int:
+        return count(COHORT_PLAN[cid][1] * sc.users_factor)
+
     active_cohorts = [
         cid
         for cid, row in info.items()
@@ -554,11 +578,14 @@ def _population(
         and cal.day(row["end_date"]) < cal.n_days - 30
     ]
     specials: dict[tuple[int, int], str] = {}
-    for kind, n in (("dropout", n_drop), ("dup", n_dup), ("share", n_share), ("early", n_early)):
+    for kind, n in special_counts:
         for _ in range(n):
-            cid = int(rng.choice(active_cohorts))
-            n_slots = count(COHORT_PLAN[cid][1])
-            slot = int(rng.integers(2, n_slots)) if n_slots > 2 else n_slots - 1
+            for _attempt in range(1 if sc.demo_events else 20):  # scenarios: a free slot
+                cid = int(rng.choice(active_cohorts))
+                n_slots = cohort_users(cid)
+                slot = int(rng.integers(2, n_slots)) if n_slots > 2 else n_slots - 1
+                if (cid, slot) not in specials:
+                    break
             specials.setdefault((cid, slot), kind)
 
     for cid in sorted(COHORT_PLAN):
@@ -567,11 +594,13 @@ def _population(
         program = row["program_id"]
         if program == 2 and cid not in PINNED_JAVA:
             rows_c = rows_c * java_factor
-        n_users = count(users_c)
-        rows_c = rows_c * scale
         s, e = cal.day(row["start_date"]), cal.day(row["end_date"])
-        activity = rng.lognormal(0.0, 0.55, n_users)
-        activity = np.minimum(activity, 3.0)
+        if not sc.demo_events and s >= 0 and row["start_date"] < DATA_START.date():
+            rows_c, users_c = max(rows_c, 25_000.0), max(users_c, 20)  # enrolled inside this log
+        n_users = cohort_users(cid) if users_c == COHORT_PLAN[cid][1] else count(users_c)
+        rows_c = rows_c * scale * sc.users_factor**0.5
+        activity = rng.lognormal(0.0, sc.activity_sigma, n_users)
+        activity = np.minimum(activity, sc.activity_cap)
         share = activity / activity.sum()
         track = -1 if cid == 136 else (1 if program == 3 else 0)  # placeholders: not students
         p_act, p_alum = (P_DS, P_DS_ALUM) if program == 3 else (P_JAVA, P_JAVA_ALUM)
@@ -585,7 +614,13 @@ def _population(
                 length = int(cal.n_days * rng.uniform(0.4, 1.0))
                 a = int(rng.integers(0, cal.n_days - length + 1))
                 u = pop.add_user(rng, key=rng.uniform(-1500, cal.n_days))
-                pop.add_segment(u, cid, a, a + length, rows_u, P_STAFF, True, -1)
+                if sc.staff_roam:
+                    pop.roam[u] = pop.new_ips(rng, sc.staff_roam)
+                    pop.roam_p[u] = sc.staff_roam_p
+                pop.add_segment(
+                    u, cid, a, a + length, rows_u * sc.staff_rows_factor, P_STAFF, True, -1,
+                    lenf=sc.staff_session_factor,
+                )  # fmt: skip
                 continue
             if cid == 8 and k == 0:
                 key = -1e9  # user 1 (the real first row)
@@ -612,8 +647,26 @@ def _population(
                 pieces = [(s, stop, 1.0, p_act)]
                 rows_u = max(rows_u * 0.04, 15.0)
                 pop.labels.append(
-                    _label("dropout", cal, user=u, cohort=cid, a=s, b=stop, detail="stops early")
-                )
+                    _label("dropout", cal, user=u, cohort=cid, a=s, b=stop, detail="stops early",
+                           shape="stops_early")
+                )  # fmt: skip
+            elif kind == "trickle":  # reads for two or three weeks, then a visit now and then
+                stop = s + int(rng.integers(12, 20))
+                pieces = [(s, stop, 1.0, p_act), (stop, e + 1, 0.03, p_act)]
+                rows_u = rows_u * ((stop - s) / max(e - s, 1) + 0.03)
+                pop.labels.append(
+                    _label("dropout", cal, user=u, cohort=cid, a=s, b=stop,
+                           detail="stops after a few weeks, then a visit now and then",
+                           shape="trickle")
+                )  # fmt: skip
+            elif kind == "low":  # enrolled throughout but reads a small fraction of the cohort
+                pieces = pieces[1:2]
+                rows_u = rows_u * 0.06
+                pop.labels.append(
+                    _label("low_usage", cal, user=u, cohort=cid, a=s, b=e + 1,
+                           detail="reads about a twentieth of a typical classmate",
+                           shape="light_reader")
+                )  # fmt: skip
             elif kind == "dup":
                 split = s + int((e - s) * rng.uniform(0.35, 0.6))
                 first = _spread(
@@ -628,7 +681,7 @@ def _population(
                         _label(
                             "duplicate_identity", cal, user=who, cohort=cid,
                             a=s if who == u else split, b=split if who == u else e + 1,
-                            detail=f"same person as user @{other}",
+                            detail=f"same person as user @{other}", shape="second_account",
                         )
                     )  # fmt: skip
                 u = twin
@@ -637,7 +690,7 @@ def _population(
                 pop.roam_p[u] = 0.85
                 pop.labels.append(
                     _label("account_sharing", cal, user=u, cohort=cid, a=s, b=e + 1,
-                           detail="one account used from dozens of IPs")
+                           detail="one account used from dozens of IPs", shape="many_ips")
                 )  # fmt: skip
             elif kind == "early":
                 pieces.append((s - int(rng.integers(60, 120)), s - 30, 0.5, p_act))
@@ -664,6 +717,14 @@ def _population(
             pop.add_segment(u, None, a, min(a + length, b0), rows_u, profile, True, -1)
 
     _inject(rng, scale, pop, cal, cur, info, regular, plan_users, count)
+    if sc.shared_pool and sc.shared_pool_p > 0:  # phone carriers and VPN exits: a few people each
+        pool_rng = np.random.default_rng([seed, 5])
+        pool = pop.new_ips(pool_rng, max(3, int(round(sc.shared_pool * scale))))
+        pop.pool = [int(pool_rng.choice(pool)) for _ in pop.keys]
+    if sc.events:
+        from analysis.scenarios.inject import inject_events
+
+        inject_events(np.random.default_rng([seed, 6]), pop, cal, cur, info, regular, plan_users)
     return pop
 
 
@@ -679,6 +740,7 @@ def _label(
     ip: int | None = None,
     lesson: str | None = None,
     detail: str = "",
+    shape: str | None = None,
 ) -> dict[str, Any]:
     """A label with day indices (a inclusive, b exclusive) or epoch seconds (ts)."""
     base = _epoch(cal.day0)
@@ -687,7 +749,7 @@ def _label(
     return {
         "kind": kind, "user": user, "ip": ip, "cohort_id": cohort, "lesson": lesson,
         "start": None if ts is None else ts[0], "end": None if ts is None else ts[1],
-        "detail": detail,
+        "detail": detail, "shape": shape,
     }  # fmt: skip
 
 
@@ -736,7 +798,8 @@ def _inject(
             day -= 1
         return day
 
-    for _ in range(count(4)):  # scraping: ~150-300 pages in minutes, at night, machine-regular
+    demo = pop.sc.demo_events  # other scenarios inject their own events (inject.py)
+    for _ in range(count(4) if demo else 0):  # scraping: ~150-300 pages in minutes, at night
         u, cid = regular[next(picks)]
         day = window(cid, 20)
         n = int(rng.integers(150, 301))
@@ -748,9 +811,9 @@ def _inject(
         pop.injected.append(_injected_rows(ts, pids, u, cid, ip))
         pop.labels.append(
             _label("scraping", cal, user=u, cohort=cid, ts=(int(ts[0]), int(ts[-1])), ip=ip,
-                   detail=f"{n} pages in {int(ts[-1] - ts[0])} s")
+                   detail=f"{n} pages in {int(ts[-1] - ts[0])} s", shape="burst")
         )  # fmt: skip
-    for _ in range(count(6)):  # heavy day: 200+ pages in one working day, human pace
+    for _ in range(count(6) if demo else 0):  # heavy day: 200+ pages in a working day
         u, cid = regular[next(picks)]
         day = window(cid, 30)
         n = int(rng.integers(200, 321))
@@ -766,8 +829,9 @@ def _inject(
         pids = cur.lesson_old[np.minimum(idx, len(cur.lesson_old) - 1)]
         pop.injected.append(_injected_rows(ts, pids, u, cid, pop.home[u][0]))
         pop.labels.append(
-            _label("heavy_day", cal, user=u, cohort=cid, a=day, b=day + 1, detail=f"{n} pages")
-        )
+            _label("heavy_day", cal, user=u, cohort=cid, a=day, b=day + 1, detail=f"{n} pages",
+                   shape="day")
+        )  # fmt: skip
     # cohort over-use: one cohort reads one lesson far more than its peers
     chosen: list[int] = []
     big = min(3, max(len(v) for v in plan_users.values()))
@@ -781,7 +845,7 @@ def _inject(
     java = [c for c in inside if info[c]["program_id"] == 2]
     ds = [c for c in inside if info[c]["program_id"] == 3]
     # cohorts do not multiply with the scale (their students do): three cases at every scale
-    n_over = 3
+    n_over = 3 if demo else 0
     for i in range(n_over):
         pool = ds if (i % 3 == 2 and ds) else java
         pool = [c for c in pool if c not in chosen] or pool
@@ -811,7 +875,8 @@ def _inject(
             )
         pop.labels.append(
             _label("cohort_overuse", cal, cohort=cid, lesson=lesson, a=s, b=e + 1,
-                   detail=f"cohort {info[cid]['name']} reads {lesson} far more than its peers")
+                   detail=f"cohort {info[cid]['name']} reads {lesson} far more than its peers",
+                   shape="strong")
         )  # fmt: skip
     # front end: one user, one day, five rows (a test program)
     u = pop.add_user(rng, key=float(cal.day(dt.date(2019, 2, 12))))
@@ -845,6 +910,8 @@ class Frame:
     roam_flat: np.ndarray
     roam_p: np.ndarray
     null_until: np.ndarray
+    pool: np.ndarray  # per user: shared phone/VPN address or -1
+    sc: Scenario = DEMO
 
 
 def _flat(lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -864,7 +931,7 @@ def _frame(pop: Population, cal: Calendar) -> Frame:
     return Frame(
         seg=seg,
         seg_mass=mass,
-        sessions=seg["rows"] / MEAN_SESSION,
+        sessions=seg["rows"] / MEAN_SESSION / seg["lenf"],
         home_off=home[0],
         home_n=home[1],
         home_flat=home[2],
@@ -873,6 +940,8 @@ def _frame(pop: Population, cal: Calendar) -> Frame:
         roam_flat=roam[2],
         roam_p=np.array(pop.roam_p),
         null_until=np.array(pop.null_until, dtype=np.int64),
+        pool=np.array(pop.pool, dtype=np.int64),
+        sc=pop.sc,
     )
 
 
@@ -886,7 +955,7 @@ def _month_rows(
     cutoff_day: int,
 ) -> dict[str, np.ndarray]:
     """All sessions starting on days [da, db) expanded into rows (internal columns)."""
-    seg = f.seg
+    seg, sc = f.seg, f.sc
     lo, hi = np.maximum(seg["a"], da), np.minimum(seg["b"], db)
     valid = (hi > lo) & (f.seg_mass > 0)
     m_lo = np.where(valid, cal.cum[np.where(valid, lo, 0)], 0.0)
@@ -915,10 +984,16 @@ def _month_rows(
         & (hours >= CAMPUS_HOURS[0])
         & (hours < CAMPUS_HOURS[1])
         & (day < remote_day)
-        & (rng.random(n_s) < P_CAMPUS)
+        & (rng.random(n_s) < sc.p_campus)
     )
     older_nat = np.where(day < cal.day(dt.date(2018, 6, 1)), 0.85, 0.09)
     campus_ip = np.where(rng.random(n_s) < older_nat, 1, 0)
+    if len(sc.campus_ips) > 2:  # further NAT addresses (another building) take a share of the main
+        campus_ip = np.where(
+            (campus_ip == 0) & (rng.random(n_s) < 0.4),
+            rng.integers(2, len(sc.campus_ips), n_s),
+            campus_ip,
+        )
     roam = (rng.random(n_s) < f.roam_p[user]) & (f.roam_n[user] > 0)
     home_pick = (rng.random(n_s) ** 2 * f.home_n[user]).astype(np.int64)
     roam_pick = (rng.random(n_s) * np.maximum(f.roam_n[user], 1)).astype(np.int64)
@@ -931,15 +1006,18 @@ def _month_rows(
             f.home_flat[f.home_off[user] + home_pick],
         ),
     )
+    if sc.shared_pool_p > 0:  # phone carrier or VPN exit shared by a few people
+        pooled = ~campus & (f.pool[user] >= 0) & (rng.random(n_s) < sc.shared_pool_p)
+        ip = np.where(pooled, f.pool[user], ip)
     # reading profile: cross-program sessions read the other track's modules
     track = seg["track"][s_seg]
     p_cross = np.where(
         day >= cutoff_day,
-        np.where(track == 0, P_CROSS_AFTER, P_CROSS_AFTER / 2),
+        np.where(track == 0, sc.p_cross_after, sc.p_cross_after / 2),
         np.where(
-            (track == 0) & (day >= cal.day(DS_ONLINE)),
-            P_CROSS_BEFORE,
-            np.where(track == 1, 0.02, 0.0),
+            (track == 0) & (day >= cal.day(sc.ds_online)),
+            sc.p_cross_before,
+            np.where(track == 1, sc.p_cross_ds, 0.0),
         ),
     )
     cross = (track >= 0) & (rng.random(n_s) < p_cross)
@@ -950,7 +1028,15 @@ def _month_rows(
     )
     s_module = np.clip(s_module, 0, n_mod - 1)
     # rows
-    length = rng.geometric(1.0 / MEAN_SESSION, n_s)
+    if sc.session_sigma is None:
+        length = rng.geometric(1.0 / MEAN_SESSION, n_s)
+    elif sc.session_sigma > 0:  # heavier tail than geometric, same mean
+        mu = np.log(MEAN_SESSION) - sc.session_sigma**2 / 2
+        length = np.maximum(1, np.round(rng.lognormal(mu, sc.session_sigma, n_s))).astype(np.int64)
+    else:  # lighter tail
+        length = 1 + rng.poisson(MEAN_SESSION - 1, n_s)
+    if sc.staff_session_factor != 1.0:
+        length = np.ceil(length * seg["lenf"][s_seg]).astype(np.int64)
     r_s = np.repeat(np.arange(n_s), length)
     n_r = len(r_s)
     gaps = rng.exponential(GAP_SECONDS, n_r) + 2.0
@@ -997,7 +1083,7 @@ def _months(cal: Calendar) -> list[tuple[int, int]]:
     """Half-month periods (1st-15th, 16th-end) as day-index spans: the unit of generation and writing,
     fixed by the calendar alone so the bytes do not depend on memory settings."""
     spans, d = [], cal.day0
-    while d <= DATA_END.date():
+    while cal.day(d) < cal.n_days:
         nxt = dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
         mid = dt.date(d.year, d.month, 16)
         cuts = [cal.day(d)] + ([cal.day(mid)] if d < mid else []) + [cal.day(nxt)]
@@ -1009,19 +1095,6 @@ def _months(cal: Calendar) -> list[tuple[int, int]]:
 
 
 # --- the run ---------------------------------------------------------------------------------------
-
-
-def _cohort_bounds(cohorts: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per cohort id: start and end date as epoch seconds, and whether its members are students."""
-    size = int(cohorts["id"].max()) + 1
-    start = np.zeros(size, dtype=np.int64)
-    end = np.zeros(size, dtype=np.int64)
-    student = np.zeros(size, dtype=bool)
-    for row in cohorts.iter_rows(named=True):
-        start[row["id"]] = _epoch(row["start_date"])
-        end[row["id"]] = _epoch(row["end_date"])
-        student[row["id"]] = row["name"] not in ("Staff", "Placeholder for students in transition")
-    return start, end, student
 
 
 def _gzip_level(scale: float) -> int:
@@ -1042,6 +1115,7 @@ def simulate(
     reference_dir: Path,
     gzip_logs: bool = True,
     progress: bool = True,
+    scenario: str | Scenario = "demo",
 ) -> SimulationSummary:
     """Write logs.txt(.gz), cohorts.csv, labels.csv and simulation.json into `out`; same seed and
     scale, same bytes."""
@@ -1052,22 +1126,25 @@ def simulate(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise TargetError(f"{out}: cannot create output directory ({exc})") from exc
+    sc = get_scenario(scenario) if isinstance(scenario, str) else scenario
     cohorts = _read_cohorts(Path(reference_dir))
     setup = np.random.default_rng([seed, 0])
-    cutoff = CUTOFF_BASE + dt.timedelta(days=int(setup.integers(-5, 6)))
-    cal = _calendar()
-    cur = _curriculum(Path(reference_dir), cal.day0)
-    pop = _population(setup, scale, cohorts, cal, cur)
+    cutoff = sc.cutoff_base + dt.timedelta(days=int(setup.integers(-5, 6)))
+    cal = _calendar(sc)
+    cur = _curriculum(Path(reference_dir), cal.day0, sc)
+    pop = _population(setup, scale, cohorts, cal, cur, sc, seed)
 
     # user ids follow account creation order; user 1 is the real first row's user
     keys = np.array(pop.keys)
     first_user = int(np.argmin(keys))
     uid = np.empty(len(keys), dtype=np.int64)
     uid[np.argsort(keys, kind="stable")] = np.arange(1, len(keys) + 1)
-    start_epoch = _epoch(cal.day0) + (DATA_START - dt.datetime.combine(cal.day0, dt.time())).seconds
+    start_epoch = (
+        _epoch(cal.day0) + (sc.data_start - dt.datetime.combine(cal.day0, dt.time())).seconds
+    )
     end_epoch = (
-        _epoch(DATA_END.date())
-        + (DATA_END - dt.datetime.combine(DATA_END.date(), dt.time())).seconds
+        _epoch(sc.data_end.date())
+        + (sc.data_end - dt.datetime.combine(sc.data_end.date(), dt.time())).seconds
     )
     seg_cohort = np.array(pop.seg["cohort"])
     last_user = int(np.array(pop.seg["user"])[np.flatnonzero(seg_cohort == 139)[0]])
@@ -1084,10 +1161,7 @@ def simulate(
     )
     paths = pl.Series("path", cur.paths, dtype=pl.String)
     ips = pl.Series("ip", _ip_strings(np.array(pop.ips, dtype=np.int64)), dtype=pl.String)
-    c_start, c_end, c_student = _cohort_bounds(cohorts)
-    never = np.array(pop.never_cohort)
     cutoff_day = cal.day(cutoff)
-    cutoff_epoch = _epoch(cutoff)
 
     logs_name = "logs.txt.gz" if gzip_logs else "logs.txt"
     target = out / logs_name
@@ -1097,7 +1171,6 @@ def simulate(
     ip_seen: set[int] = set()
     path_seen: set[str] = set()
     cohort_seen: set[int] = set()
-    ooe_parts, cross_parts, unknown_parts = [], [], []
     carry = injected.clear()
     months = _months(cal)
     try:
@@ -1169,31 +1242,11 @@ def simulate(
                 # running totals and label evidence
                 rows += chunk.height
                 no_cohort += chunk["cohort"].null_count()
-                campus += int((chunk["ipid"] < 2).sum())
+                campus += int((chunk["ipid"] < len(sc.campus_ips)).sum())
                 users.update(chunk["user_id"].unique().to_list())
                 ip_seen.update(chunk["ipid"].unique().to_list())
                 path_seen.update(chunk["path"].drop_nulls().unique().to_list())
                 cohort_seen.update(chunk["cohort"].drop_nulls().unique().to_list())
-                ooe_parts.append(_out_of_enrollment(chunk, c_start, c_end, c_student))
-                cross_parts.append(
-                    chunk.filter(pl.col("cross") & (pl.col("ts") >= cutoff_epoch))
-                    .filter(pl.col("cohort").is_not_null())
-                    .group_by("uidx", "cohort")
-                    .agg(
-                        pl.col("ts").min().alias("lo"),
-                        pl.col("ts").max().alias("hi"),
-                        pl.len().alias("n"),
-                    )
-                )
-                unknown_parts.append(
-                    chunk.filter(pl.lit(pl.Series(never)).gather(pl.col("uidx")))
-                    .group_by("uidx")
-                    .agg(
-                        pl.col("ts").min().alias("lo"),
-                        pl.col("ts").max().alias("hi"),
-                        pl.len().alias("n"),
-                    )
-                )
                 bar.advance(1)
             if gzip_logs:
                 sink.close()
@@ -1202,7 +1255,7 @@ def simulate(
         tmp.unlink(missing_ok=True)
         raise TargetError(f"{target}: cannot write the simulated log ({exc})") from exc
 
-    labels = _labels_frame(pop, uid, ips, ooe_parts, cross_parts, unknown_parts, c_end)
+    labels = _labels_frame(pop, uid, ips)
     try:
         shutil.copyfile(Path(reference_dir) / "cohorts.csv", out / "cohorts.csv")
         buffer = io.BytesIO()
@@ -1219,10 +1272,11 @@ def simulate(
             "paths": len(path_seen),
             "generator_version": GENERATOR_VERSION,
             "cross_program_cutoff": cutoff.isoformat(),
-            "campus_ips": list(CAMPUS_IPS),
+            "scenario": sc.name,
+            "campus_ips": list(sc.campus_ips),
             "remote_from": REMOTE_FROM.isoformat(),
-            "data_start": DATA_START.isoformat(sep=" "),
-            "data_end": DATA_END.isoformat(sep=" "),
+            "data_start": sc.data_start.isoformat(sep=" "),
+            "data_end": sc.data_end.isoformat(sep=" "),
             "logs_file": logs_name,
             "labels": label_counts,
         }
@@ -1231,49 +1285,15 @@ def simulate(
         raise TargetError(f"{out}: cannot write simulation outputs ({exc})") from exc
     return SimulationSummary(
         out=out, seed=seed, scale=scale, rows=rows, users=len(users), ips=len(ip_seen),
-        paths=len(path_seen), cohorts=len(cohort_seen), start=DATA_START, end=DATA_END,
+        paths=len(path_seen), cohorts=len(cohort_seen), start=sc.data_start, end=sc.data_end,
         no_cohort_rows=no_cohort, campus_rows=campus, labels=label_counts,
         cross_program_cutoff=cutoff, logs_file=logs_name,
     )  # fmt: skip
 
 
-def _out_of_enrollment(
-    chunk: pl.DataFrame, c_start: np.ndarray, c_end: np.ndarray, c_student: np.ndarray
-) -> pl.DataFrame:
-    """Rows of students more than a year after their cohort ended or 14+ days before it started,
-    with the same day arithmetic as question 4 (calendar days between dates)."""
-    cohort = pl.col("cohort").fill_null(0)
-    day = pl.col("ts") // 86400
-    after = day - pl.lit(pl.Series(c_end // 86400)).gather(cohort)
-    before = pl.lit(pl.Series(c_start // 86400)).gather(cohort) - day
-    student = pl.lit(pl.Series(c_student)).gather(cohort) & pl.col("cohort").is_not_null()
-    return (
-        chunk.filter(student & ((after > ALUMNI_LIMIT_DAYS) | (before > EARLY_DAYS)))
-        .group_by("uidx", "cohort")
-        .agg(pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi"), pl.len().alias("n"))
-    )
-
-
-def _combine(parts: list[pl.DataFrame], keys: list[str]) -> pl.DataFrame:
-    return (
-        pl.concat(parts)
-        .group_by(keys)
-        .agg(pl.col("lo").min(), pl.col("hi").max(), pl.col("n").sum())
-        .sort(keys)
-    )
-
-
-def _labels_frame(
-    pop: Population,
-    uid: np.ndarray,
-    ips: pl.Series,
-    ooe_parts: list[pl.DataFrame],
-    cross_parts: list[pl.DataFrame],
-    unknown_parts: list[pl.DataFrame],
-    c_end: np.ndarray,
-) -> pl.DataFrame:
-    """Labels set up front plus labels measured on what was written (out of enrollment, cross-program
-    after the cutoff, users who never had a cohort)."""
+def _labels_frame(pop: Population, uid: np.ndarray, ips: pl.Series) -> pl.DataFrame:
+    """The injected behaviours, known up front (base behaviour such as routine alumni reading, staff,
+    the routine no-cohort users and campus NAT is never labelled)."""
     records = []
     for lab in pop.labels:
         detail = re.sub(r"@(\d+)", lambda m: str(uid[int(m.group(1))]), lab["detail"])
@@ -1287,34 +1307,14 @@ def _labels_frame(
                 "start": lab["start"],
                 "end": lab["end"],
                 "detail": detail,
+                "shape": lab.get("shape"),
             }
         )
-    for kind, parts, keys, text in (
-        ("out_of_enrollment", ooe_parts, ["uidx", "cohort"], "{n} views outside the enrollment window"),
-        ("cross_program", cross_parts, ["uidx", "cohort"], "{n} views of the other track after the cutoff"),
-        ("unknown_user", unknown_parts, ["uidx"], "{n} views, never in a cohort, not staff"),
-    ):  # fmt: skip
-        for row in _combine(parts, keys).iter_rows(named=True):
-            records.append(
-                {
-                    "kind": kind,
-                    "user_id": int(uid[row["uidx"]]),
-                    "ip": None,
-                    "cohort_id": row.get("cohort"),
-                    "lesson": None,
-                    "start": row["lo"],
-                    "end": row["hi"],
-                    "detail": text.format(n=row["n"]),
-                }
-            )
+    schema = {**LABEL_SCHEMA, "start": pl.Int64(), "end": pl.Int64()}
     frame = (
-        pl.DataFrame(
-            records,
-            schema={**LABEL_SCHEMA, "start": pl.Int64(), "end": pl.Int64()},
-            orient="row",
-        )
+        pl.DataFrame(records, schema=schema, orient="row")
         if records
-        else pl.DataFrame(schema={**LABEL_SCHEMA, "start": pl.Int64(), "end": pl.Int64()})
+        else pl.DataFrame(schema=schema)
     )
     kinds = {k: i for i, k in enumerate(LABEL_KINDS)}
     return (

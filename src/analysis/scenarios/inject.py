@@ -1,0 +1,439 @@
+"""Irregularities injected into a scenario, each in a named shape, with its ground-truth label.
+
+Written from what the behaviour is (a crawler fetching a page every half minute for hours, a study
+group on one cafe network for a week ...), not from the detectors: no threshold of the analysis is
+read here. Each function adds rows to `pop.injected` and one label to `pop.labels` (day indices are
+relative to the log's first day; `@N` in a detail is replaced by user N's id when labels are written).
+
+Shapes by kind:
+- scraping: `burst` (150-300 pages about a second apart at night, a student account, a new address),
+  `slow_crawler` (a page every 20-40 s, very regular, for hours, sweeping the curriculum in order,
+  an account with no cohort, one address).
+- probe: `sweep` (dozens of attack paths within minutes from one address), `slow` (a few attack paths a
+  day for weeks from a student account on one outside address, between ordinary pages).
+- heavy_day: `day` (a working day of reading at human pace), `evening` (a cramming evening).
+- account_sharing: `two_people` (a second person on other networks reads the same account for a few
+  weeks, at the same times as its owner); `many_ips` is made in the population (simulate.py).
+- shared_ip: `study_group` (8-15 students on one outside address in the evenings of one week),
+  `hotspot` (8-15 students of several cohorts on one outside address by day for one week).
+- stale_account: `daily` (an alumnus of years ago reading nearly every weekday for months),
+  `weekly` (long sessions two or three times a week for most of a year).
+- unknown_user: `ghost_id` (an account in no cohort reading day and night for a week from hosting
+  addresses), `bad_cohort_id` (rows carrying a cohort id the cohorts table does not hold).
+- cohort_overuse: `spread` (a cohort reads one lesson 3-4x as often as its peers, all term),
+  `concentrated` (the same excess within three weeks, by most of the cohort).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from analysis.scenarios import simulate as sim
+
+PROBE_PATHS = (
+    "wp-login.php", "wp-admin/", "wp-admin/setup-config.php", "wp-content/plugins/", "xmlrpc.php",
+    ".env", "api/.env", "app/.env", ".git/config", ".git/HEAD", "../../etc/passwd",
+    "../../../../etc/passwd", "phpmyadmin/", "phpmyadmin/index.php", "admin.php", "cgi-bin/test.cgi",
+    "cgi-bin/luci", "<script>alert(1)</script>", "config.php.bak", "vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php",
+    "server-status", "actuator/env", "solr/admin/info/system", ".aws/credentials",
+)  # fmt: skip
+HOSTING_OCTETS = (45, 185, 193, 194, 195)  # addresses of data centres, not homes
+
+HANDLED_IN_POPULATION = {
+    ("dropout", "stops_early"),
+    ("dropout", "trickle"),
+    ("low_usage", "light_reader"),
+    ("account_sharing", "many_ips"),
+}
+
+
+class _Ctx:
+    """What the injectors share: the population, calendar, curriculum and the students to pick."""
+
+    def __init__(self, rng, pop, cal, cur, info, regular, plan_users) -> None:
+        self.rng, self.pop, self.cal, self.cur, self.info = rng, pop, cal, cur, info
+        self.base = sim._epoch(cal.day0)
+        self.plan_users = plan_users
+        # students whose whole term lies well inside the log
+        self.students = [
+            (u, cid)
+            for u, cid in regular
+            if max(cal.day(info[cid]["start_date"]), 0) + 45
+            < min(cal.day(info[cid]["end_date"]), cal.n_days - 2)
+        ]
+        self.used: set[int] = set()
+        self.cohort_of = {u: cid for u, cid in regular}
+
+    def term(self, cid: int) -> tuple[int, int]:
+        s = self.cal.day(self.info[cid]["start_date"])
+        e = self.cal.day(self.info[cid]["end_date"])
+        return max(s, 0), min(e, self.cal.n_days - 2)
+
+    def student(self) -> tuple[int, int]:
+        """A student not used by another injection (then any)."""
+        order = self.rng.permutation(len(self.students))
+        for i in order:
+            u, cid = self.students[int(i)]
+            if u not in self.used:
+                self.used.add(u)
+                return u, cid
+        return self.students[int(order[0])]
+
+    def weekday_in(self, lo: int, hi: int) -> int:
+        day = int(self.rng.integers(lo, max(lo + 1, hi)))
+        while self.cal.weekday[day] >= 5 and day > 0:
+            day -= 1
+        return day
+
+    def ip(self, first_octets: tuple[int, ...] | None = None) -> int:
+        if first_octets is None:
+            return self.pop.new_ips(self.rng, 1)[0]
+        value = (int(self.rng.choice(first_octets)) << 24) | int(self.rng.integers(1 << 8, 1 << 24))
+        self.pop.ips.append(value)
+        return len(self.pop.ips) - 1
+
+    def own_lessons(self, cid: int | None, n: int) -> np.ndarray:
+        """n lesson path ids from a few modules of the cohort's own program (web dev if none)."""
+        ds = cid is not None and self.info[cid]["program_id"] == 3
+        own = [j for j, m in enumerate(self.cur.modules) if (m in sim.DS_MODULES) == ds]
+        j = self.rng.choice(self.rng.choice(own, 3, replace=False), n)
+        idx = np.searchsorted(self.cur.lesson_cdf, j + self.rng.random(n), side="right")
+        return self.cur.lesson_old[np.minimum(idx, len(self.cur.lesson_old) - 1)]
+
+    def daily_rows(self, u: int) -> float:
+        """The student's expected views on a working day while enrolled."""
+        seg = self.pop.seg
+        best = 0.0
+        for k, user in enumerate(seg["user"]):
+            if user == u and seg["cohort"][k] >= 0:
+                mass = self.cal.mass(seg["a"][k], seg["b"][k])
+                if mass > 0:
+                    best = max(best, seg["rows"][k] / mass)
+        return best
+
+    def sessions(self, days: np.ndarray, hours: tuple[int, int], mean_len: float) -> np.ndarray:
+        """Timestamps of one human session per entry of `days` (pages ~55 s apart)."""
+        rng = self.rng
+        start = self.base + days * 86400 + rng.integers(hours[0] * 3600, hours[1] * 3600, len(days))
+        length = rng.geometric(1.0 / mean_len, len(days))
+        first = np.repeat(start, length)
+        gaps = rng.exponential(55.0, int(length.sum())) + 3.0
+        ends = np.cumsum(length)
+        csum = np.cumsum(gaps)
+        offset = csum - np.repeat(csum[ends - length], length)
+        return (first + offset).astype(np.int64)
+
+    def add(self, ts, pids, user, cohort, ip) -> None:
+        self.pop.injected.append(
+            sim._injected_rows(np.asarray(ts), np.asarray(pids), user, cohort, ip)
+        )
+
+    def label(self, kind: str, shape: str, **kw: Any) -> None:
+        self.pop.labels.append(sim._label(kind, self.cal, shape=shape, **kw))
+
+
+def _crawl_order(c: _Ctx, day: int) -> np.ndarray:
+    """Every core lesson in curriculum order, in the spelling current on `day`."""
+    cur = c.cur
+    old = np.array(cur.all_lessons)
+    pos = np.searchsorted(cur.lesson_old, old)
+    module = np.ceil(cur.lesson_cdf[pos]).astype(np.int64) - 1
+    return np.where(day >= cur.rename_day[module], cur.lesson_new[pos], old)
+
+
+def scraping_burst(c: _Ctx) -> None:
+    u, cid = c.student()
+    s, e = c.term(cid)
+    day = c.weekday_in(s + 20, e)
+    n = int(c.rng.integers(150, 301))
+    start = c.base + day * 86400 + int(c.rng.integers(3600, 4 * 3600))
+    ts = start + np.cumsum(c.rng.uniform(0.6, 1.6, n)).astype(np.int64)
+    order = _crawl_order(c, day)
+    first = int(c.rng.integers(0, len(order)))
+    ip = c.ip()
+    c.add(ts, order[(first + np.arange(n)) % len(order)], u, cid, ip)
+    c.label("scraping", "burst", user=u, cohort=cid, ip=ip, ts=(int(ts[0]), int(ts[-1])),
+            detail=f"{n} pages in {int(ts[-1] - ts[0])} s")  # fmt: skip
+
+
+def scraping_slow_crawler(c: _Ctx) -> None:
+    day = int(c.rng.integers(60, c.cal.n_days - 60))
+    u = c.pop.add_user(c.rng, key=float(day))
+    ip = c.ip(HOSTING_OCTETS)
+    order = _crawl_order(c, day)
+    hours = float(c.rng.uniform(3.0, 7.0))
+    gaps = c.rng.uniform(20.0, 40.0, int(hours * 3600 / 30))
+    start = c.base + day * 86400 + int(c.rng.integers(0, 20 * 3600))
+    ts = start + np.cumsum(gaps).astype(np.int64)
+    c.add(ts, order[np.arange(len(ts)) % len(order)], u, None, ip)
+    c.label("scraping", "slow_crawler", user=u, ip=ip, ts=(int(ts[0]), int(ts[-1])),
+            detail=f"{len(ts)} pages {gaps.mean():.0f} s apart over {hours:.1f} hours, in order")  # fmt: skip
+
+
+def probe_sweep(c: _Ctx) -> None:
+    day = int(c.rng.integers(30, c.cal.n_days - 30))
+    u = c.pop.add_user(c.rng, key=float(day))
+    ip = c.ip(HOSTING_OCTETS)
+    n = int(c.rng.integers(25, 61))
+    paths = c.rng.choice(len(PROBE_PATHS), n)
+    pids = np.array([_path_id(c, PROBE_PATHS[int(k)]) for k in paths])
+    start = c.base + day * 86400 + int(c.rng.integers(0, 86400 - 3600))
+    ts = start + np.cumsum(c.rng.uniform(0.5, 4.0, n)).astype(np.int64)
+    c.add(ts, pids, u, None, ip)
+    c.label("probe", "sweep", user=u, ip=ip, ts=(int(ts[0]), int(ts[-1])),
+            detail=f"{n} attack paths in {int(ts[-1] - ts[0])} s")  # fmt: skip
+
+
+def probe_slow(c: _Ctx) -> None:
+    u, cid = c.student()
+    s, e = c.term(cid)
+    first = int(c.rng.integers(s, max(s + 1, e - 25)))
+    ip = c.ip()
+    days = first + np.sort(c.rng.choice(21, int(c.rng.integers(10, 16)), replace=False))
+    ts_all, pids_all = [], []
+    for day in days.tolist():
+        k = int(c.rng.integers(2, 6))
+        ts = (
+            c.base
+            + day * 86400
+            + int(c.rng.integers(0, 86000))
+            + np.cumsum(c.rng.integers(5, 90, k + 3))
+        )
+        attack = [_path_id(c, PROBE_PATHS[int(i)]) for i in c.rng.choice(len(PROBE_PATHS), k)]
+        ts_all.append(ts)
+        pids_all.append(np.concatenate([attack, c.own_lessons(cid, 3)]))
+    ts = np.concatenate(ts_all)
+    c.add(ts, np.concatenate(pids_all), u, cid, ip)
+    c.label("probe", "slow", user=u, cohort=cid, ip=ip, ts=(int(ts.min()), int(ts.max())),
+            detail=f"attack paths on {len(days)} days between ordinary pages")  # fmt: skip
+
+
+def _path_id(c: _Ctx, path: str) -> int:
+    """The id of a path outside the curriculum (added to the path table once)."""
+    if path not in c.cur.extra_ids:
+        c.cur.extra_ids[path] = len(c.cur.paths)
+        c.cur.paths.append(path)
+    return c.cur.extra_ids[path]
+
+
+def heavy_day(c: _Ctx, shape: str) -> None:
+    u, cid = c.student()
+    s, e = c.term(cid)
+    day = c.weekday_in(s + 30, e)
+    usual = c.daily_rows(u)
+    if shape == "evening":  # cramming from late afternoon to late evening
+        n = int(max(c.rng.integers(150, 261), 10 * usual))
+        start = c.base + day * 86400 + 17 * 3600 + int(c.rng.integers(0, 5400))
+        gaps = c.rng.exponential(max(20.0, 5.5 * 3600 / n), n) + 4
+    else:  # a working day of reading
+        n = int(max(c.rng.integers(200, 321), 10 * usual))
+        start = c.base + day * 86400 + 8 * 3600 + int(c.rng.integers(0, 3600))
+        gaps = c.rng.exponential(max(20.0, 11 * 3600 / n), n) + 4
+    ts = np.minimum(start + np.cumsum(gaps).astype(np.int64), c.base + day * 86400 + 86399)
+    c.add(ts, c.own_lessons(cid, n), u, cid, c.pop.home[u][0])
+    c.label("heavy_day", shape, user=u, cohort=cid, a=day, b=day + 1,
+            detail=f"{n} pages (usually about {usual:.0f} a working day)")  # fmt: skip
+
+
+def account_two_people(c: _Ctx) -> None:
+    u, cid = c.student()
+    s, e = c.term(cid)
+    length = int(c.rng.integers(18, 29))
+    a = int(c.rng.integers(s + 10, max(s + 11, e - length)))
+    other = [c.ip(), c.ip()]
+    days = np.arange(a, a + length)
+    days = days[(c.cal.weekday[days] < 5) | (c.rng.random(len(days)) < 0.4)]
+    days = days[c.rng.random(len(days)) < 0.85]
+    per_day = max(1, int(round(c.daily_rows(u) / 8)))
+    days = np.repeat(days, c.rng.integers(1, per_day + 2, len(days)))
+    ts = c.sessions(days, (8, 23), 8.0)
+    ip = np.where(c.rng.random(len(ts)) < 0.7, other[0], other[1])
+    for which in (0, 1):
+        mask = ip == other[which]
+        c.add(ts[mask], c.own_lessons(cid, int(mask.sum())), u, cid, other[which])
+    c.label("account_sharing", "two_people", user=u, cohort=cid, a=a, b=a + length,
+            detail=f"a second person on two other networks for {length} days")  # fmt: skip
+
+
+def shared_ip(c: _Ctx, shape: str) -> None:
+    rng = c.rng
+    for _ in range(50):
+        day = int(rng.integers(60, c.cal.n_days - 30))
+        day -= int(c.cal.weekday[day])  # a Monday
+        active = [
+            (u, cid)
+            for u, cid in c.students
+            if c.term(cid)[0] + 7 <= day and day + 7 <= c.term(cid)[1]
+        ]
+        if len(active) >= 10:
+            break
+    k = min(len(active), int(rng.integers(9, 16)))
+    chosen = [active[int(i)] for i in rng.choice(len(active), k, replace=False)]
+    ip = c.ip()
+    for u, cid in chosen:
+        n = int(rng.integers(2, 6))
+        if shape == "study_group":  # evenings and the weekend
+            days = day + rng.choice([0, 1, 2, 3, 4, 5, 6], n)
+            ts = c.sessions(days, (18, 22), 7.0)
+        else:  # hotspot by day
+            days = day + rng.choice([0, 1, 2, 3, 4], n)
+            ts = c.sessions(days, (9, 17), 5.0)
+        c.add(ts, c.own_lessons(cid, len(ts)), u, cid, ip)
+    c.label("shared_ip", shape, ip=ip, a=day, b=day + 7,
+            detail=f"{k} students on one outside address for a week: "
+            + " ".join(f"@{u}" for u, _ in chosen))  # fmt: skip
+
+
+def stale_account(c: _Ctx, shape: str) -> None:
+    rng = c.rng
+    day0 = c.cal.day0
+    old = sorted(
+        (cid for cid, row in c.info.items() if (day0 - row["end_date"]).days > 2 * 365),
+        key=lambda cid: c.info[cid]["end_date"],
+    )
+    cid = int(old[int(rng.integers(0, min(3, len(old))))]) if old else min(c.info)
+    if shape == "daily":
+        length = int(rng.integers(60, 121))
+        a = int(rng.integers(30, c.cal.n_days - length - 30))
+        days = np.arange(a, a + length)
+        days = days[(c.cal.weekday[days] < 5) & (rng.random(len(days)) < 0.85)]
+        days = np.repeat(days, rng.integers(1, 3, len(days)))
+        ts = c.sessions(days, (7, 22), 7.0)
+    else:
+        length = int(rng.integers(180, 301))
+        a = int(rng.integers(30, c.cal.n_days - length - 30))
+        days = np.sort(rng.choice(np.arange(a, a + length), int(length / 7 * 2.5), replace=False))
+        ts = c.sessions(days, (18, 23), 20.0)
+    u = c.pop.add_user(rng, key=float(-3000 + cid))
+    web = c.info[cid]["program_id"] != 3
+    c.add(ts, c.own_lessons(None if web else cid, len(ts)), u, cid, c.pop.home[u][0])
+    ended = c.info[cid]["end_date"]
+    c.label("stale_account", shape, user=u, cohort=cid, ts=(int(ts.min()), int(ts.max())),
+            detail=f"cohort ended {ended}, {len(ts)} pages over {length} days")  # fmt: skip
+
+
+def unknown_user(c: _Ctx, shape: str) -> None:
+    rng = c.rng
+    if shape == "ghost_id":  # day and night for a week from hosting addresses
+        a = int(rng.integers(30, c.cal.n_days - 30))
+        u = c.pop.add_user(rng, key=float(c.cal.n_days + 10_000))
+        ips = [c.ip(HOSTING_OCTETS), c.ip(HOSTING_OCTETS)]
+        days = np.repeat(np.arange(a, a + 7), rng.integers(6, 12, 7))
+        ts = c.sessions(days, (0, 24), 8.0)
+        ip = np.where(rng.random(len(ts)) < 0.6, ips[0], ips[1])
+        for which in ips:
+            mask = ip == which
+            c.add(ts[mask], c.own_lessons(None, int(mask.sum())), u, None, which)
+        cohort, detail = None, f"no cohort, {len(ts)} pages in a week at all hours"
+    else:  # a cohort id the cohorts table does not hold
+        cohort = max(c.info) + int(rng.integers(1, 40))
+        a = int(rng.integers(30, c.cal.n_days - 60))
+        u = c.pop.add_user(rng, key=float(a))
+        days = np.arange(a, a + 35)
+        days = days[(c.cal.weekday[days] < 5) & (rng.random(35) < 0.8)]
+        days = np.repeat(days, rng.integers(1, 4, len(days)))
+        ts = c.sessions(days, (8, 22), 8.0)
+        c.add(ts, c.own_lessons(None, len(ts)), u, cohort, c.pop.home[u][0])
+        detail = f"rows carry cohort id {cohort}, which the cohorts table does not hold"
+    c.label("unknown_user", shape, user=u, cohort=cohort, ts=(int(ts.min()), int(ts.max())),
+            detail=detail)  # fmt: skip
+
+
+def _lesson_rate(c: _Ctx, j: int, entry: int, profile: int) -> float:
+    """Expected views of lesson `entry` (module j) per generated row of `profile`."""
+    cur = c.cur
+    nav = sum(p for _, p in sim.NAV) + sim.P_IMAGE
+    prof = cur.profiles.reshape(-1, len(cur.modules))[profile] - profile
+    w_module = prof[j] - (prof[j - 1] if j else 0.0)
+    lo = cur.lesson_cdf[entry - 1] if entry > 0 and cur.lesson_cdf[entry - 1] > j else j
+    return (1 - nav) * (1 - cur.bare_p[j]) * w_module * (cur.lesson_cdf[entry] - lo)
+
+
+def cohort_overuse(c: _Ctx, shape: str) -> None:
+    rng, pop, info, cal = c.rng, c.pop, c.info, c.cal
+    inside = [
+        cid
+        for cid in c.plan_users
+        if cal.day(info[cid]["start_date"]) >= 0
+        and cal.day(info[cid]["end_date"]) < cal.n_days - 1
+        and info[cid]["program_id"] in (2, 3)
+    ]
+    # a cohort with enough students that its excess is a cohort's, not one reader's
+    candidates = [cid for cid in inside if len(c.plan_users[cid]) >= 4] or sorted(
+        inside, key=lambda cid: -len(c.plan_users[cid])
+    )[:5]
+    cid = int(rng.choice(candidates))
+    ds = info[cid]["program_id"] == 3
+    profile = sim.P_DS if ds else sim.P_JAVA
+    modules = [m for m in (sim.DS_MODULES if ds else ("javascript-ii", "jquery", "mysql", "java-ii", "java-iii"))]  # fmt: skip
+    module = str(rng.choice(modules))
+    j = c.cur.modules.index(module)
+    offset = int(np.searchsorted(c.cur.lesson_cdf, j, side="right"))
+    entry = offset + int(rng.integers(2, 6))
+    pid = int(c.cur.lesson_old[entry])
+    lesson = sim._normalise_lesson(c.cur.paths[pid])
+    rate = _lesson_rate(c, j, entry, profile)
+    # enrolled rows per student of each cohort of the program (what its students read while enrolled)
+    per_student: dict[int, float] = {}
+    seg = pop.seg
+    for k, cohort in enumerate(seg["cohort"]):
+        if cohort >= 0 and seg["profile"][k] == profile and cohort in c.plan_users:
+            s = cal.day(info[cohort]["start_date"])
+            if seg["a"][k] == s:
+                per_student[cohort] = per_student.get(cohort, 0.0) + seg["rows"][k]
+    per_student = {k: v / len(c.plan_users[k]) for k, v in per_student.items()}
+    peers = [v for k, v in per_student.items() if k != cid]
+    peer_views = float(np.mean(peers)) * rate if peers else 1.0
+    own_views = per_student.get(cid, 0.0) * rate
+    factor = float(rng.uniform(3.2, 4.0))
+    extra = max(factor * peer_views - own_views, 2.0 * peer_views)
+    s, e = c.term(cid)
+    readers = c.plan_users[cid]
+    if shape == "concentrated":
+        a = int(rng.integers(s + 14, max(s + 15, e - 35)))
+        lo, hi = a, a + 21
+        readers = [readers[int(i)] for i in rng.choice(len(readers), max(3, int(0.7 * len(readers))), replace=False)]  # fmt: skip
+    else:
+        lo, hi = s, e + 1
+    total = extra * len(c.plan_users[cid])
+    for u in readers:
+        n = int(rng.poisson(total / len(readers)))
+        if n:
+            days = rng.integers(lo, hi, n)
+            ts = c.base + days * 86400 + rng.integers(9 * 3600, 21 * 3600, n)
+            c.add(np.sort(ts), np.full(n, pid), u, cid, pop.home[u][0])
+    c.label("cohort_overuse", shape, cohort=cid, lesson=lesson, a=s, b=e + 1,
+            detail=f"cohort {info[cid]['name']} reads {lesson} about {factor:.1f}x as often as its peers")  # fmt: skip
+
+
+INJECTORS = {
+    ("scraping", "burst"): scraping_burst,
+    ("scraping", "slow_crawler"): scraping_slow_crawler,
+    ("probe", "sweep"): probe_sweep,
+    ("probe", "slow"): probe_slow,
+    ("heavy_day", "day"): lambda c: heavy_day(c, "day"),
+    ("heavy_day", "evening"): lambda c: heavy_day(c, "evening"),
+    ("account_sharing", "two_people"): account_two_people,
+    ("shared_ip", "study_group"): lambda c: shared_ip(c, "study_group"),
+    ("shared_ip", "hotspot"): lambda c: shared_ip(c, "hotspot"),
+    ("stale_account", "daily"): lambda c: stale_account(c, "daily"),
+    ("stale_account", "weekly"): lambda c: stale_account(c, "weekly"),
+    ("unknown_user", "ghost_id"): lambda c: unknown_user(c, "ghost_id"),
+    ("unknown_user", "bad_cohort_id"): lambda c: unknown_user(c, "bad_cohort_id"),
+    ("cohort_overuse", "spread"): lambda c: cohort_overuse(c, "spread"),
+    ("cohort_overuse", "concentrated"): lambda c: cohort_overuse(c, "concentrated"),
+}
+SHAPES: tuple[tuple[str, str], ...] = (*INJECTORS, *sorted(HANDLED_IN_POPULATION))
+
+
+def inject_events(rng, pop, cal, cur, info, regular, plan_users) -> None:
+    """Add every event of the scenario (`pop.sc.events`) not already made in the population."""
+    c = _Ctx(rng, pop, cal, cur, info, regular, plan_users)
+    for kind, shape, n in pop.sc.events:
+        if (kind, shape) in HANDLED_IN_POPULATION:
+            continue
+        injector = INJECTORS[kind, shape]
+        for _ in range(n):
+            injector(c)

@@ -1,0 +1,247 @@
+"""The scenario library: the demo and named variants that differ from it in base behaviour and in the
+shapes of the irregularities they inject.
+
+A `Scenario` is a set of knobs read by the simulator (`simulate.py`) and by the injector
+(`inject.py`). The defaults are the demo's values, so `SCENARIOS["demo"]` reproduces the embedded demo
+log byte for byte. The other scenarios were written from a description of plausible school logs, not
+from the detectors: their numbers say what a person, a class or a machine does, never a threshold.
+
+Base behaviour (unlabelled): the tail of daily page counts (`activity_sigma`, `session_sigma`), the
+networks a person uses (home, phone carrier and VPN addresses shared by a few people, `campus_ips`),
+cohort sizes (`users_factor`), a module holding lessons of both programs (`merged_modules`), lesson
+renames (`rename_shift_days`, `web_renames`), staff habits (`staff_*`), cross-program reading and its
+timing (`p_cross_*`, `cutoff_base`, `ds_online`, `data_start`).
+
+Injected irregularities (labelled, see `inject.py`): `events` lists (kind, shape, how many). Every
+irregularity appears in at least two shapes across the library.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+
+# (kind, shape, count); kinds are the label vocabulary of analysis.schema.LABEL_KINDS
+Event = tuple[str, str, int]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str = "demo"
+    description: str = "the embedded demo: calibrated to the real log's published facts"
+    # time range of the log (the demo's is the real log's)
+    data_start: dt.datetime = dt.datetime(2018, 1, 26, 9, 55, 3)
+    data_end: dt.datetime = dt.datetime(2021, 4, 21, 16, 44, 39)
+    # the demo's own injected events (scraping bursts, heavy days, dozens-of-IPs accounts, drop-outs,
+    # second accounts, strong over-use); other scenarios switch them off and use `events`
+    demo_events: bool = True
+    # per-student activity: lognormal sigma of the share of the cohort's rows, and its cap
+    activity_sigma: float = 0.55
+    activity_cap: float = 3.0
+    # session length: None = geometric (demo); else lognormal with this sigma (heavier tail), or a
+    # negative value = 1 + Poisson (lighter tail than geometric)
+    session_sigma: float | None = None
+    # networks
+    campus_ips: tuple[str, ...] = ("97.105.19.58", "97.105.19.61")
+    p_campus: float = 0.97
+    home_ips_p: tuple[float, float, float] = (0.4, 0.4, 0.2)  # chance of 1, 2, 3 home addresses
+    roam_mean: float = 5.0  # other addresses a person is seen on (cafes, friends)
+    roam_p: float = 0.1  # share of sessions on them
+    shared_pool: int = 0  # phone-carrier / VPN exit addresses shared by several people (0 = none)
+    shared_pool_p: float = 0.0  # share of a person's sessions through one of them
+    # cohorts
+    users_factor: float = 1.0  # students per cohort x this (rows per cohort x sqrt of it)
+    # curriculum
+    merged_modules: dict[str, str] = field(
+        default_factory=dict
+    )  # DS module -> web module it lives in
+    rename_shift_days: int = 0  # data-science renames happen this many days later
+    web_renames: dict[str, dt.date] = field(
+        default_factory=dict
+    )  # web module -> numbered from date
+    # staff habits
+    staff_rows_factor: float = 1.0
+    staff_session_factor: float = 1.0  # longer sessions: staff review many pages at once
+    staff_roam: int = 0  # extra addresses per staff member (0 = like students)
+    staff_roam_p: float = 0.1
+    # cross-program reading
+    cutoff_base: dt.date = dt.date(2019, 5, 29)
+    ds_online: dt.date = dt.date(2018, 9, 1)
+    p_cross_before: float = 0.025
+    p_cross_after: float = 0.003
+    p_cross_ds: float = 0.02  # data-science students reading web dev before the cutoff
+    # injected irregularities (besides the demo's own when demo_events)
+    events: tuple[Event, ...] = ()
+
+    def describe(self) -> str:
+        return f"{self.name:<16} {self.description}"
+
+
+DEMO = Scenario()
+
+SCENARIOS: dict[str, Scenario] = {
+    "demo": DEMO,
+    "heavy_tail": dataclasses.replace(
+        DEMO,
+        name="heavy_tail",
+        description="heavy-tailed daily page counts, phone and VPN addresses shared by a few people",
+        demo_events=False,
+        activity_sigma=1.0,
+        activity_cap=8.0,
+        session_sigma=1.1,
+        shared_pool=60,
+        shared_pool_p=0.12,
+        events=(
+            ("scraping", "burst", 1),
+            ("scraping", "slow_crawler", 1),
+            ("probe", "sweep", 2),
+            ("heavy_day", "evening", 2),
+            ("account_sharing", "two_people", 1),
+            ("shared_ip", "study_group", 1),
+            ("stale_account", "daily", 1),
+            ("unknown_user", "ghost_id", 1),
+            ("cohort_overuse", "spread", 1),
+            ("dropout", "stops_early", 3),
+        ),
+    ),
+    "many_networks": dataclasses.replace(
+        DEMO,
+        name="many_networks",
+        description="three campus NAT addresses, people on home, phone, VPN and cafe networks",
+        demo_events=False,
+        campus_ips=("97.105.19.58", "97.105.19.61", "97.105.19.62"),
+        p_campus=0.9,
+        home_ips_p=(0.2, 0.4, 0.4),
+        roam_mean=12.0,
+        roam_p=0.25,
+        shared_pool=80,
+        shared_pool_p=0.15,
+        session_sigma=-1.0,
+        events=(
+            ("scraping", "slow_crawler", 1),
+            ("scraping", "burst", 1),
+            ("probe", "slow", 1),
+            ("heavy_day", "day", 2),
+            ("account_sharing", "many_ips", 1),
+            ("shared_ip", "hotspot", 1),
+            ("stale_account", "weekly", 1),
+            ("unknown_user", "bad_cohort_id", 1),
+            ("cohort_overuse", "concentrated", 1),
+            ("dropout", "trickle", 2),
+            ("low_usage", "light_reader", 1),
+        ),
+    ),
+    "big_cohorts": dataclasses.replace(
+        DEMO,
+        name="big_cohorts",
+        description="cohorts twice as large, staff who review many pages at night from many places",
+        demo_events=False,
+        users_factor=2.0,
+        activity_sigma=0.4,
+        staff_rows_factor=1.4,
+        staff_session_factor=3.0,
+        staff_roam=25,
+        staff_roam_p=0.4,
+        events=(
+            ("scraping", "burst", 2),
+            ("probe", "sweep", 1),
+            ("heavy_day", "day", 1),
+            ("heavy_day", "evening", 1),
+            ("account_sharing", "two_people", 2),
+            ("shared_ip", "hotspot", 1),
+            ("stale_account", "daily", 1),
+            ("unknown_user", "bad_cohort_id", 1),
+            ("cohort_overuse", "spread", 1),
+            ("dropout", "stops_early", 2),
+            ("dropout", "trickle", 1),
+        ),
+    ),
+    "shared_module": dataclasses.replace(
+        DEMO,
+        name="shared_module",
+        description="a module holding lessons of both programs, renamed lessons, later cutoff",
+        demo_events=False,
+        merged_modules={"python": "appendix", "stats": "mysql"},
+        rename_shift_days=60,
+        web_renames={"javascript-i": dt.date(2019, 9, 3), "spring": dt.date(2020, 2, 3)},
+        cutoff_base=dt.date(2019, 11, 12),
+        p_cross_before=0.04,
+        p_cross_ds=0.03,
+        events=(
+            ("scraping", "slow_crawler", 1),
+            ("probe", "sweep", 1),
+            ("probe", "slow", 1),
+            ("heavy_day", "evening", 2),
+            ("account_sharing", "two_people", 1),
+            ("shared_ip", "study_group", 1),
+            ("stale_account", "weekly", 1),
+            ("unknown_user", "ghost_id", 1),
+            ("cohort_overuse", "concentrated", 1),
+            ("dropout", "stops_early", 2),
+            ("low_usage", "light_reader", 1),
+        ),
+    ),
+    "late_ds": dataclasses.replace(
+        DEMO,
+        name="late_ds",
+        description="the log starts in 2016: years of web dev alone before data science (2019)",
+        demo_events=False,
+        data_start=dt.datetime(2016, 2, 1, 8, 12, 40),
+        ds_online=dt.date(2019, 2, 4),
+        cutoff_base=dt.date(2020, 5, 4),
+        p_cross_before=0.03,
+        events=(
+            ("scraping", "burst", 1),
+            ("scraping", "slow_crawler", 1),
+            ("probe", "sweep", 1),
+            ("heavy_day", "day", 1),
+            ("heavy_day", "evening", 1),
+            ("account_sharing", "many_ips", 1),
+            ("shared_ip", "study_group", 1),
+            ("stale_account", "daily", 1),
+            ("unknown_user", "ghost_id", 1),
+            ("cohort_overuse", "spread", 1),
+            ("dropout", "trickle", 2),
+        ),
+    ),
+    "small_cohorts": dataclasses.replace(
+        DEMO,
+        name="small_cohorts",
+        description="small cohorts, light tail, few networks, staff reading like students",
+        demo_events=False,
+        users_factor=0.6,
+        activity_sigma=0.3,
+        session_sigma=-1.0,
+        home_ips_p=(0.7, 0.25, 0.05),
+        roam_mean=2.0,
+        roam_p=0.05,
+        staff_rows_factor=0.6,
+        events=(
+            ("scraping", "burst", 1),
+            ("scraping", "slow_crawler", 1),
+            ("probe", "slow", 1),
+            ("probe", "sweep", 1),
+            ("heavy_day", "day", 2),
+            ("account_sharing", "many_ips", 1),
+            ("shared_ip", "hotspot", 1),
+            ("stale_account", "weekly", 1),
+            ("unknown_user", "bad_cohort_id", 1),
+            ("cohort_overuse", "spread", 1),
+            ("dropout", "stops_early", 2),
+        ),
+    ),
+}
+
+
+def get_scenario(name: str) -> Scenario:
+    from analysis.errors import ConfigError
+
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        raise ConfigError(f"unknown scenario {name!r} (known: {', '.join(SCENARIOS)})") from None
+
+
+def list_scenarios() -> str:
+    return "\n".join(scenario.describe() for scenario in SCENARIOS.values())
