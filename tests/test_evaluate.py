@@ -1,24 +1,25 @@
-"""evaluate: label matching (same user or IP, time within a day), precision/recall per kind, targets and
-exit code on tiny inline data; on the demo snapshot and two more simulated seeds the targets are met."""
+"""evaluate: scoring the published incident list on tiny inline frames (rank targets, kind-matched
+credit, actor and time matching, tiers, campus, questions 2, 3 and 5), the labels reader, and
+`run_evaluation` on a tiny snapshot. The scenarios themselves are scored in test_scenarios.py."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import polars as pl
 import pytest
 
 from analysis.config import load_config
 from analysis.errors import InputError
-from analysis.questions.q4 import INCIDENT_SCHEMA
 from analysis.scenarios import evaluate as ev
 from analysis.schema import LABEL_SCHEMA
 from analysis.sources.snapshot import Snapshot
 
 T0 = dt.datetime(2019, 2, 14, 2, 14)
+DAY = dt.timedelta(days=1)
 
 
 def _labels(rows: list[dict]) -> pl.DataFrame:
@@ -26,76 +27,222 @@ def _labels(rows: list[dict]) -> pl.DataFrame:
     return pl.DataFrame(full, schema=LABEL_SCHEMA)
 
 
-def _incidents(rows: list[dict]) -> pl.DataFrame:
-    defaults = {"rank": 0, "views": 1, "score": 1.0, "severity": 0.5, "evidence": "e"}
-    full = [{name: {**defaults, **row}.get(name) for name in INCIDENT_SCHEMA} for row in rows]
-    return pl.DataFrame(full, schema=INCIDENT_SCHEMA)
-
-
-def test_label_recalled_by_same_user_within_a_day():
-    labels = _labels(
+def _incidents(rows: list[dict], filler: int = 0) -> pl.DataFrame:
+    """Published incidents in order (rank = position); `filler` unlabelled low ones after them."""
+    rows = rows + [
+        {"kind": "heavy_day", "user_id": 1000 + i, "tier": "low", "start": T0}
+        for i in range(filler)
+    ]
+    return pl.DataFrame(
         [
-            {"kind": "scraping", "user_id": 5, "ip": "203.0.113.9", "start": T0, "end": T0},
-            {"kind": "scraping", "user_id": 6, "start": T0, "end": T0},
-            {"kind": "scraping", "user_id": 7, "start": T0, "end": T0},
-            {"kind": "scraping", "ip": "192.0.2.1", "start": T0, "end": T0},
-        ]
+            {
+                "rank": i + 1,
+                "tier": row.get("tier", "high"),
+                "kind": row["kind"],
+                "user_id": row.get("user_id"),
+                "ip": row.get("ip"),
+                "start": row.get("start", T0),
+                "end": row.get("end", row.get("start", T0)),
+                "views": 10,
+                "evidence": "e",
+            }
+            for i, row in enumerate(rows)
+        ],
+        schema={
+            "rank": pl.Int64, "tier": pl.String, "kind": pl.String, "user_id": pl.Int64,
+            "ip": pl.String, "start": pl.Datetime("us"), "end": pl.Datetime("us"),
+            "views": pl.Int64, "evidence": pl.String,
+        },
+    )  # fmt: skip
+
+
+SCRAPE = {"kind": "scraping", "user_id": 5, "ip": "203.0.113.9", "start": T0, "end": T0}
+
+
+def _score(labels: list[dict], incidents: pl.DataFrame, simulation: dict | None = None, **kw):
+    return ev.score(
+        _labels(labels),
+        {"campus_ips": ["97.105.19.58"], **(simulation or {})},
+        q4=SimpleNamespace(incidents=incidents),
+        **kw,
     )
+
+
+def _target(evaluation: ev.Evaluation, name: str) -> ev.Target:
+    target = evaluation.target(name)
+    assert target is not None
+    return target
+
+
+def test_a_found_label_in_the_top_10_meets_the_rank_targets():
+    evaluation = _score([SCRAPE], _incidents([{"kind": "scraping", "user_id": 5}], filler=40))
+    assert [_target(evaluation, n).passed for n in ("top25", "top10", "recall")] == [True] * 3
+    scraping = next(k for k in evaluation.kinds if k.kind == "scraping")
+    assert scraping.ranks == [1] and scraping.recall == 1.0
+    assert evaluation.total_incidents == 41
+    assert evaluation.precision_top10 == pytest.approx(0.1)
+
+
+def test_a_label_at_rank_30_is_a_miss_though_recalled():
+    rows = [{"kind": "heavy_day", "user_id": 900 + i, "tier": "low"} for i in range(29)]
+    evaluation = _score([SCRAPE], _incidents([*rows, {"kind": "scraping", "user_id": 5}]))
+    assert not _target(evaluation, "top25").passed
+    assert not _target(evaluation, "top10").passed
+    assert _target(evaluation, "recall").passed  # found, only too far down
+    assert evaluation.exit_code() == 5
+    assert any("rank 30" in m for m in evaluation.missed)
+
+
+def test_scraping_at_rank_12_misses_only_the_top_10():
+    rows = [{"kind": "heavy_day", "user_id": 900 + i, "tier": "low"} for i in range(11)]
+    evaluation = _score([SCRAPE], _incidents([*rows, {"kind": "scraping", "user_id": 5}]))
+    assert _target(evaluation, "top25").passed and not _target(evaluation, "top10").passed
+
+
+def test_the_wrong_kind_is_not_credited():
+    evaluation = _score([SCRAPE], _incidents([{"kind": "heavy_day", "user_id": 5}]))
+    assert not _target(evaluation, "recall").passed
+    assert next(k for k in evaluation.kinds if k.kind == "scraping").ranks == [None]
+    label = {"kind": "shared_ip", "ip": "198.51.100.7", "start": T0, "end": T0 + 6 * DAY}
+    alumnus = _incidents([{"kind": "stale_account", "user_id": 8, "ip": "198.51.100.7"}])
+    assert not _target(_score([label], alumnus), "recall").passed
+    shared = _incidents([{"kind": "shared_ip", "ip": "198.51.100.7", "start": T0 + 2 * DAY}])
+    assert _target(_score([label], shared), "recall").passed
+
+
+def test_actor_matching_user_then_ip():
+    other_user_same_ip = _incidents([{"kind": "scraping", "user_id": 6, "ip": "203.0.113.9"}])
+    assert not _target(_score([SCRAPE], other_user_same_ip), "recall").passed
+    ip_level = _incidents([{"kind": "scraping", "user_id": None, "ip": "203.0.113.9"}])
+    assert _target(_score([SCRAPE], ip_level), "recall").passed
+
+
+def test_time_must_overlap_within_a_day():
+    near = _incidents([{"kind": "scraping", "user_id": 5, "start": T0 + dt.timedelta(hours=20)}])
+    far = _incidents([{"kind": "scraping", "user_id": 5, "start": T0 + 3 * DAY}])
+    assert _target(_score([SCRAPE], near), "recall").passed
+    assert not _target(_score([SCRAPE], far), "recall").passed
+
+
+def test_old_kind_names_are_read_as_the_label_vocabulary():
+    label = {"kind": "probe", "user_id": 9, "ip": "45.1.2.3", "start": T0, "end": T0}
+    evaluation = _score([label], _incidents([{"kind": "probing", "ip": "45.1.2.3"}]))
+    assert _target(evaluation, "top10").passed
+
+
+def test_precision_counts_true_positives_of_the_top():
+    labels = [SCRAPE, {"kind": "heavy_day", "user_id": 7, "start": T0, "end": T0}]
     incidents = _incidents(
-        [
-            {"kind": "scraping", "user_id": 5, "start": T0 + dt.timedelta(hours=20), "end": T0},
-            {"kind": "scraping", "user_id": 6, "start": T0 + dt.timedelta(days=3)},  # too late
-            {"kind": "heavy_day", "user_id": 7, "start": T0},  # wrong kind for a scraping label
-            {"kind": "scraping", "user_id": 8, "ip": "192.0.2.1", "start": T0},  # by IP
-        ]
+        [{"kind": "scraping", "user_id": 5}, {"kind": "heavy_day", "user_id": 7}], filler=8
     )
-    matched = ev.match_labels(labels, incidents, "scraping")
-    assert matched["recalled"].to_list() == [True, False, False, True]
+    evaluation = _score(labels, incidents)
+    assert evaluation.precision_top10 == pytest.approx(0.2)
+    assert evaluation.precision_top25 == pytest.approx(0.2)  # ten shown
 
 
-def test_heavy_day_label_is_found_by_a_scraping_burst_that_day():
-    labels = _labels([{"kind": "heavy_day", "user_id": 9, "start": T0, "end": T0}])
-    incidents = _incidents([{"kind": "scraping", "user_id": 9, "start": T0}])
-    assert ev.match_labels(labels, incidents, "heavy_day")["recalled"].to_list() == [True]
+def test_tiers_limit_the_high_incidents():
+    many = [{"kind": "heavy_day", "user_id": 900 + i, "tier": "high"} for i in range(26)]
+    assert not _target(_score([], _incidents(many)), "high").passed
+    assert _target(_score([], _incidents(many[:25])), "high").passed
+    untiered = _incidents(many[:3]).drop("tier")
+    assert _target(_score([], untiered), "high").value == "no tier"
+    assert not _target(_score([], untiered), "high").passed
 
 
-def test_labels_without_times_match_on_identity():
-    labels = _labels(
-        [{"kind": "unknown_user", "user_id": 900}, {"kind": "unknown_user", "user_id": 901}]
+def test_a_campus_scraper_fails():
+    campus = _incidents([{"kind": "scraping", "user_id": 5, "ip": "97.105.19.58"}])
+    assert not _target(_score([], campus), "campus").passed
+    assert _target(_score([], _incidents([])), "campus").passed
+
+
+def test_question_5_date_error():
+    simulation = {"cross_program_cutoff": "2019-05-29"}
+    late = _score([], _incidents([]), simulation, q5=SimpleNamespace(cutoff=dt.date(2019, 6, 20)))
+    assert not _target(late, "q5").passed and _target(late, "q5").value.startswith("22 days")
+    close = _score([], _incidents([]), simulation, q5=SimpleNamespace(cutoff=dt.date(2019, 6, 5)))
+    assert _target(close, "q5").passed
+    none = _score([], _incidents([]), simulation, q5=SimpleNamespace(cutoff=None))
+    assert not _target(none, "q5").passed
+
+
+def _cases(rows: list[tuple[int, str, str]]) -> SimpleNamespace:
+    return SimpleNamespace(
+        cases=pl.DataFrame(rows, schema=["cohort_id", "lesson", "program"], orient="row")
     )
-    incidents = _incidents([{"kind": "unknown_identity", "user_id": 900, "start": T0}])
-    assert ev.match_labels(labels, incidents, "unknown_user")["recalled"].to_list() == [True, False]
 
 
-def test_precision_counts_only_labelled_kinds():
-    labels = _labels(
-        [
-            {"kind": "scraping", "user_id": 5, "start": T0, "end": T0},
-            {"kind": "out_of_enrollment", "user_id": 11, "start": T0, "end": T0},
-        ]
+def test_question_2_labelled_case_and_unlabelled_per_program():
+    label = [{"kind": "cohort_overuse", "cohort_id": 25, "lesson": "java-ii/exceptions"}]
+    found = _cases([(25, "java-ii/exceptions", "Java"), (26, "mysql/tables", "Java")])
+    assert _target(_score(label, _incidents([]), q2=found), "q2").passed
+    crowded = _cases(
+        [(25, "java-ii/exceptions", "Java")] + [(30 + i, "html-css", "Java") for i in range(3)]
     )
-    incidents = _incidents(
-        [
-            {"kind": "scraping", "user_id": 5, "start": T0},
-            {"kind": "out_of_enrollment", "user_id": 11, "start": T0},
-            {"kind": "out_of_enrollment", "user_id": 12, "start": T0},  # false positive
-            {"kind": "shared_ip", "ip": "192.0.2.7", "start": T0},  # no ground truth: ignored
-            {"kind": "probing", "ip": "192.0.2.8", "start": T0},
-        ]
+    assert not _target(_score(label, _incidents([]), q2=crowded), "q2").passed
+    spread = _cases(
+        [(25, "java-ii/exceptions", "Java"), (30, "a", "Java"), (31, "b", "Java")]
+        + [(40, "c", "Data science"), (41, "d", "Data science")]
     )
-    scores, true_total, scored_total = ev.score_incidents(labels, incidents)
-    assert (true_total, scored_total) == (2, 3)
-    by_kind = {score.kind: score for score in scores}
-    assert by_kind["scraping"].recall == 1.0 and by_kind["scraping"].precision == 1.0
-    assert by_kind["out_of_enrollment"].precision == 0.5
-    assert by_kind["account_sharing"].recall is None
+    assert _target(_score(label, _incidents([]), q2=spread), "q2").passed
+    missed = _cases([(26, "java-ii/exceptions", "Java")])
+    assert not _target(_score(label, _incidents([]), q2=missed), "q2").passed
+
+
+def _students(flags: dict[int, tuple[bool, bool]]) -> SimpleNamespace:
+    return SimpleNamespace(
+        students=pl.DataFrame(
+            {
+                "user_id": list(flags),
+                "low_usage": [low for low, _ in flags.values()],
+                "likely_dropout": [drop for _, drop in flags.values()],
+            }
+        )
+    )
+
+
+def test_question_3_flags_at_most_three_times_and_all_but_one():
+    labels = [{"kind": "dropout", "user_id": u} for u in (1, 2)] + [
+        {"kind": "low_usage", "user_id": 3}
+    ]
+    ok = _students({1: (False, True), 2: (True, True), 10: (True, False), 11: (True, False)})
+    assert _target(_score(labels, _incidents([]), q3=ok), "q3").passed  # 2 of 3, 4 <= 9 flagged
+    too_many = _students({1: (False, True), 2: (False, True), 3: (True, False)} | {
+        100 + i: (True, False) for i in range(7)
+    })  # fmt: skip
+    assert not _target(_score(labels, _incidents([]), q3=too_many), "q3").passed
+    one_found = _students({1: (False, True), 50: (False, False)})
+    assert not _target(_score(labels, _incidents([]), q3=one_found), "q3").passed
+
+
+def test_describe_and_table():
+    evaluation = _score([SCRAPE], _incidents([{"kind": "scraping", "user_id": 5}]))
+    text = evaluation.describe()
+    assert "[PASS] top10" in text and "scraping" in text
+    table = ev.ScenarioTable(rows=[("demo", evaluation)], seed=1, scale=0.2)
+    lines = table.describe().splitlines()
+    assert lines[2].split() == ["scenario", *ev.TARGET_NAMES]
+    assert lines[3].startswith("demo") and "met" in lines[3]
+    assert table.exit_code() == 0
+
+
+def test_read_labels_accepts_files_without_shape(tmp_path: Path):
+    path = tmp_path / "labels.csv"
+    _labels([SCRAPE]).drop("shape").write_csv(path)
+    frame = ev.read_labels(path)
+    assert frame.schema == pl.Schema(LABEL_SCHEMA)
+    assert frame["start"].to_list() == [T0]
+    pl.DataFrame({"kind": ["scraping"]}).write_csv(path)
+    with pytest.raises(InputError, match="lack columns"):
+        ev.read_labels(path)
+    with pytest.raises(InputError, match="labels file not found"):
+        ev.read_labels(tmp_path / "nope.csv")
 
 
 COHORTS = pl.DataFrame(
     {
         "id": [10],
-        "name": ["Ada"],
-        "slack": ["#ada"],
+        "name": ["Bayes"],
+        "slack": ["#bayes"],
         "start_date": [dt.date(2019, 1, 7)],
         "end_date": [dt.date(2019, 6, 7)],
         "created_at": [None],
@@ -106,8 +253,7 @@ COHORTS = pl.DataFrame(
 )
 
 
-def _tiny_snapshot(campus_scraper: bool = False) -> Snapshot:
-    """A scraper (user 5), an alumnus two years late (user 6) and quiet readers."""
+def _tiny_snapshot() -> Snapshot:
     stamps, users, ips, paths = [], [], [], []
     for u in range(20, 26):  # quiet readers, one page a day
         for d in range(30):
@@ -115,190 +261,42 @@ def _tiny_snapshot(campus_scraper: bool = False) -> Snapshot:
             users.append(u)
             ips.append(f"198.51.100.{u}")
             paths.append(f"classification/lesson-{d % 7}")
-    scraper_ip = "10.0.0.1" if campus_scraper else "203.0.113.9"
-    for i in range(200):
+    for i in range(200):  # user 5 fetches a page a second
         stamps.append(T0 + dt.timedelta(seconds=i))
         users.append(5)
-        ips.append(scraper_ip)
+        ips.append("203.0.113.9")
         paths.append(f"module/page-{i}")
-    stamps.append(dt.datetime(2021, 6, 10, 20))
-    users.append(6)
-    ips.append("198.51.100.99")
-    paths.append("classification/overview")
     logs = pl.DataFrame(
-        {
-            "timestamp": stamps,
-            "path": paths,
-            "user_id": users,
-            "cohort_id": [10] * len(stamps),
-            "ip": ips,
-        }
-    ).sort("timestamp")
+        {"timestamp": stamps, "path": paths, "user_id": users, "cohort_id": [10] * len(stamps),
+         "ip": ips}
+    ).sort("timestamp")  # fmt: skip
     return Snapshot.from_frames(logs=logs, cohorts=COHORTS, simulated=True)
 
 
-TINY_LABELS = [
-    {"kind": "scraping", "user_id": 5, "ip": "203.0.113.9", "start": T0, "end": T0},
-    {
-        "kind": "out_of_enrollment",
-        "user_id": 6,
-        "cohort_id": 10,
-        "start": dt.datetime(2021, 6, 10, 20),
-        "end": dt.datetime(2021, 6, 10, 20),
-    },
-    {"kind": "heavy_day", "user_id": 5, "start": T0, "end": T0},
-]
-
-
-def _no_other_questions(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The tiny data has no cohort peers or cross-program reading: score question 4 alone."""
-    monkeypatch.setattr(ev, "_question", lambda number: None)
-
-
-def test_tiny_evaluation_meets_targets(monkeypatch):
-    _no_other_questions(monkeypatch)
-    config = load_config(environ={})
-    evaluation = ev.evaluate(
-        _tiny_snapshot(), config, _labels(TINY_LABELS), {"campus_ips": ["10.0.0.1"]}
-    )
-    assert evaluation.passed and evaluation.exit_code() == 0
-    assert evaluation.precision == 1.0
-    text = evaluation.describe()
-    assert "[PASS] recall scraping: 1/1 = 100%" in text
-    assert "shared_ip" in text  # the unscored kinds are named
-    assert "question 5 is not available" in text
-
-
-def test_missed_label_fails_with_exit_code_5(monkeypatch):
-    _no_other_questions(monkeypatch)
-    config = load_config(environ={})
-    labels = _labels(TINY_LABELS + [{"kind": "scraping", "user_id": 77, "start": T0, "end": T0}])
-    evaluation = ev.evaluate(_tiny_snapshot(), config, labels, {"campus_ips": ["10.0.0.1"]})
-    assert not evaluation.passed and evaluation.exit_code() == 5
-    assert "[FAIL] recall scraping: 1/2 = 50%" in evaluation.describe()
-    assert "missed scraping: user 77" in evaluation.describe()
-
-
-def test_campus_scraper_ip_is_not_reported(monkeypatch):
-    _no_other_questions(monkeypatch)
-    config = load_config(environ={})
-    config = config.replace(q4=dataclasses.replace(config.q4, campus_ips=("10.0.0.1",)))
-    evaluation = ev.evaluate(
-        _tiny_snapshot(campus_scraper=True),
-        config,
-        _labels(TINY_LABELS),
-        {"campus_ips": ["10.0.0.1"]},
-    )
-    campus = next(t for t in evaluation.targets if t.name.startswith("campus"))
-    assert campus.passed and campus.value.startswith("0 scraping incidents")
-
-
-def test_cutoff_error_is_scored(monkeypatch):
-    from types import SimpleNamespace
-
-    fake_q5 = SimpleNamespace(answer=lambda s, c, p: SimpleNamespace(cutoff=dt.date(2019, 6, 20)))
-    monkeypatch.setattr(ev, "_question", lambda number: fake_q5 if number == 5 else None)
-    config = load_config(environ={})
-    evaluation = ev.evaluate(
-        _tiny_snapshot(),
-        config,
-        _labels(TINY_LABELS),
-        {"campus_ips": ["10.0.0.1"], "cross_program_cutoff": "2019-05-29"},
-    )
-    cutoff = next(t for t in evaluation.targets if t.name.startswith("question 5"))
-    assert not cutoff.passed and cutoff.value.startswith("22 days")
-    assert evaluation.exit_code() == 5
-
-
-def test_run_evaluation_reads_labels_beside_simulation(tmp_path: Path, monkeypatch):
-    _no_other_questions(monkeypatch)
+def test_run_evaluation_reads_labels_beside_simulation(tmp_path: Path):
     from analysis.sources.snapshot import write_snapshot
 
     snapshot = _tiny_snapshot()
     config = load_config(environ={"CURRICULUM_DATA_DIR": str(tmp_path / "data")})
     write_snapshot(
-        config.paths.snapshot_dir,
-        snapshot.logs.collect(),
-        snapshot.cohorts,
-        snapshot.quarantine,
-        source="test",
-        simulated=True,
-    )
+        config.paths.snapshot_dir, snapshot.logs.collect(), snapshot.cohorts, snapshot.quarantine,
+        source="test", simulated=True,
+    )  # fmt: skip
     labels_dir = tmp_path / "sim"
     labels_dir.mkdir()
-    _labels(TINY_LABELS).write_csv(labels_dir / "labels.csv")
+    _labels([SCRAPE]).write_csv(labels_dir / "labels.csv")
     (labels_dir / "simulation.json").write_text(json.dumps({"campus_ips": ["10.0.0.1"]}))
     evaluation = ev.run_evaluation(config, labels_dir / "labels.csv", progress=False)
-    assert evaluation.passed
-    with pytest.raises(InputError, match="labels file not found"):
-        ev.run_evaluation(config, tmp_path / "nope.csv", progress=False)
+    assert _target(evaluation, "recall").passed, evaluation.describe()
+    assert _target(evaluation, "top10").passed, evaluation.describe()
     rows = snapshot.logs.collect().height
     (labels_dir / "simulation.json").write_text(json.dumps({"rows": rows + 1}))
     with pytest.raises(InputError, match="the labels belong to other data"):
         ev.run_evaluation(config, labels_dir / "labels.csv", progress=False)
 
 
-@pytest.mark.slow
-def test_demo_snapshot_meets_targets(demo_snapshot, demo_config, demo_labels):
-    from analysis.config import PROJECT_ROOT
+def test_cli_rejects_an_unknown_scenario(capsys):
+    from analysis.cli import main
 
-    simulation = json.loads((PROJECT_ROOT / "data/demo/simulation.json").read_text())
-    evaluation = ev.evaluate(demo_snapshot, demo_config, demo_labels, simulation)
-    assert evaluation.passed, evaluation.describe()
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", [7, 1234])
-def test_other_seeds_meet_targets(seed: int, tmp_path: Path):
-    """Not tuned to the demo seed: two more seeds at scale 0.3 also meet every target."""
-    from analysis.config import PROJECT_ROOT
-    from analysis.scenarios.simulate import simulate
-    from analysis.sources.ingest import import_files
-
-    config = load_config(environ={"CURRICULUM_DATA_DIR": str(tmp_path / "data")})
-    out = tmp_path / "sim"
-    simulate(
-        seed=seed,
-        scale=0.3,
-        out=out,
-        reference_dir=PROJECT_ROOT / "data" / "reference",
-        progress=False,
-    )
-    import_files(
-        out / "logs.txt.gz", out / "cohorts.csv", config.paths.snapshot_dir, progress=False
-    )
-    evaluation = ev.run_evaluation(config, out / "labels.csv", progress=False)
-    assert evaluation.passed, evaluation.describe()
-
-
-def test_other_questions_are_scored_from_their_results():
-    from types import SimpleNamespace
-
-    labels = _labels(
-        [
-            {"kind": "cohort_overuse", "cohort_id": 25, "lesson": "java-ii/exceptions"},
-            {"kind": "cohort_overuse", "cohort_id": 33, "lesson": "java-iii/deployment"},
-            {"kind": "dropout", "user_id": 221, "cohort_id": 23},
-            {"kind": "duplicate_identity", "user_id": 285, "detail": "same person as user 343"},
-            {"kind": "duplicate_identity", "user_id": 343, "detail": "same person as user 285"},
-        ]
-    )
-    q2 = SimpleNamespace(
-        flagged=pl.DataFrame({"cohort_id": [25, 40], "lesson": ["java-ii/exceptions", "html-css"]})
-    )
-    score = ev._score_q2(labels, q2)
-    assert (score.labels, score.found, score.detections, score.true_detections) == (2, 1, 2, 1)
-    q3 = SimpleNamespace(
-        students=pl.DataFrame(
-            {
-                "user_id": [221, 300, 285],
-                "likely_dropout": [True, True, False],
-                "possible_same_person": [[], [], [343]],
-            },
-            schema_overrides={"possible_same_person": pl.List(pl.Int64)},
-        )
-    )
-    dropout = ev._score_q3_dropout(labels, q3)
-    assert (dropout.found, dropout.detections, dropout.true_detections) == (1, 2, 1)
-    duplicates = ev._score_q3_duplicates(labels, q3)
-    assert (duplicates.labels, duplicates.found, duplicates.precision) == (2, 2, 1.0)
+    assert main(["evaluate", "--scenario", "nope", "-q"]) == 2
+    assert "unknown scenario 'nope'" in capsys.readouterr().err

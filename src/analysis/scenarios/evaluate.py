@@ -21,6 +21,7 @@ import datetime as dt
 import json
 import shutil
 import tempfile
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -547,6 +548,7 @@ class ScenarioTable:
             for m in ev.missed[:8]:
                 lines.append(f"  {name}: missed {m}")
         met = sum(ev.passed for _, ev in self.rows)
+        lines += textwrap.wrap(LEGEND, 100)
         lines.append("")
         lines.append(
             f"{met}/{len(self.rows)} scenarios meet every target."
@@ -556,13 +558,44 @@ class ScenarioTable:
 
 
 def _short(t: Target) -> str:
+    """A table cell's value (see LEGEND)."""
     value = t.value
     if t.name == "q5":
         return value.split(" ", 1)[0] + "d" if value[0].isdigit() else "none"
-    if t.name in ("q2", "q3"):
-        parts = value.replace(" found,", "").replace(" other max/program", "").split()
-        return "/".join(parts[:1]) + (f"+{parts[1]}" if len(parts) > 1 else "")
+    if t.name == "high":
+        return "untiered" if value == "no tier" else value
+    if t.name in ("q2", "q3") and "found" in value:
+        found, rest = value.split(" found, ", 1)
+        return (
+            f"{found} +{rest.split(' ')[0]}" if t.name == "q2" else f"{found} f{rest.split(' ')[0]}"
+        )
     return value.split(" ")[0]
+
+
+LEGEND = (
+    "top25: labelled incidents in the top 25 / labelled; top10: scraping and probes in the top 10; "
+    "high: incidents of tier high; recall: found anywhere in the list / labelled; campus: campus "
+    "addresses called scrapers; q5: date error; q2: labelled cases found / labelled +most unlabelled "
+    "cases in one program; q3: labelled students found / labelled, f = students flagged"
+)
+
+
+def targets_markdown() -> str:
+    """The targets, for the Methods page (from the constants above, never retyped)."""
+    return "\n".join(
+        [
+            f"- every labelled incident in the top {TOP_ALL} of the published list, scraping and "
+            f"probes in the top {TOP_FIRST};",
+            f"- at most {MAX_HIGH} incidents of tier high, and recall of at least "
+            f"{RECALL_TARGET:.0%} with the kind matched;",
+            "- no campus network address called a scraper;",
+            f"- the question-5 date within {CUTOFF_TOLERANCE_DAYS} days of the simulated one;",
+            f"- the labelled question-2 case reported, with at most {MAX_UNLABELLED_Q2} other cases "
+            "per program;",
+            f"- question 3 flags at most {Q3_MAX_FACTOR:g} times the labelled students and finds all "
+            f"but {Q3_MAX_MISSED}.",
+        ]
+    )
 
 
 def run_scenarios(

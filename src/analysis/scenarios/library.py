@@ -245,3 +245,32 @@ def get_scenario(name: str) -> Scenario:
 
 def list_scenarios() -> str:
     return "\n".join(scenario.describe() for scenario in SCENARIOS.values())
+
+
+KIND_WORDS = {
+    "scraping": "automated fetching",
+    "probe": "attack probes",
+    "account_sharing": "a shared account",
+    "shared_ip": "one outside address used by many students",
+    "heavy_day": "a heavy day",
+    "stale_account": "an alumnus of years ago",
+    "unknown_user": "an unknown account",
+    "cohort_overuse": "a cohort over-using a lesson",
+    "dropout": "drop-outs",
+    "low_usage": "a light reader",
+}
+
+
+def methods_markdown() -> str:
+    """The scenario list for the Methods page (names, what differs, the shapes injected)."""
+    lines = []
+    for scenario in SCENARIOS.values():
+        shapes = ", ".join(
+            f"{KIND_WORDS.get(kind, kind)} ({shape.replace('_', ' ')})"
+            for kind, shape, _ in scenario.events
+        )
+        lines.append(
+            f"- **{scenario.name}**: {scenario.description}"
+            + (f"; injects {shapes}" if shapes else "")
+        )
+    return "\n".join(lines)

@@ -652,8 +652,8 @@ def _population(
                 )  # fmt: skip
             elif kind == "trickle":  # reads for two or three weeks, then a visit now and then
                 stop = s + int(rng.integers(12, 20))
-                pieces = [(s, stop, 1.0, p_act), (stop, e + 1, 0.03, p_act)]
-                rows_u = rows_u * ((stop - s) / max(e - s, 1) + 0.03)
+                pieces = [(s, stop, 1.0, p_act), (stop, e + 1, 0.015, p_act)]
+                rows_u = rows_u * ((stop - s) / max(e - s, 1) + 0.015)
                 pop.labels.append(
                     _label("dropout", cal, user=u, cohort=cid, a=s, b=stop,
                            detail="stops after a few weeks, then a visit now and then",
