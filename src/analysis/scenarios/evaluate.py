@@ -241,6 +241,13 @@ def match_pairs(labels: pl.DataFrame, incidents: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def match_labels(labels: pl.DataFrame, incidents: pl.DataFrame, kind: str) -> pl.DataFrame:
+    """Labels of one kind with a `recalled` column: matched anywhere in `incidents` (any order)."""
+    own = labels.filter(pl.col("kind") == kind).with_row_index("label_id")
+    found = match_pairs(own, published(incidents))["label_id"]
+    return own.with_columns(pl.col("label_id").is_in(found.implode()).alias("recalled"))
+
+
 def score_incidents(labels: pl.DataFrame, incidents: pl.DataFrame) -> list[KindScore]:
     """Per label kind of question 4: recall, rank of each label, precision within the top 10/25."""
     inc = published(incidents).with_columns(pl.col("position").alias("rank"))
