@@ -159,11 +159,15 @@ class Q8Config:
 
 @dataclass(frozen=True)
 class SiteConfig:
-    base_url: str = "https://curriculum-insights.example.org/"
+    # Public URL of the published site (the email links to it; CURRICULUM_SITE_URL overrides). Empty:
+    # the build notes it and the email says the report is in the site folder. Placeholder domains
+    # (example.org, .test, .invalid, ...) count as empty.
+    base_url: str = ""
     title: str = "Curriculum insights"
-    # Headers of the ready-to-send email (_build/email.eml); the leader's address goes in `email_to`.
-    email_from: str = "curriculum-insights <noreply@example.org>"
-    email_to: str = "leadership@example.org"
+    # Headers of the ready-to-send email (_build/email.eml), e.g. "Name <name@school.edu>"; empty: the
+    # .eml has no such header and the build says so.
+    email_from: str = ""
+    email_to: str = ""
 
 
 @dataclass(frozen=True)

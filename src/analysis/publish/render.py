@@ -9,7 +9,7 @@ default without Quarto) renders the same .qmd sources itself:
 
 The pages do not compute anything: render pickles the report and the config once
 (`_build/findings-cache`, passed to the kernel as CURRICULUM_REPORT) and the pages read it. The slide is
-pandoc revealjs + pptx (+ a PNG screenshot by headless Chromium); the email is a pandoc HTML fragment with
+one content object from slide.qmd drawn as pptx (python-pptx, native chart), PNG (LibreOffice) and HTML; the email is a pandoc HTML fragment with
 CSS inlined (css_inline), charts as cid: PNG images, packed in an .eml with the .pptx attached.
 
 Everything the outputs load is copied into _site/assets/ (vega, vega-lite, vega-embed, reveal.js): no
@@ -206,7 +206,7 @@ def render(
     from analysis.publish import pages
     from analysis.publish.email import render_email
     from analysis.publish.site import SITE_PAGES, copy_assets, quarto_site, site_page
-    from analysis.publish.slide import render_slide, screenshot
+    from analysis.publish.slide import content_from_notebook, render_slide
     from analysis.questions import TITLES
 
     started = time.monotonic()
@@ -271,25 +271,26 @@ def render(
                     step(f"{source} ({time.monotonic() - t0:.1f}s)", enabled=progress)
             copy_assets(staging)  # after the site: quarto may clean its output folder
             t0 = time.monotonic()
-            slide_md = notebook_markdown(runner.run(PROJECT_ROOT / "slide.qmd"))
-            slide_outputs = render_slide(slide_md, staging, config)
-            step(
-                f"slide.qmd -> slide.html, slide.pptx ({time.monotonic() - t0:.1f}s)",
-                enabled=progress,
-            )
+            slide_content = content_from_notebook(runner.run(PROJECT_ROOT / "slide.qmd"))
+            slide_seconds = time.monotonic() - t0
             t0 = time.monotonic()
             email_path = PROJECT_ROOT / "email.qmd"
             email_meta, _ = split_front_matter(email_path.read_text(encoding="utf-8"))
             email_md = notebook_markdown(runner.run(email_path))
-        png = staging / "slide.png"
-        if not screenshot(slide_outputs[0], png):
-            shutil.copy2(staging / "slide-chart.png", png)
-            summary.notes.append(
-                "chromium not found: slide.png is the slide's chart (vl-convert), not a screenshot"
-            )
-        email_outputs = render_email(
-            email_md, email_meta, build_dir, slide_outputs[1], config, simulated
+            email_seconds = time.monotonic() - t0
+        t0 = time.monotonic()
+        slide_outputs, slide_notes = render_slide(slide_content, staging, build_dir, config)
+        summary.notes += slide_notes
+        step(
+            f"slide.qmd -> {', '.join(p.name for p in slide_outputs)} "
+            f"({slide_seconds + time.monotonic() - t0:.1f}s)",
+            enabled=progress,
         )
+        t0 = time.monotonic() - email_seconds
+        email_outputs, email_notes = render_email(
+            email_md, email_meta, build_dir, staging / "slide.pptx", config, simulated
+        )
+        summary.notes += email_notes
         step(f"email.qmd -> email.html, email.eml ({time.monotonic() - t0:.1f}s)", enabled=progress)
         _swap(staging, site_dir)
     except UserError:
@@ -300,10 +301,8 @@ def render(
         raise TargetError(f"cannot write the outputs ({site_dir}): {exc}") from exc
 
     summary.outputs = [site_dir / source.replace(".qmd", ".html") for source in SITE_PAGES] + [
-        site_dir / "slide.html",
-        site_dir / "slide.pptx",
-        site_dir / "slide.png",
-        *email_outputs,
+        site_dir / path.name for path in slide_outputs
     ]
+    summary.outputs += email_outputs
     summary.seconds = time.monotonic() - started
     return summary

@@ -1,105 +1,768 @@
-"""The one-slide summary: revealjs HTML, pptx, and a PNG of it."""
+"""The one-slide summary: slide.pptx (python-pptx, a native chart), slide.png (LibreOffice) and slide.html.
+
+slide.qmd is the source of the slide's content: its cells call the named functions below (`action_title`,
+`bullets`, `chart_data`, `footer`, `notes`) and hand the parts to `show()`, which displays a preview and
+emits them as one `SlideContent` (JSON, mime type SLIDE_MIME) in the executed notebook. render.py reads
+that object back (`content_from_notebook`) and `render_slide` builds every format from it:
+
+- slide.pptx: one 16:9 slide drawn with python-pptx (pandoc's pptx writer cannot make a native chart or fix
+  font sizes): title, at most MAX_BULLETS bullets, a clustered bar chart the viewer can edit, a footer with
+  the data period and the simulated-data notice, the details in the speaker notes. Every run has a fixed
+  size (>= MIN_PT), autofit is off and word wrap on, and every shape lies inside the slide.
+- slide.png: the pptx itself as LibreOffice draws it (soffice --convert-to pdf, then pdftoppm at 96 dpi:
+  1280 x 720). Without LibreOffice or poppler the build notes which file it could not make.
+- slide.html: the same content as a responsive page (the chart as HTML bars: no script, no image).
+
+All text is plain (not Markdown) and masked for public builds before it enters the content object.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import html
+import json
+import re
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
+from string import Template
+from typing import Any
+
+import polars as pl
 
 from analysis.config import Config
 from analysis.errors import TargetError
-from analysis.publish.common import TEMPLATES, pandoc
-from analysis.publish.pages import KEY_CHART, Page, chart_description
+from analysis.publish import privacy
+from analysis.publish.common import TEMPLATES
 
-# The questions whose headlines make the slide's points, most important first.
-SLIDE_QUESTIONS = (1, 4, 5, 3, 6)
+SLIDE_MIME = "application/vnd.curriculum-insights.slide+json"
+MAX_BULLETS = 4
+MAX_WORDS = 15  # per bullet
+MAX_TITLE_WORDS = 14
+ISO_DATE = re.compile(r"(?<![\d-])\d{4}-\d{2}-\d{2}(?![\d-])")
+CLAUSE_BREAK = re.compile(r"[;:,](?=\s)|\s—\s")
+MIN_CLAUSE_WORDS = 4  # a clipped bullet keeps at least this many words, else it is cut at the limit
+MIN_PT = 16  # smallest text on the slide (footer, bullets)
+# After the lead bullet, the questions whose headlines fill the slide, most important first.
+BULLET_QUESTIONS = (3, 5, 6, 1, 2, 8, 7)
+TIERS = ("high", "medium", "low")
+TIER_LABELS = {"high": "High risk", "medium": "Medium risk", "low": "Low risk"}
+TIER_COLOURS = {"high": "#b02a37", "medium": "#e08e0b", "low": "#6c757d", "": "#2780e3"}
+# Q4 incident kinds -> (singular, plural) short reader labels for the slide's bullets and chart axis.
+KIND_SHORT: dict[str, tuple[str, str]] = {
+    "scraping": ("scraping burst", "scraping bursts"),
+    "heavy_day": ("abnormally heavy day", "abnormally heavy days"),
+    "shared_ip": ("address shared by many users", "addresses shared by many users"),
+    "many_ips": ("user on many networks", "users on many networks"),
+    "new_ip": ("night visit from a new network", "night visits from a new network"),
+    "out_of_enrollment": ("reader outside enrollment", "readers outside enrollment"),
+    "unknown_identity": ("user with no known cohort", "users with no known cohort"),
+    "probing": ("probe for attack paths", "probes for attack paths"),
+}
+
+# Slide geometry (inches; 16:9 = 13.333 x 7.5).
+SLIDE_W, SLIDE_H = 13.333, 7.5
+MARGIN = 0.5
+TITLE_BOX = (MARGIN, 0.3, SLIDE_W - 2 * MARGIN, 1.25)
+BULLET_BOX = (MARGIN, 1.7, 5.6, 4.85)
+CHART_BOX = (6.4, 1.6, SLIDE_W - MARGIN - 6.4, 5.0)
+FOOTER_BOX = (MARGIN, 6.75, SLIDE_W - 2 * MARGIN, 0.5)
+TITLE_PT, BULLET_PT, FOOTER_PT, CHART_PT = 28, 20, 16, 14
 
 
-def render_slide(markdown: str, site_dir: Path, config: Config) -> list[Path]:
-    """revealjs HTML, pptx (same Markdown; the chart is a PNG in both) and a PNG of the slide."""
-    title = html.escape(config.site.title)
-    html_out = site_dir / "slide.html"
-    pandoc(
-        markdown,
-        "revealjs",
-        [
-            "--standalone",
-            f"--template={TEMPLATES / 'slide.html'}",
-            "-V",
-            "revealjs-url=assets/reveal.js",
-            "--metadata",
-            f"pagetitle={title}",
-            "--slide-level=2",
+@dataclass(frozen=True)
+class ChartData:
+    """A small category chart: one value per (series, category); bounded (<= 8 categories)."""
+
+    title: str
+    categories: list[str]
+    series: list[tuple[str, list[float]]]  # (name, values in category order)
+    colours: list[str] = field(default_factory=list)  # one hex colour per series
+    unit: str = ""  # what the values count, for the axis and the text alternative
+
+    def description(self) -> str:
+        """A text alternative: the title, then every value."""
+        parts = []
+        for name, values in self.series:
+            pairs = ", ".join(
+                f"{c} {_num(v)}" for c, v in zip(self.categories, values, strict=True) if v
+            )
+            parts.append(f"{name}: {pairs}" if len(self.series) > 1 else pairs)
+        return f"{self.title}. " + "; ".join(p for p in parts if p) + "."
+
+
+@dataclass(frozen=True)
+class SlideContent:
+    title: str
+    bullets: list[str]
+    chart: ChartData | None
+    footer: str
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SlideContent:
+        chart = data.get("chart")
+        return cls(
+            title=str(data["title"]),
+            bullets=[str(b) for b in data.get("bullets", [])],
+            chart=ChartData(
+                title=str(chart["title"]),
+                categories=[str(c) for c in chart["categories"]],
+                series=[(str(n), [float(v) for v in vs]) for n, vs in chart["series"]],
+                colours=[str(c) for c in chart.get("colours", [])],
+                unit=str(chart.get("unit", "")),
+            )
+            if chart
+            else None,
+            footer=str(data.get("footer", "")),
+            notes=[str(n) for n in data.get("notes", [])],
+        )
+
+
+# --- words ----------------------------------------------------------------------------------------------
+
+
+def _num(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def _plural(count: int, nouns: tuple[str, str]) -> str:
+    return f"{count:,} {nouns[0] if count == 1 else nouns[1]}"
+
+
+def _kind_nouns(kind: str) -> tuple[str, str]:
+    if kind in KIND_SHORT:
+        return KIND_SHORT[kind]
+    label = str(kind).replace("_", " ")
+    return label, label
+
+
+def _kind_label(kind: str) -> str:
+    plural = _kind_nouns(kind)[1]
+    return plural[:1].upper() + plural[1:]
+
+
+def clip_words(text: str, limit: int) -> str:
+    """At most `limit` words: cut at the latest clause break (; : — ,) that fits, else after `limit` words."""
+    words = " ".join(str(text).split()).rstrip(" .")
+    if len(words.split()) <= limit:
+        return words
+    heads = [words[: m.start()] for m in CLAUSE_BREAK.finditer(words)]
+    fitting = [h for h in heads if MIN_CLAUSE_WORDS <= len(h.split()) <= limit]
+    if fitting:
+        return max(fitting, key=len).rstrip(" .,;:")
+    return " ".join(words.split()[:limit]).rstrip(" .,;:") + "…"
+
+
+def readable_dates(text: str) -> str:
+    """ISO dates as people write them (2019-06-01 -> 1 Jun 2019): no line break inside a date."""
+
+    def human(match: re.Match[str]) -> str:
+        try:
+            date = dt.date.fromisoformat(match.group(0))
+        except ValueError:
+            return match.group(0)
+        return f"{date.day} {date:%b %Y}"
+
+    return ISO_DATE.sub(human, text)
+
+
+def _public_text(page: Any, text: Any) -> str:
+    raw = " ".join(str(text).split())
+    return privacy.mask_text(raw) if page.public else raw
+
+
+def _slide_text(page: Any, text: Any, limit: int) -> str:
+    """A title or bullet: masked, dates readable, at most `limit` words."""
+    return clip_words(readable_dates(_public_text(page, text)), limit)
+
+
+def _results(page: Any) -> dict[int, Any]:
+    return dict(getattr(page.report, "results", {}) or {})
+
+
+def _headline(result: Any) -> str:
+    try:
+        text = result.headline()
+    except Exception:  # a result object mid-rewrite: its plain answer still reads
+        text = getattr(result, "answer", "")
+    return str(text or getattr(result, "answer", "") or "")
+
+
+# --- the lead finding -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lead:
+    question: int
+    title: str
+    bullet: str
+    chart: ChartData | None
+    details: list[str]
+
+
+def _q4_lead(page: Any) -> Lead | None:
+    """Suspicious activity leads when Q4 found incidents: high-risk ones first (tiers), else by kind."""
+    result = _results(page).get(4)
+    incidents = getattr(result, "incidents", None)
+    if not isinstance(incidents, pl.DataFrame) or incidents.is_empty():
+        return None
+    if "kind" not in incidents.columns:
+        return None
+    tiered = "tier" in incidents.columns and bool(
+        set(incidents["tier"].cast(pl.String).unique().to_list()) & set(TIERS)
+    )
+    frame = incidents.select(
+        pl.col("kind").cast(pl.String).alias("kind"),
+        (pl.col("tier").cast(pl.String) if tiered else pl.lit("")).alias("tier"),
+    )
+    counts = frame.group_by("kind", "tier").agg(pl.len().alias("n"))
+    summary = getattr(result, "summary", None)
+    if (
+        not tiered
+        and isinstance(summary, pl.DataFrame)
+        and {"kind", "incidents"} <= set(summary.columns)
+        and summary["incidents"].sum()
+    ):  # counts per kind before the incidents list was cut to its most severe
+        counts = summary.select(
+            pl.col("kind").cast(pl.String).alias("kind"),
+            pl.lit("").alias("tier"),
+            pl.col("incidents").cast(pl.Int64).alias("n"),
+        ).filter(pl.col("n") > 0)
+    by_tier = dict(counts.group_by("tier").agg(pl.col("n").sum()).iter_rows())
+    total = int(getattr(result, "total_incidents", 0) or 0) or incidents.height
+    present = [t for t in TIERS if by_tier.get(t)] if tiered else [""]
+    # categories: kinds, by high count, then medium, then total (at most 6 on the slide)
+    wide = (
+        counts.group_by("kind")
+        .agg(
+            *[
+                pl.col("n").filter(pl.col("tier") == t).sum().alias(t or "all")
+                for t in (present or [""])
+            ],
+            pl.col("n").sum().alias("total"),
+        )
+        .sort([*(t or "all" for t in present), "total", "kind"], descending=True)
+        .head(6)
+    )
+    kinds = wide["kind"].to_list()
+    series = [
+        (TIER_LABELS.get(t, "Incidents"), [float(v) for v in wide[t or "all"].to_list()])
+        for t in present
+    ]
+    colours = [TIER_COLOURS[t] for t in present]
+    high = int(by_tier.get("high", 0))
+    if tiered and high:
+        top = (
+            counts.filter(pl.col("tier") == "high")
+            .sort(["n", "kind"], descending=[True, False])
+            .head(2)
+        )
+        parts = [_plural(int(n), _kind_nouns(k)) for k, _, n in top.iter_rows()]
+        verb = "needs" if high == 1 else "need"
+        noun = "incident" if high == 1 else "incidents"
+        title = f"{high:,} high-risk {noun} {verb} review: {', '.join(parts)}"
+        counts_text = ", ".join(f"{int(by_tier.get(t, 0)):,} {t}" for t in TIERS)
+        bullet = f"{total:,} incidents flagged by risk: {counts_text}"
+        chart_title = "Incidents by kind and risk"
+        pick = incidents.filter(pl.col("tier").cast(pl.String) == "high")
+    else:
+        top = counts.sort(["n", "kind"], descending=[True, False]).head(2)
+        parts = [_plural(int(n), _kind_nouns(k)) for k, _, n in top.iter_rows()]
+        first = incidents.sort("rank").row(0, named=True) if "rank" in incidents.columns else None
+        lead_kind = _kind_nouns(str(first["kind"]))[1] if first else parts[0]
+        title = f"{total:,} suspicious incidents flagged; the most severe are {lead_kind}"
+        bullet = f"Most common: {' and '.join(parts)}"
+        chart_title = "Incidents by kind"
+        pick = incidents
+    if "rank" in pick.columns:
+        pick = pick.sort("rank")
+    details = [
+        _public_text(page, text)
+        for text in (pick["evidence"].head(5).to_list() if "evidence" in pick.columns else [])
+        if text
+    ]
+    chart = ChartData(
+        title=chart_title,
+        categories=[_kind_label(k) for k in kinds],
+        series=series,
+        colours=colours,
+        unit="incidents",
+    )
+    return Lead(
+        question=4,
+        title=_slide_text(page, title, MAX_TITLE_WORDS),
+        bullet=_slide_text(page, bullet, MAX_WORDS),
+        chart=chart,
+        details=details,
+    )
+
+
+def _q6_lead(page: Any) -> Lead | None:
+    """Without incidents: graduates who keep reading, per program."""
+    result = _results(page).get(6)
+    programs = getattr(result, "programs", None)
+    need = {"program", "graduates", "alumni_readers"}
+    if not isinstance(programs, pl.DataFrame) or programs.is_empty():
+        return None
+    if not need <= set(programs.columns):
+        return None
+    frame = programs.sort("graduates", descending=True).head(6)
+    readers = int(getattr(result, "alumni_readers", 0) or frame["alumni_readers"].sum())
+    graduates = int(getattr(result, "graduates", 0) or frame["graduates"].sum())
+    share = round(100 * readers / graduates) if graduates else 0
+    chart = ChartData(
+        title="Graduates who kept reading, by program",
+        categories=[str(p) for p in frame["program"].to_list()],
+        series=[
+            ("Graduates", [float(v) for v in frame["graduates"].to_list()]),
+            ("Kept reading", [float(v) for v in frame["alumni_readers"].to_list()]),
         ],
-        outputfile=html_out,
-        where="slide.qmd",
-        source_format="markdown-implicit_figures",  # the chart's alt text is not a caption
+        colours=["#6c757d", "#2780e3"],
+        unit="graduates",
     )
-    pptx_out = site_dir / "slide.pptx"
-    pandoc(
-        markdown,
-        "pptx",
-        ["--slide-level=2", f"--resource-path={site_dir}"],
-        outputfile=pptx_out,
-        where="slide.qmd",
-        source_format="markdown-implicit_figures",
+    title = f"{share}% of graduates keep using the curriculum after graduating"
+    bullet = f"{readers:,} of {graduates:,} graduates came back after graduating"
+    return Lead(
+        6,
+        _slide_text(page, title, MAX_TITLE_WORDS),
+        _slide_text(page, bullet, MAX_WORDS),
+        chart,
+        [_public_text(page, getattr(result, "answer", ""))],
     )
-    return [html_out, pptx_out]
 
 
-def screenshot(html_file: Path, png: Path, size: tuple[int, int] = (1280, 720)) -> bool:
-    """Headless Chromium screenshot of a local page; False when chromium is not installed."""
-    browser = (
-        shutil.which("chromium")
-        or shutil.which("chromium-browser")
-        or shutil.which("google-chrome")
+def lead(page: Any) -> Lead:
+    """The single most important finding: Q4's incidents when there are any, else Q6, else Q1's answer."""
+    for build in (_q4_lead, _q6_lead):
+        found = build(page)
+        if found is not None:
+            return found
+    results = _results(page)
+    number = min(results) if results else 0
+    text = _headline(results[number]) if results else "No findings: the log is empty"
+    return Lead(number, _slide_text(page, text, MAX_TITLE_WORDS), "", None, [])
+
+
+# --- what slide.qmd calls --------------------------------------------------------------------------------
+
+
+def action_title(page: Any) -> str:
+    """The slide's title: the lead finding as a sentence."""
+    return lead(page).title
+
+
+def bullets(page: Any) -> list[str]:
+    """At most MAX_BULLETS bullets of at most MAX_WORDS words: the lead's, then other headlines."""
+    found = lead(page)
+    out = [found.bullet] if found.bullet else []
+    results = _results(page)
+    for number in BULLET_QUESTIONS:
+        if len(out) >= MAX_BULLETS:
+            break
+        if number == found.question or number not in results:
+            continue
+        text = _slide_text(page, _headline(results[number]), MAX_WORDS)
+        if text and text not in out:
+            out.append(text)
+    return out
+
+
+def chart_data(page: Any) -> ChartData | None:
+    """The chart supporting the lead bullet (native in the pptx, HTML bars in slide.html)."""
+    return lead(page).chart
+
+
+def _period(page: Any) -> str:
+    data = page.dataset
+    first, last = data.get("first_seen"), data.get("last_seen")
+    if not first or not last:
+        return ""
+
+    def day(value: Any) -> str:
+        try:
+            date = dt.date.fromisoformat(str(value)[:10])
+            return f"{date.day} {date:%b %Y}"
+        except ValueError:
+            return str(value)[:10]
+
+    return f"Data from {day(first)} to {day(last)}"
+
+
+def footer(page: Any) -> str:
+    """The data period and, for simulated data, the notice."""
+    parts = [_period(page)]
+    if page.simulated:
+        parts.append("Simulated data: it shows the method, not real students")
+    return " · ".join(p for p in parts if p)
+
+
+def notes(page: Any) -> list[str]:
+    """Speaker notes: the lead's details, then every question's answer, then where the report is."""
+    found = lead(page)
+    out = []
+    if found.details:
+        out.append("Behind the title:")
+        out += [f"- {d}" for d in found.details]
+    if found.chart is not None:
+        out.append(f"Chart: {found.chart.description()}")
+    out.append("The eight answers:")
+    for number, result in sorted(_results(page).items()):
+        out.append(
+            f"Q{number} {_public_text(page, getattr(result, 'title', ''))}: "
+            f"{_public_text(page, getattr(result, 'answer', ''))}"
+        )
+    url = page.config.site.base_url
+    out.append(
+        f"Full report: {url}"
+        if url
+        else f"Full report: the {page.config.paths.site_dir.name} folder of the build (index.html)"
     )
-    if not browser:
-        return False
-    with tempfile.TemporaryDirectory(prefix="ci-chromium-") as profile:
+    if page.simulated:
+        out.append(
+            "The data is simulated (calibrated to facts published about the real log): "
+            "the numbers illustrate the method; they are not findings about real students."
+        )
+    return out
+
+
+def show(content: SlideContent):
+    """Display the slide's content in the notebook: a Markdown preview plus the content as JSON."""
+    from IPython.display import display
+
+    from analysis.publish.pages import escape_md
+
+    lines = [f"## {escape_md(content.title)}", ""]
+    lines += [f"- {escape_md(b)}" for b in content.bullets]
+    if content.chart is not None:
+        lines += ["", f"*{escape_md(content.chart.description())}*"]
+    lines += ["", escape_md(content.footer)]
+    display(
+        {"text/markdown": "\n".join(lines) + "\n", SLIDE_MIME: content.to_json()},
+        raw=True,
+    )
+
+
+def content_from_notebook(notebook: Any, where: str = "slide.qmd") -> SlideContent:
+    """The SlideContent `show()` emitted in the executed slide.qmd (the last one wins)."""
+    found = None
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if SLIDE_MIME in data:
+                found = data[SLIDE_MIME]
+    if found is None:
+        raise TargetError(f"{where}: no cell called slide.show(...): the slide has no content")
+    if isinstance(found, str):
+        found = json.loads(found)
+    try:
+        return SlideContent.from_json(found)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TargetError(f"{where}: the slide content is incomplete ({exc})") from exc
+
+
+# --- pptx -----------------------------------------------------------------------------------------------
+
+
+def _hex(colour: str):
+    from pptx.dml.color import RGBColor
+
+    return RGBColor.from_string(colour.lstrip("#").upper())
+
+
+def _text_box(slide: Any, box: tuple[float, float, float, float], name: str):
+    from pptx.enum.text import MSO_AUTO_SIZE
+    from pptx.util import Inches
+
+    shape = slide.shapes.add_textbox(*(Inches(v) for v in box))
+    shape.name = name
+    frame = shape.text_frame
+    frame.word_wrap = True
+    frame.auto_size = MSO_AUTO_SIZE.NONE
+    for side in ("margin_left", "margin_right", "margin_top", "margin_bottom"):
+        setattr(frame, side, Inches(0.05))
+    return shape
+
+
+def _run(paragraph: Any, text: str, size: int, bold: bool = False, colour: str = "#212529"):
+    from pptx.util import Pt
+
+    run = paragraph.add_run()
+    run.text = text
+    run.font.size = Pt(size)
+    run.font.bold = bold
+    run.font.name = "Arial"
+    run.font.color.rgb = _hex(colour)
+    return run
+
+
+def _bullet(paragraph: Any, indent_emu: int) -> None:
+    """A hanging bullet (•) on a text-box paragraph."""
+    from pptx.oxml.ns import qn
+
+    ppr = paragraph._p.get_or_add_pPr()
+    ppr.set("marL", str(indent_emu))
+    ppr.set("indent", str(-indent_emu))
+    for tag in ("a:buNone", "a:buChar", "a:buFont"):
+        for old in ppr.findall(qn(tag)):
+            ppr.remove(old)
+    font = ppr.makeelement(qn("a:buFont"), {"typeface": "Arial"})
+    char = ppr.makeelement(qn("a:buChar"), {"char": "•"})
+    ppr.append(font)
+    ppr.append(char)
+
+
+def _add_chart(slide: Any, chart: ChartData) -> None:
+    from pptx.chart.data import CategoryChartData
+    from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION, XL_TICK_LABEL_POSITION
+    from pptx.util import Inches, Pt
+
+    data = CategoryChartData()
+    data.categories = chart.categories
+    for name, values in chart.series:
+        data.add_series(name, values)
+    frame = slide.shapes.add_chart(
+        XL_CHART_TYPE.BAR_CLUSTERED, *(Inches(v) for v in CHART_BOX), data
+    )
+    frame.name = "Chart"
+    native = frame.chart
+    native.font.size = Pt(CHART_PT)
+    native.font.name = "Arial"
+    native.has_title = True
+    native.chart_title.text_frame.text = chart.title
+    for paragraph in native.chart_title.text_frame.paragraphs:
+        for run in paragraph.runs:
+            run.font.size = Pt(MIN_PT)
+            run.font.bold = True
+    native.has_legend = len(chart.series) > 1
+    if native.has_legend:
+        native.legend.position = XL_LEGEND_POSITION.BOTTOM
+        native.legend.include_in_layout = False
+        native.legend.font.size = Pt(CHART_PT)
+    categories = native.category_axis
+    categories.reverse_order = True  # the first category on top
+    categories.tick_labels.font.size = Pt(CHART_PT)
+    categories.has_major_gridlines = False
+    values = native.value_axis
+    values.has_major_gridlines = False
+    values.tick_label_position = XL_TICK_LABEL_POSITION.NONE
+    values.visible = False
+    plot = native.plots[0]
+    plot.gap_width = 60
+    plot.overlap = 0
+    plot.has_data_labels = True
+    labels = plot.data_labels
+    labels.font.size = Pt(CHART_PT)
+    labels.number_format = "#,##0"
+    labels.number_format_is_linked = False
+    labels.show_value = True
+    for series, colour in zip(plot.series, chart.colours, strict=False):
+        series.format.fill.solid()
+        series.format.fill.fore_color.rgb = _hex(colour)
+
+
+def build_pptx(content: SlideContent, path: Path) -> Path:
+    """One 16:9 slide: title, bullets, native chart, footer, speaker notes."""
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    presentation = Presentation()
+    presentation.slide_width = Inches(SLIDE_W)
+    presentation.slide_height = Inches(SLIDE_H)
+    slide = presentation.slides.add_slide(presentation.slide_layouts[6])  # blank
+
+    title = _text_box(slide, TITLE_BOX, "Title")
+    _run(title.text_frame.paragraphs[0], content.title, TITLE_PT, bold=True, colour="#1b2a41")
+
+    left, top, width, height = BULLET_BOX
+    if content.chart is None:  # the bullets take the whole width
+        width = SLIDE_W - 2 * MARGIN
+    body = _text_box(slide, (left, top, width, height), "Bullets")
+    for index, text in enumerate(content.bullets[:MAX_BULLETS]):
+        paragraph = body.text_frame.paragraphs[0] if index == 0 else body.text_frame.add_paragraph()
+        _bullet(paragraph, int(Inches(0.3)))
+        paragraph.space_after = Inches(0.12)
+        _run(paragraph, text, BULLET_PT, bold=index == 0)
+
+    if content.chart is not None:
+        _add_chart(slide, content.chart)
+
+    foot = _text_box(slide, FOOTER_BOX, "Footer")
+    _run(foot.text_frame.paragraphs[0], content.footer, FOOTER_PT, colour="#495057")
+
+    notes = slide.notes_slide.notes_text_frame
+    notes.text = "\n".join(content.notes)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    presentation.save(str(path))
+    return path
+
+
+# --- png (LibreOffice) ------------------------------------------------------------------------------------
+
+
+def pptx_to_png(pptx: Path, png: Path, pdf: Path) -> str | None:
+    """pptx -> PDF (LibreOffice headless) -> PNG (pdftoppm, 96 dpi); a note when a tool is missing."""
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if not soffice:
+        return (
+            f"LibreOffice (soffice) not found: {png.name} (the rendered slide) was not made "
+            "(install Debian libreoffice-impress)"
+        )
+    pdftoppm = shutil.which("pdftoppm")
+    if not pdftoppm:
+        return f"pdftoppm not found: {png.name} was not made (install Debian poppler-utils)"
+    with tempfile.TemporaryDirectory(prefix="ci-soffice-") as scratch:
+        work = Path(scratch)
+        profile = (work / "profile").as_uri()  # own profile: parallel builds do not share a lock
         command = [
-            browser,
+            soffice,
+            f"-env:UserInstallation={profile}",
             "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--hide-scrollbars",
-            f"--user-data-dir={profile}",
-            "--virtual-time-budget=5000",
-            f"--window-size={size[0]},{size[1]}",
-            f"--screenshot={png}",
-            html_file.resolve().as_uri(),
+            "--norestore",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(work),
+            str(pptx),
         ]
         try:
-            subprocess.run(command, check=True, capture_output=True, timeout=120)
+            subprocess.run(command, check=True, capture_output=True, timeout=180)
         except (subprocess.SubprocessError, OSError) as exc:
-            raise TargetError(f"slide screenshot with {browser} failed: {exc}") from exc
-    if not png.exists():
-        raise TargetError(f"slide screenshot: {browser} wrote no {png}")
-    return True
+            raise TargetError(f"{pptx.name} -> PDF with LibreOffice failed: {exc}") from exc
+        made = work / f"{pptx.stem}.pdf"
+        if not made.exists():
+            raise TargetError(f"LibreOffice wrote no PDF for {pptx.name}")
+        pdf.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(made, pdf)
+        prefix = work / "page"
+        try:
+            subprocess.run(
+                [pdftoppm, "-png", "-r", "96", "-singlefile", str(pdf), str(prefix)],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+        except (subprocess.SubprocessError, OSError) as exc:
+            raise TargetError(f"{pdf.name} -> PNG with pdftoppm failed: {exc}") from exc
+        shutil.copy2(prefix.with_suffix(".png"), png)
+    return None
 
 
-# --- what slide.qmd displays ---
+# --- html -----------------------------------------------------------------------------------------------
 
 
-def points(page: Page) -> str:
-    points = []
-    for number in SLIDE_QUESTIONS:
-        if number in page.report.results:
-            points.append(f"- {page.text(page.report.results[number].headline())}")
-    if page.simulated:
-        points.append("- *Simulated data: illustrates the method.*")
-    return "\n".join(points) + "\n"
+def chart_bars_html(chart: ChartData) -> str:
+    """The chart as HTML bars (widths in %): scales to any width, no script, no image."""
+    peak = max((v for _, values in chart.series for v in values), default=0) or 1
+    legend = ""
+    if len(chart.series) > 1:
+        legend = (
+            '<ul class="legend">'
+            + "".join(
+                f'<li><span class="swatch" style="background:{html.escape(colour)}"></span>'
+                f"{html.escape(name)}</li>"
+                for (name, _), colour in zip(chart.series, chart.colours, strict=False)
+            )
+            + "</ul>"
+        )
+    groups = []
+    for index, category in enumerate(chart.categories):
+        rows = []
+        for (name, values), colour in zip(chart.series, chart.colours, strict=False):
+            value = values[index]
+            width = 100 * value / peak
+            rows.append(
+                f'<div class="bar-row"><span class="bar" style="width:{width:.1f}%;'
+                f'background:{html.escape(colour)}" title="{html.escape(name)}"></span>'
+                f'<span class="value">{html.escape(_num(value))}'
+                f'<span class="visually-hidden"> {html.escape(name.lower())}</span></span></div>'
+            )
+        groups.append(
+            f'<div class="group"><div class="category">{html.escape(category)}</div>'
+            f"{''.join(rows)}</div>"
+        )
+    return (
+        f'<figure class="chart" role="img" aria-label="{html.escape(chart.description())}">'
+        f"<figcaption>{html.escape(chart.title)}</figcaption>{legend}"
+        f'<div class="bars" aria-hidden="true">{"".join(groups)}</div></figure>'
+    )
 
 
-def chart(page: Page) -> str:
-    """The key chart as PNG beside the slide (revealjs and pptx both use it)."""
-    number, index = KEY_CHART
-    charts = page.charts(number)
-    if not charts:
-        return ""
-    path = page.png(charts[index], page.config.paths.site_dir / "slide-chart.png", scale=1.5)
-    description = chart_description(page.spec(charts[index]))
-    return f"![{page.text(description)}]({path.name}){{width=100%}}\n"
+def build_html(content: SlideContent, path: Path, config: Config, png: bool) -> Path:
+    template = Template((TEMPLATES / "slide.html").read_text(encoding="utf-8"))
+    downloads = ['<a href="slide.pptx">slide.pptx</a>']
+    if png:
+        downloads.append('<a href="slide.png">slide.png</a>')
+    downloads.append('<a href="index.html">the full report</a>')
+    page = template.substitute(
+        pagetitle=html.escape(f"{config.site.title}: summary slide"),
+        title=html.escape(content.title),
+        bullets="".join(f"<li>{html.escape(b)}</li>" for b in content.bullets),
+        chart=chart_bars_html(content.chart) if content.chart else "",
+        footer=html.escape(content.footer),
+        notes="".join(f"<p>{html.escape(n)}</p>" for n in content.notes),
+        downloads=" · ".join(downloads),
+    )
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+# --- the whole slide --------------------------------------------------------------------------------------
+
+
+def render_slide(
+    content: SlideContent, site_dir: Path, build_dir: Path, config: Config
+) -> tuple[list[Path], list[str]]:
+    """slide.pptx, slide.png (when LibreOffice and poppler are installed) and slide.html; notes."""
+    pptx = build_pptx(content, site_dir / "slide.pptx")
+    png = site_dir / "slide.png"
+    note = pptx_to_png(pptx, png, build_dir / "slide.pdf")
+    html_out = build_html(content, site_dir / "slide.html", config, png=note is None)
+    outputs = [html_out, pptx] + ([png] if note is None else [])
+    return outputs, [note] if note else []
+
+
+def chart_altair(chart: ChartData, width: int = 560):
+    """The slide's chart for a PNG (email): grouped horizontal bars, large fonts, fitted to `width` px."""
+    import altair as alt
+
+    rows = [
+        {"category": category, "series": name, "value": values[index], "order": index}
+        for name, values in chart.series
+        for index, category in enumerate(chart.categories)
+    ]
+    names = [name for name, _ in chart.series]
+    colour = alt.Color(
+        "series:N",
+        title=None,
+        scale=alt.Scale(domain=names, range=chart.colours or None),
+        legend=alt.Legend(orient="bottom", labelFontSize=16, symbolSize=200)
+        if len(names) > 1
+        else None,
+    )
+    y = alt.Y("category:N", sort=chart.categories, title=None, axis=alt.Axis(labelLimit=260))
+    base = alt.Chart(alt.Data(values=rows)).encode(
+        y=y,
+        yOffset=alt.YOffset("series:N", sort=names),
+        x=alt.X("value:Q", title=chart.unit.capitalize() or None, axis=None),
+    )
+    bars = base.mark_bar().encode(color=colour, tooltip=["category:N", "series:N", "value:Q"])
+    labels = base.mark_text(align="left", dx=4, fontSize=16).encode(text=alt.Text("value:Q"))
+    return (
+        (bars + labels)
+        .properties(
+            width=width,
+            height=alt.Step(22),
+            title=alt.Title(chart.title, fontSize=20, anchor="start"),
+            description=chart.description(),
+            autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
+        )
+        .configure_axis(labelFontSize=16)
+        .configure_view(stroke=None)
+    )
