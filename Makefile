@@ -34,7 +34,7 @@ test: $(STAMP) services ## run every test tier (installs and starts MariaDB and 
 test-fast: $(STAMP) ## unit and golden tests only (no MariaDB, browser or full render)
 	$(BIN)/python -m pytest -m "not mysql and not browser and not render and not slow"
 
-services: ## install/start what the integration tests need: MariaDB server, Chromium
+services: ## install/start what the integration tests need: MariaDB server, Chromium, LibreOffice, poppler
 	bash .ci/services.sh
 
 lint: $(STAMP) ## ruff check and format check

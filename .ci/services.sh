@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install and start what the integration tests need, when it is missing: MariaDB server on 127.0.0.1:3306
-# (root, empty password) and Debian's chromium. Idempotent; safe to run on a machine that has both.
+# (root, empty password), Debian's chromium, and LibreOffice Impress + poppler-utils (the slide's pptx is
+# rendered to PDF and PNG). Idempotent; safe to run on a machine that has them.
 set -euo pipefail
 
 apt_updated=0
@@ -41,3 +42,15 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt_install chromium
 fi
 echo "-> $(chromium --version 2>/dev/null || echo 'chromium missing')"
+
+if ! command -v soffice >/dev/null 2>&1; then
+  echo "-> installing libreoffice-impress"
+  apt_install libreoffice-impress
+fi
+echo "-> $(soffice --version 2>/dev/null | head -n 1 || echo 'LibreOffice missing')"
+
+if ! command -v pdftoppm >/dev/null 2>&1 || ! command -v pdftotext >/dev/null 2>&1; then
+  echo "-> installing poppler-utils"
+  apt_install poppler-utils
+fi
+echo "-> $(pdftoppm -v 2>&1 | head -n 1 || echo 'poppler-utils missing')"

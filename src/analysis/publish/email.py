@@ -67,7 +67,7 @@ def setup_notes(config: Config) -> list[str]:
         )
         notes.append(
             f"{reason}: the email has no link; it says the report is in the "
-            f"{config.paths.site_dir.name} folder and the slide is attached"
+            f"{slide.report_folder(config)} folder and the slide is attached"
         )
     for header, key in (("To", "email_to"), ("From", "email_from")):
         if not _address(getattr(config.site, key)):
@@ -180,7 +180,7 @@ def site_link(page: Page) -> str:
             "The full report, with charts, tables, methods and caveats for each answer, is at "
             f"<{url}>.\n"
         )
-    folder = page.text(page.config.paths.site_dir.name)
+    folder = page.text(slide.report_folder(page.config))
     return (
         "The full report, with charts, tables, methods and caveats for each answer, is not online "
         f"yet: it is in the {folder} folder of the build (open index.html there).\n"

@@ -173,6 +173,14 @@ def readable_dates(text: str) -> str:
     return ISO_DATE.sub(human, text)
 
 
+def report_folder(config: Config) -> str:
+    """The site folder's name as the user knows it (the pages run while render writes to `.NAME.partial`)."""
+    name = config.paths.site_dir.name
+    if name.startswith(".") and name.endswith(".partial"):
+        name = name[1 : -len(".partial")]
+    return name
+
+
 def _public_text(page: Any, text: Any) -> str:
     raw = " ".join(str(text).split())
     return privacy.mask_text(raw) if page.public else raw
@@ -422,7 +430,7 @@ def notes(page: Any) -> list[str]:
     out.append(
         f"Full report: {url}"
         if url
-        else f"Full report: the {page.config.paths.site_dir.name} folder of the build (index.html)"
+        else f"Full report: the {report_folder(page.config)} folder of the build (index.html)"
     )
     if page.simulated:
         out.append(
