@@ -229,7 +229,7 @@ def render(
     except OSError as exc:
         raise TargetError(f"cannot write the outputs ({site_dir}, {build_dir}): {exc}") from exc
 
-    # The pages see the staging folder as the site (slide-chart.png is written there).
+    # The pages see the staging folder as the site.
     page_config = config.replace(paths=dataclasses.replace(config.paths, site_dir=staging))
     cache = pages.write_cache(report, page_config, build_dir / CACHE_NAME)
     env = {**os.environ, "CURRICULUM_REPORT": str(cache)}  # forwarded to the kernel, not read here
