@@ -156,36 +156,34 @@ def test_incremental_refresh_keeps_boundary_second_rows_once(scratch, tmp_path: 
     later = [
         ("2018-02-01", "10:00:00", "spring", 11, 22, "10.0.0.1"),  # a third copy in the last second
         ("2018-02-01", "10:00:00", "html-css", 13, 22, "10.0.0.3"),  # new row, same second
-        (
-            "2018-02-01",
-            "09:59:59",
-            "late-arrival",
-            13,
-            22,
-            "10.0.0.3",
-        ),  # before last_seen: not seen
+        # before last_seen: not in the incremental window, found by reconciliation
+        ("2018-02-01", "09:59:59", "late-arrival", 13, 22, "10.0.0.3"),
         ("2018-02-02", "11:00:00", "jquery", 12, 22, "10.0.0.2"),
     ]
     _insert(engine, later)
     refresh = acquire(_url(name), target, progress=False, chunk_size=2)
     assert refresh.mode == "incremental"
-    assert refresh.lines_read == 3 + 3  # the boundary second (3 old + 2 new rows) and one later row
-    assert refresh.new_rows == 3
+    # the boundary second (3 old + 2 new rows) and one later row, then the day that differed re-read
+    assert refresh.lines_read == 3 + 3 + 6
+    assert refresh.new_rows == 4
+    assert "1 day(s) differed from the database (2018-02-01)" in refresh.describe()
+    assert "1 late rows added" in refresh.describe()
     assert refresh.quarantined == 0  # the invalid row is not re-quarantined
     assert sorted((target / "logs").glob("*.parquet")) == [
         target / "logs" / "part-00000.parquet",
         target / "logs" / "part-00001.parquet",
     ]
     assert os.stat(target / "logs" / "part-00000.parquet").st_ino == inode  # hard-linked history
-    # Same content as a full read of everything except the row inserted behind last_seen.
+    # Same content as a full read of everything, the row inserted behind last_seen included.
     full = acquire(_url(name), tmp_path / "full", full=True, progress=False)
     assert full.mode == "full"
-    assert full.manifest.rows == refresh.manifest.rows + 1
-    expected = _sorted_logs(tmp_path / "full").filter(pl.col("path").ne_missing("late-arrival"))
-    assert_frame_equal(_sorted_logs(target), expected)
-    # Nothing new: no rows added, digest unchanged.
+    assert full.manifest.rows == refresh.manifest.rows
+    assert full.manifest.logs_digest == refresh.manifest.logs_digest
+    assert_frame_equal(_sorted_logs(target), _sorted_logs(tmp_path / "full"))
+    # Nothing new: no rows added, digest unchanged, and the report says the two agree.
     again = acquire(_url(name), target, progress=False)
     assert again.new_rows == 0
+    assert "the snapshot and its quarantine match the database" in again.describe()
     assert again.manifest.logs_digest == refresh.manifest.logs_digest
     assert again.manifest.quarantined_rows == 1
 

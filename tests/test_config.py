@@ -72,3 +72,70 @@ def test_bad_privacy_mode_is_refused() -> None:
 def test_missing_config_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="nope.toml"):
         load_config(environ={"CURRICULUM_CONFIG": str(tmp_path / "nope.toml")})
+
+
+# --- types and ranges, checked once at load (issue 11, item 3) ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("q1 = 5\n", "q1: expected a table of settings, got 5"),
+        ("programs = 5\n", "programs: expected a table of settings"),
+        ("lessons = [1]\n", "lessons: expected a table of settings"),
+        ("[q4]\nbollinger_window = 0\n", "q4.bollinger_window must be >= 2, got 0"),
+        ("[q4]\nbollinger_window = -3\n", "q4.bollinger_window must be >= 2"),
+        ("[q1]\ntop_k = -1\n", "q1.top_k must be >= 1, got -1"),
+        ("[q5]\nbootstrap_reps = 0\n", "q5.bootstrap_reps must be >= 1, got 0"),
+        ("[q2]\nalpha = nan\n", "q2.alpha must be > 0 and < 1, got nan"),
+        ("[q2]\nalpha = 1.5\n", "q2.alpha must be > 0 and < 1"),
+        ("[q4]\nbollinger_k = inf\n", "q4.bollinger_k must be > 0, got inf"),
+        ("[q4]\nscrape_window_seconds = -60\n", "q4.scrape_window_seconds must be >= 1"),
+        ("[q4]\nafter_graduation_days = -1\n", "q4.after_graduation_days must be >= 0"),
+        ("[q3]\nbulk_quantile = 0.7\n", "q3.bulk_quantile must be >= 0 and < 0.5"),
+        ("[acquire]\nread_timeout_seconds = 0\n", "acquire.read_timeout_seconds must be > 0"),
+        ("[q4]\ncampus_ips = [1, 2]\n", "q4.campus_ips: expected a list of strings"),
+        ("[site]\ntitle = 5\n", "site.title: expected a string"),
+        ("[programs]\n1 = 5\n", "every value must be a string"),
+        ("[programs]\ntrack = 5\n", "expected a table"),
+    ],
+)
+def test_wrong_types_and_out_of_range_values_are_refused_at_load(
+    tmp_path: Path, text: str, fragment: str
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        load_config(path, environ={})
+    assert fragment in str(error.value)
+
+
+def test_every_range_rule_names_a_real_setting_and_the_defaults_pass() -> None:
+    import dataclasses
+
+    from analysis.config import RANGES, validate
+
+    config = Config()
+    for key in RANGES:
+        section, name = key.split(".")
+        assert name in {f.name for f in dataclasses.fields(getattr(config, section))}, key
+    validate(config)
+    validate(load_config(environ={}))
+
+
+def test_config_that_is_a_directory_or_not_utf8_is_one_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config(tmp_path, environ={})
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b'[site]\ntitle = "Caf\xe9"\n')
+    with pytest.raises(ConfigError, match="not valid UTF-8"):
+        load_config(path, environ={})
+
+
+def test_data_dir_naming_a_file_or_an_impossible_path_is_refused(tmp_path: Path) -> None:
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    with pytest.raises(ConfigError, match="CURRICULUM_DATA_DIR: .* is not a directory"):
+        load_config(environ={"CURRICULUM_DATA_DIR": str(a_file)})
+    with pytest.raises(ConfigError, match="cannot be created"):
+        load_config(environ={"CURRICULUM_DATA_DIR": str(a_file / "below" / "it")})

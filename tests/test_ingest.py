@@ -84,7 +84,7 @@ BAD = (
     "2018-01-26 09:55:03 / 1 8 1.2.3\n"  # 9
     "2018-01-26 09:55:03 /  8 1.2.3.4\n"  # 10 empty user_id
     "2018-01-26 09:55:04 / 2 8 97.105.19.61\n"  # 11 ok
-    "\n   \n\n"  # 12-14 trailing blank lines: ignored
+    "\n   \n\n"  # 12-14 trailing blank lines: counted and reported as blank too
 )
 
 
@@ -102,7 +102,11 @@ def test_quarantine_has_line_numbers_and_reasons(tmp_path: Path) -> None:
         (8, "invalid ip"),
         (9, "invalid ip"),
         (10, "missing user_id"),
+        (12, "blank line"),
+        (13, "blank line"),
+        (14, "blank line"),
     ]
+    assert logs.height + quarantine.height == lines  # every line is either imported or reported
     assert set(quarantine["source"]) == {"bad.log"}
     assert quarantine["key"].null_count() == quarantine.height
     assert quarantine.filter(pl.col("line") == 3)["raw"].item().endswith("extra")
@@ -115,7 +119,7 @@ def test_chunk_boundaries_do_not_change_the_result(tmp_path: Path) -> None:
     assert_frame_equal(whole[0], tiny[0])
     assert_frame_equal(whole[1], tiny[1])
     assert whole[2] == tiny[2] == 42
-    assert whole[1]["line"].max() == 38  # the blank lines of copies 1-2 are not trailing
+    assert whole[1]["line"].max() == 42  # blank lines are counted wherever they are
 
 
 def test_unit_separator_byte_in_a_line_takes_the_exact_path(tmp_path: Path) -> None:
@@ -180,9 +184,10 @@ def test_cli_import_writes_the_snapshot(tmp_path: Path, capsys) -> None:
     )  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0
-    assert "imported 2" in out and "quarantined 9" in out and "bad date (2)" in out
+    assert "imported 2" in out and "quarantined 12 (of them 4 blank)" in out
+    assert "bad date (2)" in out
     manifest = read_manifest(tmp_path / "data" / "snapshot")
-    assert (manifest.rows, manifest.quarantined_rows, manifest.cohorts) == (2, 9, 53)
+    assert (manifest.rows, manifest.quarantined_rows, manifest.cohorts) == (2, 12, 53)
     assert manifest.source == "file" and manifest.simulated is False
 
 
@@ -245,15 +250,15 @@ def test_import_report_and_snapshot(tmp_path: Path) -> None:
         _write(tmp_path / "bad.log", BAD), REFERENCE_COHORTS, tmp_path / "snap", progress=False
     )
     text = report.describe()
-    assert "read 14 lines" in text and "imported 2" in text and "quarantined 9" in text
+    assert "read 14 lines" in text and "imported 2" in text and "quarantined 12" in text
     assert "bad.log:2 ''" in text  # first quarantined lines are shown with their line numbers
     assert "2018-01-26T09:55:03 .. 2018-01-26T09:55:04" in text
     snapshot = load_snapshot(tmp_path / "snap", verify=True)
     assert snapshot.logs.collect().height == 2
-    assert snapshot.quarantine.height == 9
+    assert snapshot.quarantine.height == 12
     assert snapshot.cohorts.height == 53
     summary = describe_snapshot(tmp_path / "snap")
-    assert "rows: 2;" in summary and "quarantined rows: 9" in summary
+    assert "rows: 2;" in summary and "quarantined rows: 12" in summary
 
 
 # --- property: malformed input never crashes, nothing is lost, valid rows round-trip -----------------
@@ -315,9 +320,9 @@ _broken = st.tuples(_valid, st.sampled_from(["date", "user", "cohort", "ip", "ex
 def test_property_malformed_input(items: list, trailing_blanks: int, zipped: bool) -> None:
     lines = [_render(value) if kind == "valid" else value for kind, value in items]
     valid_rows = [value for kind, value in items if kind == "valid"]
-    counted = len(lines)  # trailing blank lines are ignored, blank ones in the middle are not
-    while counted and not lines[counted - 1].strip():
-        counted -= 1
+    pieces = lines + [""] * trailing_blanks
+    # every line counts, blank ones included; the file's last line break adds no line
+    counted = len(pieces) - (1 if pieces and pieces[-1] == "" else 0)
     text = "\n".join(lines + [""] * trailing_blanks)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "prop.log"
@@ -401,3 +406,116 @@ def test_a_failed_chunked_import_leaves_the_old_snapshot(tmp_path: Path) -> None
         import_files(bad, REFERENCE_COHORTS, tmp_path / "snap", progress=False, chunk_bytes=64)
     assert read_manifest(tmp_path / "snap") == before
     assert [p.name for p in tmp_path.iterdir() if "tmp" in p.name] == []  # no staging left behind
+
+
+# --- stricter parsing (issue 11, item 4) ------------------------------------------------------------
+
+
+def test_seconds_beyond_59_are_quarantined_not_rolled_over(tmp_path: Path) -> None:
+    text = (
+        "2018-01-26 10:30:60 / 1 8 1.2.3.4\n"  # would become 10:31:00
+        "2018-01-26 23:59:60 / 1 8 1.2.3.4\n"  # would become the next day
+        "2018-01-26 10:60:00 / 1 8 1.2.3.4\n"
+        "2018-01-26 10:30:59 / 1 8 1.2.3.4\n"
+    )
+    logs, quarantine, _ = read_log_file(_write(tmp_path / "s.log", text), progress=False)
+    assert logs["timestamp"].to_list() == [T(2018, 1, 26, 10, 30, 59)]
+    assert quarantine.select("line", "reason").rows() == [
+        (1, "bad date"),
+        (2, "bad date"),
+        (3, "bad date"),
+    ]
+
+
+def test_ips_are_judged_by_ipaddress_and_stored_canonically(tmp_path: Path) -> None:
+    ips = {
+        "2001:DB8:0:0:0:0:0:7": "2001:db8::7",
+        "2001:db8::7": "2001:db8::7",
+        "::ffff:1.2.3.4": str(ipaddress.ip_address("::ffff:1.2.3.4")),
+        "FE80::1": "fe80::1",
+        "1.2.3.4": "1.2.3.4",
+    }
+    rejected = [
+        "1::2::3",
+        "12345::1",
+        "::ffff:1.2.3",
+        "1.2.3.04",
+        "1:2:3:4:5:6:7:8:9",
+        "1.2.3.4/24",
+    ]
+    lines = [f"2018-01-26 10:00:{i:02d} / 1 8 {ip}" for i, ip in enumerate([*ips, *rejected])]
+    logs, quarantine, _ = read_log_file(
+        _write(tmp_path / "ip.log", "\n".join(lines)), progress=False
+    )
+    assert logs["ip"].to_list() == list(ips.values())
+    assert quarantine["reason"].to_list() == ["invalid ip"] * len(rejected)
+    for ip in logs["ip"]:
+        assert str(ipaddress.ip_address(ip)) == ip
+
+
+def test_invalid_utf8_is_quarantined_with_its_bytes_kept(tmp_path: Path) -> None:
+    path = tmp_path / "u.log"
+    path.write_bytes(
+        b"2018-01-26 10:00:00 /caf\xc3\xa9 1 8 1.2.3.4\n"  # valid UTF-8: kept
+        b"2018-01-26 10:00:01 /caf\xe9 1 8 1.2.3.4\n"  # latin-1 byte: quarantined
+        b"2018-01-26 10:00:02 /ok 1 8 1.2.3.4\n"
+    )
+    for chunk_bytes in (1 << 20, 16):
+        logs, quarantine, lines = read_log_file(path, progress=False, chunk_bytes=chunk_bytes)
+        assert logs["path"].to_list() == ["/café", "/ok"]
+        assert quarantine.select("line", "reason").rows() == [(2, "invalid UTF-8")]
+        raw = quarantine["raw"].item()
+        assert "\\xe9" in raw and "\ufffd" not in raw  # the byte itself, escaped, not replaced
+        assert logs.height + quarantine.height == lines == 3
+
+
+def test_ids_cover_the_whole_int64_range(tmp_path: Path) -> None:
+    top = 2**63 - 1
+    text = (
+        f"2018-01-26 10:00:00 / {top} {top} 1.2.3.4\n"
+        f"2018-01-26 10:00:01 / {top + 1} 8 1.2.3.4\n"
+        f"2018-01-26 10:00:02 / 1 {top + 1} 1.2.3.4\n"
+    )
+    logs, quarantine, _ = read_log_file(_write(tmp_path / "i.log", text), progress=False)
+    assert logs.select("user_id", "cohort_id").rows() == [(top, top)]
+    assert quarantine["reason"].to_list() == ["user_id out of range", "cohort_id out of range"]
+
+
+def test_blank_lines_are_counted_and_reported(tmp_path: Path) -> None:
+    text = "2018-01-26 10:00:00 / 1 8 1.2.3.4\n\n\r\n2018-01-26 10:00:01 / 1 8 1.2.3.4\n\n"
+    report = import_files(
+        _write(tmp_path / "b.log", text), REFERENCE_COHORTS, tmp_path / "s", progress=False
+    )
+    assert (report.lines_read, report.rows_imported, report.quarantined, report.blank_lines) == (
+        5,
+        2,
+        3,
+        3,
+    )
+    assert "(of them 3 blank)" in report.describe()
+
+
+COHORT_HEADER = "id,name,slack,start_date,end_date,created_at,updated_at,deleted_at,program_id\n"
+
+
+def test_cohort_rows_with_wrong_field_count_or_reversed_dates_are_quarantined(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "cohorts.csv"
+    path.write_text(
+        COHORT_HEADER
+        + '1,Arches,#arches,2014-02-04,2014-04-22,"2016-06-14 19:52:26","2016-06-14 19:52:26",NULL,1\n'
+        + "2,Badlands,#badlands\n"  # 3 fields
+        + '3,"Big, Bend",#bb,2014-06-04,2014-03-01,NULL,NULL,NULL,1\n'  # ends before it starts
+        + "4,Zion,#zion,2014-06-04,2014-08-01,NULL,NULL,NULL,1,extra\n"  # 10 fields
+    )
+    cohorts, quarantine = read_cohorts_file(path)
+    assert cohorts["id"].to_list() == [1]
+    assert quarantine.select("line", "reason").rows() == [
+        (3, "expected 9 fields, got 3"),
+        (4, "end_date before start_date"),
+        (5, "expected 9 fields, got 10"),
+    ]
+    log = _write(tmp_path / "l.log", "2018-01-26 10:00:00 / 1 3 1.2.3.4\n")
+    text = import_files(log, path, tmp_path / "s", progress=False).describe()
+    assert "end_date before start_date (1)" in text  # reported, not silently dropped

@@ -123,4 +123,4 @@ def test_a_failing_chunk_source_leaves_the_target_untouched(tmp_path: Path) -> N
     with pytest.raises(ValueError, match="reader broke"):
         _write(target, chunks())
     assert read_manifest(target) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".s.lock", "s"]

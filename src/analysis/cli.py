@@ -7,12 +7,22 @@ documented exit code (see analysis.errors); anything else is a bug and prints a 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
+import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from analysis.config import Config, load_config
-from analysis.errors import EXIT_OK, EXIT_USAGE, ConfigError, UserError
+from analysis.config import Config, check_data_dir, load_config
+from analysis.errors import (
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_TARGET,
+    EXIT_USAGE,
+    ConfigError,
+    UserError,
+)
 
 EXIT_CODES_HELP = """exit codes:
   0  success
@@ -20,7 +30,8 @@ EXIT_CODES_HELP = """exit codes:
   2  bad command line or configuration
   3  input file missing, unreadable or empty
   4  database unreachable, credentials refused or tables missing
-  5  quality targets missed (evaluate) or output could not be written
+  5  quality targets missed (evaluate) or output could not be written (disk full, read-only)
+  6  another run holds the snapshot or output lock (only with --no-wait; else this run waits)
 """
 
 
@@ -34,6 +45,12 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         help="where the snapshot lives (default: ./data, or CURRICULUM_DATA_DIR)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="if another run is writing the same snapshot or outputs, fail at once (exit 6) "
+        "instead of waiting for it",
+    )
 
 
 def _add_source(parser: argparse.ArgumentParser) -> None:
@@ -182,6 +199,7 @@ def _add_render_options(parser: argparse.ArgumentParser) -> None:
 def _configure(args: argparse.Namespace) -> Config:
     config = load_config(args.config)
     if getattr(args, "data_dir", None):
+        check_data_dir(args.data_dir, "--data-dir")
         config = config.replace(paths=_replace(config.paths, data_dir=args.data_dir))
     if getattr(args, "db_url", None):
         config = config.replace(db_url=args.db_url)
@@ -210,8 +228,8 @@ def _simulate(args: argparse.Namespace, config: Config) -> int:
         return EXIT_OK
     if args.out is None:
         raise ConfigError("--out is required (the folder the simulated data goes to)")
-    if args.scale <= 0:
-        raise ConfigError(f"--scale must be positive, got {args.scale}")
+    if not math.isfinite(args.scale) or args.scale <= 0:
+        raise ConfigError(f"--scale must be a positive number, got {args.scale}")
     summary = simulate(
         seed=args.seed,
         scale=args.scale,
@@ -225,16 +243,43 @@ def _simulate(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+@contextlib.contextmanager
+def _data_lock(args: argparse.Namespace, config: Config, *, exclusive: bool) -> Iterator[None]:
+    """The snapshot's lock: exclusive for writers, shared for readers (see analysis.sources.locking).
+    A reader first repairs what a killed writer left (briefly exclusive), then reads under a shared lock."""
+    from analysis.sources.locking import locked
+    from analysis.sources.snapshot import needs_recovery, recover
+
+    target, wait = config.paths.snapshot_dir, not args.no_wait
+    if not exclusive and needs_recovery(target):
+        with locked(target, wait=wait):
+            for note in recover(target):
+                print(f"note: {note}", file=sys.stderr)
+    with locked(target, exclusive=exclusive, wait=wait):
+        yield
+
+
+def _outputs_lock(args: argparse.Namespace, *folders: Path):
+    """Exclusive locks on the output folders, always taken in the same order (no deadlock)."""
+    from analysis.sources.locking import locked
+
+    stack = contextlib.ExitStack()
+    for folder in sorted({Path(f).absolute() for f in folders}):
+        stack.enter_context(locked(folder, wait=not args.no_wait))
+    return stack
+
+
 def _import(args: argparse.Namespace, config: Config) -> int:
     from analysis.sources.ingest import import_files
 
-    report = import_files(
-        args.logs,
-        args.cohorts,
-        config.paths.snapshot_dir,
-        simulated=args.simulated,
-        progress=not args.quiet,
-    )
+    with _data_lock(args, config, exclusive=True):
+        report = import_files(
+            args.logs,
+            args.cohorts,
+            config.paths.snapshot_dir,
+            simulated=args.simulated,
+            progress=not args.quiet,
+        )
     print(report.describe())
     return EXIT_OK
 
@@ -244,44 +289,65 @@ def _acquire(args: argparse.Namespace, config: Config) -> int:
 
     if not config.db_url:
         raise ConfigError("no database URL: pass --db-url or set CURRICULUM_DB_URL")
-    report = acquire(
-        config.db_url,
-        config.paths.snapshot_dir,
-        full=args.full,
-        chunk_size=args.chunk_size,
-        progress=not args.quiet,
-    )
+    if args.chunk_size < 1:
+        raise ConfigError(f"--chunk-size must be positive, got {args.chunk_size}")
+    with _data_lock(args, config, exclusive=True):
+        report = acquire(
+            config.db_url,
+            config.paths.snapshot_dir,
+            full=args.full,
+            chunk_size=args.chunk_size,
+            progress=not args.quiet,
+            connect_timeout=config.acquire.connect_timeout_seconds,
+            read_timeout=config.acquire.read_timeout_seconds,
+        )
     print(report.describe())
     return EXIT_OK
 
 
-def ensure_snapshot(args: argparse.Namespace, config: Config) -> None:
-    """Bring the snapshot up to date from the source the arguments name (for analyze/evaluate/build)."""
+def _snapshot_step(args: argparse.Namespace, config: Config) -> Callable[[], object] | None:
+    """What would bring the snapshot up to date from the source the arguments name, or None."""
     from analysis.sources.ingest import import_demo, import_files
 
     quiet = args.quiet
     if getattr(args, "logs", None) or getattr(args, "cohorts", None):
         if not (args.logs and args.cohorts):
             raise ConfigError("--logs and --cohorts go together")
-        print(
-            import_files(
-                args.logs, args.cohorts, config.paths.snapshot_dir, progress=not quiet
-            ).describe()
+        return lambda: import_files(
+            args.logs, args.cohorts, config.paths.snapshot_dir, progress=not quiet
         )
-    elif getattr(args, "db_url", None) or (config.db_url and not getattr(args, "demo", False)):
+    if getattr(args, "db_url", None) or (config.db_url and not getattr(args, "demo", False)):
         from analysis.sources.acquire import acquire
 
-        print(acquire(config.db_url, config.paths.snapshot_dir, progress=not quiet).describe())
-    elif getattr(args, "demo", False) or not (config.paths.snapshot_dir / "manifest.json").exists():
-        print(import_demo(config, progress=not quiet).describe())
+        return lambda: acquire(
+            config.db_url,
+            config.paths.snapshot_dir,
+            progress=not quiet,
+            connect_timeout=config.acquire.connect_timeout_seconds,
+            read_timeout=config.acquire.read_timeout_seconds,
+        )
+    if getattr(args, "demo", False) or not (config.paths.snapshot_dir / "manifest.json").exists():
+        return lambda: import_demo(config, progress=not quiet)
+    return None
+
+
+def _report_from_source(args: argparse.Namespace, config: Config):
+    """Refresh the snapshot if asked, then compute the report, under one hold of the data lock (a
+    writer's exclusive one when it refreshes): the report describes the data this run printed."""
+    step = _snapshot_step(args, config)
+    with _data_lock(args, config, exclusive=step is not None):
+        if step is not None:
+            print(step().describe())
+        return _compute_and_save(config, quiet=args.quiet)
 
 
 def _analyze(args: argparse.Namespace, config: Config) -> int:
     from analysis.report import write_findings
 
-    ensure_snapshot(args, config)
-    report = _compute_and_save(config, quiet=args.quiet)
-    out = write_findings(report, args.out or config.paths.build_dir)
+    report = _report_from_source(args, config)
+    out_dir = args.out or config.paths.build_dir
+    with _outputs_lock(args, out_dir):
+        out = write_findings(report, out_dir)
     print(report.describe())
     print(f"findings: {out}")
     return EXIT_OK
@@ -292,16 +358,19 @@ def _evaluate(args: argparse.Namespace, config: Config) -> int:
     from analysis.scenarios.library import SCENARIOS, get_scenario
 
     if args.scenario or args.all_scenarios:
-        if args.scale is not None and args.scale <= 0:
-            raise ConfigError(f"--scale must be positive, got {args.scale}")
+        if args.scale is not None and (not math.isfinite(args.scale) or args.scale <= 0):
+            raise ConfigError(f"--scale must be a positive number, got {args.scale}")
         names = list(SCENARIOS) if args.all_scenarios else [get_scenario(args.scenario).name]
         table = run_scenarios(
             config, names, seed=args.seed, scale=args.scale, progress=not args.quiet
         )
         print(table.describe())
         return table.exit_code()
-    ensure_snapshot(args, config)
-    evaluation = run_evaluation(config, labels_path=args.labels, progress=not args.quiet)
+    step = _snapshot_step(args, config)
+    with _data_lock(args, config, exclusive=step is not None):
+        if step is not None:
+            print(step().describe())
+        evaluation = run_evaluation(config, labels_path=args.labels, progress=not args.quiet)
     print(evaluation.describe())
     return evaluation.exit_code()
 
@@ -309,7 +378,12 @@ def _evaluate(args: argparse.Namespace, config: Config) -> int:
 def _render(args: argparse.Namespace, config: Config) -> int:
     from analysis.publish.render import render
 
-    summary = render(config, engine=args.engine, progress=not args.quiet)
+    # the snapshot read under a shared lock (reused or new analysis), the outputs written under theirs
+    with (
+        _data_lock(args, config, exclusive=False),
+        _outputs_lock(args, config.paths.site_dir, config.paths.build_dir),
+    ):
+        summary = render(config, engine=args.engine, progress=not args.quiet)
     print(summary.describe())
     return EXIT_OK
 
@@ -329,10 +403,10 @@ def _build(args: argparse.Namespace, config: Config) -> int:
     from analysis.publish.render import render
     from analysis.report import write_findings
 
-    ensure_snapshot(args, config)
-    report = _compute_and_save(config, quiet=args.quiet)
-    write_findings(report, config.paths.build_dir)
-    summary = render(config, engine=args.engine, progress=not args.quiet, report=report)
+    report = _report_from_source(args, config)
+    with _outputs_lock(args, config.paths.site_dir, config.paths.build_dir):
+        write_findings(report, config.paths.build_dir)
+        summary = render(config, engine=args.engine, progress=not args.quiet, report=report)
     print(report.describe())
     print(summary.describe())
     return EXIT_OK
@@ -341,7 +415,8 @@ def _build(args: argparse.Namespace, config: Config) -> int:
 def _summary(args: argparse.Namespace, config: Config) -> int:
     from analysis.sources.ingest import describe_snapshot
 
-    print(describe_snapshot(config.paths.snapshot_dir))
+    with _data_lock(args, config, exclusive=False):
+        print(describe_snapshot(config.paths.snapshot_dir))
     return EXIT_OK
 
 
@@ -357,9 +432,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
+    except OSError as error:  # a file system fault no stage turned into a UserError: still one line
+        print(f"error: {_os_message(error)}", file=sys.stderr)
+        return EXIT_INPUT if error.errno in (errno.ENOENT, errno.ENOTDIR) else EXIT_TARGET
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+
+
+def _os_message(error: OSError) -> str:
+    reason = {
+        errno.ENOSPC: "the disk is full",
+        errno.EROFS: "the file system is read-only",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+    }.get(error.errno or 0, error.strerror or type(error).__name__)
+    return f"{reason}: {error.filename}" if error.filename else reason
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -158,6 +159,12 @@ class Q8Config:
 
 
 @dataclass(frozen=True)
+class AcquireConfig:
+    connect_timeout_seconds: float = 10.0  # give up connecting to MySQL after this long
+    read_timeout_seconds: float = 300.0  # a server silent this long mid-query is treated as gone
+
+
+@dataclass(frozen=True)
 class SiteConfig:
     # Public URL of the published site (the email links to it; CURRICULUM_SITE_URL overrides). Empty:
     # the build notes it and the email says the report is in the site folder. Placeholder domains
@@ -211,6 +218,7 @@ class Config:
     q6: Q6Config = field(default_factory=Q6Config)
     q7: Q7Config = field(default_factory=Q7Config)
     q8: Q8Config = field(default_factory=Q8Config)
+    acquire: AcquireConfig = field(default_factory=AcquireConfig)
     site: SiteConfig = field(default_factory=SiteConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -241,35 +249,39 @@ def _coerce(value: Any, target: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected a number, got {value!r}")
         return float(value)
     if isinstance(target, dt.date):
-        if isinstance(value, dt.date):
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
             return value
         try:
             return dt.date.fromisoformat(str(value))
         except ValueError as exc:
             raise ConfigError(f"{where}: expected a date YYYY-MM-DD, got {value!r}") from exc
     if isinstance(target, tuple):
-        if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        return tuple(str(v) for v in value)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+        return tuple(value)
     if isinstance(target, dict):
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a table, got {value!r}")
+        if not all(isinstance(v, str) for v in value.values()):
+            raise ConfigError(f"{where}: every value must be a string, got {value!r}")
         # Tables extend the defaults key by key (a file naming one program keeps the others).
         sample_key = next(iter(target), None)
         if isinstance(sample_key, int):
             try:
-                return {**target, **{int(k): str(v) for k, v in value.items()}}
+                return {**target, **{int(k): v for k, v in value.items()}}
             except ValueError as exc:
                 raise ConfigError(f"{where}: keys must be program ids (numbers)") from exc
-        return {**target, **{str(k): str(v) for k, v in value.items()}}
-    if isinstance(target, Path):
-        return Path(str(value))
-    if isinstance(target, str):
-        return str(value)
+        return {**target, **{str(k): v for k, v in value.items()}}
+    if isinstance(target, Path | str) or target is None:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return Path(value) if isinstance(target, Path) else value
     return value
 
 
-def _merge(section: Any, overrides: dict[str, Any], where: str) -> Any:
+def _merge(section: Any, overrides: Any, where: str) -> Any:
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"{where}: expected a table of settings, got {overrides!r}")
     known = {f.name: f for f in dataclasses.fields(section)}
     changes: dict[str, Any] = {}
     for key, value in overrides.items():
@@ -283,6 +295,116 @@ def _merge(section: Any, overrides: dict[str, Any], where: str) -> Any:
         else:
             changes[key] = _coerce(value, current, f"{where}.{key}")
     return dataclasses.replace(section, **changes)
+
+
+# --- ranges, checked once when the configuration loads ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Range:
+    """Allowed interval of a numeric setting; `open_low`/`open_high` exclude the bound itself."""
+
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+    open_high: bool = False
+
+    def admits(self, value: float) -> bool:
+        if self.low is not None and (value < self.low or (self.open_low and value == self.low)):
+            return False
+        return not (
+            self.high is not None and (value > self.high or (self.open_high and value == self.high))
+        )
+
+    def describe(self) -> str:
+        low = "" if self.low is None else f"{'>' if self.open_low else '>='} {self.low:g}"
+        high = "" if self.high is None else f"{'<' if self.open_high else '<='} {self.high:g}"
+        return " and ".join(part for part in (low, high) if part)
+
+
+AT_LEAST_ONE = Range(1)
+POSITIVE = Range(0, open_low=True)
+SHARE = Range(0, 1)  # a share or quantile: 0..1
+PROBABILITY = Range(0, 1, open_low=True, open_high=True)
+# Every number must be finite and >= 0 (DEFAULT_RANGE); these settings are stricter. Keys are
+# "section.field"; a test checks each names an existing setting. One line per setting merges easily.
+RANGES: dict[str, Range] = {
+    "time.min_active_days_for_low_usage": AT_LEAST_ONE,
+    "q1.top_k": AT_LEAST_ONE,
+    "q1.min_cohorts": AT_LEAST_ONE,
+    "q2.min_views": AT_LEAST_ONE,
+    "q2.alpha": PROBABILITY,
+    "q2.min_rate_ratio": POSITIVE,
+    "q2.max_cases_per_program": AT_LEAST_ONE,
+    "q3.min_enrolled_days": AT_LEAST_ONE,
+    "q3.low_quantile_mad": POSITIVE,
+    "q3.max_views_per_active_day": POSITIVE,
+    "q3.dropout_days": AT_LEAST_ONE,
+    "q3.dropout_cohort_factor": POSITIVE,
+    "q3.min_peers": AT_LEAST_ONE,
+    "q3.same_person_max_ip_users": AT_LEAST_ONE,
+    "q3.dropout_max_rate_ratio": Range(0, 1, open_low=True),
+    "q3.bulk_quantile": Range(0, 0.5, open_high=True),
+    "q4.scrape_window_seconds": AT_LEAST_ONE,
+    "q4.scrape_min_pages": Range(2),
+    "q4.scrape_min_distinct": AT_LEAST_ONE,
+    "q4.heavy_day_min_views": AT_LEAST_ONE,
+    "q4.bollinger_window": Range(2),
+    "q4.bollinger_k": POSITIVE,
+    "q4.robust_z": POSITIVE,
+    "q4.shared_ip_min_users": Range(2),
+    "q4.many_ips_min": Range(2),
+    "q4.campus_ip_min_share": SHARE,
+    "q4.max_incidents": AT_LEAST_ONE,
+    "q4.scrape_max_cv": POSITIVE,
+    "q4.bollinger_min_days": AT_LEAST_ONE,
+    "q4.new_ip_min_views": AT_LEAST_ONE,
+    "q4.new_ip_night_end_hour": Range(0, 24),
+    "q5.lesson_home_min_share": Range(0, 1, open_low=True),
+    "q5.min_drop": Range(0, 1, open_low=True),
+    "q5.min_segment_days": AT_LEAST_ONE,
+    "q5.bootstrap_reps": AT_LEAST_ONE,
+    "q5.interval": PROBABILITY,
+    "q6.top_n": AT_LEAST_ONE,
+    "q7.bottom_n": AT_LEAST_ONE,
+    "q8.top_n": AT_LEAST_ONE,
+    "q8.campus_share_floor": SHARE,
+    "q8.stub_program_max_share": SHARE,
+    "q8.burst_min_share": SHARE,
+    "acquire.connect_timeout_seconds": POSITIVE,
+    "acquire.read_timeout_seconds": POSITIVE,
+}
+DEFAULT_RANGE = Range(0)
+
+
+def validate(config: Config, where: str = "configuration") -> None:
+    """Every numeric setting finite and in range (RANGES, else >= 0); the first fault is named."""
+    for section in dataclasses.fields(config):
+        value = getattr(config, section.name)
+        if not dataclasses.is_dataclass(value):
+            continue
+        for item in dataclasses.fields(value):
+            number = getattr(value, item.name)
+            if isinstance(number, bool) or not isinstance(number, int | float):
+                continue
+            key = f"{section.name}.{item.name}"
+            allowed = RANGES.get(key, DEFAULT_RANGE)
+            if not math.isfinite(number) or not allowed.admits(number):
+                raise ConfigError(f"{where}: {key} must be {allowed.describe()}, got {number!r}")
+
+
+def check_data_dir(data_dir: Path, origin: str) -> None:
+    """The data directory must be a directory, or creatable (no file on the way)."""
+    path = Path(data_dir)
+    if path.exists():
+        if not path.is_dir():
+            raise ConfigError(f"{origin}: {path} is not a directory")
+        return
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"{origin}: {path} cannot be created ({parent} is a file)")
+            return
 
 
 def _programs_from_toml(raw: dict[str, Any], where: str) -> dict[str, Any]:
@@ -309,20 +431,31 @@ def load_config(
     if config_path is not None:
         if not config_path.exists():
             raise ConfigError(f"config file not found: {config_path}")
+        if config_path.is_dir():
+            raise ConfigError(f"config file {config_path} is a directory, not a TOML file")
         try:
-            raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+            raw = tomllib.loads(config_path.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{config_path}: not valid UTF-8 text (byte {exc.start}: {exc.reason})"
+            ) from exc
+        except OSError as exc:
+            raise ConfigError(f"config file {config_path}: cannot read ({exc.strerror})") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config_path}: invalid TOML: {exc}") from exc
         if "programs" in raw:
+            if not isinstance(raw["programs"], dict):
+                raise ConfigError(
+                    f"{config_path}.programs: expected a table of settings, got {raw['programs']!r}"
+                )
             raw["programs"] = _programs_from_toml(raw["programs"], f"{config_path}: [programs]")
-        lessons = raw.get("lessons", {})
-        if isinstance(lessons.get("aliases"), dict):
-            lessons["aliases"] = dict(lessons["aliases"])
         config = _merge(config, raw, str(config_path))
         config = dataclasses.replace(config, source_file=config_path)
+    validate(config, str(config_path or "defaults"))
     paths = config.paths
     if env.get("CURRICULUM_DATA_DIR"):
         paths = dataclasses.replace(paths, data_dir=Path(env["CURRICULUM_DATA_DIR"]))
+        check_data_dir(paths.data_dir, "CURRICULUM_DATA_DIR")
     if env.get("CURRICULUM_REPORT"):
         paths = dataclasses.replace(paths, report_cache=Path(env["CURRICULUM_REPORT"]))
     site = config.site

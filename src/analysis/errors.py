@@ -9,6 +9,7 @@ EXIT_USAGE = 2  # bad command line or configuration
 EXIT_INPUT = 3  # input file missing, unreadable or empty
 EXIT_SOURCE = 4  # database unreachable, credentials refused, tables missing
 EXIT_TARGET = 5  # quality targets missed (evaluate) or output could not be written
+EXIT_LOCKED = 6  # another run holds the data or output lock (with --no-wait)
 
 
 class UserError(Exception):
@@ -31,3 +32,9 @@ class SourceError(UserError):
 
 class TargetError(UserError):
     exit_code = EXIT_TARGET
+
+
+class LockedError(UserError):
+    """Another run is writing the same snapshot or outputs (only raised with --no-wait)."""
+
+    exit_code = EXIT_LOCKED

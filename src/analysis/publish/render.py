@@ -19,7 +19,9 @@ failed render leaves the previous site in place.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import os
 import re
 import shutil
@@ -31,6 +33,7 @@ from typing import Any
 from analysis.config import PROJECT_ROOT, Config
 from analysis.errors import ConfigError, TargetError, UserError
 from analysis.progress import step
+from analysis.sources.locking import locked, repair_swap
 
 CELL_TIMEOUT = 600  # seconds per cell (the first cell of a page may compute the report)
 CACHE_NAME = "findings-cache"
@@ -189,7 +192,10 @@ def _rel(path: Path) -> str:
 
 
 def _swap(staging: Path, target: Path) -> None:
+    """Replace `target` by `staging` with two renames (under the output lock, see _holding_outputs);
+    a run killed between them leaves only `.NAME.old`, which the next run puts back first."""
     old = target.with_name(f".{target.name}.old")
+    repair_swap(target, old)
     if old.exists():
         shutil.rmtree(old)
     if target.exists():
@@ -199,6 +205,23 @@ def _swap(staging: Path, target: Path) -> None:
         shutil.rmtree(old)
 
 
+def _holding_outputs(function):
+    """Run render() holding the exclusive locks of the site and build folders (one writer at a time;
+    re-entrant when the caller holds them), after repairing a site swap a killed run interrupted."""
+
+    @functools.wraps(function)
+    def locked_render(config: Config, *args: Any, wait: bool = True, **kwargs: Any):
+        site_dir, build_dir = config.paths.site_dir, config.paths.build_dir
+        with contextlib.ExitStack() as stack:
+            for folder in sorted({Path(site_dir).absolute(), Path(build_dir).absolute()}):
+                stack.enter_context(locked(folder, wait=wait))
+            repair_swap(site_dir, site_dir.with_name(f".{site_dir.name}.old"))
+            return function(config, *args, **kwargs)
+
+    return locked_render
+
+
+@_holding_outputs
 def render(
     config: Config, engine: str = "auto", progress: bool = True, report: Any = None
 ) -> RenderSummary:

@@ -7,11 +7,22 @@ Incremental refresh: rows at or after the snapshot's last second are fetched; th
 second are compared with the snapshot's as a multiset and only the surplus is kept, so rows that arrived
 in the same second as the last refresh are neither lost nor duplicated. The new rows go into one new
 Parquet part (older parts are hard-linked); a failure half-way leaves the previous snapshot untouched.
+
+Reconciliation: after every incremental refresh the database's row count and a cheap checksum (the sum of
+the seconds of day) per day are compared with the snapshot plus its quarantine. Days that differ (rows
+that arrived late, dated before the snapshot's last second; rows with a NULL or `0000-00-00` date, which
+go to the quarantine) are re-read and their missing rows added; if the snapshot holds rows the database
+no longer has, the whole table is re-read. The report says which.
+
+The whole refresh holds the data directory's exclusive lock (`analysis.sources.locking`), so two refreshes
+at once run one after the other and store each row once. Connect and read timeouts (`[acquire]` in the
+configuration) turn a stalled server into one error line instead of a hang.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -32,12 +43,28 @@ from analysis.sources.ingest import (
     validate_cohorts,
     validate_fields,
 )
+from analysis.sources.locking import locked
 from analysis.sources.snapshot import read_manifest, write_snapshot
 
 DEFAULT_DATABASE = "curriculum_logs"
 LOGS_TABLE = "logs"
 COHORTS_TABLE = "cohorts"
-CONNECT_TIMEOUT_SECONDS = 10
+CONNECT_TIMEOUT_SECONDS = 10.0  # defaults of [acquire] connect/read_timeout_seconds
+READ_TIMEOUT_SECONDS = 300.0
+MAX_DAYS_REREAD = 200  # more differing days than this: re-read the whole table instead
+# URL query options passed on to PyMySQL; anything else is refused by name before connecting.
+URL_OPTIONS = frozenset(
+    {
+        "charset",
+        "ssl_ca",
+        "ssl_cert",
+        "ssl_key",
+        "ssl_check_hostname",
+        "ssl_verify_cert",
+        "ssl_verify_identity",
+        "unix_socket",
+    }
+)
 # The source tables as production has them (columns acquire reads); tests and the benchmark create
 # scratch databases with exactly these.
 LOGS_DDL = (
@@ -57,15 +84,46 @@ class AcquireReport(ImportReport):
 
 
 def normalize_url(db_url: str) -> URL:
-    """Parse the URL; plain `mysql://` gets the PyMySQL driver, a missing database `curriculum_logs`."""
+    """Parse and check the URL; plain `mysql://` gets the PyMySQL driver, a missing database
+    `curriculum_logs`. Every fault is a ConfigError that never shows the URL (it may hold the password)."""
+    where = "database URL (--db-url / CURRICULUM_DB_URL)"
     try:
         url = make_url(db_url)
     except sa.exc.ArgumentError as exc:
         raise ConfigError(
-            "database URL is not a valid SQLAlchemy URL (--db-url / CURRICULUM_DB_URL)"
+            f"{where} is not a valid URL like mysql://user:password@host:3306/db"
         ) from exc
+    except ValueError as exc:
+        raise ConfigError(f"{where}: the port is not a number") from exc
+    backend = url.get_backend_name()
+    if backend not in ("mysql", "mariadb"):
+        raise ConfigError(
+            f"{where}: only MySQL/MariaDB is supported (mysql:// or mysql+pymysql://), "
+            f"not {backend}://"
+        )
     if url.drivername in ("mysql", "mariadb"):
         url = url.set(drivername="mysql+pymysql")
+    driver = url.get_driver_name()
+    if driver != "pymysql":
+        raise ConfigError(f"{where}: driver '{driver}' is not supported; use mysql+pymysql://")
+    if "@" in (url.host or "") or "@" in (url.username or ""):
+        raise ConfigError(
+            f"{where} holds more than one '@': percent-encode an '@' in the password as %40 "
+            "(the URL is not shown because it holds the password)"
+        )
+    if url.port is not None and not 0 < url.port < 65536:
+        raise ConfigError(f"{where}: port {url.port} is out of range (1-65535)")
+    unknown = sorted(set(url.query) - URL_OPTIONS)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown option(s) {', '.join(unknown)} (known: {', '.join(sorted(URL_OPTIONS))})"
+        )
+    charset = url.query.get("charset")
+    if charset is not None:
+        import pymysql.charset
+
+        if not isinstance(charset, str) or pymysql.charset.charset_by_name(charset) is None:
+            raise ConfigError(f"{where}: unknown charset {charset!r} (e.g. utf8mb4)")
     if not url.database:
         url = url.set(database=DEFAULT_DATABASE)
     return url
@@ -82,9 +140,20 @@ def _dbapi_message(exc: BaseException, url: URL) -> tuple[int | None, str]:
     code = args[0] if args and isinstance(args[0], int) else None
     message = str(args[1]) if len(args) > 1 else str(orig)
     message = " ".join(message.split())
-    if url.password:
-        message = message.replace(str(url.password), "***")
-    return code, message
+    return code, mask_secret(message, url)
+
+
+def mask_secret(text: str, url: URL) -> str:
+    """`text` with the URL's password replaced by *** in every spelling (plain, percent-encoded)."""
+    from urllib.parse import quote, quote_plus
+
+    secret = str(url.password or "")
+    if secret:
+        for form in sorted(
+            {secret, quote(secret, safe=""), quote_plus(secret)}, key=len, reverse=True
+        ):
+            text = text.replace(form, "***")
+    return text
 
 
 def _source_error(exc: BaseException, url: URL, context: str) -> SourceError:
@@ -222,51 +291,122 @@ def acquire(
     chunk_size: int = 50_000,
     progress: bool = True,
     on_chunk: Callable[[int], None] | None = None,
+    wait: bool = True,
+    connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
+    read_timeout: float = READ_TIMEOUT_SECONDS,
 ) -> AcquireReport:
     """Refresh the snapshot from MySQL; incremental unless `full` or the snapshot came from elsewhere.
 
-    `on_chunk(rows_fetched_so_far)` is called after every chunk (tests use it to kill the connection).
+    Holds the data directory's exclusive lock throughout (waits for another writer, or with
+    `wait=False` raises LockedError). `on_chunk(rows_fetched_so_far)` is called after every chunk
+    (tests use it to kill the connection).
     """
-    started = time.monotonic()
     snapshot_dir = Path(snapshot_dir)
     if chunk_size < 1:
         raise ConfigError(f"--chunk-size must be positive, got {chunk_size}")
     url = normalize_url(db_url)
-    shown_url = url.render_as_string(hide_password=True)
-    where = _where(url)
-    last_seen = _last_seen(snapshot_dir, url, full)
-    mode = "incremental" if last_seen is not None else "full"
     engine = sa.create_engine(
-        url, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS}, poolclass=sa.NullPool
+        url,
+        connect_args={
+            "connect_timeout": connect_timeout,
+            "read_timeout": read_timeout,
+            "write_timeout": read_timeout,
+        },
+        poolclass=sa.NullPool,
     )
-    condition, params = "", {}
-    if last_seen is not None:
-        condition = " WHERE `date` >= :day AND (`date` > :day OR `time` >= :clock)"
-        params = {"day": last_seen.date().isoformat(), "clock": last_seen.strftime("%H:%M:%S")}
-    logs_parts: list[pl.DataFrame] = []
-    quarantine_parts: list[pl.DataFrame] = []
-    fetched = 0
-    context = "connecting"
-    result = None
     try:
-        with engine.connect() as conn:
-            context = "checking tables"
-            _check_tables(conn, url)
-            context = "counting rows"
-            total = conn.execute(
-                sa.text(f"SELECT COUNT(*) FROM `{LOGS_TABLE}`{condition}"), params
-            ).scalar_one()
-            if last_seen is None and total == 0:
-                raise SourceError(f"table '{LOGS_TABLE}' in '{url.database}' at {where} is empty")
-            context = "reading cohorts"
-            cohorts, cohort_quarantine = _read_cohorts(conn)
-            context = "reading logs"
-            result = conn.execution_options(stream_results=True, yield_per=chunk_size).execute(
+        with locked(snapshot_dir, wait=wait):
+            return _Refresh(engine, url, snapshot_dir, chunk_size, progress, on_chunk).run(full)
+    finally:
+        engine.dispose()
+
+
+def _driver_error(exc: BaseException, url: URL, context: str, fetched: int = 0) -> SourceError:
+    if fetched:
+        context = f"{context} ({fetched:,} rows read)"
+    error = _source_error(exc, url, context)
+    return SourceError(f"{error}; the snapshot was not changed")
+
+
+_FAULTS: tuple[type[BaseException], ...] = (*_DRIVER_ERRORS, OSError)
+
+
+def _day_of(raw: pl.Expr) -> pl.Expr:
+    """The date text of a database row's `raw` (first field; "NULL" means no date)."""
+    day = raw.str.split(" ").list.first()
+    return pl.when(day == "NULL").then(None).otherwise(day).alias("day")
+
+
+def _seconds_of(clock: pl.Expr) -> pl.Expr:
+    """Seconds of a TIME text like MySQL's TIME_TO_SEC ("-01:00:00" -> -3600); null if not a time."""
+    parts = clock.str.extract_groups(r"^(-?)(\d+):(\d{2}):(\d{2})")
+    seconds = (
+        parts.struct.field("2").cast(pl.Int64) * 3600
+        + parts.struct.field("3").cast(pl.Int64) * 60
+        + parts.struct.field("4").cast(pl.Int64)
+    )
+    return pl.when(parts.struct.field("1") == "-").then(-seconds).otherwise(seconds)
+
+
+def _local_days(logs: pl.LazyFrame, quarantine: pl.DataFrame) -> pl.DataFrame:
+    """Rows and summed seconds of day per date text, over valid rows plus quarantined database rows."""
+    valid = logs.select(
+        pl.col("timestamp").dt.strftime("%Y-%m-%d").alias("day"),
+        (
+            pl.col("timestamp").dt.hour().cast(pl.Int64) * 3600
+            + pl.col("timestamp").dt.minute().cast(pl.Int64) * 60
+            + pl.col("timestamp").dt.second().cast(pl.Int64)
+        ).alias("seconds"),
+    )
+    rejected = (
+        quarantine.lazy()
+        .filter(pl.col("source") == LOGS_TABLE)
+        .select(
+            _day_of(pl.col("raw")),
+            _seconds_of(pl.col("raw").str.split(" ").list.get(1, null_on_oob=True)).alias(
+                "seconds"
+            ),
+        )
+    )
+    return (
+        pl.concat([valid, rejected])
+        .group_by("day")
+        .agg(pl.len().cast(pl.Int64).alias("rows"), pl.col("seconds").sum().cast(pl.Int64))
+        .collect()
+    )
+
+
+def _quarantine_on(quarantine: pl.DataFrame, days: pl.Series) -> pl.DataFrame:
+    day = _day_of(pl.col("raw"))
+    on_days = day.is_in(days.drop_nulls().implode())
+    if days.null_count():
+        on_days = on_days | day.is_null()
+    return quarantine.filter((pl.col("source") == LOGS_TABLE) & on_days.fill_null(False))
+
+
+class _Refresh:
+    """One refresh under the lock: read (full or incremental), reconcile, write."""
+
+    def __init__(self, engine, url, snapshot_dir, chunk_size, progress, on_chunk) -> None:
+        self.engine, self.url, self.snapshot_dir = engine, url, snapshot_dir
+        self.chunk_size, self.progress, self.on_chunk = chunk_size, progress, on_chunk
+        self.where = _where(url)
+        self.shown_url = url.render_as_string(hide_password=True)
+
+    def _read_logs(
+        self, conn: sa.Connection, condition: str, params: dict, total: int, label: str
+    ) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+        """(valid rows, quarantined rows, rows fetched) of `logs` WHERE `condition`."""
+        logs_parts: list[pl.DataFrame] = [pl.DataFrame(schema=LOG_SCHEMA)]
+        quarantine_parts: list[pl.DataFrame] = [pl.DataFrame(schema=QUARANTINE_SCHEMA)]
+        fetched = 0
+        result = None
+        try:
+            result = conn.execution_options(stream_results=True, yield_per=self.chunk_size).execute(
                 sa.text(_text_select(FIELD_NAMES, LOGS_TABLE) + condition), params
             )
-            label = f"reading logs from {where}"
-            with Progress(label, int(total), enabled=progress) as bar:
-                for rows in result.partitions(chunk_size):
+            with Progress(label, int(total), enabled=self.progress) as bar:
+                for rows in result.partitions(self.chunk_size):
                     valid, rejected = validate_fields(
                         _log_fields(_strings(rows, FIELD_NAMES)), source=LOGS_TABLE
                     )
@@ -274,31 +414,102 @@ def acquire(
                     quarantine_parts.append(rejected)
                     fetched += len(rows)
                     bar.advance(len(rows))
-                    if on_chunk is not None:
-                        on_chunk(fetched)
-    except _DRIVER_ERRORS as exc:
-        _quiet_close(result)
-        if fetched:
-            context = f"{context} ({fetched:,} rows read)"
-        error = _source_error(exc, url, context)
-        raise SourceError(f"{error}; the snapshot was not changed") from exc
-    finally:
-        engine.dispose()
-    logs = pl.concat(logs_parts) if logs_parts else pl.DataFrame(schema=LOG_SCHEMA)
-    quarantine = pl.concat(
-        [*(quarantine_parts or [pl.DataFrame(schema=QUARANTINE_SCHEMA)]), cohort_quarantine]
-    )
-    if last_seen is None and logs.height == 0:
-        raise SourceError(
-            f"table '{LOGS_TABLE}' in '{url.database}' at {where} has no valid rows "
-            f"({quarantine.height:,} rejected)"
+                    if self.on_chunk is not None:
+                        self.on_chunk(fetched)
+        except _FAULTS as exc:
+            _quiet_close(result)
+            raise _driver_error(exc, self.url, "reading logs", fetched) from exc
+        return pl.concat(logs_parts), pl.concat(quarantine_parts), fetched
+
+    def run(self, full: bool) -> AcquireReport:
+        started = time.monotonic()
+        url, where, snapshot_dir = self.url, self.where, self.snapshot_dir
+        last_seen = _last_seen(snapshot_dir, url, full)
+        condition, params = "", {}
+        if last_seen is not None:
+            condition = " WHERE `date` >= :day AND (`date` > :day OR `time` >= :clock)"
+            params = {"day": last_seen.date().isoformat(), "clock": last_seen.strftime("%H:%M:%S")}
+        context = "connecting"
+        notes: list[str] = []
+        try:
+            with self.engine.connect() as conn:
+                context = "checking tables"
+                _check_tables(conn, url)
+                context = "counting rows"
+                total = conn.execute(
+                    sa.text(f"SELECT COUNT(*) FROM `{LOGS_TABLE}`{condition}"), params
+                ).scalar_one()
+                if last_seen is None and total == 0:
+                    raise SourceError(
+                        f"table '{LOGS_TABLE}' in '{url.database}' at {where} is empty"
+                    )
+                context = "reading cohorts"
+                cohorts, cohort_quarantine = _read_cohorts(conn)
+                context = "reading logs"
+                logs, quarantine, fetched = self._read_logs(
+                    conn, condition, params, total, f"reading logs from {where}"
+                )
+                quarantine = pl.concat([quarantine, cohort_quarantine])
+                fetched_valid = logs.height
+                if last_seen is not None:
+                    logs, quarantine = self._new_rows(logs, quarantine, last_seen)
+                    context = "reconciling with the snapshot"
+                    reconciled = self._reconcile(conn, logs, quarantine)
+                    if isinstance(reconciled, str):
+                        conn.close()
+                        report = self.run(full=True)
+                        note = f"reconciled: {reconciled}; re-read the whole table"
+                        return dataclasses.replace(report, notes=(note, *report.notes))
+                    extra_logs, extra_quarantine, reread, note = reconciled
+                    logs = pl.concat([logs, extra_logs])
+                    quarantine = pl.concat([quarantine, extra_quarantine])
+                    fetched += reread
+                    fetched_valid += extra_logs.height
+                    notes.append(note)
+        except _FAULTS as exc:
+            raise _driver_error(exc, url, context) from exc
+        if last_seen is None and logs.height == 0:
+            raise SourceError(
+                f"table '{LOGS_TABLE}' in '{url.database}' at {where} has no valid rows "
+                f"({quarantine.height:,} rejected)"
+            )
+        base = snapshot_dir if last_seen is not None else None
+        simulated = read_manifest(snapshot_dir).simulated if base is not None else False
+        manifest = write_snapshot(
+            snapshot_dir,
+            logs,
+            cohorts,
+            quarantine,
+            source="mysql",
+            simulated=simulated,
+            source_detail=self.shown_url,
+            base=base,
         )
-    fetched_valid = logs.height
-    base = None
-    simulated = False
-    if last_seen is not None:
-        base = snapshot_dir
-        simulated = read_manifest(snapshot_dir).simulated
+        reasons, examples = summarize_quarantine(quarantine)
+        return AcquireReport(
+            source="mysql",
+            source_detail=self.shown_url,
+            target=snapshot_dir,
+            manifest=manifest,
+            lines_read=fetched,
+            rows_imported=fetched_valid,
+            new_rows=logs.height,
+            quarantined=quarantine.height,
+            reasons=reasons,
+            examples=examples,
+            cohorts=cohorts.height,
+            elapsed=time.monotonic() - started,
+            mode="incremental" if last_seen is not None else "full",
+            blank_lines=0,
+            notes=tuple(notes),
+        )
+
+    def _new_rows(
+        self, logs: pl.DataFrame, quarantine: pl.DataFrame, last_seen: dt.datetime
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Drop what the snapshot already holds: the boundary second's rows as a multiset, and
+        quarantined rows already in its quarantine."""
+        snapshot_dir = self.snapshot_dir
         old_boundary = (
             pl.scan_parquet(snapshot_dir / "logs" / "*.parquet")
             .filter(pl.col("timestamp") == last_seen)
@@ -314,29 +525,82 @@ def acquire(
         )
         old_quarantine = pl.read_parquet(snapshot_dir / "quarantine.parquet")
         quarantine = multiset_surplus(quarantine, old_quarantine, list(QUARANTINE_SCHEMA))
-    manifest = write_snapshot(
-        snapshot_dir,
-        logs,
-        cohorts,
-        quarantine,
-        source="mysql",
-        simulated=simulated,
-        source_detail=shown_url,
-        base=base,
-    )
-    reasons, examples = summarize_quarantine(quarantine)
-    return AcquireReport(
-        source="mysql",
-        source_detail=shown_url,
-        target=snapshot_dir,
-        manifest=manifest,
-        lines_read=fetched,
-        rows_imported=fetched_valid,
-        new_rows=logs.height,
-        quarantined=quarantine.height,
-        reasons=reasons,
-        examples=examples,
-        cohorts=cohorts.height,
-        elapsed=time.monotonic() - started,
-        mode=mode,
-    )
+        return logs, quarantine
+
+    def _reconcile(
+        self, conn: sa.Connection, new_logs: pl.DataFrame, new_quarantine: pl.DataFrame
+    ) -> tuple[pl.DataFrame, pl.DataFrame, int, str] | str:
+        """Compare rows and summed seconds per day: database vs snapshot + quarantine + this refresh.
+
+        Returns the rows to add (valid, quarantined), the rows re-read and a note, or why only a full re-read is right
+        (the snapshot holds rows the database lacks, or too many days differ)."""
+        old_logs = pl.scan_parquet(self.snapshot_dir / "logs" / "*.parquet")
+        old_quarantine = pl.read_parquet(self.snapshot_dir / "quarantine.parquet")
+        local_logs = pl.concat([old_logs, new_logs.lazy()])
+        local_quarantine = pl.concat([old_quarantine, new_quarantine])
+        rows = conn.execute(
+            sa.text(
+                "SELECT CAST(`date` AS CHAR) AS day, COUNT(*) AS n, "
+                "CAST(COALESCE(SUM(TIME_TO_SEC(`time`)), 0) AS SIGNED) AS s "
+                f"FROM `{LOGS_TABLE}` GROUP BY CAST(`date` AS CHAR)"
+            )
+        ).fetchall()
+        database = pl.DataFrame(
+            [tuple(row) for row in rows],
+            schema={"day": pl.String, "rows": pl.Int64, "seconds": pl.Int64},
+            orient="row",
+        )
+        local = _local_days(local_logs, local_quarantine)
+        compared = database.join(local, on="day", how="full", coalesce=True, nulls_equal=True)
+        differ = compared.filter(
+            (pl.col("rows").fill_null(0) != pl.col("rows_right").fill_null(0))
+            | (pl.col("seconds").fill_null(0) != pl.col("seconds_right").fill_null(0))
+        )
+        total = int(database["rows"].sum() or 0)
+        if differ.height == 0:
+            return (
+                pl.DataFrame(schema=LOG_SCHEMA),
+                pl.DataFrame(schema=QUARANTINE_SCHEMA),
+                0,
+                f"reconciled: the snapshot and its quarantine match the database "
+                f"({total:,} rows over {database.height:,} days)",
+            )
+        gone = "the snapshot holds rows the database no longer has"
+        if (differ["rows_right"].fill_null(0) > differ["rows"].fill_null(0)).any():
+            return gone
+        if differ.height > MAX_DAYS_REREAD:
+            return f"{differ.height:,} days differ from the database"
+        days = differ["day"]
+        named = [day for day in days.to_list() if day is not None]
+        clauses = []
+        params: dict[str, str] = {}
+        if named:
+            params = {f"d{i}": day for i, day in enumerate(named)}
+            clauses.append(f"CAST(`date` AS CHAR) IN ({', '.join(':' + key for key in params)})")
+        if days.null_count():
+            clauses.append("`date` IS NULL")
+        condition = " WHERE " + " OR ".join(clauses)
+        logs, quarantine, reread = self._read_logs(
+            conn, condition, params, int(differ["rows"].fill_null(0).sum()), "re-reading days"
+        )
+        on_days = pl.col("timestamp").dt.strftime("%Y-%m-%d").is_in(pl.Series(named).implode())
+        local_day_logs = local_logs.filter(on_days).collect()
+        local_day_quarantine = _quarantine_on(local_quarantine, days)
+        if (
+            multiset_surplus(local_day_logs, logs, list(LOG_SCHEMA)).height
+            or multiset_surplus(local_day_quarantine, quarantine, list(QUARANTINE_SCHEMA)).height
+        ):
+            return gone
+        added = multiset_surplus(logs, local_day_logs, list(LOG_SCHEMA))
+        added_quarantine = multiset_surplus(
+            quarantine, local_day_quarantine, list(QUARANTINE_SCHEMA)
+        )
+        shown = ", ".join("no date" if day is None else day for day in days.to_list()[:5])
+        more = f" and {days.len() - 5} more" if days.len() > 5 else ""
+        return (
+            added,
+            added_quarantine,
+            reread,
+            f"reconciled: {days.len()} day(s) differed from the database ({shown}{more}); "
+            f"re-read them: {added.height:,} late rows added, {added_quarantine.height:,} quarantined",
+        )

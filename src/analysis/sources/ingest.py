@@ -9,15 +9,19 @@ the same rows produce the same snapshot.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
+import ipaddress
 import json
+import threading
 import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from analysis.errors import InputError
@@ -34,17 +38,10 @@ _SEPARATOR = (
 )
 
 _DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
-_TIME_RE = r"^\d{2}:\d{2}:\d{2}$"
-_ID_RE = r"^\d{1,18}(\.0+)?$"  # "8.0" is how pandas exports an integer column holding NaN
-_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_IPV4 = rf"{_OCTET}(\.{_OCTET}){{3}}"
-_HEX = r"[0-9A-Fa-f]{1,4}"
-_IPV6 = (
-    rf"({_HEX}:){{7}}{_HEX}"  # full form
-    rf"|(({_HEX}:){{0,6}}{_HEX})?::(({_HEX}:){{0,6}}{_HEX})?"  # compressed form
-    rf"|(({_HEX}:){{0,5}}{_HEX})?::(ffff:|FFFF:)?{_IPV4}"  # IPv4-mapped
-)
-IP_RE = rf"^({_IPV4}|{_IPV6})$"
+_TIME_RE = r"^([01]\d|2[0-3]):[0-5]\d:[0-5]\d$"  # seconds 0-59: a leap second `:60` is quarantined
+_ID_RE = r"^\d{1,19}(\.0+)?$"  # "8.0" is how pandas exports an integer column holding NaN
+INVALID_UTF8 = "invalid UTF-8"
+MAX_IP_LENGTH = 64
 BLANK_LINE = "blank line"
 
 
@@ -68,6 +65,8 @@ class ImportReport:
     cohorts: int = 0
     elapsed: float = 0.0
     mode: str = "full"  # "full" or "incremental"
+    blank_lines: int = 0  # of the quarantined lines, how many were blank
+    notes: tuple[str, ...] = ()  # what else the run did (reconciliation, recovery), one line each
 
     @property
     def simulated(self) -> bool:
@@ -83,7 +82,9 @@ class ImportReport:
         lines.append(
             f"read {self.lines_read:,} {unit} in {self.elapsed:.1f}s: imported {self.rows_imported:,}, "
             f"new {self.new_rows:,}, quarantined {self.quarantined:,}"
+            + (f" (of them {self.blank_lines:,} blank)" if self.blank_lines else "")
         )
+        lines.extend(self.notes)
         if self.reasons:
             top = ", ".join(f"{reason} ({count:,})" for reason, count in self.reasons)
             lines.append(f"quarantine reasons: {top}")
@@ -144,11 +145,47 @@ def _is_null_token(column: str) -> pl.Expr:
 
 
 def _as_id(column: str) -> pl.Expr:
-    """Digits (optionally with a `.0` suffix) to Int64; anything else to null."""
+    """Digits (optionally with a `.0` suffix) to Int64 (the full range, up to 2^63-1); else null."""
     return (
         pl.when(pl.col(column).str.contains(_ID_RE))
         .then(pl.col(column).str.replace(r"\.0+$", "").cast(pl.Int64, strict=False))
         .otherwise(None)
+    )
+
+
+def _id_reason(column: str) -> pl.Expr:
+    """ "non-numeric X", or "X out of range" for digits beyond Int64."""
+    return (
+        pl.when(pl.col(column).str.contains(_ID_RE))
+        .then(pl.lit(f"{column} out of range"))
+        .otherwise(pl.lit(f"non-numeric {column}"))
+    )
+
+
+def _canonical_ip(text: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
+def canonical_ips(ips: pl.Series) -> pl.DataFrame:
+    """Distinct raw IP texts -> `ip_canonical` (ipaddress's canonical form, null when not an address).
+
+    Python's `ipaddress` is the judge (every IPv4 and IPv6 form it accepts, nothing else); it runs once
+    per distinct value, which the caller joins back to its rows.
+    """
+    distinct = (
+        ips.to_frame("ip")
+        .lazy()
+        .filter(pl.col("ip").str.len_chars() <= MAX_IP_LENGTH)
+        .unique()
+        .collect()["ip"]
+    )
+    canonical = [_canonical_ip(text) for text in distinct.to_list()]  # once per distinct value
+    return pl.DataFrame(
+        {"ip": distinct, "ip_canonical": pl.Series(canonical, dtype=pl.String)},
+        schema={"ip": pl.String, "ip_canonical": pl.String},
     )
 
 
@@ -157,8 +194,11 @@ def validate_fields(fields: pl.DataFrame, *, source: str) -> tuple[pl.DataFrame,
 
     `fields` holds the six text fields (`date`, `time`, `path`, `user_id`, `cohort_id`, `ip`, nullable
     strings) plus `nfields` (field count, UInt32 or null when not applicable), `line` (Int64, null for
-    database rows), `key` (String, null for file rows) and `raw` (the row as text).
+    database rows), `key` (String, null for file rows), `raw` (the row as text) and optionally
+    `invalid_utf8` (the line's bytes were not UTF-8; `raw` then shows them as `\\xNN` escapes).
     """
+    if "invalid_utf8" not in fields.columns:
+        fields = fields.with_columns(pl.lit(False).alias("invalid_utf8"))
     timestamp = (
         pl.when(
             pl.col("date").str.contains(_DATE_RE).fill_null(False)
@@ -171,38 +211,43 @@ def validate_fields(fields: pl.DataFrame, *, source: str) -> tuple[pl.DataFrame,
         )
         .otherwise(None)
     )
-    checked = fields.with_columns(
-        timestamp.alias("timestamp"),
-        _as_id("user_id").alias("user_id_int"),
-        pl.when(_is_null_token("cohort_id"))
-        .then(pl.lit(None, dtype=pl.Int64))
-        .otherwise(_as_id("cohort_id"))
-        .alias("cohort_id_int"),
-        pl.col("ip").str.contains(IP_RE).fill_null(False).alias("ip_ok"),
-    ).with_columns(
-        pl.when(pl.col("raw").str.strip_chars().fill_null("") == "")
-        .then(pl.lit(BLANK_LINE))
-        .when(pl.col("nfields").is_not_null() & (pl.col("nfields") != len(FIELD_NAMES)))
-        .then(pl.format("expected 6 fields, got {}", pl.col("nfields")))
-        .when(pl.col("timestamp").is_null())
-        .then(pl.lit("bad date"))
-        .when(pl.col("user_id").is_null() | (pl.col("user_id") == ""))
-        .then(pl.lit("missing user_id"))
-        .when(pl.col("user_id_int").is_null())
-        .then(pl.lit("non-numeric user_id"))
-        .when(~_is_null_token("cohort_id") & pl.col("cohort_id_int").is_null())
-        .then(pl.lit("non-numeric cohort_id"))
-        .when(~pl.col("ip_ok"))
-        .then(pl.lit("invalid ip"))
-        .otherwise(pl.lit(None, dtype=pl.String))
-        .alias("reason")
+    checked = (
+        fields.join(canonical_ips(fields["ip"]), on="ip", how="left", maintain_order="left")
+        .with_columns(
+            timestamp.alias("timestamp"),
+            _as_id("user_id").alias("user_id_int"),
+            pl.when(_is_null_token("cohort_id"))
+            .then(pl.lit(None, dtype=pl.Int64))
+            .otherwise(_as_id("cohort_id"))
+            .alias("cohort_id_int"),
+        )
+        .with_columns(
+            pl.when(pl.col("raw").str.strip_chars().fill_null("") == "")
+            .then(pl.lit(BLANK_LINE))
+            .when(pl.col("invalid_utf8"))
+            .then(pl.lit(INVALID_UTF8))
+            .when(pl.col("nfields").is_not_null() & (pl.col("nfields") != len(FIELD_NAMES)))
+            .then(pl.format("expected 6 fields, got {}", pl.col("nfields")))
+            .when(pl.col("timestamp").is_null())
+            .then(pl.lit("bad date"))
+            .when(pl.col("user_id").is_null() | (pl.col("user_id") == ""))
+            .then(pl.lit("missing user_id"))
+            .when(pl.col("user_id_int").is_null())
+            .then(_id_reason("user_id"))
+            .when(~_is_null_token("cohort_id") & pl.col("cohort_id_int").is_null())
+            .then(_id_reason("cohort_id"))
+            .when(pl.col("ip_canonical").is_null())
+            .then(pl.lit("invalid ip"))
+            .otherwise(pl.lit(None, dtype=pl.String))
+            .alias("reason")
+        )
     )
     logs = checked.filter(pl.col("reason").is_null()).select(
         pl.col("timestamp"),
         pl.when(pl.col("path") == "").then(None).otherwise(pl.col("path")).alias("path"),
         pl.col("user_id_int").alias("user_id"),
         pl.col("cohort_id_int").alias("cohort_id"),
-        pl.col("ip"),
+        pl.col("ip_canonical").alias("ip"),
     )
     quarantine = checked.filter(pl.col("reason").is_not_null()).select(
         pl.lit(source, dtype=pl.String).alias("source"),
@@ -217,40 +262,78 @@ def validate_fields(fields: pl.DataFrame, *, source: str) -> tuple[pl.DataFrame,
 # --- the log file ---------------------------------------------------------------------------------------
 
 
+_bad_bytes = threading.local()  # byte offsets of invalid UTF-8 seen by the decoder (per thread)
+
+
+def _escape_invalid(error: UnicodeError) -> tuple[str, int]:
+    """Decoding error handler: keep the raw bytes as `\\xNN` text and note where they were."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    _bad_bytes.offsets.append(error.start)
+    return "".join(f"\\x{byte:02x}" for byte in error.object[error.start : error.end]), error.end
+
+
+codecs.register_error("curriculum-insights-escape", _escape_invalid)
+
+
+def _decode_lines(chunk: bytes) -> tuple[bytes, np.ndarray]:
+    """(`chunk` as valid UTF-8, indexes of its lines that were not): invalid bytes become `\\xNN`."""
+    try:
+        chunk.decode("utf-8")
+        return chunk, np.empty(0, dtype=np.int64)
+    except UnicodeDecodeError:
+        pass
+    _bad_bytes.offsets = []
+    text = chunk.decode("utf-8", errors="curriculum-insights-escape")
+    offsets = np.asarray(_bad_bytes.offsets, dtype=np.int64)
+    newlines = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == ord("\n"))
+    return text.encode("utf-8"), np.unique(np.searchsorted(newlines, offsets))
+
+
 def _lines_frame(chunk: bytes) -> pl.DataFrame:
-    """One string column `raw`, one row per line of `chunk` (which holds whole lines, no final newline)."""
+    """Column `raw` (one row per line of `chunk`, which holds whole lines, no final newline) and
+    `invalid_utf8` (the line held bytes that are not UTF-8; `raw` keeps them as `\\xNN` escapes)."""
+    chunk, invalid = _decode_lines(chunk)
     if _SEPARATOR.encode() in chunk:
-        lines = chunk.decode("utf-8", errors="replace").split("\n")
-        return pl.DataFrame({"raw": lines}, schema={"raw": pl.String})
-    frame = pl.read_csv(
-        io.BytesIO(chunk + b"\n"),
-        has_header=False,
-        separator=_SEPARATOR,
-        quote_char=None,
-        new_columns=["raw"],
-        schema={"raw": pl.String},
-        encoding="utf8-lossy",
-        raise_if_empty=False,
-    )
-    expected = chunk.count(b"\n") + 1
-    if frame.height != expected:  # the fast reader disagreed on line breaks: take the exact path
-        lines = chunk.decode("utf-8", errors="replace").split("\n")
-        return pl.DataFrame({"raw": lines}, schema={"raw": pl.String})
-    return frame.with_columns(pl.col("raw").fill_null(""))
+        frame = pl.DataFrame({"raw": chunk.decode("utf-8").split("\n")}, schema={"raw": pl.String})
+    else:
+        frame = pl.read_csv(
+            io.BytesIO(chunk + b"\n"),
+            has_header=False,
+            separator=_SEPARATOR,
+            quote_char=None,
+            new_columns=["raw"],
+            schema={"raw": pl.String},
+            encoding="utf8",
+            raise_if_empty=False,
+        )
+        expected = chunk.count(b"\n") + 1
+        if (
+            frame.height != expected
+        ):  # the fast reader disagreed on line breaks: take the exact path
+            lines = chunk.decode("utf-8").split("\n")
+            frame = pl.DataFrame({"raw": lines}, schema={"raw": pl.String})
+    mask = np.zeros(frame.height, dtype=bool)
+    mask[invalid[invalid < frame.height]] = True
+    return frame.select(pl.col("raw").fill_null(""), pl.Series("invalid_utf8", mask))
 
 
 def parse_lines(
     lines: pl.DataFrame, *, first_line: int, source: str
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Parse a frame of raw log lines (column `raw`) numbered from `first_line`."""
+    if "invalid_utf8" not in lines.columns:
+        lines = lines.with_columns(pl.lit(False).alias("invalid_utf8"))
     parts = lines.select(
         (pl.int_range(pl.len(), dtype=pl.Int64) + first_line).alias("line"),
         pl.col("raw").str.strip_suffix("\r").alias("raw"),
+        pl.col("invalid_utf8"),
     ).with_columns(pl.col("raw").str.split(" ").alias("fields"))
     fields = parts.select(
         pl.col("line"),
         pl.lit(None, dtype=pl.String).alias("key"),
         pl.col("raw"),
+        pl.col("invalid_utf8"),
         pl.col("fields").list.len().alias("nfields"),
         *[
             pl.col("fields").list.get(index, null_on_oob=True).alias(name)
@@ -305,7 +388,6 @@ class LogFileReader:
         self.lines_read = 0
         self.rows = 0
         self._quarantine: list[pl.DataFrame] = []
-        self._last_nonblank = 0
         self._done = False
 
     def __iter__(self) -> Iterator[pl.DataFrame]:
@@ -320,13 +402,6 @@ class LogFileReader:
                     lines = _lines_frame(chunk)
                     del chunk
                     valid, rejected = parse_lines(lines, first_line=next_line, source=path.name)
-                    nonblank = lines.select(
-                        pl.int_range(pl.len(), dtype=pl.Int64)
-                        .filter(pl.col("raw").str.strip_chars() != "")
-                        .max()
-                    ).item()
-                    if nonblank is not None:
-                        self._last_nonblank = next_line + nonblank
                     next_line += lines.height
                     self.lines_read = next_line - 1
                     self.rows += valid.height
@@ -351,15 +426,10 @@ class LogFileReader:
             )
 
     def quarantine(self) -> pl.DataFrame:
-        """Rejected lines of the whole file (trailing blank lines are not rejections)."""
-        frame = (
-            pl.concat(self._quarantine)
-            if self._quarantine
-            else pl.DataFrame(schema=QUARANTINE_SCHEMA)
-        )
-        return frame.filter(
-            ~((pl.col("reason") == BLANK_LINE) & (pl.col("line") > self._last_nonblank))
-        )
+        """Rejected lines of the whole file, blank lines included (valid + quarantined == lines read)."""
+        if not self._quarantine:
+            return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+        return pl.concat(self._quarantine)
 
 
 def read_log_file(
@@ -383,8 +453,11 @@ def validate_cohorts(
     """Type a cohorts table read as text (all COHORT_SCHEMA columns, strings) and quarantine bad rows.
 
     `first_line` numbers rows for a CSV (header on line 1); `key_prefix` names database rows instead.
+    An optional `_nfields` column (fields on the CSV line) quarantines rows with the wrong count; a
+    cohort ending before it starts is quarantined too (and so reported), never silently kept.
     """
     names = list(COHORT_SCHEMA)
+    nfields = raw["_nfields"] if "_nfields" in raw.columns else None
     text = raw.select(
         pl.when(_is_null_token(name))
         .then(None)
@@ -413,13 +486,26 @@ def validate_cohorts(
         date("start_date").alias("_start_date"),
         date("end_date").alias("_end_date"),
         *[stamp(name).alias(f"_{name}") for name in ("created_at", "updated_at", "deleted_at")],
-    ).with_columns(pl.int_range(pl.len()).over("_id").alias("_occurrence"))
-    reason = pl.when(pl.col("_id").is_null()).then(pl.lit("non-numeric id"))
+    ).with_columns(
+        pl.int_range(pl.len()).over("_id").alias("_occurrence"),
+        (
+            pl.Series("_nfields", nfields, dtype=pl.Int64)
+            if nfields is not None
+            else pl.lit(None, dtype=pl.Int64).alias("_nfields")
+        ),
+    )
+    reason = pl.when(pl.col("_nfields").is_not_null() & (pl.col("_nfields") != len(names))).then(
+        pl.format(f"expected {len(names)} fields, got {{}}", pl.col("_nfields"))
+    )
+    reason = reason.when(pl.col("_id").is_null()).then(pl.lit("non-numeric id"))
     reason = reason.when(pl.col("_occurrence") > 0).then(pl.lit("duplicate id"))
     for name in ("program_id", "start_date", "end_date", "created_at", "updated_at", "deleted_at"):
         reason = reason.when(pl.col(name).is_not_null() & pl.col(f"_{name}").is_null()).then(
             pl.lit(f"bad {name}")
         )
+    reason = reason.when(pl.col("_end_date") < pl.col("_start_date")).then(
+        pl.lit("end_date before start_date")
+    )
     checked = typed.with_columns(reason.otherwise(pl.lit(None, dtype=pl.String)).alias("_reason"))
     cohorts = checked.filter(pl.col("_reason").is_null()).select(
         pl.col("_id").alias("id"),
@@ -448,15 +534,44 @@ def read_cohorts_file(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
         raise InputError(f"{path}: cohorts file not found")
     try:
         raw = pl.read_csv(
-            path, infer_schema=False, quote_char='"', encoding="utf8-lossy", raise_if_empty=True
+            path,
+            infer_schema=False,
+            quote_char='"',
+            encoding="utf8-lossy",
+            raise_if_empty=True,
+            truncate_ragged_lines=True,
         )
+        counts = _csv_field_counts(path.read_bytes())
     except (pl.exceptions.PolarsError, OSError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{path}: unreadable cohorts CSV ({message})") from exc
     missing = [name for name in COHORT_SCHEMA if name not in raw.columns]
     if missing:
         raise InputError(f"{path}: cohorts CSV lacks columns {', '.join(missing)}")
-    return validate_cohorts(raw.select(list(COHORT_SCHEMA)), source=path.name)
+    if len(raw.columns) != len(COHORT_SCHEMA):
+        raise InputError(
+            f"{path}: cohorts CSV has {len(raw.columns)} columns, expected {len(COHORT_SCHEMA)} "
+            f"({', '.join(COHORT_SCHEMA)})"
+        )
+    selected = raw.select(list(COHORT_SCHEMA))
+    if counts.len() == raw.height:  # one physical line per row (no line breaks inside quotes)
+        selected = selected.with_columns(counts.alias("_nfields"))
+    return validate_cohorts(selected, source=path.name)
+
+
+def _csv_field_counts(data: bytes) -> pl.Series:
+    """Fields on each non-blank data line of a CSV (header excluded): commas outside quotes + 1."""
+    lines = pl.Series("line", data.decode("utf-8", errors="replace").splitlines(), pl.String)
+    return (
+        lines.to_frame()
+        .filter(pl.col("line").str.strip_chars() != "")
+        .select(
+            (pl.col("line").str.replace_all(r'"[^"]*"', "").str.count_matches(",") + 1)
+            .cast(pl.Int64)
+            .alias("_nfields")
+        )
+        .slice(1)["_nfields"]
+    )
 
 
 # --- entry points ---------------------------------------------------------------------------------------
@@ -531,6 +646,7 @@ def _import(
         examples=examples,
         cohorts=cohort_frame.height,
         elapsed=time.monotonic() - started,
+        blank_lines=quarantine.filter(pl.col("reason") == BLANK_LINE).height,
     )
 
 

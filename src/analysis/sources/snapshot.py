@@ -9,16 +9,21 @@ Layout of a snapshot directory (default `data/snapshot/`):
 
 Writing never modifies the live directory: a new directory is assembled beside it (existing log parts are
 hard-linked, not copied) and swapped in with two renames, so a refresh that fails half-way leaves the
-previous snapshot exactly as it was.
+previous snapshot exactly as it was. Writers hold the data directory's exclusive lock
+(`analysis.sources.locking`). Each manifest carries a `generation` (the previous one's plus one): after a
+crash between the two renames, recovery restores the newest complete state by generation (then mtime),
+never by name, and removes every stale `snapshot.tmp-PID` / `snapshot.old-PID` folder.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,7 +32,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from analysis.errors import InputError
+from analysis.errors import InputError, TargetError
 from analysis.schema import COHORT_SCHEMA, LOG_SCHEMA, QUARANTINE_SCHEMA
 
 MANIFEST_VERSION = 1
@@ -50,6 +55,7 @@ class Manifest:
     files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
     built_at: str = ""
     version: int = MANIFEST_VERSION
+    generation: int = 0  # previous snapshot's generation + 1: recovery keeps the highest
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -203,8 +209,53 @@ def write_snapshot(
     not re-read) and the new rows are added as new parts, so a refresh does not rewrite history. The
     manifest always describes the whole snapshot.
     """
+    from analysis.sources.locking import locked
+
+    target = Path(target)
+    try:
+        with locked(target):
+            for note in recover(target):
+                print(f"note: {note}", file=sys.stderr)
+            return _write_snapshot(
+                target, logs, cohorts, quarantine, source, simulated, source_detail, base
+            )
+    except OSError as exc:
+        raise TargetError(f"cannot write the snapshot at {target}: {_os_reason(exc)}") from exc
+
+
+def _os_reason(exc: OSError) -> str:
+    """One line for a failed write: disk full and read-only get plain words, the rest the OS message."""
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno == errno.ENOSPC:
+        reason = "the disk is full (No space left on device)"
+    elif exc.errno == errno.EROFS:
+        reason = "the file system is read-only"
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        reason = "permission denied"
+    where = exc.filename
+    return f"{reason} ({where}); the previous snapshot was not changed" if where else reason
+
+
+def _generation(folder: Path) -> int:
+    try:
+        return int(json.loads((folder / "manifest.json").read_text()).get("generation", 0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return -1
+
+
+def _write_snapshot(
+    target: Path,
+    logs: pl.DataFrame | Iterable[pl.DataFrame],
+    cohorts: pl.DataFrame,
+    quarantine: pl.DataFrame | Callable[[], pl.DataFrame] | None,
+    source: str,
+    simulated: bool,
+    source_detail: str,
+    base: Path | None,
+) -> Manifest:
     frames = [logs] if isinstance(logs, pl.DataFrame) else logs
     cohorts = conform(cohorts, COHORT_SCHEMA)
+    generation = max(_generation(target), _generation(base) if base else -1, 0) + 1
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
@@ -252,7 +303,9 @@ def write_snapshot(
         manifest = describe(
             all_logs, cohorts, quarantine, source, simulated, source_detail, digest=digest
         )
-        manifest = Manifest(**{**manifest.to_json(), "files": dict(sorted(files.items()))})
+        manifest = Manifest(
+            **{**manifest.to_json(), "files": dict(sorted(files.items())), "generation": generation}
+        )
         (staging / "manifest.json").write_text(json.dumps(manifest.to_json(), indent=2) + "\n")
         _swap_in(staging, target)
     except BaseException:
@@ -270,13 +323,72 @@ def _write_part(staging: Path, index: int, frame: pl.DataFrame, files: dict[str,
     files[f"logs/{path.name}"] = _sha256(path)
 
 
+def _leftovers(target: Path) -> tuple[list[Path], list[Path]]:
+    """(staging folders `NAME.tmp-PID`, displaced snapshots `NAME.old-PID`) beside `target`."""
+    parent = target.parent
+    if not parent.is_dir():
+        return [], []
+    return (
+        [p for p in parent.glob(f"{target.name}.tmp-*") if p.is_dir()],
+        [p for p in parent.glob(f"{target.name}.old-*") if p.is_dir()],
+    )
+
+
+def _newest(folders: list[Path]) -> Path:
+    """The newest state: highest manifest generation, then the manifest's mtime (never the name)."""
+
+    def age(folder: Path) -> tuple[int, float]:
+        try:
+            mtime = (folder / "manifest.json").stat().st_mtime
+        except OSError:
+            mtime = 0.0
+        return _generation(folder), mtime
+
+    return max(folders, key=age)
+
+
+def recover(target: Path) -> list[str]:
+    """Repair what a killed writer left; call with the data lock held. Returns what was done.
+
+    A kill between the two renames of _swap_in leaves no `target`, only `NAME.old-PID` (the previous
+    state) and maybe a complete `NAME.tmp-PID` (manifest written last): the newest of them comes back.
+    Every other leftover is stale (its writer would hold the lock) and is removed.
+    """
+    target = Path(target)
+    staging, displaced = _leftovers(target)
+    done: list[str] = []
+    if not (target / "manifest.json").exists():
+        complete = [p for p in staging + displaced if (p / "manifest.json").exists()]
+        if complete:
+            chosen = _newest(complete)
+            if target.exists():
+                shutil.rmtree(target)
+            chosen.rename(target)
+            done.append(f"restored the snapshot from {chosen.name} (interrupted swap)")
+    for leftover in staging + displaced:
+        if leftover.exists():
+            shutil.rmtree(leftover, ignore_errors=True)
+            done.append(f"removed the stale {leftover.name}")
+    return done
+
+
+def needs_recovery(target: Path) -> bool:
+    """No complete snapshot at `target` but a killed writer's folders beside it."""
+    return not (Path(target) / "manifest.json").exists() and any(_leftovers(Path(target)))
+
+
 def _recover(target: Path) -> None:
-    """A crash between the two renames of _swap_in leaves only `<name>.old-PID`: put it back."""
-    if target.exists():
+    """A reader finding no snapshot but a writer's leftovers repairs them under the exclusive lock."""
+    from analysis.sources.locking import holds, locked
+
+    if not needs_recovery(target):
         return
-    leftovers = sorted(target.parent.glob(f"{target.name}.old-*"))
-    if leftovers:
-        leftovers[-1].rename(target)
+    state = holds(target)
+    if state is None:
+        with locked(target):
+            recover(target)
+    elif state:
+        recover(target)
 
 
 def read_manifest(target: Path) -> Manifest:
