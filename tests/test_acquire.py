@@ -358,3 +358,197 @@ def test_multiset_surplus_counts_duplicates() -> None:
     new = pl.DataFrame({"t": [second] * 6, "p": ["a", None, "a", "a", None, "b"]})
     surplus = multiset_surplus(new, old, ["t", "p"])
     assert sorted(surplus["p"].fill_null("-").to_list()) == ["-", "a", "b"]
+
+
+# --- reconciliation, timeouts, URLs, one writer at a time (issue 11) ---------------------------------
+
+
+def _insert_raw(engine, values_sql: str) -> None:
+    """Insert rows the strict SQL mode would refuse (zero dates)."""
+    import sqlalchemy as sa
+
+    with engine.begin() as conn:
+        conn.execute(sa.text("SET SESSION sql_mode = ''"))
+        conn.execute(sa.text(f"INSERT INTO logs VALUES {values_sql}"))
+
+
+@mysql
+def test_null_and_zero_dates_are_quarantined_on_the_incremental_path(scratch, tmp_path) -> None:
+    name, engine = scratch
+    _insert(engine, ROWS)
+    target = tmp_path / "snap"
+    acquire(_url(name), target, progress=False)
+    _insert_raw(
+        engine,
+        "(NULL, '10:00:00', 'no-date', 5, 8, '1.2.3.4'), "
+        "('0000-00-00', '10:00:01', 'zero-date', 5, 8, '1.2.3.4'), "
+        "('2018-01-26', NULL, 'no-time', 5, 8, '1.2.3.4')",
+    )
+    refresh = acquire(_url(name), target, progress=False)
+    quarantine = load_snapshot(target).quarantine
+    raws = quarantine["raw"].to_list()
+    assert any(raw.startswith("NULL 10:00:00 no-date") for raw in raws)
+    assert any(raw.startswith("0000-00-00 10:00:01 zero-date") for raw in raws)
+    assert any(raw.startswith("2018-01-26 NULL no-time") for raw in raws)
+    assert refresh.quarantined == 3 and "differed from the database" in refresh.describe()
+    full = acquire(_url(name), tmp_path / "full", full=True, progress=False)
+    assert full.manifest.quarantined_rows == refresh.manifest.quarantined_rows == 4
+    again = acquire(_url(name), target, progress=False)  # nothing to add the second time
+    assert again.quarantined == 0 and again.new_rows == 0
+    assert "match the database" in again.describe()
+
+
+@mysql
+def test_rows_deleted_in_the_database_force_a_full_reread(scratch, tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    name, engine = scratch
+    _insert(engine, ROWS)
+    target = tmp_path / "snap"
+    acquire(_url(name), target, progress=False)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM logs WHERE user_id = 48"))
+    refresh = acquire(_url(name), target, progress=False)
+    assert refresh.mode == "full" and refresh.manifest.rows == 6
+    assert "no longer has; re-read the whole table" in refresh.describe()
+
+
+@mysql
+def test_two_concurrent_incremental_acquires_store_each_row_once(scratch, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from analysis.sources.locking import locked
+
+    name, engine = scratch
+    _insert(engine, ROWS)
+    data = tmp_path / "data"
+    acquire(_url(name), data / "snapshot", progress=False)
+    bulk = [("2019-03-01", f"{h:02d}:{m:02d}:00", f"l-{h}", 100 + m % 7, 22, "10.1.1.1")
+            for h in range(24) for m in range(60)]  # fmt: skip
+    _insert(engine, bulk)
+    env = dict(os.environ)
+    command = [sys.executable, "-m", "analysis", "acquire", "--db-url", _url(name), "--data-dir",
+               str(data), "-q"]  # fmt: skip
+    logs = [tmp_path / f"err-{i}.txt" for i in range(2)]
+    with locked(data / "snapshot"):  # both start while a third writer holds the lock
+        runs = [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log.open("w"), env=env)
+                for log in logs]  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not all(
+            "waiting for another run holding" in log.read_text() for log in logs
+        ):
+            time.sleep(0.2)
+    codes = [run.wait(timeout=120) for run in runs]
+    errors = [log.read_text() for log in logs]
+    assert codes == [0, 0], errors
+    assert all("waiting for another run holding" in err for err in errors)
+    manifest = load_snapshot(data / "snapshot").manifest
+    assert manifest.rows == 8 + len(bulk)  # every row once
+    full = acquire(_url(name), tmp_path / "full", full=True, progress=False)
+    assert manifest.logs_digest == full.manifest.logs_digest
+
+
+def hold_lock(folder: Path):
+    """Hold `folder`'s exclusive lock from another thread (a lock is re-entrant within one thread)."""
+    import contextlib
+    import threading
+
+    from analysis.sources.locking import locked
+
+    @contextlib.contextmanager
+    def holding():
+        taken, release = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with locked(folder):
+                taken.set()
+                release.wait(60)
+
+        thread = threading.Thread(target=hold, daemon=True)
+        thread.start()
+        taken.wait(10)
+        try:
+            yield
+        finally:
+            release.set()
+            thread.join(10)
+
+    return holding()
+
+
+@mysql
+def test_no_wait_fails_at_once_with_exit_6_while_another_run_writes(scratch, tmp_path, capsys):
+    name, engine = scratch
+    _insert(engine, ROWS)
+    data = tmp_path / "data"
+    with hold_lock(data / "snapshot"):
+        args = ["acquire", "--db-url", _url(name), "--data-dir", str(data), "-q", "--no-wait"]
+        code = main(args)
+    err = capsys.readouterr().err
+    assert code == 6
+    assert err.startswith("error: another run holds") and str(data / ".snapshot.lock") in err
+    assert f"(pid {os.getpid()})" in err
+
+
+def test_a_stalled_server_gives_one_line_and_exit_4_not_a_hang(tmp_path: Path, capsys) -> None:
+    """A fake server on 127.0.0.1 accepts connections and never answers."""
+    import socket
+    import threading
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    port = server.getsockname()[1]
+    accepted: list[socket.socket] = []
+    threading.Thread(target=lambda: [accepted.append(server.accept()[0]) for _ in range(4)],
+                     daemon=True).start()  # fmt: skip
+    config = tmp_path / "c.toml"
+    config.write_text("[acquire]\nconnect_timeout_seconds = 1\nread_timeout_seconds = 1\n")
+    started = time.monotonic()
+    code = main(["acquire", "--db-url", f"mysql://root@127.0.0.1:{port}/x", "--config",
+                 str(config), "--data-dir", str(tmp_path / "d"), "-q"])  # fmt: skip
+    elapsed = time.monotonic() - started
+    err = capsys.readouterr().err
+    server.close()
+    assert code == 4 and elapsed < 15
+    assert err.count("\n") == 1 and f"127.0.0.1:{port}" in err and "Traceback" not in err
+
+
+SECRET = "p@ss-W0rd/with:odd#chars"
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("mysql://root:pw@127.0.0.1:notaport/db", "the port is not a number"),
+        ("postgresql://root:pw@127.0.0.1/db", "only MySQL/MariaDB is supported"),
+        ("sqlite:///tmp/x.db", "not sqlite://"),
+        ("mysql+nodriver://root:pw@127.0.0.1/db", "driver 'nodriver' is not supported"),
+        ("mysql://root:pw@127.0.0.1/db?charset=klingon", "unknown charset 'klingon'"),
+        ("mysql://root:pw@127.0.0.1/db?frobnicate=1", "unknown option(s) frobnicate"),
+        ("mysql://root:pw@127.0.0.1:99999/db", "port 99999 is out of range"),
+        ("not a url", "is not a valid URL"),
+        (f"mysql://root:{SECRET}@127.0.0.1:3306/db", "percent-encode an '@'"),
+    ],
+)
+def test_bad_database_urls_are_one_line_and_exit_2(tmp_path, capsys, url, fragment) -> None:
+    code = main(["acquire", "--db-url", url, "--data-dir", str(tmp_path), "-q"])
+    captured = capsys.readouterr()
+    assert code == 2 and fragment in captured.err
+    assert captured.err.startswith("error: ") and captured.err.count("\n") == 1
+    assert "Traceback" not in captured.err + captured.out
+    if SECRET in url:  # the password never shows, in any form or part
+        shown = captured.err + captured.out
+        pieces = {SECRET[i : i + 3] for i in range(len(SECRET) - 2)}
+        assert not [piece for piece in pieces if piece in shown]
+
+
+def test_password_is_masked_in_every_spelling() -> None:
+    from analysis.sources.acquire import mask_secret
+
+    url = normalize_url("mysql://u:a%2Fb%20c@h/db")
+    assert url.password == "a/b c"
+    assert mask_secret("x a/b c y a%2Fb%20c z a%2Fb+c", url) == "x *** y *** z ***"

@@ -106,7 +106,7 @@ def normalize_url(db_url: str) -> URL:
     driver = url.get_driver_name()
     if driver != "pymysql":
         raise ConfigError(f"{where}: driver '{driver}' is not supported; use mysql+pymysql://")
-    if "@" in (url.host or "") or "@" in (url.username or ""):
+    if db_url.count("@") > 1 or "@" in f"{url.host}{url.username}{url.database}":
         raise ConfigError(
             f"{where} holds more than one '@': percent-encode an '@' in the password as %40 "
             "(the URL is not shown because it holds the password)"

@@ -1,0 +1,214 @@
+"""One writer at a time: the data and output locks, crash recovery of the snapshot and the site swap."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from analysis.errors import LockedError
+from analysis.schema import LOG_SCHEMA
+from analysis.sources.locking import holds, lock_path, locked, repair_swap
+from analysis.sources.snapshot import load_snapshot, read_manifest, write_snapshot
+
+
+def _logs(n: int, start: int = 0) -> pl.DataFrame:
+    import datetime as dt
+
+    return pl.DataFrame(
+        {
+            "timestamp": [
+                dt.datetime(2020, 1, 1) + dt.timedelta(seconds=start + i) for i in range(n)
+            ],
+            "path": [f"lesson-{i}" for i in range(n)],
+            "user_id": list(range(start, start + n)),
+            "cohort_id": [1] * n,
+            "ip": ["10.0.0.1"] * n,
+        },
+        schema=LOG_SCHEMA,
+    )
+
+
+def _cohorts() -> pl.DataFrame:
+    from analysis.schema import COHORT_SCHEMA
+
+    return pl.DataFrame(schema=COHORT_SCHEMA)
+
+
+def _write(target: Path, logs: pl.DataFrame, base: Path | None = None):
+    return write_snapshot(target, logs, _cohorts(), None, source="test", simulated=False, base=base)
+
+
+@contextlib.contextmanager
+def held_elsewhere(folder: Path, *, exclusive: bool = True):
+    """Hold `folder`'s lock from another thread (locks are re-entrant within one thread)."""
+    taken, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with locked(folder, exclusive=exclusive):
+            taken.set()
+            release.wait(60)
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    assert taken.wait(10)
+    try:
+        yield
+    finally:
+        release.set()
+        thread.join(10)
+
+
+def test_a_second_writer_fails_at_once_without_wait_and_names_the_holder(tmp_path: Path) -> None:
+    target = tmp_path / "snapshot"
+    with held_elsewhere(target), pytest.raises(LockedError) as caught, locked(target, wait=False):
+        pass
+    message = str(caught.value)
+    assert str(lock_path(target)) in message and f"(pid {os.getpid()})" in message
+    assert caught.value.exit_code == 6
+    with locked(target, wait=False):  # released: free again
+        assert holds(target) is True
+    assert holds(target) is None
+
+
+def test_a_waiting_writer_says_so_and_proceeds_when_released(tmp_path: Path, capsys) -> None:
+    target = tmp_path / "snapshot"
+    order: list[str] = []
+    with held_elsewhere(target):
+        thread = threading.Thread(target=lambda: order.append(_write(target, _logs(3)).source))
+        thread.start()
+        thread.join(1.0)
+        assert thread.is_alive() and order == []  # waiting, not writing
+        order.append("released")
+    thread.join(30)
+    assert order == ["released", "test"]
+    assert f"waiting for another run holding {lock_path(target)}" in capsys.readouterr().err
+
+
+def test_readers_share_the_lock_and_keep_writers_out(tmp_path: Path) -> None:
+    target = tmp_path / "snapshot"
+    _write(target, _logs(3))
+    with held_elsewhere(target, exclusive=False):
+        with locked(target, exclusive=False, wait=False):  # a second reader is fine
+            pass
+        # a writer would swap the snapshot under the reader
+        with pytest.raises(LockedError), locked(target, wait=False):
+            pass
+
+
+def test_two_writers_racing_both_succeed_one_after_the_other(tmp_path: Path) -> None:
+    target = tmp_path / "snapshot"
+    _write(target, _logs(2))
+    errors: list[BaseException] = []
+
+    def refresh(start: int) -> None:
+        try:
+            for round_ in range(3):
+                _write(target, _logs(5, start + 10 * round_), base=target)
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=refresh, args=(1000 * (i + 1),)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    snapshot = load_snapshot(target, verify=True)
+    assert snapshot.manifest.rows == 2 + 2 * 3 * 5 == snapshot.logs.collect().height
+    assert snapshot.manifest.generation == 7
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".snapshot.lock", "snapshot"]
+
+
+def _fake_state(folder: Path, rows: int, generation: int) -> None:
+    """A complete snapshot folder of `rows` rows with the given generation."""
+    _write(folder, _logs(rows))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["generation"] = generation
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_recovery_restores_the_newest_state_by_generation_never_by_name(tmp_path: Path) -> None:
+    target = tmp_path / "snapshot"
+    # Two crashes between the renames: names sort as text ("old-99999" > "old-100"), ages do not.
+    _fake_state(tmp_path / "snapshot.old-99999", 1, generation=1)
+    _fake_state(tmp_path / "snapshot.old-100", 2, generation=2)
+    assert read_manifest(target).rows == 2
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["snapshot"]
+
+
+def test_recovery_prefers_a_complete_staging_folder_when_the_swap_was_cut(tmp_path: Path) -> None:
+    target = tmp_path / "snapshot"
+    _fake_state(tmp_path / "snapshot.old-7", 1, generation=4)
+    _fake_state(tmp_path / "snapshot.tmp-7", 3, generation=5)  # manifest written: complete
+    (tmp_path / "snapshot.tmp-8" / "logs").mkdir(parents=True)  # incomplete: no manifest
+    assert read_manifest(target).rows == 3
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["snapshot"]
+
+
+def test_stale_staging_folders_are_removed_by_the_next_writer(tmp_path: Path) -> None:
+    target = tmp_path / "snapshot"
+    _write(target, _logs(2))
+    for name in ("snapshot.tmp-123", "snapshot.old-456"):
+        (tmp_path / name / "logs").mkdir(parents=True)
+    _write(target, _logs(1, 50), base=target)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["snapshot"]
+    assert read_manifest(target).rows == 3
+
+
+KILL_BETWEEN_RENAMES = """
+import os, sys
+from pathlib import Path
+import polars as pl
+sys.path.insert(0, {tests!r})
+from test_locking import _write, _logs
+renames = []
+original = Path.rename
+def rename(self, target):
+    renames.append(self)
+    if len(renames) == 2:  # the second rename of the swap: the process dies here
+        os._exit(137)
+    return original(self, target)
+Path.rename = rename
+_write(Path({target!r}), _logs(4, 100), base=Path({target!r}))
+"""
+
+
+def test_a_writer_killed_between_the_renames_is_repaired_by_the_next_run(tmp_path: Path) -> None:
+    target = tmp_path / "snapshot"
+    _write(target, _logs(2))
+    script = KILL_BETWEEN_RENAMES.format(tests=str(Path(__file__).parent), target=str(target))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    killed = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], env=env, check=False)
+    assert killed.returncode == 137
+    assert not target.exists()  # the kill left the old state aside and the new one staged
+    assert read_manifest(target).rows == 6  # the newest complete state comes back
+    assert load_snapshot(target, verify=True).logs.collect().height == 6
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["snapshot"]
+
+
+def test_an_interrupted_site_swap_is_repaired_by_the_next_run(tmp_path: Path, config) -> None:
+    from analysis.publish.render import _holding_outputs, _swap
+
+    site = config.paths.site_dir
+    old = site.with_name(f".{site.name}.old")
+    old.mkdir(parents=True)
+    (old / "index.html").write_text("previous site")  # killed between the renames: no _site
+    seen = _holding_outputs(lambda cfg: (cfg.paths.site_dir / "index.html").read_text())(config)
+    assert seen == "previous site" and not old.exists()
+    # _swap itself repairs first, then swaps
+    site.rename(old)
+    staging = tmp_path / ".partial"
+    staging.mkdir()
+    (staging / "index.html").write_text("new site")
+    _swap(staging, site)
+    assert (site / "index.html").read_text() == "new site" and not old.exists()
+    assert repair_swap(site, old) is False
