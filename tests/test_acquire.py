@@ -552,3 +552,26 @@ def test_password_is_masked_in_every_spelling() -> None:
     url = normalize_url("mysql://u:a%2Fb%20c@h/db")
     assert url.password == "a/b c"
     assert mask_secret("x a/b c y a%2Fb%20c z a%2Fb+c", url) == "x *** y *** z ***"
+
+
+@mysql
+def test_disk_full_during_a_full_acquire_is_one_line_and_exit_5(
+    scratch, tmp_path, capsys, monkeypatch
+):
+    import errno
+
+    name, engine = scratch
+    _insert(engine, ROWS)
+    data = tmp_path / "data"
+    acquire(_url(name), data / "snapshot", progress=False)
+    before = _fingerprint(data / "snapshot")
+
+    def full_disk(self, path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", full_disk)
+    code = main(["acquire", "--full", "--db-url", _url(name), "--data-dir", str(data), "-q"])
+    err = capsys.readouterr().err
+    assert code == 5 and "the disk is full" in err and "Traceback" not in err
+    assert err.count("\n") == 1
+    assert _fingerprint(data / "snapshot") == before
