@@ -212,3 +212,53 @@ def test_an_interrupted_site_swap_is_repaired_by_the_next_run(tmp_path: Path, co
     _swap(staging, site)
     assert (site / "index.html").read_text() == "new site" and not old.exists()
     assert repair_swap(site, old) is False
+
+
+def _small_log(path: Path, users: int) -> int:
+    """A small valid log (cohorts of the reference table); returns its row count."""
+    import datetime as dt
+
+    lines = [
+        f"{dt.datetime(2019, 3, 1) + dt.timedelta(hours=i):%Y-%m-%d %H:%M:%S} "
+        f"javascript-i/lesson-{i % 9} {100 + i % users} {[22, 23, 59][i % 3]} 10.0.{i % users}.1"
+        for i in range(40 * users)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return len(lines)
+
+
+@pytest.mark.render
+@pytest.mark.slow
+def test_two_concurrent_builds_both_succeed_and_the_site_is_one_runs(tmp_path: Path) -> None:
+    from analysis.config import PROJECT_ROOT
+    from analysis.publish.site import SITE_PAGES
+
+    cohorts = PROJECT_ROOT / "data" / "reference" / "cohorts.csv"
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[paths]\nsite_dir = "{tmp_path / "_site"}"\nbuild_dir = "{tmp_path / "_build"}"\n'
+    )
+    rows = {}
+    runs = []
+    for name, users in (("a", 5), ("b", 7)):
+        log = tmp_path / f"{name}.log"
+        rows[name] = _small_log(log, users)
+        command = [sys.executable, "-m", "analysis", "build", "--logs", str(log), "--cohorts",
+                   str(cohorts), "--config", str(config), "--data-dir", str(tmp_path / "data"),
+                   "--engine", "pandoc", "-q"]  # fmt: skip
+        runs.append(
+            subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        )
+    outputs = [run.communicate(timeout=900) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    site = tmp_path / "_site"
+    for source in SITE_PAGES:
+        assert (site / source.replace(".qmd", ".html")).is_file(), source
+    assert (site / "slide.html").is_file()
+    findings = json.loads((tmp_path / "_build" / "findings.json").read_text())
+    assert findings["dataset"]["rows"] in rows.values()
+    manifest = read_manifest(tmp_path / "data" / "snapshot")
+    assert (
+        findings["dataset"]["logs_digest"] == manifest.logs_digest
+    )  # outputs from the last writer
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith((".partial", ".old"))]
