@@ -168,6 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="volume of the simulated scenarios (default 0.2; the demo scenario at 1)",
     )
+    evaluate.add_argument(
+        "--keep",
+        type=Path,
+        help="keep each scenario's simulated data and snapshot in DIR/NAME (default: a temporary folder)",
+    )
 
     render = add("render", "Render the site, the slide and the email from the snapshot.", _render)
     _add_render_options(render)
@@ -362,8 +367,11 @@ def _evaluate(args: argparse.Namespace, config: Config) -> int:
             raise ConfigError(f"--scale must be a positive number, got {args.scale}")
         names = list(SCENARIOS) if args.all_scenarios else [get_scenario(args.scenario).name]
         table = run_scenarios(
-            config, names, seed=args.seed, scale=args.scale, progress=not args.quiet
-        )
+            config, names, seed=args.seed, scale=args.scale, progress=not args.quiet,
+            workdir=args.keep,
+        )  # fmt: skip
+        if len(names) == 1:  # one scenario: the details first
+            print(table.rows[0][1].describe() + "\n")
         print(table.describe())
         return table.exit_code()
     step = _snapshot_step(args, config)

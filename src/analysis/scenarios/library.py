@@ -65,6 +65,7 @@ class Scenario:
     staff_session_factor: float = 1.0  # longer sessions: staff review many pages at once
     staff_roam: int = 0  # extra addresses per staff member (0 = like students)
     staff_roam_p: float = 0.1
+    staff_night_p: float = 0.0  # share of staff sessions in the evening or at night (20:00-02:00)
     # cross-program reading
     cutoff_base: dt.date = dt.date(2019, 5, 29)
     ds_online: dt.date = dt.date(2018, 9, 1)
@@ -143,6 +144,7 @@ SCENARIOS: dict[str, Scenario] = {
         staff_session_factor=3.0,
         staff_roam=25,
         staff_roam_p=0.4,
+        staff_night_p=0.35,
         events=(
             ("scraping", "burst", 2),
             ("probe", "sweep", 1),
@@ -208,7 +210,7 @@ SCENARIOS: dict[str, Scenario] = {
     "small_cohorts": dataclasses.replace(
         DEMO,
         name="small_cohorts",
-        description="small cohorts, light tail, few networks, staff reading like students",
+        description="small cohorts, light tail, few networks, fewer staff views",
         demo_events=False,
         users_factor=0.6,
         activity_sigma=0.3,

@@ -973,6 +973,9 @@ def _month_rows(
         np.searchsorted(np.cumsum(WEEKDAY_HOURS) / WEEKDAY_HOURS.sum(), rng.random(n_s)),
     )
     hours = np.minimum(hours, 23)
+    if sc.staff_night_p > 0:  # staff who review pages in the evening and at night
+        night = (seg["cohort"][s_seg] == 28) & (rng.random(n_s) < sc.staff_night_p)
+        hours = np.where(night, rng.choice(np.array([20, 21, 22, 23, 0, 1]), n_s), hours)
     start = _epoch(cal.day0) + day * 86400 + hours * 3600 + rng.integers(0, 3600, n_s)
     user = seg["user"][s_seg]
     cohort = seg["cohort"][s_seg]
