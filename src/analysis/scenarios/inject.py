@@ -259,16 +259,18 @@ def account_two_people(c: _Ctx) -> None:
 
 def shared_ip(c: _Ctx, shape: str) -> None:
     rng = c.rng
-    for _ in range(50):
-        day = int(rng.integers(60, c.cal.n_days - 30))
-        day -= int(c.cal.weekday[day])  # a Monday
-        active = [
-            (u, cid)
-            for u, cid in c.students
-            if c.term(cid)[0] + 7 <= day and day + 7 <= c.term(cid)[1]
-        ]
-        if len(active) >= 10:
-            break
+    terms = np.array([c.term(cid) for _, cid in c.students])
+    mondays = np.flatnonzero(c.cal.weekday[: c.cal.n_days - 14] == 0)
+    mondays = mondays[mondays >= 60]
+    # students enrolled for the whole week, per Monday
+    active_n = (
+        (terms[None, :, 0] + 7 <= mondays[:, None]) & (mondays[:, None] + 7 <= terms[None, :, 1])
+    ).sum(1)
+    good = mondays[active_n >= 10]
+    day = int(rng.choice(good)) if len(good) else int(mondays[int(np.argmax(active_n))])
+    active = [
+        (u, cid) for u, cid in c.students if c.term(cid)[0] + 7 <= day and day + 7 <= c.term(cid)[1]
+    ]
     k = min(len(active), int(rng.integers(9, 16)))
     chosen = [active[int(i)] for i in rng.choice(len(active), k, replace=False)]
     ip = c.ip()
