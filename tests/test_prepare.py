@@ -12,9 +12,12 @@ from analysis.config import Config
 from analysis.errors import ConfigError
 from analysis.prepare import (
     HOMES_SCHEMA,
+    LESSON_HOMES_SCHEMA,
     campus_ips,
     enrollments,
     keep_own_track,
+    lesson_home_table,
+    lesson_homes,
     module_homes,
     prepare,
     student_lesson_views,
@@ -294,3 +297,75 @@ def test_campus_ips_are_computed_once_per_prepared_view(config) -> None:
     home_only = dataclasses.replace(prepared, views=prepared.views.filter(pl.col("ip") == home))
     assert not home_only.shared and campus_ips(home_only, settings) == []
     assert campus_ips(prepared, settings) == [campus]
+
+
+def _lesson_track() -> pl.DataFrame:
+    rows = [  # lesson, module, track, views (any window), enrolled views
+        ("fundamentals/git", "fundamentals", "web_dev", 40, 40),
+        ("fundamentals/intro", "fundamentals", "data_science", 400, 400),
+        ("fundamentals/intro", "fundamentals", "web_dev", 10, 10),  # reading across programs
+        ("java/a", "java", "web_dev", 1000, 1000),
+        ("sql/joins", "sql", "web_dev", 200, 200),  # 80% of the views, but the same rate
+        ("sql/joins", "sql", "data_science", 50, 50),
+        ("fundamentals/rare", "fundamentals", "web_dev", 3, 3),  # too few: the module decides
+        ("python/old", "python", "data_science", 30, 0),  # read by alumni only
+    ]
+    return pl.DataFrame(
+        rows, schema=["lesson", "module", "track", "views", "enrolled_views"], orient="row"
+    ).cast({"views": pl.Int64, "enrolled_views": pl.Int64})
+
+
+def test_lesson_homes_follow_each_programs_own_enrolled_reading() -> None:
+    homes = lesson_home_table(_lesson_track(), Config())
+    assert homes.schema == pl.Schema(LESSON_HOMES_SCHEMA)
+    got = {r["lesson"]: (r["home"], r["basis"]) for r in homes.iter_rows(named=True)}
+    assert got == {
+        # one module, lessons of both programs
+        "fundamentals/git": ("web_dev", "lesson"),
+        "fundamentals/intro": ("data_science", "lesson"),
+        "java/a": ("web_dev", "lesson"),
+        # 200 of 250 views are web dev, but per view of their own reading both programs read it
+        # alike (16% and 11%): shared material
+        "sql/joins": (None, "lesson"),
+        "fundamentals/rare": ("data_science", "module"),
+        "python/old": (None, "module"),
+    }
+    share = homes.filter(pl.col("lesson") == "sql/joins")["share"].item()
+    assert share == pytest.approx((200 / 1253) / (200 / 1253 + 50 / 450))
+
+
+def test_lesson_home_overrides_name_a_lesson_or_a_module() -> None:
+    base = Config()
+    config = base.replace(
+        q5=dataclasses.replace(
+            base.q5, lesson_home_overrides={"sql/joins": "data_science", "java": "data_science"}
+        )
+    )
+    homes = lesson_home_table(_lesson_track(), config)
+    got = {r["lesson"]: (r["home"], r["basis"]) for r in homes.iter_rows(named=True)}
+    assert got["sql/joins"] == ("data_science", "override")
+    assert got["java/a"] == ("data_science", "override")
+    assert got["fundamentals/git"] == ("web_dev", "lesson")
+    bad = base.replace(q5=dataclasses.replace(base.q5, lesson_home_overrides={"x/y": "nursing"}))
+    with pytest.raises(ConfigError, match="nursing"):
+        lesson_home_table(_lesson_track(), bad)
+
+
+def test_lesson_homes_from_prepared_views_and_keep_own_track_on_lessons() -> None:
+    config = Config()
+    homes = lesson_homes(prepare(_two_track_snapshot(), config), config)
+    # every lesson has fewer than lesson_home_min_views enrolled views: the module decides
+    assert set(homes["basis"]) == {"module"}
+    assert dict(homes.select("lesson", "home").rows()) == {
+        "java-i/intro": "web_dev",
+        "python/lists": "data_science",
+        "sql/select": None,
+    }
+    frame = pl.DataFrame(
+        {
+            "track": ["web_dev", "web_dev", "data_science", "web_dev"],
+            "lesson": ["java-i/intro", "python/lists", "python/lists", "new/page"],
+            "n": [1, 2, 3, 4],
+        }
+    )
+    assert keep_own_track(frame, homes)["n"].to_list() == [1, 3, 4]

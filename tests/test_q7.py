@@ -11,7 +11,7 @@ import pytest
 
 from analysis.charts.q7 import CHARTS
 from analysis.config import Config, load_config
-from analysis.prepare import module_homes, prepare
+from analysis.prepare import lesson_homes, prepare
 from analysis.questions import q7
 from analysis.sources.snapshot import Snapshot
 
@@ -166,12 +166,11 @@ def test_golden_demo(demo_snapshot: Snapshot, demo_config: Config) -> None:
     assert {"Java web dev", "Data science"} <= set(res.least_accessed["program"].to_list())
     assert res.least_accessed["views"].min() >= demo_config.q7.min_views
     # Each program is ranked on its own track's lessons (or shared ones) only.
-    homes = module_homes(prepare(demo_snapshot, demo_config), demo_config)
+    homes = lesson_homes(prepare(demo_snapshot, demo_config), demo_config)
     tracks = {"Java web dev": "web_dev", "PHP web dev": "web_dev", "Data science": "data_science"}
     ranked = res.least_accessed.with_columns(
-        pl.col("lesson").str.split("/").list.first().alias("module"),
         pl.col("program").replace_strict(tracks, default=None).alias("track"),
-    ).join(homes, on="module", how="left")
+    ).join(homes.select("lesson", "home"), on="lesson", how="left")
     other = ranked.filter(pl.col("home").is_not_null() & (pl.col("home") != pl.col("track")))
     assert other.is_empty(), other
     assert res.eligible["other_track"].sum() > 0

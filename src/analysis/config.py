@@ -128,7 +128,10 @@ class Q4Config:
 @dataclass(frozen=True)
 class Q5Config:
     policy_date: dt.date = dt.date(2019, 6, 1)
-    lesson_home_min_share: float = 0.8
+    lesson_home_min_share: float = (
+        0.8  # a lesson's home track holds this share of the reading rates
+    )
+    lesson_home_min_views: int = 20  # fewer enrolled views: the lesson takes its module's home
     lesson_home_overrides: dict[str, str] = field(default_factory=dict)
     min_drop: float = 0.5  # a change point is a shut-off only if the rate falls by this share
     min_log_likelihood_ratio: float = 10.0  # ...and beats "no change" by this log-likelihood

@@ -22,13 +22,18 @@ Time. Every student view is classified by the enrollment window of the cohort on
 appears under several cohorts (a re-take or a transfer) is judged row by row against the cohort the row
 names, so each enrollment keeps its own window; `enrollments()` lists them per user.
 
-Module homes. Lessons carry no program, so each module gets a *home track* from the data
-(`module_homes()`): the track whose students make at least `q5.lesson_home_min_share` of the module's
-student lesson views, or the track named in `[q5.lesson_home_overrides]`; a module read by both tracks
-without such a majority (shared material) has no home. Question 5 counts a student reading the other
-track's modules as cross-program access; questions 2 and 7 rank a program only on its own track's
-modules and shared ones (`keep_own_track()`), so cross-program reading is never mistaken for a cohort
-over-using, or a program neglecting, one of its own lessons.
+Lesson homes. Lessons carry no program, and a module may hold lessons of both tracks (e.g. an SQL
+module with a web-dev and a data-science lesson), so each *lesson* gets a home track from the data
+(`lesson_homes()`): the track whose own enrolled students read it. Each track's enrolled views of a
+lesson are divided by all enrolled lesson views of that track (so a small program weighs as much as a
+big one), and the home is the track holding at least `q5.lesson_home_min_share` of those rates. A
+lesson with fewer than `q5.lesson_home_min_views` enrolled views takes its module's home (the same
+rule on the module's views); `[q5.lesson_home_overrides]` names a module's or a lesson's home
+outright. A lesson read by both tracks without such a majority (shared material) has no home.
+Question 5 counts a student reading the other track's lessons as cross-program access; questions 2
+and 7 rank a program only on its own track's lessons and shared ones (`keep_own_track()`), so
+cross-program reading is never mistaken for a cohort over-using, or a program neglecting, one of its
+own lessons. `module_homes()` keeps the module-level rule for callers that need it.
 """
 
 from __future__ import annotations
@@ -49,6 +54,15 @@ HOMES_SCHEMA = {
     "share": pl.Float64(),  # the leading track's share of the module's student lesson views
     "views": pl.Int64(),
     "overridden": pl.Boolean(),
+}
+LESSON_HOMES_SCHEMA = {
+    "lesson": pl.String(),
+    "module": pl.String(),
+    "home": pl.String(),  # null: no clear home (shared material)
+    "share": pl.Float64(),  # the leading track's share of the per-track reading rates
+    "views": pl.Int64(),  # student views of the lesson, any window
+    "enrolled_views": pl.Int64(),  # ... by students of its cohort while enrolled: the evidence
+    "basis": pl.String(),  # "lesson", "module" (too few enrolled views of its own) or "override"
 }
 PAGE_KINDS = ("lesson", "navigation", "asset", "probe", "empty")
 ROLES = ("student", "staff", "placeholder", "no_cohort", "unknown_cohort")
@@ -304,20 +318,26 @@ def module_track_views(views: pl.LazyFrame) -> pl.LazyFrame:
     return views.group_by("module", "track").agg(pl.len().cast(pl.Int64).alias("views"))
 
 
+def _checked_overrides(config: Config) -> dict[str, str]:
+    """`[q5.lesson_home_overrides]`, each naming a configured track (else a ConfigError)."""
+    tracks = sorted(set(config.programs.track.values()))
+    overrides = dict(config.q5.lesson_home_overrides)
+    for key, track in overrides.items():
+        if track not in tracks:
+            raise ConfigError(
+                f"q5.lesson_home_overrides: {key!r} names track {track!r} "
+                f"(known tracks: {', '.join(tracks)})"
+            )
+    return overrides
+
+
 def home_table(module_track: pl.DataFrame, config: Config) -> pl.DataFrame:
     """Home track per module from its views per track (`module_track_views`, collected).
 
     The home is the track with the most views when it holds at least `q5.lesson_home_min_share` of
     them, or the track `[q5.lesson_home_overrides]` names; otherwise null. Columns: HOMES_SCHEMA, sorted
     by views (descending) then module."""
-    tracks = sorted(set(config.programs.track.values()))
-    overrides = dict(config.q5.lesson_home_overrides)
-    for module, track in overrides.items():
-        if track not in tracks:
-            raise ConfigError(
-                f"q5.lesson_home_overrides: module {module!r} names track {track!r} "
-                f"(known tracks: {', '.join(tracks)})"
-            )
+    overrides = {k: v for k, v in _checked_overrides(config).items() if "/" not in k}
     min_share = config.q5.lesson_home_min_share
     return (
         module_track.group_by("module")
@@ -351,20 +371,126 @@ def module_homes(prepared: Prepared, config: Config) -> pl.DataFrame:
     return home_table(module_track_views(track_lesson_views(prepared)).collect(), config)
 
 
+def lesson_track_views(views: pl.LazyFrame) -> pl.LazyFrame:
+    """Views per (lesson, module, track) of `track_lesson_views` rows: all of them (`views`) and those
+    by students of the row's cohort while enrolled (`enrolled_views`, the evidence for lesson homes).
+    Lazy, so callers can collect it together with their own aggregates in one scan."""
+    return views.group_by("lesson", "module", "track").agg(
+        pl.len().cast(pl.Int64).alias("views"),
+        (pl.col("window") == "active").sum().cast(pl.Int64).alias("enrolled_views"),
+    )
+
+
+def _leading_track(frame: pl.DataFrame, key: str) -> pl.DataFrame:
+    """Per `key`: the track with the highest reading rate (enrolled views / the track's enrolled
+    lesson views), its share of the summed rates, and the views."""
+    totals = frame.group_by("track").agg(pl.col("enrolled_views").sum().alias("_total"))
+    return (
+        frame.join(totals, on="track", how="left")
+        .with_columns(
+            pl.when(pl.col("_total") > 0)
+            .then(pl.col("enrolled_views") / pl.col("_total"))
+            .otherwise(0.0)
+            .alias("_rate")
+        )
+        .group_by(key)
+        .agg(
+            pl.col("track")
+            .sort_by(["_rate", "track"], descending=[True, False])
+            .first()
+            .alias("top"),
+            pl.when(pl.col("_rate").sum() > 0)
+            .then(pl.col("_rate").max() / pl.col("_rate").sum())
+            .alias("share"),
+            pl.col("views").sum().alias("views"),
+            pl.col("enrolled_views").sum().alias("enrolled_views"),
+        )
+    )
+
+
+def lesson_home_table(lesson_track: pl.DataFrame, config: Config) -> pl.DataFrame:
+    """Home track per lesson from its views per track (`lesson_track_views`, collected).
+
+    The home is the track with the highest reading rate when it holds at least
+    `q5.lesson_home_min_share` of the summed rates; a lesson with fewer than `q5.lesson_home_min_views`
+    enrolled views takes its module's home by the same rule; `[q5.lesson_home_overrides]` wins (a key
+    with a `/` names a lesson, one without a module). Columns: LESSON_HOMES_SCHEMA, sorted by views
+    (descending) then lesson."""
+    q5 = config.q5
+    overrides = _checked_overrides(config)
+    lesson_over = {k.strip("/"): v for k, v in overrides.items() if "/" in k}
+    module_over = {k.strip("/"): v for k, v in overrides.items() if "/" not in k}
+    if lesson_track.is_empty():
+        return pl.DataFrame(schema=LESSON_HOMES_SCHEMA)
+    modules = _leading_track(lesson_track, "module").select(
+        "module",
+        pl.when(pl.col("share") >= q5.lesson_home_min_share)
+        .then(pl.col("top"))
+        .alias("module_home"),
+        pl.col("share").alias("module_share"),
+    )
+    lessons = _leading_track(lesson_track, "lesson").join(
+        lesson_track.group_by("lesson").agg(pl.col("module").first()), on="lesson", how="left"
+    )
+    thin = pl.col("enrolled_views") < q5.lesson_home_min_views
+    lesson_key = pl.col("lesson").is_in(list(lesson_over))
+    module_key = pl.col("module").is_in(list(module_over))
+    return (
+        lessons.join(modules, on="module", how="left")
+        .with_columns(
+            pl.when(lesson_key | module_key)
+            .then(pl.lit("override"))
+            .when(thin)
+            .then(pl.lit("module"))
+            .otherwise(pl.lit("lesson"))
+            .alias("basis"),
+        )
+        .with_columns(
+            pl.when(lesson_key)
+            .then(
+                pl.col("lesson").replace_strict(lesson_over, default=None, return_dtype=pl.String)
+            )
+            .when(module_key)
+            .then(
+                pl.col("module").replace_strict(module_over, default=None, return_dtype=pl.String)
+            )
+            .when(thin)
+            .then(pl.col("module_home"))
+            .when(pl.col("share") >= q5.lesson_home_min_share)
+            .then(pl.col("top"))
+            .alias("home"),
+            pl.when(thin).then(pl.col("module_share")).otherwise(pl.col("share")).alias("share"),
+        )
+        .select(LESSON_HOMES_SCHEMA.keys())
+        .cast(LESSON_HOMES_SCHEMA)
+        .sort("views", "lesson", descending=[True, False])
+    )
+
+
+def lesson_homes(prepared: Prepared, config: Config) -> pl.DataFrame:
+    """Home track of every lesson read by a student of a tracked program (LESSON_HOMES_SCHEMA).
+
+    One scan of the views; questions that already scan them can collect `lesson_track_views` with
+    their own aggregates and call `lesson_home_table` instead."""
+    return lesson_home_table(lesson_track_views(track_lesson_views(prepared)).collect(), config)
+
+
 def own_track(track: pl.Expr, home: pl.Expr) -> pl.Expr:
-    """True where a lesson belongs to the reader's track: the module's home is that track, the module
-    has no clear home (shared material), or the reader's program has no track configured."""
+    """True where a lesson belongs to the reader's track: its home is that track, it has no clear
+    home (shared material), or the reader's program has no track configured."""
     return home.is_null() | track.is_null() | (home == track)
 
 
 def keep_own_track(frame: FrameT, homes: pl.DataFrame) -> FrameT:
-    """Rows of `frame` (with `module` and `track` columns) whose module belongs to the row's own
-    track (see `own_track`); modules missing from `homes` count as having no home."""
-    table = homes.select("module", "home")
+    """Rows of `frame` (with `track` and `lesson` or `module` columns) whose lesson belongs to the
+    row's own track (see `own_track`). `homes` is a lesson table (`lesson_homes`, joined on lesson) or
+    a module table (`module_homes`, joined on module); entries missing from it count as no home."""
+    key = "lesson" if "lesson" in homes.columns else "module"
+    table = homes.select(key, pl.col("home").alias("_home"))
     joined = frame.join(
         table.lazy() if isinstance(frame, pl.LazyFrame) else table,
-        on="module",
+        on=key,
         how="left",
         maintain_order="left",
     )
-    return joined.filter(own_track(pl.col("track"), pl.col("home"))).drop("home")
+    return joined.filter(own_track(pl.col("track"), pl.col("_home"))).drop("_home")

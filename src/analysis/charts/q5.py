@@ -7,7 +7,7 @@ import altair as alt
 import polars as pl
 
 from analysis.charts.base import ACCENT, HEIGHT, TRACK_COLORS, WIDTH, finish
-from analysis.questions.q5 import Q5Result, direction_label
+from analysis.questions.q5 import Q5Result, direction_label, track_label
 
 
 def chart_monthly(result: Q5Result) -> alt.TopLevelMixin:
@@ -102,8 +102,15 @@ def chart_monthly(result: Q5Result) -> alt.TopLevelMixin:
 
 
 def chart_after(result: Q5Result) -> alt.TopLevelMixin:
-    """The other-track lessons read since the shut-off (or the policy date), as bars."""
-    data = result.after_lessons.head(10)
+    """The other program's lessons read since the shut-off (or the policy date), as bars."""
+    data = result.after_lessons.head(10).with_columns(
+        pl.col("home")
+        .replace_strict(
+            {t: track_label(t) for t in result.after_lessons["home"].unique().to_list()},
+            return_dtype=pl.String,
+        )
+        .alias("home")
+    )
     since = result.reference_date.isoformat() if result.reference_date else "the cutoff"
     chart = (
         alt.Chart(data)
@@ -113,7 +120,7 @@ def chart_after(result: Q5Result) -> alt.TopLevelMixin:
             y=alt.Y("lesson:N", sort="-x", title=None),
             tooltip=[
                 alt.Tooltip("lesson:N", title="Lesson"),
-                alt.Tooltip("home:N", title="Home track"),
+                alt.Tooltip("home:N", title="Lesson of"),
                 alt.Tooltip("views:Q", title="Views", format=","),
                 alt.Tooltip("users:Q", title="Students"),
             ],
@@ -122,11 +129,11 @@ def chart_after(result: Q5Result) -> alt.TopLevelMixin:
     )
     if data.height:
         top = data.row(0, named=True)
-        title = f"{top['lesson']} is the other-track lesson most read since {since} ({top['views']:,} views)"
+        title = f"{top['lesson']} is the other program's lesson most read since {since}"
     else:
-        title = f"No other-track lessons were read since {since}"
+        title = f"No lessons of the other program were read since {since}"
     description = (
-        f"Bar chart of the {data.height} other-track lessons most read by students since {since}: "
+        f"Bar chart of the {data.height} lessons of the other program most read by students since {since}: "
         + ", ".join(f"{r['lesson']} {r['views']} views" for r in data.iter_rows(named=True))
         + "."
     )

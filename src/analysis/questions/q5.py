@@ -1,16 +1,19 @@
 """Question 5: access across programs (web dev <-> data science) should have been shut off in 2019.
 Is there evidence it was, and did it happen earlier?
 
-Lessons carry no program, so each lesson module gets a *home track* from the data: the track whose
-students make at least `q5.lesson_home_min_share` of the module's student views (or the track named in
-`q5.lesson_home_overrides`; `prepare.module_homes`, shared with questions 2 and 7). Modules without a
-clear home are left out and counted. A cross-program view is a student of one track reading a module
-whose home is the other track.
+Lessons carry no program and a module may hold lessons of both, so each *lesson* gets a home track
+from the data: the track whose own enrolled students read it (`prepare.lesson_homes`, shared with
+questions 2 and 7). Lessons without a clear home (shared material) are left out and counted. A
+cross-program view is a student of one track reading a lesson whose home is the other track.
 
-The shut-off date is estimated, not assumed: on the daily series of cross-program views with all student
-lesson views as exposure, a single change point in level is searched on every day (two-segment Poisson
-split, maximum likelihood). Resampling days (weighted bootstrap, order kept) gives its interval. A second
-search before the change point answers "earlier?".
+The shut-off date is estimated, not assumed, and only over the days on which both programs had
+students enrolled (the cohorts table: a program that started years after the other cannot show a
+change before it existed). Each direction (web dev reading data science, data science reading web
+dev) is a daily series of cross-program views with its source track's lesson views as exposure; one
+change day common to the directions is searched on every day, each direction keeping its own rates
+and allowed only to fall (a one-sided two-segment Poisson split, maximum likelihood). Resampling days
+(weighted bootstrap, order kept) gives its interval. Each direction is also searched alone, which says
+which one carries the signal, and a second search before the change point answers "earlier?".
 """
 
 from __future__ import annotations
@@ -24,10 +27,10 @@ import polars as pl
 
 from analysis.config import Config
 from analysis.prepare import (
-    HOMES_SCHEMA,
+    LESSON_HOMES_SCHEMA,
     Prepared,
-    home_table,
-    module_track_views,
+    lesson_home_table,
+    lesson_track_views,
     prepare,
     track_lesson_views,
 )
@@ -73,21 +76,24 @@ DIRECTIONS_SCHEMA = {
     "cutoff_high": pl.Date(),
     "rate_before": pl.Float64(),
     "rate_after": pl.Float64(),
+    "log_likelihood_ratio": pl.Float64(),
     "views_after": pl.Int64(),
+    "signal": pl.Boolean(),  # the direction that carries the change (largest significant drop)
 }
 
 
 @dataclass(frozen=True)
 class ChangePoint:
-    """A single change in level of a daily rate: where, how big, how sure."""
+    """A single change in level of one or more daily rates: where, how big, how sure."""
 
     date: dt.date | None  # first day of the new level; None when no significant drop
     low: dt.date | None  # bootstrap interval of `date`
     high: dt.date | None
-    rate_before: float | None
+    rate_before: float | None  # pooled over the directions
     rate_after: float | None
     log_likelihood_ratio: float
     candidate: dt.date | None = None  # the best drop split even when not significant
+    remaining: float | None = None  # views after / views expected at the rates before
 
 
 @dataclass(frozen=True)
@@ -99,12 +105,15 @@ class Q5Result(QuestionResult):
     rate_after: float | None = None
     policy_date: dt.date | None = None
     reference_date: dt.date | None = None  # cutoff, or the policy date when there is no cutoff
+    search_from: dt.date | None = None  # first and last day both programs had students enrolled
+    search_to: dt.date | None = None
+    signal_direction: str | None = None
     monthly: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=MONTHLY_SCHEMA))
     directions: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=DIRECTIONS_SCHEMA))
     after_cutoff: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=AFTER_SCHEMA))
     after_lessons: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=LESSONS_SCHEMA))
-    homes: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=HOMES_SCHEMA))
-    modules_without_home: list[str] = field(default_factory=list)
+    homes: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=LESSON_HOMES_SCHEMA))
+    lessons_without_home: int = 0
     views_without_home: int = 0
     cross_views: int = 0
     cross_users: int = 0
@@ -112,10 +121,9 @@ class Q5Result(QuestionResult):
     earlier_drop_description: str = ""
 
     def tables(self) -> dict[str, pl.DataFrame]:
+        labels = {d: direction_label(d) for d in self.directions["direction"].to_list()}
         directions = self.directions.select(
-            pl.col("direction")
-            .replace_strict({d: direction_label(d) for d in self.directions["direction"].to_list()})
-            .alias("Direction"),
+            pl.col("direction").replace_strict(labels, return_dtype=pl.String).alias("Direction"),
             pl.col("views").alias("Cross-program views"),
             pl.col("users").alias("Students"),
             pl.col("cutoff").alias("Estimated shut-off"),
@@ -123,37 +131,46 @@ class Q5Result(QuestionResult):
                 pl.col("cutoff_low").cast(pl.String)
                 + pl.lit(" to ")
                 + pl.col("cutoff_high").cast(pl.String)
-            ).alias(f"{self.parameters.get('interval', 0.9):.0%} interval"),
-            (pl.col("rate_before") * 100).round(2).alias("Rate before (% of lesson views)"),
-            (pl.col("rate_after") * 100).round(2).alias("Rate after (%)"),
+            ).alias(f"Likely range ({self.parameters.get('interval', 0.9):.0%})"),
+            (pl.col("rate_before") * 100).round(2).alias("Share of their reading before (%)"),
+            (pl.col("rate_after") * 100).round(2).alias("After (%)"),
             pl.col("views_after").alias("Views after the shut-off"),
+            pl.when(pl.col("signal"))
+            .then(pl.lit("yes"))
+            .otherwise(pl.lit(""))
+            .alias("Carries the change"),
         )
         after = self.after_cutoff.head(15).select(
             pl.col("user_id").alias("User"),
             pl.col("program").alias("Program"),
-            pl.col("module").alias("Other-track module"),
+            pl.col("module").alias("Other-program module"),
             pl.col("views").alias("Views"),
             pl.col("first").dt.date().alias("First"),
             pl.col("last").dt.date().alias("Last"),
         )
         lessons = self.after_lessons.head(15).select(
             pl.col("lesson").alias("Lesson"),
-            pl.col("home").alias("Home track"),
+            pl.col("home")
+            .replace_strict(
+                {t: track_label(t) for t in self.after_lessons["home"].unique().to_list()},
+                return_dtype=pl.String,
+            )
+            .alias("Lesson of"),
             pl.col("views").alias("Views"),
             pl.col("users").alias("Students"),
         )
         since = self.reference_date.isoformat() if self.reference_date else "the cutoff"
         return {
             "Cross-program views by direction": directions,
-            f"Students still reading the other track since {since}": after,
-            f"Other-track lessons read since {since}": lessons,
+            f"Students still reading the other program since {since}": after,
+            f"Other-program lessons read since {since}": lessons,
         }
 
     def headline(self) -> str:
         if self.cross_views == 0:
-            return "No student read the other track's lessons"
+            return "No student read the other program's lessons"
         if self.cutoff is None:
-            return f"No clear shut-off: {self.cross_views:,} cross-program views with no significant drop"
+            return f"No clear shut-off: {self.cross_views:,} views of the other program's lessons"
         views_after = int(self.after_cutoff["views"].sum()) if self.after_cutoff.height else 0
         return (
             f"Cross-program access dropped on {self.cutoff.isoformat()}, but {views_after:,} views "
@@ -173,28 +190,45 @@ def _segment_ll(c: np.ndarray, n: np.ndarray) -> np.ndarray:
 
 def _best_drops(
     counts: np.ndarray, exposure: np.ndarray, allowed: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """For each row (a resample), the split index k (first day of segment two) that maximises the
-    two-segment likelihood among splits where the rate drops. Returns k, llr, rate1, rate2 (k = -1: none)."""
-    cc = np.cumsum(counts, axis=1)
-    nn = np.cumsum(exposure, axis=1)
-    c_total, n_total = cc[:, -1:], nn[:, -1:]
-    c1, n1 = cc[:, :-1], nn[:, :-1]  # segment one = days [0, k) for k = 1..D-1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Best common drop day per resample. counts, exposure: (directions, resamples, days).
+
+    At split k (segment two starts on day k) each direction keeps its own rate before and after; a
+    direction whose rate would rise contributes nothing (one-sided: rates can only fall), so the
+    split's log-likelihood ratio is the sum of the falling directions' ratios. Among allowed splits
+    where the views after fall short of those the rates before predict, the best is kept. Returns
+    k (-1: none), llr, pooled rate before, pooled rate after and remaining = views after / expected."""
+    cc = np.cumsum(counts, axis=-1)
+    nn = np.cumsum(exposure, axis=-1)
+    c_total, n_total = cc[..., -1:], nn[..., -1:]
+    c1, n1 = cc[..., :-1], nn[..., :-1]  # segment one = days [0, k) for k = 1..D-1
     c2, n2 = c_total - c1, n_total - n1
+    both = (n1 > 0) & (n2 > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        r1 = np.where(n1 > 0, c1 / n1, np.nan)
-        r2 = np.where(n2 > 0, c2 / n2, np.nan)
-    llr = _segment_ll(c1, n1) + _segment_ll(c2, n2) - _segment_ll(c_total, n_total)
-    ok = allowed[None, :] & (r2 < r1) & (n1 > 0) & (n2 > 0)
+        r1 = np.where(n1 > 0, c1 / n1, 0.0)
+        r2 = np.where(n2 > 0, c2 / n2, 0.0)
+    falls = both & (r2 < r1)
+    llr_d = _segment_ll(c1, n1) + _segment_ll(c2, n2) - _segment_ll(c_total, n_total)
+    llr = np.where(falls, llr_d, 0.0).sum(axis=0)
+    # how much of the falling directions' reading remains (a direction holding steady does not
+    # dilute another's shut-off; it only adds nothing to the likelihood ratio)
+    expected = np.where(falls, r1 * n2, 0.0).sum(axis=0)
+    observed = np.where(falls, c2, 0.0).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        remaining = np.where(expected > 0, observed / expected, np.nan)
+        pooled_before = c1.sum(axis=0) / n1.sum(axis=0)
+        pooled_after = c2.sum(axis=0) / n2.sum(axis=0)
+    ok = allowed[None, :] & falls.any(axis=0)
     scored = np.where(ok, llr, -np.inf)
     best = np.argmax(scored, axis=1)
-    rows = np.arange(counts.shape[0])
+    rows = np.arange(scored.shape[0])
     found = np.isfinite(scored[rows, best])
     return (
         np.where(found, best + 1, -1),
         np.where(found, scored[rows, best], 0.0),
-        r1[rows, best],
-        r2[rows, best],
+        pooled_before[rows, best],
+        pooled_after[rows, best],
+        remaining[rows, best],
     )
 
 
@@ -212,36 +246,44 @@ def change_point(
 ) -> ChangePoint:
     """Single drop in the level of counts/exposure, searched on every day, with a bootstrap interval.
 
-    Significant when the rate after is at most (1 - min_drop) of the rate before and the split beats a
-    constant rate by at least `min_llr` (natural-log likelihood ratio)."""
-    counts = np.asarray(counts, dtype=float)
-    exposure = np.asarray(exposure, dtype=float)
+    `counts` and `exposure` are one series (days,) or several (directions, days) sharing the change
+    day. Significant when the falling directions' views after are at most (1 - min_drop) of those
+    their rates before predict and the split beats constant rates by at least `min_llr` (natural-log likelihood ratio)."""
+    counts = np.atleast_2d(np.asarray(counts, dtype=float))
+    exposure = np.atleast_2d(np.asarray(exposure, dtype=float))
     none = ChangePoint(None, None, None, None, None, 0.0)
     if len(days) < 2 or counts.sum() <= 0:
         return none
-    active = exposure > 0
+    active = exposure.sum(axis=0) > 0
     active_before = np.cumsum(active)[:-1]  # days with views in [0, k)
     allowed = (active_before >= min_segment_days) & (
         active.sum() - active_before >= min_segment_days
     )
     if not allowed.any():
         return none
-    k, llr, r1, r2 = _best_drops(counts[None, :], exposure[None, :], allowed)
+    k, llr, r1, r2, remaining = _best_drops(counts[:, None, :], exposure[:, None, :], allowed)
     if k[0] < 0:
         return none
     candidate = days[int(k[0])]
-    significant = r2[0] <= (1 - min_drop) * r1[0] and llr[0] >= min_llr
+    significant = remaining[0] <= 1 - min_drop and llr[0] >= min_llr
+    point = {
+        "rate_before": float(r1[0]),
+        "rate_after": float(r2[0]),
+        "log_likelihood_ratio": float(llr[0]),
+        "candidate": candidate,
+        "remaining": float(remaining[0]),
+    }
     if not significant:
-        return ChangePoint(None, None, None, float(r1[0]), float(r2[0]), float(llr[0]), candidate)
+        return ChangePoint(None, None, None, **point)
     # Weighted bootstrap: each day gets the number of times it was drawn (days with views only), so
     # time order is kept and the split is re-estimated on every resample.
     rng = np.random.default_rng(seed)
     active_idx = np.flatnonzero(active)
     draws = rng.integers(0, active_idx.size, size=(reps, active_idx.size))
-    weights = np.zeros((reps, counts.size))
+    weights = np.zeros((reps, counts.shape[1]))
     for rep in range(reps):  # reps (200) rows of bincount, not data rows
         weights[rep, active_idx] = np.bincount(draws[rep], minlength=active_idx.size)
-    kb, _, _, _ = _best_drops(weights * counts, weights * exposure, allowed)
+    kb = _best_drops(weights * counts[:, None, :], weights * exposure[:, None, :], allowed)[0]
     kb = kb[kb >= 0]
     low = high = candidate
     if kb.size:
@@ -249,7 +291,32 @@ def change_point(
         lo_k, hi_k = np.quantile(kb, [tail, 1 - tail], method="nearest")
         low, high = days[int(lo_k)], days[int(hi_k)]
         low, high = min(low, candidate), max(high, candidate)
-    return ChangePoint(candidate, low, high, float(r1[0]), float(r2[0]), float(llr[0]), candidate)
+    return ChangePoint(candidate, low, high, **point)
+
+
+def enrolled_days(cohorts: pl.DataFrame, first: dt.date, last: dt.date) -> pl.DataFrame:
+    """Per track, the days in [first, last] on which at least one of its student cohorts was
+    enrolled (cohorts table: start to end date). Columns: track, date."""
+    students = cohorts.filter(
+        (pl.col("role") == "student")
+        & pl.col("track").is_not_null()
+        & pl.col("start_date").is_not_null()
+        & pl.col("end_date").is_not_null()
+        & (pl.col("end_date") >= pl.lit(first))
+        & (pl.col("start_date") <= pl.lit(last))
+    )
+    return (
+        students.select(
+            "track",
+            pl.date_ranges(
+                pl.max_horizontal("start_date", pl.lit(first)),
+                pl.min_horizontal("end_date", pl.lit(last)),
+            ).alias("date"),
+        )
+        .explode("date")
+        .unique()
+        .sort("track", "date")
+    )
 
 
 # --- the question ---------------------------------------------------------------------------------
@@ -260,32 +327,34 @@ def _direction(source: pl.Expr, target: pl.Expr) -> pl.Expr:
 
 
 def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q5Result:
-    """Home track per module, cross-program views per day and month, and the estimated shut-off."""
+    """Home track per lesson, cross-program views per day and month, and the estimated shut-off."""
     prepared = prepared or prepare(snapshot, config)
     q5 = config.q5
     tracks = sorted(set(config.programs.track.values()))
     directions = [f"{a}->{b}" for a in tracks for b in tracks if a != b]
     sv = track_lesson_views(prepared).select(
-        "timestamp", "date", "user_id", "program", "track", "module", "lesson"
+        "timestamp", "date", "user_id", "program", "track", "module", "lesson", "window"
     )
-    module_track, daily_track = pl.collect_all(
+    lesson_track, daily_track = pl.collect_all(
         [
-            module_track_views(sv),
+            lesson_track_views(sv),
             sv.group_by("date", "track").agg(pl.len().cast(pl.Int64).alias("exposure")),
         ]
     )
-    homes = home_table(module_track, config)  # shared with questions 2 and 7 (prepare.py)
+    homes = lesson_home_table(lesson_track, config)  # shared with questions 2 and 7 (prepare.py)
     homed = homes.filter(pl.col("home").is_not_null())
     without = homes.filter(pl.col("home").is_null())
     cross = (
-        sv.join(homed.lazy().select("module", "home"), on="module", how="inner")
+        sv.join(homed.lazy().select("lesson", "home"), on="lesson", how="inner")
         .filter(pl.col("track") != pl.col("home"))
         .with_columns(_direction(pl.col("track"), pl.col("home")).alias("direction"))
+        .drop("window")
         .collect()
     )
     parameters: dict[str, Any] = {
         "policy_date": q5.policy_date,
         "lesson_home_min_share": q5.lesson_home_min_share,
+        "lesson_home_min_views": q5.lesson_home_min_views,
         "lesson_home_overrides": dict(q5.lesson_home_overrides),
         "min_drop": q5.min_drop,
         "min_log_likelihood_ratio": q5.min_log_likelihood_ratio,
@@ -295,39 +364,37 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         "seed": q5.seed,
     }
     caveats = [
-        "A module's home track is inferred from who reads it; modules read by both tracks without a "
-        f"{q5.lesson_home_min_share:.0%} majority are left out, so shared material (e.g. SQL or "
-        "command-line basics) never counts as cross-program.",
-        "Only students are counted (staff and accounts without a cohort are excluded); a student's track "
-        "comes from the cohort named on the row, in any window (before, during or after the course).",
+        "A lesson's program is inferred from who reads it while enrolled; lessons read by both "
+        "programs alike (shared material such as SQL or command-line basics) are left out, so they "
+        "never count as reading across programs.",
+        "Only students are counted (staff and accounts without a cohort are excluded), before, during "
+        "and after their course; a student's program comes from the cohort named on the row.",
         "The logs record page views, not permissions: views after the shut-off show the material was "
         "still reachable (or cached, or opened from saved links), not who was allowed.",
     ]
     if prepared.simulated:
         caveats.append(SIMULATED_CAVEAT)
-    method = _method(q5)
     base = {
         "number": 5,
         "title": TITLE,
-        "method": method,
+        "method": _method(q5),
         "parameters": parameters,
         "policy_date": q5.policy_date,
-        "homes": homes.cast(HOMES_SCHEMA),
-        "modules_without_home": without["module"].to_list(),
+        "homes": homes,
+        "lessons_without_home": without.height,
         "views_without_home": int(without["views"].sum()),
     }
     if len(directions) == 0:
         return Q5Result(
-            answer="Only one curriculum track is configured ([programs.track]), so there is no other "
-            "program to cross into.",
-            supporting=[f"Tracks configured: {', '.join(tracks) or 'none'}."],
+            answer="Only one program track is configured, so there is no other program to cross into.",
+            supporting=[f"Tracks configured ([programs.track]): {', '.join(tracks) or 'none'}."],
             caveats=caveats,
             reference_date=q5.policy_date,
             **base,
         )
     if daily_track.is_empty():
         return Q5Result(
-            answer="No student lesson views were found, so cross-program access cannot be measured.",
+            answer="No student opened a lesson, so reading across programs cannot be measured.",
             supporting=["The snapshot holds no views of lesson pages by students of a cohort."],
             caveats=caveats,
             reference_date=q5.policy_date,
@@ -358,7 +425,21 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         .fill_null(0)
         .sort("date")
     )
-    days = series["date"].to_list()
+    # The search runs only over the days on which both programs of a direction had students enrolled.
+    enrolled = enrolled_days(prepared.cohorts, first_day, last_day)
+    covered = (
+        enrolled.group_by("date")
+        .agg(pl.col("track").n_unique().alias("tracks"))
+        .filter(pl.col("tracks") >= 2)["date"]
+    )
+    search_from = covered.min() if covered.len() else None
+    search_to = covered.max() if covered.len() else None
+    window = (
+        series.filter(pl.col("date").is_between(search_from, search_to))
+        if search_from is not None
+        else series.head(0)
+    )
+    days = window["date"].to_list()
     search = {
         "min_drop": q5.min_drop,
         "min_llr": q5.min_log_likelihood_ratio,
@@ -367,19 +448,22 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         "interval": q5.interval,
         "seed": q5.seed,
     }
-    total_cross = series.select(pl.sum_horizontal(directions)).to_series().to_numpy()
-    total_exposure = series.select(pl.sum_horizontal(tracks)).to_series().to_numpy()
-    main = change_point(days, total_cross, total_exposure, **search)
+    counts = window.select(directions).to_numpy().T  # (directions, days)
+    exposure = window.select([d.split("->")[0] for d in directions]).to_numpy().T
+    main = change_point(days, counts, exposure, **search)
     per_direction = {
-        d: change_point(days, series[d].to_numpy(), series[d.split("->")[0]].to_numpy(), **search)
-        for d in directions
+        d: change_point(days, counts[i], exposure[i], **search) for i, d in enumerate(directions)
     }
+    significant = {d: p for d, p in per_direction.items() if p.date is not None}
+    signal = (
+        max(significant, key=lambda d: significant[d].log_likelihood_ratio) if significant else None
+    )
 
     # "Earlier?": a second drop before the main one.
     earlier: ChangePoint | None = None
     if main.date is not None:
         cut = days.index(main.date)
-        earlier = change_point(days[:cut], total_cross[:cut], total_exposure[:cut], **search)
+        earlier = change_point(days[:cut], counts[:, :cut], exposure[:, :cut], **search)
 
     reference = main.date or q5.policy_date
     after = cross.filter(pl.col("date") >= reference)
@@ -404,18 +488,20 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         .cast(LESSONS_SCHEMA)
     )
     monthly = _monthly(cross, daily_track, first_day, last_day, directions)
-    direction_table = _direction_table(cross, per_direction, directions)
+    direction_table = _direction_table(cross, per_direction, directions, signal)
 
     answer_text, supporting, earlier_text = _sentences(
-        main,
-        earlier,
-        per_direction,
-        cross,
-        after_cutoff,
-        after_lessons,
-        reference,
-        q5.policy_date,
-        base,
+        main=main,
+        earlier=earlier,
+        per_direction=per_direction,
+        signal=signal,
+        cross=cross,
+        after_cutoff=after_cutoff,
+        after_lessons=after_lessons,
+        reference=reference,
+        policy=q5.policy_date,
+        span=(search_from, search_to),
+        base=base,
     )
     return Q5Result(
         answer=answer_text,
@@ -427,6 +513,9 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         rate_before=main.rate_before,
         rate_after=main.rate_after,
         reference_date=reference,
+        search_from=search_from,
+        search_to=search_to,
+        signal_direction=signal,
         monthly=monthly,
         directions=direction_table,
         after_cutoff=after_cutoff,
@@ -475,7 +564,10 @@ def _monthly(
 
 
 def _direction_table(
-    cross: pl.DataFrame, per_direction: dict[str, ChangePoint], directions: list[str]
+    cross: pl.DataFrame,
+    per_direction: dict[str, ChangePoint],
+    directions: list[str],
+    signal: str | None,
 ) -> pl.DataFrame:
     totals = cross.group_by("direction").agg(
         pl.len().cast(pl.Int64).alias("views"),
@@ -489,6 +581,8 @@ def _direction_table(
             "cutoff_high": [per_direction[d].high for d in directions],
             "rate_before": [per_direction[d].rate_before for d in directions],
             "rate_after": [per_direction[d].rate_after for d in directions],
+            "log_likelihood_ratio": [per_direction[d].log_likelihood_ratio for d in directions],
+            "signal": [d == signal for d in directions],
         },
         schema={
             k: v for k, v in DIRECTIONS_SCHEMA.items() if k not in ("views", "users", "views_after")
@@ -521,10 +615,27 @@ def _plural(n: int, word: str, with_number: bool = False) -> str:
     return f"{n:,} {text}" if with_number else text
 
 
+def track_label(track: str | None) -> str:
+    """`data_science` -> `Data science` (tables, charts)."""
+    if track is None:
+        return "Shared"
+    return TRACK_NAMES.get(track, track.replace("_", " ")).capitalize()
+
+
 def direction_label(direction: str) -> str:
     """`web_dev->data_science` -> `Web development -> data science` (pages and charts)."""
     src, _, dst = direction.partition("->")
     return f"{TRACK_NAMES.get(src, src).capitalize()} -> {TRACK_NAMES.get(dst, dst)}"
+
+
+def _direction_words(direction: str) -> str:
+    """`web_dev->data_science` -> `web-development students reading data-science lessons`."""
+    src, _, dst = (TRACK_NAMES.get(t, t) for t in direction.partition("->"))
+    return f"{src.replace(' ', '-')} students reading {dst.replace(' ', '-')} lessons"
+
+
+def _day(value: dt.date) -> str:
+    return f"{value.day} {value:%B %Y}"
 
 
 def _pct(value: float | None) -> str:
@@ -533,113 +644,138 @@ def _pct(value: float | None) -> str:
     return f"{value * 100:.1f}%" if value >= 0.001 else f"{value * 100:.2f}%"
 
 
-def _days_between(a: dt.date, b: dt.date) -> str:
-    delta = (a - b).days
-    if delta == 0:
-        return "on the policy date"
-    return f"{abs(delta)} days {'after' if delta > 0 else 'before'} the policy date"
+def _versus_policy(day: dt.date, policy: dt.date) -> str:
+    delta = (day - policy).days
+    if abs(delta) <= 3:
+        return "right at the policy date"
+    days = abs(delta)
+    amount = f"{days} days" if days < 60 else f"about {round(days / 30.4)} months"
+    return f"{amount} {'after' if delta > 0 else 'before'} the policy date"
 
 
 def _sentences(
+    *,
     main: ChangePoint,
     earlier: ChangePoint | None,
     per_direction: dict[str, ChangePoint],
+    signal: str | None,
     cross: pl.DataFrame,
     after_cutoff: pl.DataFrame,
     after_lessons: pl.DataFrame,
     reference: dt.date,
     policy: dt.date,
+    span: tuple[dt.date | None, dt.date | None],
     base: dict[str, Any],
 ) -> tuple[str, list[str], str]:
     users_after = after_cutoff["user_id"].n_unique() if after_cutoff.height else 0
     views_after = int(after_cutoff["views"].sum()) if after_cutoff.height else 0
     if cross.height == 0:
+        return (
+            "No: no student read the other program's lessons, so there was nothing to shut off.",
+            [
+                f"{base['homes'].height:,} lessons were matched to a program; "
+                f"{base['lessons_without_home']:,} are shared by both and were left out."
+            ],
+            "No earlier drop: there is no reading across programs at all.",
+        )
+    supporting: list[str] = []
+    start, end = span
+    if start is None:
         answer_text = (
-            "No student read a module whose home is the other track, so there is no cross-program "
-            "access to shut off."
+            "Cannot tell: the two programs never had students enrolled at the same time in this "
+            "data, so there is no period to compare."
         )
         return (
             answer_text,
-            [
-                f"{base['homes'].height} modules were given a home track; "
-                f"{len(base['modules_without_home'])} had no clear home and were left out."
-            ],
-            "No earlier drop: there is no cross-program access at all.",
+            [f"{cross.height:,} views of the other program's lessons were found."],
+            "",
         )
-    supporting: list[str] = []
     if main.date is None:
         answer_text = (
-            f"There is no evidence of a shut-off: {cross.height:,} cross-program views by "
-            f"{_plural(cross['user_id'].n_unique(), 'student', True)} show no significant drop in rate, and "
-            f"{views_after:,} of them came after the policy date ({policy.isoformat()})."
+            f"No clear shut-off: students kept reading the other program's lessons, "
+            f"{views_after:,} views by {_plural(users_after, 'student', True)} since the policy "
+            f"date ({_day(policy)})."
         )
         if main.candidate is not None:
             supporting.append(
-                f"The largest fall in level is on {main.candidate.isoformat()} (from "
-                f"{_pct(main.rate_before)} to {_pct(main.rate_after)} of student lesson views), too small "
-                "or too uncertain to count as a shut-off."
+                f"The largest fall is around {_day(main.candidate)}, too small or too uncertain to "
+                "count as a shut-off."
             )
         earlier_text = "No shut-off was found, so there is no earlier one either."
     else:
+        drop = 1 - main.rate_after / main.rate_before if main.rate_before else 1.0
         answer_text = (
-            f"Cross-program access fell on {main.date.isoformat()} ({base['parameters']['interval']:.0%} interval "
-            f"{main.low.isoformat()} to {main.high.isoformat()}; {_days_between(main.date, policy)}), "
-            f"from {_pct(main.rate_before)} to {_pct(main.rate_after)} of student lesson views, but it did "
-            f"not stop: {views_after:,} views by {users_after} {_plural(users_after, 'student')} "
-            "followed."
+            f"Yes, mostly: reading of the other program's lessons fell by {drop:.0%} around "
+            f"{_day(main.date)}, {_versus_policy(main.date, policy)}, but "
+            f"{_plural(users_after, 'student', True)} kept reading them."
+        )
+        supporting.append(
+            f"The fall most likely happened between {_day(main.low)} and {_day(main.high)}."
         )
         if earlier is not None and earlier.date is not None:
             earlier_text = (
-                f"Yes: an earlier drop on {earlier.date.isoformat()} ({_days_between(earlier.date, policy)}) "
-                f"took the rate from {_pct(earlier.rate_before)} to {_pct(earlier.rate_after)} before the "
-                f"main one on {main.date.isoformat()}."
+                f"Yes, earlier too: a first drop around {_day(earlier.date)} "
+                f"({_versus_policy(earlier.date, policy)}) came before the main one."
             )
         elif main.date < policy:
             earlier_text = (
-                f"The shut-off itself came earlier than the policy: {main.date.isoformat()} is "
-                f"{_days_between(main.date, policy)}; no significant drop precedes it."
+                f"Earlier than planned: the fall itself came {_versus_policy(main.date, policy)}; "
+                "no earlier drop precedes it."
             )
         else:
             earlier_text = (
-                f"No: no significant drop precedes {main.date.isoformat()}; before it the rate held at "
-                f"about {_pct(main.rate_before)} of student lesson views."
+                f"Not earlier: before {_day(main.date)} the reading held steady at about "
+                f"{_pct(main.rate_before)} of students' lesson views."
             )
-        supporting.append(earlier_text)
-    for d, point in per_direction.items():
-        src, dst = (TRACK_NAMES.get(t, t) for t in d.split("->"))
+    window = f"compared over {_day(start)} to {_day(end)}, when both programs had students enrolled"
+    if main.date is not None:
+        supporting[0] = supporting[0].rstrip(".") + f" ({window})."
+    else:
+        supporting.append(f"Reading was {window}.")
+    ordered = sorted(per_direction, key=lambda d: d != signal)
+    for d in ordered:
+        point = per_direction[d]
         n = int((cross["direction"] == d).sum())
-        if point.date is not None:
+        words = _direction_words(d).capitalize()
+        if d == signal:
             supporting.append(
-                f"{src.capitalize()} students reading {dst} modules: {n:,} views, dropping on "
-                f"{point.date.isoformat()} ({_pct(point.rate_before)} -> {_pct(point.rate_after)} of their "
-                "lesson views)."
+                f"{words} carry the change: {_pct(point.rate_before)} of their reading before, "
+                f"{_pct(point.rate_after)} after ({n:,} views in all)."
             )
+        elif point.date is not None:
+            supporting.append(f"{words} also fell, around {_day(point.date)} ({n:,} views in all).")
         else:
-            supporting.append(
-                f"{src.capitalize()} students reading {dst} modules: {n:,} views with no significant drop."
-            )
-    if after_lessons.height:
+            supporting.append(f"{words}: {n:,} views, with no clear change on their own.")
+    if main.date is not None:
+        supporting.append(earlier_text)
+    if after_lessons.height and main.date is not None:
         top = after_lessons.head(3)
         listed = ", ".join(f"{r['lesson']} ({r['views']:,})" for r in top.iter_rows(named=True))
-        supporting.append(f"Most-read other-track lessons since {reference.isoformat()}: {listed}.")
-    return answer_text, supporting[:4], earlier_text
+        supporting.append(f"Most-read since then: {listed}; {views_after:,} views in all.")
+    return answer_text, supporting[:5], earlier_text
 
 
 def _method(q5: Any) -> str:
     return (
-        "Each lesson module (first path segment after normalisation) gets a home track: the track whose "
-        f"students make at least {q5.lesson_home_min_share:.0%} of the module's student lesson views, "
-        "unless [q5.lesson_home_overrides] names one; other modules are excluded and counted. A "
-        "cross-program view is a student (any window) of one track reading a module whose home is the "
-        "other track. On the daily series of cross-program views, with all student lesson views of the "
-        "same days as exposure, a single change point is searched on every day: the two-segment Poisson "
-        "model (one rate before, one after) with the highest likelihood among splits where the rate "
-        f"falls, each side holding at least {q5.min_segment_days} days with views. It counts as a "
-        f"shut-off when the rate falls by at least {q5.min_drop:.0%} and the split beats a constant "
-        f"rate by a log-likelihood ratio of at least {q5.min_log_likelihood_ratio:g}. Its "
-        f"{q5.interval:.0%} interval comes from {q5.bootstrap_reps} bootstrap resamples of days (each "
-        f"day weighted by how often it is drawn, order kept; seed {q5.seed}). The same search runs per "
-        "direction (exposure: the source track's lesson views) and, for 'earlier?', again on the days "
-        f"before the shut-off. The policy date ({q5.policy_date.isoformat()}) is only compared, never "
-        "assumed."
+        "Each lesson (path after normalisation) gets a home track from who reads it while enrolled: "
+        "per track, its enrolled students' views of the lesson divided by all their enrolled lesson "
+        "views (so a small program weighs as much as a large one); the leading track is the home when "
+        f"it holds at least {q5.lesson_home_min_share:.0%} of those rates. A lesson with fewer than "
+        f"{q5.lesson_home_min_views} enrolled views takes its module's home by the same rule; "
+        "[q5.lesson_home_overrides] names a module's or lesson's home outright; lessons without a "
+        "home (shared) are excluded and counted. A cross-program view is a student (any window) of "
+        "one track reading a lesson whose home is the other track. The search runs only over the days "
+        "on which both tracks had a student cohort enrolled (cohorts table). Each direction is a daily "
+        "series of cross-program views with its source track's student lesson views as exposure. One "
+        "change day common to the directions is searched on every day: each direction has its own "
+        "Poisson rate before and after and may only fall (a direction that would rise keeps one rate), "
+        "the log-likelihood ratios of the falling directions are summed, and each side needs at least "
+        f"{q5.min_segment_days} days with views. It counts as a shut-off when the falling directions' "
+        f"views after are at most {1 - q5.min_drop:.0%} of those their rates before predict and the log-likelihood ratio "
+        f"is at least {q5.min_log_likelihood_ratio:g}. Its {q5.interval:.0%} interval comes from "
+        f"{q5.bootstrap_reps} bootstrap resamples of days (each day weighted by how often it is drawn, "
+        f"order kept; seed {q5.seed}). The same search runs per direction; the significant direction "
+        "with the largest log-likelihood ratio carries the signal. For 'earlier?' it runs again on "
+        f"the days before the shut-off. The policy date ({q5.policy_date.isoformat()}) is only "
+        "compared, never assumed."
     )

@@ -3,8 +3,8 @@
 Naively the least accessed "lessons" are the thousands of paths hit once: typos, renamed pages, images,
 attack probes. Those are the long tail, characterised separately over the whole log (every role). The
 lesson ranking only considers real lessons: normalised lesson pages with at least `q7.min_views` student
-views, per program, and only lessons of the program's own track (modules whose home track,
-`prepare.module_homes`, is the program's track, plus shared modules with no clear home): a data-science
+views, per program, and only lessons of the program's own track (lessons whose home track,
+`prepare.lesson_homes`, is the program's track, plus shared lessons with no clear home): a data-science
 program's least-read lesson is not a web-dev lesson a few of its students opened.
 """
 
@@ -17,9 +17,9 @@ import polars as pl
 from analysis.config import Config
 from analysis.prepare import (
     Prepared,
-    home_table,
     keep_own_track,
-    module_track_views,
+    lesson_home_table,
+    lesson_track_views,
     prepare,
     student_lesson_views,
     track_lesson_views,
@@ -111,7 +111,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
 
     # One scan of the views for all aggregates (collect_all shares the common sub-plan); track and
     # module are constant within a (program, lesson) group and only carried for the home-track filter.
-    all_lessons, per_path, module_track = pl.collect_all(
+    all_lessons, per_path, lesson_track = pl.collect_all(
         [
             student_lesson_views(prepared)
             .filter(pl.col("lesson").is_not_null() & (pl.col("lesson") != ""))
@@ -130,10 +130,10 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
                 pl.col("lesson").first().alias("lesson"),
                 pl.col("module").first().alias("module"),
             ),
-            module_track_views(track_lesson_views(prepared)),
+            lesson_track_views(track_lesson_views(prepared)),
         ]
     )
-    per_lesson = keep_own_track(all_lessons, home_table(module_track, config))
+    per_lesson = keep_own_track(all_lessons, lesson_home_table(lesson_track, config))
     other_track = (
         all_lessons.join(
             per_lesson.select("program", "lesson"), on=["program", "lesson"], how="anti"
@@ -171,10 +171,10 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     )
     home_share = config.q5.lesson_home_min_share
     caveats = [
-        "Each program is ranked on its own track's lessons: a module's home track is inferred from "
-        f"who reads it (at least {home_share:.0%} of its student views from one track); the other "
-        f"track's modules ({int(eligible['other_track'].sum()):,} program-lesson pairs) are left out, "
-        "while shared modules without such a majority stay in.",
+        "Each program is ranked on its own track's lessons: a lesson's home track is inferred from "
+        "whose enrolled students read it; the other track's lessons "
+        f"({int(eligible['other_track'].sum()):,} program-lesson pairs) are left out, while shared "
+        "lessons read by both stay in.",
         f"A lesson needs at least {q7.min_views} student views to be ranked; below that, paths are "
         "mostly typos, renamed pages and stray links rather than lessons nobody reads.",
         "Lessons are normalised (case, slashes, numbered prefixes, aliases), so a renamed page whose "
@@ -190,9 +190,10 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         method=(
             "Students' views of lesson pages are counted per program and normalised lesson, with the "
             "distinct students and cohorts who opened them. Only lessons of the program's own track "
-            "are ranked: modules whose home track (the track making at least "
-            f"{home_share:.0%} of the module's student views, or [q5.lesson_home_overrides]) is the "
-            "program's track, plus shared modules with no such majority. Lessons with fewer than "
+            "are ranked: lessons whose home track (the track whose own enrolled students read it, "
+            f"holding at least {home_share:.0%} of the per-track reading rates, or "
+            "[q5.lesson_home_overrides]; see question 5) is the program's track, plus shared lessons "
+            "with no such majority. Lessons with fewer than "
             f"{q7.min_views} student views are left out of the ranking; the {q7.bottom_n} lessons with "
             "the fewest views per program are listed (ties broken by fewer students). The long tail "
             "uses every view of every role: a raw path hit exactly once in the whole log is classified "
