@@ -71,9 +71,11 @@ class Q1Config:
 
 @dataclass(frozen=True)
 class Q2Config:
-    min_views: int = 30
-    alpha: float = 0.01
-    min_rate_ratio: float = 3.0
+    min_views: int = 30  # views of a lesson by a cohort (without its heaviest reader) for a case
+    min_ratio_low: float = 2.0  # a case: the lower confidence bound of the ratio is at least this
+    confidence: float = 0.95  # one-sided confidence of that bound
+    min_students: int = 3  # cohorts with fewer students reading while enrolled are not compared
+    min_window_in_data: float = 0.8  # share of a cohort's enrolled window inside the data
     max_cases_per_program: int = 5
 
 

@@ -1,4 +1,4 @@
-"""Chart for question 2: the flagged cohorts' rate of reading a lesson against their peers' rate."""
+"""Chart for question 2: the flagged cohorts' reading of a lesson against their peers'."""
 
 from __future__ import annotations
 
@@ -26,43 +26,38 @@ def chart_cases(result: Q2Result) -> alt.TopLevelMixin:
         "cohort",
         "lesson",
         pl.col("rate").round(2),
-        pl.col("peer_rate").round(3),
-        pl.col("rate_ratio").round(1),
+        pl.col("peer_rate").round(2),
+        pl.col("ratio_without_top").round(1).alias("ratio"),
         "views",
         "students",
-        "q_value",
     )
-    order = data.sort("rate_ratio", descending=True, nulls_last=False)["case"].to_list()
+    order = data["case"].to_list()
     tooltip = [
         alt.Tooltip("cohort:N", title="Cohort"),
         alt.Tooltip("program:N", title="Program"),
         alt.Tooltip("lesson:N", title="Lesson"),
-        alt.Tooltip("views:Q", title="Views", format=","),
+        alt.Tooltip("views:Q", title="Views while enrolled", format=","),
         alt.Tooltip("students:Q", title="Students"),
         alt.Tooltip("rate:Q", title="Views per student"),
         alt.Tooltip("peer_rate:Q", title="Other cohorts, views per student"),
-        alt.Tooltip("rate_ratio:Q", title="Rate ratio"),
-        alt.Tooltip("q_value:Q", title="q-value", format=".2e"),
+        alt.Tooltip("ratio:Q", title="Times the other cohorts' share of reading"),
     ]
     base = alt.Chart(data).encode(y=alt.Y("case:N", sort=order, title=None), tooltip=tooltip)
     rule = base.mark_rule(color=PEER_COLOR, strokeWidth=2).encode(
-        x=alt.X("peer_rate:Q", title="Views of the lesson per student"), x2="rate:Q"
+        x=alt.X("peer_rate:Q", title="Views of the lesson per student while enrolled"), x2="rate:Q"
     )
     peers = base.mark_point(filled=True, size=70, color=PEER_COLOR).encode(x="peer_rate:Q")
     cohort = base.mark_point(filled=True, size=110).encode(x="rate:Q", color=program_color())
     chart = alt.layer(rule, peers, cohort).properties(width=WIDTH - 200, height=alt.Step(22))
-    top = cases.sort("rate_ratio", descending=True, nulls_last=False).row(0, named=True)
-    ratio = (
-        f"{top['rate_ratio']:.1f}x as often per student as its peers"
-        if top["rate_ratio"] is not None
-        else "while its peers never did"
-    )
-    title = f"{top['cohort']} read {top['lesson']} {ratio}"
+    top = cases.row(0, named=True)
+    ratio = top["ratio_without_top"]
+    how = f"{ratio:.1f}x as much as other cohorts" if ratio is not None else "far more than others"
+    title = f"{top['cohort']} read {top['lesson']} {how}"
     description = (
         "Dot plot of the strongest over-use cases: for each cohort and lesson, the cohort's views per "
-        "student (coloured dot) against the other cohorts of its program (grey dot). "
+        "student while enrolled (coloured dot) against the other cohorts of its program (grey dot). "
         + " ".join(
-            f"{r['cohort']} on {r['lesson']}: {r['rate']:.1f} vs {r['peer_rate']:.2f}."
+            f"{r['cohort']} on {r['lesson']}: {r['rate']:.1f} vs {r['peer_rate'] or 0:.1f}."
             for r in cases.iter_rows(named=True)
         )
     )
