@@ -101,9 +101,8 @@ def _student(result: q3.Q3Result, user: int) -> dict:
 
 
 def test_only_eligible_students_are_judged(result: q3.Q3Result) -> None:
-    judged = set(result.distribution["user_id"].to_list())
-    assert judged == {1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12}
     assert result.eligible_students == 11
+    assert result.distribution["students"].sum() == 11  # binned: bounded whatever the students
     assert result.too_recent["cohort"].to_list() == ["Bayes"]
     assert result.before_data["cohort"].to_list() == ["Kings"]
     assert result.by_program["program"].to_list() == ["Java web dev"]
@@ -114,9 +113,12 @@ def test_low_users_flagged_and_ordinary_ones_not(result: q3.Q3Result) -> None:
     assert {7, 8, 12} <= low
     assert low.isdisjoint({1, 2, 3, 4, 5, 6, 11})
     assert result.low_students == len(low)
-    z = result.students["robust_z"].drop_nulls().to_list()
-    assert z == sorted(z)  # lowest first
-    assert all(v <= -2.5 for v in result.students.filter(pl.col("low_usage"))["robust_z"] if v)
+    low_rows = result.students.filter(pl.col("low_usage"))
+    shares = low_rows["share_of_median"].to_list()
+    assert shares == sorted(shares)  # lowest first
+    light = low_rows.filter(~pl.col("likely_dropout") & (pl.col("views") > 0))
+    assert all(v <= -2.5 for v in light["robust_z"])
+    assert all(v <= 0.2 for v in light["share_of_median"])
 
 
 def test_profile_of_a_light_reader(result: q3.Q3Result) -> None:
@@ -154,8 +156,11 @@ def test_sentences_carry_the_numbers(result: q3.Q3Result) -> None:
     assert result.answer.startswith(f"Yes: {result.low_students} of 11 students")
     assert "1 looks like a drop-out" in result.answer
     assert "1 pair of accounts" in result.answer
-    assert 2 <= len(result.supporting) <= 4
-    assert result.parameters["low_quantile_mad"] == 2.5
+    assert len(result.answer.split()) <= 30
+    assert 3 <= len(result.supporting) <= 5
+    text = " ".join([result.answer, *result.supporting]).lower()
+    assert not [w for w in ("robust", " z ", "mad", "quantile", "median") if w in text]
+    assert result.parameters["low_z"] == 2.5
     json.dumps(result.to_json())
     tables = result.tables()
     assert all(t.height <= 15 for t in tables.values())
@@ -203,39 +208,39 @@ def test_trickle_dropout_and_stray_visits_of_a_second_account() -> None:
     assert trickle["last_access"].date() > START + dt.timedelta(days=21)  # not a hard stop
     assert _student(res, 61)["possible_same_person"] == [62]
     assert not _student(res, 61)["likely_dropout"]
-    assert "1 stopped completely" not in " ".join(res.supporting)
-    assert any("0 stopped completely" in s and "1 faded" in s for s in res.supporting)
+    assert any("0 stopped within 21 days" in s and "1 faded" in s for s in res.supporting)
     base = load_config(environ={})
     no_bulk = base.replace(q3=dataclasses.replace(base.q3, bulk_quantile=0.0))
     strict = q3.answer(Snapshot.from_frames(_second_cohort_logs(), _ada_dates()), no_bulk)
     assert strict.same_person_pairs == 0  # the stray visits overlap the first account's activity
     no_trickle = base.replace(q3=dataclasses.replace(base.q3, dropout_max_rate_ratio=0.0))
     plain = q3.answer(Snapshot.from_frames(_second_cohort_logs(), _ada_dates()), no_trickle)
-    assert not _student(plain, 60)["likely_dropout"]
+    # without the fade, a third of the cohort's median is not hardly using the curriculum
+    assert 60 not in plain.students["user_id"].to_list()
 
 
 def test_cohort_with_too_few_peers_uses_program() -> None:
     logs = pl.concat([_logs().filter(pl.col("user_id").is_in([1, 2, 3, 7]))])
     res = q3.answer(Snapshot.from_frames(logs, _cohorts()), load_config(environ={}))
-    assert set(res.distribution["user_id"].to_list()) == {1, 2, 3, 7}
+    assert res.eligible_students == 4
     assert set(res.students.filter(pl.col("low_usage"))["user_id"].to_list()) == {7}
     assert res.students["peer_group"].to_list() == ["program"]
 
 
 def test_threshold_comes_from_config() -> None:
     base = load_config(environ={})
-    strict = base.replace(q3=dataclasses.replace(base.q3, low_quantile_mad=100.0))
+    strict = base.replace(q3=dataclasses.replace(base.q3, low_z=100.0))
     res = q3.answer(Snapshot.from_frames(_logs(), _cohorts()), strict)
     low = set(res.students.filter(pl.col("low_usage"))["user_id"].to_list())
-    assert low == {12}  # only the zero-view student remains
-    assert res.parameters["low_quantile_mad"] == 100.0
+    assert low == {8, 12}  # only the drop-out and the zero-view student remain
+    assert res.parameters["low_z"] == 100.0
 
 
 def test_empty_input_answers_without_error() -> None:
     logs = _logs().filter(pl.col("cohort_id").is_null() | (pl.col("cohort_id") == 9))
     res = q3.answer(Snapshot.from_frames(logs, _cohorts()), load_config(environ={}))
     assert res.students.is_empty() and res.eligible_students == 0
-    assert res.answer.startswith("No student enrollment")
+    assert res.answer.startswith("Cannot tell yet")
     for build in CHARTS:
         build(res).to_dict()
 
@@ -246,13 +251,72 @@ def test_every_chart_builds(result: q3.Q3Result) -> None:
         assert spec.get("description")
 
 
+def _cohort_of(views: list[int], cohort: int = 1) -> list[tuple]:
+    """Students 100.. of `cohort` reading `views[i]` lesson pages over Ada's whole window."""
+    rows: list[tuple] = []
+    for i, n in enumerate(views):
+        rows += _spread(100 + i, cohort, n, START, END, f"198.51.{100 + i}.1")
+    return rows
+
+
+def _edges() -> list[tuple]:
+    return [
+        (DATA_START, "/", 99, None, "198.51.100.99"),
+        (DATA_END, "/", 99, None, "198.51.100.99"),
+    ]
+
+
+def _judge(rows: list[tuple]) -> q3.Q3Result:
+    logs = pl.DataFrame(
+        rows + _edges(), schema=["timestamp", "path", "user_id", "cohort_id", "ip"], orient="row"
+    )
+    return q3.answer(Snapshot.from_frames(logs, _cohorts()), load_config(environ={}))
+
+
+def test_the_ordinary_low_tail_is_not_flagged() -> None:
+    """A tight cohort (most read 95-105 pages, a few 45-60: far out in z, but half the median) and a
+    skewed one (10 to 1,000 pages, evenly spread on a log scale: far below the median, but ordinary for
+    that cohort) have nobody who hardly uses the curriculum."""
+    tight = [100 + (i % 11) - 5 for i in range(26)] + [45, 50, 60]
+    res = _judge(_cohort_of(tight))
+    assert res.eligible_students == len(tight)
+    assert res.low_students == 0, res.students
+    skewed = [round(10 * 100 ** (i / 29)) for i in range(30)]
+    res = _judge(_cohort_of(skewed))
+    assert res.low_students == 0, res.students
+    assert res.answer.startswith("No: none of the 30 students")
+
+
+def test_drop_outs_and_near_zero_users_are_flagged_in_a_skewed_cohort() -> None:
+    skewed = [round(10 * 100 ** (i / 29)) for i in range(30)]
+    rows = _cohort_of(skewed)
+    rows += _spread(8, 1, 40, START, START + dt.timedelta(days=12), "198.51.100.8")  # stops
+    rows += _spread(9, 1, 2, START, END, "198.51.100.9")  # two pages in five months
+    res = _judge(rows)
+    low = res.students.filter(pl.col("low_usage"))
+    assert set(low["user_id"].to_list()) == {8, 9}
+    assert low.filter(pl.col("user_id") == 8)["likely_dropout"].item()
+    assert not low.filter(pl.col("user_id") == 9)["likely_dropout"].item()
+
+
+def test_distribution_chart_is_binned() -> None:
+    rows = _cohort_of([100 + (i % 7) for i in range(60)])
+    res = _judge(rows)
+    assert res.distribution["students"].sum() == 60
+    assert res.distribution.height <= len(q3.SHARE_BINS) * 2
+    spec = CHARTS[0](res).to_dict()
+    values = next(iter(spec["datasets"].values()))
+    assert len(values) <= len(q3.SHARE_BINS) * 2
+
+
 @pytest.mark.slow
 def test_golden_demo(demo_snapshot, demo_config, demo_labels) -> None:
     res = q3.answer(demo_snapshot, demo_config)
     dropouts = set(demo_labels.filter(pl.col("kind") == "dropout")["user_id"].to_list())
     assert dropouts, "demo labels hold no dropout"
     found = set(res.students.filter(pl.col("likely_dropout"))["user_id"].to_list())
-    assert len(dropouts & found) / len(dropouts) >= 0.8
+    assert len(dropouts & found) >= len(dropouts) - 1
+    assert res.low_students <= 3 * len(dropouts)
     # most likely drop-outs found are injected ones
     assert len(found & dropouts) / max(len(found), 1) >= 0.5
     dup_users = set(demo_labels.filter(pl.col("kind") == "duplicate_identity")["user_id"].to_list())

@@ -82,7 +82,11 @@ class Q2Config:
 @dataclass(frozen=True)
 class Q3Config:
     min_enrolled_days: int = 28
-    low_quantile_mad: float = 2.5
+    low_z: float = 2.5  # low: robust z of log1p(views per week) at most -this ...
+    low_share_of_median: float = 0.2  # ... and at most this share of the cohort's median
+    near_zero_share_of_median: float = 0.05  # at most this share of the median: low whatever z
+    trickle_max_share_of_median: float = 0.5  # a fading drop-out reads at most this share overall
+    dropout_min_early_share: float = 0.5  # ... after starting with this share of a typical start
     max_views_per_active_day: float = 10
     dropout_days: int = 21
     dropout_cohort_factor: float = (

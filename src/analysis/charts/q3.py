@@ -6,8 +6,8 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
-from analysis.charts.base import ACCENT, WIDTH, finish, program_color
-from analysis.questions.q3 import Q3Result
+from analysis.charts.base import ACCENT, HEIGHT, WIDTH, finish, program_color
+from analysis.questions.q3 import SHARE_BINS, Q3Result
 
 TIMELINE_ROWS = 15
 
@@ -18,61 +18,63 @@ def _empty(title: str, message: str) -> alt.TopLevelMixin:
 
 
 def chart_distribution(result: Q3Result) -> alt.TopLevelMixin:
-    """Every judged student's lesson views per enrolled week, one row per program, low users in red."""
-    data = result.distribution.with_columns(
-        pl.when(pl.col("low_usage"))
-        .then(pl.lit("Low usage"))
-        .otherwise(pl.lit("Within range"))
-        .alias("status"),
-        pl.col("views_per_week").round(2),
-        pl.col("robust_z").round(2),
-    )
-    if data.is_empty():
+    """Judged students by weekly lesson views as a share of their cohort's median (log bins), the
+    ones who hardly use the curriculum in red: one bar per bin, so the data stays bounded."""
+    if result.distribution.is_empty():
         return _empty("No student could be judged", result.answer)
-    tooltip = [
-        alt.Tooltip("user_id:N", title="User"),
-        alt.Tooltip("cohort:N", title="Cohort"),
-        alt.Tooltip("program:N", title="Program"),
-        alt.Tooltip("views:Q", title="Lesson views enrolled", format=","),
-        alt.Tooltip("views_per_week:Q", title="Per enrolled week"),
-        alt.Tooltip("robust_z:Q", title="Robust z vs cohort"),
-        alt.Tooltip("status:N", title="Status"),
-    ]
-    base = (
+    data = (
+        result.distribution.group_by("bin", "share_bin", "low_usage")
+        .agg(pl.col("students").sum())
+        .with_columns(
+            pl.when(pl.col("low_usage"))
+            .then(pl.lit("Hardly uses the curriculum"))
+            .otherwise(pl.lit("Within the usual range"))
+            .alias("status")
+        )
+        .sort("bin", "low_usage")
+    )
+    order = [label for _, label in SHARE_BINS]
+    chart = (
         alt.Chart(data)
-        .transform_calculate(jitter="random()")
+        .mark_bar()
         .encode(
             x=alt.X(
-                "views_per_week:Q",
-                title="Lesson views per enrolled week (symlog scale)",
-                scale=alt.Scale(type="symlog"),
+                "share_bin:O",
+                sort=order,
+                scale=alt.Scale(domain=order),
+                title="Weekly lesson views, share of the cohort's typical student",
+                axis=alt.Axis(labelAngle=0),
             ),
-            y=alt.Y("program:N", title=None),
-            yOffset=alt.YOffset("jitter:Q", scale=alt.Scale(domain=[-0.3, 1.3])),
-            tooltip=tooltip,
+            y=alt.Y("students:Q", title="Students", stack=True),
+            color=alt.Color(
+                "status:N",
+                title=None,
+                scale=alt.Scale(
+                    domain=["Hardly uses the curriculum", "Within the usual range"],
+                    range=[ACCENT, "#9e9e9e"],
+                ),
+                legend=alt.Legend(orient="top"),
+            ),
+            order=alt.Order("low_usage:N"),
+            tooltip=[
+                alt.Tooltip("share_bin:N", title="Share of the cohort's typical student"),
+                alt.Tooltip("status:N", title="Status"),
+                alt.Tooltip("students:Q", title="Students", format=","),
+            ],
         )
+        .properties(width=WIDTH, height=HEIGHT)
     )
-    normal = (
-        base.transform_filter(alt.datum.status == "Within range")
-        .mark_circle(size=28, opacity=0.45)
-        .encode(color=program_color())
-    )
-    low = base.transform_filter(alt.datum.status == "Low usage").mark_point(
-        size=60, shape="triangle-down", color=ACCENT, filled=True, opacity=0.9
-    )
-    chart = alt.layer(normal, low).properties(width=WIDTH, height=alt.Step(70))
     title = (
-        f"{result.low_students} of {result.eligible_students} students read far less than their "
-        "cohort (red)"
+        f"{result.low_students} of {result.eligible_students:,} students read far less than "
+        "their classmates"
     )
     description = (
-        "Strip chart per program of lesson views per enrolled week for every judged student; students "
-        f"with robust z at most {result.threshold_z:g} against their cohort, or with no lesson view "
-        "while enrolled, are red triangles. "
+        "Bar chart of judged students by their lesson views per enrolled week as a share of their "
+        "cohort's median, in bins from under 5% to over 500%; students flagged as hardly using the "
+        "curriculum are red. "
         + " ".join(
-            f"{r['program']}: {r['low_usage']} of {r['students']} low, median "
-            f"{r['median_views_per_week']:.1f} views per week."
-            for r in result.by_program.iter_rows(named=True)
+            f"{r['share_bin']}: {r['students']} {r['status'].lower()}."
+            for r in data.iter_rows(named=True)
         )
     )
     return finish(chart, title, description)

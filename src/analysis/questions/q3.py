@@ -56,6 +56,7 @@ STUDENT_SCHEMA = {
     "views_per_week": pl.Float64(),
     "cohort_median_per_week": pl.Float64(),
     "robust_z": pl.Float64(),
+    "share_of_median": pl.Float64(),  # views per week / the cohort's median
     "peer_group": pl.String(),
     "low_usage": pl.Boolean(),
     "likely_dropout": pl.Boolean(),
@@ -63,14 +64,24 @@ STUDENT_SCHEMA = {
     "possible_same_person": pl.List(pl.Int64()),
     "pattern": pl.String(),
 }
+# Judged students binned by their weekly lesson views as a share of their cohort's median (log
+# bins: bounded whatever the number of students).
+SHARE_BINS: list[tuple[float, str]] = [
+    (0.05, "under 5%"),
+    (0.1, "5-10%"),
+    (0.2, "10-20%"),
+    (0.5, "20-50%"),
+    (1.0, "50-100%"),
+    (2.0, "100-200%"),
+    (5.0, "200-500%"),
+    (float("inf"), "over 500%"),
+]
 DISTRIBUTION_SCHEMA = {
-    "user_id": pl.Int64(),
-    "cohort": pl.String(),
     "program": pl.String(),
-    "views": pl.UInt32(),
-    "views_per_week": pl.Float64(),
-    "robust_z": pl.Float64(),
+    "bin": pl.UInt32(),  # index into SHARE_BINS
+    "share_bin": pl.String(),
     "low_usage": pl.Boolean(),
+    "students": pl.UInt32(),
 }
 PROGRAM_SCHEMA = {
     "program": pl.String(),
@@ -95,9 +106,9 @@ EXCLUDED_SCHEMA = {
 
 @dataclass(frozen=True)
 class Q3Result(QuestionResult):
-    # Flagged students (low usage, or half of a possible duplicate identity), lowest robust z first.
+    # Flagged students (low usage, or half of a possible duplicate identity), lowest share first.
     students: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=STUDENT_SCHEMA))
-    # Every judged enrollment (the chart's distribution), sorted by program, cohort, user.
+    # Judged students per program, share-of-median bin and low-usage flag (the chart's data).
     distribution: pl.DataFrame = field(
         default_factory=lambda: pl.DataFrame(schema=DISTRIBUTION_SCHEMA)
     )
@@ -119,7 +130,7 @@ class Q3Result(QuestionResult):
             pl.col("views").alias("Lesson views enrolled"),
             pl.col("views_per_week").round(1).alias("Per week"),
             pl.col("cohort_median_per_week").round(1).alias("Cohort median per week"),
-            pl.col("robust_z").round(1).alias("Robust z"),
+            (pl.col("share_of_median") * 100).round(0).alias("Share of the cohort median (%)"),
             pl.col("active_days").alias("Active days"),
             pl.col("first_access").dt.date().alias("First access"),
             pl.col("last_access").dt.date().alias("Last access"),
@@ -184,18 +195,18 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     before_data = _excluded(enrollments, "before_data")
 
     same_person = _same_person(prepared, user_ips, config)
-    judged = _judge(eligible, same_person, config)
+    judged = _judge(eligible, same_person, config, data_end)
     flagged = (
         judged.filter(pl.col("low_usage") | (pl.col("possible_same_person").list.len() > 0))
-        .sort(["robust_z", "views_per_week", "user_id"], nulls_last=True)
+        .sort(
+            ["low_usage", "share_of_median", "user_id"],
+            descending=[True, False, False],
+            nulls_last=True,
+        )
         .select(STUDENT_SCHEMA.keys())
         .cast(STUDENT_SCHEMA)
     )
-    distribution = (
-        judged.sort(["program", "cohort", "user_id"])
-        .select(DISTRIBUTION_SCHEMA.keys())
-        .cast(DISTRIBUTION_SCHEMA)
-    )
+    distribution = _binned(judged)
     by_program = (
         judged.group_by("program")
         .agg(
@@ -245,7 +256,9 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         method=_method(config),
         parameters={
             "min_enrolled_days": q3.min_enrolled_days,
-            "low_quantile_mad": q3.low_quantile_mad,
+            "low_z": q3.low_z,
+            "low_share_of_median": q3.low_share_of_median,
+            "trickle_max_share_of_median": q3.trickle_max_share_of_median,
             "max_views_per_active_day": q3.max_views_per_active_day,
             "dropout_days": q3.dropout_days,
             "dropout_cohort_factor": q3.dropout_cohort_factor,
@@ -264,7 +277,26 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         low_students=low,
         likely_dropouts=dropouts,
         same_person_pairs=pairs,
-        threshold_z=-q3.low_quantile_mad,
+        threshold_z=-q3.low_z,
+    )
+
+
+def _binned(judged: pl.DataFrame) -> pl.DataFrame:
+    """Students per program, share-of-median bin and low-usage flag."""
+    edges = [edge for edge, _ in SHARE_BINS[:-1]]
+    labels = {i: label for i, (_, label) in enumerate(SHARE_BINS)}
+    index = pl.sum_horizontal(
+        [(pl.col("share_of_median").fill_null(0.0) >= edge).cast(pl.UInt32) for edge in edges]
+    )
+    return (
+        judged.group_by("program", index.alias("bin"), "low_usage")
+        .agg(pl.len().alias("students"))
+        .with_columns(
+            pl.col("bin").replace_strict(labels, return_dtype=pl.String).alias("share_bin")
+        )
+        .sort("program", "bin", "low_usage")
+        .select(DISTRIBUTION_SCHEMA.keys())
+        .cast(DISTRIBUTION_SCHEMA)
     )
 
 
@@ -428,8 +460,11 @@ def _same_person(prepared: Prepared, user_ips: pl.DataFrame, config: Config) -> 
     )
 
 
-def _judge(eligible: pl.DataFrame, same_person: pl.DataFrame, config: Config) -> pl.DataFrame:
-    """Robust z of log1p(views per enrolled week) within the cohort (program when it is too small)."""
+def _judge(
+    eligible: pl.DataFrame, same_person: pl.DataFrame, config: Config, data_end: dt.date
+) -> pl.DataFrame:
+    """Robust z of log1p(views per enrolled week) within the cohort (program when it is too small),
+    the share of the cohort's median, and the drop-out patterns."""
     q3 = config.q3
     x = pl.col("_x")
 
@@ -448,15 +483,24 @@ def _judge(eligible: pl.DataFrame, same_person: pl.DataFrame, config: Config) ->
     last_day = pl.col("last_access").dt.date()
     cohort_days = (pl.col("end_date") - pl.col("start_date")).dt.total_days()
     views_per_active_day = pl.col("views") / pl.col("active_days").cast(pl.Float64)
-    hard_stop = last_day <= pl.col("start_date") + pl.duration(days=q3.dropout_days)
+    share = pl.col("share_of_median")
+    # a hard stop: nothing after the first dropout_days, while the data runs on well past them
+    hard_stop = (last_day <= pl.col("start_date") + pl.duration(days=q3.dropout_days)) & (
+        pl.col("start_date") + pl.duration(days=2 * q3.dropout_days) <= pl.lit(data_end)
+    )
     early_rate = pl.col("early_views") / ((q3.dropout_days + 1) / 7)
     late_rate = pl.col("late_views") / (pl.col("late_days") / 7)
+    # a fade needs a stretch of data after the first weeks to be told from a slow month
     trickle = (
-        pl.col("low_usage")
-        & pl.col("start_observed")
-        & (pl.col("late_days") > 0)
-        & (pl.col("early_views") > 0)
+        pl.col("start_observed")
+        & (pl.col("late_days") >= 2 * q3.dropout_days)
+        # ... and the student started like a classmate, not with a stray visit
+        & (pl.col("early_views") >= q3.dropout_min_early_share * pl.col("_early_median"))
         & (late_rate <= q3.dropout_max_rate_ratio * early_rate)
+        & (share <= q3.trickle_max_share_of_median)
+    )
+    abnormal = ((pl.col("robust_z") <= -q3.low_z) & (share <= q3.low_share_of_median)) | (
+        share <= q3.near_zero_share_of_median
     )
     return (
         eligible.lazy()
@@ -465,24 +509,32 @@ def _judge(eligible: pl.DataFrame, same_person: pl.DataFrame, config: Config) ->
             pl.col("possible_same_person").fill_null(pl.lit([], dtype=pl.List(pl.Int64))),
             (pl.col("views") / (pl.col("enrolled_days") / 7)).alias("views_per_week"),
         )
-        .with_columns(pl.col("views_per_week").log1p().alias("_x"))
+        .with_columns(
+            pl.col("views_per_week").log1p().alias("_x"),
+            pl.col("early_views").median().over("cohort_id").alias("_early_median"),
+        )
         .with_columns(
             ((x - median) / scale).alias("robust_z"),
             (median.exp() - 1).alias("cohort_median_per_week"),
             pl.when(small).then(pl.lit("program")).otherwise(pl.lit("cohort")).alias("peer_group"),
         )
         .with_columns(
-            ((pl.col("robust_z") <= -q3.low_quantile_mad) | (pl.col("views") == 0))
-            .fill_null(False)
-            .alias("low_usage"),
+            pl.when(pl.col("cohort_median_per_week") > 0)
+            .then(pl.col("views_per_week") / pl.col("cohort_median_per_week"))
+            .alias("share_of_median"),
         )
         .with_columns(
             (
-                (hard_stop | trickle)
+                (hard_stop | trickle.fill_null(False))
                 & (cohort_days >= q3.dropout_cohort_factor * q3.dropout_days)
                 & ~pl.col("continued_elsewhere")
                 & (pl.col("possible_same_person").list.len() == 0)
             ).alias("likely_dropout"),
+        )
+        .with_columns(
+            ((pl.col("views") == 0) | abnormal.fill_null(False) | pl.col("likely_dropout")).alias(
+                "low_usage"
+            ),
         )
         .with_columns(
             pl.when(pl.col("likely_dropout"))
@@ -519,62 +571,65 @@ def _sentences(
 ) -> tuple[str, list[str]]:
     q3 = config.q3
     excluded = (
-        f"{too_recent.height} cohort{'s' if too_recent.height != 1 else ''} started too recently "
-        f"and {before_data.height} {'lies' if before_data.height == 1 else 'lie'} before the data"
+        f"Not judged: {too_recent.height} cohort{'s' if too_recent.height != 1 else ''} started "
+        f"too recently and {before_data.height} ran before the data (each needs "
+        f"{q3.min_enrolled_days} enrolled days inside it)."
     )
     if judged.is_empty():
         return (
-            f"No student enrollment overlaps the data by {q3.min_enrolled_days} days or more, so "
-            f"low usage cannot be judged ({excluded}).",
+            "Cannot tell yet: no student's enrollment overlaps the data long enough to judge.",
+            [excluded, "Judge usage once the data covers at least a month of a cohort."],
+        )
+    pair_text = f"{pairs} pair{'s' if pairs != 1 else ''} of accounts may belong to one person"
+    if not low:
+        return (
+            f"No: none of the {judged.height:,} students read far less than their classmates "
+            f"while enrolled; {pair_text}.",
             [
-                "Judge usage once the snapshot holds students' views over at least one cohort window."
+                "Every student's weekly reading was within the usual range of their cohort.",
+                excluded,
+                _pairs_sentence(pairs),
             ],
         )
-    zero = int((judged["views"] == 0).sum())
     answer_text = (
-        f"Yes: {low} of {judged.height} students ({_pct(low, judged.height)}) hardly used the "
-        f"curriculum while enrolled (lesson views per week far below their cohort's, robust z <= "
-        f"-{q3.low_quantile_mad:g}, or none at all); {dropouts} "
-        f"{'looks like a drop-out' if dropouts == 1 else 'look like drop-outs'} and {pairs} "
-        f"pair{'s' if pairs != 1 else ''} of accounts may be the same person."
-        if low
-        else f"No: none of {judged.height} students fell far below their cohort's lesson views "
-        f"per week (robust z <= -{q3.low_quantile_mad:g}); {pairs} pair"
-        f"{'s' if pairs != 1 else ''} of accounts may be the same person."
+        f"Yes: {low} of {judged.height:,} students hardly used the curriculum while enrolled; "
+        f"{dropouts} {'looks like a drop-out' if dropouts == 1 else 'look like drop-outs'}, and "
+        f"{pair_text}."
     )
+    low_rows = flagged.filter(pl.col("low_usage"))
+    typical = low_rows["views_per_week"].median() or 0.0
+    cohort_typical = low_rows["cohort_median_per_week"].median() or 0.0
+    zero = int((judged["views"] == 0).sum())
     supporting = [
-        "By program (low usage of students judged; likely drop-outs): "
+        f"They opened about {typical:.0f} lessons a week, where their classmates typically opened "
+        f"{cohort_typical:.0f}" + (f"; {zero} opened none at all." if zero else "."),
+        "By program: "
         + "; ".join(
-            f"{r['program']} {r['low_usage']} of {r['students']} ({r['share_low'] * 100:.0f}%; "
-            f"{r['likely_dropouts']})"
+            f"{r['program']} {r['low_usage']} of {r['students']:,}"
             for r in by_program.iter_rows(named=True)
         )
-        + "."
+        + ".",
     ]
-    low_rows = flagged.filter(pl.col("low_usage"))
-    if not low_rows.is_empty():
-        counts = low_rows.group_by("pattern").len().sort("len", "pattern", descending=[True, False])
-        median_days = low_rows["active_days"].median()
-        supporting.append(
-            "Patterns among the students flagged for low usage: "
-            + ", ".join(f"{r['pattern'].lower()} {r['len']}" for r in counts.iter_rows(named=True))
-            + f"; they were active on a median of {median_days or 0:.0f} days while enrolled, and "
-            f"{zero} opened no lesson at all while enrolled."
-        )
     if dropouts:
         drops = flagged.filter(pl.col("likely_dropout"))
         stopped = (drops["last_access"].dt.date() - drops["start_date"]).dt.total_days()
         hard = int((stopped <= q3.dropout_days).sum())
         supporting.append(
-            f"Of the likely drop-outs, {hard} stopped completely within {q3.dropout_days} days of the "
-            f"start and {drops.height - hard} faded to a trickle (at most "
-            f"{q3.dropout_max_rate_ratio:g} times their first weeks' rate), in cohorts that ran far "
-            "longer; none reappears under another cohort or account."
+            f"Of the likely drop-outs, {hard} stopped within {q3.dropout_days} days of the start and "
+            f"{drops.height - hard} faded to a trickle; none reappears under another account."
         )
-    supporting.append(
-        f"Not judged: {excluded} (each needs {q3.min_enrolled_days} enrolled days inside the data)."
+    supporting.append(_pairs_sentence(pairs))
+    supporting.append(excluded)
+    return answer_text, supporting[:5]
+
+
+def _pairs_sentence(pairs: int) -> str:
+    if not pairs:
+        return "No two accounts of a cohort look like one person using both in turn."
+    return (
+        f"{pairs} pair{'s' if pairs != 1 else ''} of accounts in the same cohort share a home "
+        "connection and take over from each other: possibly one person each."
     )
-    return answer_text, supporting[:4]
 
 
 def _method(config: Config) -> str:
@@ -585,19 +640,23 @@ def _method(config: Config) -> str:
         f"data. Enrollments with fewer than {q3.min_enrolled_days} enrolled days inside the data are "
         "not judged (cohorts that started too recently, or whose window lies before the data starts). "
         "Each student is compared with the peers of the same cohort (with the whole program when the "
-        f"cohort has fewer than {q3.min_peers} judged students) on log1p(lesson views per enrolled "
-        "week): robust z = (x - median) / (1.4826 x MAD) (mean absolute deviation when the MAD is 0). "
-        f"A student is flagged for low usage when robust z <= -{q3.low_quantile_mad:g} or when they "
-        "opened no lesson while enrolled; flagged students with more than "
-        f"{q3.max_views_per_active_day:g} views per active day are called seldom active rather than "
-        f"light readers. A likely drop-out's last access is within {q3.dropout_days} days of the "
-        "cohort start, or (for a low-usage student) their views per week after those days fall to "
-        f"at most {q3.dropout_max_rate_ratio:g} times their rate in them; the cohort ran at least "
-        f"{q3.dropout_cohort_factor:g} times {q3.dropout_days} days, and "
-        "the user never appears later under another cohort or account. A possible second account is "
-        "another user_id of the same cohort whose activity follows this one's and that shares an IP "
-        "with it; activity is judged on its bulk (the "
-        f"{q3.bulk_quantile:g} to {1 - q3.bulk_quantile:g} quantiles of view times, so a few stray "
-        "visits do not count); campus IPs and IPs used by more than "
+        f"cohort has fewer than {q3.min_peers} judged students). Weekly counts are skewed, so the "
+        "comparison is on a log scale: robust z = (log1p(x) - median) / (1.4826 x MAD) (mean absolute "
+        "deviation when the MAD is 0). A student is flagged for low usage when robust z <= "
+        f"-{q3.low_z:g} and the weekly views are at most {q3.low_share_of_median:.0%} of the cohort's "
+        "median (both: a tight cohort's ordinary low tail passes the first alone, a skewed cohort's "
+        "the second alone), when they opened no lesson while enrolled, or when they are a likely "
+        f"drop-out. Flagged students with more than {q3.max_views_per_active_day:g} views per active "
+        "day are called seldom active rather than light readers. A likely drop-out's last access is "
+        f"within {q3.dropout_days} days of the cohort start (the data running on at least "
+        f"{2 * q3.dropout_days} days past it), or their views per week after those days (at least "
+        f"{2 * q3.dropout_days} of them in the data) fall to at "
+        f"most {q3.dropout_max_rate_ratio:g} times their rate in them while they read at most "
+        f"{q3.trickle_max_share_of_median:.0%} of the cohort's median overall; the cohort ran at "
+        f"least {q3.dropout_cohort_factor:g} times {q3.dropout_days} days, and the user never appears "
+        "later under another cohort or account. A possible second account is another user_id of "
+        "the same cohort whose activity follows this one's and that shares an IP with it; activity "
+        f"is judged on its bulk (the {q3.bulk_quantile:g} to {1 - q3.bulk_quantile:g} quantiles of "
+        "view times, so a few stray visits do not count); campus IPs and IPs used by more than "
         f"{q3.same_person_max_ip_users} user_ids are not evidence."
     )
