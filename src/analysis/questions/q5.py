@@ -9,7 +9,8 @@ cross-program view is a student of one track reading a lesson whose home is the 
 The shut-off date is estimated, not assumed, and only over the days on which both programs had
 students enrolled (the cohorts table: a program that started years after the other cannot show a
 change before it existed). Each direction (web dev reading data science, data science reading web
-dev) is a daily series of cross-program views with its source track's lesson views as exposure; one
+dev) is a daily series of students reading the other track's lessons that day (reading days, so one
+long session weighs as one day) with its source track's students reading any lesson as exposure; one
 change day common to the directions is searched on every day, each direction keeping its own rates
 and allowed only to fall (a one-sided two-segment Poisson split, maximum likelihood). Resampling days
 (weighted bootstrap, order kept) gives its interval. Each direction is also searched alone, which says
@@ -89,7 +90,7 @@ class ChangePoint:
     date: dt.date | None  # first day of the new level; None when no significant drop
     low: dt.date | None  # bootstrap interval of `date`
     high: dt.date | None
-    rate_before: float | None  # pooled over the directions
+    rate_before: float | None  # pooled over the directions: share of reading days
     rate_after: float | None
     log_likelihood_ratio: float
     candidate: dt.date | None = None  # the best drop split even when not significant
@@ -132,8 +133,8 @@ class Q5Result(QuestionResult):
                 + pl.lit(" to ")
                 + pl.col("cutoff_high").cast(pl.String)
             ).alias(f"Likely range ({self.parameters.get('interval', 0.9):.0%})"),
-            (pl.col("rate_before") * 100).round(2).alias("Share of their reading before (%)"),
-            (pl.col("rate_after") * 100).round(2).alias("After (%)"),
+            (pl.col("rate_before") * 100).round(1).alias("Share of their reading days before (%)"),
+            (pl.col("rate_after") * 100).round(1).alias("After (%)"),
             pl.col("views_after").alias("Views after the shut-off"),
             pl.when(pl.col("signal"))
             .then(pl.lit("yes"))
@@ -338,7 +339,10 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     lesson_track, daily_track = pl.collect_all(
         [
             lesson_track_views(sv),
-            sv.group_by("date", "track").agg(pl.len().cast(pl.Int64).alias("exposure")),
+            sv.group_by("date", "track").agg(
+                pl.len().cast(pl.Int64).alias("exposure"),
+                pl.col("user_id").n_unique().cast(pl.Int64).alias("readers"),
+            ),
         ]
     )
     homes = lesson_home_table(lesson_track, config)  # shared with questions 2 and 7 (prepare.py)
@@ -404,10 +408,10 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     # Daily series over every calendar day from the first to the last student lesson view.
     first_day, last_day = daily_track["date"].min(), daily_track["date"].max()
     calendar = pl.DataFrame({"date": pl.date_range(first_day, last_day, "1d", eager=True)})
-    exposure_wide = daily_track.pivot(on="track", index="date", values="exposure")
+    exposure_wide = daily_track.pivot(on="track", index="date", values="readers")
     cross_daily = (
         cross.group_by("date", "direction")
-        .agg(pl.len().cast(pl.Int64).alias("views"))
+        .agg(pl.col("user_id").n_unique().cast(pl.Int64).alias("views"))
         .pivot(on="direction", index="date", values="views")
         if cross.height
         else pl.DataFrame(schema={"date": pl.Date()})
@@ -725,7 +729,7 @@ def _sentences(
         else:
             earlier_text = (
                 f"Not earlier: before {_day(main.date)} the reading held steady at about "
-                f"{_pct(main.rate_before)} of students' lesson views."
+                f"{_pct(main.rate_before)} of students' reading days."
             )
     window = f"compared over {_day(start)} to {_day(end)}, when both programs had students enrolled"
     if main.date is not None:
@@ -739,8 +743,8 @@ def _sentences(
         words = _direction_words(d).capitalize()
         if d == signal:
             supporting.append(
-                f"{words} carry the change: {_pct(point.rate_before)} of their reading before, "
-                f"{_pct(point.rate_after)} after ({n:,} views in all)."
+                f"{words} carry the change: on {_pct(point.rate_before)} of their reading days "
+                f"before, {_pct(point.rate_after)} after ({n:,} views in all)."
             )
         elif point.date is not None:
             supporting.append(f"{words} also fell, around {_day(point.date)} ({n:,} views in all).")
@@ -766,7 +770,9 @@ def _method(q5: Any) -> str:
         "home (shared) are excluded and counted. A cross-program view is a student (any window) of "
         "one track reading a lesson whose home is the other track. The search runs only over the days "
         "on which both tracks had a student cohort enrolled (cohorts table). Each direction is a daily "
-        "series of cross-program views with its source track's student lesson views as exposure. One "
+        "series of reading days: the students of its source track who read a lesson of the other "
+        "track that day, with the source track's students who read any lesson that day as exposure "
+        "(one long session counts once, so a few heavy sessions do not move the estimate). One "
         "change day common to the directions is searched on every day: each direction has its own "
         "Poisson rate before and after and may only fall (a direction that would rise keeps one rate), "
         "the log-likelihood ratios of the falling directions are summed, and each side needs at least "
