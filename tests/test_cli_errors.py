@@ -99,7 +99,7 @@ def test_data_dir_that_cannot_be_created_is_one_line(tmp_path, log, capsys) -> N
         (b"[q4]\nbollinger_window = 0\n", "q4.bollinger_window must be >= 2"),
         (b"[q1]\ntop_k = -1\n", "q1.top_k must be >= 1"),
         (b"[q5]\nbootstrap_reps = 0\n", "q5.bootstrap_reps must be >= 1"),
-        (b"[q2]\nalpha = nan\n", "q2.alpha must be > 0 and < 1"),
+        (b"[q2]\nconfidence = nan\n", "q2.confidence must be > 0 and < 1"),
         (b"[q4]\nscrape_window_seconds = -5\n", "q4.scrape_window_seconds must be >= 1"),
     ],
 )
