@@ -1,4 +1,4 @@
-"""The simulated demo dataset: a log faithful to the real one's published facts, plus ground truth.
+"""Simulated logs with ground truth: the demo (faithful to the real log's published facts) and scenarios.
 
 The real 900,223-row log is not available, so `data/demo/` is generated here. Calibration targets come
 from the real cohorts table (copied byte for byte) and the facts measured on the real log (data volume,
@@ -16,9 +16,14 @@ expanded into rows (geometric session length, exponential gaps). Paths come from
 Zipf-like lesson choice. Everything is vectorised per period; loops run over users, cohorts and periods.
 Each period has its own random stream (seed, period), so the same seed and scale give the same bytes.
 
-Ground truth. Labels of injected behaviours are known up front; out_of_enrollment, cross_program (after
-the cutoff) and unknown_user labels are measured on the rows actually written, with the same day
-arithmetic as question 4.
+Scenarios. Every knob of the base behaviour and the list of injected events come from a
+`scenarios.library.Scenario`; the defaults are the demo's and draw exactly what the demo always drew
+(new behaviour is guarded by its knob or uses its own random stream), so data/demo is reproduced byte
+for byte.
+
+Ground truth. Only injected behaviours are labelled, and they are known up front (the demo's own in
+`_population`/`_inject`, the other scenarios' in `scenarios.inject`). Base behaviour -- routine alumni
+reading, staff, the routine no-cohort users, campus NAT -- is never labelled.
 """
 
 from __future__ import annotations
@@ -597,7 +602,7 @@ def _population(
         s, e = cal.day(row["start_date"]), cal.day(row["end_date"])
         if not sc.demo_events and s >= 0 and row["start_date"] < DATA_START.date():
             rows_c, users_c = max(rows_c, 25_000.0), max(users_c, 20)  # enrolled inside this log
-        n_users = cohort_users(cid) if users_c == COHORT_PLAN[cid][1] else count(users_c)
+        n_users = count(users_c * sc.users_factor)
         rows_c = rows_c * scale * sc.users_factor**0.5
         activity = rng.lognormal(0.0, sc.activity_sigma, n_users)
         activity = np.minimum(activity, sc.activity_cap)
