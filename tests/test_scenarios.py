@@ -259,7 +259,7 @@ _MISSED_AT_MERGE = {
     "big_cohorts": "top25 top10 high recall q2 q3",
     "shared_module": "top25 top10 high recall q5",
     "late_ds": "top25 top10 high recall q5 q2 q3",
-    "small_cohorts": "top25 top10 high recall",
+    "small_cohorts": "top25 top10 high recall q2",
 }
 PENDING: dict[tuple[str, str], str] = {
     (name, target): "detectors not yet rewritten for issue 9"
