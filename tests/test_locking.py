@@ -262,3 +262,25 @@ def test_two_concurrent_builds_both_succeed_and_the_site_is_one_runs(tmp_path: P
         findings["dataset"]["logs_digest"] == manifest.logs_digest
     )  # outputs from the last writer
     assert not [p for p in tmp_path.iterdir() if p.name.endswith((".partial", ".old"))]
+
+
+def test_a_reader_of_a_folder_where_no_lock_file_can_be_created_still_reads(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import errno
+
+    target = tmp_path / "snapshot"
+    _write(target, _logs(2))
+    lock_path(target).unlink()
+    real_open = os.open
+
+    def read_only(path, flags, *args):
+        if flags & os.O_CREAT:
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", read_only)
+    with locked(target, exclusive=False):
+        assert read_manifest(target).rows == 2
+    with pytest.raises(Exception, match="cannot create the lock file"), locked(target):
+        pass

@@ -67,7 +67,15 @@ def locked(
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise TargetError(f"cannot create the lock file {path}: {exc.strerror}") from exc
+        if exclusive:
+            raise TargetError(f"cannot create the lock file {path}: {exc.strerror}") from exc
+        # A reader of a read-only data directory: lock the file if it exists; if it cannot even
+        # be created, no writer can swap the snapshot there either, so there is nothing to guard.
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            yield path
+            return
     mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
     try:
         try:
