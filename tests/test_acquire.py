@@ -558,16 +558,16 @@ def test_password_is_masked_in_every_spelling() -> None:
 def test_disk_full_during_a_full_acquire_is_one_line_and_exit_5(
     scratch, tmp_path, capsys, monkeypatch
 ):
-    import errno
-
     name, engine = scratch
     _insert(engine, ROWS)
     data = tmp_path / "data"
     acquire(_url(name), data / "snapshot", progress=False)
     before = _fingerprint(data / "snapshot")
 
-    def full_disk(self, path, *args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+    def full_disk(self, path, *args, **kwargs):  # as polars reports it (see test_cli_errors)
+        raise pl.exceptions.ComputeError(
+            "parquet: underlying IO error: No space left on device (os error 28)"
+        )
 
     monkeypatch.setattr(pl.DataFrame, "write_parquet", full_disk)
     code = main(["acquire", "--full", "--db-url", _url(name), "--data-dir", str(data), "-q"])

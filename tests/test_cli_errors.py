@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import os
 import tempfile
 from pathlib import Path
 
@@ -45,23 +46,40 @@ def log(tmp_path: Path) -> Path:
     return path
 
 
+def _polars_io_error(code: int) -> Exception:
+    """How polars reports a failed Parquet write (checked against /dev/full below)."""
+    return pl.exceptions.ComputeError(
+        f"parquet: File out of specification: underlying IO error: {os.strerror(code)} "
+        f"(os error {code})"
+    )
+
+
+def test_polars_reports_a_full_disk_as_the_test_simulates_it() -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    with pytest.raises(pl.exceptions.ComputeError, match=r"\(os error 28\)"):
+        pl.DataFrame({"a": list(range(100_000))}).write_parquet("/dev/full")
+
+
 @pytest.mark.parametrize(
-    ("code", "words"),
+    ("code", "words", "polars"),
     [
-        (errno.ENOSPC, "the disk is full"),
-        (errno.EROFS, "the file system is read-only"),
-        (errno.EACCES, "permission denied"),
+        (errno.ENOSPC, "the disk is full", True),
+        (errno.ENOSPC, "the disk is full", False),
+        (errno.EROFS, "the file system is read-only", True),
+        (errno.EROFS, "the file system is read-only", False),
+        (errno.EACCES, "permission denied", False),
     ],
 )
 def test_disk_full_read_only_or_denied_during_import(
-    tmp_path, log, capsys, monkeypatch, code, words
+    tmp_path, log, capsys, monkeypatch, code, words, polars
 ):
     data = tmp_path / "data"
     assert _run(capsys, *_import_args(tmp_path, log, "--data-dir", str(data)))[0] == 0
     before = read_manifest(data / "snapshot")
 
     def fail(self, path, *args, **kwargs):
-        raise OSError(code, "simulated", str(path))
+        raise _polars_io_error(code) if polars else OSError(code, os.strerror(code), str(path))
 
     monkeypatch.setattr(pl.DataFrame, "write_parquet", fail)
     exit_code, _, err = _run(capsys, *_import_args(tmp_path, log, "--data-dir", str(data)))

@@ -22,6 +22,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import Callable, Iterable
@@ -34,6 +35,7 @@ import polars as pl
 
 from analysis.errors import InputError, TargetError
 from analysis.schema import COHORT_SCHEMA, LOG_SCHEMA, QUARANTINE_SCHEMA
+from analysis.sources.locking import holds, locked
 
 MANIFEST_VERSION = 1
 LOG_ROW_GROUP_SIZE = 256_000
@@ -209,8 +211,6 @@ def write_snapshot(
     not re-read) and the new rows are added as new parts, so a refresh does not rewrite history. The
     manifest always describes the whole snapshot.
     """
-    from analysis.sources.locking import locked
-
     target = Path(target)
     try:
         with locked(target):
@@ -221,6 +221,12 @@ def write_snapshot(
             )
     except OSError as exc:
         raise TargetError(f"cannot write the snapshot at {target}: {_os_reason(exc)}") from exc
+    except pl.exceptions.PolarsError as exc:  # Parquet writes report I/O faults as ComputeError
+        found = re.search(r"\(os error (\d+)\)", str(exc))
+        if found is None:
+            raise
+        fault = OSError(int(found.group(1)), os.strerror(int(found.group(1))))
+        raise TargetError(f"cannot write the snapshot at {target}: {_os_reason(fault)}") from exc
 
 
 def _os_reason(exc: OSError) -> str:
@@ -232,8 +238,8 @@ def _os_reason(exc: OSError) -> str:
         reason = "the file system is read-only"
     elif exc.errno in (errno.EACCES, errno.EPERM):
         reason = "permission denied"
-    where = exc.filename
-    return f"{reason} ({where}); the previous snapshot was not changed" if where else reason
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"{reason}{where}; the previous snapshot was not changed"
 
 
 def _generation(folder: Path) -> int:
@@ -379,8 +385,6 @@ def needs_recovery(target: Path) -> bool:
 
 def _recover(target: Path) -> None:
     """A reader finding no snapshot but a writer's leftovers repairs them under the exclusive lock."""
-    from analysis.sources.locking import holds, locked
-
     if not needs_recovery(target):
         return
     state = holds(target)
