@@ -257,7 +257,7 @@ _MISSED_AT_MERGE = {
     "heavy_tail": "top25 top10 high recall q5 q3",
     "many_networks": "top25 top10 high recall",
     "big_cohorts": "top25 top10 high recall q2 q3",
-    "shared_module": "top25 top10 high recall q5",
+    "shared_module": "top25 top10 high recall q5 q2",
     "late_ds": "top25 top10 high recall q5 q2 q3",
     "small_cohorts": "top25 top10 high recall q2",
 }
