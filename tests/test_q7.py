@@ -90,7 +90,7 @@ def test_other_tracks_lesson_is_not_least_accessed() -> None:
     eligible = res.eligible.filter(pl.col("program") == "Data science").row(0, named=True)
     assert (eligible["lessons"], eligible["other_track"]) == (2, 1)
     assert "own track" in res.method
-    assert any("left out of the ranking: Data science 1" in s for s in res.supporting)
+    assert any("own track's lessons" in s for s in res.supporting)
     # Control: with a majority no module reaches, java-i is shared and ranks first in Data science.
     shared = config.replace(q5=dataclasses.replace(config.q5, lesson_home_min_share=0.95))
     res = q7.answer(Snapshot.from_frames(_logs(counts), _cohorts()), shared)
@@ -120,7 +120,22 @@ def test_long_tail_kinds(result: q7.Q7Result) -> None:
     assert (result.distinct_paths, result.single_hit_paths) == (14, 7)
     assert result.single_hit_share == pytest.approx(0.5)
     assert result.long_tail["share"].sum() == pytest.approx(1.0)
-    assert "7 of 14" in result.answer
+    assert any(
+        s.startswith("50% of all paths (7 of 14) were requested only once")
+        for s in result.supporting
+    )
+
+
+def test_lesson_views_bins(result: q7.Q7Result) -> None:
+    """Every ranked lesson is in one views bin; the first bin starts at the volume floor."""
+    per_program = result.lesson_views.group_by("program").agg(pl.col("lessons").sum())
+    lessons = dict(per_program.iter_rows())
+    assert lessons == dict(result.eligible.select("program", "lessons").iter_rows())
+    assert result.lesson_views.filter(pl.col("bin") == 0)["label"].unique().to_list() == ["5-9"]
+    rare = int(result.lesson_views.filter(pl.col("bin") == 0)["lessons"].sum())
+    assert result.answer.startswith(
+        f"{rare} of {sum(lessons.values())} lessons were opened only 5 to 9"
+    )
 
 
 def test_bottom_n_limits_rows() -> None:

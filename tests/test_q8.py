@@ -169,9 +169,9 @@ def test_quarantine_by_reason(result: q8.Q8Result) -> None:
 
 
 def test_answer_lists_top_n_and_is_serialisable(result: q8.Q8Result) -> None:
-    assert result.answer.startswith(f"{len(result.findings)} other findings stand out")
-    assert result.answer.count(";") == result.parameters["top_n"] - 1
-    assert 2 <= len(result.supporting) <= 4
+    first = [f.summary for f in result.findings[: q8.ANSWER_FINDINGS]]
+    assert result.answer == f"Also worth knowing: {first[0]}, {first[1]} and {first[2]}."
+    assert 3 <= len(result.supporting) <= 5
     assert any("simulated" in c for c in result.caveats)
     document = json.loads(json.dumps(result.to_json()))
     assert document["findings"][0]["title"] == "Rows without a cohort"

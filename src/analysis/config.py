@@ -151,6 +151,7 @@ class Q5Config:
 class Q6Config:
     top_n: int = 10
     min_days_after_end: int = 1
+    min_alumni: int = 5  # programs with fewer returning graduates are not charted or named
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,21 @@
-"""What every chart shares: one colour per program, a readable theme, offline PNG/SVG export."""
+"""What every chart shares: one colour per program, container sizing, titles that wrap, PNG/SVG export.
+
+Every chart is a single view or a layer (Vega-Lite sizes only those to their container): `finish()` sets
+`width: "container"` and autosize fit-x, so the chart fills the page column from 320 px phones to
+desktops; long titles wrap into lines, axis labels are limited, legends sit below the plot. For PNG
+(slide, email) `fixed_width()` gives the spec a width in pixels, since there is no container there.
+
+Colours: `program_color(programs)` is THE program -> colour scale; every chart that colours by program
+uses it, with the programs the chart shows, so the legend lists only those and a program keeps its
+colour everywhere (site, slide, email).
+"""
 
 from __future__ import annotations
 
+import textwrap
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import altair as alt
 
@@ -10,25 +23,57 @@ import altair as alt
 PROGRAM_COLORS: dict[str, str] = {
     "Java web dev": "#1f77b4",
     "PHP web dev": "#9467bd",
-    "Data science": "#ff7f0e",
+    "Data science": "#e8710a",
     "Front end": "#2ca02c",
     "Staff": "#7f7f7f",
     "No cohort": "#bcbd22",
     "Unknown cohort": "#c7c7c7",
 }
-TRACK_COLORS: dict[str, str] = {"web_dev": "#1f77b4", "data_science": "#ff7f0e"}
+# Colours for programs a configuration adds, in order of first use (stable for a given label).
+EXTRA_COLORS = ("#17becf", "#8c564b", "#e377c2", "#393b79", "#637939", "#843c39")
+TRACK_COLORS: dict[str, str] = {"web_dev": "#1f77b4", "data_science": "#e8710a"}
+# What readers see for the tracks' codes.
+TRACK_LABELS: dict[str, str] = {"web_dev": "Web development", "data_science": "Data science"}
 ACCENT = "#d62728"  # highlights: the flagged cohort, the change point, an incident
-WIDTH = 560
+MUTED = "#555555"  # secondary marks and text (contrast >= 7:1 on white)
+WIDTH = 560  # px, for charts exported as images (slide, email) and old fixed-width specs
 HEIGHT = 300
+TITLE_CHARS = 44  # a title line this long fits a 320 px phone at the title font size
+LABEL_LIMIT = 130  # px: longer axis labels end in an ellipsis (the tooltip has the full text)
 
 
-def program_color(field: str = "program", title: str = "Program") -> alt.Color:
-    """Colour encoding that keeps each program's colour fixed whatever subset a chart shows."""
+def program_palette(programs: Iterable[str]) -> dict[str, str]:
+    """program -> colour for the given programs (known ones keep theirs; others get stable extras)."""
+    palette: dict[str, str] = {}
+    extra = 0
+    for program in dict.fromkeys(str(p) for p in programs):
+        if program in PROGRAM_COLORS:
+            palette[program] = PROGRAM_COLORS[program]
+        else:
+            palette[program] = EXTRA_COLORS[extra % len(EXTRA_COLORS)]
+            extra += 1
+    return palette
+
+
+def program_color(
+    programs: Iterable[str] | None = None,
+    field: str = "program",
+    title: str = "Program",
+    legend: bool = True,
+) -> alt.Color:
+    """The shared program -> colour encoding. Pass the programs the chart shows (the legend lists only
+    those); without them every known program is in the domain."""
+    palette = program_palette(PROGRAM_COLORS if programs is None else programs)
     return alt.Color(
         f"{field}:N",
         title=title,
-        scale=alt.Scale(domain=list(PROGRAM_COLORS), range=list(PROGRAM_COLORS.values())),
+        scale=alt.Scale(domain=list(palette), range=list(palette.values())),
+        legend=alt.Legend(orient="bottom", direction="vertical") if legend else None,
     )
+
+
+def track_label(track: str) -> str:
+    return TRACK_LABELS.get(track, str(track).replace("_", " ").capitalize())
 
 
 def track_color(field: str = "track", title: str = "Track") -> alt.Color:
@@ -39,30 +84,76 @@ def track_color(field: str = "track", title: str = "Track") -> alt.Color:
     )
 
 
+def wrap_title(text: str, width: int = TITLE_CHARS) -> list[str] | str:
+    """A title as lines short enough for a phone (a list of lines when it needs more than one)."""
+    lines = textwrap.wrap(" ".join(str(text).split()), width=width, break_long_words=True)
+    return lines[0] if len(lines) == 1 else lines or str(text)
+
+
+def axis_title(text: str, width: int = 30) -> list[str] | str:
+    """An axis title in lines that fit under a phone-width plot."""
+    return wrap_title(text, width)
+
+
 def finish(chart: alt.TopLevelMixin, title: str, description: str) -> alt.TopLevelMixin:
-    """Title that states the finding; `description` is the text alternative (aria) for screen readers."""
+    """Container width, a wrapped title that states the finding, and `description`: the text
+    alternative (aria) stating the finding for screen readers."""
+    properties: dict[str, Any] = {
+        "title": alt.TitleParams(wrap_title(title), anchor="start", fontSize=14, offset=8),
+        "description": description,
+    }
+    if isinstance(chart, alt.Chart | alt.LayerChart):  # facets and concats cannot fit a container
+        properties["width"] = "container"
+        properties["autosize"] = alt.AutoSizeParams(type="fit-x", contains="padding", resize=True)
     return (
-        chart.properties(
-            title=alt.TitleParams(title, anchor="start", fontSize=14),
-            description=description,
-        )
+        chart.properties(**properties)
         .configure_view(stroke=None)
-        .configure_axis(labelFontSize=11, titleFontSize=12)
+        .configure_axis(labelFontSize=11, titleFontSize=12, labelLimit=LABEL_LIMIT)
+        .configure_legend(
+            orient="bottom", labelLimit=LABEL_LIMIT, titleFontSize=12, labelFontSize=11
+        )
     )
+
+
+def empty(title: str, message: str) -> alt.TopLevelMixin:
+    """A chart that says there is nothing to show (same sizing as the others)."""
+    chart = (
+        alt.Chart(alt.Data(values=[{"text": message}]))
+        .mark_text(size=13, color=MUTED)
+        .encode(text="text:N")
+        .properties(height=60)
+    )
+    return finish(chart, title, message)
+
+
+def fixed_width(spec: dict[str, Any], width: int = WIDTH) -> dict[str, Any]:
+    """The spec with every `width: "container"` replaced by `width` pixels (no container in a PNG)."""
+    if isinstance(spec, dict):
+        return {
+            key: width if key == "width" and value == "container" else fixed_width(value, width)
+            for key, value in spec.items()
+        }
+    if isinstance(spec, list):
+        return [fixed_width(item, width) for item in spec]
+    return spec
 
 
 def save_png(chart: alt.TopLevelMixin, path: Path, scale: float = 2.0) -> Path:
     """Offline export through vl-convert (no browser, no network)."""
+    import json
+
     import vl_convert as vlc
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(vlc.vegalite_to_png(chart.to_json(), scale=scale))
+    path.write_bytes(vlc.vegalite_to_png(json.dumps(fixed_width(chart.to_dict())), scale=scale))
     return path
 
 
 def save_svg(chart: alt.TopLevelMixin, path: Path) -> Path:
+    import json
+
     import vl_convert as vlc
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(vlc.vegalite_to_svg(chart.to_json()))
+    path.write_text(vlc.vegalite_to_svg(json.dumps(fixed_width(chart.to_dict()))))
     return path

@@ -1,155 +1,169 @@
-"""Charts for question 1: consistency against raw volume, and each top lesson's share per cohort."""
+"""Charts for question 1: the lessons every cohort puts in its top k, and the leader's rank cohort by
+cohort."""
 
 from __future__ import annotations
 
 import altair as alt
 import polars as pl
 
-from analysis.charts.base import WIDTH, finish, program_color
+from analysis.charts.base import ACCENT, axis_title, empty, finish, program_color
 from analysis.questions.q1 import Q1Result
 
-TOP_LESSONS = 8
+TOP_LESSONS = 5  # lessons per program in the key chart
 
 
-def _empty(title: str, message: str) -> alt.TopLevelMixin:
-    chart = alt.Chart(alt.Data(values=[{"text": message}])).mark_text(size=14).encode(text="text:N")
-    return finish(chart, title, message)
+def _cohorts_phrase(row: dict) -> str:
+    """'every one of the 28 Java web dev cohorts' or '26 of 28 Java web dev cohorts'."""
+    if row["cohorts_top_k"] == row["cohorts"]:
+        return f"all {row['cohorts']} {row['program']} cohorts"
+    return f"{row['cohorts_top_k']} of {row['cohorts']} {row['program']} cohorts"
 
 
-def chart_consistency(result: Q1Result) -> alt.TopLevelMixin:
-    """Per program, the most consistent lessons: share of cohorts with the lesson in their top k."""
+def chart_top_lessons(result: Q1Result) -> alt.TopLevelMixin:
+    """Per program (biggest first), the most consistent lessons: share of cohorts with it in their top k."""
     k = result.top_k
-    data = result.ranking.filter(pl.col("rank") <= TOP_LESSONS).select(
-        "program",
-        "rank",
-        "lesson",
-        "cohorts_top_k",
-        "cohorts",
-        (pl.col("consistency") * 100).round(1).alias("consistency_pct"),
-        (pl.col("median_share") * 100).round(2).alias("median_share_pct"),
-        "views",
-        "volume_rank",
-        pl.format("{} views", pl.col("views")).alias("views_label"),
+    order = result.leaders["program"].to_list()  # biggest program first: the title's program
+    if result.ranking.is_empty() or not order:
+        return empty("No lesson could be ranked", result.answer)
+    data = (
+        result.ranking.filter(pl.col("rank") <= TOP_LESSONS)
+        .with_columns(
+            pl.col("program")
+            .replace_strict({p: i for i, p in enumerate(order)}, default=len(order))
+            .cast(pl.Int64)
+            .alias("program_order")
+        )
+        .sort("program_order", "rank")
+        .select(
+            "program",
+            "rank",
+            "lesson",
+            # the same lesson can lead in two programs: zero-width spaces keep the bars apart
+            (
+                pl.col("lesson") + pl.lit("\u200b").repeat_by(pl.col("program_order")).list.join("")
+            ).alias("bar"),
+            "cohorts_top_k",
+            "cohorts",
+            (pl.col("consistency") * 100).round(0).alias("consistency_pct"),
+            (pl.col("median_share") * 100).round(1).alias("median_share_pct"),
+            "views",
+            pl.format("{} of {}", pl.col("cohorts_top_k"), pl.col("cohorts")).alias("label"),
+        )
     )
-    if data.is_empty():
-        return _empty("No lesson could be ranked", result.answer)
-    lead = result.leaders.sort("cohorts", descending=True).row(0, named=True)
-    title = (
-        f"{lead['lesson']} is in the top {k} of {lead['cohorts_top_k']} of {lead['cohorts']} "
-        f"{lead['program']} cohorts"
-    )
+    programs = list(dict.fromkeys(data["program"].to_list()))
+    lead = result.leaders.row(0, named=True)
+    title = f"{lead['lesson']} is top {k} in {_cohorts_phrase(lead)}"
     tooltip = [
+        alt.Tooltip("program:N", title="Program"),
         alt.Tooltip("lesson:N", title="Lesson"),
-        alt.Tooltip("cohorts_top_k:Q", title=f"Cohorts with it in top {k}"),
-        alt.Tooltip("cohorts:Q", title="Cohorts"),
-        alt.Tooltip("median_share_pct:Q", title="Median share of a cohort's views (%)"),
-        alt.Tooltip("views:Q", title="Student views (raw)", format=","),
-        alt.Tooltip("volume_rank:Q", title="Rank by raw views"),
+        alt.Tooltip("label:N", title=f"Cohorts with it in their top {k}"),
+        alt.Tooltip("median_share_pct:Q", title="Median share of a cohort's lesson views (%)"),
+        alt.Tooltip("views:Q", title="Student views", format=","),
     ]
     base = alt.Chart(data).encode(
-        y=alt.Y(
-            "lesson:N", sort=alt.EncodingSortField("rank", op="min", order="ascending"), title=None
-        ),
+        y=alt.Y("bar:N", sort=data["bar"].to_list(), title=None),
         tooltip=tooltip,
     )
     bars = base.mark_bar().encode(
         x=alt.X(
             "consistency_pct:Q",
-            title=f"Cohorts with the lesson in their top {k} (%)",
+            title=axis_title(f"Cohorts with the lesson in their top {k} (%)"),
             scale=alt.Scale(domain=[0, 100]),
+            axis=alt.Axis(values=[0, 25, 50, 75, 100]),
         ),
-        color=program_color().legend(None),
+        color=program_color(programs),
     )
-    labels = base.mark_text(align="left", dx=4, fontSize=10, color="#444").encode(
-        x="consistency_pct:Q",
-        text=alt.Text("views_label:N"),
+    labels = base.mark_text(align="right", dx=-4, fontSize=10, color="white").encode(
+        x="consistency_pct:Q", text="label:N"
     )
-    chart = (
-        alt.layer(bars, labels)
-        .properties(width=WIDTH - 160, height=alt.Step(16))
-        .facet(
-            row=alt.Row("program:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left"))
-        )
-        .resolve_scale(y="independent")
-    )
+    chart = alt.layer(bars, labels).properties(height=alt.Step(20))
     description = (
-        f"Bar chart per program of the {TOP_LESSONS} most consistent lessons: the share of cohorts in "
-        f"which each lesson is among the top {k}, labelled with its raw student views. "
+        f"Bar chart: for each program, the {TOP_LESSONS} lessons that most cohorts put in their top "
+        f"{k}. "
         + " ".join(
-            f"{r['program']}: {r['lesson']} in {r['cohorts_top_k']} of {r['cohorts']} cohorts, "
-            f"most viewed overall {r['volume_leader']}."
+            f"{r['program']}: {r['lesson']} is in the top {k} of {r['cohorts_top_k']} of "
+            f"{r['cohorts']} cohorts."
             for r in result.leaders.iter_rows(named=True)
         )
     )
     return finish(chart, title, description)
 
 
-def chart_cohort_heatmap(result: Q1Result) -> alt.TopLevelMixin:
-    """Lesson x cohort heatmap of each top lesson's share of the cohort's lesson views."""
-    data = result.cohort_shares.join(
-        result.ranking.select("program", "lesson", "rank"), on=["program", "lesson"], how="left"
-    ).select(
-        "program",
-        "cohort",
-        pl.col("start_date").cast(pl.String).alias("start"),
-        "lesson",
-        "rank",
-        (pl.col("share") * 100).round(2).alias("share_pct"),
-        "views",
-        "cohort_rank",
+def chart_leader_by_cohort(result: Q1Result) -> alt.TopLevelMixin:
+    """Each program's most consistent lesson: its rank inside every cohort, cohorts by start date."""
+    k = result.top_k
+    if result.leaders.is_empty():
+        return empty("No lesson could be ranked", result.answer)
+    leaders = result.leaders.select("program", "lesson")
+    data = (
+        result.cohort_shares.join(leaders, on=["program", "lesson"], how="semi")
+        .select(
+            "program",
+            "lesson",
+            "cohort",
+            "start_date",
+            "cohort_rank",
+            (pl.col("share") * 100).round(1).alias("share_pct"),
+            "views",
+        )
+        .sort("program", "start_date")
     )
     if data.is_empty():
-        return _empty("No cohort shares to show", result.answer)
-    panels = []
-    for program in sorted(data["program"].unique().to_list()):
-        subset = data.filter(pl.col("program") == program).sort("start", "cohort")
-        panels.append(
-            alt.Chart(subset)
-            .mark_rect()
-            .encode(
-                x=alt.X(
-                    "cohort:N",
-                    sort=subset["cohort"].unique(maintain_order=True).to_list(),
-                    title=f"{program} cohorts (by start date)",
-                ),
-                y=alt.Y(
-                    "lesson:N",
-                    sort=alt.EncodingSortField("rank", op="min", order="ascending"),
-                    title=None,
-                ),
-                color=alt.Color(
-                    "share_pct:Q",
-                    title="Share (%)",
-                    scale=alt.Scale(scheme="blues"),
-                ),
-                tooltip=[
-                    alt.Tooltip("cohort:N", title="Cohort"),
-                    alt.Tooltip("start:N", title="Start"),
-                    alt.Tooltip("lesson:N", title="Lesson"),
-                    alt.Tooltip("share_pct:Q", title="Share (%)"),
-                    alt.Tooltip("views:Q", title="Views", format=","),
-                    alt.Tooltip("cohort_rank:Q", title="Rank in cohort"),
-                ],
-            )
-            .properties(width=alt.Step(14), height=alt.Step(16))
+        return empty("No cohort shares to show", result.answer)
+    programs = result.leaders["program"].to_list()
+    worst = int(data["cohort_rank"].max())
+    rank_scale = alt.Scale(domain=[1, max(worst, k + 1)], reverse=True, nice=False, zero=False)
+    points = (
+        alt.Chart(data)
+        .mark_point(filled=True, size=60, opacity=0.85)
+        .encode(
+            x=alt.X("start_date:T", title="Cohort start", axis=alt.Axis(format="%Y", tickCount=4)),
+            y=alt.Y(
+                "cohort_rank:Q",
+                title=axis_title("Rank in the cohort (1 = most viewed)"),
+                scale=rank_scale,
+                axis=alt.Axis(tickMinStep=1, format="d"),
+            ),
+            color=program_color(programs),
+            shape=alt.Shape("program:N", title="Program", scale=alt.Scale(domain=programs)),
+            tooltip=[
+                alt.Tooltip("program:N", title="Program"),
+                alt.Tooltip("lesson:N", title="Lesson"),
+                alt.Tooltip("cohort:N", title="Cohort"),
+                alt.Tooltip("start_date:T", title="Start", format="%Y-%m-%d"),
+                alt.Tooltip("cohort_rank:Q", title="Rank in the cohort"),
+                alt.Tooltip("share_pct:Q", title="Share of the cohort's lesson views (%)"),
+            ],
         )
-    chart = alt.vconcat(*panels).resolve_scale(color="independent")
-    lead = (
-        result.leaders.sort("cohorts", descending=True).row(0, named=True)
-        if not result.leaders.is_empty()
-        else None
     )
+    line = (
+        alt.Chart(alt.Data(values=[{"rank": k + 0.5}]))
+        .mark_rule(color=ACCENT, strokeDash=[4, 3])
+        .encode(y=alt.Y("rank:Q", scale=rank_scale))
+    )
+    chart = alt.layer(points, line).properties(height=220)
+    lead = result.leaders.row(0, named=True)
+    in_top = data.filter(
+        (pl.col("program") == lead["program"]) & (pl.col("cohort_rank") <= k)
+    ).height
+    shown = data.filter(pl.col("program") == lead["program"]).height
     title = (
-        f"{lead['lesson']} takes a median {lead['median_share'] * 100:.1f}% of a {lead['program']} "
-        "cohort's lesson views"
-        if lead
-        else "Share of each cohort's lesson views"
+        f"{lead['lesson']} stays in the top {k} in every {lead['program']} cohort, early or late"
+        if in_top == shown == lead["cohorts"]
+        else f"{lead['lesson']} is top {k} in {in_top} of {lead['cohorts']} {lead['program']} cohorts"
     )
     description = (
-        "Heatmap per program: rows are the most consistent lessons, columns the cohorts in start order, "
-        "colour the lesson's share of that cohort's lesson views."
+        f"Dot chart, one dot per cohort in start order: the rank of each program's most consistent "
+        f"lesson inside that cohort; the dashed line marks the top {k}. "
+        + " ".join(
+            f"{r['program']}: {r['lesson']}, best rank {g['cohort_rank'].min()}, worst "
+            f"{g['cohort_rank'].max()} over {g.height} cohorts."
+            for r in result.leaders.iter_rows(named=True)
+            for g in [data.filter(pl.col("program") == r["program"])]
+            if g.height
+        )
     )
     return finish(chart, title, description)
 
 
-CHARTS = [chart_consistency, chart_cohort_heatmap]
+CHARTS = [chart_top_lessons, chart_leader_by_cohort]

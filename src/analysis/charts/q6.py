@@ -1,57 +1,66 @@
-"""Charts for question 6: the topics alumni return to per program, and how long after graduation."""
+"""Charts for question 6: the topics most graduates return to per program, and how long after graduation."""
 
 from __future__ import annotations
 
 import altair as alt
 import polars as pl
 
-from analysis.charts.base import WIDTH, finish, program_color
+from analysis.charts.base import axis_title, empty, finish, program_color
 from analysis.questions.q6 import BIN_DAYS, Q6Result
 
-
-def _empty(title: str, message: str) -> alt.TopLevelMixin:
-    chart = alt.Chart(alt.Data(values=[{"text": message}])).mark_text(size=13).encode(text="text:N")
-    return finish(chart, title, message)
+TOPICS_PER_PROGRAM = 5
+MONTHS_SHOWN = 24  # histogram months after graduation; later views are summed into the last bar
 
 
 def chart_top_modules(result: Q6Result) -> alt.TopLevelMixin:
-    """Alumni views of the top modules, one panel per program."""
-    data = result.top_modules.filter(pl.col("rank") <= result.top_n).with_columns(
-        pl.col("median_days").round(0), pl.col("p90_days").round(0)
+    """The topics most alumni return to, per program with enough returning graduates."""
+    programs = result.charted_programs()
+    data = (
+        result.top_modules.filter(
+            pl.col("program").is_in(programs) & (pl.col("rank_by_alumni") <= TOPICS_PER_PROGRAM)
+        )
+        .with_columns(
+            pl.col("program")
+            .replace_strict({p: i for i, p in enumerate(programs)}, default=len(programs))
+            .cast(pl.Int64)
+            .alias("program_order")
+        )
+        .sort("program_order", "rank_by_alumni")
+        .with_columns(
+            # a topic can lead in two programs: zero-width spaces keep the bars apart
+            (
+                pl.col("topic") + pl.lit("\u200b").repeat_by(pl.col("program_order")).list.join("")
+            ).alias("bar"),
+            pl.col("median_days").round(0),
+        )
     )
     if data.is_empty():
-        return _empty("No alumni lesson views", result.answer)
+        return empty("Too few graduates came back to chart", result.answer)
+    lead = data.row(0, named=True)
+    title = f"{lead['program']} graduates return most to {lead['topic']}"
     chart = (
         alt.Chart(data)
         .mark_bar()
         .encode(
-            x=alt.X("views:Q", title="Alumni lesson views"),
-            y=alt.Y("topic:N", sort=alt.EncodingSortField("rank", op="min"), title=None),
-            color=program_color().legend(None),
+            x=alt.X("alumni:Q", title=axis_title("Graduates who came back to the topic")),
+            y=alt.Y("bar:N", sort=data["bar"].to_list(), title=None),
+            color=program_color(programs),
             tooltip=[
                 alt.Tooltip("program:N", title="Program"),
-                alt.Tooltip("topic:N", title="Module"),
+                alt.Tooltip("topic:N", title="Topic"),
+                alt.Tooltip("alumni:Q", title="Graduates", format=","),
                 alt.Tooltip("views:Q", title="Alumni views", format=","),
-                alt.Tooltip("alumni:Q", title="Distinct alumni"),
                 alt.Tooltip("median_days:Q", title="Median days after graduation"),
-                alt.Tooltip("p90_days:Q", title="90th percentile days"),
             ],
         )
-        .properties(width=WIDTH - 200, height=alt.Step(16))
-        .facet(
-            row=alt.Row("program:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left"))
-        )
-        .resolve_scale(x="independent", y="independent")
+        .properties(height=alt.Step(20))
     )
-    leaders = data.filter(pl.col("rank") == 1).sort("views", descending=True)
-    title = "After graduation alumni return most to " + "; ".join(
-        f"{r['topic']} ({r['program']})" for r in leaders.iter_rows(named=True)
-    )
+    leaders = data.filter(pl.col("rank_by_alumni") == 1)
     description = (
-        f"Bar chart per program of alumni lesson views of the top {result.top_n} modules "
-        "(each program has its own scale). "
+        f"Bar chart: for each program, the {TOPICS_PER_PROGRAM} topics the most graduates came back "
+        "to. "
         + " ".join(
-            f"{r['program']}: {r['topic']} leads with {r['views']} views by {r['alumni']} alumni."
+            f"{r['program']}: {r['topic']}, opened by {r['alumni']} graduates after graduating."
             for r in leaders.iter_rows(named=True)
         )
     )
@@ -59,41 +68,51 @@ def chart_top_modules(result: Q6Result) -> alt.TopLevelMixin:
 
 
 def chart_days_after(result: Q6Result) -> alt.TopLevelMixin:
-    """Histogram of alumni views by days after graduation (30-day bins), stacked by program."""
-    data = result.days_histogram
+    """Alumni views by month after graduation (30-day bins), stacked by program."""
+    programs = result.charted_programs()
+    data = (
+        result.days_histogram.filter(pl.col("program").is_in(programs))
+        .with_columns(
+            (pl.col("days_from") // BIN_DAYS + 1)
+            .clip(upper_bound=MONTHS_SHOWN)
+            .cast(pl.Int64)
+            .alias("month")
+        )
+        .group_by("program", "month")
+        .agg(pl.col("views").sum().alias("views"))
+        .sort("program", "month")
+    )
     if data.is_empty():
-        return _empty("No alumni lesson views", result.answer)
+        return empty("Too few graduates came back to chart", result.answer)
+    total = int(data["views"].sum())
+    first = int(data.filter(pl.col("month") == 1)["views"].sum())
+    share = first / total if total else 0.0
+    title = f"{share * 100:.0f}% of alumni reading happens in the first month after graduation"
     chart = (
         alt.Chart(data)
         .mark_bar()
         .encode(
-            x=alt.X("days_from:Q", bin="binned", title="Days after graduation"),
-            x2="days_to:Q",
-            y=alt.Y("views:Q", title="Alumni lesson views", stack="zero"),
-            color=program_color(),
+            x=alt.X(
+                "month:O",
+                title=axis_title(f"Month after graduation ({MONTHS_SHOWN}: that month and later)"),
+                axis=alt.Axis(labelExpr="datum.value % 3 == 1 ? datum.value : ''", labelAngle=0),
+            ),
+            y=alt.Y("sum(views):Q", title="Alumni lesson views", stack="zero"),
+            color=program_color(programs),
             tooltip=[
                 alt.Tooltip("program:N", title="Program"),
-                alt.Tooltip("days_from:Q", title="From day"),
-                alt.Tooltip("days_to:Q", title="To day"),
-                alt.Tooltip("views:Q", title="Alumni views", format=","),
-                alt.Tooltip("alumni:Q", title="Distinct alumni"),
+                alt.Tooltip("month:O", title="Month after graduation"),
+                alt.Tooltip("sum(views):Q", title="Alumni views", format=","),
             ],
         )
-        .properties(width=WIDTH, height=260)
-    )
-    first_bin = data.filter(pl.col("days_from") == 0)["views"].sum()
-    share = first_bin / result.alumni_views if result.alumni_views else 0.0
-    title = (
-        f"{share * 100:.0f}% of alumni views come in the first {BIN_DAYS} days after graduation; "
-        f"they continue for up to {int(data['days_to'].max()):,} days"
+        .properties(height=240)
     )
     description = (
-        f"Stacked histogram of alumni lesson views by days after graduation in {BIN_DAYS}-day bins, "
-        "coloured by program. "
+        f"Stacked bar chart of alumni lesson views by month after graduation, per program: {title}. "
         + " ".join(
-            f"{r['program']}: {r['views']} views by {r['alumni_readers']} alumni, median "
-            f"{r['median_days'] or 0:.0f} days after graduation."
-            for r in result.programs.filter(pl.col("views") > 0).iter_rows(named=True)
+            f"{r['program']}: {r['views']:,} views by {r['alumni_readers']} graduates, half of them "
+            f"within {r['median_days'] or 0:.0f} days."
+            for r in result.programs.filter(pl.col("program").is_in(programs)).iter_rows(named=True)
         )
     )
     return finish(chart, title, description)

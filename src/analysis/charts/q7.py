@@ -1,61 +1,73 @@
-"""Charts for question 7: the least accessed real lessons per program, and the one-hit long tail."""
+"""Charts for question 7: how many views lessons get per program, and what the one-hit long tail is."""
 
 from __future__ import annotations
 
 import altair as alt
 import polars as pl
 
-from analysis.charts.base import ACCENT, WIDTH, finish, program_color
+from analysis.charts.base import ACCENT, axis_title, empty, finish, program_color
 from analysis.questions.q7 import Q7Result
 
+# Short names of the long tail's kinds for the chart's axis (the table has the full ones).
+SHORT_KINDS: dict[str, str] = {
+    "lesson_variant": "Spelling variant of a lesson",
+    "renamed_or_typo_page": "Unknown page, known module",
+    "unknown_module": "Unknown module",
+    "navigation_variant": "Navigation variant",
+    "asset": "Image or file",
+    "probe": "Attack probe",
+    "empty": "Missing path",
+}
 
-def _empty(title: str, message: str) -> alt.TopLevelMixin:
-    chart = alt.Chart(alt.Data(values=[{"text": message}])).mark_text(size=13).encode(text="text:N")
-    return finish(chart, title, message)
 
-
-def chart_least_accessed(result: Q7Result) -> alt.TopLevelMixin:
-    """Bars of student views for the bottom lessons of each program (above the volume floor)."""
-    data = result.least_accessed
+def chart_lesson_views(result: Q7Result) -> alt.TopLevelMixin:
+    """Lessons per program by how many student views they got (bins), rarely read lessons first."""
+    data = result.lesson_views
     if data.is_empty():
-        return _empty("No lesson clears the volume floor", result.answer)
-    tooltip = [
-        alt.Tooltip("program:N", title="Program"),
-        alt.Tooltip("lesson:N", title="Lesson"),
-        alt.Tooltip("views:Q", title="Student views", format=","),
-        alt.Tooltip("users:Q", title="Students"),
-        alt.Tooltip("cohorts:Q", title="Cohorts"),
-    ]
+        return empty("No lesson clears the volume floor", result.answer)
+    programs = (
+        data.group_by("program")
+        .agg(pl.col("lessons").sum())
+        .sort("lessons", descending=True)["program"]
+        .to_list()
+    )
+    labels = data.sort("bin")["label"].unique(maintain_order=True).to_list()
+    rare = data.filter(pl.col("bin") == 0)
+    few = int(rare["lessons"].sum())
+    total = int(data["lessons"].sum())
+    title = (
+        f"{few:,} of {total:,} lessons were opened only {labels[0].replace('-', ' to ')} times"
+        if few
+        else "Every ranked lesson was opened at least 10 times"
+    )
     chart = (
         alt.Chart(data)
         .mark_bar()
         .encode(
-            x=alt.X("views:Q", title="Student views"),
-            y=alt.Y("lesson:N", sort=alt.EncodingSortField("rank", op="min"), title=None),
-            color=program_color().legend(None),
-            tooltip=tooltip,
+            x=alt.X(
+                "label:N",
+                sort=labels,
+                title=axis_title("Student views of the lesson"),
+                axis=alt.Axis(labelAngle=0),
+            ),
+            xOffset=alt.XOffset("program:N", sort=programs),
+            y=alt.Y("lessons:Q", title="Lessons"),
+            color=program_color(programs),
+            tooltip=[
+                alt.Tooltip("program:N", title="Program"),
+                alt.Tooltip("label:N", title="Student views"),
+                alt.Tooltip("lessons:Q", title="Lessons", format=","),
+            ],
         )
-        .properties(width=WIDTH - 200, height=alt.Step(16))
-        .facet(
-            row=alt.Row("program:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left"))
-        )
-        .resolve_scale(x="independent", y="independent")
-    )
-    bottoms = data.filter(pl.col("rank") == 1).sort("program")
-    title = (
-        "Least accessed: "
-        + "; ".join(
-            f"{r['lesson']} ({r['views']} views, {r['program']})"
-            for r in bottoms.head(2).iter_rows(named=True)
-        )
-        + ("; ..." if bottoms.height > 2 else "")
+        .properties(height=240)
     )
     description = (
-        f"Bar chart per program of the lessons with the fewest student views among lessons with at "
-        f"least {result.min_views} views. "
+        "Grouped bar chart of lessons per program by how many student views they received. "
         + " ".join(
-            f"{r['program']}: {r['lesson']} {r['views']} views by {r['users']} students."
-            for r in bottoms.iter_rows(named=True)
+            f"{p}: {int(rare.filter(pl.col('program') == p)['lessons'].sum())} of "
+            f"{int(data.filter(pl.col('program') == p)['lessons'].sum())} lessons opened only "
+            f"{labels[0].replace('-', ' to ')} times."
+            for p in programs
         )
     )
     return finish(chart, title, description)
@@ -64,33 +76,40 @@ def chart_least_accessed(result: Q7Result) -> alt.TopLevelMixin:
 def chart_long_tail(result: Q7Result) -> alt.TopLevelMixin:
     """What the paths hit exactly once are: one bar per kind."""
     data = result.long_tail.select(
-        "label", "paths", (pl.col("share") * 100).round(1).alias("share_pct"), "examples"
+        "kind",
+        pl.col("kind").replace_strict(SHORT_KINDS, default=pl.col("label")).alias("short"),
+        "label",
+        "paths",
+        (pl.col("share") * 100).round(1).alias("share_pct"),
     )
     if data.is_empty():
-        return _empty("No path was hit only once", result.headline())
+        return empty("No path was hit only once", result.headline())
     chart = (
         alt.Chart(data)
         .mark_bar(color=ACCENT)
         .encode(
-            x=alt.X("paths:Q", title="Paths hit exactly once"),
-            y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=340)),
+            x=alt.X("paths:Q", title="Paths requested only once"),
+            y=alt.Y("short:N", sort="-x", title=None),
             tooltip=[
                 alt.Tooltip("label:N", title="Kind"),
                 alt.Tooltip("paths:Q", title="Paths", format=","),
                 alt.Tooltip("share_pct:Q", title="Share of one-hit paths (%)"),
-                alt.Tooltip("examples:N", title="Examples"),
             ],
         )
-        .properties(width=WIDTH - 240, height=alt.Step(22))
+        .properties(height=alt.Step(24))
     )
+    top = data.sort("paths", descending=True).row(0, named=True)
     title = (
-        f"{result.single_hit_share * 100:.0f}% of paths ({result.single_hit_paths:,} of "
-        f"{result.distinct_paths:,}) were hit only once"
+        f"{result.single_hit_share * 100:.0f}% of paths were requested only once; the largest "
+        f"group: {top['short'].lower()}"
     )
-    description = "Bar chart of the paths hit exactly once in the whole log, by kind: " + "; ".join(
-        f"{r['label']} {r['paths']}" for r in data.iter_rows(named=True)
+    description = (
+        f"Bar chart of the {result.single_hit_paths:,} paths (of {result.distinct_paths:,}) requested "
+        "exactly once in the whole log, by kind: "
+        + "; ".join(f"{r['label']} {r['paths']:,}" for r in data.iter_rows(named=True))
+        + "."
     )
     return finish(chart, title, description)
 
 
-CHARTS = [chart_least_accessed, chart_long_tail]
+CHARTS = [chart_lesson_views, chart_long_tail]

@@ -6,20 +6,22 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
-from analysis.charts.base import ACCENT, HEIGHT, WIDTH, finish, program_color
+from analysis.charts.base import ACCENT, HEIGHT, axis_title, finish, program_color
 from analysis.questions.q8 import WEEKDAYS, Q8Result
 
 
 def chart_monthly(result: Q8Result) -> alt.TopLevelMixin:
     """Stacked monthly views per program, with the share of views from campus IPs as a line."""
     campus = result.campus.with_columns((pl.col("campus_share") * 100).round(1).alias("campus_pct"))
+    totals = result.monthly.group_by("program").agg(pl.col("views").sum())
+    programs = totals.sort("views", descending=True)["program"].to_list()
     bars = (
         alt.Chart(result.monthly)
         .mark_bar()
         .encode(
-            x=alt.X("month:T", title="Month"),
-            y=alt.Y("views:Q", title="Views", stack="zero"),
-            color=program_color(),
+            x=alt.X("month:T", title=None, axis=alt.Axis(format="%Y", tickCount="year")),
+            y=alt.Y("views:Q", title="Views", stack="zero", axis=alt.Axis(format="~s")),
+            color=program_color(programs),
             tooltip=[
                 alt.Tooltip("month:T", title="Month", format="%b %Y"),
                 alt.Tooltip("program:N", title="Program"),
@@ -34,7 +36,7 @@ def chart_monthly(result: Q8Result) -> alt.TopLevelMixin:
             x="month:T",
             y=alt.Y(
                 "campus_pct:Q",
-                title="Views from campus IPs (%)",
+                title=axis_title("From the campus network (%)"),
                 scale=alt.Scale(domain=[0, 100]),
                 axis=alt.Axis(titleColor=ACCENT),
             ),
@@ -45,12 +47,11 @@ def chart_monthly(result: Q8Result) -> alt.TopLevelMixin:
             ],
         )
     )
-    chart = (
-        alt.layer(bars, line).resolve_scale(y="independent").properties(width=WIDTH, height=HEIGHT)
-    )
+    chart = alt.layer(bars, line).resolve_scale(y="independent").properties(height=HEIGHT)
     below = result.campus_below_month
     if below is not None:
-        title = f"Campus IPs' share of views fell below {result.parameters.get('campus_share_floor', 0.05):.0%} in {below.strftime('%B %Y')}"
+        floor = result.parameters.get("campus_share_floor", 0.05)
+        title = f"Views from the campus network fell below {floor:.0%} in {below.strftime('%B %Y')}"
     elif result.monthly.height:
         peak = (
             result.monthly.group_by("month")
@@ -63,7 +64,7 @@ def chart_monthly(result: Q8Result) -> alt.TopLevelMixin:
         title = "No views to chart"
     description = (
         "Stacked bars of page views per month by program, with a red line for the share of views from "
-        f"shared campus IPs. {result.answer}"
+        f"the shared campus network. {title}."
     )
     return finish(chart, title, description)
 
@@ -75,7 +76,11 @@ def chart_weekday_hour(result: Q8Result) -> alt.TopLevelMixin:
         alt.Chart(data)
         .mark_rect()
         .encode(
-            x=alt.X("hour:O", title="Hour of day"),
+            x=alt.X(
+                "hour:O",
+                title="Hour of the day",
+                axis=alt.Axis(labelExpr="datum.value % 3 == 0 ? datum.value : ''", labelAngle=0),
+            ),
             y=alt.Y("day:N", title=None, sort=list(WEEKDAYS)),
             color=alt.Color("views:Q", title="Views", scale=alt.Scale(scheme="blues")),
             tooltip=[
@@ -84,7 +89,7 @@ def chart_weekday_hour(result: Q8Result) -> alt.TopLevelMixin:
                 alt.Tooltip("views:Q", title="Views", format=","),
             ],
         )
-        .properties(width=WIDTH, height=7 * 26)
+        .properties(height=7 * 24)
     )
     if data.height:
         peak = data.sort(["views", "weekday", "hour"], descending=[True, False, False]).row(

@@ -1,7 +1,18 @@
-"""What the .qmd pages display: Markdown and raw-HTML blocks built from the report, never typed numbers.
+"""What the .qmd pages display: small helpers the cells call, built from the report, never typed numbers.
 
-Each page has one hidden setup cell `from analysis.publish import pages; page = pages.page(N)` and cells that
-emit `pages.md(page.something())`. The report is loaded once per kernel: from the pickle render() writes
+Each page is its own Quarto document: a hidden setup cell opens the page and takes its result,
+then every cell displays one block, for example
+
+    page = pages.start(1)                                   # question 1 (assets one folder up)
+    r = page.result()
+    pages.answer(r)                                         # the answer block
+    pages.chart(charts.q1.chart_top_lessons(r))             # one chart   (#| label: fig-...)
+    pages.table(q1.table_leaders(r))                        # one table   (#| label: tbl-...)
+    pages.method(r)                                         # method and settings
+    pages.caveats(r)
+
+Captions and cross-reference labels come from the cells' `#| fig-cap:` / `#| tbl-cap:` options (Quarto, or
+publish/render.py without Quarto). The report is loaded once per kernel: from the pickle render() writes
 before executing the pages (`config.paths.report_cache`, set through CURRICULUM_REPORT), else computed.
 
 Everything from the data (paths, ids, IPs) is untrusted: sentences are Markdown-escaped (every ASCII
@@ -32,7 +43,82 @@ NAV_TITLES = {n: f"Q{n}" for n in range(1, 9)}
 # The chart the summary page and the slide show: question, index in its CHARTS list.
 KEY_CHART = (1, 0)
 VEGA_SCRIPTS = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
+EXPORT_WIDTH = 560  # px: charts sized to their container get this width as PNG (slide, email)
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|$~^@:&\"'=%/;,?])")
+# An absolute path of the build machine (POSIX or Windows), shown as its file name only.
+_ABSOLUTE_PATH = re.compile(
+    r"(?<![\w.])(?:/[^\s/,;]+)+/([^\s/,;]+)|[A-Za-z]:\\(?:[^\s\\,;]+\\)*([^\s\\,;]+)"
+)
+
+# Readable names of the settings a question reports (its `parameters`); the key is in the next column.
+SETTING_LABELS: dict[str, str] = {
+    "top_k": "Places that count as a cohort's top lessons",
+    "min_cohorts": "Fewest cohorts for a program to be ranked",
+    "min_views": "Fewest views for a lesson to count",
+    "alpha": "Significance level of the test",
+    "min_rate_ratio": "Smallest rate ratio reported",
+    "max_cases_per_program": "Most cases listed per program",
+    "lesson_home_min_share": "Share of a module's views that makes it a track's own",
+    "lesson_home_overrides": "Modules assigned to a track by hand",
+    "min_enrolled_days": "Fewest enrolled days for a student to be judged",
+    "low_quantile_mad": "Robust distance below the cohort that counts as low",
+    "max_views_per_active_day": "Most lesson views per active day for a low user",
+    "dropout_days": "Days of silence that make a drop-out",
+    "dropout_cohort_factor": "Drop-out silence, as a multiple of the cohort's usual gap",
+    "dropout_max_rate_ratio": "Drop-out: largest share of the cohort's reading rate",
+    "bulk_quantile": "Share of the lowest users looked at",
+    "min_peers": "Fewest cohort peers to compare with",
+    "same_person_max_ip_users": "Most users on an IP for accounts to look like one person",
+    "scrape_window_seconds": "Scraping window (seconds)",
+    "scrape_min_pages": "Pages in the window that make a scraping burst",
+    "scrape_min_distinct": "Distinct pages in the window that make a scraping burst",
+    "scrape_max_cv": "Largest variation of the gaps between requests (a machine is regular)",
+    "heavy_day_min_views": "Fewest views for an abnormally heavy day",
+    "bollinger_window": "Days of history a heavy day is compared with",
+    "bollinger_k": "Width of the normal band (standard deviations)",
+    "bollinger_min_days": "Fewest days of history before a day is judged",
+    "robust_z": "Robust distance above normal that flags a day",
+    "shared_ip_min_users": "Users on one IP that make it a shared (campus) address",
+    "many_ips_min": "IP addresses that make a user's account suspicious",
+    "after_graduation_days": "Days after graduation still counted as alumni use",
+    "before_start_days": "Days before a cohort starts that are still normal",
+    "campus_ip_min_share": "Share of all views that makes an IP the campus",
+    "campus_ips": "Campus IP addresses",
+    "max_incidents": "Most incidents listed",
+    "new_ip_min_views": "Views from a new IP that make a night burst",
+    "new_ip_night_end_hour": "Hour the night ends",
+    "new_ip_max": "Most night bursts listed",
+    "policy_date": "Date cross-program access should have stopped",
+    "min_drop": "Smallest relative drop reported as a change",
+    "min_log_likelihood_ratio": "Evidence needed for a change point (log-likelihood ratio)",
+    "min_segment_days": "Fewest days on each side of a change",
+    "bootstrap_reps": "Resamples for the interval",
+    "interval": "Coverage of the interval",
+    "seed": "Random seed",
+    "top_n": "Items listed per program",
+    "min_days_after_end": "Days after the cohort's end before a view counts as alumni use",
+    "min_alumni": "Fewest alumni readers for a program to be charted",
+    "bottom_n": "Least accessed lessons listed per program",
+    "campus_share_floor": "Campus share below which teaching counts as remote",
+    "stub_program_max_share": "Largest share of student views for a stub program",
+    "burst_min_share": "Share of the busiest month that makes a burst of rows without a cohort",
+    "duplicate_max_ip_users": "Most users on an IP for a possible duplicate identity",
+    "duplicate_max_gap_days": "Most days between two accounts of one person",
+}
+# Readable names of the snapshot manifest's fields (Methods page); fields not listed are not shown.
+MANIFEST_LABELS: dict[str, str] = {
+    "source": "Source",
+    "source_detail": "Source details",
+    "rows": "Log rows",
+    "users": "Users",
+    "ips": "IP addresses",
+    "cohorts": "Cohorts",
+    "first_seen": "First view",
+    "last_seen": "Last view",
+    "quarantined_rows": "Quarantined rows",
+    "built_at": "Snapshot built",
+    "logs_digest": "Checksum of the logs",
+}
 
 _STATE: dict[str, Any] = {}
 
@@ -70,6 +156,11 @@ def md(text: str):
     return Markdown(text)
 
 
+def strip_paths(text: Any) -> str:
+    """Absolute paths of the build machine -> their file names (what the Methods page may show)."""
+    return _ABSOLUTE_PATH.sub(lambda m: m.group(1) or m.group(2), str(text))
+
+
 # --- the report, once per kernel -----------------------------------------------------------------------
 
 
@@ -98,15 +189,28 @@ def load_bundle() -> tuple[Any, Config]:
 def use(report: Any, config: Config) -> None:
     """Set the report for this process (tests, or a caller that already has it)."""
     _STATE["bundle"] = (report, config)
+    _STATE.pop("page", None)
 
 
 def page(key: int | str) -> Page:
-    """The page object for question N (1..8) or 'index', 'methods', 'slide', 'email'."""
+    """The page context for question N (1..8) or 'index', 'methods', 'slide', 'email'."""
     report, config = load_bundle()
     if isinstance(key, int) and not 1 <= key <= 8 or isinstance(key, str) and key not in PAGE_KEYS:
         raise ValueError(f"unknown page {key!r}: 1..8 or one of {', '.join(PAGE_KEYS)}")
     root = "../" if isinstance(key, int) else ""
     return Page(key=key, report=report, config=config, root=root)
+
+
+def start(key: int | str) -> Page:
+    """Open a page: the helpers below display into it (the first cell of every .qmd calls this)."""
+    _STATE["page"] = page(key)
+    return _STATE["page"]
+
+
+def current() -> Page:
+    if "page" not in _STATE:
+        raise RuntimeError("no page is open: the first cell must call pages.start(...)")
+    return _STATE["page"]
 
 
 # --- formatting -----------------------------------------------------------------------------------------
@@ -131,7 +235,9 @@ def fmt(value: Any) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, list | tuple):
-        return ", ".join(fmt(v) for v in value)
+        return ", ".join(fmt(v) for v in value) if value else "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {fmt(v)}" for k, v in value.items()) if value else "none"
     return str(value)
 
 
@@ -164,8 +270,15 @@ def chart_description(spec: dict[str, Any]) -> str:
     return str(spec.get("description") or title or "Chart")
 
 
+def setting_label(key: str) -> str:
+    """A setting's readable name (SETTING_LABELS, else its key in words)."""
+    return SETTING_LABELS.get(key, key.replace("_", " ").capitalize())
+
+
 @dataclass
 class Page:
+    """One page being displayed: the report, the config, privacy, and where the site's assets are."""
+
     key: int | str
     report: Any
     config: Config
@@ -212,58 +325,23 @@ class Page:
             return []
         return charts_for(result)
 
-    # -- blocks shared by every page --
     def notice(self) -> str:
         """The simulated-data notice (empty for real data)."""
         if not self.simulated:
             return ""
-        source = self.dataset.get("source", "simulation")
         return (
             '\n::: {.callout-warning .notice role="note"}\n'
-            f"**Simulated data.** The numbers below come from a simulated log (source: "
-            f"{self.text(source)}), calibrated to facts published about the real log. They illustrate the "
-            "method; they are not findings about real students.\n:::\n"
+            "**Simulated data.** The numbers below come from a simulated log, calibrated to facts "
+            "published about the real log. They illustrate the method; they are not findings about "
+            "real students.\n:::\n"
         )
-
-    # -- question pages --
-    def answer(self, number: int | None = None) -> str:
-        result = self.result(number)
-        lines = [f"**{self.text(result.answer)}**", ""]
-        lines += [f"- {self.text(sentence)}" for sentence in result.supporting]
-        return "\n".join(lines) + "\n"
-
-    def evidence(self, number: int | None = None) -> str:
-        """Every chart of the question, then its compact tables."""
-        result = self.result(number)
-        parts = [self.chart_html(chart) for chart in self.charts(number)]
-        parts += [self.table(frame, title) for title, frame in result.tables().items()]
-        return "\n".join(parts)
-
-    def table(self, frame: pl.DataFrame, title: str) -> str:
-        return f"\n### {self.text(title)}\n" + raw_html(table_html(self.frame(frame)))
-
-    def method(self, number: int | None = None) -> str:
-        result = self.result(number)
-        out = [self.text(result.method), ""]
-        if result.parameters:
-            frame = pl.DataFrame(
-                {
-                    "Setting": [str(k) for k in result.parameters],
-                    "Value": [fmt(v) for v in result.parameters.values()],
-                }
-            )
-            out.append(raw_html(table_html(frame, caption="Thresholds (curriculum-insights.toml)")))
-        return "\n".join(out) + "\n"
-
-    def caveats(self, number: int | None = None) -> str:
-        result = self.result(number)
-        if not result.caveats:
-            return "No caveats beyond those on the Methods page.\n"
-        return "\n".join(f"- {self.text(c)}" for c in result.caveats) + "\n"
 
     # -- charts --
     def chart_html(self, chart: Any) -> str:
-        """A vega-embed chart with its spec inline, scripts from the site's assets/, a text alternative."""
+        """A vega-embed chart with its spec inline, scripts from the site's assets/, a text alternative.
+
+        The caption (figure number and text) comes from the cell's `#| fig-cap:`; the chart's own title
+        states the finding and its description is the text alternative read by screen readers."""
         spec = self.spec(chart)
         self._chart_count += 1
         ident = f"chart-{self.key}-{self._chart_count}"
@@ -275,9 +353,8 @@ class Page:
             )
         options = {"actions": False, "renderer": "svg"}
         fragment = (
-            f'{scripts}<figure class="chart"><div id="{ident}" class="vega-chart" role="img" '
+            f'{scripts}<div id="{ident}" class="vega-chart" style="width:100%" role="img" '
             f'aria-label="{escape_html(description)}"></div>'
-            f"<figcaption>{escape_html(description)}</figcaption></figure>"
             f'<script>vegaEmbed("#{ident}", {script_json(spec)}, {script_json(options)})'
             ".catch(function (e) { console.error(e); });</script>"
         )
@@ -287,102 +364,214 @@ class Page:
         """The chart as PNG (slide, email), from the masked spec, offline via vl-convert."""
         import vl_convert as vlc
 
+        from analysis.charts.base import fixed_width
+
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(vlc.vegalite_to_png(json.dumps(self.spec(chart)), scale=scale))
+        spec = fixed_width(self.spec(chart), EXPORT_WIDTH)
+        path.write_bytes(vlc.vegalite_to_png(json.dumps(spec), scale=scale))
         self._images.append(path)
         return path
 
-    # -- summary page --
-    def headline_numbers(self) -> str:
-        data = self.dataset
-        items = []
-        first, last = data.get("first_seen"), data.get("last_seen")
-        if first and last:
-            items.append(("Period", f"{str(first)[:10]} to {str(last)[:10]}"))
-        for key, label in (
-            ("rows", "Log rows"),
-            ("students", "Students"),
-            ("users", "Users"),
-            ("cohorts", "Cohorts"),
-            ("ips", "IP addresses"),
-            ("quarantined_rows", "Quarantined rows"),
-        ):
-            if data.get(key) is not None:
-                items.append((label, fmt(data[key])))
-        cells = "".join(
-            f'<div class="stat"><div class="stat-value">{escape_html(v)}</div>'
-            f'<div class="stat-label">{escape_html(k)}</div></div>'
-            for k, v in items
+
+# --- blocks every question page uses --------------------------------------------------------------------
+
+
+def notice():
+    """The simulated-data notice (nothing for real data)."""
+    return md(current().notice())
+
+
+def answer(result: Any):
+    """The answer in bold (one plain sentence), then its supporting bullets."""
+    ctx = current()
+    lines = [f"**{ctx.text(result.answer)}**", ""]
+    lines += [f"- {ctx.text(sentence)}" for sentence in result.supporting]
+    return md("\n::: {.answer}\n" + "\n".join(lines) + "\n:::\n")
+
+
+def chart(chart_object: Any):
+    """One chart (masked in public builds), sized to its container."""
+    return md(current().chart_html(chart_object))
+
+
+def table(source: Any, key: str | int | None = None):
+    """One table: a DataFrame, or `key` (title or position) of a result's tables()."""
+    ctx = current()
+    frame = source
+    if not isinstance(source, pl.DataFrame):
+        tables = source.tables()
+        if isinstance(key, str) and key not in tables:
+            raise KeyError(f"question {source.number} has no table {key!r}: {', '.join(tables)}")
+        frame = list(tables.values())[key] if isinstance(key, int) else tables[key]
+    return md(raw_html(table_html(ctx.frame(frame), max_rows=max(frame.height, 1))))
+
+
+def settings_frame(parameters: dict[str, Any], prefix: str) -> pl.DataFrame:
+    """Settings as a readable table: name, value, and where to change it."""
+    return pl.DataFrame(
+        {
+            "Setting": [setting_label(str(k)) for k in parameters],
+            "Value": [fmt(v) for v in parameters.values()],
+            "Key in curriculum-insights.toml": [f"[{prefix}] {k}" for k in parameters],
+        },
+        schema={
+            "Setting": pl.String,
+            "Value": pl.String,
+            "Key in curriculum-insights.toml": pl.String,
+        },
+    )
+
+
+def method(result: Any):
+    """How the answer was computed (statistics and thresholds live here), then its settings."""
+    ctx = current()
+    out = [ctx.text(result.method), ""]
+    if result.parameters:
+        frame = settings_frame(result.parameters, f"q{result.number}")
+        out.append(raw_html(table_html(ctx.frame(frame), max_rows=frame.height)))
+    return md("\n".join(out) + "\n")
+
+
+def caveats(result: Any):
+    ctx = current()
+    if not result.caveats:
+        return md("No caveats beyond those on the Methods page.\n")
+    return md("\n".join(f"- {ctx.text(c)}" for c in result.caveats) + "\n")
+
+
+# --- the summary page -----------------------------------------------------------------------------------
+
+
+def headline_numbers():
+    data = current().dataset
+    items = []
+    first, last = data.get("first_seen"), data.get("last_seen")
+    if first and last:
+        items.append(("Period", f"{str(first)[:10]} to {str(last)[:10]}"))
+    for key, label in (
+        ("rows", "Log rows"),
+        ("students", "Students"),
+        ("users", "Users"),
+        ("cohorts", "Cohorts"),
+        ("ips", "IP addresses"),
+        ("quarantined_rows", "Quarantined rows"),
+    ):
+        if data.get(key) is not None:
+            items.append((label, fmt(data[key])))
+    cells = "".join(
+        f'<div class="stat"><div class="stat-value">{escape_html(v)}</div>'
+        f'<div class="stat-label">{escape_html(k)}</div></div>'
+        for k, v in items
+    )
+    return md(raw_html(f'<div class="stats">{cells}</div>'))
+
+
+def answers_list(link_prefix: str = "questions/"):
+    """The eight answers, one line each, linking to their pages."""
+    ctx = current()
+    lines = []
+    for number in sorted(ctx.report.results):
+        result = ctx.report.results[number]
+        lines.append(
+            f"{number}. [{ctx.text(result.title)}]({link_prefix}q{number}.html): "
+            f"{ctx.text(result.answer)}"
         )
-        return raw_html(f'<div class="stats">{cells}</div>')
+    return md("\n".join(lines) + "\n")
 
-    def answers_list(self, link_prefix: str = "questions/") -> str:
-        """The eight answers, one line each, linking to their pages."""
-        lines = []
-        for number in sorted(self.report.results):
-            result = self.report.results[number]
-            lines.append(
-                f"{number}. [{self.text(result.title)}]({link_prefix}q{number}.html): "
-                f"{self.text(result.answer)}"
-            )
-        return "\n".join(lines) + "\n"
 
-    def key_chart(self) -> str:
-        number, index = KEY_CHART
-        charts = self.charts(number)
-        return self.chart_html(charts[index]) if charts else ""
+def key_chart():
+    """The chart the summary and the slide lead with."""
+    ctx = current()
+    number, index = KEY_CHART
+    charts = ctx.charts(number)
+    return md(ctx.chart_html(charts[index]) if charts else "")
 
-    # -- methods page --
-    def sources(self) -> str:
-        data = self.dataset
-        scalars = {
-            k: v for k, v in data.items() if not isinstance(v, dict | list) and k != "simulated"
-        }
-        frame = pl.DataFrame(
-            {"Item": [str(k) for k in scalars], "Value": [fmt(v) for v in scalars.values()]}
-        )
-        out = [raw_html(table_html(self.frame(frame), caption="Snapshot manifest"))]
-        for key, value in data.items():
-            if isinstance(value, dict) and value:
-                sub = pl.DataFrame(
-                    {"Item": [str(k) for k in value], "Value": [fmt(v) for v in value.values()]}
-                )
-                out.append(self.table(sub, key.replace("_", " ").capitalize()))
-        return "\n".join(out)
 
-    def definitions(self) -> str:
-        c = self.config
-        staff = ", ".join(c.people.staff_cohort_names)
-        return "\n".join(
+# --- the Methods page -----------------------------------------------------------------------------------
+
+
+def sources():
+    """What the snapshot holds, with readable names; no path of the build machine."""
+    ctx = current()
+    data = ctx.dataset
+    rows = [
+        (label, strip_paths(fmt(_manifest_value(data[key]))))
+        for key, label in MANIFEST_LABELS.items()
+        if data.get(key) not in (None, "")
+    ]
+    frame = pl.DataFrame(
+        {"Item": [r[0] for r in rows], "Value": [r[1] for r in rows]},
+        schema={"Item": pl.String, "Value": pl.String},
+    )
+    return md(raw_html(table_html(ctx.frame(frame), max_rows=frame.height)))
+
+
+def quarantine():
+    """Rows set aside at import, by reason (a sentence when there are none)."""
+    ctx = current()
+    reasons = ctx.dataset.get("quarantine_reasons") or {}
+    if not reasons:
+        return md("No row was quarantined: every source row could be read.\n")
+    frame = pl.DataFrame(
+        {"Reason": [str(k) for k in reasons], "Rows": [int(v) for v in reasons.values()]}
+    )
+    return md(raw_html(table_html(ctx.frame(frame), max_rows=frame.height)))
+
+
+def _manifest_value(value: Any) -> Any:
+    """ISO timestamps as dates and times a reader knows."""
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?.*", value):
+        return value[:16].replace("T", " ")
+    return value
+
+
+def definitions():
+    ctx = current()
+    c = ctx.config
+    staff = ", ".join(c.people.staff_cohort_names)
+    from analysis.charts.base import track_label
+
+    navigation = ", ".join(p if p else "(empty)" for p in c.lessons.non_lesson_paths)
+    return md(
+        "\n".join(
             [
-                f"- **Lesson**: a page path that is not navigation ({self.text(', '.join(repr(p) for p in c.lessons.non_lesson_paths))}), "
-                f"not an asset (extensions {self.text(', '.join(c.lessons.asset_extensions))}) and not a probe "
-                "for known vulnerable paths; numbered folder prefixes are "
+                f"- **Lesson**: a page path that is not navigation ({ctx.text(navigation)}), "
+                f"not an asset (extensions {ctx.text(', '.join(c.lessons.asset_extensions))}) and "
+                "not a probe for known vulnerable paths; numbered folder prefixes are "
                 f"{'stripped' if c.lessons.strip_numbered_prefixes else 'kept'} and "
                 f"{len(c.lessons.aliases)} renamed paths are mapped to one name.",
                 "- **Student**: a user whose cohort belongs to a program and is not the staff or "
                 "placeholder cohort; **active** = between the cohort's start and end dates; "
                 "**alumni** = after the end date; **before** = before the start date.",
-                f"- **Staff**: users of the cohort(s) {self.text(staff)}.",
+                f"- **Staff**: users of the cohort(s) {ctx.text(staff)}.",
                 "- **Programs**: "
-                + self.text(", ".join(f"{k} = {v}" for k, v in sorted(c.programs.labels.items())))
+                + ctx.text(
+                    "; ".join(
+                        f"{label} ({track_label(c.programs.track.get(pid, ''))})"
+                        for pid, label in sorted(c.programs.labels.items())
+                    )
+                )
                 + ".",
-                f"- **Privacy**: this build is {'public: IP addresses are masked to their network (a.b.c.x)' if self.public else 'internal: IP addresses are shown in full'}.",
+                "- **Privacy**: this build is "
+                + (
+                    "public: IP addresses are masked to their network (a.b.c.x)."
+                    if ctx.public
+                    else "internal: IP addresses are shown in full."
+                ),
             ]
         )
+    )
 
-    def parameters(self) -> str:
-        """Every question's thresholds in one place."""
-        out = []
-        for number in sorted(self.report.results):
-            result = self.report.results[number]
-            if not result.parameters:
-                continue
-            frame = pl.DataFrame(
-                {
-                    "Setting": [f"q{number}.{k}" for k in result.parameters],
-                    "Value": [fmt(v) for v in result.parameters.values()],
-                }
-            )
-            out.append(self.table(frame, f"Question {number}"))
-        return "\n".join(out)
+
+def all_parameters():
+    """Every question's settings, question by question, with readable names."""
+    ctx = current()
+    out = []
+    for number in sorted(ctx.report.results):
+        result = ctx.report.results[number]
+        if not result.parameters:
+            continue
+        frame = settings_frame(result.parameters, f"q{number}")
+        out.append(f"\n### Question {number}: {ctx.text(result.title)}\n")
+        out.append(raw_html(table_html(ctx.frame(frame), max_rows=frame.height)))
+    return md("\n".join(out))

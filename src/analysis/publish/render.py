@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import html
 import os
 import re
 import shutil
@@ -169,13 +170,84 @@ class PageRunner:
         return notebook
 
 
+def cell_options(source: str) -> dict[str, Any]:
+    """The `#| key: value` lines that open a code cell, read as YAML (as Quarto reads them)."""
+    import yaml
+
+    lines = []
+    for line in source.splitlines():
+        if not line.startswith("#|"):
+            break
+        lines.append(line[2:].removeprefix(" "))
+    try:
+        options = yaml.safe_load("\n".join(lines)) if lines else {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"a cell's #| options are not valid YAML: {exc}") from exc
+    return options if isinstance(options, dict) else {}
+
+
+FLOAT_KINDS = {"fig": "Figure", "tbl": "Table"}
+_CROSSREF = re.compile(r"@((?:fig|tbl)-[\w-]+)")
+
+
+def _float_cells(label: str, kind: str, number: int, caption: str) -> tuple[str, str]:
+    """Raw HTML opening and closing a numbered figure or table, as Quarto writes its floats."""
+    name = FLOAT_KINDS[kind]
+    cap = (
+        f'<figcaption id="{label}-caption" class="quarto-float-caption quarto-float-{kind}">'
+        f"{name}&nbsp;{number}: {html.escape(caption)}</figcaption>"
+    )
+    opening = (
+        f'<div id="{label}" class="quarto-float quarto-figure anchored">'
+        f'<figure class="quarto-float quarto-float-{kind} figure" style="margin:0">'
+        + (cap if kind == "tbl" else "")  # tables are captioned above, figures below (Quarto)
+        + f'<div aria-describedby="{label}-caption">'
+    )
+    closing = "</div>" + (cap if kind == "fig" else "") + "</figure></div>"
+    return f"```{{=html}}\n{opening}\n```", f"```{{=html}}\n{closing}\n```"
+
+
 def notebook_markdown(notebook) -> str:
-    """Executed notebook -> Markdown: inputs hidden (echo: false), prints/warnings dropped."""
+    """Executed notebook -> Markdown: inputs hidden (echo: false), prints/warnings dropped.
+
+    Cell options do what Quarto does with them: `include: false` / `output: false` hide the output, and a
+    `label: fig-...` / `tbl-...` with `fig-cap` / `tbl-cap` makes the output a numbered figure or table
+    (`@fig-...` in the text becomes a link "Figure N")."""
+    import nbformat
     from nbconvert import MarkdownExporter
 
+    cells, numbers, counters = [], {}, dict.fromkeys(FLOAT_KINDS, 0)
     for cell in notebook.cells:
-        if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.outputs if o.get("output_type") != "stream"]
+        if cell.cell_type != "code":
+            cells.append(cell)
+            continue
+        options = cell_options(cell.source)
+        cell.outputs = [o for o in cell.outputs if o.get("output_type") != "stream"]
+        if options.get("include") is False or options.get("output") is False:
+            cell.outputs = []
+        label = str(options.get("label", ""))
+        kind = label.split("-", 1)[0]
+        if kind not in FLOAT_KINDS or not cell.outputs:
+            cells.append(cell)
+            continue
+        counters[kind] += 1
+        numbers[label] = f"{FLOAT_KINDS[kind]} {counters[kind]}"
+        opening, closing = _float_cells(
+            label, kind, counters[kind], str(options.get(f"{kind}-cap", ""))
+        )
+        cells += [nbformat.v4.new_markdown_cell(opening), cell]
+        cells.append(nbformat.v4.new_markdown_cell(closing))
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            cell.source = _CROSSREF.sub(
+                lambda m: (
+                    f"[{numbers[m.group(1)]}](#{m.group(1)})"
+                    if m.group(1) in numbers
+                    else m.group(0)
+                ),
+                cell.source,
+            )
+    notebook.cells = cells
     exporter = MarkdownExporter(exclude_input=True, exclude_input_prompt=True)
     body, _ = exporter.from_notebook_node(notebook)
     return body
@@ -230,7 +302,6 @@ def render(
     from analysis.publish.email import render_email
     from analysis.publish.site import SITE_PAGES, copy_assets, quarto_site, site_page
     from analysis.publish.slide import content_from_notebook, render_slide
-    from analysis.questions import TITLES
 
     started = time.monotonic()
     engine = resolve_engine(engine)
@@ -274,11 +345,6 @@ def render(
                     t0 = time.monotonic()
                     path = PROJECT_ROOT / source
                     meta, _ = split_front_matter(path.read_text(encoding="utf-8"))
-                    question = ""
-                    if source.startswith("questions/q"):
-                        number = int(source.removeprefix("questions/q").removesuffix(".qmd"))
-                        meta = {**meta, "title": f"Question {number}: {TITLES[number]}"}
-                        question = str(report.results[number].title)
                     markdown = notebook_markdown(runner.run(path))
                     root = "../" if "/" in source else ""
                     site_page(
@@ -289,7 +355,6 @@ def render(
                         config,
                         simulated,
                         toc=root != "",
-                        question=question,
                     )
                     step(f"{source} ({time.monotonic() - t0:.1f}s)", enabled=progress)
             copy_assets(staging)  # after the site: quarto may clean its output folder

@@ -68,56 +68,61 @@ class Q1Result(QuestionResult):
     top_k: int = 5
 
     def tables(self) -> dict[str, pl.DataFrame]:
-        k = self.top_k
-        leaders = self.leaders.select(
-            pl.col("program").alias("Program"),
-            pl.col("lesson").alias("Most consistent lesson"),
-            (
-                pl.col("cohorts_top_k").cast(pl.String)
-                + pl.lit(" of ")
-                + pl.col("cohorts").cast(pl.String)
-            ).alias(f"Cohorts with it in their top {k}"),
-            (pl.col("median_share") * 100)
-            .round(1)
-            .alias("Median share of a cohort's lesson views (%)"),
-            pl.col("views").alias("Student views"),
-            pl.col("volume_leader").alias("Most viewed lesson (raw)"),
-        )
-        # Up to 5 lessons per program, fewer when many programs share the 15 rows; biggest first.
-        order = self.leaders["program"].to_list()
-        per_program = max(1, min(5, 15 // max(1, len(order))))
-        ranking = (
-            self.ranking.filter(pl.col("rank") <= per_program)
-            .with_columns(
-                pl.col("program")
-                .replace_strict(
-                    {p: i for i, p in enumerate(order)}, default=len(order), return_dtype=pl.Int64
-                )
-                .alias("_order")
-            )
-            .sort("_order", "rank")
-        ).select(
-            pl.col("program").alias("Program"),
-            pl.col("rank").alias("Rank"),
-            pl.col("lesson").alias("Lesson"),
-            (pl.col("consistency") * 100).round(0).alias(f"Cohorts with it in top {k} (%)"),
-            (pl.col("median_share") * 100).round(1).alias("Median share (%)"),
-            pl.col("views").alias("Student views"),
-            pl.col("volume_rank").alias("Rank by raw views"),
-        )
         return {
-            "Most consistent lesson per program": leaders,
-            "Top lessons by consistency": ranking.head(15),
+            "Most consistent lesson per program": table_leaders(self),
+            "Top lessons by consistency": table_ranking(self),
         }
 
     def headline(self) -> str:
         if self.leaders.is_empty():
             return self.answer
-        row = self.leaders.sort("cohorts", descending=True).row(0, named=True)
-        return (
-            f"{row['lesson']} is in the top {self.top_k} of {row['cohorts_top_k']} of "
-            f"{row['cohorts']} {row['program']} cohorts"
+        row = self.leaders.row(0, named=True)  # the biggest program, as in the answer
+        every = row["cohorts_top_k"] == row["cohorts"]
+        share = f"all {row['cohorts']}" if every else f"{row['cohorts_top_k']} of {row['cohorts']}"
+        return f"{row['lesson']} is top {self.top_k} in {share} {row['program']} cohorts"
+
+
+def table_leaders(result: Q1Result) -> pl.DataFrame:
+    """One row per ranked program: its most consistent lesson beside its most viewed one."""
+    k = result.top_k
+    return result.leaders.select(
+        pl.col("program").alias("Program"),
+        pl.col("lesson").alias("Most consistent lesson"),
+        pl.format("{} of {}", pl.col("cohorts_top_k"), pl.col("cohorts")).alias(
+            f"Cohorts with it in their top {k}"
+        ),
+        (pl.col("median_share") * 100)
+        .round(1)
+        .alias("Median share of a cohort's lesson views (%)"),
+        pl.col("views").alias("Student views"),
+        pl.col("volume_leader").alias("Most viewed lesson"),
+    )
+
+
+def table_ranking(result: Q1Result) -> pl.DataFrame:
+    """The five most consistent lessons of every ranked program, biggest program first."""
+    k = result.top_k
+    order = result.leaders["program"].to_list()
+    return (
+        result.ranking.filter(pl.col("rank") <= 5)
+        .with_columns(
+            pl.col("program")
+            .replace_strict(
+                {p: i for i, p in enumerate(order)}, default=len(order), return_dtype=pl.Int64
+            )
+            .alias("_order")
         )
+        .sort("_order", "rank")
+        .select(
+            pl.col("program").alias("Program"),
+            pl.col("rank").alias("Rank"),
+            pl.col("lesson").alias("Lesson"),
+            (pl.col("consistency") * 100).round(0).alias(f"Cohorts with it in their top {k} (%)"),
+            (pl.col("median_share") * 100).round(1).alias("Median share (%)"),
+            pl.col("views").alias("Student views"),
+            pl.col("volume_rank").alias("Rank by views"),
+        )
+    )
 
 
 def _pct(value: float) -> str:
@@ -239,7 +244,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         "Only students' views of lesson pages count (staff, accounts without a cohort, navigation "
         "pages, assets and probes are excluded); renamed data-science folders are merged by "
         "stripping their numbered prefixes.",
-        "A bare module page (e.g. `javascript-i`) and the pages inside it are separate lessons: the "
+        "A bare module page (for example javascript-i) and the pages inside it are separate lessons: the "
         "module's landing page collects the visits of everyone starting that unit.",
     ]
     if prepared.simulated:
@@ -289,45 +294,51 @@ def _sentences(
             "No program has enough cohorts with lesson views to judge consistency.",
             [f"Programs with too few cohorts: {', '.join(skipped)}."],
         )
-    parts = [
-        f"in {row['program']}, {row['lesson']} is the most consistent draw: top {top_k} in "
-        f"{row['cohorts_top_k']} of {row['cohorts']} cohorts (median share {_pct(row['median_share'])} "
-        f"of a cohort's lesson views)"
-        for row in leaders.iter_rows(named=True)
+    rows = list(leaders.iter_rows(named=True))
+    lead = rows[0]
+    named = [f"{r['lesson']} ({r['program']})" for r in rows[1:3]]
+    if len(rows) > 3:
+        named.append("others")
+    answer_text = (
+        f"{lead['lesson']} draws {lead['program']} cohorts most consistently (top {top_k} in "
+        f"{_cohorts(lead)})" + (f"; elsewhere {_join_words(named)} lead" if named else "") + "."
+    )
+    supporting = [
+        f"{r['program']}: {r['lesson']} is top {top_k} in {_cohorts(r)} and takes about "
+        f"{_pct(r['median_share'])} of a cohort's lesson views."
+        for r in rows[:3]
     ]
-    answer_text = "; ".join(parts)
-    answer_text = answer_text[0].upper() + answer_text[1:] + "."
-    supporting: list[str] = []
     differs = leaders.filter(pl.col("leader_differs"))
-    agree = leaders.filter(~pl.col("leader_differs"))
-    if not agree.is_empty():
-        programs, views = agree["program"].to_list(), agree["views"].to_list()
-        if len(programs) == 1:
-            where, counts = programs[0], f"{views[0]:,} student views"
-        else:
-            where = "every ranked program" if differs.is_empty() else _join_words(programs)
-            counts = f"{programs[0]} {views[0]:,} student views; " + "; ".join(
-                f"{p} {v:,}" for p, v in zip(programs[1:], views[1:], strict=True)
-            )
+    if differs.is_empty():
         supporting.append(
-            f"In {where} the consistent leader is also the most viewed lesson ({counts})."
+            "In every ranked program the most consistent lesson is also the most viewed."
         )
-    for row in differs.iter_rows(named=True):
+    for row in differs.head(1).iter_rows(named=True):
         supporting.append(
-            f"In {row['program']} raw volume tells a different story: {row['volume_leader']} has the "
-            f"most views ({row['volume_leader_views']:,} against {row['views']:,}) but is in the top "
-            f"{top_k} of fewer cohorts, so a few heavy cohorts drive it."
+            f"In {row['program']}, {row['volume_leader']} has more views ({_round(row['volume_leader_views'])}"
+            f" against {_round(row['views'])}) but fewer cohorts put it near the top: a few heavy "
+            "cohorts drive it."
         )
-    for program in leaders["program"].to_list()[:2]:
-        runners = ranking.filter((pl.col("program") == program) & pl.col("rank").is_between(2, 4))
-        if not runners.is_empty():
-            listed = ", ".join(
-                f"{r['lesson']} ({r['cohorts_top_k']}/{r['cohorts']})"
-                for r in runners.iter_rows(named=True)
-            )
-            supporting.append(f"Next most consistent in {program}: {listed}.")
+    runners = ranking.filter(
+        (pl.col("program") == lead["program"]) & pl.col("rank").is_between(2, 4)
+    )["lesson"].to_list()
+    if runners:
+        supporting.append(f"Next in {lead['program']}: {_join_words(runners)}.")
     if skipped:
-        supporting.append(
-            f"Not ranked (fewer cohorts with lesson views than the minimum): {', '.join(skipped)}."
-        )
-    return answer_text, supporting[:4]
+        supporting.append(f"Not ranked, too few cohorts to compare: {_join_words(skipped)}.")
+    return answer_text, supporting[:5]
+
+
+def _cohorts(row: dict) -> str:
+    """'all 28 cohorts' or '26 of 28 cohorts'."""
+    if row["cohorts_top_k"] == row["cohorts"]:
+        return f"all {row['cohorts']} cohorts"
+    return f"{row['cohorts_top_k']} of {row['cohorts']} cohorts"
+
+
+def _round(n: int) -> str:
+    """A count as people say it: 18,633 -> 18,600; small counts as they are."""
+    if n < 1000:
+        return f"{n:,}"
+    digits = len(str(n)) - 3
+    return f"{round(n, -digits):,}"

@@ -71,28 +71,27 @@ class Q6Result(QuestionResult):
     top_n: int = 10
     min_days_after_end: int = 1
 
+    min_alumni: int = 5
+
     def tables(self) -> dict[str, pl.DataFrame]:
-        programs = self.programs.select(
-            pl.col("program").alias("Program"),
-            pl.col("graduates").alias("Graduates in the data"),
-            pl.col("alumni_readers").alias("Read after graduating"),
-            (pl.col("share_readers") * 100).round(1).alias("Share (%)"),
-            pl.col("views").alias("Alumni lesson views"),
-            pl.col("median_days").round(0).alias("Median days after graduation"),
-            pl.col("p90_days").round(0).alias("90th percentile days"),
-        )
-        modules = _top_table(self.top_modules, "Module")
-        lessons = _top_table(self.top_lessons, "Lesson")
         return {
-            "Graduates who came back": programs,
-            "Top topics (modules) after graduation": modules,
-            "Top lessons after graduation": lessons,
+            "Graduates who came back": table_programs(self),
+            "Top topics (modules) after graduation": table_modules(self),
+            "Top lessons after graduation": table_lessons(self),
         }
+
+    def charted_programs(self) -> list[str]:
+        """Programs with at least `min_alumni` returning graduates (the others show no pattern)."""
+        return (
+            self.programs.filter(pl.col("alumni_readers") >= self.min_alumni)
+            .sort("alumni_readers", descending=True)["program"]
+            .to_list()
+        )
 
     def headline(self) -> str:
         if not self.alumni_readers:
             return "No graduate read the curriculum after graduating"
-        top = self.top_modules.filter(pl.col("rank") == 1).sort("views", descending=True)
+        top = self.top_modules.filter(pl.col("rank_by_alumni") == 1).sort("alumni", descending=True)
         leader = top.row(0, named=True) if top.height else None
         tail = f"; {leader['topic']} leads ({leader['program']})" if leader else ""
         return (
@@ -101,17 +100,37 @@ class Q6Result(QuestionResult):
         )
 
 
+def table_programs(result: Q6Result) -> pl.DataFrame:
+    """Per program: graduates in the data, how many came back, how much and how long after."""
+    return result.programs.select(
+        pl.col("program").alias("Program"),
+        pl.col("graduates").alias("Graduates in the data"),
+        pl.col("alumni_readers").alias("Came back after graduating"),
+        (pl.col("share_readers") * 100).round(0).alias("Share (%)"),
+        pl.col("views").alias("Alumni lesson views"),
+        pl.col("median_days").round(0).alias("Median days after graduation"),
+    )
+
+
+def table_modules(result: Q6Result) -> pl.DataFrame:
+    return _top_table(result.top_modules, "Topic (module)")
+
+
+def table_lessons(result: Q6Result) -> pl.DataFrame:
+    return _top_table(result.top_lessons, "Lesson")
+
+
 def _top_table(top: pl.DataFrame, topic_label: str) -> pl.DataFrame:
-    """Display table of the five leading topics per program (modules or lessons)."""
+    """The five topics most alumni of each program returned to (modules or lessons)."""
     return (
-        top.filter(pl.col("rank") <= 5)
-        .head(15)
+        top.filter(pl.col("rank_by_alumni") <= 5)
+        .sort("program", "rank_by_alumni")
         .select(
             pl.col("program").alias("Program"),
-            pl.col("rank").alias("Rank"),
+            pl.col("rank_by_alumni").alias("Rank"),
             pl.col("topic").alias(topic_label),
-            pl.col("views").alias("Alumni views"),
             pl.col("alumni").alias("Alumni"),
+            pl.col("views").alias("Alumni views"),
             pl.col("median_days").round(0).alias("Median days after graduation"),
         )
     )
@@ -193,7 +212,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     readers = int(alumni["user_id"].n_unique()) if alumni.height else 0
 
     answer_text, supporting = _sentences(
-        programs, top_lessons, top_modules, alumni, n_graduates, readers, q6.min_days_after_end
+        programs, top_modules, alumni, n_graduates, readers, q6.min_days_after_end, q6.min_alumni
     )
     caveats = [
         "Alumni can only come back inside the data's time range: recent cohorts have had less time "
@@ -218,7 +237,11 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
             "after graduation over the alumni views. Graduates in the data are students seen under a "
             "cohort whose end date lies at least that many days before the data ends."
         ),
-        parameters={"top_n": q6.top_n, "min_days_after_end": q6.min_days_after_end},
+        parameters={
+            "top_n": q6.top_n,
+            "min_days_after_end": q6.min_days_after_end,
+            "min_alumni": q6.min_alumni,
+        },
         caveats=caveats,
         top_lessons=top_lessons,
         top_modules=top_modules,
@@ -229,6 +252,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         alumni_views=alumni.height,
         top_n=q6.top_n,
         min_days_after_end=q6.min_days_after_end,
+        min_alumni=q6.min_alumni,
     )
 
 
@@ -254,18 +278,33 @@ def _top(alumni: pl.DataFrame, column: str, top_n: int) -> pl.DataFrame:
     )
 
 
-def _alumni(n: int) -> str:
-    return f"{n} {'alumnus' if n == 1 else 'alumni'}"
+def _graduates_share(share: float) -> str:
+    """'Almost all graduates (98%)', 'Most graduates (70%)', 'About half of the graduates (50%)'..."""
+    pct = f"{share * 100:.0f}%"
+    if share >= 0.9:
+        return f"Almost all graduates ({pct})"
+    if share >= 0.6:
+        return f"Most graduates ({pct})"
+    if share >= 0.4:
+        return f"About half of the graduates ({pct})"
+    return f"{pct} of graduates"
+
+
+def _months(days: float) -> str:
+    if days < 45:
+        return f"{days:.0f} days"
+    months = round(days / 30.4)
+    return f"{months} months" if months < 24 else f"{days / 365.25:.0f} years"
 
 
 def _sentences(
     programs: pl.DataFrame,
-    top_lessons: pl.DataFrame,
     top_modules: pl.DataFrame,
     alumni: pl.DataFrame,
     graduates: int,
     readers: int,
     min_days: int,
+    min_alumni: int,
 ) -> tuple[str, list[str]]:
     if not graduates:
         return (
@@ -278,66 +317,49 @@ def _sentences(
             f"None of the {graduates} graduates in the data opened a lesson after graduating.",
             ["Graduates do not come back to the curriculum in this data."],
         )
-    parts = []
-    for row in programs.filter(pl.col("alumni_readers") > 0).iter_rows(named=True):
-        module = top_modules.filter(
-            (pl.col("program") == row["program"]) & (pl.col("rank") == 1)
-        ).row(0, named=True)
-        lesson = top_lessons.filter(
-            (pl.col("program") == row["program"]) & (pl.col("rank") == 1)
-        ).row(0, named=True)
-        parts.append(
-            f"in {row['program']} {row['alumni_readers']} of {row['graduates']} graduates "
-            f"({row['share_readers'] * 100:.0f}%) came back, most to {module['topic']} "
-            f"({module['views']:,} views by {_alumni(module['alumni'])}; top lesson {lesson['topic']})"
-        )
+    charted = programs.filter(pl.col("alumni_readers") >= min_alumni).sort(
+        "alumni_readers", descending=True
+    )
+    leaders = (
+        top_modules.filter(pl.col("rank_by_alumni") == 1)
+        .join(charted.select("program", "alumni_readers"), on="program")
+        .sort("alumni_readers", descending=True)
+    )
+    favourites = [f"{r['topic']} ({r['program']})" for r in leaders.head(3).iter_rows(named=True)]
     answer_text = (
-        f"{readers} of {graduates} graduates ({readers / graduates * 100:.0f}%) kept referencing "
-        "the curriculum after graduating: " + "; ".join(parts) + "."
+        f"{_graduates_share(readers / graduates)} came back to the curriculum after graduating"
+        + (f", most often to {_join(favourites)}" if favourites else "")
+        + "."
     )
     supporting = []
-    top3 = top_modules.filter(pl.col("rank") <= 3)
-    if not top3.is_empty():
+    for r in leaders.head(3).iter_rows(named=True):
+        row = charted.filter(pl.col("program") == r["program"]).row(0, named=True)
         supporting.append(
-            "Top topics by alumni views: "
-            + "; ".join(
-                f"{program}: "
-                + ", ".join(
-                    f"{r['topic']} ({r['views']:,})"
-                    for r in group.sort("rank").iter_rows(named=True)
-                )
-                for (program,), group in top3.group_by("program", maintain_order=True)
-            )
-            + "."
-        )
-    wide = top_modules.filter(pl.col("rank_by_alumni") == 1).join(
-        top_modules.filter(pl.col("rank") == 1).select("program", pl.col("topic").alias("lead")),
-        on="program",
-        how="left",
-    )
-    differ = wide.filter(pl.col("topic") != pl.col("lead")).sort("program")
-    if not differ.is_empty():
-        supporting.append(
-            "Read by the most distinct alumni rather than the most views: "
-            + "; ".join(
-                f"{r['program']} {r['topic']} ({r['alumni']} alumni)"
-                for r in differ.iter_rows(named=True)
-            )
-            + "."
+            f"{r['program']}: {row['alumni_readers']:,} of {row['graduates']:,} graduates came back; "
+            f"{r['alumni']:,} of them opened {r['topic']}."
         )
     median_days = alumni["days_after_end"].median()
     p90_days = alumni["days_after_end"].quantile(0.9, interpolation="linear")
     supporting.append(
-        f"Alumni views come a median of {median_days:.0f} days after graduation; one in ten comes "
-        f"more than {p90_days:.0f} days after it."
+        f"Half of their visits come within {_months(median_days)} of graduating; one in ten comes "
+        f"more than {_months(p90_days)} after."
     )
-    silent = programs.filter((pl.col("graduates") > 0) & (pl.col("alumni_readers") == 0))
-    if not silent.is_empty():
+    few = programs.filter((pl.col("graduates") > 0) & (pl.col("alumni_readers") < min_alumni)).sort(
+        "program"
+    )
+    if not few.is_empty():
         supporting.append(
-            "No graduate came back in "
-            + ", ".join(
-                f"{r['program']} ({r['graduates']} graduates)" for r in silent.iter_rows(named=True)
+            "Too few returning graduates to show a pattern: "
+            + _join(
+                [
+                    f"{r['program']} ({r['alumni_readers']} of {r['graduates']})"
+                    for r in few.iter_rows(named=True)
+                ]
             )
             + "."
         )
-    return answer_text, supporting[:4]
+    return answer_text, supporting[:5]
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"

@@ -61,6 +61,14 @@ ELIGIBLE_SCHEMA = {
     "median_views": pl.Float64(),
     "other_track": pl.UInt32(),  # lessons of the other track's modules, left out of the ranking
 }
+# Lessons per program by how many student views they got (the chart of a bounded size).
+VIEW_BIN_EDGES = (10, 20, 50, 100, 500)  # plus the volume floor below the first
+VIEWS_SCHEMA = {
+    "program": pl.String(),
+    "bin": pl.Int64(),
+    "label": pl.String(),
+    "lessons": pl.UInt32(),
+}
 TAIL_SCHEMA = {
     "kind": pl.String(),
     "label": pl.String(),
@@ -75,33 +83,67 @@ class Q7Result(QuestionResult):
     least_accessed: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=LEAST_SCHEMA))
     eligible: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ELIGIBLE_SCHEMA))
     long_tail: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=TAIL_SCHEMA))
+    lesson_views: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=VIEWS_SCHEMA))
     distinct_paths: int = 0
     single_hit_paths: int = 0
     single_hit_share: float = 0.0
     min_views: int = 5
 
     def tables(self) -> dict[str, pl.DataFrame]:
-        least = self.least_accessed.filter(pl.col("rank") <= 5).select(
-            pl.col("program").alias("Program"),
-            pl.col("rank").alias("Rank (1 = least)"),
-            pl.col("lesson").alias("Lesson"),
-            pl.col("views").alias("Student views"),
-            pl.col("users").alias("Students"),
-            pl.col("cohorts").alias("Cohorts"),
-        )
-        tail = self.long_tail.select(
-            pl.col("label").alias("Kind of path hit once"),
-            pl.col("paths").alias("Paths"),
-            (pl.col("share") * 100).round(1).alias("Share of one-hit paths (%)"),
-            pl.col("examples").alias("Examples"),
-        )
-        return {"Least accessed lessons": least.head(15), "The long tail: paths hit once": tail}
+        return {
+            "Least accessed lessons": table_least(self),
+            "The long tail: paths hit once": table_long_tail(self),
+        }
 
     def headline(self) -> str:
         return (
             f"{self.single_hit_paths:,} of {self.distinct_paths:,} paths "
             f"({self.single_hit_share * 100:.0f}%) were hit exactly once"
         )
+
+
+def table_least(result: Q7Result) -> pl.DataFrame:
+    """The five least accessed lessons of each program (among lessons above the volume floor)."""
+    return result.least_accessed.filter(pl.col("rank") <= 5).select(
+        pl.col("program").alias("Program"),
+        pl.col("rank").alias("Rank (1 = least)"),
+        pl.col("lesson").alias("Lesson"),
+        pl.col("views").alias("Student views"),
+        pl.col("users").alias("Students"),
+        pl.col("cohorts").alias("Cohorts"),
+    )
+
+
+def table_long_tail(result: Q7Result) -> pl.DataFrame:
+    return result.long_tail.select(
+        pl.col("label").alias("Kind of path hit once"),
+        pl.col("paths").alias("Paths"),
+        (pl.col("share") * 100).round(1).alias("Share of one-hit paths (%)"),
+        pl.col("examples").alias("Examples"),
+    )
+
+
+def _view_bins(real: pl.DataFrame, min_views: int) -> pl.DataFrame:
+    """Lessons per program and views bin: floor-9, 10-19, 20-49, 50-99, 100-499, 500 or more."""
+    edges = [min_views, *(e for e in VIEW_BIN_EDGES if e > min_views)]
+    labels = [f"{lo}-{hi - 1}" for lo, hi in zip(edges, edges[1:], strict=False)]
+    labels.append(f"{edges[-1]} or more")
+    index = pl.lit(0, dtype=pl.Int64)
+    for i, edge in enumerate(edges[1:], start=1):
+        index = pl.when(pl.col("views") >= edge).then(pl.lit(i, dtype=pl.Int64)).otherwise(index)
+    return (
+        real.with_columns(index.alias("bin"))
+        .group_by("program", "bin")
+        .agg(pl.len().alias("lessons"))
+        .with_columns(
+            pl.col("bin")
+            .replace_strict(dict(enumerate(labels)), return_dtype=pl.String)
+            .alias("label")
+        )
+        .sort("program", "bin")
+        .select(VIEWS_SCHEMA.keys())
+        .cast(VIEWS_SCHEMA)
+    )
 
 
 def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q7Result:
@@ -166,8 +208,9 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     single = int(tail["paths"].sum()) if not tail.is_empty() else 0
     share = single / distinct_paths if distinct_paths else 0.0
 
+    lesson_views = _view_bins(real, q7.min_views)
     answer_text, supporting = _sentences(
-        least, eligible, tail, distinct_paths, single, share, q7.min_views
+        least, eligible, lesson_views, tail, distinct_paths, single, share, q7.min_views
     )
     home_share = config.q5.lesson_home_min_share
     caveats = [
@@ -211,6 +254,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         least_accessed=least,
         eligible=eligible,
         long_tail=tail,
+        lesson_views=lesson_views,
         distinct_paths=distinct_paths,
         single_hit_paths=single,
         single_hit_share=share,
@@ -278,9 +322,14 @@ def _long_tail(per_path: pl.DataFrame, min_views: int) -> tuple[pl.DataFrame, in
     return singles, distinct_paths
 
 
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
 def _sentences(
     least: pl.DataFrame,
     eligible: pl.DataFrame,
+    lesson_views: pl.DataFrame,
     tail: pl.DataFrame,
     distinct_paths: int,
     single: int,
@@ -288,54 +337,39 @@ def _sentences(
     min_views: int,
 ) -> tuple[str, list[str]]:
     tail_text = (
-        f"{single:,} of {distinct_paths:,} distinct paths ({share * 100:.0f}%) were hit exactly once"
+        f"{share * 100:.0f}% of all paths ({single:,} of {distinct_paths:,}) were requested only "
+        "once: mostly typos, renamed pages and stray links, not lessons"
         if distinct_paths
         else "the log holds no paths"
     )
     if least.is_empty():
         return (
-            f"No lesson has {min_views} or more student views, so none can be ranked; {tail_text}.",
-            ["Rank lessons once students' lesson views are in the snapshot."],
+            f"No lesson has {min_views} or more student views, so none can be ranked.",
+            [f"{tail_text[0].upper()}{tail_text[1:]}."],
         )
+    rare = lesson_views.filter(pl.col("bin") == 0)
+    rare_label = rare["label"][0] if rare.height else f"{min_views}"
+    few, total = int(rare["lessons"].sum()), int(lesson_views["lessons"].sum())
     bottoms = least.filter(pl.col("rank") == 1).sort("program")
-    parts = [
-        f"in {r['program']} {r['lesson']} ({r['views']:,} student views by {r['users']} "
-        f"student{'s' if r['users'] != 1 else ''})"
-        for r in bottoms.iter_rows(named=True)
-    ]
+    examples = [f"{r['lesson']} ({r['program']})" for r in bottoms.head(2).iter_rows(named=True)]
     answer_text = (
-        f"Among lessons with at least {min_views} student views, the least accessed are "
-        + "; ".join(parts)
-        + f"; below that floor lies a long tail: {tail_text}."
+        f"{few:,} of {total:,} lessons were opened only {rare_label.replace('-', ' to ')} times by "
+        f"students; the least read include {_join(examples)}."
     )
     supporting: list[str] = []
-    ranked = eligible.filter(pl.col("lessons") > 0)
-    if not ranked.is_empty():
+    for r in eligible.filter(pl.col("lessons") > 0).head(3).iter_rows(named=True):
+        bottom = bottoms.filter(pl.col("program") == r["program"])
+        rare_here = int(rare.filter(pl.col("program") == r["program"])["lessons"].sum())
         supporting.append(
-            "Lessons above the floor (median student views; lessons below it): "
-            + "; ".join(
-                f"{r['program']} {r['lessons']:,} ({r['median_views']:,.0f}; {r['below_floor']:,})"
-                for r in ranked.iter_rows(named=True)
-            )
+            f"{r['program']}: {rare_here:,} of {r['lessons']:,} lessons this rarely read"
+            + (f"; the least read is {bottom['lesson'][0]}" if bottom.height else "")
             + "."
         )
-    left_out = eligible.filter(pl.col("other_track") > 0)
-    if not left_out.is_empty():
+    supporting.append(f"{tail_text[0].upper()}{tail_text[1:]}.")
+    left_out = int(eligible["other_track"].sum())
+    if left_out:
         supporting.append(
-            "Lessons of the other track's modules, left out of the ranking: "
-            + "; ".join(
-                f"{r['program']} {r['other_track']:,}" for r in left_out.iter_rows(named=True)
-            )
-            + "."
+            "Each program is judged on its own track's lessons: a web-development lesson a few "
+            "data-science students opened does not count as a neglected data-science lesson."
         )
-    if not tail.is_empty():
-        top = tail.sort("paths", descending=True).row(0, named=True)
-        composition = ", ".join(
-            f"{r['paths']:,} {r['label'].lower()}" for r in tail.iter_rows(named=True)
-        )
-        supporting.append(
-            f"The largest group of one-hit paths is {top['label'].lower()} "
-            f"({top['share'] * 100:.0f}%); in all: "
-            f"{composition}."
-        )
-    return answer_text, supporting[:4]
+    return answer_text, supporting[:5]

@@ -32,6 +32,7 @@ DUPLICATE_MAX_GAP_DAYS = (
     60  # the second account starts within this many days of the first one's end
 )
 FULL_YEAR_DAYS = 360
+ANSWER_FINDINGS = 3  # findings named in the one-sentence answer (the rest are in the list)
 HOLIDAY_MIN_DIP = 0.1  # a holiday fall smaller than this is reported as "no marked dip"  # a calendar year with at least this many covered days counts as full
 
 MONTHLY_SCHEMA = {"month": pl.Date(), "program": pl.String(), "views": pl.Int64()}
@@ -81,26 +82,10 @@ class Q8Result(QuestionResult):
     campus_below_month: dt.date | None = None  # first month after which campus share stays < floor
 
     def tables(self) -> dict[str, pl.DataFrame]:
-        findings = pl.DataFrame(
-            {
-                "Area": [f.category for f in self.findings],
-                "Finding": [f.title for f in self.findings],
-                "What the data shows": [f.text for f in self.findings],
-            },
-            schema={
-                "Area": pl.String(),
-                "Finding": pl.String(),
-                "What the data shows": pl.String(),
-            },
-        ).head(15)
-        yearly = self.yearly.select(
-            pl.col("year").alias("Year"),
-            pl.col("views").alias("Views"),
-            pl.col("students").alias("Active students"),
-            pl.col("days").alias("Days covered"),
-            pl.col("views_per_day").round(0).alias("Views per day"),
-        )
-        return {"Other findings": findings, "Views and active students per year": yearly}
+        return {
+            "Other findings": table_findings(self),
+            "Views and active students per year": table_yearly(self),
+        }
 
     def headline(self) -> str:
         return "; ".join(f.summary for f in self.findings[:3]) if self.findings else self.answer
@@ -112,8 +97,42 @@ def _pct(value: float) -> str:
     return f"{value * 100:.1f}%" if abs(value) >= 0.001 else f"{value * 100:.2f}%"
 
 
+def table_findings(result: Q8Result) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "Area": [f.category.capitalize() for f in result.findings],
+            "Finding": [f.title for f in result.findings],
+            "What the data shows": [f.text for f in result.findings],
+        },
+        schema={"Area": pl.String(), "Finding": pl.String(), "What the data shows": pl.String()},
+    )
+
+
+def table_yearly(result: Q8Result) -> pl.DataFrame:
+    return result.yearly.select(
+        pl.col("year").cast(pl.String).alias("Year"),
+        pl.col("views").alias("Views"),
+        pl.col("students").alias("Active students"),
+        pl.col("days").alias("Days covered"),
+        pl.col("views_per_day").round(0).alias("Views per day"),
+    )
+
+
+def _round_pct(value: float) -> str:
+    """A share as people say it: whole percents, one decimal below 1%."""
+    if value == 0:
+        return "0%"
+    if abs(value) >= 0.01:
+        return f"{value * 100:.0f}%"
+    return f"{value * 100:.1g}%"
+
+
 def _month(value: dt.date) -> str:
     return value.strftime("%b %Y")
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 def _plural(n: int, word: str) -> str:
@@ -290,12 +309,13 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     ]
     findings = [f for f in findings if f is not None]
     below = _campus_below(campus_frame, q8.campus_share_floor)
-    shortlist = "; ".join(f.summary for f in findings[: q8.top_n])
-    answer_text = f"{_plural(len(findings), 'other finding')} stand out: {shortlist}."
-    answer_text = answer_text[0].upper() + answer_text[1:]
+    lead = [f.summary for f in findings[:ANSWER_FINDINGS]]
+    answer_text = (
+        f"Also worth knowing: {_join(lead)}." if lead else "Nothing else stands out in the data."
+    )
     order = {"data quality": 0, "quarantine": 1}
     supporting = [
-        f.text for f in sorted(findings, key=lambda f: order.get(f.category, 2))[:4]
+        f.text for f in sorted(findings, key=lambda f: order.get(f.category, 2))[:5]
     ]  # short list of Finding objects, not data rows
     return Q8Result(
         answer=answer_text,
@@ -353,7 +373,7 @@ def _no_cohort(
     first, last = no_cohort["first"][0], no_cohort["last"][0]
     return Finding(
         title="Rows without a cohort",
-        summary=f"{_pct(rows / total)} of rows have no cohort",
+        summary=f"{_round_pct(rows / total)} of rows have no cohort",
         text=(
             f"{_plural(rows, 'row')} ({_pct(rows / total)} of all) carry no cohort id; they come from "
             f"{_plural(users, 'user')} between {first.isoformat()} and {last.isoformat()}, concentrated in "
@@ -371,7 +391,7 @@ def _staff(role_totals: pl.DataFrame, total: int) -> Finding | None:
         return None
     return Finding(
         title="Staff volume",
-        summary=f"staff make {_pct(rows / total)} of all views",
+        summary=f"staff make {_round_pct(rows / total)} of all views",
         text=(
             f"{_plural(users, 'staff account')} made {_plural(rows, 'view')} ({_pct(rows / total)} of "
             "all); raw "
@@ -400,7 +420,9 @@ def _stubs(programs: pl.DataFrame, max_share: float, top_n: int) -> Finding | No
     )
     return Finding(
         title="Stub programs",
-        summary=f"{_plural(stubs.height, 'program')} with almost no use ({', '.join(stubs['program'])})",
+        summary=f"{stubs['program'][0]} is almost unused"
+        if stubs.height == 1
+        else f"{stubs.height} programs are almost unused ({_join(stubs['program'].to_list())})",
         text=(
             f"{listed}. At most {_pct(max_share)} of student views each, they look like test or "
             "abandoned programs and are too small to rank."
@@ -484,7 +506,7 @@ def _growth(yearly: pl.DataFrame) -> Finding | None:
     direction = "grew" if per_year >= 0 else "fell"
     return Finding(
         title="Year-over-year trend",
-        summary=f"views per day {direction} {_pct(abs(per_year))} a year",
+        summary=f"views per day {direction} {_round_pct(abs(per_year))} a year",
         text=(
             f"Views per day {direction} from {first['views_per_day']:,.0f} in {first['year']} to "
             f"{last['views_per_day']:,.0f} in {last['year']} ({'+' if per_year >= 0 else '-'}"
@@ -533,9 +555,9 @@ def _holiday_dip(daily: pl.DataFrame) -> Finding | None:
     change = inside / outside - 1
     return Finding(
         title="Winter-holiday dip",
-        summary=f"views fall {_pct(-change)} over the winter holidays"
+        summary=f"views fall {_round_pct(-change)} over the winter holidays"
         if change <= -HOLIDAY_MIN_DIP
-        else f"no marked winter-holiday dip ({'+' if change >= 0 else '-'}{_pct(abs(change))})",
+        else f"no marked winter-holiday dip ({'+' if change >= 0 else '-'}{_round_pct(abs(change))})",
         text=(
             f"Between December 24 and January 1 the site averages {inside:,.0f} views a day against "
             f"{outside:,.0f} on the other days of December and January ({'+' if change >= 0 else '-'}"
@@ -576,9 +598,9 @@ def _campus_shift(campus: pl.DataFrame, ips: list[str], floor: float) -> Finding
     return Finding(
         title="Campus to remote",
         summary=(
-            f"campus IPs fell below {_pct(floor)} of views in {_month(below)}"
+            f"campus IPs fell below {_round_pct(floor)} of views in {_month(below)}"
             if below
-            else f"campus IPs still carry {_pct(overall)} of views"
+            else f"campus IPs still carry {_round_pct(overall)} of views"
         ),
         text=(
             f"{_plural(len(ips), 'shared campus IP')} {_verb(len(ips), 'carries', 'carry')} "
