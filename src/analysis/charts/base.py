@@ -2,8 +2,9 @@
 
 Every chart is a single view or a layer (Vega-Lite sizes only those to their container): `finish()` sets
 `width: "container"` and autosize fit-x, so the chart fills the page column from 320 px phones to
-desktops; long titles wrap into lines, axis labels are limited, legends sit below the plot. For PNG
-(slide, email) `fixed_width()` gives the spec a width in pixels, since there is no container there.
+desktops; axis labels are limited, legends sit below the plot. Publishing wraps long titles into lines
+(`wrap_titles()`, applied by the pages), and for PNG (slide, email) `fixed_width()` gives the spec a width
+in pixels, since there is no container there.
 
 Colours: `program_color(programs)` is THE program -> colour scale; every chart that colours by program
 uses it, with the programs the chart shows, so the legend lists only those and a program keeps its
@@ -99,7 +100,7 @@ def finish(chart: alt.TopLevelMixin, title: str, description: str) -> alt.TopLev
     """Container width, a wrapped title that states the finding, and `description`: the text
     alternative (aria) stating the finding for screen readers."""
     properties: dict[str, Any] = {
-        "title": alt.TitleParams(wrap_title(title), anchor="start", fontSize=14, offset=8),
+        "title": alt.TitleParams(title, anchor="start", fontSize=14, offset=8),
         "description": description,
     }
     if isinstance(chart, alt.Chart | alt.LayerChart):  # facets and concats cannot fit a container
@@ -124,6 +125,16 @@ def empty(title: str, message: str) -> alt.TopLevelMixin:
         .properties(height=60)
     )
     return finish(chart, title, message)
+
+
+def wrap_titles(spec: dict[str, Any], width: int = TITLE_CHARS) -> dict[str, Any]:
+    """The spec with its title in lines of at most `width` characters (what a page publishes)."""
+    title = spec.get("title")
+    if isinstance(title, dict) and isinstance(title.get("text"), str):
+        return {**spec, "title": {**title, "text": wrap_title(title["text"], width)}}
+    if isinstance(title, str):
+        return {**spec, "title": {"text": wrap_title(title, width), "anchor": "start"}}
+    return spec
 
 
 def fixed_width(spec: dict[str, Any], width: int = WIDTH) -> dict[str, Any]:

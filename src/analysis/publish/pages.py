@@ -300,7 +300,10 @@ class Page:
         return privacy.mask_frame(frame) if self.public else frame
 
     def spec(self, chart: Any) -> dict[str, Any]:
-        spec = chart.to_dict()
+        """The chart as published: masked (public builds), its title wrapped to fit a phone."""
+        from analysis.charts.base import wrap_titles
+
+        spec = wrap_titles(chart.to_dict())
         return privacy.mask_value(spec) if self.public else spec
 
     # -- data --
