@@ -97,7 +97,8 @@ def test_page_renders_offline_without_errors(site, browser, name: str) -> None:
             ".vega-chart", "els => els.map(e => e.getAttribute('aria-label') || '')"
         )
         assert all(label.strip() for label in labels)
-        assert page.locator("figure.chart figcaption").count() == count
+        # every chart is a captioned figure (the cell's fig-cap, as Quarto writes its floats)
+        assert page.locator("figure:has(.vega-chart) > figcaption").count() == count
         levels = page.eval_on_selector_all(
             "main h1, main h2, main h3, main h4", "els => els.map(e => +e.tagName[1])"
         )
