@@ -107,21 +107,20 @@ def _content(page) -> slide.SlideContent:
 
 def test_high_risk_incidents_lead_the_title_bullet_and_chart(config) -> None:
     content = _content(_page(config, _report_results(_incidents(TIERED))))
-    assert (
-        content.title
-        == "3 high-risk incidents need review: 2 scraping bursts, 1 user on many networks"
-    )
+    scraping, many = slide._kind_nouns("scraping"), slide._kind_nouns("many_ips")
+    assert content.title == f"3 high-risk incidents need review: 2 {scraping[1]}, 1 {many[0]}"
     assert content.bullets[0] == "10 incidents flagged by risk: 3 high, 2 medium, 5 low"
     chart = content.chart
     assert chart is not None
     assert [name for name, _ in chart.series] == ["High risk", "Medium risk", "Low risk"]
-    assert chart.categories[:2] == ["Scraping bursts", "Users on many networks"]
+    labels = {
+        kind: slide._kind_label(kind) for kind in ("scraping", "many_ips", "out_of_enrollment")
+    }
+    assert chart.categories[:2] == [labels["scraping"], labels["many_ips"]]
     values = dict(zip(chart.categories, chart.series[0][1], strict=True))
-    assert values["Scraping bursts"] == 2 and values["Users on many networks"] == 1
-    assert (
-        dict(zip(chart.categories, chart.series[2][1], strict=True))["Readers outside enrollment"]
-        == 5
-    )
+    assert values[labels["scraping"]] == 2 and values[labels["many_ips"]] == 1
+    lows = dict(zip(chart.categories, chart.series[2][1], strict=True))
+    assert lows[labels["out_of_enrollment"]] == 5
     assert len(chart.colours) == 3
 
 
@@ -149,8 +148,9 @@ def test_public_slide_masks_ips_in_the_notes(config) -> None:
 def test_without_tiers_the_counts_come_by_kind(config) -> None:
     frame = _incidents(TIERED).drop("tier")
     content = _content(_page(config, _report_results(frame)))
-    assert content.title == "10 suspicious incidents flagged; the most severe are scraping bursts"
-    assert content.bullets[0] == "Most common: 5 readers outside enrollment and 3 scraping bursts"
+    scraping, outside = slide._kind_nouns("scraping"), slide._kind_nouns("out_of_enrollment")
+    assert content.title == f"10 suspicious incidents flagged; the most severe are {scraping[1]}"
+    assert content.bullets[0] == f"Most common: 5 {outside[1]} and 3 {scraping[1]}"
     assert content.chart is not None and [n for n, _ in content.chart.series] == ["Incidents"]
 
 

@@ -51,7 +51,7 @@ BULLET_QUESTIONS = (3, 5, 6, 1, 2, 8, 7)
 TIERS = ("high", "medium", "low")
 TIER_LABELS = {"high": "High risk", "medium": "Medium risk", "low": "Low risk"}
 TIER_COLOURS = {"high": "#b02a37", "medium": "#e08e0b", "low": "#6c757d", "": "#2780e3"}
-# Q4 incident kinds -> (singular, plural) short reader labels for the slide's bullets and chart axis.
+# Q4 incident kinds -> (singular, plural) reader nouns, for kinds question 4 has no KIND_NOUNS for.
 KIND_SHORT: dict[str, tuple[str, str]] = {
     "scraping": ("scraping burst", "scraping bursts"),
     "heavy_day": ("abnormally heavy day", "abnormally heavy days"),
@@ -136,14 +136,28 @@ def _plural(count: int, nouns: tuple[str, str]) -> str:
     return f"{count:,} {nouns[0] if count == 1 else nouns[1]}"
 
 
+def _q4_words(name: str) -> dict[str, Any]:
+    """Question 4's own reader words for its kinds (KIND_NOUNS, KIND_LABELS), when it has them."""
+    from analysis.questions import q4
+
+    value = getattr(q4, name, None)
+    return dict(value) if isinstance(value, dict) else {}
+
+
 def _kind_nouns(kind: str) -> tuple[str, str]:
-    if kind in KIND_SHORT:
-        return KIND_SHORT[kind]
+    """(singular, plural) for a Q4 kind: question 4's nouns, else the slide's own, else the code."""
+    nouns = _q4_words("KIND_NOUNS").get(kind) or KIND_SHORT.get(kind)
+    if nouns and len(nouns) == 2:
+        return str(nouns[0]), str(nouns[1])
     label = str(kind).replace("_", " ")
     return label, label
 
 
 def _kind_label(kind: str) -> str:
+    """The chart's category label: question 4's label, else the capitalised plural noun."""
+    label = _q4_words("KIND_LABELS").get(kind)
+    if label:
+        return str(label)
     plural = _kind_nouns(kind)[1]
     return plural[:1].upper() + plural[1:]
 
