@@ -109,19 +109,15 @@ def test_high_risk_incidents_lead_the_title_bullet_and_chart(config) -> None:
     content = _content(_page(config, _report_results(_incidents(TIERED))))
     scraping, many = slide._kind_nouns("scraping"), slide._kind_nouns("many_ips")
     assert content.title == f"3 high-risk incidents need review: 2 {scraping[1]}, 1 {many[0]}"
-    assert content.bullets[0] == "10 incidents flagged by risk: 3 high, 2 medium, 5 low"
+    assert content.bullets[0] == "3 high-risk and 2 medium-risk incidents; 5 more are low risk"
     chart = content.chart
-    assert chart is not None
-    assert [name for name, _ in chart.series] == ["High risk", "Medium risk", "Low risk"]
-    labels = {
-        kind: slide._kind_label(kind) for kind in ("scraping", "many_ips", "out_of_enrollment")
-    }
-    assert chart.categories[:2] == [labels["scraping"], labels["many_ips"]]
-    values = dict(zip(chart.categories, chart.series[0][1], strict=True))
-    assert values[labels["scraping"]] == 2 and values[labels["many_ips"]] == 1
-    lows = dict(zip(chart.categories, chart.series[2][1], strict=True))
-    assert lows[labels["out_of_enrollment"]] == 5
-    assert len(chart.colours) == 3
+    assert chart is not None and chart.stacked
+    assert chart.title == "High- and medium-risk incidents by kind"
+    assert [name for name, _ in chart.series] == ["High risk", "Medium risk"]  # low: in the bullet
+    labels = {kind: slide._kind_label(kind) for kind in ("scraping", "many_ips", "heavy_day")}
+    assert chart.categories == [labels["scraping"], labels["many_ips"], labels["heavy_day"]]
+    assert chart.series[0][1] == [2, 1, 0] and chart.series[1][1] == [1, 0, 1]
+    assert len(chart.colours) == 2
 
 
 def test_bullets_are_few_short_and_dates_readable(config) -> None:
@@ -240,8 +236,9 @@ def test_built_pptx_reads_back(config, tmp_path: Path) -> None:
     assert shapes["Title"].text_frame.text == content.title
     assert shapes["Footer"].text_frame.text == content.footer
     series = shapes["Chart"].chart.plots[0].series
-    assert [s.name for s in series] == ["High risk", "Medium risk", "Low risk"]
-    assert list(series[0].values)[:2] == [2.0, 1.0]
+    assert [s.name for s in series] == ["High risk", "Medium risk"]
+    assert list(series[0].values) == [2.0, 1.0, 0.0] and list(series[1].values) == [1.0, 0.0, 1.0]
+    assert shapes["Chart"].chart.chart_type == 58  # XL_CHART_TYPE.BAR_STACKED
 
 
 def test_without_libreoffice_the_png_is_named_as_missing(monkeypatch, tmp_path: Path) -> None:
@@ -403,3 +400,33 @@ def test_slide_html_carries_the_same_content(built) -> None:
     assert '<meta name="viewport"' in page
     assert "<img" not in page and "<script" not in page  # nothing to break on a phone
     assert 'href="slide.pptx"' in page
+
+
+@pytest.mark.parametrize("stacked", [True, False])
+def test_chart_html_and_png_show_every_value(stacked: bool) -> None:
+    import json
+
+    import vl_convert as vlc
+
+    chart = slide.ChartData(
+        title="Incidents by kind",
+        categories=["Automated fetching", "Heavy day <b>"],
+        series=[("High risk", [4.0, 0.0]), ("Medium risk", [1.0, 7.0])],
+        colours=["#b02a37", "#e08e0b"],
+        stacked=stacked,
+    )
+    fragment = slide.chart_bars_html(chart)
+    assert "Heavy day &lt;b&gt;" in fragment and "<b>" not in fragment
+    assert (
+        'aria-label="Incidents by kind. High risk: Automated fetching 4; Medium risk:' in fragment
+    )
+    if stacked:  # one bar per kind, its total beside it, a segment per non-zero value
+        assert fragment.count('class="segment"') == 3
+        assert (
+            '<span class="value">5</span>' in fragment
+            and '<span class="value">7</span>' in fragment
+        )
+    else:
+        assert fragment.count('<span class="value">') == 4
+    png = vlc.vegalite_to_png(json.dumps(slide.chart_altair(chart).to_dict()), scale=2)
+    assert struct.unpack(">II", png[16:24])[0] >= 2 * 560

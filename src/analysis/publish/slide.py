@@ -82,6 +82,7 @@ class ChartData:
     series: list[tuple[str, list[float]]]  # (name, values in category order)
     colours: list[str] = field(default_factory=list)  # one hex colour per series
     unit: str = ""  # what the values count, for the axis and the text alternative
+    stacked: bool = False  # series stacked in one bar per category (else side by side)
 
     def description(self) -> str:
         """A text alternative: the title, then every value."""
@@ -117,6 +118,7 @@ class SlideContent:
                 series=[(str(n), [float(v) for v in vs]) for n, vs in chart["series"]],
                 colours=[str(c) for c in chart.get("colours", [])],
                 unit=str(chart.get("unit", "")),
+                stacked=bool(chart.get("stacked", False)),
             )
             if chart
             else None,
@@ -260,25 +262,25 @@ def _q4_lead(page: Any) -> Lead | None:
     by_tier = dict(counts.group_by("tier").agg(pl.col("n").sum()).iter_rows())
     total = int(getattr(result, "total_incidents", 0) or 0) or incidents.height
     present = [t for t in TIERS if by_tier.get(t)] if tiered else [""]
+    # the chart shows the tiers that need attention (high, medium) when there are any
+    shown = [t for t in present if t in ("high", "medium")] or present
     # categories: kinds, by high count, then medium, then total (at most 6 on the slide)
     wide = (
-        counts.group_by("kind")
+        counts.filter(pl.col("tier").is_in(shown))
+        .group_by("kind")
         .agg(
-            *[
-                pl.col("n").filter(pl.col("tier") == t).sum().alias(t or "all")
-                for t in (present or [""])
-            ],
+            *[pl.col("n").filter(pl.col("tier") == t).sum().alias(t or "all") for t in shown],
             pl.col("n").sum().alias("total"),
         )
-        .sort([*(t or "all" for t in present), "total", "kind"], descending=True)
+        .sort([*(t or "all" for t in shown), "total", "kind"], descending=True)
         .head(6)
     )
     kinds = wide["kind"].to_list()
     series = [
         (TIER_LABELS.get(t, "Incidents"), [float(v) for v in wide[t or "all"].to_list()])
-        for t in present
+        for t in shown
     ]
-    colours = [TIER_COLOURS[t] for t in present]
+    colours = [TIER_COLOURS[t] for t in shown]
     high = int(by_tier.get("high", 0))
     if tiered and high:
         top = (
@@ -290,9 +292,6 @@ def _q4_lead(page: Any) -> Lead | None:
         verb = "needs" if high == 1 else "need"
         noun = "incident" if high == 1 else "incidents"
         title = f"{high:,} high-risk {noun} {verb} review: {', '.join(parts)}"
-        counts_text = ", ".join(f"{int(by_tier.get(t, 0)):,} {t}" for t in TIERS)
-        bullet = f"{total:,} incidents flagged by risk: {counts_text}"
-        chart_title = "Incidents by kind and risk"
         pick = incidents.filter(pl.col("tier").cast(pl.String) == "high")
     else:
         top = counts.sort(["n", "kind"], descending=[True, False]).head(2)
@@ -300,9 +299,24 @@ def _q4_lead(page: Any) -> Lead | None:
         first = incidents.sort("rank").row(0, named=True) if "rank" in incidents.columns else None
         lead_kind = _kind_nouns(str(first["kind"]))[1] if first else parts[0]
         title = f"{total:,} suspicious incidents flagged; the most severe are {lead_kind}"
+        pick = incidents
+    if tiered:
+        flagged = [t for t in shown if t != "low"]
+        bullet = " and ".join(f"{int(by_tier[t]):,} {t}-risk" for t in flagged)
+        shown_total = sum(int(by_tier[t]) for t in flagged)
+        bullet += " incident" if shown_total == 1 else " incidents"
+        low = int(by_tier.get("low", 0))
+        if flagged and low:
+            bullet += f"; {low:,} more {'is' if low == 1 else 'are'} low risk"
+        if not flagged:
+            bullet = (
+                f"{low:,} low-risk {'incident' if low == 1 else 'incidents'}, none high or medium"
+            )
+        risk = f"{shown[0]}- and {shown[1]}-risk" if len(shown) == 2 else f"{shown[0]}-risk"
+        chart_title = f"{risk.capitalize()} incidents by kind"
+    else:
         bullet = f"Most common: {' and '.join(parts)}"
         chart_title = "Incidents by kind"
-        pick = incidents
     if "rank" in pick.columns:
         pick = pick.sort("rank")
     details = [
@@ -316,6 +330,7 @@ def _q4_lead(page: Any) -> Lead | None:
         series=series,
         colours=colours,
         unit="incidents",
+        stacked=tiered and len(series) > 1,
     )
     return Lead(
         question=4,
@@ -549,9 +564,8 @@ def _add_chart(slide: Any, chart: ChartData) -> None:
     data.categories = chart.categories
     for name, values in chart.series:
         data.add_series(name, values)
-    frame = slide.shapes.add_chart(
-        XL_CHART_TYPE.BAR_CLUSTERED, *(Inches(v) for v in CHART_BOX), data
-    )
+    kind = XL_CHART_TYPE.BAR_STACKED if chart.stacked else XL_CHART_TYPE.BAR_CLUSTERED
+    frame = slide.shapes.add_chart(kind, *(Inches(v) for v in CHART_BOX), data)
     frame.name = "Chart"
     native = frame.chart
     native.font.size = Pt(CHART_PT)
@@ -577,13 +591,16 @@ def _add_chart(slide: Any, chart: ChartData) -> None:
     values.visible = False
     plot = native.plots[0]
     plot.gap_width = 60
-    plot.overlap = 0
+    plot.overlap = 100 if chart.stacked else 0
     plot.has_data_labels = True
     labels = plot.data_labels
     labels.font.size = Pt(CHART_PT)
-    labels.number_format = "#,##0"
+    labels.number_format = "#,##0;-#,##0;;"  # zero: no label
     labels.number_format_is_linked = False
     labels.show_value = True
+    if chart.stacked:  # labels sit inside the segments
+        labels.font.color.rgb = _hex("#ffffff")
+        labels.font.bold = True
     for series, colour in zip(plot.series, chart.colours, strict=False):
         series.format.fill.solid()
         series.format.fill.fore_color.rgb = _hex(colour)
@@ -693,18 +710,41 @@ def chart_bars_html(chart: ChartData) -> str:
             )
             + "</ul>"
         )
+    if chart.stacked:
+        totals = [
+            sum(values[i] for _, values in chart.series) for i in range(len(chart.categories))
+        ]
+        peak = max(totals, default=0) or 1
+
+    def span(share: float) -> str:  # the bar's share of the row, less room for the value label
+        return f"width:calc((100% - 4em) * {share:.4f})"
+
     groups = []
     for index, category in enumerate(chart.categories):
-        rows = []
-        for (name, values), colour in zip(chart.series, chart.colours, strict=False):
-            value = values[index]
-            width = 100 * value / peak
-            rows.append(
-                f'<div class="bar-row"><span class="bar" style="width:{width:.1f}%;'
-                f'background:{html.escape(colour)}" title="{html.escape(name)}"></span>'
-                f'<span class="value">{html.escape(_num(value))}'
-                f'<span class="visually-hidden"> {html.escape(name.lower())}</span></span></div>'
+        parts = [
+            (name, values[index], colour)
+            for (name, values), colour in zip(chart.series, chart.colours, strict=False)
+        ]
+        if chart.stacked:  # one bar of segments, the total beside it
+            total = sum(value for _, value, _ in parts)
+            segments = "".join(
+                f'<span class="segment" style="width:{100 * value / total:.1f}%;'
+                f'background:{html.escape(colour)}" title="{html.escape(name)}: {_num(value)}">'
+                "</span>"
+                for name, value, colour in parts
+                if value
             )
+            rows = [
+                f'<div class="bar-row"><span class="bar" style="{span(total / peak)}">{segments}'
+                f'</span><span class="value">{html.escape(_num(total))}</span></div>'
+            ]
+        else:
+            rows = [
+                f'<div class="bar-row"><span class="bar" style="{span(value / peak)};'
+                f'background:{html.escape(colour)}" title="{html.escape(name)}"></span>'
+                f'<span class="value">{html.escape(_num(value))}</span></div>'
+                for name, value, colour in parts
+            ]
         groups.append(
             f'<div class="group"><div class="category">{html.escape(category)}</div>'
             f"{''.join(rows)}</div>"
@@ -769,18 +809,36 @@ def chart_altair(chart: ChartData, width: int = 560):
         else None,
     )
     y = alt.Y("category:N", sort=chart.categories, title=None, axis=alt.Axis(labelLimit=260))
-    base = alt.Chart(alt.Data(values=rows)).encode(
-        y=y,
-        yOffset=alt.YOffset("series:N", sort=names),
-        x=alt.X("value:Q", title=chart.unit.capitalize() or None, axis=None),
+    x = alt.X(
+        "value:Q", title=chart.unit.capitalize() or None, axis=None, stack=chart.stacked or None
     )
-    bars = base.mark_bar().encode(color=colour, tooltip=["category:N", "series:N", "value:Q"])
-    labels = base.mark_text(align="left", dx=4, fontSize=16).encode(text=alt.Text("value:Q"))
+    source = alt.Chart(alt.Data(values=rows))
+    if chart.stacked:  # one bar per category, the total as its label
+        bars = (
+            source.mark_bar()
+            .encode(
+                y=y,
+                x=x,
+                color=colour,
+                order="series_order:Q",
+                tooltip=["category:N", "series:N", "value:Q"],
+            )
+            .transform_calculate(series_order=f"indexof({json.dumps(names)}, datum.series)")
+        )
+        labels = (
+            source.transform_aggregate(total="sum(value)", groupby=["category"])
+            .mark_text(align="left", dx=4, fontSize=16)
+            .encode(y=y, x=alt.X("total:Q", axis=None), text=alt.Text("total:Q"))
+        )
+    else:
+        base = source.encode(y=y, yOffset=alt.YOffset("series:N", sort=names), x=x)
+        bars = base.mark_bar().encode(color=colour, tooltip=["category:N", "series:N", "value:Q"])
+        labels = base.mark_text(align="left", dx=4, fontSize=16).encode(text=alt.Text("value:Q"))
     return (
         (bars + labels)
         .properties(
             width=width,
-            height=alt.Step(22),
+            height=alt.Step(30),
             title=alt.Title(chart.title, fontSize=20, anchor="start"),
             description=chart.description(),
             autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
