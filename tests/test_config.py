@@ -25,7 +25,7 @@ def test_file_overrides_one_key_and_keeps_the_rest(tmp_path: Path) -> None:
     path.write_text('[q4]\nheavy_day_min_views = 99\n[programs]\n3 = "DS"\n')
     config = load_config(path, environ={})
     assert config.q4.heavy_day_min_views == 99
-    assert config.q4.bollinger_k == Config().q4.bollinger_k
+    assert config.q4.heavy_own_z == Config().q4.heavy_own_z
     assert config.programs.labels[3] == "DS"
     assert config.programs.labels[2] == "Java web dev"
 

@@ -106,29 +106,61 @@ class Q3Config:
 
 @dataclass(frozen=True)
 class Q4Config:
+    # sessions: one user's views on one network, cut where the gap exceeds this
+    session_gap_seconds: int = 600
+    # automated fetching, fast: this many views within this many seconds (no person reads that fast)
     scrape_window_seconds: int = 60
     scrape_min_pages: int = 30
-    scrape_min_distinct: int = 20
-    heavy_day_min_views: int = 150
-    bollinger_window: int = 14
-    bollinger_k: float = 3.0
-    robust_z: float = 6.0
-    shared_ip_min_users: int = 25
-    many_ips_min: int = 30
-    after_graduation_days: int = 365
-    before_start_days: int = 14
+    scrape_min_distinct: int = 20  # every automated session covers at least this many pages
+    # automated fetching, any pace: over at least slow_min_pages views, gaps this even
+    # ((90th - 10th percentile) / median at most scrape_max_spread; people read in bursts) ...
+    slow_min_pages: int = 60
+    scrape_max_spread: float = 1.0
+    # ... or this share of steps going to the next page in path order (a sweep), with gaps at most
+    # twice as uneven
+    sweep_min_share: float = 0.8
+    episode_gap_hours: int = 6  # machine sessions this close together form one episode
+    probe_episode_days: int = 7  # attack probes from one IP this close together form one episode
+    # heavy day: at least the population's heavy_pop_quantile of daily views (staff against staff) and
+    # heavy_day_min_views, and heavy_own_z robust deviations above the person's own usual day (log
+    # scale; one deviation is at least a factor heavy_own_floor); with fewer than heavy_min_days
+    # active days only the population bar applies
+    heavy_day_min_views: int = 100
+    heavy_pop_quantile: float = 0.995
+    heavy_own_z: float = 2.5
+    heavy_own_floor: float = 2.0
+    heavy_min_days: int = 5
+    # shared account, within windows of share_window_days: sessions (of share_min_session_views+
+    # views) on two networks at the same time on share_min_days days, or more outside networks than
+    # share_networks_factor x the peers' share_networks_quantile (and at least share_min_networks)
+    share_window_days: int = 28
+    share_min_session_views: int = 3
+    share_min_days: int = 4
+    share_networks_quantile: float = 0.99
+    share_networks_factor: float = 2.0
+    share_min_networks: int = 8
+    share_network_ratio: float = 0.75  # ... or a new network for this share of its sessions
+    # shared outside network: this many people on one non-campus IP within shared_ip_window_days;
+    # high when that window holds at least shared_ip_spike_share of the IP's people, else medium
+    shared_ip_window_days: int = 14
+    shared_ip_window_users: int = 8
+    shared_ip_spike_share: float = 0.5
+    # old account in use: cohort ended over stale_years before the log begins, and the account reads
+    # on stale_min_days days, or stale_min_views pages, within one share_window_days window
+    stale_years: float = 1.0
+    stale_min_days: int = 12
+    stale_min_views: int = 150
+    # unknown account: medium (not low) when it names a missing cohort or its busiest week is above
+    # this quantile of every account's busiest week
+    unknown_week_quantile: float = 0.99
+    # campus NAT: configured campus_ips; an IP with campus_ip_min_share of all views from
+    # shared_ip_min_users people; or one used by campus_weekly_users people in campus_min_weeks weeks
     campus_ip_min_share: float = 0.02
+    shared_ip_min_users: int = 25
+    campus_weekly_users: int = 10
+    campus_min_weeks: int = 8
     campus_ips: tuple[str, ...] = ()
-    max_incidents: int = 200
-    scrape_max_cv: float = (
-        1.0  # gaps' coefficient of variation at most this (machine-regular timing)
-    )
-    bollinger_min_days: int = 5  # prior active days needed before a user's own bands are trusted
-    new_ip_min_views: int = (
-        20  # views on the first day from an IP a long-known user never used before
-    )
-    new_ip_night_end_hour: int = 6  # "at night" = first view before this hour
-    new_ip_max: int = 10  # new_ip is a weak signal: keep only the largest few
+    max_incidents: int = 0  # unused: the incident list is never truncated (kept for old configs)
 
 
 @dataclass(frozen=True)

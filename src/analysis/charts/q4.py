@@ -1,4 +1,7 @@
-"""Charts for question 4: incidents by kind and severity, the top scraping burst, the top heavy day."""
+"""Charts for question 4: incidents per tier and kind, when the urgent ones happened, the top automated
+download minute by minute, and the top heavy day against the person's usual day. Every chart is built
+from aggregates (counts per kind, one mark per incident of the high tier, per-minute or per-day bins),
+so its size is bounded whatever the log size."""
 
 from __future__ import annotations
 
@@ -6,14 +9,14 @@ import altair as alt
 import polars as pl
 
 from analysis.charts.base import ACCENT, HEIGHT, WIDTH, finish
-from analysis.questions.q4 import KIND_LABELS, Q4Result
-from analysis.schema import INCIDENT_KINDS
+from analysis.questions.q4 import KIND_LABELS, KINDS, TIER_LABELS, TIERS, Q4Result
 
 _GREY = "#7f7f7f"
+TIER_COLOURS = {"high": ACCENT, "medium": "#ff7f0e", "low": "#bdbdbd"}
 
 
 def _empty(message: str, description: str) -> alt.TopLevelMixin:
-    """A blank chart that says why it is blank (keeps pages uniform when a kind has no incident)."""
+    """A blank chart that says why it is blank."""
     chart = (
         alt.Chart(alt.Data(values=[{"text": message}]))
         .mark_text(size=14, color=_GREY)
@@ -23,137 +26,149 @@ def _empty(message: str, description: str) -> alt.TopLevelMixin:
     return finish(chart, message, description)
 
 
-def chart_incidents(result: Q4Result) -> alt.TopLevelMixin:
-    """One dot per incident shown: kind by severity, the most severe highlighted."""
-    if result.incidents.height == 0:
-        return _empty("No suspicious incidents met the thresholds", "No incidents to plot.")
-    data = result.incidents.select(
-        pl.col("rank"),
-        pl.col("kind"),
-        pl.col("kind").replace_strict(KIND_LABELS, default=pl.col("kind")).alias("kind_label"),
-        pl.col("user_id"),
-        pl.col("views"),
-        pl.col("score"),
-        pl.col("severity").round(3),
-        pl.col("start").dt.strftime("%Y-%m-%d %H:%M").alias("start"),
-        pl.col("evidence"),
-        (pl.col("rank") == 1).alias("top"),
+def chart_tiers(result: Q4Result) -> alt.TopLevelMixin:
+    """Incidents per kind, coloured by tier (only kinds and tiers that occur)."""
+    data = result.summary.filter(pl.col("incidents") > 0).select(
+        pl.col("kind").replace_strict(KIND_LABELS, default=pl.col("kind")).alias("kind"),
+        pl.col("tier").replace_strict(TIER_LABELS, default=pl.col("tier")).alias("tier"),
+        pl.col("incidents"),
     )
-    counts = result.summary.filter(pl.col("incidents") > 0)
-    top = result.incidents.row(0, named=True)
-    order = [KIND_LABELS[k] for k in INCIDENT_KINDS]
+    if data.height == 0:
+        return _empty("No suspicious incidents", "No incidents to plot.")
+    tiers = [TIER_LABELS[t] for t in TIERS if TIER_LABELS[t] in set(data["tier"])]
+    kinds = [KIND_LABELS[k] for k in KINDS if KIND_LABELS[k] in set(data["kind"])]
     chart = (
         alt.Chart(data)
-        .mark_circle(opacity=0.75)
+        .mark_bar()
         .encode(
-            x=alt.X("severity:Q", title="Severity (0-1, comparable across kinds)"),
-            y=alt.Y("kind_label:N", title=None, sort=order),
-            size=alt.Size("views:Q", title="Views", scale=alt.Scale(type="sqrt")),
-            color=alt.condition("datum.top", alt.value(ACCENT), alt.value(_GREY)),
+            y=alt.Y("kind:N", title=None, sort=kinds),
+            x=alt.X("incidents:Q", title="Incidents"),
+            color=alt.Color(
+                "tier:N",
+                title="Tier",
+                sort=tiers,
+                scale=alt.Scale(
+                    domain=tiers,
+                    range=[TIER_COLOURS[t] for t in TIERS if TIER_LABELS[t] in tiers],
+                ),
+            ),
+            tooltip=[
+                alt.Tooltip("kind:N", title="Kind"),
+                alt.Tooltip("tier:N", title="Tier"),
+                alt.Tooltip("incidents:Q", title="Incidents"),
+            ],
+        )
+        .properties(width=WIDTH, height=max(80, 36 * len(kinds)))
+    )
+    high, medium = result.count("high"), result.count("medium")
+    title = f"{high:,} incidents need action now; {medium:,} more are worth a look"
+    text = "; ".join(
+        f"{row['kind']} ({row['tier'].lower()}): {row['incidents']}"
+        for row in data.iter_rows(named=True)
+    )
+    return finish(chart, title, f"Bar chart of incidents per kind, coloured by tier. {text}.")
+
+
+def chart_high_timeline(result: Q4Result) -> alt.TopLevelMixin:
+    """When each high-tier incident happened (one dot per incident, sized by pages)."""
+    high = result.incidents.filter(pl.col("tier") == "high")
+    if high.height == 0:
+        return _empty("No incident needs action now", "No high-tier incident to plot.")
+    data = high.select(
+        pl.col("rank"),
+        pl.col("kind").replace_strict(KIND_LABELS, default=pl.col("kind")).alias("kind"),
+        pl.col("start").dt.strftime("%Y-%m-%d").alias("day"),
+        pl.col("views"),
+        pl.col("evidence"),
+    )
+    kinds = [KIND_LABELS[k] for k in KINDS if KIND_LABELS[k] in set(data["kind"])]
+    chart = (
+        alt.Chart(data)
+        .mark_circle(color=ACCENT, opacity=0.8)
+        .encode(
+            x=alt.X("day:T", title="Date"),
+            y=alt.Y("kind:N", title=None, sort=kinds),
+            size=alt.Size("views:Q", title="Pages", scale=alt.Scale(type="sqrt")),
             tooltip=[
                 alt.Tooltip("rank:Q", title="Rank"),
                 alt.Tooltip("kind:N", title="Kind"),
-                alt.Tooltip("user_id:Q", title="User"),
-                alt.Tooltip("start:N", title="From"),
-                alt.Tooltip("views:Q", title="Views", format=","),
-                alt.Tooltip("score:Q", title="Score (kind's unit)"),
+                alt.Tooltip("day:N", title="From"),
+                alt.Tooltip("views:Q", title="Pages", format=","),
                 alt.Tooltip("evidence:N", title="Evidence"),
             ],
         )
-        .properties(width=WIDTH, height=HEIGHT)
+        .properties(width=WIDTH, height=max(80, 40 * len(kinds)))
     )
-    kinds_text = ", ".join(
-        f"{row['incidents']} {row['kind'].replace('_', ' ')}"
-        for row in counts.iter_rows(named=True)
-    )
-    title = (
-        f"{result.total_incidents:,} incidents; the most severe is "
-        f"{top['kind'].replace('_', ' ')} ({top['views']:,} views)"
-    )
+    first, last = data["day"].min(), data["day"].max()
+    title = f"{high.height:,} urgent incidents between {str(first)[:4]} and {str(last)[:4]}"
     description = (
-        f"Dot plot of the {result.incidents.height} most severe of {result.total_incidents} "
-        f"incidents by kind and severity, dot size the views involved. Incidents by kind (all): "
-        f"{kinds_text}. The top incident, highlighted: {top['evidence']}."
+        f"Timeline of the {high.height} high-tier incidents by kind, dot size the pages involved, "
+        f"from {first} to {last}. First: {data['evidence'][0]}."
     )
     return finish(chart, title, description)
 
 
 def chart_scrape_timeline(result: Q4Result) -> alt.TopLevelMixin:
-    """Pages per second during the top scraping burst: a machine shows a flat, dense band."""
+    """Pages per minute during the top automated download: a machine keeps a steady pace."""
     timeline = result.scrape_timeline
     scraping = result.incidents.filter(pl.col("kind") == "scraping")
     if timeline.height == 0 or scraping.height == 0:
-        return _empty("No scraping burst detected", "No scraping burst to plot.")
+        return _empty("No automated download detected", "No automated download to plot.")
     top = scraping.row(0, named=True)
-    start = timeline["second"].min()
+    start = timeline["minute"].min()
     data = timeline.select(
-        ((pl.col("second") - pl.lit(start)).dt.total_seconds()).alias("seconds"),
-        pl.col("second").dt.strftime("%H:%M:%S").alias("time"),
+        ((pl.col("minute") - pl.lit(start)).dt.total_minutes()).alias("minutes"),
+        pl.col("minute").dt.strftime("%H:%M").alias("time"),
         pl.col("views"),
     )
-    seconds = int(data["seconds"].max() or 0) + 1
+    minutes = int(data["minutes"].max() or 0) + 1
     chart = (
         alt.Chart(data)
-        .mark_bar(color=ACCENT, width=2)
+        .mark_bar(color=ACCENT)
         .encode(
             x=alt.X(
-                "seconds:Q",
-                title=f"Seconds since {start:%Y-%m-%d %H:%M:%S}",
+                "minutes:Q",
+                title=f"Minutes since {start:%Y-%m-%d %H:%M}",
                 scale=alt.Scale(nice=False, domainMin=0),
             ),
-            y=alt.Y("views:Q", title="Pages per second"),
-            tooltip=[
-                alt.Tooltip("time:N", title="Time"),
-                alt.Tooltip("views:Q", title="Pages"),
-            ],
+            y=alt.Y("views:Q", title="Pages per minute"),
+            tooltip=[alt.Tooltip("time:N", title="Time"), alt.Tooltip("views:Q", title="Pages")],
         )
         .properties(width=WIDTH, height=HEIGHT)
     )
-    who = f"User {top['user_id']}"
-    title = f"{who} fetched {top['views']:,} pages in {seconds:,} seconds at {start:%H:%M}"
+    title = f"User {top['user_id']} fetched {top['views']:,} pages in {minutes:,} minutes"
     description = (
-        f"Bar chart of pages per second during the most severe scraping burst: {top['evidence']}. "
-        f"{data.height} of {seconds} seconds had at least one request, at most "
-        f"{int(data['views'].max())} per second."
+        f"Bar chart of pages per minute during the first automated download: {top['evidence']}. "
+        f"At most {int(data['views'].max())} pages in one minute."
     )
     return finish(chart, title, description)
 
 
 def chart_heavy_day(result: Q4Result) -> alt.TopLevelMixin:
-    """Daily views of the top heavy-day user with their own Bollinger band; the flagged day in red."""
+    """Daily pages of the first heavy-day reader, their usual day and the flagged day in red."""
     series = result.heavy_day_series
     if series.height == 0:
-        return _empty("No abnormally heavy day detected", "No heavy day to plot.")
+        return _empty("No unusually heavy day", "No heavy day to plot.")
     user = int(series["user_id"][0])
     flagged = series.filter(pl.col("flagged"))
     day = flagged["date"][0] if flagged.height else None
     views = int(flagged["views"][0]) if flagged.height else 0
-    typical = series.filter(~pl.col("flagged"))["views"].median()
+    usual = float(series["usual"][0] or 0)
     data = series.with_columns(pl.col("date").cast(pl.String).alias("day"))
     base = alt.Chart(data).encode(x=alt.X("day:T", title="Date"))
-    band = base.mark_area(opacity=0.2, color=_GREY).encode(
-        y=alt.Y("lower:Q", title="Views per day"), y2="upper:Q"
-    )
-    mean = base.mark_line(color=_GREY, strokeDash=[4, 3]).encode(y="mean:Q")
     points = base.mark_circle(size=40).encode(
-        y="views:Q",
+        y=alt.Y("views:Q", title="Pages per day"),
         color=alt.condition("datum.flagged", alt.value(ACCENT), alt.value("#1f77b4")),
-        tooltip=[
-            alt.Tooltip("day:N", title="Date"),
-            alt.Tooltip("views:Q", title="Views"),
-            alt.Tooltip("mean:Q", title="Own mean", format=".1f"),
-            alt.Tooltip("upper:Q", title="Upper band", format=".1f"),
-        ],
+        tooltip=[alt.Tooltip("day:N", title="Date"), alt.Tooltip("views:Q", title="Pages")],
     )
-    chart = alt.layer(band, mean, points).properties(width=WIDTH, height=HEIGHT)
-    typical_text = f"{typical:.0f}" if typical is not None else "no"
-    title = f"User {user} viewed {views:,} pages on {day}, against a typical {typical_text} a day"
+    typical = base.mark_line(color=_GREY, strokeDash=[4, 3]).encode(y="usual:Q")
+    chart = alt.layer(typical, points).properties(width=WIDTH, height=HEIGHT)
+    title = f"User {user} read {views:,} pages on {day}, against a usual {usual:.0f} a day"
     description = (
-        f"Daily views of user {user} over {series.height} active days with the band of their own "
-        f"previous days (mean +- k standard deviations); the flagged day {day} with {views:,} views "
-        f"is above the band; the median of the other days is {typical_text}."
+        f"Daily pages of user {user} over {series.height} active days; the dashed line is their "
+        f"usual day ({usual:.0f} pages); the flagged day {day} with {views:,} pages in red."
     )
     return finish(chart, title, description)
 
 
-CHARTS = [chart_incidents, chart_scrape_timeline, chart_heavy_day]
+CHARTS = [chart_tiers, chart_high_timeline, chart_scrape_timeline, chart_heavy_day]

@@ -1,0 +1,970 @@
+"""Question 4's detectors: each one lazy polars query over the same thin frame of views, each returning
+incidents in the columns of `INCIDENT_COLUMNS` (one row per actor and episode).
+
+- `probe`: requests for attack paths (page_kind "probe"), per IP and episode.
+- `scraping`: automated fetching at any pace. Views are cut into sessions per user and network at gaps
+  over `q4.session_gap_seconds`; a session is machine-made when it covers at least
+  `scrape_min_distinct` pages and either holds `scrape_min_pages` views within `scrape_window_seconds`
+  (no person reads that fast) or, over at least `slow_min_pages` views, its timing is even (the spread
+  of its gaps, (90th - 10th percentile) / median, at most `scrape_max_spread`; people read in bursts) or
+  it walks the pages in order (`sweep_min_share` of steps go to the next page in path order) at a
+  fairly even pace. Sessions of one user less than `episode_gap_hours` apart form one episode.
+- `account_sharing`: one account used by several people within a short window: on at least
+  `share_min_days` days of a `share_window_days` window its sessions on two networks overlap in time
+  (one person is in one place at a time), or in such a window it is seen on far more outside networks
+  than its peers (staff against staff).
+- `shared_ip`: an outside (non-campus) address used by at least `shared_ip_window_users` distinct
+  people within a `shared_ip_window_days` window.
+- `heavy_day`: a day far above the person's own usual day (log scale, robust) and above the
+  population's `heavy_pop_quantile` (staff against staff); days of an automated episode are left out.
+- `stale_account`: a student whose cohort ended more than `stale_years` before the log begins and who
+  reads on at least `stale_min_days` days of one `share_window_days` window.
+- `unknown_user`: an account never seen with a known cohort (and not staff): medium when it names a
+  cohort id absent from the cohorts table or reads like a regular user, low otherwise.
+
+Campus addresses (configured, or detected: a large share of all views from many people, or many people
+week after week) are shared by whole classrooms: never a scraping or shared address.
+"""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+
+from analysis.config import Config
+
+TIERS: tuple[str, ...] = ("high", "medium", "low")
+TIER_LABELS: dict[str, str] = {"high": "High", "medium": "Medium", "low": "Low"}
+
+# Incident kinds, in their order within a tier (contract with evaluate: the names).
+KINDS: tuple[str, ...] = (
+    "probe",
+    "scraping",
+    "account_sharing",
+    "shared_ip",
+    "heavy_day",
+    "stale_account",
+    "unknown_user",
+)
+KIND_LABELS: dict[str, str] = {
+    "probe": "Attack probes",
+    "scraping": "Automated fetching",
+    "account_sharing": "Shared account",
+    "shared_ip": "Shared outside network",
+    "heavy_day": "Heavy day",
+    "stale_account": "Old account in use",
+    "unknown_user": "Unknown account",
+}
+
+INCIDENT_SCHEMA: dict[str, pl.DataType] = {
+    "rank": pl.Int64(),
+    "tier": pl.String(),
+    "kind": pl.String(),
+    "user_id": pl.Int64(),
+    "ip": pl.String(),
+    "start": pl.Datetime("us"),
+    "end": pl.Datetime("us"),
+    "views": pl.Int64(),
+    "score": pl.Float64(),
+    "severity": pl.Float64(),
+    "evidence": pl.String(),
+}
+INCIDENT_COLUMNS = tuple(INCIDENT_SCHEMA)
+
+BASE_COLUMNS = (
+    "timestamp",
+    "date",
+    "path",
+    "user_id",
+    "cohort_id",
+    "ip",
+    "page_kind",
+    "role",
+    "end_date",
+)
+
+
+# --- small helpers ---------------------------------------------------------------------------------------
+
+
+def _grade(value: pl.Expr, low: float, high: float) -> pl.Expr:
+    """0 at `low` rising to 1 at `high` (log scale), clipped: a severity within a tier."""
+    low = max(low, 1e-9)
+    span = math.log(max(high, low * 1.0001) / low)
+    return ((value.cast(pl.Float64).clip(lower_bound=low) / low).log() / span).clip(0.0, 1.0)
+
+
+def _int(expr: pl.Expr) -> pl.Expr:
+    return expr.round(0).cast(pl.Int64).cast(pl.String)
+
+
+def _day(expr: pl.Expr) -> pl.Expr:
+    return expr.dt.strftime("%Y-%m-%d")
+
+
+def _when(expr: pl.Expr) -> pl.Expr:
+    return expr.dt.strftime("%Y-%m-%d %H:%M")
+
+
+def _duration(seconds: pl.Expr) -> pl.Expr:
+    """'40 seconds', '12 minutes' or '3.5 hours'."""
+    return (
+        pl.when(seconds < 120)
+        .then(pl.format("{} seconds", _int(seconds)))
+        .when(seconds < 5400)
+        .then(pl.format("{} minutes", _int(seconds / 60)))
+        .otherwise(pl.format("{} hours", (seconds / 3600).round(1).cast(pl.String)))
+    )
+
+
+def finish(frame: pl.LazyFrame, kind: str) -> pl.LazyFrame:
+    """Conform one detector's output to the incident columns (rank is set when all are ranked)."""
+    return frame.select(
+        pl.lit(0, dtype=pl.Int64).alias("rank"),
+        pl.col("tier").cast(pl.String).alias("tier"),
+        pl.lit(kind).alias("kind"),
+        pl.col("user_id").cast(pl.Int64).alias("user_id"),
+        pl.col("ip").cast(pl.String).alias("ip"),
+        pl.col("start").cast(pl.Datetime("us")).alias("start"),
+        pl.col("end").cast(pl.Datetime("us")).alias("end"),
+        pl.col("views").cast(pl.Int64).alias("views"),
+        pl.col("score").cast(pl.Float64).alias("score"),
+        pl.col("severity").cast(pl.Float64).alias("severity"),
+        pl.col("evidence").cast(pl.String).alias("evidence"),
+    )
+
+
+def empty_incidents() -> pl.DataFrame:
+    return pl.DataFrame(schema=INCIDENT_SCHEMA)
+
+
+# --- campus ------------------------------------------------------------------------------------------------
+
+
+def campus_addresses(base: pl.LazyFrame, config: Config, detected: list[str]) -> list[str]:
+    """Configured and share-detected campus IPs (prepare.campus_ips), plus addresses used by at least
+    `campus_weekly_users` people in each of at least `campus_min_weeks` weeks (a classroom's NAT)."""
+    q4 = config.q4
+    weekly = (
+        base.filter(pl.col("user_id").is_not_null() & pl.col("ip").is_not_null())
+        .group_by("ip", pl.col("date").dt.truncate("1w").alias("week"))
+        .agg(pl.col("user_id").n_unique().alias("users"))
+        .filter(pl.col("users") >= q4.campus_weekly_users)
+        .group_by("ip")
+        .agg(pl.len().alias("weeks"))
+        .filter(pl.col("weeks") >= q4.campus_min_weeks)
+        .sort("weeks", "ip", descending=[True, False])
+        .collect()
+    )
+    extra = [str(ip) for ip in weekly["ip"].to_list() if str(ip) not in detected]
+    return list(detected) + extra
+
+
+# --- sessions and automated fetching -----------------------------------------------------------------------
+
+
+def session_rows(base: pl.LazyFrame, config: Config) -> pl.LazyFrame:
+    """Known users' page views (no probes, assets or empty rows) sorted by user, IP and time, with the
+    gap to the previous view of the same user and IP and a global session id `sid`; `idx` is the row's
+    position in `base` (paths are fetched only for the few candidate sessions)."""
+    limit = config.q4.session_gap_seconds
+    new_pair = (pl.col("user_id") != pl.col("user_id").shift(1)) | (
+        pl.col("ip") != pl.col("ip").shift(1)
+    )
+    return (
+        base.filter(
+            pl.col("user_id").is_not_null()
+            & pl.col("ip").is_not_null()
+            & pl.col("page_kind").is_in(["lesson", "navigation"])
+        )
+        .select("idx", "user_id", "ip", "timestamp")
+        .sort("user_id", "ip", "timestamp")
+        .with_columns(
+            pl.when(new_pair.fill_null(True))
+            .then(None)
+            .otherwise(pl.col("timestamp").diff().dt.total_milliseconds() / 1000.0)
+            .alias("gap")
+        )
+        .with_columns(
+            (pl.col("gap").is_null() | (pl.col("gap") > limit))
+            .cast(pl.UInt32)
+            .cum_sum()
+            .alias("sid"),
+        )
+        .with_columns(
+            pl.when(pl.col("gap") > limit).then(None).otherwise(pl.col("gap")).alias("gap")
+        )
+    )
+
+
+def sessions(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per session: user, IP, start, end, views."""
+    return rows.group_by("sid").agg(
+        pl.col("user_id").first(),
+        pl.col("ip").first(),
+        pl.col("timestamp").min().alias("start"),
+        pl.col("timestamp").max().alias("end"),
+        pl.len().alias("views"),
+    )
+
+
+def automated_sessions(
+    rows: pl.DataFrame, paths: pl.Series, session_table: pl.LazyFrame, config: Config
+) -> pl.LazyFrame:
+    """Sessions whose pace, evenness or order is a machine's (see the module docstring). `rows` is
+    `session_rows` collected, `paths` the path column of the base frame."""
+    q4 = config.q4
+    k = q4.scrape_min_pages
+    candidates = (
+        session_table.filter(pl.col("views") >= min(k, q4.slow_min_pages)).select("sid").collect()
+    )
+    picked = rows.join(candidates, on="sid", how="semi")
+    picked = picked.with_columns(paths.gather(picked["idx"]).alias("path")).lazy()
+    order = (
+        picked.select(pl.col("path").unique().sort())
+        .with_row_index("path_order")
+        .with_columns(pl.col("path_order").cast(pl.Int64))
+    )
+    same_k = pl.col("sid").shift(-(k - 1)) == pl.col("sid")
+    stats = (
+        picked.join(order, on="path", how="left")
+        .sort("sid", "timestamp")
+        .with_columns(
+            pl.when(same_k)
+            .then((pl.col("timestamp").shift(-(k - 1)) - pl.col("timestamp")).dt.total_seconds())
+            .alias("span_k"),
+            pl.when(pl.col("sid").shift(1) == pl.col("sid"))
+            .then(pl.col("path_order") - pl.col("path_order").shift(1))
+            .alias("step"),
+        )
+        .group_by("sid")
+        .agg(
+            pl.len().alias("views"),
+            pl.col("path").n_unique().alias("distinct"),
+            pl.col("gap").median().alias("gap_median"),
+            pl.col("gap").quantile(0.1).alias("gap_q10"),
+            pl.col("gap").quantile(0.9).alias("gap_q90"),
+            pl.col("span_k").min().alias("fastest_k"),
+            (pl.col("step") > 0).mean().alias("ascending"),
+        )
+        .with_columns(
+            (
+                (pl.col("gap_q90") - pl.col("gap_q10")) / pl.col("gap_median").clip(lower_bound=1.0)
+            ).alias("spread"),
+        )
+    )
+    enough = pl.col("distinct") >= q4.scrape_min_distinct
+    long = pl.col("views") >= q4.slow_min_pages
+    fast = pl.col("fastest_k").is_not_null() & (pl.col("fastest_k") <= q4.scrape_window_seconds)
+    even = long & (pl.col("spread") <= q4.scrape_max_spread)
+    ordered = (
+        long
+        & (pl.col("ascending") >= q4.sweep_min_share)
+        & (pl.col("spread") <= 2 * q4.scrape_max_spread)
+    )
+    return (
+        stats.filter(enough & (fast | even | ordered))
+        .with_columns(fast.alias("fast"), ordered.alias("ordered"))
+        .join(session_table.select("sid", "user_id", "ip", "start", "end"), on="sid", how="inner")
+    )
+
+
+def scraping(auto: pl.LazyFrame, config: Config, campus: list[str]) -> pl.LazyFrame:
+    """Automated sessions merged into episodes per user; the IP is withheld when it is a campus one."""
+    q4 = config.q4
+    gap = q4.episode_gap_hours * 3600
+    episodes = (
+        auto.sort("user_id", "start")
+        .with_columns(
+            (
+                (pl.col("user_id") != pl.col("user_id").shift(1)).fill_null(True)
+                | ((pl.col("start") - pl.col("end").shift(1)).dt.total_seconds().fill_null(0) > gap)
+            )
+            .cast(pl.UInt32)
+            .cum_sum()
+            .alias("episode")
+        )
+        .group_by("episode")
+        .agg(
+            pl.col("user_id").first(),
+            pl.col("start").min(),
+            pl.col("end").max(),
+            pl.col("views").sum(),
+            pl.col("distinct").max(),
+            pl.col("ip").cast(pl.String).unique().alias("ips"),
+            (pl.col("gap_median") * pl.col("views")).sum().alias("gap_weighted"),
+            pl.col("spread").median().alias("spread"),
+            pl.col("ascending").max().alias("ascending"),
+            pl.col("fast").any().alias("fast"),
+            pl.col("ordered").any().alias("ordered"),
+        )
+    )
+    seconds = (pl.col("end") - pl.col("start")).dt.total_seconds().cast(pl.Float64)
+    pace = pl.col("gap_weighted") / pl.col("views")
+    one_ip = pl.col("ips").list.len() == 1
+    ip = pl.col("ips").list.first()
+    on_campus = one_ip & ip.is_in(campus)
+    where = (
+        pl.when(on_campus)
+        .then(pl.lit("a campus network"))
+        .when(one_ip)
+        .then(ip)
+        .otherwise(pl.format("{} networks", pl.col("ips").list.len()))
+    )
+    how = (
+        pl.when(pl.col("fast"))
+        .then(pl.lit("far faster than anyone reads"))
+        .when(pl.col("ordered"))
+        .then(pl.lit("walking the pages in order at an even pace"))
+        .otherwise(pl.lit("at a machine's even pace"))
+    )
+    return finish(
+        episodes.with_columns(
+            pl.lit("high").alias("tier"),
+            pl.when(one_ip & ~on_campus).then(ip).otherwise(None).alias("ip"),
+            (pl.col("views") / (seconds / 60).clip(lower_bound=1.0)).alias("score"),
+            (
+                0.5
+                + 0.25 * _grade(pl.col("views"), q4.scrape_min_pages, 30 * q4.scrape_min_pages)
+                + 0.25 * pl.col("fast").cast(pl.Float64)
+            ).alias("severity"),
+            pl.format(
+                "user {} fetched {} pages ({} different) in {} from {}, starting {}: one every {} "
+                "seconds, {}",
+                pl.col("user_id"),
+                pl.col("views"),
+                pl.col("distinct"),
+                _duration(seconds),
+                where,
+                _when(pl.col("start")),
+                pace.round(1).cast(pl.String),
+                how,
+            ).alias("evidence"),
+        ),
+        "scraping",
+    )
+
+
+# --- attack probes -----------------------------------------------------------------------------------------
+
+
+def probes(base: pl.LazyFrame, config: Config) -> pl.LazyFrame:
+    """Requests for attack paths, one incident per IP and episode (`probe_episode_days` apart)."""
+    gap = config.q4.probe_episode_days * 86400
+    rows = (
+        base.filter(pl.col("page_kind") == "probe")
+        .select("ip", "user_id", "timestamp", "path")
+        .with_columns(pl.col("ip").cast(pl.String))
+        .sort("ip", "timestamp", nulls_last=True)
+        .with_columns(
+            (
+                (pl.col("ip") != pl.col("ip").shift(1)).fill_null(True)
+                | (
+                    (pl.col("timestamp") - pl.col("timestamp").shift(1))
+                    .dt.total_seconds()
+                    .fill_null(0)
+                    > gap
+                )
+            )
+            .cast(pl.UInt32)
+            .cum_sum()
+            .alias("episode")
+        )
+    )
+    return finish(
+        rows.group_by("episode")
+        .agg(
+            pl.col("ip").first(),
+            pl.len().alias("views"),
+            pl.col("path").n_unique().alias("paths"),
+            pl.col("path").first().alias("example"),
+            pl.col("user_id").drop_nulls().n_unique().alias("users"),
+            pl.col("user_id").drop_nulls().first().alias("user_id"),
+            pl.col("timestamp").min().alias("start"),
+            pl.col("timestamp").max().alias("end"),
+        )
+        .with_columns(
+            pl.lit("high").alias("tier"),
+            pl.when(pl.col("users") == 1).then(pl.col("user_id")).otherwise(None).alias("user_id"),
+            pl.col("views").cast(pl.Float64).alias("score"),
+            (0.5 + 0.5 * _grade(pl.col("views"), 1, 100)).alias("severity"),
+            pl.format(
+                "{} asked for {} known attack addresses ({} different, such as {}) between {} and "
+                "{}{}",
+                pl.col("ip").fill_null("an unknown address"),
+                pl.col("views"),
+                pl.col("paths"),
+                pl.col("example").str.slice(0, 60),
+                _when(pl.col("start")),
+                _when(pl.col("end")),
+                pl.when(pl.col("users") == 1)
+                .then(pl.format(", signed in as user {}", pl.col("user_id")))
+                .when(pl.col("users") > 1)
+                .then(pl.format(", signed in as {} users", pl.col("users")))
+                .otherwise(pl.lit("")),
+            ).alias("evidence"),
+        ),
+        "probe",
+    )
+
+
+# --- daily volumes: heavy days -----------------------------------------------------------------------------
+
+
+def user_groups(base: pl.LazyFrame) -> pl.LazyFrame:
+    """user_id -> group ("staff" when any view names a staff cohort, else "students")."""
+    return (
+        base.filter(pl.col("user_id").is_not_null())
+        .group_by("user_id")
+        .agg((pl.col("role") == "staff").any().alias("staff"))
+        .with_columns(
+            pl.when(pl.col("staff"))
+            .then(pl.lit("staff"))
+            .otherwise(pl.lit("students"))
+            .alias("group")
+        )
+        .select("user_id", "group")
+    )
+
+
+def daily_views(base: pl.LazyFrame, groups: pl.LazyFrame, config: Config) -> pl.LazyFrame:
+    """Per user and day: views, the user's own usual day (median and spread of log views over their
+    active days), the population's heavy-day bar for their group, and the `heavy` flag."""
+    q4 = config.q4
+    counts = (
+        base.filter(pl.col("user_id").is_not_null() & (pl.col("page_kind") != "probe"))
+        .group_by("user_id", "date")
+        .agg(pl.len().alias("views"), pl.col("ip").n_unique().alias("ips"))
+        .join(groups, on="user_id", how="left")
+        .with_columns(pl.col("views").cast(pl.Float64).log().alias("log_views"))
+    )
+    own = counts.group_by("user_id").agg(
+        pl.col("log_views").median().alias("own_median"),
+        pl.len().alias("own_days"),
+    )
+    spread = (
+        counts.join(own, on="user_id")
+        .group_by("user_id")
+        .agg((pl.col("log_views") - pl.col("own_median")).abs().median().alias("own_mad"))
+    )
+    bar = counts.group_by("group").agg(
+        pl.col("views").quantile(q4.heavy_pop_quantile).alias("pop_bar")
+    )
+    floor = math.log(q4.heavy_own_floor)
+    return (
+        counts.join(own, on="user_id")
+        .join(spread, on="user_id")
+        .join(bar, on="group")
+        .with_columns(
+            (
+                (pl.col("log_views") - pl.col("own_median"))
+                / (1.4826 * pl.col("own_mad")).clip(lower_bound=floor)
+            ).alias("own_z"),
+            pl.col("own_median").exp().alias("usual"),
+            pl.max_horizontal(pl.col("pop_bar"), pl.lit(float(q4.heavy_day_min_views))).alias(
+                "bar"
+            ),
+        )
+        .with_columns(
+            (
+                (pl.col("views") >= pl.col("bar"))
+                & ((pl.col("own_days") < q4.heavy_min_days) | (pl.col("own_z") >= q4.heavy_own_z))
+            ).alias("heavy")
+        )
+    )
+
+
+def heavy_days(
+    base: pl.LazyFrame, daily: pl.LazyFrame, auto_days: pl.LazyFrame, config: Config
+) -> pl.LazyFrame:
+    q4 = config.q4
+    flagged = daily.filter(pl.col("heavy")).join(auto_days, on=["user_id", "date"], how="anti")
+    details = (
+        base.join(flagged.select("user_id", "date"), on=["user_id", "date"], how="semi")
+        .filter(pl.col("page_kind") != "probe")
+        .group_by("user_id", "date")
+        .agg(
+            pl.col("timestamp").min().alias("start"),
+            pl.col("timestamp").max().alias("end"),
+            pl.col("ip").cast(pl.String).first().alias("ip"),
+        )
+    )
+    hours = (pl.col("end") - pl.col("start")).dt.total_seconds() / 3600
+    times = (pl.col("views") / pl.col("usual").clip(lower_bound=1.0)).round(0)
+    return finish(
+        flagged.join(details, on=["user_id", "date"], how="left").with_columns(
+            pl.lit("medium").alias("tier"),
+            pl.when(pl.col("ips") == 1).then(pl.col("ip")).otherwise(None).alias("ip"),
+            pl.col("own_z").alias("score"),
+            (
+                0.5 * _grade(pl.col("views") / pl.col("bar"), 1.0, 5.0)
+                + 0.5 * _grade(pl.col("views") / pl.col("usual").clip(lower_bound=1.0), 5.0, 100.0)
+            ).alias("severity"),
+            pl.format(
+                "user {} read {} pages on {} within {} hours; {}",
+                pl.col("user_id"),
+                pl.col("views"),
+                _day(pl.col("start")),
+                hours.round(1).cast(pl.String),
+                pl.when(pl.col("own_days") < q4.heavy_min_days)
+                .then(
+                    pl.format(
+                        "too few days to know their usual day, but more than nearly all {}' days",
+                        pl.col("group"),
+                    )
+                )
+                .otherwise(
+                    pl.format(
+                        "about {} times their usual {} a day, and more than nearly all {}' days",
+                        _int(times),
+                        _int(pl.col("usual")),
+                        pl.col("group"),
+                    )
+                ),
+            ).alias("evidence"),
+        ),
+        "heavy_day",
+    )
+
+
+# --- sharing: accounts and addresses -------------------------------------------------------------------
+
+
+def _windows(days: int, column: str = "date") -> list[pl.Expr]:
+    """Two staggered window numbers of `days` days: any stretch of half a window lies inside one."""
+    epoch = pl.col(column).cast(pl.Int32)
+    half = max(days // 2, 1)
+    return [(epoch // days).alias("w0"), ((epoch + half) // days).alias("w1")]
+
+
+def account_sharing(
+    session_table: pl.LazyFrame, groups: pl.LazyFrame, config: Config, campus: list[str]
+) -> pl.LazyFrame:
+    """Accounts used from two networks at the same time on many days of a window, or from far more
+    outside networks than their peers within one window (staff against staff)."""
+    q4 = config.q4
+    days = q4.share_window_days
+    # A network is episodic for an account when the account used it on share_min_days days within at
+    # most two windows and not outside them: a second person's network, not the owner's own home.
+    lifetime = (
+        session_table.group_by("user_id", "ip")
+        .agg(
+            pl.col("start").min().alias("first_use"),
+            pl.col("end").max().alias("last_use"),
+            pl.col("start").dt.date().n_unique().alias("days_used"),
+        )
+        .with_columns(
+            (
+                ((pl.col("last_use") - pl.col("first_use")).dt.total_days() <= 2 * days)
+                & (pl.col("days_used") >= q4.share_min_days)
+            ).alias("episodic")
+        )
+        .select("user_id", "ip", "episodic")
+    )
+    real = session_table.filter(pl.col("views") >= q4.share_min_session_views)
+    running_end = pl.col("end").cum_max().over("user_id")
+    overlaps = (
+        real.sort("user_id", "start")
+        .with_columns(
+            # sessions of one user and IP never overlap (they are cut at long gaps), so a session
+            # starting before an earlier one ended is on another network: the one holding that end
+            running_end.shift(1).over("user_id").alias("busy_until"),
+            pl.when(pl.col("end") == running_end)
+            .then(pl.col("ip"))
+            .otherwise(None)
+            .forward_fill()
+            .over("user_id")
+            .shift(1)
+            .over("user_id")
+            .alias("other_ip"),
+        )
+        .filter(pl.col("start") < pl.col("busy_until"))
+        .join(lifetime, on=["user_id", "ip"], how="left")
+        .join(
+            lifetime.rename({"ip": "other_ip", "episodic": "other_episodic"}),
+            on=["user_id", "other_ip"],
+            how="left",
+        )
+        .filter(pl.col("episodic").fill_null(False) | pl.col("other_episodic").fill_null(False))
+        .select("user_id", pl.col("start").dt.date().alias("date"))
+        .unique()
+        .with_columns(_windows(days))
+    )
+    overlap_windows = pl.concat(
+        [
+            overlaps.group_by("user_id", pl.col(w).alias("window"))
+            .agg(
+                pl.len().alias("overlap_days"),
+                pl.col("date").min().alias("first"),
+                pl.col("date").max().alias("last"),
+            )
+            .with_columns(pl.lit(w).alias("grid"))
+            for w in ("w0", "w1")
+        ]
+    ).filter(pl.col("overlap_days") >= q4.share_min_days)
+    outside = (
+        session_table.filter(~pl.col("ip").is_in(campus))
+        .select("user_id", "ip", pl.col("start").dt.date().alias("date"))
+        .with_columns(_windows(2 * days))
+    )
+    network_windows = pl.concat(
+        [
+            outside.group_by("user_id", pl.col(w).alias("window"))
+            .agg(
+                pl.col("ip").n_unique().alias("networks"),
+                pl.len().alias("sessions"),
+                pl.col("date").min().alias("first"),
+                pl.col("date").max().alias("last"),
+            )
+            .with_columns(pl.lit(w).alias("grid"))
+            for w in ("w0", "w1")
+        ]
+    ).join(groups, on="user_id", how="left")
+    network_bar = network_windows.group_by("group").agg(
+        pl.col("networks").quantile(q4.share_networks_quantile).alias("peer_bar")
+    )
+    # far more networks than peers, or a new network for nearly every session
+    many_rule = (
+        pl.col("networks")
+        >= pl.max_horizontal(
+            q4.share_networks_factor * pl.col("peer_bar"), pl.lit(q4.share_min_networks)
+        )
+    ) | (
+        (pl.col("networks") >= q4.share_min_networks)
+        & (pl.col("networks") >= q4.share_network_ratio * pl.col("sessions"))
+    )
+    many = (
+        network_windows.join(network_bar, on="group")
+        .filter(many_rule)
+        .group_by("user_id")
+        .agg(
+            pl.col("networks").max().alias("networks"),
+            pl.col("sessions").sort_by("networks", descending=True).first().alias("n_sessions"),
+            pl.col("peer_bar").first().alias("peer_bar"),
+            pl.col("first").sort_by("networks", descending=True).first().alias("n_first"),
+            pl.col("last").sort_by("networks", descending=True).first().alias("n_last"),
+        )
+    )
+    overlapping = overlap_windows.group_by("user_id").agg(
+        pl.col("overlap_days").max().alias("overlap_days"),
+        pl.col("first").sort_by("overlap_days", descending=True).first().alias("o_first"),
+        pl.col("last").sort_by("overlap_days", descending=True).first().alias("o_last"),
+    )
+    flagged = overlapping.join(many, on="user_id", how="full", coalesce=True)
+    first = pl.min_horizontal("o_first", "n_first")
+    last = pl.max_horizontal("o_last", "n_last")
+    views = (
+        session_table.join(
+            flagged.select("user_id", first.alias("a"), last.alias("b")), on="user_id"
+        )
+        .filter(pl.col("start").dt.date().is_between(pl.col("a"), pl.col("b")))
+        .group_by("user_id")
+        .agg(
+            pl.col("views").sum().alias("views"),
+            pl.col("start").min().alias("start"),
+            pl.col("end").max().alias("end"),
+            pl.col("ip").n_unique().alias("ips"),
+        )
+    )
+    reason = pl.concat_str(
+        pl.when(pl.col("overlap_days").is_not_null()).then(
+            pl.format(
+                "on {} days it was in use from two networks at the same time",
+                pl.col("overlap_days"),
+            )
+        ),
+        pl.when(pl.col("networks").is_not_null()).then(
+            pl.format(
+                "it was used from {} outside networks in {} sessions within {} days, where nearly "
+                "all peers use {} at most",
+                pl.col("networks"),
+                pl.col("n_sessions"),
+                pl.lit(2 * days),
+                _int(pl.col("peer_bar")),
+            )
+        ),
+        separator="; ",
+        ignore_nulls=True,
+    )
+    return finish(
+        flagged.join(views, on="user_id", how="inner").with_columns(
+            pl.lit("high").alias("tier"),
+            pl.lit(None, dtype=pl.String).alias("ip"),
+            pl.col("overlap_days").fill_null(0).cast(pl.Float64).alias("score"),
+            (
+                0.5 * _grade(pl.col("overlap_days").fill_null(1), q4.share_min_days, 30)
+                + 0.5
+                * _grade(
+                    pl.col("networks").fill_null(1) / pl.col("peer_bar").fill_null(1).clip(1),
+                    q4.share_networks_factor,
+                    10 * q4.share_networks_factor,
+                )
+            ).alias("severity"),
+            pl.format(
+                "account of user {} between {} and {}: {}",
+                pl.col("user_id"),
+                _day(pl.col("start")),
+                _day(pl.col("end")),
+                reason,
+            ).alias("evidence"),
+        ),
+        "account_sharing",
+    )
+
+
+def shared_ips(base: pl.LazyFrame, config: Config, campus: list[str]) -> pl.LazyFrame:
+    """Outside addresses used by many people within one short window; a spike (most of the address's
+    people in that window) is high, a network shared all along (a VPN, a phone carrier) low."""
+    q4 = config.q4
+    days = q4.shared_ip_window_days
+    rows = base.filter(
+        pl.col("user_id").is_not_null() & pl.col("ip").is_not_null() & ~pl.col("ip").is_in(campus)
+    ).select("ip", "user_id", "date", "timestamp", "role")
+    per_day = (
+        rows.group_by("ip", "user_id", "date")
+        .agg(
+            pl.len().alias("views"),
+            pl.col("timestamp").min().alias("start"),
+            pl.col("timestamp").max().alias("end"),
+            (pl.col("role") == "student").any().alias("student"),
+        )
+        .with_columns(_windows(days))
+    )
+    lifetime = per_day.group_by("ip").agg(pl.col("user_id").n_unique().alias("lifetime_users"))
+    windows = pl.concat(
+        [
+            per_day.group_by("ip", pl.col(w).alias("window")).agg(
+                pl.col("user_id").n_unique().alias("users"),
+                pl.col("user_id").filter(pl.col("student")).n_unique().alias("students"),
+                pl.col("views").sum().alias("views"),
+                pl.col("start").min().alias("start"),
+                pl.col("end").max().alias("end"),
+            )
+            for w in ("w0", "w1")
+        ]
+    ).filter(pl.col("users") >= q4.shared_ip_window_users)
+    best = (
+        windows.sort("users", "start", descending=[True, False])
+        .group_by("ip")
+        .agg(pl.all().first(), pl.len().alias("flagged_windows"))
+        .join(lifetime, on="ip")
+    )
+    spike = pl.col("users") >= q4.shared_ip_spike_share * pl.col("lifetime_users")
+    return finish(
+        best.with_columns(
+            pl.when(spike).then(pl.lit("high")).otherwise(pl.lit("low")).alias("tier"),
+            pl.lit(None, dtype=pl.Int64).alias("user_id"),
+            pl.col("ip").cast(pl.String),
+            pl.col("users").cast(pl.Float64).alias("score"),
+            _grade(pl.col("users"), q4.shared_ip_window_users, 5 * q4.shared_ip_window_users).alias(
+                "severity"
+            ),
+            pl.format(
+                "{} people ({} of them students) used outside network {} between {} and {}{}",
+                pl.col("users"),
+                pl.col("students"),
+                pl.col("ip").cast(pl.String),
+                _day(pl.col("start")),
+                _day(pl.col("end")),
+                pl.when(spike)
+                .then(pl.format("; it had {} users in all", pl.col("lifetime_users")))
+                .otherwise(
+                    pl.format(
+                        "; shared all along ({} users in all), like a library or a private network",
+                        pl.col("lifetime_users"),
+                    )
+                ),
+            ).alias("evidence"),
+        ),
+        "shared_ip",
+    )
+
+
+# --- identities ------------------------------------------------------------------------------------------
+
+
+def stale_accounts(base: pl.LazyFrame, config: Config, data_start: object) -> pl.LazyFrame:
+    """Students of a cohort that ended more than `stale_years` before the log begins, in sustained use:
+    within one `share_window_days` window, active on `stale_min_days` days or reading
+    `stale_min_views` pages."""
+    q4 = config.q4
+    days = q4.share_window_days
+    cutoff = pl.lit(data_start).cast(pl.Datetime("us")).dt.date() - pl.duration(
+        days=round(365.25 * q4.stale_years)
+    )
+    rows = base.filter((pl.col("role") == "student") & pl.col("end_date").is_not_null()).filter(
+        pl.col("end_date") < cutoff
+    )
+    active = (
+        rows.group_by("user_id", "cohort_id", "date")
+        .agg(pl.len().alias("views"))
+        .with_columns(_windows(days))
+    )
+    windows = pl.concat(
+        [
+            active.group_by("user_id", "cohort_id", pl.col(w).alias("window")).agg(
+                pl.len().alias("days"), pl.col("views").sum().alias("window_views")
+            )
+            for w in ("w0", "w1")
+        ]
+    ).filter((pl.col("days") >= q4.stale_min_days) | (pl.col("window_views") >= q4.stale_min_views))
+    sustained = windows.group_by("user_id", "cohort_id").agg(
+        pl.col("days").max().alias("best_days"),
+        pl.col("window_views").max().alias("best_views"),
+    )
+    totals = rows.group_by("user_id", "cohort_id").agg(
+        pl.len().alias("views"),
+        pl.col("date").n_unique().alias("active_days"),
+        pl.col("timestamp").min().alias("start"),
+        pl.col("timestamp").max().alias("end"),
+        pl.col("end_date").first().alias("end_date"),
+        pl.col("ip").cast(pl.String).first().alias("ip"),
+        pl.col("ip").n_unique().alias("ips"),
+    )
+    years = (pl.col("start").dt.date() - pl.col("end_date")).dt.total_days() / 365.25
+    return finish(
+        sustained.join(totals, on=["user_id", "cohort_id"]).with_columns(
+            pl.lit("medium").alias("tier"),
+            pl.when(pl.col("ips") == 1).then(pl.col("ip")).otherwise(None).alias("ip"),
+            pl.col("best_days").cast(pl.Float64).alias("score"),
+            (
+                0.5 * _grade(pl.col("best_days"), q4.stale_min_days, days)
+                + 0.5 * _grade(pl.col("best_views"), q4.stale_min_views, 10 * q4.stale_min_views)
+            ).alias("severity"),
+            pl.format(
+                "user {} finished their course {} years before they read here, yet read {} pages "
+                "on {} days between {} and {}, up to {} pages on {} days within {} days",
+                pl.col("user_id"),
+                years.round(1).cast(pl.String),
+                pl.col("views"),
+                pl.col("active_days"),
+                _day(pl.col("start")),
+                _day(pl.col("end")),
+                pl.col("best_views"),
+                pl.col("best_days"),
+                pl.lit(days),
+            ).alias("evidence"),
+        ),
+        "stale_account",
+    )
+
+
+def unknown_users(base: pl.LazyFrame, config: Config) -> pl.LazyFrame:
+    """Accounts never seen with a known cohort (not staff): medium when they name a cohort id absent
+    from the cohorts table, or when their busiest week is above `unknown_week_quantile` of all
+    accounts' busiest weeks; low otherwise."""
+    q4 = config.q4
+    unidentified = pl.col("role").is_in(["no_cohort", "unknown_cohort"])
+    known_users = base.filter(pl.col("user_id").is_not_null())
+    weekly = (
+        known_users.filter(pl.col("page_kind") != "probe")
+        .with_columns(_windows(7))
+        .select("user_id", "w0", "w1")
+    )
+    busiest = (
+        pl.concat(
+            [weekly.group_by("user_id", pl.col(w).alias("window")).len() for w in ("w0", "w1")]
+        )
+        .group_by("user_id")
+        .agg(pl.col("len").max().alias("busiest_week"))
+    )
+    bar = busiest.select(pl.col("busiest_week").quantile(q4.unknown_week_quantile).alias("bar"))
+    users = (
+        known_users.group_by("user_id")
+        .agg(
+            (pl.col("role") == "staff").any().alias("is_staff"),
+            pl.col("role").is_in(["student", "placeholder"]).any().alias("known"),
+            (pl.col("role") == "unknown_cohort").sum().alias("bad_views"),
+            unidentified.sum().alias("views"),
+            pl.col("timestamp").filter(unidentified).min().alias("start"),
+            pl.col("timestamp").filter(unidentified).max().alias("end"),
+            pl.col("date").filter(unidentified).n_unique().alias("days"),
+            pl.col("ip").filter(unidentified).n_unique().alias("ips"),
+            pl.col("ip").filter(unidentified).cast(pl.String).first().alias("ip"),
+            pl.col("cohort_id").filter(pl.col("role") == "unknown_cohort").first().alias("bad_id"),
+        )
+        .filter(
+            ~pl.col("is_staff")
+            & (pl.col("views") > 0)
+            & (~pl.col("known") | (pl.col("bad_views") > 0))
+        )
+        .join(busiest, on="user_id", how="left")
+        .join(bar, how="cross")
+    )
+    intense = pl.col("busiest_week") >= pl.col("bar")
+    medium = (pl.col("bad_views") > 0) | intense
+    return finish(
+        users.with_columns(
+            pl.when(medium).then(pl.lit("medium")).otherwise(pl.lit("low")).alias("tier"),
+            pl.when(pl.col("ips") == 1).then(pl.col("ip")).otherwise(None).alias("ip"),
+            pl.col("views").cast(pl.Float64).alias("score"),
+            (
+                0.5 * (pl.col("bad_views") > 0).cast(pl.Float64)
+                + 0.5 * _grade(pl.col("busiest_week") / pl.col("bar").clip(lower_bound=1), 1, 10)
+            ).alias("severity"),
+            pl.format(
+                "user {} {}: {} pages on {} days between {} and {}{}",
+                pl.col("user_id"),
+                pl.when(pl.col("bad_views") > 0)
+                .then(pl.format("names cohort {}, which does not exist", pl.col("bad_id")))
+                .otherwise(pl.lit("belongs to no cohort and is not staff")),
+                pl.col("views"),
+                pl.col("days"),
+                _day(pl.col("start")),
+                _day(pl.col("end")),
+                pl.when(intense)
+                .then(
+                    pl.format(
+                        ", up to {} in one week (more than nearly every account)",
+                        pl.col("busiest_week"),
+                    )
+                )
+                .otherwise(pl.lit("")),
+            ).alias("evidence"),
+        ),
+        "unknown_user",
+    )
+
+
+# --- all together --------------------------------------------------------------------------------------
+
+
+# Kinds that lead the high tier in this order; the other kinds of a tier are interleaved.
+LEADING_KINDS: tuple[str, ...] = ("probe", "scraping")
+
+
+def rank(incidents: pl.DataFrame) -> pl.DataFrame:
+    """Tier first (high, medium, low). Within a tier, attack probes and automated fetching lead (by
+    severity); the other kinds are interleaved, each kind's most severe first (the first of each kind,
+    then the second of each kind ...), so no kind with many cases hides another. Rank 1 is shown
+    first."""
+    tier_order = {t: i for i, t in enumerate(TIERS)}
+    kind_order = {k: i for i, k in enumerate(KINDS)}
+    return (
+        incidents.sort(
+            ["severity", "views", "start", "user_id", "ip"],
+            descending=[True, True, False, False, False],
+            nulls_last=True,
+        )
+        .with_columns(
+            pl.col("tier").replace_strict(tier_order, return_dtype=pl.Int64).alias("_t"),
+            pl.col("kind")
+            .replace_strict(kind_order, default=99, return_dtype=pl.Int64)
+            .alias("_k"),
+            pl.int_range(pl.len()).over("tier", "kind").alias("_n"),
+        )
+        .with_columns(
+            pl.when(pl.col("kind").is_in(list(LEADING_KINDS)))
+            .then(pl.lit(0))
+            .otherwise(pl.lit(1))
+            .alias("_lead"),
+        )
+        .with_columns(
+            pl.when(pl.col("_lead") == 0).then(pl.col("_k")).otherwise(pl.col("_n")).alias("_a"),
+            pl.when(pl.col("_lead") == 0).then(pl.col("_n")).otherwise(pl.col("_k")).alias("_b"),
+        )
+        .sort(["_t", "_lead", "_a", "_b"], maintain_order=True)
+        .drop("_t", "_k", "_n", "_lead", "_a", "_b")
+        .with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("rank"))
+    )
