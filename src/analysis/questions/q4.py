@@ -17,7 +17,6 @@ use is (heavy days, machine-paced use, an old account in sustained use). The det
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -277,7 +276,7 @@ def detect(prepared: Prepared, config: Config) -> tuple[pl.DataFrame, pl.DataFra
     """All incidents (ranked), the daily frame of heavy-day users, and the campus IPs."""
     frame = prepared.views.select(detect_.BASE_COLUMNS).collect()
     base = frame.lazy()
-    detected = campus_ips(dataclasses.replace(prepared, views=base), config)
+    detected = campus_ips(prepared, config)
     campus = detect_.campus_addresses(base, config, detected)
     rows = detect_.session_rows(base.with_row_index("idx"), config).collect()
     session_table, groups = pl.collect_all(
