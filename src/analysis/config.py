@@ -134,7 +134,7 @@ class Q4Config:
     # views) on two networks at the same time on share_min_days days, or more outside networks than
     # share_networks_factor x the peers' share_networks_quantile (and at least share_min_networks)
     share_window_days: int = 28
-    share_min_session_views: int = 3
+    share_min_session_views: int = 1
     share_min_days: int = 4
     share_networks_quantile: float = 0.99
     share_networks_factor: float = 2.0

@@ -491,6 +491,11 @@ def heavy_days(
         )
     )
     hours = (pl.col("end") - pl.col("start")).dt.total_seconds() / 3600
+    busier = (
+        pl.when(pl.col("group") == "staff")
+        .then(pl.lit("busier than nearly any staff member's day"))
+        .otherwise(pl.lit("busier than nearly any student's day"))
+    )
     times = (pl.col("views") / pl.col("usual").clip(lower_bound=1.0)).round(0)
     return finish(
         flagged.join(details, on=["user_id", "date"], how="left").with_columns(
@@ -508,18 +513,13 @@ def heavy_days(
                 _day(pl.col("start")),
                 hours.round(1).cast(pl.String),
                 pl.when(pl.col("own_days") < q4.heavy_min_days)
-                .then(
-                    pl.format(
-                        "too few days to know their usual day, but more than nearly all {}' days",
-                        pl.col("group"),
-                    )
-                )
+                .then(pl.format("too few days to know their usual day, but {}", busier))
                 .otherwise(
                     pl.format(
-                        "about {} times their usual {} a day, and more than nearly all {}' days",
+                        "about {} times their usual {} a day, and {}",
                         _int(times),
                         _int(pl.col("usual")),
-                        pl.col("group"),
+                        busier,
                     )
                 ),
             ).alias("evidence"),
@@ -546,7 +546,10 @@ def account_sharing(
     q4 = config.q4
     days = q4.share_window_days
     # A network is episodic for an account when the account used it on share_min_days days within at
-    # most two windows and not outside them: a second person's network, not the owner's own home.
+    # most two windows and at most half of the account's own time in the log: a second person's
+    # network, not the owner's home.
+    span = (pl.col("last_use") - pl.col("first_use")).dt.total_days()
+    account_span = (pl.col("last_use").max() - pl.col("first_use").min()).over("user_id")
     lifetime = (
         session_table.group_by("user_id", "ip")
         .agg(
@@ -556,7 +559,8 @@ def account_sharing(
         )
         .with_columns(
             (
-                ((pl.col("last_use") - pl.col("first_use")).dt.total_days() <= 2 * days)
+                (span <= 2 * days)
+                & (span <= 0.5 * account_span.dt.total_days())
                 & (pl.col("days_used") >= q4.share_min_days)
             ).alias("episodic")
         )
@@ -904,13 +908,14 @@ def unknown_users(base: pl.LazyFrame, config: Config) -> pl.LazyFrame:
                 + 0.5 * _grade(pl.col("busiest_week") / pl.col("bar").clip(lower_bound=1), 1, 10)
             ).alias("severity"),
             pl.format(
-                "user {} {}: {} pages on {} days between {} and {}{}",
+                "user {} {}: {} pages on {} {} between {} and {}{}",
                 pl.col("user_id"),
                 pl.when(pl.col("bad_views") > 0)
                 .then(pl.format("names cohort {}, which does not exist", pl.col("bad_id")))
                 .otherwise(pl.lit("belongs to no cohort and is not staff")),
                 pl.col("views"),
                 pl.col("days"),
+                pl.when(pl.col("days") == 1).then(pl.lit("day")).otherwise(pl.lit("days")),
                 _day(pl.col("start")),
                 _day(pl.col("end")),
                 pl.when(intense)
