@@ -66,6 +66,8 @@ def _base(number: int) -> dict:
 def _incidents(kind: str = "scraping") -> pl.DataFrame:
     return pl.DataFrame(
         {
+            "rank": [1, 2],
+            "tier": ["high", "high"],
             "kind": [kind, "shared_ip"],
             "user_id": [7, None],
             "ip": ["203.0.113.9", "198.51.100.20"],

@@ -70,15 +70,15 @@ LABEL_KINDS: tuple[str, ...] = (
 
 # Incident kinds produced by question 4 (documented in schemas/findings.schema.json).
 INCIDENT_KINDS: tuple[str, ...] = (
-    "scraping",
-    "heavy_day",
-    "shared_ip",
-    "many_ips",
-    "new_ip",
-    "out_of_enrollment",
-    "unknown_identity",
-    "probing",
+    "probe",  # requests for attack paths (high)
+    "scraping",  # automated fetching at any pace (high)
+    "account_sharing",  # one account used by several people within weeks (high)
+    "shared_ip",  # one outside IP used by many people within days (high; low when shared all along)
+    "heavy_day",  # a person's abnormally heavy day (medium)
+    "stale_account",  # an account of a cohort that ended years before the log, in sustained use (medium)
+    "unknown_user",  # an account in no known cohort (medium or low)
 )
+INCIDENT_TIERS: tuple[str, ...] = ("high", "medium", "low")
 
 
 def empty_frame(schema: dict[str, pl.DataType]) -> pl.DataFrame:

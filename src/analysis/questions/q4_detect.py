@@ -33,20 +33,13 @@ import math
 import polars as pl
 
 from analysis.config import Config
+from analysis.schema import INCIDENT_KINDS, INCIDENT_TIERS
 
-TIERS: tuple[str, ...] = ("high", "medium", "low")
+TIERS: tuple[str, ...] = INCIDENT_TIERS
 TIER_LABELS: dict[str, str] = {"high": "High", "medium": "Medium", "low": "Low"}
 
-# Incident kinds, in their order within a tier (contract with evaluate: the names).
-KINDS: tuple[str, ...] = (
-    "probe",
-    "scraping",
-    "account_sharing",
-    "shared_ip",
-    "heavy_day",
-    "stale_account",
-    "unknown_user",
-)
+# Incident kinds (contract with evaluate: the names), in their order of precedence.
+KINDS: tuple[str, ...] = INCIDENT_KINDS
 KIND_LABELS: dict[str, str] = {
     "probe": "Attack probes",
     "scraping": "Automated fetching",
