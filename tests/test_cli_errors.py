@@ -114,7 +114,7 @@ def test_data_dir_that_cannot_be_created_is_one_line(tmp_path, log, capsys) -> N
         (None, "is a directory"),
         (b'[site]\ntitle = "Caf\xe9"\n', "not valid UTF-8"),
         (b"q1 = 5\n", "q1: expected a table"),
-        (b"[q4]\nbollinger_window = 0\n", "q4.bollinger_window must be >= 2"),
+        (b"[q4]\nshared_ip_window_users = 0\n", "q4.shared_ip_window_users must be >= 2"),
         (b"[q1]\ntop_k = -1\n", "q1.top_k must be >= 1"),
         (b"[q5]\nbootstrap_reps = 0\n", "q5.bootstrap_reps must be >= 1"),
         (b"[q2]\nconfidence = nan\n", "q2.confidence must be > 0 and < 1"),

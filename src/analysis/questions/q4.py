@@ -371,7 +371,6 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     parameters = {
         name: (list(value) if isinstance(value, tuple) else value)
         for name, value in vars(config.q4).items()
-        if name != "max_incidents"
     }
     caveats = [
         "Incidents are leads for a security review, not proof: a shared network can be a household "
