@@ -302,7 +302,8 @@ def test_incidents_are_tiered_ranked_complete_and_typed(cfg):
     assert "Incidents by tier and kind" in tables
     labels = set(tables["Incidents by tier and kind"]["Kind"])
     assert labels <= set(q4.KIND_LABELS.values()) and "Automated fetching" in labels
-    assert any(title.startswith("High tier") for title in tables)
+    assert {"High tier", "Medium tier", "Low tier"} <= set(tables)
+    assert tables["High tier"].height == 2 and tables["High tier"]["Rank"].to_list() == [1, 2]
 
 
 def test_answer_is_short_plain_and_supported(cfg):

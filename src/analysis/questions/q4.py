@@ -104,21 +104,18 @@ class Q4Result(QuestionResult):
                 pl.col("users").alias("Accounts"),
                 pl.col("views").alias("Pages"),
             )
-        for tier in TIERS:
+        for tier in TIERS:  # every tier's table, always present (empty when the tier is)
             rows = self.incidents.filter(pl.col("tier") == tier)
-            if rows.height:
-                out[f"{TIER_LABELS[tier]} tier: {rows.height:,} incidents"] = rows.select(
-                    pl.col("rank").alias("Rank"),
-                    pl.col("kind")
-                    .replace_strict(KIND_LABELS, default=pl.col("kind"))
-                    .alias("Kind"),
-                    pl.col("user_id").alias("User"),
-                    pl.col("ip").alias("Address"),
-                    pl.col("start").dt.strftime("%Y-%m-%d %H:%M").alias("From"),
-                    pl.col("end").dt.strftime("%Y-%m-%d %H:%M").alias("To"),
-                    pl.col("views").alias("Pages"),
-                    pl.col("evidence").alias("Evidence"),
-                )
+            out[f"{TIER_LABELS[tier]} tier"] = rows.select(
+                pl.col("rank").alias("Rank"),
+                pl.col("kind").replace_strict(KIND_LABELS, default=pl.col("kind")).alias("Kind"),
+                pl.col("user_id").alias("User"),
+                pl.col("ip").alias("Address"),
+                pl.col("start").dt.strftime("%Y-%m-%d %H:%M").alias("From"),
+                pl.col("end").dt.strftime("%Y-%m-%d %H:%M").alias("To"),
+                pl.col("views").alias("Pages"),
+                pl.col("evidence").alias("Evidence"),
+            )
         return out
 
     def headline(self) -> str:
