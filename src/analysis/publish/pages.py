@@ -409,6 +409,17 @@ def table(source: Any, key: str | int | None = None):
     return md(raw_html(table_html(ctx.frame(frame), max_rows=max(frame.height, 1))))
 
 
+def tables(result: Any, start: int = 0):
+    """A result's tables from position `start` on, each under its own heading (for tables whose number
+    and titles depend on the data)."""
+    ctx = current()
+    out = []
+    for title, frame in list(result.tables().items())[start:]:
+        out.append(f"\n### {ctx.text(title)}\n")
+        out.append(raw_html(table_html(ctx.frame(frame), max_rows=max(frame.height, 1))))
+    return md("\n".join(out))
+
+
 def settings_frame(parameters: dict[str, Any], prefix: str) -> pl.DataFrame:
     """Settings as a readable table: name, value, and where to change it."""
     return pl.DataFrame(
