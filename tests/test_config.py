@@ -139,3 +139,12 @@ def test_data_dir_naming_a_file_or_an_impossible_path_is_refused(tmp_path: Path)
         load_config(environ={"CURRICULUM_DATA_DIR": str(a_file)})
     with pytest.raises(ConfigError, match="cannot be created"):
         load_config(environ={"CURRICULUM_DATA_DIR": str(a_file / "below" / "it")})
+
+
+def test_data_dir_from_the_file_is_checked_too(tmp_path: Path) -> None:
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    path = tmp_path / "c.toml"
+    path.write_text(f'[paths]\ndata_dir = "{a_file}"\n')
+    with pytest.raises(ConfigError, match="paths.data_dir: .* is not a directory"):
+        load_config(path, environ={})

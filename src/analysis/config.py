@@ -517,6 +517,8 @@ def load_config(
         config = _merge(config, raw, str(config_path))
         config = dataclasses.replace(config, source_file=config_path)
     validate(config, str(config_path or "defaults"))
+    if config.paths.data_dir != PathsConfig().data_dir:
+        check_data_dir(config.paths.data_dir, f"{config_path}: paths.data_dir")
     paths = config.paths
     if env.get("CURRICULUM_DATA_DIR"):
         paths = dataclasses.replace(paths, data_dir=Path(env["CURRICULUM_DATA_DIR"]))
