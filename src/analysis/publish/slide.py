@@ -71,6 +71,9 @@ BULLET_BOX = (MARGIN, 1.7, 5.6, 4.85)
 CHART_BOX = (6.4, 1.6, SLIDE_W - MARGIN - 6.4, 5.0)
 FOOTER_BOX = (MARGIN, 6.75, SLIDE_W - 2 * MARGIN, 0.5)
 TITLE_PT, BULLET_PT, FOOTER_PT, CHART_PT = 28, 20, 16, 14
+CHAR_EM = 0.55  # average Arial character width (bold, digits) in em, for the fit estimate
+LINE_EM = 1.2  # line height in em
+BULLET_GAP_IN = 0.12  # space after each bullet
 
 
 @dataclass(frozen=True)
@@ -606,6 +609,37 @@ def _add_chart(slide: Any, chart: ChartData) -> None:
         series.format.fill.fore_color.rgb = _hex(colour)
 
 
+def _lines(text: str, width_in: float, size: int) -> int:
+    """Lines a paragraph wraps to at `size` pt in a box `width_in` wide (word by word, Arial)."""
+    per_line = max(1, int(width_in * 72 / (size * CHAR_EM)))
+    lines, used = 1, 0
+    for word in text.split():
+        need = len(word) + (1 if used else 0)
+        if used and used + need > per_line:
+            lines, used = lines + 1, len(word)
+        else:
+            used += need
+    return lines
+
+
+def fitted_size(
+    paragraphs: list[str],
+    box: tuple[float, float, float, float],
+    sizes: tuple[int, ...],
+    gap_in=0.0,
+) -> int:
+    """The largest of `sizes` (pt) at which the paragraphs fit the box's height; else the smallest.
+
+    One fixed size for every run (no autofit: LibreOffice and PowerPoint would shrink differently)."""
+    _, _, width, height = box
+    inner_w, inner_h = width - 0.1 - 0.3, height - 0.1  # text-box margins, bullet indent
+    for size in sizes:
+        lines = sum(_lines(p, inner_w, size) for p in paragraphs)
+        if lines * size * LINE_EM / 72 + gap_in * len(paragraphs) <= inner_h:
+            return size
+    return sizes[-1]
+
+
 def build_pptx(content: SlideContent, path: Path) -> Path:
     """One 16:9 slide: title, bullets, native chart, footer, speaker notes."""
     from pptx import Presentation
@@ -617,17 +651,24 @@ def build_pptx(content: SlideContent, path: Path) -> Path:
     slide = presentation.slides.add_slide(presentation.slide_layouts[6])  # blank
 
     title = _text_box(slide, TITLE_BOX, "Title")
-    _run(title.text_frame.paragraphs[0], content.title, TITLE_PT, bold=True, colour="#1b2a41")
+    title_pt = fitted_size([content.title], TITLE_BOX, (TITLE_PT, 24, 20))
+    _run(title.text_frame.paragraphs[0], content.title, title_pt, bold=True, colour="#1b2a41")
 
     left, top, width, height = BULLET_BOX
     if content.chart is None:  # the bullets take the whole width
         width = SLIDE_W - 2 * MARGIN
     body = _text_box(slide, (left, top, width, height), "Bullets")
+    bullet_pt = fitted_size(
+        content.bullets[:MAX_BULLETS],
+        (left, top, width, height),
+        (BULLET_PT, 18, MIN_PT),
+        BULLET_GAP_IN,
+    )
     for index, text in enumerate(content.bullets[:MAX_BULLETS]):
         paragraph = body.text_frame.paragraphs[0] if index == 0 else body.text_frame.add_paragraph()
         _bullet(paragraph, int(Inches(0.3)))
-        paragraph.space_after = Inches(0.12)
-        _run(paragraph, text, BULLET_PT, bold=index == 0)
+        paragraph.space_after = Inches(BULLET_GAP_IN)
+        _run(paragraph, text, bullet_pt, bold=index == 0)
 
     if content.chart is not None:
         _add_chart(slide, content.chart)
