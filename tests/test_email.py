@@ -156,7 +156,7 @@ def test_top_findings_come_first(configured_site) -> None:
 
 @pytest.mark.render
 def test_every_cid_resolves_and_the_chart_is_large(configured_site) -> None:
-    _, _, _, _, msg = configured_site
+    config, report, _, _, msg = configured_site
     body = _html(msg)
     cids = set(re.findall(r'src="cid:([^"]+)"', body))
     assert cids
@@ -172,7 +172,14 @@ def test_every_cid_resolves_and_the_chart_is_large(configured_site) -> None:
         width, _ = struct.unpack(">II", data[16:24])
         assert width >= 560, (cid, width)
     chart = re.search(r'<img[^>]*src="cid:slide-chart"[^>]*>', body)
-    assert chart and 'width="560"' in chart.group(0) and 'alt="Incidents' in chart.group(0)
+    assert chart and 'width="560"' in chart.group(0)
+    from analysis.publish import pages, slide
+
+    data = slide.chart_data(pages.Page(key="email", report=report, config=config))
+    assert data is not None
+    assert f'alt="{pages.escape_html(data.description())}"' in chart.group(
+        0
+    )  # every value, in words
 
 
 @pytest.mark.render
