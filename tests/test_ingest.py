@@ -417,6 +417,7 @@ def test_seconds_beyond_59_are_quarantined_not_rolled_over(tmp_path: Path) -> No
         "2018-01-26 23:59:60 / 1 8 1.2.3.4\n"  # would become the next day
         "2018-01-26 10:60:00 / 1 8 1.2.3.4\n"
         "2018-01-26 10:30:59 / 1 8 1.2.3.4\n"
+        "0000-01-01 10:30:59 / 1 8 1.2.3.4\n"  # no year 0 in Python's datetime
     )
     logs, quarantine, _ = read_log_file(_write(tmp_path / "s.log", text), progress=False)
     assert logs["timestamp"].to_list() == [T(2018, 1, 26, 10, 30, 59)]
@@ -424,6 +425,7 @@ def test_seconds_beyond_59_are_quarantined_not_rolled_over(tmp_path: Path) -> No
         (1, "bad date"),
         (2, "bad date"),
         (3, "bad date"),
+        (5, "bad date"),
     ]
 
 

@@ -37,7 +37,8 @@ _SEPARATOR = (
     "\x1f"  # a byte that never occurs in a log line: each line is read as one string column
 )
 
-_DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
+# year 0001-9999 (year 0000 has no datetime in Python: it would break every reader downstream)
+_DATE_RE = r"^([1-9]\d{3}|0[1-9]\d{2}|00[1-9]\d|000[1-9])-\d{2}-\d{2}$"
 _TIME_RE = r"^([01]\d|2[0-3]):[0-5]\d:[0-5]\d$"  # seconds 0-59: a leap second `:60` is quarantined
 _ID_RE = r"^\d{1,19}(\.0+)?$"  # "8.0" is how pandas exports an integer column holding NaN
 INVALID_UTF8 = "invalid UTF-8"
