@@ -7,8 +7,8 @@ relative to the log's first day; `@N` in a detail is replaced by user N's id whe
 
 Shapes by kind:
 - scraping: `burst` (150-300 pages about a second apart at night, a student account, a new address),
-  `slow_crawler` (a page every 20-40 s, very regular, for hours, sweeping the curriculum in order,
-  an account with no cohort, one address).
+  `slow_crawler` (a page every 20-40 s at its own steady pace, +-15 %, for hours, sweeping the
+  curriculum in order, an account with no cohort, one data-centre address).
 - probe: `sweep` (dozens of attack paths within minutes from one address), `slow` (a few attack paths a
   day for weeks from a student account on one outside address, between ordinary pages).
 - heavy_day: `day` (a working day of reading at human pace), `evening` (a cramming evening).
@@ -164,7 +164,8 @@ def scraping_slow_crawler(c: _Ctx) -> None:
     ip = c.ip(HOSTING_OCTETS)
     order = _crawl_order(c, day)
     hours = float(c.rng.uniform(3.0, 7.0))
-    gaps = c.rng.uniform(20.0, 40.0, int(hours * 3600 / 30))
+    period = float(c.rng.uniform(20.0, 40.0))  # its own pace, kept within a few seconds
+    gaps = period * c.rng.uniform(0.85, 1.15, int(hours * 3600 / period))
     start = c.base + day * 86400 + int(c.rng.integers(0, 20 * 3600))
     ts = start + np.cumsum(gaps).astype(np.int64)
     c.add(ts, order[np.arange(len(ts)) % len(order)], u, None, ip)
