@@ -196,8 +196,10 @@ def test_labels_describe_rows_really_written(name: str, simulated: dict[str, Pat
         elif kind == "account_sharing":
             assert rows(label)["ip"].n_unique() >= 3
         elif kind == "stale_account":
-            ended = cohorts.filter(pl.col("id") == label["cohort_id"])["end_date"].item()
-            assert start.date() - dt.date.fromisoformat(ended) >= dt.timedelta(days=540)
+            cohort = cohorts.filter(pl.col("id") == label["cohort_id"]).row(0, named=True)
+            assert cohort["name"] != "Staff" and cohort["program_id"] in (1, 2, 3)  # a real class
+            ended = dt.date.fromisoformat(cohort["end_date"])
+            assert start.date() - ended >= dt.timedelta(days=540)
             assert rows(label).height >= 200
         elif kind == "unknown_user":
             mine = log.filter(pl.col("user_id") == label["user_id"])

@@ -292,11 +292,17 @@ def shared_ip(c: _Ctx, shape: str) -> None:
 def stale_account(c: _Ctx, shape: str) -> None:
     rng = c.rng
     day0 = c.cal.day0
-    old = sorted(
-        (cid for cid, row in c.info.items() if (day0 - row["end_date"]).days > 2 * 365),
-        key=lambda cid: c.info[cid]["end_date"],
-    )
-    cid = int(old[int(rng.integers(0, min(3, len(old))))]) if old else min(c.info)
+    students = [  # real classes of the three programs (not Staff, placeholders or the stub program)
+        cid
+        for cid, row in c.info.items()
+        if row["program_id"] in (1, 2, 3) and row["name"] not in sim.NON_STUDENT_COHORTS
+    ]
+    by_end = sorted(students, key=lambda cid: c.info[cid]["end_date"])
+    gap = {cid: (day0 - c.info[cid]["end_date"]).days for cid in by_end}
+    # ended at least two years before the log begins (a year and a half when the log starts early)
+    old = [cid for cid in by_end if gap[cid] > 730] or [cid for cid in by_end if gap[cid] > 548]
+    old = old or by_end[:1]
+    cid = int(old[int(rng.integers(0, min(3, len(old))))])
     if shape == "daily":
         length = int(rng.integers(60, 121))
         a = int(rng.integers(30, c.cal.n_days - length - 30))

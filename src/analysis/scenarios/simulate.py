@@ -77,6 +77,7 @@ COHORT_PLAN: dict[int, tuple[int, int]] = {
 }  # fmt: skip
 PINNED_JAVA = (28, 24, 29, 33, 53, 62)
 JAVA_TOTAL = 713_365
+NON_STUDENT_COHORTS = ("Staff", "Placeholder for students in transition")
 FRONT_END_COHORT = 10  # one user, one day, 5 rows (a test program)
 NO_COHORT_ROWS = 52_000  # rows of users who never have a cohort (plus a few students' first days)
 NO_COHORT_BURSTS = (
