@@ -1,24 +1,49 @@
-"""The built site in a real browser (Debian chromium via Playwright, no `playwright install`):
-no console errors, no request leaves 127.0.0.1, every chart draws, navbar links resolve, headings in
-order, charts have text alternatives. Screenshots go to _build/screenshots/."""
+"""The built site in a real browser (Debian chromium via Playwright, no `playwright install`).
+
+Every page at 1280 and 390 px: no console errors, no request leaves 127.0.0.1, no horizontal overflow, every
+chart drawn with marks, zero axe-core violations (node_modules/axe-core, injected, offline), headings in order.
+Also: navbar links resolve, the current page is marked, the phone menu folds, search finds a known word and
+links to its page, tables sort and show all their rows.
+
+Run as a script it writes the screenshots `make screenshots` promises:
+    python tests/test_browser.py --site _site --out _build/screenshots
+"""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import functools
 import shutil
+import sys
 import threading
+from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from conftest import DEMO_DIR, require
-from render_support import demo_build, hostile_build
+
+ROOT = Path(__file__).resolve().parent.parent
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+PAGES = [
+    "index.html",
+    *(f"questions/q{n}.html" for n in range(1, 9)),
+    "methods.html",
+    "search.html",
+]
+WIDTHS = (1280, 390)
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 pytestmark = pytest.mark.browser
 
-PAGES = ["index.html", *(f"questions/q{n}.html" for n in range(1, 9)), "methods.html"]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# Marks drawn in each chart: elements of vega mark groups that are not axes, legends or titles.
+CHART_MARKS = """els => els.map(e => {
+  const svg = e.querySelector('svg');
+  if (!svg) return -1;
+  return [...svg.querySelectorAll('.role-mark > *')]
+    .filter(m => !m.closest('.role-axis, .role-legend, .role-title')).length;
+})"""
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -26,37 +51,35 @@ class QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
-    """The demo build when the demo data exists (else the small hostile build), served on 127.0.0.1."""
-    root = tmp_path_factory.mktemp("browser-site")
-    if (DEMO_DIR / "logs.txt.gz").exists():
-        snapshot_dir = request.getfixturevalue("demo_snapshot_dir")
-        config, _, _ = demo_build(root, snapshot_dir)
-    else:
-        config, _, _ = hostile_build(root)
-    handler = functools.partial(QuietHandler, directory=str(config.paths.site_dir))
+@contextlib.contextmanager
+def serve(site_dir: Path) -> Iterator[str]:
+    """The site on 127.0.0.1 (a random port): its base URL."""
+    handler = functools.partial(QuietHandler, directory=str(site_dir))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield config, f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    executable = shutil.which("chromium")
-    require(bool(executable), "chromium is not installed (apt-get install chromium)")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
+@contextlib.contextmanager
+def chromium(executable: str) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
+        try:
+            yield instance
+        finally:
+            instance.close()
 
 
-def _open(browser, url: str):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+def open_page(browser, url: str, width: int = 1280):
+    """A page at `width` px: (page, response, console errors, requests that left 127.0.0.1)."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
     errors: list[str] = []
     foreign: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -70,35 +93,121 @@ def _open(browser, url: str):
 
     page.on("request", check)
     response = page.goto(url, wait_until="networkidle")
+    wait_for_charts(page)
     return page, response, errors, foreign
 
 
+def wait_for_charts(page) -> int:
+    count = page.locator(".vega-chart").count()
+    if count:
+        page.wait_for_function(
+            "n => document.querySelectorAll('.vega-chart svg, .vega-chart canvas').length >= n",
+            arg=count,
+            timeout=15_000,
+        )
+    return count
+
+
+def axe_violations(page) -> list[str]:
+    """axe-core's violations (every rule it runs by default), one readable line each."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at "
+        + ", ".join(" ".join(map(str, n["target"])) for n in v["nodes"][:5])
+        for v in result["violations"]
+    ]
+
+
+def overflow(page) -> tuple[int, int]:
+    return page.evaluate(
+        "() => [document.documentElement.scrollWidth, window.innerWidth]"
+    )
+
+
+def take_screenshots(site_dir: Path, out: Path, executable: str) -> list[Path]:
+    """Every page (and slide.html) at 1280 and 390 px, full length; the rendered pptx PNG beside them."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    names = [p for p in PAGES if (site_dir / p).exists()]
+    if (site_dir / "slide.html").exists():
+        names.append("slide.html")
+    with serve(site_dir) as base, chromium(executable) as browser:
+        for name in names:
+            for width in WIDTHS:
+                page, _, _, _ = open_page(browser, base + name, width)
+                try:
+                    if name == "slide.html":
+                        page.wait_for_function(
+                            "() => window.Reveal && Reveal.isReady()", timeout=10_000
+                        )
+                    target = out / f"{Path(name).stem}-{width}.png"
+                    page.screenshot(path=str(target), full_page=name != "slide.html")
+                    written.append(target)
+                finally:
+                    page.close()
+    if (site_dir / "slide.png").exists():
+        written.append(Path(shutil.copy2(site_dir / "slide.png", out / "slide-pptx.png")))
+    return written
+
+
+# --- fixtures -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+    """The demo build when the demo data exists (else the small hostile build), served on 127.0.0.1."""
+    from conftest import DEMO_DIR
+    from render_support import demo_build, hostile_build
+
+    root = tmp_path_factory.mktemp("browser-site")
+    if (DEMO_DIR / "logs.txt.gz").exists():
+        snapshot_dir = request.getfixturevalue("demo_snapshot_dir")
+        config, _, _ = demo_build(root, snapshot_dir)
+    else:
+        config, _, _ = hostile_build(root)
+    with serve(config.paths.site_dir) as base:
+        yield config, base
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from conftest import require
+
+    executable = shutil.which("chromium")
+    require(bool(executable), "chromium is not installed (apt-get install chromium)")
+    require(AXE.exists(), f"{AXE} missing (npm ci installs axe-core)")
+    pytest.importorskip("playwright.sync_api")
+    with chromium(executable) as instance:
+        yield instance
+
+
+# --- every page, both widths ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("name", PAGES)
-def test_page_renders_offline_without_errors(site, browser, name: str) -> None:
+def test_page_works_offline_fits_and_is_accessible(site, browser, name: str, width: int) -> None:
     _, base = site
-    page, response, errors, foreign = _open(browser, base + name)
+    page, response, errors, foreign = open_page(browser, base + name, width)
     try:
         assert response is not None and response.status == 200
-        charts = page.locator(".vega-chart")
-        count = charts.count()
-        if count:
-            page.wait_for_function(
-                "n => document.querySelectorAll('.vega-chart svg, .vega-chart canvas').length >= n",
-                arg=count,
-                timeout=15_000,
-            )
+        marks = page.eval_on_selector_all(".vega-chart", CHART_MARKS)
+        assert all(n > 0 for n in marks), f"charts without marks: {marks}"
         sizes = page.eval_on_selector_all(
             ".vega-chart",
             "els => els.map(e => { const g = e.querySelector('svg, canvas');"
             " if (!g) return [0, 0]; const r = g.getBoundingClientRect(); return [r.width, r.height]; })",
         )
-        assert all(w > 0 and h > 0 for w, h in sizes), sizes
+        assert all(0 < w <= width and h > 0 for w, h in sizes), sizes
         labels = page.eval_on_selector_all(
             ".vega-chart", "els => els.map(e => e.getAttribute('aria-label') || '')"
         )
         assert all(label.strip() for label in labels)
         # every chart is a captioned figure (the cell's fig-cap, as Quarto writes its floats)
-        assert page.locator("figure:has(.vega-chart) > figcaption").count() == count
+        assert page.locator("figure:has(.vega-chart) > figcaption").count() == len(marks)
+        scroll_width, inner = overflow(page)
+        assert scroll_width <= inner, f"{name} at {width}px: page is {scroll_width}px wide"
         levels = page.eval_on_selector_all(
             "main h1, main h2, main h3, main h4", "els => els.map(e => +e.tagName[1])"
         )
@@ -106,37 +215,154 @@ def test_page_renders_offline_without_errors(site, browser, name: str) -> None:
         assert all(b - a <= 1 for a, b in zip(levels, levels[1:], strict=False)), levels
         assert not errors, errors
         assert not foreign, foreign
+        violations = axe_violations(page)
+        assert not violations, "\n".join(violations)
     finally:
         page.close()
 
 
-def test_navbar_links_resolve(site, browser) -> None:
+# --- navigation -----------------------------------------------------------------------------------------
+
+
+def test_navbar_links_resolve_and_mark_the_current_page(site, browser) -> None:
     _, base = site
-    page, _, _, _ = _open(browser, base + "questions/q1.html")
+    page, _, _, _ = open_page(browser, base + "questions/q3.html")
     try:
         links = page.eval_on_selector_all("header nav a", "els => els.map(a => a.href)")
-        assert len(links) >= 11
+        assert len(links) >= 12  # brand, summary, Q1..Q8, methods, slide
+        assert any(link.endswith("/slide.html") for link in links)
         for link in links:
             response = page.request.get(link)
             assert response.status == 200, link
+        current = page.eval_on_selector_all(
+            "header nav a[aria-current='page']", "els => els.map(a => a.href)"
+        )
+        assert current == [base + "questions/q3.html"]
+        pager = page.eval_on_selector_all(".pager a", "els => els.map(a => [a.rel, a.href])")
+        assert pager == [["prev", base + "questions/q2.html"], ["next", base + "questions/q4.html"]]
     finally:
         page.close()
 
 
-def test_screenshots(site, browser) -> None:
-    config, base = site
+def test_summary_links_the_slide_in_three_forms(site, browser) -> None:
+    _, base = site
+    page, _, _, _ = open_page(browser, base + "index.html")
+    try:
+        links = page.eval_on_selector_all("main .slide-box a", "els => els.map(a => a.href)")
+        assert [link.rsplit("/", 1)[1] for link in links] == [
+            "slide.html",
+            "slide.pptx",
+            "slide.png",
+        ]
+        for link in links:
+            assert page.request.get(link).status == 200, link
+    finally:
+        page.close()
+
+
+def test_phone_menu_folds_and_opens(site, browser) -> None:
+    _, base = site
+    page, _, _, _ = open_page(browser, base + "questions/q1.html", width=390)
+    try:
+        q2 = page.locator("header nav a[href$='q2.html']")
+        assert not q2.is_visible()
+        nav_height = page.eval_on_selector("header", "e => e.getBoundingClientRect().height")
+        assert nav_height < 80, nav_height  # one row: title and the Menu button
+        page.locator("header summary").click()
+        assert q2.is_visible()
+        assert "Cohort" in q2.inner_text() or "outlier" in q2.inner_text()  # the full title on phones
+    finally:
+        page.close()
+    wide, _, _, _ = open_page(browser, base + "questions/q1.html", width=1280)
+    try:
+        assert wide.locator("header nav a[href$='q2.html']").is_visible()
+        assert not wide.locator("header summary").is_visible()
+        height = wide.eval_on_selector("header", "e => e.getBoundingClientRect().height")
+        assert height < 70, height  # one row on a laptop
+    finally:
+        wide.close()
+
+
+# --- search ---------------------------------------------------------------------------------------------
+
+
+def test_search_finds_a_known_word_and_links_to_its_page(site, browser) -> None:
+    _, base = site
+    page, _, errors, _ = open_page(browser, base + "questions/q1.html", width=390)
+    try:
+        page.locator("header summary").click()
+        page.fill("#nav-q", "graduates keep reading")
+        page.press("#nav-q", "Enter")
+        page.wait_for_url("**/search.html?q=*")
+        page.wait_for_selector("#search-results li a")
+        hrefs = page.eval_on_selector_all("#search-results li a", "els => els.map(a => a.href)")
+        assert hrefs[0].startswith(base + "questions/q6.html"), hrefs[:3]
+        page.locator("#search-results li a").first.click()
+        page.wait_for_url("**/questions/q6.html*")
+        assert "Question 6" in page.locator("h1").inner_text()
+        page.goto(base + "search.html?q=zzqxnotaword")
+        assert "Nothing matches" in page.locator("#search-status").inner_text()
+        assert not errors, errors
+    finally:
+        page.close()
+
+
+# --- tables ---------------------------------------------------------------------------------------------
+
+
+def test_tables_sort_show_all_rows_and_link_their_csv(site, browser) -> None:
+    _, base = site
+    page, _, errors, _ = open_page(browser, base + "questions/q4.html")
+    try:
+        block = page.locator(".table-block").filter(has=page.locator("td")).first
+        csv = block.locator("a.table-csv")
+        response = page.request.get(csv.evaluate("a => a.href"))
+        assert response.status == 200 and response.headers["content-type"].startswith("text/csv")
+        rows = len(response.text().strip().splitlines()) - 1
+        assert f"{rows:,} rows" in block.locator(".table-note").inner_text()
+        button = block.locator("th button.sort").last
+        header = block.locator("th").last
+        button.click()
+        assert header.get_attribute("aria-sort") == "ascending"
+        button.click()
+        assert header.get_attribute("aria-sort") == "descending"
+        cut = page.locator(".table-block").filter(has=page.locator(".table-all")).first
+        if cut.count():
+            hidden = cut.locator("tbody tr.more").count()
+            assert hidden > 0 and not cut.locator("tbody tr.more").first.is_visible()
+            cut.locator(".table-all input").check()
+            assert cut.locator("tbody tr.more").first.is_visible()
+        assert not errors, errors
+    finally:
+        page.close()
+
+
+def test_screenshots_of_every_page_at_both_widths(site, browser) -> None:
+    config, _ = site
+    executable = shutil.which("chromium")
     out = Path(config.paths.build_dir) / "screenshots"
-    out.mkdir(parents=True, exist_ok=True)
-    for name in ("index.html", "slide.html"):
-        page, response, errors, foreign = _open(browser, base + name)
-        try:
-            assert response is not None and response.status == 200
-            if name == "slide.html":
-                assert page.locator("section.slide").count() == 1
-            target = out / name.replace(".html", ".png")
-            page.screenshot(path=str(target), full_page=name == "index.html")
-            assert target.stat().st_size > 10_000
-            assert not errors, errors
-            assert not foreign, foreign
-        finally:
-            page.close()
+    written = take_screenshots(Path(config.paths.site_dir), out, executable)
+    expected = {f"{Path(p).stem}-{w}.png" for p in [*PAGES, "slide.html"] for w in WIDTHS}
+    assert expected <= {p.name for p in written}
+    assert all(p.stat().st_size > 5_000 for p in written)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="screenshots of every page at 1280 and 390 px")
+    parser.add_argument("--site", type=Path, default=ROOT / "_site")
+    parser.add_argument("--out", type=Path, default=ROOT / "_build" / "screenshots")
+    args = parser.parse_args(argv)
+    executable = shutil.which("chromium")
+    if not executable:
+        print("error: chromium is not installed (apt-get install chromium)", file=sys.stderr)
+        return 3
+    if not (args.site / "index.html").exists():
+        print(f"error: no site in {args.site} (run `make build` first)", file=sys.stderr)
+        return 3
+    for path in take_screenshots(args.site, args.out, executable):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -37,6 +37,7 @@ import polars as pl
 
 from analysis.config import Config, load_config
 from analysis.publish import privacy
+from analysis.publish.tables import table_html
 
 PAGE_KEYS = ("index", "methods", "slide", "email")
 NAV_TITLES = {n: f"Q{n}" for n in range(1, 9)}
@@ -239,26 +240,6 @@ def fmt(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}: {fmt(v)}" for k, v in value.items()) if value else "none"
     return str(value)
-
-
-def table_html(frame: pl.DataFrame, caption: str | None = None, max_rows: int = 15) -> str:
-    """An escaped HTML table (header row with scope=col)."""
-    head = "".join(f'<th scope="col">{escape_html(name)}</th>' for name in frame.columns)
-    numeric = [dtype.is_numeric() for dtype in frame.dtypes]
-    rows = []
-    for record in frame.head(max_rows).iter_rows():
-        cells = "".join(
-            f'<td class="num">{escape_html(fmt(v))}</td>'
-            if is_num
-            else f"<td>{escape_html(fmt(v))}</td>"
-            for v, is_num in zip(record, numeric, strict=True)
-        )
-        rows.append(f"<tr>{cells}</tr>")
-    cap = f"<caption>{escape_html(caption)}</caption>" if caption else ""
-    return (
-        f'<div class="table-wrap"><table class="table">{cap}<thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
-    )
 
 
 def chart_description(spec: dict[str, Any]) -> str:

@@ -300,7 +300,7 @@ def render(
     """Site, slide and email from the report (computed from the snapshot when not given)."""
     from analysis.publish import pages
     from analysis.publish.email import render_email
-    from analysis.publish.site import SITE_PAGES, copy_assets, quarto_site, site_page
+    from analysis.publish.site import SITE_PAGES, copy_assets, finish_site, quarto_site, site_page
     from analysis.publish.slide import content_from_notebook, render_slide
 
     started = time.monotonic()
@@ -355,9 +355,18 @@ def render(
                         config,
                         simulated,
                         toc=root != "",
+                        dataset=report.dataset,
+                        site_dir=staging,
                     )
                     step(f"{source} ({time.monotonic() - t0:.1f}s)", enabled=progress)
             copy_assets(staging)  # after the site: quarto may clean its output folder
+            finish_site(
+                staging,
+                config,
+                simulated=simulated,
+                dataset=report.dataset,
+                search=engine != "quarto",
+            )
             t0 = time.monotonic()
             slide_content = content_from_notebook(runner.run(PROJECT_ROOT / "slide.qmd"))
             slide_seconds = time.monotonic() - t0

@@ -1,16 +1,30 @@
-"""The website: one HTML page per .qmd (pandoc + templates/site.html), its assets, or `quarto render`."""
+"""The website: one HTML page per .qmd (pandoc + templates/site.html), its assets, or `quarto render`.
+
+Every page gets the same chrome, built here: a navbar (the current page marked with aria-current, a "Menu"
+disclosure on phones that needs no JavaScript, the slide, a search box), previous/next links, and a footer
+"Data through DATE, built DATE". After the pages, `finish_site` turns each table's embedded CSV into a file
+under downloads/, removes the build machine's paths from everything published, and writes the search index
+(the pages' own text, section by section) that search.html queries offline with MiniSearch.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import html
+import json
+import re
 import shutil
 import subprocess
+import tempfile
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 from analysis.config import PROJECT_ROOT, Config
 from analysis.errors import TargetError
+from analysis.publish import privacy
 from analysis.publish.common import NODE_MODULES, TEMPLATES, pandoc
 
 SITE_PAGES = ("index.qmd", *(f"questions/q{n}.qmd" for n in range(1, 9)), "methods.qmd")
@@ -18,7 +32,106 @@ VEGA_ASSETS = {
     "vega.min.js": "vega/build/vega.min.js",
     "vega-lite.min.js": "vega-lite/build/vega-lite.min.js",
     "vega-embed.min.js": "vega-embed/build/vega-embed.min.js",
+    "minisearch.js": "minisearch/dist/umd/index.js",
 }
+OWN_ASSETS = ("site.css", "tables.js", "search.js")  # ours, from templates/
+SEARCH_PAGE = "search.html"
+SEARCH_INDEX = "assets/search-index.js"
+DOWNLOADS = "downloads"
+SECTION_TEXT_LIMIT = 4000  # characters of one section kept in the search index
+SLIDE_LINKS = (
+    ("slide.html", "the slide", ""),
+    ("slide.pptx", "PowerPoint (.pptx)", " download"),
+    ("slide.png", "picture (.png)", ""),
+)
+_CSV_LINK = re.compile(
+    r'<a class="table-csv" download="([\w.-]+)" href="data:text/csv;charset=utf-8;base64,'
+    r'([A-Za-z0-9+/=]*)">'
+)
+_SECTION_ID = re.compile(r'<(?:section|h[1-6])\b[^>]*\bid="([\w-]+)"')
+_TABLE_REGION = re.compile(
+    r'<div class="table-wrap" role="region" tabindex="0" aria-label="([^"]*)">'
+)
+_HEADING = re.compile(r"<h[2-4]\b[^>]*>(.*?)</h[2-4]>", re.S)
+
+
+# --- navigation -----------------------------------------------------------------------------------------
+
+
+def navigation() -> list[tuple[str, str, str]]:
+    """(href from the site root, navbar text, full title) in reading order."""
+    from analysis.questions import TITLES
+
+    return [
+        ("index.html", "Summary", "Summary"),
+        *((f"questions/q{n}.html", f"Q{n}", TITLES[n]) for n in sorted(TITLES)),
+        ("methods.html", "Methods & data", "Methods and data"),
+    ]
+
+
+def navbar_html(current: str, root: str, title: str) -> str:
+    """The site's navbar; on phones its links fold into a <details> "Menu" (no JavaScript needed)."""
+    items = []
+    for href, short, full in navigation():
+        here = ' aria-current="page"' if href == current else ""
+        # The question's title shows beside "Qn" in the phone menu (hidden in the wide navbar).
+        long = f'<span class="long">: {html.escape(full)}</span>' if href.startswith("q") else ""
+        items.append(
+            f'<li><a href="{root}{href}"{here} title="{html.escape(full)}">'
+            f"{html.escape(short)}{long}</a></li>"
+        )
+    here = ' aria-current="page"' if current == "slide.html" else ""
+    items.append(f'<li><a href="{root}slide.html"{here}>Slide</a></li>')
+    search = (
+        f'<form class="nav-search" role="search" aria-label="Site search" action="{root}{SEARCH_PAGE}"'
+        ' method="get"><label for="nav-q" class="visually-hidden">Search the report</label>'
+        '<input id="nav-q" name="q" type="search" placeholder="Search" autocomplete="off">'
+        '<button type="submit">Search</button></form>'
+    )
+    return (
+        '<header class="navbar"><nav aria-label="Site">'
+        f'<a class="brand" href="{root}index.html">{html.escape(title)}</a>'
+        '<details class="menu"><summary>Menu</summary>'
+        f"<ul>{''.join(items)}</ul>{search}</details></nav></header>"
+    )
+
+
+def pager_html(current: str, root: str) -> str:
+    """Previous / next links in reading order (summary, Q1..Q8, methods)."""
+    order = navigation()
+    hrefs = [href for href, _, _ in order]
+    if current not in hrefs:
+        return ""
+    index = hrefs.index(current)
+    links = []
+    for step, rel, arrow in ((-1, "prev", "Previous"), (1, "next", "Next")):
+        if 0 <= index + step < len(order):
+            href, short, full = order[index + step]
+            name = f"{short}: {full}" if href.startswith("q") else full
+            links.append(
+                f'<a class="{rel}" rel="{rel}" href="{root}{href}">'
+                f'<span class="pager-dir">{arrow}</span> {html.escape(name)}</a>'
+            )
+    return f'<nav class="pager" aria-label="Previous and next page">{"".join(links)}</nav>'
+
+
+def slide_box(root: str) -> str:
+    links = " · ".join(
+        f'<a href="{root}{href}"{extra}>{html.escape(text)}</a>'
+        for href, text, extra in SLIDE_LINKS
+    )
+    return f'<p class="slide-box"><strong>One-slide summary for the board:</strong> {links}</p>'
+
+
+def dates_line(dataset: dict[str, Any], built: dt.date | None = None) -> str:
+    """'Data through 2021-04-21, built 2026-12-01.' (the snapshot's last row, today's date)."""
+    built = built or dt.datetime.now(dt.UTC).date()
+    last = str(dataset.get("last_seen") or "")[:10]
+    through = f"Data through {last}, built {built.isoformat()}." if last else ""
+    return through or f"Built {built.isoformat()}."
+
+
+# --- pages ----------------------------------------------------------------------------------------------
 
 
 def site_page(
@@ -30,6 +143,8 @@ def site_page(
     simulated: bool,
     toc: bool,
     question: str = "",
+    dataset: dict[str, Any] | None = None,
+    site_dir: Path | None = None,
 ) -> Path:
     import yaml
 
@@ -40,21 +155,27 @@ def site_page(
     )
     front["pagetitle"] = pagetitle
     document = f"---\n{yaml.safe_dump(front, allow_unicode=True)}---\n\n{markdown}"
-    extra = [
-        "--standalone",
-        f"--template={TEMPLATES / 'site.html'}",
-        "--section-divs",
-        "-V",
-        f"root={root}",
-        "-V",
-        f"sitetitle={html.escape(config.site.title)}",
-        "-V",
-        f"built={dt.date.today().isoformat()}",
-    ]
+    current = target.name
+    if site_dir is not None:
+        current = target.relative_to(site_dir).as_posix()
+    elif root:
+        current = f"{target.parent.name}/{target.name}"
+    variables = {
+        "root": root,
+        "sitetitle": html.escape(config.site.title),
+        "navbar": navbar_html(current, root, config.site.title),
+        "pager": pager_html(current, root),
+        "dates": html.escape(dates_line(dataset or {})),
+    }
+    if current == "index.html":
+        variables["slidebox"] = slide_box(root)
     if simulated:
-        extra += ["-V", "simulated=true"]
+        variables["simulated"] = "true"
     if question:  # -V values are inserted verbatim: escape them
-        extra += ["-V", f"question={html.escape(question)}"]
+        variables["question"] = html.escape(question)
+    extra = ["--standalone", f"--template={TEMPLATES / 'site.html'}", "--section-divs"]
+    for key, value in variables.items():
+        extra += ["-V", f"{key}={value}"]
     if toc:
         extra += ["--toc", "--toc-depth=2"]
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -62,11 +183,236 @@ def site_page(
     return target
 
 
+def search_page(site_dir: Path, config: Config, simulated: bool, dataset: dict[str, Any]) -> Path:
+    """search.html: a form and the results list (filled by assets/search.js from the index)."""
+    body = (
+        '<form class="search-page" role="search" aria-label="Search the report" '
+        f'action="{SEARCH_PAGE}" method="get"><label for="search-q">Words to find</label> '
+        '<input id="search-q" name="q" type="search" autocomplete="off"> '
+        '<button type="submit">Search</button></form>'
+        '<p id="search-status" role="status">Search runs in your browser and needs JavaScript; '
+        "without it, use the links above.</p>"
+        '<ol id="search-results" class="search-results"></ol>'
+        '<script src="assets/minisearch.js"></script>'
+        f'<script src="{SEARCH_INDEX}"></script><script src="assets/search.js"></script>'
+    )
+    markdown = f"\n```{{=html}}\n{body}\n```\n"
+    return site_page(
+        markdown,
+        {"title": "Search"},
+        site_dir / SEARCH_PAGE,
+        "",
+        config,
+        simulated,
+        toc=False,
+        dataset=dataset,
+        site_dir=site_dir,
+    )
+
+
+# --- after the pages: downloads, paths, search index ----------------------------------------------------
+
+
+def machine_paths(config: Config) -> list[tuple[str, str]]:
+    """(absolute path of the build machine, what to show instead), longest first."""
+    pairs: dict[str, str] = {}
+    for path, shown in (
+        (config.paths.data_dir, ""),
+        (config.paths.site_dir, ""),
+        (config.paths.build_dir, ""),
+        (PROJECT_ROOT, ""),
+        (Path.cwd(), ""),
+        (Path(tempfile.gettempdir()), ""),
+        (Path.home(), "~/"),
+    ):
+        for variant in {str(path), str(Path(path).resolve())}:
+            if len(variant) > 1:  # never "/"
+                pairs[variant.rstrip("/") + "/"] = shown
+    return sorted(pairs.items(), key=lambda pair: -len(pair[0]))
+
+
+def scrub_paths(text: str, pairs: list[tuple[str, str]]) -> str:
+    for path, shown in pairs:
+        text = text.replace(path, shown)
+    return text
+
+
+def write_downloads(page_html: str, page: str, site_dir: Path, public: bool) -> str:
+    """Each table's embedded CSV (a data: link) -> downloads/<page>-<section>.csv, linked relatively."""
+    stem = Path(page).stem
+    root = "../" * page.count("/")
+    used: set[str] = set()
+    out, last = [], 0
+    for match in _CSV_LINK.finditer(page_html):
+        try:
+            text = base64.b64decode(match.group(2), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise TargetError(f"{page}: a table's CSV could not be decoded: {exc}") from exc
+        if public:
+            text = privacy.mask_text(text)
+        sections = _SECTION_ID.findall(page_html, 0, match.start())
+        base = f"{stem}-{sections[-1] if sections else match.group(1).removesuffix('.csv')}"
+        name, n = f"{base}.csv", 1
+        while name in used:
+            n += 1
+            name = f"{base}-{n}.csv"
+        used.add(name)
+        target = site_dir / DOWNLOADS / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        out += [
+            page_html[last : match.start()],
+            f'<a class="table-csv" download="{name}" href="{root}{DOWNLOADS}/{name}">',
+        ]
+        last = match.end()
+    out.append(page_html[last:])
+    return "".join(out)
+
+
+def label_tables(page_html: str) -> str:
+    """Each table's scroll box gets a unique accessible name: its caption, else its section's heading."""
+    seen: dict[str, int] = {}
+    out, last = [], 0
+    for match in _TABLE_REGION.finditer(page_html):
+        label = html.unescape(match.group(1))
+        if label == "Table":
+            headings = _HEADING.findall(page_html, 0, match.start())
+            if headings:
+                label = " ".join(html.unescape(re.sub(r"<[^>]+>", "", headings[-1])).split())
+        seen[label] = seen.get(label, 0) + 1
+        if seen[label] > 1:
+            label = f"{label} (table {seen[label]})"
+        out += [
+            page_html[last : match.start()],
+            match.group(0).replace(
+                f'aria-label="{match.group(1)}"', f'aria-label="{html.escape(label, quote=True)}"'
+            ),
+        ]
+        last = match.end()
+    out.append(page_html[last:])
+    return "".join(out)
+
+
+class _PageText(HTMLParser):
+    """The text of <main>, cut at each level-2 section: [(section id, heading, text)]."""
+
+    SKIP = {"script", "style", "svg", "nav", "button", "noscript", "form"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.title = ""
+        self.sections: list[list[str]] = [["", "", ""]]
+        self._in_main = 0
+        self._skip = 0
+        self._heading = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "main":
+            self._in_main += 1
+        if not self._in_main:
+            return
+        if tag in self.SKIP:
+            self._skip += 1
+        elif tag == "section" and "level2" in (attributes.get("class") or "").split():
+            self.sections.append([attributes.get("id") or "", "", ""])
+        elif tag in ("h1", "h2"):
+            self._heading = tag
+        elif tag in ("p", "li", "td", "th", "div", "h3", "h4", "br", "tr"):
+            self.sections[-1][2] += " "
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "main":
+            self._in_main -= 1
+        elif self._in_main and tag in self.SKIP and self._skip:
+            self._skip -= 1
+        elif tag == self._heading:
+            self._heading = ""
+
+    def handle_data(self, data: str) -> None:
+        if not self._in_main or self._skip:
+            return
+        if self._heading == "h1":
+            self.title += data
+        elif self._heading == "h2":
+            self.sections[-1][1] += data
+        else:
+            self.sections[-1][2] += data
+
+
+def search_documents(site_dir: Path, pages: list[str]) -> list[dict[str, str]]:
+    """One document per page section: page title, section heading, href with #anchor, text."""
+    docs = []
+    for page in pages:
+        parser = _PageText()
+        parser.feed((site_dir / page).read_text(encoding="utf-8"))
+        title = " ".join(parser.title.split())
+        for ident, heading, text in parser.sections:
+            text = " ".join(text.split())
+            if not text and not heading:
+                continue
+            docs.append(
+                {
+                    "id": str(len(docs)),
+                    "href": f"{page}#{ident}" if ident else page,
+                    "title": title,
+                    "section": " ".join(heading.split()),
+                    "text": text[:SECTION_TEXT_LIMIT],
+                }
+            )
+    return docs
+
+
+def write_search_index(site_dir: Path, pages: list[str], public: bool) -> Path:
+    docs = search_documents(site_dir, pages)
+    text = json.dumps({"docs": docs}, ensure_ascii=True, separators=(",", ":"))
+    if public:
+        text = privacy.mask_text(text)
+    target = site_dir / SEARCH_INDEX
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(
+        "/* curriculum-insights search index, built with the site */\n"
+        f"window.SITE_SEARCH = {text.replace('</', '<' + chr(92) + '/')};\n",
+        encoding="utf-8",
+    )
+    return target
+
+
+def finish_site(
+    site_dir: Path,
+    config: Config,
+    *,
+    simulated: bool = False,
+    dataset: dict[str, Any] | None = None,
+    search: bool = True,
+) -> None:
+    """After every page: CSV downloads, no machine path anywhere, and (pandoc engine) the search page."""
+    public = privacy.is_public(config.privacy.mode)
+    pairs = machine_paths(config) + [(str(site_dir).rstrip("/") + "/", "")]
+    pages = sorted(
+        path.relative_to(site_dir).as_posix()
+        for path in site_dir.rglob("*.html")
+        if "assets" not in path.relative_to(site_dir).parts
+    )
+    for page in pages:
+        path = site_dir / page
+        text = path.read_text(encoding="utf-8")
+        new = scrub_paths(label_tables(write_downloads(text, page, site_dir, public)), pairs)
+        if new != text:
+            path.write_text(new, encoding="utf-8")
+    for csv in (site_dir / DOWNLOADS).glob("*.csv"):
+        csv.write_text(scrub_paths(csv.read_text(encoding="utf-8"), pairs), encoding="utf-8")
+    if search:
+        indexed = [p for p in pages if p not in (SEARCH_PAGE, "slide.html")]
+        write_search_index(site_dir, indexed, public)
+        search_page(site_dir, config, simulated, dataset or {})
+
+
 # --- assets ---------------------------------------------------------------------------------------------
 
 
 def copy_assets(site_dir: Path) -> list[Path]:
-    """vega, vega-lite, vega-embed and reveal.js from node_modules, plus the site's CSS."""
+    """vega, vega-lite, vega-embed, minisearch and reveal.js from node_modules, plus our CSS and JS."""
     assets = site_dir / "assets"
     assets.mkdir(parents=True, exist_ok=True)
     copied = []
@@ -76,7 +422,12 @@ def copy_assets(site_dir: Path) -> list[Path]:
             raise TargetError(
                 f"JavaScript asset missing: {origin} (run `make install`, it runs `npm ci`)"
             )
-        copied.append(Path(shutil.copy2(origin, assets / name)))
+        text = origin.read_text(encoding="utf-8")
+        # No source map is copied: drop the comment pointing at it (a browser would request it).
+        text = re.sub(r"\n//# sourceMappingURL=\S+\s*$", "\n", text)
+        target = assets / name
+        target.write_text(text, encoding="utf-8")
+        copied.append(target)
     reveal = NODE_MODULES / "reveal.js" / "dist"
     if not reveal.exists():
         raise TargetError(f"reveal.js missing: {reveal} (run `make install`, it runs `npm ci`)")
@@ -86,7 +437,7 @@ def copy_assets(site_dir: Path) -> list[Path]:
         dirs_exist_ok=True,
         ignore=shutil.ignore_patterns("*.d.ts", "*.mjs", "*.map", "utils"),
     )
-    copied.append(Path(shutil.copy2(TEMPLATES / "site.css", assets / "site.css")))
+    copied += [Path(shutil.copy2(TEMPLATES / name, assets / name)) for name in OWN_ASSETS]
     return copied
 
 
