@@ -120,9 +120,7 @@ def axe_violations(page) -> list[str]:
 
 
 def overflow(page) -> tuple[int, int]:
-    return page.evaluate(
-        "() => [document.documentElement.scrollWidth, window.innerWidth]"
-    )
+    return page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
 
 
 def take_screenshots(site_dir: Path, out: Path, executable: str) -> list[Path]:
@@ -270,7 +268,9 @@ def test_phone_menu_folds_and_opens(site, browser) -> None:
         assert nav_height < 80, nav_height  # one row: title and the Menu button
         page.locator("header summary").click()
         assert q2.is_visible()
-        assert "Cohort" in q2.inner_text() or "outlier" in q2.inner_text()  # the full title on phones
+        assert (
+            "Cohort" in q2.inner_text() or "outlier" in q2.inner_text()
+        )  # the full title on phones
     finally:
         page.close()
     wide, _, _, _ = open_page(browser, base + "questions/q1.html", width=1280)

@@ -69,7 +69,7 @@ def test_every_output_exists(public) -> None:
     assert summary.engine == "pandoc"
     for path in summary.outputs:
         assert path.exists() and path.stat().st_size > 0, path
-    assert len(_html_files(config)) == 12  # index, 8 questions, methods, slide, email
+    assert len(_html_files(config)) == 13  # index, 8 questions, methods, search, slide, email
     assert "rendered with engine pandoc" in summary.describe()
 
 
