@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_SEED ?= 20210421
 
 .DEFAULT_GOAL := help
-.PHONY: help install build test test-fast lint format bench demo-data services clean
+.PHONY: help install build test test-fast lint format bench demo-data services screenshots clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,10 @@ test: $(STAMP) services ## run every test tier (installs and starts MariaDB and 
 
 test-fast: $(STAMP) ## unit and golden tests only (no MariaDB, browser or full render)
 	$(BIN)/python -m pytest -m "not mysql and not browser and not render and not slow"
+
+screenshots: $(STAMP) ## PNGs of every page at 1280 and 390 px (and the rendered slide) in _build/screenshots/
+	@test -f _site/index.html || $(BIN)/curriculum-insights build --demo
+	$(BIN)/python tests/test_browser.py --site _site --out _build/screenshots
 
 services: ## install/start what the integration tests need: MariaDB server, Chromium, LibreOffice, poppler
 	bash .ci/services.sh

@@ -49,6 +49,7 @@ _CSV_LINK = re.compile(
     r'([A-Za-z0-9+/=]*)">'
 )
 _SECTION_ID = re.compile(r'<(?:section|h[1-6])\b[^>]*\bid="([\w-]+)"')
+_DATES_SLOT = '<span class="data-dates"></span>'  # in _quarto.yml's page-footer
 _TABLE_REGION = re.compile(
     r'<div class="table-wrap" role="region" tabindex="0" aria-label="([^"]*)">'
 )
@@ -388,6 +389,7 @@ def finish_site(
 ) -> None:
     """After every page: CSV downloads, no machine path anywhere, and (pandoc engine) the search page."""
     public = privacy.is_public(config.privacy.mode)
+    dates = html.escape(dates_line(dataset or {}))
     pairs = machine_paths(config) + [(str(site_dir).rstrip("/") + "/", "")]
     pages = sorted(
         path.relative_to(site_dir).as_posix()
@@ -398,6 +400,7 @@ def finish_site(
         path = site_dir / page
         text = path.read_text(encoding="utf-8")
         new = scrub_paths(label_tables(write_downloads(text, page, site_dir, public)), pairs)
+        new = new.replace(_DATES_SLOT, _DATES_SLOT.replace("><", f">{dates}<"))  # Quarto's footer
         if new != text:
             path.write_text(new, encoding="utf-8")
     for csv in (site_dir / DOWNLOADS).glob("*.csv"):
