@@ -123,27 +123,26 @@ def overflow(page) -> tuple[int, int]:
     return page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
 
 
-def take_screenshots(site_dir: Path, out: Path, executable: str) -> list[Path]:
+def take_screenshots(site_dir: Path, out: Path, browser, base: str) -> list[Path]:
     """Every page (and slide.html) at 1280 and 390 px, full length; the rendered pptx PNG beside them."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
     names = [p for p in PAGES if (site_dir / p).exists()]
     if (site_dir / "slide.html").exists():
         names.append("slide.html")
-    with serve(site_dir) as base, chromium(executable) as browser:
-        for name in names:
-            for width in WIDTHS:
-                page, _, _, _ = open_page(browser, base + name, width)
-                try:
-                    if name == "slide.html":
-                        page.wait_for_function(
-                            "() => window.Reveal && Reveal.isReady()", timeout=10_000
-                        )
-                    target = out / f"{Path(name).stem}-{width}.png"
-                    page.screenshot(path=str(target), full_page=name != "slide.html")
-                    written.append(target)
-                finally:
-                    page.close()
+    for name in names:
+        for width in WIDTHS:
+            page, _, _, _ = open_page(browser, base + name, width)
+            try:
+                if name == "slide.html":
+                    page.wait_for_function(
+                        "() => window.Reveal && Reveal.isReady()", timeout=10_000
+                    )
+                target = out / f"{Path(name).stem}-{width}.png"
+                page.screenshot(path=str(target), full_page=name != "slide.html")
+                written.append(target)
+            finally:
+                page.close()
     if (site_dir / "slide.png").exists():
         written.append(Path(shutil.copy2(site_dir / "slide.png", out / "slide-pptx.png")))
     return written
@@ -338,10 +337,9 @@ def test_tables_sort_show_all_rows_and_link_their_csv(site, browser) -> None:
 
 
 def test_screenshots_of_every_page_at_both_widths(site, browser) -> None:
-    config, _ = site
-    executable = shutil.which("chromium")
+    config, base = site
     out = Path(config.paths.build_dir) / "screenshots"
-    written = take_screenshots(Path(config.paths.site_dir), out, executable)
+    written = take_screenshots(Path(config.paths.site_dir), out, browser, base)
     expected = {f"{Path(p).stem}-{w}.png" for p in [*PAGES, "slide.html"] for w in WIDTHS}
     assert expected <= {p.name for p in written}
     assert all(p.stat().st_size > 5_000 for p in written)
@@ -359,8 +357,9 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.site / "index.html").exists():
         print(f"error: no site in {args.site} (run `make build` first)", file=sys.stderr)
         return 3
-    for path in take_screenshots(args.site, args.out, executable):
-        print(path)
+    with serve(args.site) as base, chromium(executable) as browser:
+        for path in take_screenshots(args.site, args.out, browser, base):
+            print(path)
     return 0
 
 
