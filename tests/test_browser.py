@@ -134,12 +134,8 @@ def take_screenshots(site_dir: Path, out: Path, browser, base: str) -> list[Path
         for width in WIDTHS:
             page, _, _, _ = open_page(browser, base + name, width)
             try:
-                if name == "slide.html":
-                    page.wait_for_function(
-                        "() => window.Reveal && Reveal.isReady()", timeout=10_000
-                    )
                 target = out / f"{Path(name).stem}-{width}.png"
-                page.screenshot(path=str(target), full_page=name != "slide.html")
+                page.screenshot(path=str(target), full_page=True)
                 written.append(target)
             finally:
                 page.close()
@@ -343,6 +339,14 @@ def test_screenshots_of_every_page_at_both_widths(site, browser) -> None:
     expected = {f"{Path(p).stem}-{w}.png" for p in [*PAGES, "slide.html"] for w in WIDTHS}
     assert expected <= {p.name for p in written}
     assert all(p.stat().st_size > 5_000 for p in written)
+    page, response, errors, foreign = open_page(browser, base + "slide.html")
+    try:
+        assert response is not None and response.status == 200
+        assert page.locator("section.slide").count() == 1
+        assert not errors, errors
+        assert not foreign, foreign
+    finally:
+        page.close()
 
 
 def main(argv: list[str] | None = None) -> int:
