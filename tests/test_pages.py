@@ -89,3 +89,131 @@ def test_page_keys_are_validated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
         pages.page(9)
     assert pages.page(3).root == "../"
     assert pages.page("index").root == ""
+
+
+# --- the helpers the .qmd cells call ---------------------------------------------------------------------
+
+
+def _open_page(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, dataset: dict, results: dict):
+    from types import SimpleNamespace
+
+    from render_support import configured
+
+    monkeypatch.setattr(pages, "_STATE", {})
+    pages.use(SimpleNamespace(dataset=dataset, results=results), configured(tmp_path))
+    return pages.start(1 if 1 in results else "methods")
+
+
+def _q1_result():
+    from analysis.questions.q1 import Q1Result
+
+    return Q1Result(
+        number=1,
+        title="Which lesson?",
+        answer="**steady** leads from 203.0.113.77 today.",
+        supporting=["one", "two", "<script>x</script>"],
+        method="Counted per cohort.",
+        parameters={"top_k": 5, "lesson_home_min_share": 0.8, "not_a_setting": 3},
+        caveats=["A caveat."],
+    )
+
+
+def test_helpers_need_an_open_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pages, "_STATE", {})
+    with pytest.raises(RuntimeError, match="pages.start"):
+        pages.answer(_q1_result())
+
+
+def test_answer_block_is_escaped_and_masked(monkeypatch, tmp_path: Path) -> None:
+    _open_page(monkeypatch, tmp_path, {}, {1: _q1_result()})
+    out = _to_html(pages.answer(_q1_result()).data)
+    assert "<strong>" in out and "**steady**" in html.unescape(out)  # bold block, literal stars
+    assert "203.0.113.x" in out and "203.0.113.77" not in out
+    assert "<script" not in out and out.count("<li>") == 3
+
+
+def test_method_lists_readable_settings_and_where_they_live(monkeypatch, tmp_path: Path) -> None:
+    _open_page(monkeypatch, tmp_path, {}, {1: _q1_result()})
+    out = pages.method(_q1_result()).data
+    assert "Places that count as a cohort&#x27;s top lessons" in out or "top lessons" in out
+    assert "[q1] top_k" in out
+    assert "[q5] lesson_home_min_share" in out  # a setting another section owns names that section
+    assert "fixed in the code" in out  # not a configuration key: not sent to the toml
+    assert "Not a setting" in out
+
+
+def test_table_shows_every_row_and_finds_tables_by_title_or_position(monkeypatch, tmp_path) -> None:
+    from analysis.questions.q1 import Q1Result
+
+    frame = pl.DataFrame({"Lesson": [f"l{i}" for i in range(27)], "Views": list(range(27))})
+
+    class WithTables(Q1Result):
+        def tables(self):
+            return {"All lessons": frame}
+
+    result = WithTables(
+        **{
+            f: getattr(_q1_result(), f)
+            for f in ("number", "title", "answer", "supporting", "method")
+        }
+    )
+    _open_page(monkeypatch, tmp_path, {}, {1: result})
+    by_title = pages.table(result, "All lessons").data
+    assert by_title == pages.table(result, 0).data == pages.table(frame).data
+    assert by_title.count("<tr>") == 28  # header + 27 rows: nothing cut silently
+    with pytest.raises(KeyError, match="All lessons"):
+        pages.table(result, "Missing")
+
+
+def test_chart_fits_its_container_and_has_a_text_alternative(monkeypatch, tmp_path) -> None:
+    import altair as alt
+
+    from analysis.charts.base import finish
+
+    _open_page(monkeypatch, tmp_path, {}, {1: _q1_result()})
+    chart = finish(
+        alt.Chart(pl.DataFrame({"x": [1]})).mark_bar().encode(x="x:Q"),
+        "A title long enough that it has to wrap on a phone screen of 320 pixels",
+        "Bar chart: one bar of length 1.",
+    )
+    out = pages.chart(chart).data
+    assert 'aria-label="Bar chart: one bar of length 1."' in out and 'role="img"' in out
+    assert '"width":"container"' in out
+    assert '"text":["A title long enough that it has to wrap on a', "phone" not in out.split("[")[0]
+    assert out.count('<script src="../assets/') == 3  # the first chart loads vega
+    assert pages.chart(chart).data.count("<script src=") == 0  # later charts do not
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (
+            "logs /work/main/data/demo/logs.txt.gz, cohorts /tmp/x/cohorts.csv",
+            "logs logs.txt.gz, cohorts cohorts.csv",
+        ),
+        (r"logs C:\Users\me\logs.txt", "logs logs.txt"),
+        (
+            "logs data/demo/logs.txt.gz; mysql://db:3306/curriculum_logs",
+            "logs data/demo/logs.txt.gz; mysql://db:3306/curriculum_logs",
+        ),
+        ("2018-01-26 to 2021-04-21", "2018-01-26 to 2021-04-21"),
+    ],
+)
+def test_strip_paths(text: str, shown: str) -> None:
+    assert pages.strip_paths(text) == shown
+
+
+def test_methods_page_shows_no_path_of_the_build_machine(monkeypatch, tmp_path: Path) -> None:
+    dataset = {
+        "source": "file",
+        "source_detail": f"logs {tmp_path}/data/logs.txt.gz, cohorts /home/ci/cohorts.csv",
+        "rows": 12,
+        "first_seen": "2018-01-26T09:55:03",
+        "snapshot_dir": str(tmp_path / "snapshot"),  # not a field readers get
+        "quarantine_reasons": {"bad date": 2},
+    }
+    _open_page(monkeypatch, tmp_path, dataset, {})
+    out = pages.sources().data + pages.quarantine().data + pages.definitions().data
+    assert str(tmp_path) not in out and "/home/" not in out and "snapshot" not in out
+    assert "logs.txt.gz" in out and "cohorts.csv" in out
+    assert "2018-01-26 09:55" in out and "bad date" in out

@@ -195,3 +195,41 @@ def test_front_matter() -> None:
     meta, body = split_front_matter('---\ntitle: "T"\n---\n\nbody\n')
     assert meta == {"title": "T"} and body.strip() == "body"
     assert split_front_matter("no front matter") == ({}, "no front matter")
+
+
+def test_cell_options_make_numbered_floats_like_quarto() -> None:
+    """Without Quarto, `#| label: fig-/tbl-` and their captions still give numbered, linked floats."""
+    import nbformat
+
+    from analysis.publish.render import cell_options, notebook_markdown
+
+    def code(source: str, text: str):
+        cell = nbformat.v4.new_code_cell(source)
+        cell.outputs = [
+            nbformat.v4.new_output("display_data", data={"text/markdown": text}),
+            nbformat.v4.new_output("stream", name="stdout", text="noise"),
+        ]
+        return cell
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("See @fig-a and @tbl-b; @fig-missing stays."),
+        code("#| include: false\nsetup()", "HIDDEN"),
+        code('#| label: fig-a\n#| fig-cap: "A <chart> & more"\nchart()', "CHART"),
+        code("#| label: tbl-b\n#| tbl-cap: Counts\ntable()", "TABLE"),
+        code("#| label: fig-c\nchart()", "SECOND"),
+    ]
+    out = notebook_markdown(notebook)
+    assert "HIDDEN" not in out and "noise" not in out
+    assert "[Figure 1](#fig-a)" in out and "[Table 1](#tbl-b)" in out and "@fig-missing" in out
+    assert (
+        '<div id="fig-a" class="quarto-float' in out
+        and "Figure&nbsp;1: A &lt;chart&gt; &amp; more" in out
+    )
+    assert out.index("CHART") < out.index("Figure&nbsp;1:")  # figures are captioned below
+    assert out.index("Table&nbsp;1: Counts") < out.index("TABLE")  # tables above
+    assert "Figure&nbsp;2:" in out
+    assert cell_options("#| echo: false\n#| fig-cap: 'x: y'\ncode()\n#| not: an option") == {
+        "echo": False,
+        "fig-cap": "x: y",
+    }

@@ -9,7 +9,6 @@ from analysis.charts.base import axis_title, empty, finish, program_color
 from analysis.questions.q6 import BIN_DAYS, Q6Result
 
 TOPICS_PER_PROGRAM = 5
-MONTHS_SHOWN = 24  # histogram months after graduation; later views are summed into the last bar
 
 
 def chart_top_modules(result: Q6Result) -> alt.TopLevelMixin:
@@ -26,7 +25,9 @@ def chart_top_modules(result: Q6Result) -> alt.TopLevelMixin:
             .alias("program_order")
         )
         .sort("program_order", "rank_by_alumni")
+        .join(result.programs.select("program", "alumni_readers"), on="program", how="left")
         .with_columns(
+            (pl.col("alumni") / pl.col("alumni_readers") * 100).round(0).alias("reach_pct"),
             # a topic can lead in two programs: zero-width spaces keep the bars apart
             (
                 pl.col("topic") + pl.lit("\u200b").repeat_by(pl.col("program_order")).list.join("")
@@ -42,13 +43,19 @@ def chart_top_modules(result: Q6Result) -> alt.TopLevelMixin:
         alt.Chart(data)
         .mark_bar()
         .encode(
-            x=alt.X("alumni:Q", title=axis_title("Graduates who came back to the topic")),
+            x=alt.X(
+                "reach_pct:Q",
+                title=axis_title("Returning graduates who opened the topic (%)"),
+                scale=alt.Scale(domain=[0, 100]),
+                axis=alt.Axis(values=[0, 25, 50, 75, 100]),
+            ),
             y=alt.Y("bar:N", sort=data["bar"].to_list(), title=None),
             color=program_color(programs),
             tooltip=[
                 alt.Tooltip("program:N", title="Program"),
                 alt.Tooltip("topic:N", title="Topic"),
-                alt.Tooltip("alumni:Q", title="Graduates", format=","),
+                alt.Tooltip("alumni:Q", title="Graduates who opened it", format=","),
+                alt.Tooltip("alumni_readers:Q", title="Returning graduates", format=","),
                 alt.Tooltip("views:Q", title="Alumni views", format=","),
                 alt.Tooltip("median_days:Q", title="Median days after graduation"),
             ],
@@ -58,9 +65,10 @@ def chart_top_modules(result: Q6Result) -> alt.TopLevelMixin:
     leaders = data.filter(pl.col("rank_by_alumni") == 1)
     description = (
         f"Bar chart: for each program, the {TOPICS_PER_PROGRAM} topics the most graduates came back "
-        "to. "
+        "to, as a share of the program's returning graduates. "
         + " ".join(
-            f"{r['program']}: {r['topic']}, opened by {r['alumni']} graduates after graduating."
+            f"{r['program']}: {r['topic']}, opened by {r['alumni']} of the {r['alumni_readers']} "
+            "returning graduates."
             for r in leaders.iter_rows(named=True)
         )
     )
@@ -68,47 +76,51 @@ def chart_top_modules(result: Q6Result) -> alt.TopLevelMixin:
 
 
 def chart_days_after(result: Q6Result) -> alt.TopLevelMixin:
-    """Alumni views by month after graduation (30-day bins), stacked by program."""
+    """Alumni views by quarter after graduation (the 30-day bins summed by three), stacked by program."""
     programs = result.charted_programs()
     data = (
         result.days_histogram.filter(pl.col("program").is_in(programs))
-        .with_columns(
-            (pl.col("days_from") // BIN_DAYS + 1)
-            .clip(upper_bound=MONTHS_SHOWN)
-            .cast(pl.Int64)
-            .alias("month")
-        )
-        .group_by("program", "month")
+        .with_columns((pl.col("days_from") // (BIN_DAYS * 3)).cast(pl.Int64).alias("quarter"))
+        .group_by("program", "quarter")
         .agg(pl.col("views").sum().alias("views"))
-        .sort("program", "month")
+        .with_columns(
+            (pl.col("quarter") / 4).alias("years_from"),
+            ((pl.col("quarter") + 1) / 4).alias("years_to"),
+            pl.format("{} to {} months", pl.col("quarter") * 3, pl.col("quarter") * 3 + 3).alias(
+                "period"
+            ),
+        )
+        .sort("program", "quarter")
     )
     if data.is_empty():
         return empty("Too few graduates came back to chart", result.answer)
     total = int(data["views"].sum())
-    first = int(data.filter(pl.col("month") == 1)["views"].sum())
-    share = first / total if total else 0.0
-    title = f"{share * 100:.0f}% of alumni reading happens in the first month after graduation"
+    first_year = int(data.filter(pl.col("quarter") < 4)["views"].sum())
+    share = first_year / total if total else 0.0
+    title = f"{share * 100:.0f}% of alumni reading happens in the first year after graduation"
     chart = (
         alt.Chart(data)
         .mark_bar()
         .encode(
             x=alt.X(
-                "month:O",
-                title=axis_title(f"Month after graduation ({MONTHS_SHOWN}: that month and later)"),
-                axis=alt.Axis(labelExpr="datum.value % 3 == 1 ? datum.value : ''", labelAngle=0),
+                "years_from:Q",
+                bin="binned",
+                title="Years after graduation",
+                axis=alt.Axis(tickMinStep=1, format="d"),
             ),
-            y=alt.Y("sum(views):Q", title="Alumni lesson views", stack="zero"),
+            x2="years_to:Q",
+            y=alt.Y("views:Q", title="Alumni lesson views", stack="zero"),
             color=program_color(programs),
             tooltip=[
                 alt.Tooltip("program:N", title="Program"),
-                alt.Tooltip("month:O", title="Month after graduation"),
-                alt.Tooltip("sum(views):Q", title="Alumni views", format=","),
+                alt.Tooltip("period:N", title="After graduation"),
+                alt.Tooltip("views:Q", title="Alumni views", format=","),
             ],
         )
         .properties(height=240)
     )
     description = (
-        f"Stacked bar chart of alumni lesson views by month after graduation, per program: {title}. "
+        f"Stacked bar chart of alumni lesson views by quarter after graduation, per program: {title}. "
         + " ".join(
             f"{r['program']}: {r['views']:,} views by {r['alumni_readers']} graduates, half of them "
             f"within {r['median_days'] or 0:.0f} days."

@@ -20,7 +20,7 @@ def chart_monthly(result: Q8Result) -> alt.TopLevelMixin:
         .mark_bar()
         .encode(
             x=alt.X("month:T", title=None, axis=alt.Axis(format="%Y", tickCount="year")),
-            y=alt.Y("views:Q", title="Views", stack="zero", axis=alt.Axis(format="~s")),
+            y=alt.Y("views:Q", title="Views", stack="zero"),
             color=program_color(programs),
             tooltip=[
                 alt.Tooltip("month:T", title="Month", format="%b %Y"),

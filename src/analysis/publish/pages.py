@@ -48,7 +48,7 @@ EXPORT_WIDTH = 560  # px: charts sized to their container get this width as PNG 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|$~^@:&\"'=%/;,?])")
 # An absolute path of the build machine (POSIX or Windows), shown as its file name only.
 _ABSOLUTE_PATH = re.compile(
-    r"(?<![\w.])(?:/[^\s/,;]+)+/([^\s/,;]+)|[A-Za-z]:\\(?:[^\s\\,;]+\\)*([^\s\\,;]+)"
+    r"(?<![\w.:/])(?:/[^\s/,;]+)+/([^\s/,;]+)|[A-Za-z]:\\(?:[^\s\\,;]+\\)*([^\s\\,;]+)"
 )
 
 # Readable names of the settings a question reports (its `parameters`); the key is in the next column.
@@ -251,8 +251,15 @@ def chart_description(spec: dict[str, Any]) -> str:
     return str(spec.get("description") or title or "Chart")
 
 
-def setting_label(key: str) -> str:
-    """A setting's readable name (SETTING_LABELS, else its key in words)."""
+def setting_label(key: str, number: int | None = None) -> str:
+    """A setting's readable name: the question module's own SETTING_LABELS (when it has them), then
+    the shared SETTING_LABELS, else the key in words."""
+    if number is not None:
+        from analysis.questions import QUESTIONS
+
+        labels = getattr(QUESTIONS[number], "SETTING_LABELS", {})
+        if key in labels:
+            return labels[key]
     return SETTING_LABELS.get(key, key.replace("_", " ").capitalize())
 
 
@@ -401,19 +408,29 @@ def tables(result: Any, start: int = 0):
     return md("\n".join(out))
 
 
-def settings_frame(parameters: dict[str, Any], prefix: str) -> pl.DataFrame:
-    """Settings as a readable table: name, value, and where to change it."""
+def config_key(config: Config, number: int, key: str) -> str:
+    """Where a question's setting lives in curriculum-insights.toml ('[q7] min_views'), or that it is
+    fixed in the code."""
+    import dataclasses
+
+    sections = [f"q{number}"] + [f.name for f in dataclasses.fields(config)]
+    for section in sections:
+        part = getattr(config, section, None)
+        if dataclasses.is_dataclass(part) and key in {f.name for f in dataclasses.fields(part)}:
+            return f"[{section}] {key}"
+    return "fixed in the code"
+
+
+def settings_frame(parameters: dict[str, Any], number: int) -> pl.DataFrame:
+    """Question `number`'s settings as a readable table: name, value, and where to change it."""
+    config = current().config
     return pl.DataFrame(
         {
-            "Setting": [setting_label(str(k)) for k in parameters],
+            "Setting": [setting_label(str(k), number) for k in parameters],
             "Value": [fmt(v) for v in parameters.values()],
-            "Key in curriculum-insights.toml": [f"[{prefix}] {k}" for k in parameters],
+            "Where to change it": [config_key(config, number, str(k)) for k in parameters],
         },
-        schema={
-            "Setting": pl.String,
-            "Value": pl.String,
-            "Key in curriculum-insights.toml": pl.String,
-        },
+        schema={"Setting": pl.String, "Value": pl.String, "Where to change it": pl.String},
     )
 
 
@@ -422,7 +439,7 @@ def method(result: Any):
     ctx = current()
     out = [ctx.text(result.method), ""]
     if result.parameters:
-        frame = settings_frame(result.parameters, f"q{result.number}")
+        frame = settings_frame(result.parameters, result.number)
         out.append(raw_html(table_html(ctx.frame(frame), max_rows=frame.height)))
     return md("\n".join(out) + "\n")
 
@@ -566,7 +583,7 @@ def all_parameters():
         result = ctx.report.results[number]
         if not result.parameters:
             continue
-        frame = settings_frame(result.parameters, f"q{number}")
+        frame = settings_frame(result.parameters, number)
         out.append(f"\n### Question {number}: {ctx.text(result.title)}\n")
         out.append(raw_html(table_html(ctx.frame(frame), max_rows=frame.height)))
     return md("\n".join(out))

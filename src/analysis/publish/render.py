@@ -199,7 +199,7 @@ def _float_cells(label: str, kind: str, number: int, caption: str) -> tuple[str,
     )
     opening = (
         f'<div id="{label}" class="quarto-float quarto-figure anchored">'
-        f'<figure class="quarto-float quarto-float-{kind} figure" style="margin:0">'
+        f'<figure class="quarto-float quarto-float-{kind} figure chart">'
         + (cap if kind == "tbl" else "")  # tables are captioned above, figures below (Quarto)
         + f'<div aria-describedby="{label}-caption">'
     )

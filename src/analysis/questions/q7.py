@@ -127,7 +127,7 @@ def _view_bins(real: pl.DataFrame, min_views: int) -> pl.DataFrame:
     """Lessons per program and views bin: floor-9, 10-19, 20-49, 50-99, 100-499, 500 or more."""
     edges = [min_views, *(e for e in VIEW_BIN_EDGES if e > min_views)]
     labels = [f"{lo}-{hi - 1}" for lo, hi in zip(edges, edges[1:], strict=False)]
-    labels.append(f"{edges[-1]} or more")
+    labels.append(f"{edges[-1]}+")
     index = pl.lit(0, dtype=pl.Int64)
     for i, edge in enumerate(edges[1:], start=1):
         index = pl.when(pl.col("views") >= edge).then(pl.lit(i, dtype=pl.Int64)).otherwise(index)

@@ -131,6 +131,10 @@ def _month(value: dt.date) -> str:
     return value.strftime("%b %Y")
 
 
+def _sentence(phrase: str) -> str:
+    return phrase[:1].upper() + phrase[1:] + ("" if phrase.endswith(".") else ".")
+
+
 def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
@@ -313,10 +317,9 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     answer_text = (
         f"Also worth knowing: {_join(lead)}." if lead else "Nothing else stands out in the data."
     )
-    order = {"data quality": 0, "quarantine": 1}
-    supporting = [
-        f.text for f in sorted(findings, key=lambda f: order.get(f.category, 2))[:5]
-    ]  # short list of Finding objects, not data rows
+    # the other findings in a few words each (their details are in the findings table)
+    supporting = [_sentence(f.summary) for f in findings[ANSWER_FINDINGS : ANSWER_FINDINGS + 5]]
+    supporting += [f.text for f in findings[: max(0, 3 - len(supporting))]]
     return Q8Result(
         answer=answer_text,
         supporting=supporting,
