@@ -54,16 +54,7 @@ BULLET_JARGON = {
 }
 CODE_WORD = re.compile(r"^[a-z]+(?:_[a-z]+)+$")  # snake_case: a code, not a word
 QUESTIONS = (1, 2, 3, 4, 5, 6, 7, 8)
-# Rewritten in parallel (q2-q5): expected to pass once merged; an xfail here until then.
-PENDING: set[int] = {2, 3, 4, 5}
-
-
-def _param(number: int):
-    marks = [pytest.mark.xfail(reason="rewording in progress", strict=False)] * (number in PENDING)
-    return pytest.param(number, marks=marks, id=f"q{number}")
-
-
-PARAMS = [_param(n) for n in QUESTIONS]
+PARAMS = [pytest.param(n, id=f"q{n}") for n in QUESTIONS]
 
 
 @pytest.fixture(scope="module")
