@@ -218,7 +218,7 @@ def test_describe_and_table():
     evaluation = _score([SCRAPE], _incidents([{"kind": "scraping", "user_id": 5}]))
     text = evaluation.describe()
     assert "[PASS] top10" in text and "scraping" in text
-    table = ev.ScenarioTable(rows=[("demo", evaluation)], seed=1, scale=0.2)
+    table = ev.ScenarioTable(rows=[("demo", evaluation)], seeds=(1,), scale=0.2)
     lines = table.describe().splitlines()
     assert lines[2].split() == ["scenario", *ev.TARGET_NAMES]
     assert lines[3].startswith("demo") and "met" in lines[3]
@@ -300,3 +300,14 @@ def test_cli_rejects_an_unknown_scenario(capsys):
 
     assert main(["evaluate", "--scenario", "nope", "-q"]) == 2
     assert "unknown scenario 'nope'" in capsys.readouterr().err
+
+
+def test_table_rows_name_the_seed_when_there_are_several():
+    evaluation = _score([SCRAPE], _incidents([]))
+    table = ev.ScenarioTable(
+        rows=[("late_ds@1", evaluation), ("late_ds@2", evaluation)], seeds=(1, 2), scale=None
+    )
+    text = table.describe()
+    assert "seed 1, 2, scale the demo at 1, others 0.2" in text
+    assert "late_ds@2" in text and "MISSED" in text
+    assert table.exit_code() == 5

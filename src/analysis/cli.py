@@ -154,13 +154,19 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--labels", type=Path, help="labels.csv (default: beside the demo log)")
     evaluate.add_argument(
         "--scenario",
-        help="simulate this scenario into a temporary folder, analyze it and score it",
+        nargs="+",
+        metavar="NAME",
+        help="simulate these scenarios into a temporary folder, analyze and score them",
     )
     evaluate.add_argument(
         "--all-scenarios", action="store_true", help="score every scenario; one table"
     )
     evaluate.add_argument(
-        "--seed", type=int, default=20210421, help="seed of the simulated scenarios"
+        "--seed",
+        type=int,
+        nargs="+",
+        default=[20210421],
+        help="seed(s) of the simulated scenarios (several: one row per scenario and seed)",
     )
     evaluate.add_argument(
         "--scale",
@@ -365,12 +371,16 @@ def _evaluate(args: argparse.Namespace, config: Config) -> int:
     if args.scenario or args.all_scenarios:
         if args.scale is not None and (not math.isfinite(args.scale) or args.scale <= 0):
             raise ConfigError(f"--scale must be a positive number, got {args.scale}")
-        names = list(SCENARIOS) if args.all_scenarios else [get_scenario(args.scenario).name]
+        names = (
+            list(SCENARIOS)
+            if args.all_scenarios
+            else [get_scenario(name).name for name in args.scenario]
+        )
         table = run_scenarios(
-            config, names, seed=args.seed, scale=args.scale, progress=not args.quiet,
+            config, names, seeds=tuple(args.seed), scale=args.scale, progress=not args.quiet,
             workdir=args.keep,
         )  # fmt: skip
-        if len(names) == 1:  # one scenario: the details first
+        if len(table.rows) == 1:  # one scenario: the details first
             print(table.rows[0][1].describe() + "\n")
         print(table.describe())
         return table.exit_code()

@@ -502,11 +502,11 @@ def run_evaluation(
 def evaluate_scenario(
     config: Config, name: str, *, seed: int, scale: float, workdir: Path, progress: bool = False
 ) -> Evaluation:
-    """Simulate one scenario into `workdir`, import it, answer with `config` and score."""
+    """Simulate one scenario into `workdir` (a new folder), import it, answer with `config`, score."""
     from analysis.scenarios.simulate import simulate
     from analysis.sources.ingest import import_files
 
-    out = workdir / name
+    out = workdir
     step(f"{name}: simulating (seed {seed}, scale {scale:g})", enabled=progress)
     simulate(seed=seed, scale=scale, out=out, reference_dir=config.paths.reference_dir,
              progress=False, scenario=name)  # fmt: skip
@@ -525,7 +525,7 @@ def evaluate_scenario(
 @dataclass(frozen=True)
 class ScenarioTable:
     rows: list[tuple[str, Evaluation]]
-    seed: int
+    seeds: tuple[int, ...]
     scale: float | None
 
     @property
@@ -537,19 +537,21 @@ class ScenarioTable:
 
     def describe(self) -> str:
         width = 16
+        first = max([14, *(len(name) + 1 for name, _ in self.rows)])
         scale = "the demo at 1, others 0.2" if self.scale is None else f"{self.scale:g}"
+        seeds = ", ".join(str(seed) for seed in self.seeds)
         lines = [
-            f"Targets per scenario (seed {self.seed}, scale {scale}); cell = value, met/MISSED",
+            f"Targets per scenario (seed {seeds}, scale {scale}); cell = value, met/MISSED",
             "",
         ]
-        lines.append(f"{'scenario':<14} " + " ".join(f"{n:<{width}}" for n in TARGET_NAMES))
+        lines.append(f"{'scenario':<{first}} " + " ".join(f"{n:<{width}}" for n in TARGET_NAMES))
         for name, ev in self.rows:
             cells = []
             for target in TARGET_NAMES:
                 t = ev.target(target)
                 text = "-" if t is None else f"{_short(t)} {'met' if t.passed else 'MISSED'}"
                 cells.append(f"{text:<{width}}")
-            lines.append(f"{name:<14} " + " ".join(cells))
+            lines.append(f"{name:<{first}} " + " ".join(cells))
         lines.append("")
         for name, ev in self.rows:
             for m in ev.missed[:8]:
@@ -609,25 +611,31 @@ def run_scenarios(
     config: Config,
     names: list[str],
     *,
-    seed: int,
+    seeds: tuple[int, ...] = (20210421,),
     scale: float | None = None,
     progress: bool = True,
     workdir: Path | None = None,
 ) -> ScenarioTable:
-    """Score every named scenario (temporary folders unless `workdir`)."""
+    """Score every named scenario at every seed (rows `name`, or `name@seed` with several seeds);
+    the data goes to temporary folders, or to `workdir`/name[-seed] to keep."""
     rows = []
     tmp = Path(tempfile.mkdtemp(prefix="ci-scenarios-")) if workdir is None else Path(workdir)
     try:
-        for name in names:
-            this_scale = scale if scale is not None else (1.0 if name == "demo" else DEFAULT_SCALE)
-            rows.append(
-                (name, evaluate_scenario(config, name, seed=seed, scale=this_scale, workdir=tmp,
-                                         progress=progress))
-            )  # fmt: skip
+        for seed in seeds:
+            for name in names:
+                row = name if len(seeds) == 1 else f"{name}@{seed}"
+                folder = tmp / (name if len(seeds) == 1 else f"{name}-{seed}")
+                this_scale = (
+                    scale if scale is not None else (1.0 if name == "demo" else DEFAULT_SCALE)
+                )
+                rows.append(
+                    (row, evaluate_scenario(config, name, seed=seed, scale=this_scale,
+                                            workdir=folder, progress=progress))
+                )  # fmt: skip
     finally:
         if workdir is None:
             shutil.rmtree(tmp, ignore_errors=True)
-    return ScenarioTable(rows=rows, seed=seed, scale=scale)
+    return ScenarioTable(rows=rows, seeds=tuple(seeds), scale=scale)
 
 
 __all__ = [
