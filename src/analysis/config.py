@@ -130,11 +130,12 @@ class Q4Config:
     heavy_own_z: float = 2.5
     heavy_own_floor: float = 2.0
     heavy_min_days: int = 5
-    # shared account, within windows of share_window_days: sessions (of share_min_session_views+
-    # views) on two networks at the same time on share_min_days days, or more outside networks than
+    # shared account: within windows of share_window_days, two IPs in one share_slot_minutes slot
+    # (one used by the account on share_min_days days within two windows and half its time only) on
+    # share_min_days days; or, within windows twice as long, more outside networks than
     # share_networks_factor x the peers' share_networks_quantile (and at least share_min_networks)
     share_window_days: int = 28
-    share_min_session_views: int = 1
+    share_slot_minutes: int = 10
     share_min_days: int = 4
     share_networks_quantile: float = 0.99
     share_networks_factor: float = 2.0
@@ -407,7 +408,7 @@ RANGES: dict[str, Range] = {
     "q4.heavy_own_floor": Range(1, open_low=True),
     "q4.heavy_min_days": AT_LEAST_ONE,
     "q4.share_window_days": AT_LEAST_ONE,
-    "q4.share_min_session_views": AT_LEAST_ONE,
+    "q4.share_slot_minutes": AT_LEAST_ONE,
     "q4.share_min_days": AT_LEAST_ONE,
     "q4.share_networks_quantile": SHARE,
     "q4.share_networks_factor": POSITIVE,

@@ -240,11 +240,13 @@ def _method(config: Config) -> str:
         f"steps) with spread <= {2 * q4.scrape_max_spread}. Automated sessions of a user less than "
         f"{q4.episode_gap_hours} h apart are one episode; a campus IP is never named as the source. "
         f"Shared account: within windows of {q4.share_window_days} days (two grids offset by half a "
-        f"window), sessions of >= {q4.share_min_session_views} views on two IPs overlapping in time on "
-        f">= {q4.share_min_days} days, one of the IPs used by the account on >= {q4.share_min_days} "
-        f"days within {2 * q4.share_window_days} days only, or more non-campus IPs than {q4.share_networks_factor} x the "
+        f"window), two IPs within one {q4.share_slot_minutes}-minute slot on >= {q4.share_min_days} "
+        f"days, one of the IPs used by the account on >= {q4.share_min_days} days within "
+        f"{2 * q4.share_window_days} days and half its time in the log only; or, within windows of "
+        f"{2 * q4.share_window_days} days, more non-campus IPs than {q4.share_networks_factor} x the "
         f"{q4.share_networks_quantile:.0%} quantile of the same group's windows (students or staff) "
-        f"and at least {q4.share_min_networks}. "
+        f"and at least {q4.share_min_networks}, or at least {q4.share_min_networks} non-campus IPs "
+        f"making >= {q4.share_network_ratio:.0%} of its IP-days (a new network nearly every day). "
         f"Shared outside network: a non-campus IP used by >= {q4.shared_ip_window_users} accounts "
         f"within {q4.shared_ip_window_days} days; high when that window holds >= "
         f"{q4.shared_ip_spike_share:.0%} of the IP's accounts, low when shared all along. "
@@ -275,27 +277,23 @@ def detect(prepared: Prepared, config: Config) -> tuple[pl.DataFrame, pl.DataFra
     base = frame.lazy()
     detected = campus_ips(prepared, config)
     campus = detect_.campus_addresses(base, config, detected)
-    rows = detect_.session_rows(base.with_row_index("idx"), config).collect()
-    session_table, groups = pl.collect_all(
-        [
-            detect_.sessions(rows.lazy()).select("sid", "user_id", "ip", "start", "end", "views"),
-            detect_.user_groups(base),
-        ]
-    )
+    days_table, groups = pl.collect_all([detect_.network_days(base), detect_.user_groups(base)])
+    rows = detect_.session_rows(base.with_row_index("idx"), days_table.lazy(), config).collect()
+    session_table = detect_.sessions(rows.lazy()).collect()
     auto = detect_.automated_sessions(rows, frame["path"], session_table.lazy(), config).collect()
-    del rows
+    del rows, session_table
     auto_days = auto.lazy().select("user_id", pl.col("start").dt.date().alias("date")).unique()
-    daily = detect_.daily_views(base, groups.lazy(), config)
+    daily = detect_.daily_views(base, groups.lazy(), config).collect().lazy()
     heavy_users = daily.filter(pl.col("heavy").any().over("user_id"))
     parts = pl.collect_all(
         [
             detect_.probes(base, config),
             detect_.scraping(auto.lazy(), config, campus),
-            detect_.account_sharing(session_table.lazy(), groups.lazy(), config, campus),
+            detect_.account_sharing(base, days_table.lazy(), groups.lazy(), config, campus),
             detect_.shared_ips(base, config, campus),
             detect_.heavy_days(base, daily, auto_days, config),
             detect_.stale_accounts(base, config, prepared.data_start),
-            detect_.unknown_users(base, config),
+            detect_.unknown_users(base, daily, config),
             heavy_users,
         ]
     )

@@ -157,21 +157,51 @@ def campus_addresses(base: pl.LazyFrame, config: Config, detected: list[str]) ->
 # --- sessions and automated fetching -----------------------------------------------------------------------
 
 
-def session_rows(base: pl.LazyFrame, config: Config) -> pl.LazyFrame:
-    """Known users' page views (no probes, assets or empty rows) sorted by user, IP and time, with the
-    gap to the previous view of the same user and IP and a global session id `sid`; `idx` is the row's
-    position in `base` (paths are fetched only for the few candidate sessions)."""
-    limit = config.q4.session_gap_seconds
+def page_views(base: pl.LazyFrame) -> pl.LazyFrame:
+    """Known users' page views on a known IP (lessons and navigation: no probes, assets or empty
+    rows), the rows every timing and network test reads."""
+    return base.filter(
+        pl.col("user_id").is_not_null()
+        & pl.col("ip").is_not_null()
+        & pl.col("page_kind").is_in(["lesson", "navigation"])
+    )
+
+
+def network_days(base: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per user, IP and day of `page_views`: views, first and last view."""
+    return (
+        page_views(base)
+        .group_by("user_id", "ip", "date")
+        .agg(
+            pl.len().alias("views"),
+            pl.col("timestamp").min().alias("start"),
+            pl.col("timestamp").max().alias("end"),
+        )
+    )
+
+
+def session_rows(base: pl.LazyFrame, days: pl.LazyFrame, config: Config) -> pl.LazyFrame:
+    """The page views of user-IP-days busy enough to hold a machine session (at least
+    min(`scrape_min_pages`, `slow_min_pages`) views; the day before and after too, for sessions
+    across midnight), sorted by user, IP and time, with the gap to the previous view of the same
+    user and IP and a session id `sid`. `idx` is the row's position in `base`. Only these rows are
+    sorted, so the cost follows the busy days, not the log."""
+    q4 = config.q4
+    limit = q4.session_gap_seconds
+    busy = days.filter(pl.col("views") >= min(q4.scrape_min_pages, q4.slow_min_pages)).select(
+        "user_id", "ip", "date"
+    )
+    keys = pl.concat(
+        [busy.with_columns(pl.col("date") + pl.duration(days=shift)) for shift in (-1, 0, 1)]
+    ).unique()
     new_pair = (pl.col("user_id") != pl.col("user_id").shift(1)) | (
         pl.col("ip") != pl.col("ip").shift(1)
     )
     return (
-        base.filter(
-            pl.col("user_id").is_not_null()
-            & pl.col("ip").is_not_null()
-            & pl.col("page_kind").is_in(["lesson", "navigation"])
-        )
-        .select("idx", "user_id", "ip", "timestamp")
+        page_views(base)
+        .select("idx", "user_id", "ip", "date", "timestamp")
+        .join(keys, on=["user_id", "ip", "date"], how="semi")
+        .drop("date")
         .sort("user_id", "ip", "timestamp")
         .with_columns(
             pl.when(new_pair.fill_null(True))
@@ -428,9 +458,11 @@ def daily_views(base: pl.LazyFrame, groups: pl.LazyFrame, config: Config) -> pl.
     counts = (
         base.filter(pl.col("user_id").is_not_null() & (pl.col("page_kind") != "probe"))
         .group_by("user_id", "date")
-        .agg(pl.len().alias("views"), pl.col("ip").n_unique().alias("ips"))
+        .agg(pl.len().alias("views"))
         .join(groups, on="user_id", how="left")
         .with_columns(pl.col("views").cast(pl.Float64).log().alias("log_views"))
+        .collect()  # read three times below: computed once
+        .lazy()
     )
     own = counts.group_by("user_id").agg(
         pl.col("log_views").median().alias("own_median"),
@@ -481,6 +513,7 @@ def heavy_days(
             pl.col("timestamp").min().alias("start"),
             pl.col("timestamp").max().alias("end"),
             pl.col("ip").cast(pl.String).first().alias("ip"),
+            pl.col("ip").n_unique().alias("ips"),
         )
     )
     hours = (pl.col("end") - pl.col("start")).dt.total_seconds() / 3600
@@ -532,59 +565,55 @@ def _windows(days: int, column: str = "date") -> list[pl.Expr]:
 
 
 def account_sharing(
-    session_table: pl.LazyFrame, groups: pl.LazyFrame, config: Config, campus: list[str]
+    base: pl.LazyFrame,
+    days_table: pl.LazyFrame,
+    groups: pl.LazyFrame,
+    config: Config,
+    campus: list[str],
 ) -> pl.LazyFrame:
     """Accounts used from two networks at the same time on many days of a window, or from far more
-    outside networks than their peers within one window (staff against staff)."""
+    outside networks than their peers within one window (staff against staff). `days_table` is
+    `network_days`."""
     q4 = config.q4
     days = q4.share_window_days
     # A network is episodic for an account when the account used it on share_min_days days within at
     # most two windows and at most half of the account's own time in the log: a second person's
     # network, not the owner's home.
     span = (pl.col("last_use") - pl.col("first_use")).dt.total_days()
-    account_span = (pl.col("last_use").max() - pl.col("first_use").min()).over("user_id")
+    account_span = (
+        (pl.col("last_use").max() - pl.col("first_use").min()).over("user_id").dt.total_days()
+    )
     lifetime = (
-        session_table.group_by("user_id", "ip")
+        days_table.group_by("user_id", "ip")
         .agg(
-            pl.col("start").min().alias("first_use"),
-            pl.col("end").max().alias("last_use"),
-            pl.col("start").dt.date().n_unique().alias("days_used"),
+            pl.col("date").min().alias("first_use"),
+            pl.col("date").max().alias("last_use"),
+            pl.len().alias("days_used"),
         )
         .with_columns(
             (
                 (span <= 2 * days)
-                & (span <= 0.5 * account_span.dt.total_days())
+                & (span <= 0.5 * account_span)
                 & (pl.col("days_used") >= q4.share_min_days)
             ).alias("episodic")
         )
-        .select("user_id", "ip", "episodic")
+        .filter(pl.col("episodic"))
+        .select("user_id", "ip")
     )
-    real = session_table.filter(pl.col("views") >= q4.share_min_session_views)
-    running_end = pl.col("end").cum_max().over("user_id")
+    # In use from two networks at the same time: two IPs within one slot of share_slot_minutes, one
+    # of them episodic for the account (only the days of episodic networks are looked at).
+    episodic_days = (
+        days_table.join(lifetime, on=["user_id", "ip"], how="semi")
+        .select("user_id", "date")
+        .unique()
+    )
     overlaps = (
-        real.sort("user_id", "start")
-        .with_columns(
-            # sessions of one user and IP never overlap (they are cut at long gaps), so a session
-            # starting before an earlier one ended is on another network: the one holding that end
-            running_end.shift(1).over("user_id").alias("busy_until"),
-            pl.when(pl.col("end") == running_end)
-            .then(pl.col("ip"))
-            .otherwise(None)
-            .forward_fill()
-            .over("user_id")
-            .shift(1)
-            .over("user_id")
-            .alias("other_ip"),
-        )
-        .filter(pl.col("start") < pl.col("busy_until"))
-        .join(lifetime, on=["user_id", "ip"], how="left")
-        .join(
-            lifetime.rename({"ip": "other_ip", "episodic": "other_episodic"}),
-            on=["user_id", "other_ip"],
-            how="left",
-        )
-        .filter(pl.col("episodic").fill_null(False) | pl.col("other_episodic").fill_null(False))
-        .select("user_id", pl.col("start").dt.date().alias("date"))
+        page_views(base)
+        .join(episodic_days, on=["user_id", "date"], how="semi")
+        .group_by("user_id", pl.col("timestamp").dt.truncate(f"{q4.share_slot_minutes}m"))
+        .agg(pl.col("ip").n_unique().alias("ips"))
+        .filter(pl.col("ips") >= 2)
+        .select("user_id", pl.col("timestamp").dt.date().alias("date"))
         .unique()
         .with_columns(_windows(days))
     )
@@ -600,17 +629,13 @@ def account_sharing(
             for w in ("w0", "w1")
         ]
     ).filter(pl.col("overlap_days") >= q4.share_min_days)
-    outside = (
-        session_table.filter(~pl.col("ip").is_in(campus))
-        .select("user_id", "ip", pl.col("start").dt.date().alias("date"))
-        .with_columns(_windows(2 * days))
-    )
+    outside = days_table.filter(~pl.col("ip").is_in(campus)).with_columns(_windows(2 * days))
     network_windows = pl.concat(
         [
             outside.group_by("user_id", pl.col(w).alias("window"))
             .agg(
                 pl.col("ip").n_unique().alias("networks"),
-                pl.len().alias("sessions"),
+                pl.len().alias("sessions"),  # network-days: one per IP and day
                 pl.col("date").min().alias("first"),
                 pl.col("date").max().alias("last"),
             )
@@ -652,10 +677,8 @@ def account_sharing(
     first = pl.min_horizontal("o_first", "n_first")
     last = pl.max_horizontal("o_last", "n_last")
     views = (
-        session_table.join(
-            flagged.select("user_id", first.alias("a"), last.alias("b")), on="user_id"
-        )
-        .filter(pl.col("start").dt.date().is_between(pl.col("a"), pl.col("b")))
+        days_table.join(flagged.select("user_id", first.alias("a"), last.alias("b")), on="user_id")
+        .filter(pl.col("date").is_between(pl.col("a"), pl.col("b")))
         .group_by("user_id")
         .agg(
             pl.col("views").sum().alias("views"),
@@ -673,8 +696,8 @@ def account_sharing(
         ),
         pl.when(pl.col("networks").is_not_null()).then(
             pl.format(
-                "it was used from {} outside networks in {} sessions within {} days, where nearly "
-                "all peers use {} at most",
+                "it was used from {} outside networks on {} network-days within {} days, where "
+                "nearly all peers use {} at most",
                 pl.col("networks"),
                 pl.col("n_sessions"),
                 pl.lit(2 * days),
@@ -847,45 +870,52 @@ def stale_accounts(base: pl.LazyFrame, config: Config, data_start: object) -> pl
     )
 
 
-def unknown_users(base: pl.LazyFrame, config: Config) -> pl.LazyFrame:
+def unknown_users(base: pl.LazyFrame, daily: pl.LazyFrame, config: Config) -> pl.LazyFrame:
     """Accounts never seen with a known cohort (not staff): medium when they name a cohort id absent
     from the cohorts table, or when their busiest week is above `unknown_week_quantile` of all
-    accounts' busiest weeks; low otherwise."""
+    accounts' busiest weeks; low otherwise. `daily` is `daily_views`."""
     q4 = config.q4
     unidentified = pl.col("role").is_in(["no_cohort", "unknown_cohort"])
     known_users = base.filter(pl.col("user_id").is_not_null())
-    weekly = (
-        known_users.filter(pl.col("page_kind") != "probe")
-        .with_columns(_windows(7))
-        .select("user_id", "w0", "w1")
-    )
+    weekly = daily.select("user_id", "views", *_windows(7))
     busiest = (
         pl.concat(
-            [weekly.group_by("user_id", pl.col(w).alias("window")).len() for w in ("w0", "w1")]
+            [
+                weekly.group_by("user_id", pl.col(w).alias("window")).agg(
+                    pl.col("views").sum().alias("week")
+                )
+                for w in ("w0", "w1")
+            ]
         )
         .group_by("user_id")
-        .agg(pl.col("len").max().alias("busiest_week"))
+        .agg(pl.col("week").max().alias("busiest_week"))
     )
     bar = busiest.select(pl.col("busiest_week").quantile(q4.unknown_week_quantile).alias("bar"))
-    users = (
-        known_users.group_by("user_id")
+    roles = (
+        known_users.group_by("user_id", "role")
+        .agg(pl.len().alias("n"))
+        .group_by("user_id")
         .agg(
             (pl.col("role") == "staff").any().alias("is_staff"),
             pl.col("role").is_in(["student", "placeholder"]).any().alias("known"),
-            (pl.col("role") == "unknown_cohort").sum().alias("bad_views"),
-            unidentified.sum().alias("views"),
-            pl.col("timestamp").filter(unidentified).min().alias("start"),
-            pl.col("timestamp").filter(unidentified).max().alias("end"),
-            pl.col("date").filter(unidentified).n_unique().alias("days"),
-            pl.col("ip").filter(unidentified).n_unique().alias("ips"),
-            pl.col("ip").filter(unidentified).cast(pl.String).first().alias("ip"),
+            pl.col("n").filter(pl.col("role") == "unknown_cohort").sum().alias("bad_views"),
+        )
+        .filter(~pl.col("is_staff") & (~pl.col("known") | (pl.col("bad_views") > 0)))
+    )
+    users = (
+        known_users.filter(unidentified)
+        .join(roles, on="user_id", how="semi")
+        .group_by("user_id")
+        .agg(
+            pl.len().alias("views"),
+            pl.col("timestamp").min().alias("start"),
+            pl.col("timestamp").max().alias("end"),
+            pl.col("date").n_unique().alias("days"),
+            pl.col("ip").n_unique().alias("ips"),
+            pl.col("ip").cast(pl.String).first().alias("ip"),
             pl.col("cohort_id").filter(pl.col("role") == "unknown_cohort").first().alias("bad_id"),
         )
-        .filter(
-            ~pl.col("is_staff")
-            & (pl.col("views") > 0)
-            & (~pl.col("known") | (pl.col("bad_views") > 0))
-        )
+        .join(roles, on="user_id", how="inner")
         .join(busiest, on="user_id", how="left")
         .join(bar, how="cross")
     )
