@@ -332,6 +332,22 @@ def test_tables_sort_show_all_rows_and_link_their_csv(site, browser) -> None:
         page.close()
 
 
+def test_the_demo_site_publishes_no_path_of_the_build_machine(site) -> None:
+    """The demo build reads its log from a temporary folder: that path must not reach any published file."""
+    config, _ = site
+    site_dir = Path(config.paths.site_dir)
+    roots = {
+        str(ROOT),
+        str(site_dir.parent),
+        str(Path(config.paths.data_dir)),
+        str(Path.home()) + "/",
+    }
+    for path in site_dir.rglob("*"):
+        if path.is_file() and path.suffix in (".html", ".csv", ".js", ".json", ".css"):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            assert not [root for root in roots if root in text], path
+
+
 def test_screenshots_of_every_page_at_both_widths(site, browser) -> None:
     config, base = site
     out = Path(config.paths.build_dir) / "screenshots"
