@@ -454,10 +454,9 @@ def notes(page: Any) -> list[str]:
         out.append(f"Chart: {found.chart.description()}")
     out.append("The eight answers:")
     for number, result in sorted(_results(page).items()):
-        out.append(
-            f"Q{number} {_public_text(page, getattr(result, 'title', ''))}: "
-            f"{_public_text(page, getattr(result, 'answer', ''))}"
-        )
+        title = _public_text(page, getattr(result, "title", ""))
+        sep = " " if title.endswith(("?", ".", ":")) else ": "
+        out.append(f"Q{number}. {title}{sep}{_public_text(page, getattr(result, 'answer', ''))}")
     url = page.config.site.base_url
     out.append(
         f"Full report: {url}"
@@ -845,7 +844,7 @@ def chart_altair(chart: ChartData, width: int = 560):
         "series:N",
         title=None,
         scale=alt.Scale(domain=names, range=chart.colours or None),
-        legend=alt.Legend(orient="bottom", labelFontSize=16, symbolSize=200)
+        legend=alt.Legend(orient="bottom", labelFontSize=20, symbolSize=300)
         if len(names) > 1
         else None,
     )
@@ -868,22 +867,22 @@ def chart_altair(chart: ChartData, width: int = 560):
         )
         labels = (
             source.transform_aggregate(total="sum(value)", groupby=["category"])
-            .mark_text(align="left", dx=4, fontSize=16)
+            .mark_text(align="left", dx=4, fontSize=20)
             .encode(y=y, x=alt.X("total:Q", axis=None), text=alt.Text("total:Q"))
         )
     else:
         base = source.encode(y=y, yOffset=alt.YOffset("series:N", sort=names), x=x)
         bars = base.mark_bar().encode(color=colour, tooltip=["category:N", "series:N", "value:Q"])
-        labels = base.mark_text(align="left", dx=4, fontSize=16).encode(text=alt.Text("value:Q"))
+        labels = base.mark_text(align="left", dx=4, fontSize=20).encode(text=alt.Text("value:Q"))
     return (
         (bars + labels)
         .properties(
             width=width,
-            height=alt.Step(30),
-            title=alt.Title(chart.title, fontSize=20, anchor="start"),
+            height=alt.Step(36),
+            title=alt.Title(chart.title, fontSize=22, anchor="start"),
             description=chart.description(),
             autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
         )
-        .configure_axis(labelFontSize=16)
+        .configure_axis(labelFontSize=20)
         .configure_view(stroke=None)
     )
