@@ -58,10 +58,10 @@ def _incidents(tiers: list[tuple[str, str]]) -> pl.DataFrame:
 TIERED = [
     ("high", "scraping"),
     ("high", "scraping"),
-    ("high", "many_ips"),
+    ("high", "account_sharing"),
     ("medium", "heavy_day"),
     ("medium", "scraping"),
-    *[("low", "out_of_enrollment")] * 5,
+    *[("low", "unknown_user")] * 5,
 ]
 
 
@@ -107,15 +107,17 @@ def _content(page) -> slide.SlideContent:
 
 def test_high_risk_incidents_lead_the_title_bullet_and_chart(config) -> None:
     content = _content(_page(config, _report_results(_incidents(TIERED))))
-    scraping, many = slide._kind_nouns("scraping"), slide._kind_nouns("many_ips")
-    assert content.title == f"3 high-risk incidents need review: 2 {scraping[1]}, 1 {many[0]}"
+    scraping, shared = slide._kind_nouns("scraping"), slide._kind_nouns("account_sharing")
+    assert content.title == f"3 high-risk incidents need review: 2 {scraping[1]}, 1 {shared[0]}"
     assert content.bullets[0] == "3 high-risk and 2 medium-risk incidents; 5 more are low risk"
     chart = content.chart
     assert chart is not None and chart.stacked
     assert chart.title == "High- and medium-risk incidents by kind"
     assert [name for name, _ in chart.series] == ["High risk", "Medium risk"]  # low: in the bullet
-    labels = {kind: slide._kind_label(kind) for kind in ("scraping", "many_ips", "heavy_day")}
-    assert chart.categories == [labels["scraping"], labels["many_ips"], labels["heavy_day"]]
+    labels = {
+        kind: slide._kind_label(kind) for kind in ("scraping", "account_sharing", "heavy_day")
+    }
+    assert chart.categories == [labels["scraping"], labels["account_sharing"], labels["heavy_day"]]
     assert chart.series[0][1] == [2, 1, 0] and chart.series[1][1] == [1, 0, 1]
     assert len(chart.colours) == 2
 
@@ -144,9 +146,9 @@ def test_public_slide_masks_ips_in_the_notes(config) -> None:
 def test_without_tiers_the_counts_come_by_kind(config) -> None:
     frame = _incidents(TIERED).drop("tier")
     content = _content(_page(config, _report_results(frame)))
-    scraping, outside = slide._kind_nouns("scraping"), slide._kind_nouns("out_of_enrollment")
+    scraping, unknown = slide._kind_nouns("scraping"), slide._kind_nouns("unknown_user")
     assert content.title == f"10 suspicious incidents flagged; the most severe are {scraping[1]}"
-    assert content.bullets[0] == f"Most common: 5 {outside[1]} and 3 {scraping[1]}"
+    assert content.bullets[0] == f"Most common: 5 {unknown[1]} and 3 {scraping[1]}"
     assert content.chart is not None and [n for n, _ in content.chart.series] == ["Incidents"]
 
 

@@ -51,17 +51,6 @@ BULLET_QUESTIONS = (3, 5, 6, 1, 2, 8, 7)
 TIERS = ("high", "medium", "low")
 TIER_LABELS = {"high": "High risk", "medium": "Medium risk", "low": "Low risk"}
 TIER_COLOURS = {"high": "#b02a37", "medium": "#e08e0b", "low": "#6c757d", "": "#2780e3"}
-# Q4 incident kinds -> (singular, plural) reader nouns, for kinds question 4 has no KIND_NOUNS for.
-KIND_SHORT: dict[str, tuple[str, str]] = {
-    "scraping": ("scraping burst", "scraping bursts"),
-    "heavy_day": ("abnormally heavy day", "abnormally heavy days"),
-    "shared_ip": ("address shared by many users", "addresses shared by many users"),
-    "many_ips": ("user on many networks", "users on many networks"),
-    "new_ip": ("night visit from a new network", "night visits from a new network"),
-    "out_of_enrollment": ("reader outside enrollment", "readers outside enrollment"),
-    "unknown_identity": ("user with no known cohort", "users with no known cohort"),
-    "probing": ("probe for attack paths", "probes for attack paths"),
-}
 
 # Slide geometry (inches; 16:9 = 13.333 x 7.5).
 SLIDE_W, SLIDE_H = 13.333, 7.5
@@ -150,8 +139,8 @@ def _q4_words(name: str) -> dict[str, Any]:
 
 
 def _kind_nouns(kind: str) -> tuple[str, str]:
-    """(singular, plural) for a Q4 kind: question 4's nouns, else the slide's own, else the code."""
-    nouns = _q4_words("KIND_NOUNS").get(kind) or KIND_SHORT.get(kind)
+    """(singular, plural) for a Q4 kind: question 4's nouns, else the code in words."""
+    nouns = _q4_words("KIND_NOUNS").get(kind)
     if nouns and len(nouns) == 2:
         return str(nouns[0]), str(nouns[1])
     label = str(kind).replace("_", " ")
