@@ -374,10 +374,19 @@ def module_homes(prepared: Prepared, config: Config) -> pl.DataFrame:
 def lesson_track_views(views: pl.LazyFrame) -> pl.LazyFrame:
     """Views per (lesson, module, track) of `track_lesson_views` rows: all of them (`views`) and those
     by students of the row's cohort while enrolled (`enrolled_views`, the evidence for lesson homes).
-    Lazy, so callers can collect it together with their own aggregates in one scan."""
-    return views.group_by("lesson", "module", "track").agg(
-        pl.len().cast(pl.Int64).alias("views"),
-        (pl.col("window") == "active").sum().cast(pl.Int64).alias("enrolled_views"),
+    Lazy, so callers can collect it together with their own aggregates in one scan. The big group-by
+    keys are lesson and cohort id (track is per cohort, module per lesson, attached afterwards)."""
+    return (
+        views.group_by("lesson", "cohort_id")
+        .agg(
+            pl.len().cast(pl.Int64).alias("views"),
+            (pl.col("window") == "active").sum().cast(pl.Int64).alias("enrolled_views"),
+            pl.col("track").first().alias("track"),
+        )
+        .group_by("lesson", "track")
+        .agg(pl.col("views").sum(), pl.col("enrolled_views").sum())
+        .with_columns(pl.col("lesson").str.split("/").list.first().alias("module"))
+        .select("lesson", "module", "track", "views", "enrolled_views")
     )
 
 

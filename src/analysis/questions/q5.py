@@ -334,7 +334,15 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     tracks = sorted(set(config.programs.track.values()))
     directions = [f"{a}->{b}" for a in tracks for b in tracks if a != b]
     sv = track_lesson_views(prepared).select(
-        "timestamp", "date", "user_id", "program", "track", "module", "lesson", "window"
+        "timestamp",
+        "date",
+        "user_id",
+        "cohort_id",
+        "program",
+        "track",
+        "module",
+        "lesson",
+        "window",
     )
     lesson_track, daily_track = pl.collect_all(
         [
@@ -642,6 +650,14 @@ def _day(value: dt.date) -> str:
     return f"{value.day} {value:%B %Y}"
 
 
+def _span(low: dt.date, high: dt.date) -> str:
+    """`29 May and 1 June 2019`; the year once when both ends share it."""
+    if low == high:
+        return f"on {_day(low)}"
+    first = f"{low.day} {low:%B}" if low.year == high.year else _day(low)
+    return f"between {first} and {_day(high)}"
+
+
 def _pct(value: float | None) -> str:
     if value is None:
         return "n/a"
@@ -713,9 +729,7 @@ def _sentences(
             f"{_day(main.date)}, {_versus_policy(main.date, policy)}, but "
             f"{_plural(users_after, 'student', True)} kept reading them."
         )
-        supporting.append(
-            f"The fall most likely happened between {_day(main.low)} and {_day(main.high)}."
-        )
+        supporting.append(f"The fall most likely happened {_span(main.low, main.high)}.")
         if earlier is not None and earlier.date is not None:
             earlier_text = (
                 f"Yes, earlier too: a first drop around {_day(earlier.date)} "
@@ -731,7 +745,9 @@ def _sentences(
                 f"Not earlier: before {_day(main.date)} the reading held steady at about "
                 f"{_pct(main.rate_before)} of students' reading days."
             )
-    window = f"compared over {_day(start)} to {_day(end)}, when both programs had students enrolled"
+    window = (
+        f"compared from {_day(start)} to {_day(end)}, while both programs had students enrolled"
+    )
     if main.date is not None:
         supporting[0] = supporting[0].rstrip(".") + f" ({window})."
     else:
