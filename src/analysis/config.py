@@ -71,8 +71,9 @@ class Q1Config:
 
 @dataclass(frozen=True)
 class Q2Config:
-    min_views: int = 30  # views of a lesson by a cohort (without its heaviest reader) for a case
-    min_ratio_low: float = 2.0  # a case: the lower confidence bound of the ratio is at least this
+    min_views: int = 20  # views of a lesson by a cohort (without its heaviest reader) for a case
+    min_ratio_low: float = 1.6  # a case: the lower confidence bound of the ratio is at least this
+    min_share_ratio_low: float = 1.0  # ... and of the lesson's share of the cohort's reading
     confidence: float = 0.95  # one-sided confidence of that bound
     min_students: int = 3  # cohorts with fewer students reading while enrolled are not compared
     min_window_in_data: float = 0.8  # share of a cohort's enrolled window inside the data
@@ -376,6 +377,7 @@ RANGES: dict[str, Range] = {
     "q1.min_cohorts": AT_LEAST_ONE,
     "q2.min_views": AT_LEAST_ONE,
     "q2.min_ratio_low": POSITIVE,
+    "q2.min_share_ratio_low": POSITIVE,
     "q2.confidence": PROBABILITY,
     "q2.min_students": AT_LEAST_ONE,
     "q2.min_window_in_data": SHARE,

@@ -1,17 +1,18 @@
 """Question 2: is there a cohort that referred to a lesson far more than the other cohorts?
 
-Only reading while enrolled counts (a cohort's alumni reading years later is another question, 6), and
-only cohorts whose enrolled window lies mostly inside the data are compared (a cohort seen for its last
+Only reading while enrolled counts (a cohort's alumni reading years later is question 6's), and only
+cohorts whose enrolled window lies mostly inside the data are compared (a cohort seen for its last
 month only has read its last lessons only). For every (cohort, lesson) pair of a program the cohort's
-*emphasis* on the lesson, its views of the lesson per view of its other lessons, is compared with the
-same emphasis of the program's other cohorts that read the lesson at all (a lesson added or renamed
-for later cohorts is not over-used by them), so a cohort that simply uses the site more, or has more
-students, does not stand out on every lesson. The comparison leaves out the cohort's heaviest reader
-of the lesson (one student re-opening a page dozens of times is not a cohort over-using it), and a
-case needs the lower end of the ratio's confidence interval above `q2.min_ratio_low`, so a cohort at
-3.1x is found whether its estimate lands a little above or below 3. Views of one page by one student
-are not independent, so the interval is widened by the program's over-dispersion (how much more
-cohorts' counts scatter than independent views would).
+views of the lesson per student are compared with those of the program's other cohorts that read the
+lesson at all (a lesson added or renamed for later cohorts is not over-used by them). A cohort that
+reads everything more is partly a busier cohort: the ratio is divided by the square root of the
+cohort's general activity (its other reading per student against the peers'), and the lesson must also
+take a larger share of the cohort's own reading than of the peers'. The comparison leaves out the
+cohort's heaviest reader of the lesson (one student re-opening a page dozens of times is not a cohort
+over-using it), and a case needs the lower end of the ratio's confidence interval above
+`q2.min_ratio_low`, so a cohort at 3.1x is found whether its estimate lands a little above or below 3.
+Views of one page by one student are not independent, so the interval is widened by the program's
+over-dispersion (how much more cohorts' counts scatter than independent views would).
 
 Only lessons of the program's own track are compared (lessons whose home track, `prepare.lesson_homes`,
 is the program's track, plus shared lessons): a web-dev cohort reading data-science lessons is
@@ -25,7 +26,7 @@ from statistics import NormalDist
 
 import polars as pl
 
-from analysis.config import Config, Q2Config
+from analysis.config import Config
 from analysis.prepare import (
     Prepared,
     keep_own_track,
@@ -54,11 +55,13 @@ CASES_SCHEMA = {
     "peer_students": pl.Int64(),
     "peer_cohorts": pl.Int64(),  # other cohorts of the program that read the lesson
     "peer_rate": pl.Float64(),
-    "rate_ratio": pl.Float64(),  # emphasis ratio: (views / other views) vs the peers'
+    "rate_ratio": pl.Float64(),  # rate / peer_rate
+    "activity": pl.Float64(),  # the cohort's other reading per student / the peers'
     "top_student_views": pl.Int64(),  # views by the cohort's heaviest reader of the lesson
-    "ratio_without_top": pl.Float64(),  # the emphasis ratio leaving that student out
+    "ratio_without_top": pl.Float64(),  # over-use ratio leaving that student out (see _ratios)
     "ci_low": pl.Float64(),  # confidence interval of ratio_without_top (over-dispersion widened)
     "ci_high": pl.Float64(),
+    "share_low": pl.Float64(),  # lower bound of the lesson's share of the cohort's reading vs peers
 }
 SUMMARY_SCHEMA = {
     "program": pl.String(),
@@ -172,7 +175,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
             pl.col("views").sum().over("cohort_id").alias("cohort_views"),
         )
     )
-    tested = _emphasis(counts, q2)
+    tested = _ratios(counts).filter((pl.col("views") + pl.col("peer_views")) >= q2.min_views)
     dispersion = _dispersion(tested, q2.min_views)
     z = NormalDist().inv_cdf(q2.confidence)
     tested = (
@@ -188,9 +191,11 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         )
         .with_columns(
             (pl.col("ratio_without_top") * (-z * pl.col("_se")).exp()).alias("ci_low"),
-            pl.when(pl.col("peer_views") > 0)
-            .then(pl.col("ratio_without_top") * (z * pl.col("_se")).exp())
-            .alias("ci_high"),
+            (pl.col("ratio_without_top") * (z * pl.col("_se")).exp()).alias("ci_high"),
+            # the lesson's share of the cohort's own reading against the peers' (lower bound)
+            (
+                pl.col("ratio_without_top") / pl.col("activity").sqrt() * (-z * pl.col("_se")).exp()
+            ).alias("share_low"),
         )
     )
     flagged = (
@@ -262,6 +267,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         parameters={
             "min_views": q2.min_views,
             "min_ratio_low": q2.min_ratio_low,
+            "min_share_ratio_low": q2.min_share_ratio_low,
             "confidence": q2.confidence,
             "min_students": q2.min_students,
             "min_window_in_data": q2.min_window_in_data,
@@ -319,10 +325,10 @@ def _compared_cohorts(prepared: Prepared, min_share: float) -> pl.DataFrame:
     )
 
 
-def _emphasis(counts: pl.DataFrame, q2: Q2Config) -> pl.DataFrame:
-    """Per (cohort, lesson): the cohort's emphasis on the lesson against its peers' (the program's
-    other compared cohorts that read the lesson), with and without the cohort's heaviest reader."""
-    peers = (pl.col("views") > 0).sum().over("program", "lesson") - 1
+def _ratios(counts: pl.DataFrame) -> pl.DataFrame:
+    """Per (cohort, lesson): views per student against the peers' (the program's other compared
+    cohorts that read the lesson), the cohort's general activity against theirs, and the over-use
+    ratio without the cohort's heaviest reader of the lesson."""
     return (
         counts.with_columns(
             (pl.col("views").sum().over("program", "lesson") - pl.col("views")).alias("peer_views"),
@@ -332,42 +338,37 @@ def _emphasis(counts: pl.DataFrame, q2: Q2Config) -> pl.DataFrame:
             (pl.col("students").sum().over("program", "lesson") - pl.col("students")).alias(
                 "peer_students"
             ),
-            peers.alias("peer_cohorts"),
+            (pl.len().over("program", "lesson") - 1).alias("peer_cohorts"),
         )
-        .filter(
-            (pl.col("peer_cohorts") >= 1) & (pl.col("views") + pl.col("peer_views") >= q2.min_views)
-        )
-        .with_columns(
-            (pl.col("views") - pl.col("top_student_views")).alias("loo_views"),
-            # the heaviest reader's other reading is taken as the cohort's average
-            (
-                (pl.col("cohort_views") - pl.col("views"))
-                * (pl.col("students") - 1)
-                / pl.col("students")
-            ).alias("loo_other"),
-            (pl.col("cohort_views") - pl.col("views")).alias("other"),
-            (pl.col("peer_cohort_views") - pl.col("peer_views")).alias("peer_other"),
-        )
+        .filter(pl.col("peer_cohorts") >= 1)
         .with_columns(
             (pl.col("views") / pl.col("students")).alias("rate"),
-            pl.when(pl.col("peer_students") > 0)
-            .then(pl.col("peer_views") / pl.col("peer_students"))
-            .alias("peer_rate"),
-            _ratio("views", "other").alias("rate_ratio"),
+            (pl.col("peer_views") / pl.col("peer_students")).alias("peer_rate"),
+            (pl.col("views") - pl.col("top_student_views")).alias("loo_views"),
+            # views of the cohort's other own-track lessons per student, against the peers'
+            (
+                ((pl.col("cohort_views") - pl.col("views")) / pl.col("students"))
+                / (
+                    (pl.col("peer_cohort_views") - pl.col("peer_views")).clip(lower_bound=1)
+                    / pl.col("peer_students")
+                )
+            )
+            .clip(lower_bound=1e-9)
+            .alias("activity"),
+        )
+        .with_columns(
+            (pl.col("rate") / pl.col("peer_rate")).alias("rate_ratio"),
             pl.when(pl.col("students") > 1)
-            .then(_ratio("loo_views", "loo_other"))
+            .then(
+                pl.col("loo_views")
+                / (pl.col("students") - 1)
+                / pl.col("peer_rate")
+                / pl.col("activity").sqrt()
+            )
             .otherwise(0.0)
             .alias("ratio_without_top"),
         )
     )
-
-
-def _ratio(views: str, other: str) -> pl.Expr:
-    """(views / other views) of the cohort over the same of its peers; null when the peers never
-    read the lesson (unbounded)."""
-    own = pl.col(views) / pl.col(other).clip(lower_bound=1)
-    peer = pl.col("peer_views") / pl.col("peer_other").clip(lower_bound=1)
-    return pl.when(pl.col("peer_views") > 0).then(own / peer)
 
 
 def _dispersion(tested: pl.DataFrame, min_views: int) -> pl.DataFrame:
@@ -470,18 +471,19 @@ def _method(config: Config, tests: int, z: float) -> str:
         "ones; see question 5): other-track lessons are cross-program reading, alumni reading is "
         "question 6. Cohorts are compared when at least "
         f"{q2.min_window_in_data:.0%} of their enrolled window lies inside the data and they have at "
-        f"least {q2.min_students} students with a lesson view. For each cohort and lesson the "
-        "cohort's emphasis (its views of the lesson per view of its other lessons) is divided by the "
-        "same emphasis of the program's other compared cohorts that read the lesson (peers pooled), "
-        "so cohort size and general activity cancel. The cohort's heaviest reader of the lesson is "
-        "left out of the cohort's side (their views of the lesson, and an average student's views of "
-        "other lessons). The "
-        f"{q2.confidence:.0%} one-sided lower bound of that ratio is ratio x exp(-{z:.2f} x "
-        "sqrt(phi x (1/k1 + 1/k2))), k1 and k2 the cohort's and peers' views of the lesson and phi "
-        "the program's over-dispersion (median over lessons of the Pearson chi-square per degree "
-        "of freedom of cohorts' counts, at least 1). A case needs that lower bound at least "
-        f"{q2.min_ratio_low:g} and at least {q2.min_views} views without the heaviest reader; pairs "
-        f"are compared when the lesson has at least {q2.min_views} views in the program "
+        f"least {q2.min_students} students with a lesson view. For each cohort and lesson, the "
+        "cohort's views per student, leaving out its heaviest reader of the lesson, are divided by "
+        "the views per student of the program's other compared cohorts that read the lesson (peers "
+        "pooled), and by the square root of the cohort's general activity a (its views of its other "
+        "own-track lessons per student over the peers'): half of a busier cohort's excess is put down "
+        f"to its being busier. The {q2.confidence:.0%} one-sided lower bound of that ratio is ratio x "
+        f"exp(-{z:.2f} x sqrt(phi x (1/k1 + 1/k2))), k1 and k2 the cohort's (without that reader) "
+        "and peers' views of the lesson and phi the program's over-dispersion (median over lessons of "
+        "the Pearson chi-square per degree of freedom of cohorts' counts, at least 1). A case needs "
+        f"that lower bound at least {q2.min_ratio_low:g}, the same bound divided once more by sqrt(a) "
+        "(the lesson's share of the cohort's own reading against the peers') at least "
+        f"{q2.min_share_ratio_low:g}, and at least {q2.min_views} views without the heaviest reader. "
+        f"Pairs are compared when the lesson has at least {q2.min_views} views in the program "
         f"({tests:,} pairs). The {q2.max_cases_per_program} strongest cases per program (largest "
         "lower bound) are shown."
     )
