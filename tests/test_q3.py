@@ -117,7 +117,7 @@ def test_low_users_flagged_and_ordinary_ones_not(result: q3.Q3Result) -> None:
     shares = low_rows["share_of_median"].to_list()
     assert shares == sorted(shares)  # lowest first
     light = low_rows.filter(~pl.col("likely_dropout") & (pl.col("views") > 0))
-    assert all(v <= -2.5 for v in light["robust_z"])
+    assert all(v <= -3.0 for v in light["robust_z"])
     assert all(v <= 0.2 for v in light["share_of_median"])
 
 
@@ -160,7 +160,7 @@ def test_sentences_carry_the_numbers(result: q3.Q3Result) -> None:
     assert 3 <= len(result.supporting) <= 5
     text = " ".join([result.answer, *result.supporting]).lower()
     assert not [w for w in ("robust", " z ", "mad", "quantile", "median") if w in text]
-    assert result.parameters["low_z"] == 2.5
+    assert result.parameters["low_z"] == 3.0
     json.dumps(result.to_json())
     tables = result.tables()
     assert all(t.height <= 15 for t in tables.values())

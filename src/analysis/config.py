@@ -83,7 +83,7 @@ class Q2Config:
 @dataclass(frozen=True)
 class Q3Config:
     min_enrolled_days: int = 28
-    low_z: float = 2.5  # low: robust z of log1p(views per week) at most -this ...
+    low_z: float = 3.0  # low: robust z of log1p(views per week) at most -this ...
     low_share_of_median: float = 0.2  # ... and at most this share of the cohort's median
     near_zero_share_of_median: float = 0.05  # at most this share of the median: low whatever z
     trickle_max_share_of_median: float = 0.5  # a fading drop-out reads at most this share overall
@@ -98,7 +98,7 @@ class Q3Config:
         3  # an IP shared by more users (NAT, cafe) is no identity evidence
     )
     dropout_max_rate_ratio: float = (
-        0.25  # low user whose later weekly rate <= this x first weeks' rate
+        0.25  # a fade: later share of active days <= this x the first weeks' share
     )
     bulk_quantile: float = (
         0.05  # an account's bulk of activity: this to 1-this quantile of view times

@@ -319,13 +319,17 @@ def _enrollments(
         pl.col("timestamp").max().alias("last_access"),
         pl.col("ip").n_unique().alias("ips"),
     )
+    # per active day first (small), then per enrollment: days in and after the first weeks, which
+    # long sessions do not inflate the way they inflate views
     days = (
         students.filter(active)
+        .group_by([*keys, "date"])
+        .agg(early.first().alias("_early"))
         .group_by(keys)
         .agg(
-            pl.col("date").n_unique().alias("active_days"),
-            early.sum().alias("early_views"),
-            (~early).sum().alias("late_views"),
+            pl.len().cast(pl.UInt32).alias("active_days"),
+            pl.col("_early").sum().cast(pl.UInt32).alias("early_days"),
+            (~pl.col("_early")).sum().cast(pl.UInt32).alias("late_active_days"),
         )
     )
     lessons = (
@@ -341,7 +345,7 @@ def _enrollments(
         .join(lessons, on=keys, how="left")
         .join(cohorts, on="cohort_id", how="left")
         .with_columns(
-            pl.col("active_days", "views", "lessons", "early_views", "late_views").fill_null(0)
+            pl.col("active_days", "views", "lessons", "early_days", "late_active_days").fill_null(0)
         )
         .with_columns(
             ((observed_end - observed_start).dt.total_days() + 1)
@@ -463,23 +467,21 @@ def _same_person(prepared: Prepared, user_ips: pl.DataFrame, config: Config) -> 
 def _judge(
     eligible: pl.DataFrame, same_person: pl.DataFrame, config: Config, data_end: dt.date
 ) -> pl.DataFrame:
-    """Robust z of log1p(views per enrolled week) within the cohort (program when it is too small),
-    the share of the cohort's median, and the drop-out patterns."""
+    """Robust z of log1p(views per enrolled week) against the cohort's median (the program's when the
+    cohort is too small) on the program's spread, the share of that median, and the drop-out
+    patterns."""
     q3 = config.q3
     x = pl.col("_x")
 
-    def robust(group: str) -> tuple[pl.Expr, pl.Expr]:
-        median = x.median().over(group)
-        mad = (x - median).abs().median().over(group) * MAD_SCALE
-        mean_ad = (x - median).abs().mean().over(group) * MEAN_AD_SCALE
-        scale = pl.when(mad > 0).then(mad).when(mean_ad > 0).then(mean_ad)
-        return median, scale
-
-    cohort_median, cohort_scale = robust("cohort_id")
-    program_median, program_scale = robust("program")
+    # The centre is the cohort's median (the program's for a cohort with too few students); the
+    # spread is the program's, from every student's distance to their own cohort's centre: a cohort
+    # of six has a median but no trustworthy spread of its own.
     small = pl.len().over("cohort_id") < q3.min_peers
-    median = pl.when(small).then(program_median).otherwise(cohort_median)
-    scale = pl.when(small).then(program_scale).otherwise(cohort_scale)
+    median = pl.col("_median")
+    distance = (x - median).abs()
+    mad = distance.median().over("program") * MAD_SCALE
+    mean_ad = distance.mean().over("program") * MEAN_AD_SCALE
+    scale = pl.when(mad > 0).then(mad).when(mean_ad > 0).then(mean_ad)
     last_day = pl.col("last_access").dt.date()
     cohort_days = (pl.col("end_date") - pl.col("start_date")).dt.total_days()
     views_per_active_day = pl.col("views") / pl.col("active_days").cast(pl.Float64)
@@ -488,14 +490,15 @@ def _judge(
     hard_stop = (last_day <= pl.col("start_date") + pl.duration(days=q3.dropout_days)) & (
         pl.col("start_date") + pl.duration(days=2 * q3.dropout_days) <= pl.lit(data_end)
     )
-    early_rate = pl.col("early_views") / ((q3.dropout_days + 1) / 7)
-    late_rate = pl.col("late_views") / (pl.col("late_days") / 7)
+    # active days per day, in the first dropout_days and after them
+    early_rate = pl.col("early_days") / (q3.dropout_days + 1)
+    late_rate = pl.col("late_active_days") / pl.col("late_days")
     # a fade needs a stretch of data after the first weeks to be told from a slow month
     trickle = (
         pl.col("start_observed")
         & (pl.col("late_days") >= 2 * q3.dropout_days)
         # ... and the student started like a classmate, not with a stray visit
-        & (pl.col("early_views") >= q3.dropout_min_early_share * pl.col("_early_median"))
+        & (pl.col("early_days") >= q3.dropout_min_early_share * pl.col("_early_median"))
         & (late_rate <= q3.dropout_max_rate_ratio * early_rate)
         & (share <= q3.trickle_max_share_of_median)
     )
@@ -511,7 +514,13 @@ def _judge(
         )
         .with_columns(
             pl.col("views_per_week").log1p().alias("_x"),
-            pl.col("early_views").median().over("cohort_id").alias("_early_median"),
+            pl.col("early_days").median().over("cohort_id").alias("_early_median"),
+        )
+        .with_columns(
+            pl.when(small)
+            .then(x.median().over("program"))
+            .otherwise(x.median().over("cohort_id"))
+            .alias("_median")
         )
         .with_columns(
             ((x - median) / scale).alias("robust_z"),
@@ -641,18 +650,22 @@ def _method(config: Config) -> str:
         "not judged (cohorts that started too recently, or whose window lies before the data starts). "
         "Each student is compared with the peers of the same cohort (with the whole program when the "
         f"cohort has fewer than {q3.min_peers} judged students). Weekly counts are skewed, so the "
-        "comparison is on a log scale: robust z = (log1p(x) - median) / (1.4826 x MAD) (mean absolute "
-        "deviation when the MAD is 0). A student is flagged for low usage when robust z <= "
+        "comparison is on a log scale: robust z = (log1p(x) - cohort median) / (1.4826 x MAD), the "
+        "MAD taken over the whole program of each student's distance to their own cohort's median "
+        "(a small cohort has a centre but no trustworthy spread of its own; mean absolute deviation "
+        "when the MAD is 0). A student is flagged for low usage when robust z <= "
         f"-{q3.low_z:g} and the weekly views are at most {q3.low_share_of_median:.0%} of the cohort's "
         "median (both: a tight cohort's ordinary low tail passes the first alone, a skewed cohort's "
         "the second alone), when they opened no lesson while enrolled, or when they are a likely "
         f"drop-out. Flagged students with more than {q3.max_views_per_active_day:g} views per active "
         "day are called seldom active rather than light readers. A likely drop-out's last access is "
         f"within {q3.dropout_days} days of the cohort start (the data running on at least "
-        f"{2 * q3.dropout_days} days past it), or their views per week after those days (at least "
-        f"{2 * q3.dropout_days} of them in the data) fall to at "
-        f"most {q3.dropout_max_rate_ratio:g} times their rate in them while they read at most "
-        f"{q3.trickle_max_share_of_median:.0%} of the cohort's median overall; the cohort ran at "
+        f"{2 * q3.dropout_days} days past it), or (a fade) their share of active days after those "
+        f"days (at least {2 * q3.dropout_days} of them in the data) falls to at most "
+        f"{q3.dropout_max_rate_ratio:g} times their share in them, after a start with at least "
+        f"{q3.dropout_min_early_share:.0%} of the cohort's median active days in those first days, "
+        f"while they read at most {q3.trickle_max_share_of_median:.0%} of the cohort's median "
+        "overall (active days, not views: one long session does not hide a fade); the cohort ran at "
         f"least {q3.dropout_cohort_factor:g} times {q3.dropout_days} days, and the user never appears "
         "later under another cohort or account. A possible second account is another user_id of "
         "the same cohort whose activity follows this one's and that shares an IP with it; activity "
