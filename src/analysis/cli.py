@@ -22,6 +22,7 @@ from analysis.errors import (
     EXIT_USAGE,
     ConfigError,
     UserError,
+    os_reason,
 )
 
 EXIT_CODES_HELP = """exit codes:
@@ -459,12 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _os_message(error: OSError) -> str:
-    reason = {
-        errno.ENOSPC: "the disk is full",
-        errno.EROFS: "the file system is read-only",
-        errno.EACCES: "permission denied",
-        errno.EPERM: "permission denied",
-    }.get(error.errno or 0, error.strerror or type(error).__name__)
+    reason = os_reason(error)
     return f"{reason}: {error.filename}" if error.filename else reason
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 # Exit codes (documented in README "Exit codes"):
 EXIT_OK = 0
 EXIT_FAILURE = 1  # unexpected internal error (a bug): traceback is printed
@@ -38,3 +40,13 @@ class LockedError(UserError):
     """Another run is writing the same snapshot or outputs (only raised with --no-wait)."""
 
     exit_code = EXIT_LOCKED
+
+
+def os_reason(exc: OSError) -> str:
+    """Plain words for a file-system fault: disk full, read-only, permission denied, else the OS's."""
+    return {
+        errno.ENOSPC: "the disk is full (No space left on device)",
+        errno.EROFS: "the file system is read-only",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+    }.get(exc.errno or 0, exc.strerror or type(exc).__name__)

@@ -18,7 +18,6 @@ never by name, and removes every stale `snapshot.tmp-PID` / `snapshot.old-PID` f
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import hashlib
 import json
 import os
@@ -33,7 +32,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from analysis.errors import InputError, TargetError
+from analysis.errors import InputError, TargetError, os_reason
 from analysis.schema import COHORT_SCHEMA, LOG_SCHEMA, QUARANTINE_SCHEMA
 from analysis.sources.locking import holds, locked
 
@@ -230,16 +229,9 @@ def write_snapshot(
 
 
 def _os_reason(exc: OSError) -> str:
-    """One line for a failed write: disk full and read-only get plain words, the rest the OS message."""
-    reason = exc.strerror or type(exc).__name__
-    if exc.errno == errno.ENOSPC:
-        reason = "the disk is full (No space left on device)"
-    elif exc.errno == errno.EROFS:
-        reason = "the file system is read-only"
-    elif exc.errno in (errno.EACCES, errno.EPERM):
-        reason = "permission denied"
+    """One line for a failed write: what went wrong, where, and that nothing changed."""
     where = f" ({exc.filename})" if exc.filename else ""
-    return f"{reason}{where}; the previous snapshot was not changed"
+    return f"{os_reason(exc)}{where}; the previous snapshot was not changed"
 
 
 def _generation(folder: Path) -> int:
