@@ -52,6 +52,8 @@ class Scenario:
     shared_pool_p: float = 0.0  # share of a person's sessions through one of them
     # cohorts
     users_factor: float = 1.0  # students per cohort x this (rows per cohort x sqrt of it)
+    alumni_factor: float = 1.0  # reading in the year after graduation x this (enrolled unchanged)
+    p_late_alumni: float = 0.12  # chance a graduate still reads one to three years later
     # curriculum
     merged_modules: dict[str, str] = field(
         default_factory=dict
@@ -231,6 +233,30 @@ SCENARIOS: dict[str, Scenario] = {
             ("unknown_user", "bad_cohort_id", 1),
             ("cohort_overuse", "spread", 1),
             ("dropout", "stops_early", 2),
+        ),
+    ),
+    "alumni_heavy": dataclasses.replace(
+        DEMO,
+        name="alumni_heavy",
+        description="graduates read much more and for years; a later cutoff, a larger residue",
+        demo_events=False,
+        alumni_factor=2.5,
+        p_late_alumni=0.35,
+        cutoff_base=dt.date(2019, 12, 9),
+        p_cross_after=0.006,
+        events=(
+            ("scraping", "burst", 1),
+            ("scraping", "slow_crawler", 1),
+            ("probe", "sweep", 1),
+            ("heavy_day", "day", 1),
+            ("heavy_day", "evening", 1),
+            ("account_sharing", "two_people", 1),
+            ("shared_ip", "hotspot", 1),
+            ("stale_account", "daily", 1),
+            ("unknown_user", "ghost_id", 1),
+            ("cohort_overuse", "concentrated", 1),
+            ("dropout", "trickle", 1),
+            ("dropout", "stops_early", 1),
         ),
     ),
 }

@@ -522,6 +522,10 @@ def _calendar(sc: Scenario = DEMO) -> Calendar:
     return Calendar(day0, n, w, np.concatenate([[0.0], np.cumsum(w)]), weekday)
 
 
+def _mass(pieces: list[tuple[int, int, float, int]], cal: Calendar) -> float:
+    return sum(cal.mass(a, b) * intensity for a, b, intensity, _ in pieces)
+
+
 def _spread(rows: float, pieces: list[tuple[int, int, float, int]], cal: Calendar) -> list[tuple]:
     """Split a user's rows over pieces (a, b, intensity, profile) in proportion to intensity x mass."""
     masses = [cal.mass(a, b) * inten for a, b, inten, _ in pieces]
@@ -639,15 +643,24 @@ def _population(
             kind = specials.get((cid, k))
             u = pop.add_user(rng, key)
             campus = cid != 136
+            alum = sc.alumni_factor
             pieces = [
                 (s - EARLY_DAYS, s, 0.15, p_act),
                 (s, e + 1, 1.0, p_act),
-                (e + 1, e + 61, 0.22, p_alum),
-                (e + 61, e + 181, 0.10, p_alum),
-                (e + 181, e + ALUMNI_LIMIT_DAYS + 1, 0.04, p_alum),
+                (e + 1, e + 61, 0.22 * alum, p_alum),
+                (e + 61, e + 181, 0.10 * alum, p_alum),
+                (e + 181, e + ALUMNI_LIMIT_DAYS + 1, 0.04 * alum, p_alum),
             ]
-            if rng.random() < 0.12 and cid not in (136,):
-                pieces.append((e + ALUMNI_LIMIT_DAYS + 30, e + 1100, 0.03, p_alum))
+            if rng.random() < sc.p_late_alumni and cid not in (136,):
+                pieces.append((e + ALUMNI_LIMIT_DAYS + 30, e + 1100, 0.03 * alum, p_alum))
+            if alum != 1.0:  # more reading after graduation, the same while enrolled
+                rows_u = (
+                    rows_u
+                    * _mass(pieces, cal)
+                    / _mass(
+                        [(a, b, i / alum if p == p_alum else i, p) for a, b, i, p in pieces], cal
+                    )
+                )
             if kind == "dropout":
                 stop = s + int(rng.integers(3, 11))
                 pieces = [(s, stop, 1.0, p_act)]
