@@ -39,7 +39,7 @@ ACCENT = "#d62728"  # highlights: the flagged cohort, the change point, an incid
 MUTED = "#555555"  # secondary marks and text (contrast >= 7:1 on white)
 WIDTH = 560  # px, for charts exported as images (slide, email) and old fixed-width specs
 HEIGHT = 300
-TITLE_CHARS = 44  # a title line this long fits a 320 px phone at the title font size
+TITLE_CHARS = 38  # a title line this long fits a 320 px phone (about 285 px at 14 px bold)
 LABEL_LIMIT = 130  # px: longer axis labels end in an ellipsis (the tooltip has the full text)
 
 

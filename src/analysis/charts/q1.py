@@ -136,19 +136,21 @@ def chart_leader_by_cohort(result: Q1Result) -> alt.TopLevelMixin:
             ],
         )
     )
-    line = (
-        alt.Chart(alt.Data(values=[{"rank": k + 0.5}]))
-        .mark_rule(color=ACCENT, strokeDash=[4, 3])
-        .encode(y=alt.Y("rank:Q", scale=rank_scale))
+    limit = alt.Chart(alt.Data(values=[{"rank": k + 0.5, "text": f"top {k} above this line"}]))
+    line = limit.mark_rule(color=ACCENT, strokeDash=[4, 3]).encode(
+        y=alt.Y("rank:Q", scale=rank_scale)
     )
-    chart = alt.layer(points, line).properties(height=220)
+    label = limit.mark_text(
+        align="left", baseline="top", dx=4, dy=3, color=ACCENT, fontSize=11
+    ).encode(y=alt.Y("rank:Q", scale=rank_scale), x=alt.value(0), text="text:N")
+    chart = alt.layer(points, line, label).properties(height=220)
     lead = result.leaders.row(0, named=True)
     in_top = data.filter(
         (pl.col("program") == lead["program"]) & (pl.col("cohort_rank") <= k)
     ).height
     shown = data.filter(pl.col("program") == lead["program"]).height
     title = (
-        f"{lead['lesson']} stays in the top {k} in every {lead['program']} cohort, early or late"
+        f"{lead['lesson']} stays top {k} in every {lead['program']} cohort"
         if in_top == shown == lead["cohorts"]
         else f"{lead['lesson']} is top {k} in {in_top} of {lead['cohorts']} {lead['program']} cohorts"
     )
