@@ -242,23 +242,9 @@ def evaluations(simulated: dict[str, Path]) -> dict[str, ev.Evaluation]:
 @pytest.mark.slow
 @pytest.mark.parametrize("target", ev.TARGET_NAMES)
 @pytest.mark.parametrize("name", list(SCENARIOS))
-def test_targets(name: str, target: str, evaluations: dict[str, ev.Evaluation], request):
+def test_targets(name: str, target: str, evaluations: dict[str, ev.Evaluation]):
+    """Issue 9's targets, with the one configuration of curriculum-insights.toml."""
     evaluation = evaluations[name]
     result = evaluation.target(target)
     assert result is not None
-    if not result.passed and (name, target) in PENDING:
-        request.applymarker(pytest.mark.xfail(strict=False, reason=PENDING[name, target]))
     assert result.passed, f"{name} {target}: {result.value}\n{evaluation.describe()}"
-
-
-# (scenario, target) pairs the detectors missed at the last merge of this file (issue 9's detector work
-# is in progress). Such a pair is xfail (not strict) only while it fails; delete entries as they pass.
-_MISSED_AT_MERGE = {
-    "demo": "q2",  # Darden's decision-trees at 3.4x its peers (5 students a cohort at this scale)
-    "small_cohorts": "q2",  # a 3.7x case in a cohort of 3-4 students
-}
-PENDING: dict[tuple[str, str], str] = {
-    (name, target): "question 2 misses this modest over-use at small scale"
-    for name, targets in _MISSED_AT_MERGE.items()
-    for target in targets.split()
-}
