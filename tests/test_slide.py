@@ -479,3 +479,29 @@ def test_chart_html_and_png_show_every_value(stacked: bool) -> None:
         assert fragment.count('<span class="value">') == 4
     png = vlc.vegalite_to_png(json.dumps(slide.chart_altair(chart).to_dict()), scale=2)
     assert struct.unpack(">II", png[16:24])[0] >= 2 * 560
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1280, 390])
+def test_slide_html_fits_a_phone_and_is_accessible(built, width: int) -> None:
+    """slide.html in Chromium: no horizontal overflow, no console error or foreign request, no broken
+    image, zero axe-core violations, the chart's bars drawn."""
+    import test_browser as tb
+
+    executable = shutil.which("chromium")
+    require(bool(executable), "chromium is needed for the browser tier")
+    require(tb.AXE.exists(), f"{tb.AXE} missing (npm ci installs axe-core)")
+    config, _, _ = built
+    with tb.serve(config.paths.site_dir) as base, tb.chromium(executable) as browser:
+        page, response, errors, foreign = tb.open_page(browser, base + "slide.html", width)
+        try:
+            assert response is not None and response.status == 200
+            scroll, inner = tb.overflow(page)
+            assert scroll <= inner, (width, scroll, inner)
+            assert not errors and not foreign, (errors, foreign)
+            assert page.locator("img").count() == 0
+            bars = page.locator(".bars .bar")
+            assert bars.count() >= 1 and bars.first.bounding_box()["width"] > 0
+            assert tb.axe_violations(page) == []
+        finally:
+            page.close()

@@ -779,9 +779,9 @@ def chart_bars_html(chart: ChartData) -> str:
             f"{''.join(rows)}</div>"
         )
     return (
-        f'<figure class="chart" role="img" aria-label="{html.escape(chart.description())}">'
-        f"<figcaption>{html.escape(chart.title)}</figcaption>{legend}"
-        f'<div class="bars" aria-hidden="true">{"".join(groups)}</div></figure>'
+        f'<figure class="chart"><figcaption>{html.escape(chart.title)}</figcaption>{legend}'
+        f'<div class="bars" role="img" aria-label="{html.escape(chart.description())}">'
+        f"{''.join(groups)}</div></figure>"
     )
 
 
