@@ -315,10 +315,10 @@ def test_answer_is_short_plain_and_supported(cfg):
     assert len(result.answer.split()) <= 30
     assert not JARGON.search(result.answer), result.answer
     assert 3 <= len(result.supporting) <= 5
-    assert result.answer.startswith("1 incident need")
+    assert result.answer.startswith("1 incident needs action now: 1 automated download; 1 more is")
     assert "automated download" in result.answer
     assert "quantile" in result.method  # the statistics live in the method
-    assert result.headline().startswith("1 incident need")
+    assert result.headline() == "1 incident needs action: 1 automated download."
 
 
 def test_empty_snapshot_answers_without_error(cfg):

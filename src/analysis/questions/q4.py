@@ -149,7 +149,8 @@ def _count(tiers: pl.DataFrame, tier: str) -> int:
 def _headline(summary: pl.DataFrame, tiers: pl.DataFrame) -> str:
     high, medium = _count(tiers, "high"), _count(tiers, "medium")
     if high:
-        return f"{_plural(high, 'incident')} need action: {_kinds_text(summary, 'high')}."
+        verb = "needs" if high == 1 else "need"
+        return f"{_plural(high, 'incident')} {verb} action: {_kinds_text(summary, 'high')}."
     if medium:
         return f"No urgent incident; {_plural(medium, 'incident')} to review."
     return "No urgent or notable incident."
@@ -158,11 +159,14 @@ def _headline(summary: pl.DataFrame, tiers: pl.DataFrame) -> str:
 def _answer(summary: pl.DataFrame, tiers: pl.DataFrame) -> str:
     high, medium = _count(tiers, "high"), _count(tiers, "medium")
     if high:
-        lead = f"{_plural(high, 'incident')} need action now: {_kinds_text(summary, 'high')}"
-        return f"{lead}; {medium:,} more are worth a look." if medium else f"{lead}."
+        verb = "needs" if high == 1 else "need"
+        lead = f"{_plural(high, 'incident')} {verb} action now: {_kinds_text(summary, 'high')}"
+        more = f"{medium:,} more {'is' if medium == 1 else 'are'} worth a look"
+        return f"{lead}; {more}." if medium else f"{lead}."
     if medium:
         return (
-            f"Nothing needs urgent action; {_plural(medium, 'incident')} are worth a look: "
+            f"Nothing needs urgent action; {_plural(medium, 'incident')} "
+            f"{'is' if medium == 1 else 'are'} worth a look: "
             f"{_kinds_text(summary, 'medium')}."
         )
     return "Nothing needs action: no automated downloads, attack probes or shared accounts."
