@@ -6,9 +6,10 @@ emits them as one `SlideContent` (JSON, mime type SLIDE_MIME) in the executed no
 that object back (`content_from_notebook`) and `render_slide` builds every format from it:
 
 - slide.pptx: one 16:9 slide drawn with python-pptx (pandoc's pptx writer cannot make a native chart or fix
-  font sizes): title, at most MAX_BULLETS bullets, a clustered bar chart the viewer can edit, a footer with
-  the data period and the simulated-data notice, the details in the speaker notes. Every run has a fixed
-  size (>= MIN_PT), autofit is off and word wrap on, and every shape lies inside the slide.
+  font sizes): title, at most MAX_BULLETS bullets, a bar chart the viewer can edit (incidents by kind,
+  stacked by risk tier), a footer with the data period and the simulated-data notice, the details in the
+  speaker notes. Each text box has one fixed size (>= MIN_PT, the largest that fits), autofit is off and
+  word wrap on, and every shape lies inside the slide.
 - slide.png: the pptx itself as LibreOffice draws it (soffice --convert-to pdf, then pdftoppm at 96 dpi:
   1280 x 720). Without LibreOffice or poppler the build notes which file it could not make.
 - slide.html: the same content as a responsive page (the chart as HTML bars: no script, no image).
@@ -446,7 +447,9 @@ def notes(page: Any) -> list[str]:
         title = _public_text(page, getattr(result, "title", ""))
         sep = " " if title.endswith(("?", ".", ":")) else ": "
         out.append(f"Q{number}. {title}{sep}{_public_text(page, getattr(result, 'answer', ''))}")
-    url = page.config.site.base_url
+    from analysis.publish.email import site_url  # (email builds on the slide: imported here)
+
+    url = site_url(page.config)
     out.append(
         f"Full report: {url}"
         if url
