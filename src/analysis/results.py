@@ -41,6 +41,11 @@ class QuestionResult:
         return self.answer
 
 
+def join_words(words: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c' (for generated sentences)."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
 def to_jsonable(value: Any) -> Any:
     """JSON-safe form of result fields (frames as records, dates ISO, NaN as null)."""
     if isinstance(value, pl.DataFrame):

@@ -14,11 +14,12 @@ colour everywhere (site, slide, email).
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import altair as alt
+import polars as pl
 
 # One colour per program everywhere (site, slide, email). Non-student groups are greys.
 PROGRAM_COLORS: dict[str, str] = {
@@ -70,6 +71,28 @@ def program_color(
         title=title,
         scale=alt.Scale(domain=list(palette), range=list(palette.values())),
         legend=alt.Legend(orient="bottom", direction="vertical") if legend else None,
+    )
+
+
+def grouped_bars(
+    frame: pl.DataFrame, programs: Sequence[str], label: str, rank: str
+) -> pl.DataFrame:
+    """Rows of a bar chart grouped by program (in `programs` order, then by `rank`), with a `bar`
+    column: `label` made unique per program (zero-width spaces), so the same lesson leading in two
+    programs gets two bars that read the same."""
+    order = {p: i for i, p in enumerate(programs)}
+    return (
+        frame.with_columns(
+            pl.col("program")
+            .replace_strict(order, default=len(order), return_dtype=pl.Int64)
+            .alias("program_order")
+        )
+        .sort("program_order", rank)
+        .with_columns(
+            (
+                pl.col(label) + pl.lit("\u200b").repeat_by(pl.col("program_order")).list.join("")
+            ).alias("bar")
+        )
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
-from analysis.charts.base import ACCENT, axis_title, empty, finish, program_color
+from analysis.charts.base import ACCENT, axis_title, empty, finish, grouped_bars, program_color
 from analysis.questions.q1 import Q1Result
 
 TOP_LESSONS = 5  # lessons per program in the key chart
@@ -25,30 +25,19 @@ def chart_top_lessons(result: Q1Result) -> alt.TopLevelMixin:
     order = result.leaders["program"].to_list()  # biggest program first: the title's program
     if result.ranking.is_empty() or not order:
         return empty("No lesson could be ranked", result.answer)
-    data = (
-        result.ranking.filter(pl.col("rank") <= TOP_LESSONS)
-        .with_columns(
-            pl.col("program")
-            .replace_strict({p: i for i, p in enumerate(order)}, default=len(order))
-            .cast(pl.Int64)
-            .alias("program_order")
-        )
-        .sort("program_order", "rank")
-        .select(
-            "program",
-            "rank",
-            "lesson",
-            # the same lesson can lead in two programs: zero-width spaces keep the bars apart
-            (
-                pl.col("lesson") + pl.lit("\u200b").repeat_by(pl.col("program_order")).list.join("")
-            ).alias("bar"),
-            "cohorts_top_k",
-            "cohorts",
-            (pl.col("consistency") * 100).round(0).alias("consistency_pct"),
-            (pl.col("median_share") * 100).round(1).alias("median_share_pct"),
-            "views",
-            pl.format("{} of {}", pl.col("cohorts_top_k"), pl.col("cohorts")).alias("label"),
-        )
+    data = grouped_bars(
+        result.ranking.filter(pl.col("rank") <= TOP_LESSONS), order, "lesson", "rank"
+    ).select(
+        "program",
+        "rank",
+        "lesson",
+        "bar",
+        "cohorts_top_k",
+        "cohorts",
+        (pl.col("consistency") * 100).round(0).alias("consistency_pct"),
+        (pl.col("median_share") * 100).round(1).alias("median_share_pct"),
+        "views",
+        pl.format("{} of {}", pl.col("cohorts_top_k"), pl.col("cohorts")).alias("label"),
     )
     programs = list(dict.fromkeys(data["program"].to_list()))
     lead = result.leaders.row(0, named=True)

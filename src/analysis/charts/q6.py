@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
-from analysis.charts.base import axis_title, empty, finish, program_color
+from analysis.charts.base import axis_title, empty, finish, grouped_bars, program_color
 from analysis.questions.q6 import BIN_DAYS, Q6Result
 
 TOPICS_PER_PROGRAM = 5
@@ -14,26 +14,12 @@ TOPICS_PER_PROGRAM = 5
 def chart_top_modules(result: Q6Result) -> alt.TopLevelMixin:
     """The topics most alumni return to, per program with enough returning graduates."""
     programs = result.charted_programs()
-    data = (
-        result.top_modules.filter(
-            pl.col("program").is_in(programs) & (pl.col("rank_by_alumni") <= TOPICS_PER_PROGRAM)
-        )
-        .with_columns(
-            pl.col("program")
-            .replace_strict({p: i for i, p in enumerate(programs)}, default=len(programs))
-            .cast(pl.Int64)
-            .alias("program_order")
-        )
-        .sort("program_order", "rank_by_alumni")
-        .join(result.programs.select("program", "alumni_readers"), on="program", how="left")
-        .with_columns(
-            (pl.col("alumni") / pl.col("alumni_readers") * 100).round(0).alias("reach_pct"),
-            # a topic can lead in two programs: zero-width spaces keep the bars apart
-            (
-                pl.col("topic") + pl.lit("\u200b").repeat_by(pl.col("program_order")).list.join("")
-            ).alias("bar"),
-            pl.col("median_days").round(0),
-        )
+    top = result.top_modules.filter(
+        pl.col("program").is_in(programs) & (pl.col("rank_by_alumni") <= TOPICS_PER_PROGRAM)
+    ).join(result.programs.select("program", "alumni_readers"), on="program", how="left")
+    data = grouped_bars(top, programs, "topic", "rank_by_alumni").with_columns(
+        (pl.col("alumni") / pl.col("alumni_readers") * 100).round(0).alias("reach_pct"),
+        pl.col("median_days").round(0),
     )
     if data.is_empty():
         return empty("Too few graduates came back to chart", result.answer)

@@ -14,7 +14,7 @@ import polars as pl
 
 from analysis.config import Config
 from analysis.prepare import Prepared, prepare, student_lesson_views
-from analysis.results import QuestionResult
+from analysis.results import QuestionResult, join_words
 from analysis.sources.snapshot import Snapshot
 
 TITLE = "Which lesson attracts the most traffic consistently across cohorts?"
@@ -273,11 +273,6 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     )
 
 
-def _join_words(words: list[str]) -> str:
-    """`a`, `a and b`, `a, b and c`."""
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
-
-
 def _sentences(
     leaders: pl.DataFrame,
     ranking: pl.DataFrame,
@@ -301,7 +296,7 @@ def _sentences(
         named.append("others")
     answer_text = (
         f"{lead['lesson']} draws {lead['program']} cohorts most consistently (top {top_k} in "
-        f"{_cohorts(lead)})" + (f"; elsewhere {_join_words(named)} lead" if named else "") + "."
+        f"{_cohorts(lead)})" + (f"; elsewhere {join_words(named)} lead" if named else "") + "."
     )
     supporting = [
         f"{r['program']}: {r['lesson']} is top {top_k} in {_cohorts(r)} and takes about "
@@ -323,9 +318,9 @@ def _sentences(
         (pl.col("program") == lead["program"]) & pl.col("rank").is_between(2, 4)
     )["lesson"].to_list()
     if runners:
-        supporting.append(f"Next in {lead['program']}: {_join_words(runners)}.")
+        supporting.append(f"Next in {lead['program']}: {join_words(runners)}.")
     if skipped:
-        supporting.append(f"Not ranked, too few cohorts to compare: {_join_words(skipped)}.")
+        supporting.append(f"Not ranked, too few cohorts to compare: {join_words(skipped)}.")
     return answer_text, supporting[:5]
 
 

@@ -16,7 +16,7 @@ import polars as pl
 
 from analysis.config import Config
 from analysis.prepare import Prepared, prepare, student_lesson_views
-from analysis.results import QuestionResult
+from analysis.results import QuestionResult, join_words
 from analysis.sources.snapshot import Snapshot
 
 TITLE = "What topics do graduates keep referencing after graduation (per program)?"
@@ -328,7 +328,7 @@ def _sentences(
     favourites = [f"{r['topic']} ({r['program']})" for r in leaders.head(3).iter_rows(named=True)]
     answer_text = (
         f"{_graduates_share(readers / graduates)} came back to the curriculum after graduating"
-        + (f", most often to {_join(favourites)}" if favourites else "")
+        + (f", most often to {join_words(favourites)}" if favourites else "")
         + "."
     )
     supporting = []
@@ -350,7 +350,7 @@ def _sentences(
     if not few.is_empty():
         supporting.append(
             "Too few returning graduates to show a pattern: "
-            + _join(
+            + join_words(
                 [
                     f"{r['program']} ({r['alumni_readers']} of {r['graduates']})"
                     for r in few.iter_rows(named=True)
@@ -359,7 +359,3 @@ def _sentences(
             + "."
         )
     return answer_text, supporting[:5]
-
-
-def _join(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"

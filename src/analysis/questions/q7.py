@@ -24,7 +24,7 @@ from analysis.prepare import (
     student_lesson_views,
     track_lesson_views,
 )
-from analysis.results import QuestionResult
+from analysis.results import QuestionResult, join_words
 from analysis.sources.snapshot import Snapshot
 
 TITLE = "Which lessons are least accessed?"
@@ -322,10 +322,6 @@ def _long_tail(per_path: pl.DataFrame, min_views: int) -> tuple[pl.DataFrame, in
     return singles, distinct_paths
 
 
-def _join(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
-
-
 def _sentences(
     least: pl.DataFrame,
     eligible: pl.DataFrame,
@@ -354,7 +350,7 @@ def _sentences(
     examples = [f"{r['lesson']} ({r['program']})" for r in bottoms.head(2).iter_rows(named=True)]
     answer_text = (
         f"{few:,} of {total:,} lessons were opened only {rare_label.replace('-', ' to ')} times by "
-        f"students; the least read include {_join(examples)}."
+        f"students; the least read include {join_words(examples)}."
     )
     supporting: list[str] = []
     for r in eligible.filter(pl.col("lessons") > 0).head(3).iter_rows(named=True):

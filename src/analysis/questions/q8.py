@@ -18,7 +18,7 @@ import polars as pl
 
 from analysis.config import Config
 from analysis.prepare import Prepared, campus_ips, prepare
-from analysis.results import QuestionResult
+from analysis.results import QuestionResult, join_words
 from analysis.sources.snapshot import Snapshot
 
 TITLE = "Anything else leadership should know?"
@@ -133,10 +133,6 @@ def _month(value: dt.date) -> str:
 
 def _sentence(phrase: str) -> str:
     return phrase[:1].upper() + phrase[1:] + ("" if phrase.endswith(".") else ".")
-
-
-def _join(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 def _plural(n: int, word: str) -> str:
@@ -315,7 +311,9 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     below = _campus_below(campus_frame, q8.campus_share_floor)
     lead = [f.summary for f in findings[:ANSWER_FINDINGS]]
     answer_text = (
-        f"Also worth knowing: {_join(lead)}." if lead else "Nothing else stands out in the data."
+        f"Also worth knowing: {join_words(lead)}."
+        if lead
+        else "Nothing else stands out in the data."
     )
     # the other findings in a few words each (their details are in the findings table)
     supporting = [_sentence(f.summary) for f in findings[ANSWER_FINDINGS : ANSWER_FINDINGS + 5]]
@@ -425,7 +423,7 @@ def _stubs(programs: pl.DataFrame, max_share: float, top_n: int) -> Finding | No
         title="Stub programs",
         summary=f"{stubs['program'][0]} is almost unused"
         if stubs.height == 1
-        else f"{stubs.height} programs are almost unused ({_join(stubs['program'].to_list())})",
+        else f"{stubs.height} programs are almost unused ({join_words(stubs['program'].to_list())})",
         text=(
             f"{listed}. At most {_pct(max_share)} of student views each, they look like test or "
             "abandoned programs and are too small to rank."
