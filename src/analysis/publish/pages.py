@@ -40,7 +40,6 @@ from analysis.publish import privacy
 from analysis.publish.tables import table_html
 
 PAGE_KEYS = ("index", "methods", "slide", "email")
-NAV_TITLES = {n: f"Q{n}" for n in range(1, 9)}
 # The chart the summary page and the slide show: question, index in its CHARTS list.
 KEY_CHART = (1, 0)
 VEGA_SCRIPTS = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
@@ -51,18 +50,16 @@ _ABSOLUTE_PATH = re.compile(
     r"(?<![\w.:/])(?:/[^\s/,;]+)+/([^\s/,;]+)|[A-Za-z]:\\(?:[^\s\\,;]+\\)*([^\s\\,;]+)"
 )
 
-# Readable names of the settings a question reports (its `parameters`); the key is in the next column.
+# Readable names of the settings the questions report (their `parameters`); a question module may define
+# its own SETTING_LABELS, which win (setting_label()).
 SETTING_LABELS: dict[str, str] = {
     "top_k": "Places that count as a cohort's top lessons",
     "min_cohorts": "Fewest cohorts for a program to be ranked",
     "min_views": "Fewest views for a lesson to count",
-    "alpha": "Significance level of the test",
-    "min_rate_ratio": "Smallest rate ratio reported",
     "max_cases_per_program": "Most cases listed per program",
     "lesson_home_min_share": "Share of a module's views that makes it a track's own",
     "lesson_home_overrides": "Modules assigned to a track by hand",
     "min_enrolled_days": "Fewest enrolled days for a student to be judged",
-    "low_quantile_mad": "Robust distance below the cohort that counts as low",
     "max_views_per_active_day": "Most lesson views per active day for a low user",
     "dropout_days": "Days of silence that make a drop-out",
     "dropout_cohort_factor": "Drop-out silence, as a multiple of the cohort's usual gap",
@@ -73,22 +70,10 @@ SETTING_LABELS: dict[str, str] = {
     "scrape_window_seconds": "Scraping window (seconds)",
     "scrape_min_pages": "Pages in the window that make a scraping burst",
     "scrape_min_distinct": "Distinct pages in the window that make a scraping burst",
-    "scrape_max_cv": "Largest variation of the gaps between requests (a machine is regular)",
     "heavy_day_min_views": "Fewest views for an abnormally heavy day",
-    "bollinger_window": "Days of history a heavy day is compared with",
-    "bollinger_k": "Width of the normal band (standard deviations)",
-    "bollinger_min_days": "Fewest days of history before a day is judged",
-    "robust_z": "Robust distance above normal that flags a day",
     "shared_ip_min_users": "Users on one IP that make it a shared (campus) address",
-    "many_ips_min": "IP addresses that make a user's account suspicious",
-    "after_graduation_days": "Days after graduation still counted as alumni use",
-    "before_start_days": "Days before a cohort starts that are still normal",
     "campus_ip_min_share": "Share of all views that makes an IP the campus",
     "campus_ips": "Campus IP addresses",
-    "max_incidents": "Most incidents listed",
-    "new_ip_min_views": "Views from a new IP that make a night burst",
-    "new_ip_night_end_hour": "Hour the night ends",
-    "new_ip_max": "Most night bursts listed",
     "policy_date": "Date cross-program access should have stopped",
     "min_drop": "Smallest relative drop reported as a change",
     "min_log_likelihood_ratio": "Evidence needed for a change point (log-likelihood ratio)",
