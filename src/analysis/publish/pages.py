@@ -40,8 +40,6 @@ from analysis.publish import privacy
 from analysis.publish.tables import table_html
 
 PAGE_KEYS = ("index", "methods", "slide", "email")
-# The chart the summary page and the slide show: question, index in its CHARTS list.
-KEY_CHART = (1, 0)
 VEGA_SCRIPTS = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
 EXPORT_WIDTH = 560  # px: charts sized to their container get this width as PNG (slide, email)
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|$~^@:&\"'=%/;,?])")
@@ -292,15 +290,6 @@ class Page:
         number = number if number is not None else self.key
         return self.report.results[int(number)]
 
-    def charts(self, number: int | None = None) -> list[Any]:
-        from analysis.charts import charts_for
-        from analysis.results import QuestionResult
-
-        result = self.result(number)
-        if type(result) is QuestionResult:  # a bare result (no typed fields) has no charts
-            return []
-        return charts_for(result)
-
     def notice(self) -> str:
         """The simulated-data notice (empty for real data)."""
         if not self.simulated:
@@ -474,14 +463,6 @@ def answers_list(link_prefix: str = "questions/"):
             f"{ctx.text(result.answer)}"
         )
     return md("\n".join(lines) + "\n")
-
-
-def key_chart():
-    """The chart the summary and the slide lead with."""
-    ctx = current()
-    number, index = KEY_CHART
-    charts = ctx.charts(number)
-    return md(ctx.chart_html(charts[index]) if charts else "")
 
 
 # --- the Methods page -----------------------------------------------------------------------------------
