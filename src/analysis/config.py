@@ -129,6 +129,7 @@ class Q4Config:
     heavy_day_min_views: int = 100
     heavy_pop_quantile: float = 0.995
     heavy_own_z: float = 2.5
+    heavy_own_times: float = 15.0  # ... or at least this many times the person's usual day
     heavy_own_floor: float = 2.0
     heavy_min_days: int = 5
     # shared account: within windows of share_window_days, two IPs in one share_slot_minutes slot
@@ -152,8 +153,9 @@ class Q4Config:
     stale_years: float = 1.0
     stale_min_days: int = 12
     stale_min_views: int = 150
-    # unknown account: medium (not low) when it names a missing cohort or its busiest week is above
-    # this quantile of every account's busiest week
+    # unknown account: medium (not low) when it names a missing cohort, is on two IPs at the same time
+    # (one share_slot_minutes slot) on share_min_days days, or its busiest week is above this quantile
+    # of every account's busiest week
     unknown_week_quantile: float = 0.99
     # campus NAT: configured campus_ips; an IP with campus_ip_min_share of all views from
     # shared_ip_min_users people; or one used by campus_weekly_users people in campus_min_weeks weeks
@@ -407,6 +409,7 @@ RANGES: dict[str, Range] = {
     "q4.heavy_day_min_views": AT_LEAST_ONE,
     "q4.heavy_pop_quantile": SHARE,
     "q4.heavy_own_z": POSITIVE,
+    "q4.heavy_own_times": Range(1, open_low=True),
     "q4.heavy_own_floor": Range(1, open_low=True),
     "q4.heavy_min_days": AT_LEAST_ONE,
     "q4.share_window_days": AT_LEAST_ONE,

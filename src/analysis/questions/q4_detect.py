@@ -500,7 +500,11 @@ def daily_views(base: pl.LazyFrame, groups: pl.LazyFrame, config: Config) -> pl.
         .with_columns(
             (
                 (pl.col("views") >= pl.col("bar"))
-                & ((pl.col("own_days") < q4.heavy_min_days) | (pl.col("own_z") >= q4.heavy_own_z))
+                & (
+                    (pl.col("own_days") < q4.heavy_min_days)
+                    | (pl.col("own_z") >= q4.heavy_own_z)
+                    | (pl.col("views") >= q4.heavy_own_times * pl.col("usual"))
+                )
             ).alias("heavy")
         )
     )
@@ -908,6 +912,16 @@ def unknown_users(base: pl.LazyFrame, daily: pl.LazyFrame, config: Config) -> pl
         )
         .filter(~pl.col("is_staff") & (~pl.col("known") | (pl.col("bad_views") > 0)))
     )
+    # days on which the account was on two IPs within one share_slot_minutes slot
+    concurrent = (
+        page_views(known_users.filter(unidentified))
+        .join(roles, on="user_id", how="semi")
+        .group_by("user_id", pl.col("timestamp").dt.truncate(f"{q4.share_slot_minutes}m"))
+        .agg(pl.col("ip").n_unique().alias("ips"))
+        .filter(pl.col("ips") >= 2)
+        .group_by("user_id")
+        .agg(pl.col("timestamp").dt.date().n_unique().alias("two_network_days"))
+    )
     users = (
         known_users.filter(unidentified)
         .join(roles, on="user_id", how="semi")
@@ -922,22 +936,24 @@ def unknown_users(base: pl.LazyFrame, daily: pl.LazyFrame, config: Config) -> pl
             pl.col("cohort_id").filter(pl.col("role") == "unknown_cohort").first().alias("bad_id"),
         )
         .join(roles, on="user_id", how="inner")
+        .join(concurrent, on="user_id", how="left")
         .join(busiest, on="user_id", how="left")
         .join(bar, how="cross")
     )
     intense = pl.col("busiest_week") >= pl.col("bar")
-    medium = (pl.col("bad_views") > 0) | intense
+    crowd = pl.col("two_network_days").fill_null(0) >= q4.share_min_days
+    medium = (pl.col("bad_views") > 0) | intense | crowd
     return finish(
         users.with_columns(
             pl.when(medium).then(pl.lit("medium")).otherwise(pl.lit("low")).alias("tier"),
             pl.when(pl.col("ips") == 1).then(pl.col("ip")).otherwise(None).alias("ip"),
             pl.col("views").cast(pl.Float64).alias("score"),
             (
-                0.5 * (pl.col("bad_views") > 0).cast(pl.Float64)
+                0.5 * ((pl.col("bad_views") > 0) | crowd).cast(pl.Float64)
                 + 0.5 * _grade(pl.col("busiest_week") / pl.col("bar").clip(lower_bound=1), 1, 10)
             ).alias("severity"),
             pl.format(
-                "user {} {}: {} pages on {} {} between {} and {}{}",
+                "user {} {}: {} pages on {} {} between {} and {}{}{}",
                 pl.col("user_id"),
                 pl.when(pl.col("bad_views") > 0)
                 .then(pl.format("names cohort {}, which does not exist", pl.col("bad_id")))
@@ -952,6 +968,14 @@ def unknown_users(base: pl.LazyFrame, daily: pl.LazyFrame, config: Config) -> pl
                     pl.format(
                         ", up to {} in one week (more than nearly every account)",
                         pl.col("busiest_week"),
+                    )
+                )
+                .otherwise(pl.lit("")),
+                pl.when(crowd)
+                .then(
+                    pl.format(
+                        "; on {} days it was in use from two networks at the same time",
+                        pl.col("two_network_days"),
                     )
                 )
                 .otherwise(pl.lit("")),
