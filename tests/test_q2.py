@@ -113,7 +113,7 @@ def test_cohort_size_and_general_activity_are_not_overuse() -> None:
 
 def test_alumni_reading_is_not_compared() -> None:
     """C7's window lies before the data and C8 ended before the reading day: whatever their alumni
-    read (80 views each of spring), it is neither a case nor counted."""
+    read (80 views each of spring), it is not a case."""
     counts = _planted()
     counts += [(c, c * 100 + u, "spring", 80) for c in (7, 8) for u in range(10)]
     counts += [(c, c * 100 + u, "lesson-1", 10) for c in (7, 8) for u in range(10)]
@@ -126,8 +126,7 @@ def test_alumni_reading_is_not_compared() -> None:
     )
     res = _answer(counts, cohorts)
     assert res.flagged.select("cohort", "lesson").rows() == [("C2", "spring")]
-    assert res.alumni_views == 2 * 10 * 90
-    assert res.not_compared["cohort"].to_list() == ["C7"]
+    assert res.not_compared.is_empty()  # C7 lies wholly before the data: not worth a mention
     assert int(res.by_program["cohorts"].sum()) == 7  # C8 is inside the data, but read as alumni
 
 

@@ -11,12 +11,13 @@ from analysis.questions.q5 import Q5Result, direction_label, track_label
 
 
 def chart_monthly(result: Q5Result) -> alt.TopLevelMixin:
-    """Monthly cross-program views, one line per direction; rules at the cutoff and the policy date."""
+    """Monthly share of each track's lesson views on the other track's lessons, one line per
+    direction (none while a track had no reader); rules at the cutoff and the policy date."""
     names = {d: direction_label(d) for d in result.monthly["direction"].unique().to_list()}
     monthly = result.monthly.with_columns(
         pl.col("direction").replace_strict(names, return_dtype=pl.String).alias("label"),
         pl.col("direction").str.split("->").list.first().alias("source"),
-        (pl.col("rate") * 100).round(2).alias("rate_pct"),
+        pl.when(pl.col("exposure") > 0).then((pl.col("rate") * 100).round(2)).alias("rate_pct"),
     )
     labels = monthly.select("label", "source").unique().sort("label")
     colors = [TRACK_COLORS.get(s, "#7f7f7f") for s in labels["source"].to_list()]
@@ -25,7 +26,7 @@ def chart_monthly(result: Q5Result) -> alt.TopLevelMixin:
         .mark_line(point=True)
         .encode(
             x=alt.X("month:T", title="Month"),
-            y=alt.Y("views:Q", title="Cross-program views"),
+            y=alt.Y("rate_pct:Q", title="Share of their lesson views (%)"),
             color=alt.Color(
                 "label:N",
                 title="Students of -> reading",

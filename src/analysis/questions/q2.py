@@ -88,7 +88,6 @@ class Q2Result(QuestionResult):
     not_compared: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=EXCLUDED_SCHEMA))
     tests_run: int = 0
     other_track_views: int = 0  # enrolled views of other-track lessons, left out of the comparison
-    alumni_views: int = 0  # students' lesson views after their cohort ended, left out
 
     def tables(self) -> dict[str, pl.DataFrame]:
         cases = self.cases.head(15).select(
@@ -141,7 +140,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     # counts and the heaviest reader. Program and track are per cohort and are attached from the
     # small cohorts table afterwards; the lesson homes need only enrolled views per lesson and track,
     # which the pair counts hold.
-    pairs_raw, students, alumni, seen = pl.collect_all(
+    pairs_raw, students = pl.collect_all(
         [
             enrolled.group_by("cohort_id", "lesson", "user_id")
             .agg(pl.len().alias("views"))
@@ -153,8 +152,6 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
             enrolled.group_by("cohort_id").agg(
                 pl.col("user_id").n_unique().cast(pl.Int64).alias("students")
             ),
-            views.filter(pl.col("window") == "alumni").select(pl.len().alias("n")),
-            views.select(pl.col("cohort_id").unique()),
         ]
     )
     cohorts = _compared_cohorts(prepared, q2.min_window_in_data)
@@ -236,23 +233,19 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         .cast(SUMMARY_SCHEMA)
     )
     not_compared = (
-        cohorts.filter(~pl.col("compared"))
-        .join(seen, on="cohort_id", how="semi")
+        cohorts.filter(~pl.col("compared") & (pl.col("window_in_data") > 0))
         .select(EXCLUDED_SCHEMA.keys())
         .cast(EXCLUDED_SCHEMA)
         .sort("start_date", "cohort_id")
     )
-    alumni_views = int(alumni["n"].item()) if alumni.height else 0
-    answer_text, supporting = _sentences(
-        cases, flagged, by_program, tested.height, not_compared, alumni_views
-    )
+    answer_text, supporting = _sentences(cases, flagged, by_program, tested.height, not_compared)
     home_share = config.q5.lesson_home_min_share
     caveats = [
         "Lessons are compared within their own program only: a lesson's program is inferred from "
         f"whose enrolled students read it; {other_track_views:,} enrolled views of the other "
         "program's lessons are left out (question 5 covers them), shared lessons stay in.",
-        f"Only reading while enrolled counts: {alumni_views:,} student views after the course ended "
-        "are left out (question 6 covers alumni).",
+        "Only reading while enrolled counts: students' views before or after their course are left "
+        "out (question 6 covers alumni).",
         "Curriculum changes (a lesson added or renamed for later cohorts) can still make a cohort "
         "stand out: check the dates before acting on a case.",
     ]
@@ -282,7 +275,6 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         not_compared=not_compared,
         tests_run=tested.height,
         other_track_views=other_track_views,
-        alumni_views=alumni_views,
     )
 
 
@@ -401,12 +393,11 @@ def _sentences(
     by_program: pl.DataFrame,
     tests_run: int,
     not_compared: pl.DataFrame,
-    alumni_views: int,
 ) -> tuple[str, list[str]]:
-    scope = f"Only reading while enrolled counts: {alumni_views:,} views by alumni are left out"
+    scope = "Only reading while enrolled counts, not alumni reading"
     scope += (
-        f", and {not_compared.height} cohort{'s' if not_compared.height != 1 else ''} enrolled "
-        "mostly outside the data were not compared."
+        f"; {not_compared.height} cohort{'s' if not_compared.height != 1 else ''} enrolled "
+        "only partly inside the data were not compared."
         if not_compared.height
         else "."
     )

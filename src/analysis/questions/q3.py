@@ -319,18 +319,16 @@ def _enrollments(
         pl.col("timestamp").max().alias("last_access"),
         pl.col("ip").n_unique().alias("ips"),
     )
-    # per active day first (small), then per enrollment: days in and after the first weeks, which
-    # long sessions do not inflate the way they inflate views
+    # active days in and after the first weeks (a date lies wholly in one or the other): days,
+    # which long sessions do not inflate the way they inflate views
     days = (
         students.filter(active)
-        .group_by([*keys, "date"])
-        .agg(early.first().alias("_early"))
         .group_by(keys)
         .agg(
-            pl.len().cast(pl.UInt32).alias("active_days"),
-            pl.col("_early").sum().cast(pl.UInt32).alias("early_days"),
-            (~pl.col("_early")).sum().cast(pl.UInt32).alias("late_active_days"),
+            pl.col("date").n_unique().cast(pl.UInt32).alias("active_days"),
+            pl.col("date").filter(early).n_unique().cast(pl.UInt32).alias("early_days"),
         )
+        .with_columns((pl.col("active_days") - pl.col("early_days")).alias("late_active_days"))
     )
     lessons = (
         students.filter(active_lesson)
