@@ -332,6 +332,48 @@ def test_tables_sort_show_all_rows_and_link_their_csv(site, browser) -> None:
         page.close()
 
 
+def test_a_cut_table_shows_the_rest_without_javascript_and_sorts_with_it(
+    site, browser, tmp_path: Path
+) -> None:
+    """15 of 27 rows shown; the "Show all" box reveals the rest (CSS only); sorting keeps 15 visible."""
+    import polars as pl
+
+    from analysis.publish.tables import table_html
+
+    config, _ = site
+    assets = tmp_path / "assets"
+    assets.mkdir()
+    for name in ("site.css", "tables.js"):
+        shutil.copy2(Path(config.paths.site_dir) / "assets" / name, assets / name)
+    frame = pl.DataFrame({"Lesson": [f"l{i:02d}" for i in range(27)], "Views": list(range(27))})
+    (tmp_path / "t.html").write_text(
+        '<!DOCTYPE html><html lang="en"><head><title>t</title>'
+        '<link rel="stylesheet" href="assets/site.css"></head><body><main><h1>t</h1>'
+        f"{table_html(frame)}</main></body></html>",
+        encoding="utf-8",
+    )
+    visible = "() => [...document.querySelectorAll('tbody tr')].filter(r => r.offsetParent).length"
+    first = "() => document.querySelector('tbody tr:not(.more) td').textContent"
+    with serve(tmp_path) as base:
+        for javascript in (False, True):
+            context = browser.new_context(java_script_enabled=javascript)
+            page = context.new_page()
+            try:
+                page.goto(base + "t.html")
+                if javascript:
+                    page.add_script_tag(path=str(assets / "tables.js"))
+                assert "15 of 27 rows shown" in page.locator(".table-note").inner_text()
+                assert page.evaluate(visible) == 15
+                if javascript:
+                    page.locator("th button.sort").last.click()
+                    page.locator("th button.sort").last.click()  # descending
+                    assert page.evaluate(visible) == 15 and page.evaluate(first) == "l26"
+                page.locator(".table-all input").check()
+                assert page.evaluate(visible) == 27
+            finally:
+                context.close()
+
+
 def test_the_demo_site_publishes_no_path_of_the_build_machine(site) -> None:
     """The demo build reads its log from a temporary folder: that path must not reach any published file."""
     config, _ = site
