@@ -192,6 +192,44 @@ def test_heavy_day_needs_the_population_bar(cfg):
     assert _kind(result, "heavy_day").height == 0
 
 
+def test_a_heavy_tailed_readers_big_days_are_their_normal(cfg):
+    """User 125 reads a lognormal number of pages a day (usual ~20, a few days over 100): those big
+    days are within their own spread on a log scale, so none is a heavy day; a light reader's evening
+    of 150 still is."""
+    rng = np.random.default_rng(4)
+    stamps = []
+    for d in range(50):
+        n = int(min(250, max(3, rng.lognormal(np.log(20), 0.9))))
+        start = dt.datetime(2019, 1, 8, 10) + dt.timedelta(days=d)
+        stamps += [
+            start + dt.timedelta(seconds=float(g)) for g in (rng.exponential(60, n) + 5).cumsum()
+        ]
+    heavy_tailed = _rows(stamps, 125, 11, "198.51.100.26")
+    assert max(np.unique([t.date() for t in stamps], return_counts=True)[1]) >= 100
+    evening = _evening(120, "198.51.100.21", dt.datetime(2019, 2, 21))
+    result = q4.answer(_snapshot(_background() + [heavy_tailed, evening]), cfg)
+    assert _kind(result, "heavy_day")["user_id"].to_list() == [120]
+    assert _kind(result, "scraping").height == 0
+
+
+def test_staff_on_many_networks_are_judged_against_staff(cfg):
+    """Staff review pages each evening from ten outside networks each (many for a student, whose
+    peers use one home network; ordinary among staff, who all work like that)."""
+    rng = np.random.default_rng(8)
+    parts = _background()
+    for member in (901, 904, 905):
+        networks = [f"203.0.{member - 880}.{k}" for k in range(1, 11)]
+        for d in range(25):
+            day = dt.datetime(2019, 1, 8, 21) + dt.timedelta(days=d)
+            gaps = (rng.exponential(60, 40) + 5).cumsum()
+            stamps = [day + dt.timedelta(seconds=float(g)) for g in gaps]
+            paths = [LESSONS[int(i)] for i in rng.integers(0, len(LESSONS), 40)]
+            parts.append(_rows(stamps, member, 1, networks[int(rng.integers(0, 10))], paths))
+    result = q4.answer(_snapshot(parts), cfg)
+    staff = result.incidents.filter(pl.col("user_id").is_in([901, 904, 905]))
+    assert staff.height == 0, staff.select("kind", "evidence").to_dicts()
+
+
 def test_alumni_reading_daily_is_no_incident(cfg):
     """A student of a cohort that ended in June reads every day in July: routine, not an incident."""
     start = dt.datetime(2019, 6, 20, 19, 0)
