@@ -235,7 +235,10 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
             f"distinct alumni; the top {q6.top_n} by views are listed, plus any lesson or module in "
             f"the top {q6.top_n} by distinct alumni. Timing is the median and 90th percentile of days "
             "after graduation over the alumni views. Graduates in the data are students seen under a "
-            "cohort whose end date lies at least that many days before the data ends."
+            "cohort whose end date lies at least that many days before the data ends. Programs with "
+            f"fewer than {q6.min_alumni} returning graduates are listed in the tables but neither "
+            "charted nor named in the answer: so few readers show no pattern. The topic chart shows, "
+            "per program, the share of its returning graduates who opened each topic."
         ),
         parameters={
             "top_n": q6.top_n,

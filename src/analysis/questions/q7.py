@@ -123,11 +123,20 @@ def table_long_tail(result: Q7Result) -> pl.DataFrame:
     )
 
 
+def _bin_edges(min_views: int) -> list[int]:
+    return [min_views, *(e for e in VIEW_BIN_EDGES if e > min_views)]
+
+
+def _bin_labels(min_views: int) -> list[str]:
+    """'5-9', '10-19', ..., '500+' from the volume floor up."""
+    edges = _bin_edges(min_views)
+    return [f"{lo}-{hi - 1}" for lo, hi in zip(edges, edges[1:], strict=False)] + [f"{edges[-1]}+"]
+
+
 def _view_bins(real: pl.DataFrame, min_views: int) -> pl.DataFrame:
     """Lessons per program and views bin: floor-9, 10-19, 20-49, 50-99, 100-499, 500 or more."""
-    edges = [min_views, *(e for e in VIEW_BIN_EDGES if e > min_views)]
-    labels = [f"{lo}-{hi - 1}" for lo, hi in zip(edges, edges[1:], strict=False)]
-    labels.append(f"{edges[-1]}+")
+    edges = _bin_edges(min_views)
+    labels = _bin_labels(min_views)
     index = pl.lit(0, dtype=pl.Int64)
     for i, edge in enumerate(edges[1:], start=1):
         index = pl.when(pl.col("views") >= edge).then(pl.lit(i, dtype=pl.Int64)).otherwise(index)
@@ -242,7 +251,9 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
             "uses every view of every role: a raw path hit exactly once in the whole log is classified "
             "as an asset, a probe, a navigation variant, a missing path, a variant spelling of a lesson "
             f"that has at least {q7.min_views} views, an unknown page inside a known module (renamed "
-            "page or typo) or a page of an unknown module."
+            "page or typo) or a page of an unknown module. The answer and the first chart group the "
+            f"ranked lessons by their student views ({', '.join(_bin_labels(q7.min_views))}); the "
+            "first group holds the rarely read lessons."
         ),
         parameters={
             "min_views": q7.min_views,
