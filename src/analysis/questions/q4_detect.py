@@ -706,11 +706,13 @@ def account_sharing(
         ),
         pl.when(pl.col("networks").is_not_null()).then(
             pl.format(
-                "it was used from {} outside networks on {} network-days within {} days, where "
-                "nearly all peers use {} at most",
+                "it was used from {} outside networks within {} days{}, where nearly all peers use "
+                "{} at most",
                 pl.col("networks"),
-                pl.col("n_sessions"),
                 pl.lit(2 * days),
+                pl.when(pl.col("networks") >= q4.share_network_ratio * pl.col("n_sessions"))
+                .then(pl.lit(" (a new one on most days it was used)"))
+                .otherwise(pl.lit("")),
                 _int(pl.col("peer_bar")),
             )
         ),
