@@ -209,9 +209,35 @@ def test_labels_describe_rows_really_written(name: str, simulated: dict[str, Pat
             mine = log.filter(pl.col("user_id") == label["user_id"])
             later = mine.filter(pl.col("ts") > label["end"] + dt.timedelta(days=1))
             assert later.height <= (0.3 if shape == "trickle" else 0.05) * mine.height
+    for label in labels.filter(pl.col("kind") == "cohort_overuse").iter_rows(named=True):
+        assert 3.0 <= _overuse_ratio(log, cohorts, label) <= 4.1  # a modest 3-4x, as labelled
     for kind in ("dropout", "low_usage"):
         for label in labels.filter(pl.col("kind") == kind).iter_rows(named=True):
             assert label["user_id"] is not None and label["cohort_id"] in known
+
+
+def _overuse_ratio(log: pl.DataFrame, cohorts: pl.DataFrame, label: dict) -> float:
+    """Views of the label's lesson per student while enrolled, against the other cohorts of the
+    program (students = accounts with a row of the cohort between its start and end dates)."""
+    terms = cohorts.select(
+        pl.col("id").alias("cohort_id"), "program_id",
+        pl.col("start_date").str.to_date(), pl.col("end_date").str.to_date(),
+    )  # fmt: skip
+    program = terms.filter(pl.col("cohort_id") == label["cohort_id"])["program_id"].item()
+    lesson = pl.col("path").str.replace_all(r"(^|/)\d+(?:\.\d+)*[-_]", "$1")
+    enrolled = (
+        log.join(terms, on="cohort_id")
+        .filter(pl.col("program_id") == program)
+        .filter(pl.col("ts").dt.date().is_between(pl.col("start_date"), pl.col("end_date")))
+        .group_by(pl.col("cohort_id") == label["cohort_id"])
+        .agg(
+            (lesson == label["lesson"]).sum().alias("views"),
+            pl.struct("cohort_id", "user_id").n_unique().alias("students"),
+        )
+        .with_columns((pl.col("views") / pl.col("students")).alias("rate"))
+    )
+    own = enrolled.filter(pl.col("cohort_id"))["rate"].item()
+    return own / enrolled.filter(~pl.col("cohort_id"))["rate"].item()
 
 
 @pytest.mark.slow

@@ -20,8 +20,10 @@ Shapes by kind:
   `weekly` (long sessions two or three times a week for most of a year).
 - unknown_user: `ghost_id` (an account in no cohort reading day and night for a week from hosting
   addresses), `bad_cohort_id` (rows carrying a cohort id the cohorts table does not hold).
-- cohort_overuse: `spread` (a cohort reads one lesson 3-4x as often as its peers, all term),
-  `concentrated` (the same excess within three weeks, by most of the cohort).
+- cohort_overuse: `spread` (a cohort reads one lesson 3.2-4x as often per student as the other
+  cohorts of its program while enrolled, all term), `concentrated` (the same excess within three
+  weeks, by most of the cohort). The factor is measured on the base log before the rows are added
+  (`add_overuse`), so the label states the realized one.
 """
 
 from __future__ import annotations
@@ -350,18 +352,10 @@ def unknown_user(c: _Ctx, shape: str) -> None:
             detail=detail)  # fmt: skip
 
 
-def _lesson_rate(c: _Ctx, j: int, entry: int, profile: int) -> float:
-    """Expected views of lesson `entry` (module j) per generated row of `profile`."""
-    cur = c.cur
-    nav = sum(p for _, p in sim.NAV) + sim.P_IMAGE
-    prof = cur.profiles.reshape(-1, len(cur.modules))[profile] - profile
-    w_module = prof[j] - (prof[j - 1] if j else 0.0)
-    lo = cur.lesson_cdf[entry - 1] if entry > 0 and cur.lesson_cdf[entry - 1] > j else j
-    return (1 - nav) * (1 - cur.bare_p[j]) * w_module * (cur.lesson_cdf[entry] - lo)
-
-
 def cohort_overuse(c: _Ctx, shape: str) -> None:
-    rng, pop, info, cal = c.rng, c.pop, c.info, c.cal
+    """Choose the cohort, the lesson, the factor and the readers; the rows are added by
+    `add_overuse` once the base reading is known, so the realized factor is the intended one."""
+    rng, info, cal = c.rng, c.info, c.cal
     inside = [
         cid
         for cid in c.plan_users
@@ -375,46 +369,62 @@ def cohort_overuse(c: _Ctx, shape: str) -> None:
     )[:5]
     cid = int(rng.choice(candidates))
     ds = info[cid]["program_id"] == 3
-    profile = sim.P_DS if ds else sim.P_JAVA
-    modules = [m for m in (sim.DS_MODULES if ds else ("javascript-ii", "jquery", "mysql", "java-ii", "java-iii"))]  # fmt: skip
-    module = str(rng.choice(modules))
+    web = ("javascript-ii", "jquery", "mysql", "java-ii", "java-iii")
+    module = str(rng.choice(list(sim.DS_MODULES) if ds else web))
     j = c.cur.modules.index(module)
-    offset = int(np.searchsorted(c.cur.lesson_cdf, j, side="right"))
-    entry = offset + int(rng.integers(2, 6))
-    pid = int(c.cur.lesson_old[entry])
-    lesson = sim._normalise_lesson(c.cur.paths[pid])
-    rate = _lesson_rate(c, j, entry, profile)
-    # enrolled rows per student of each cohort of the program (what its students read while enrolled)
-    per_student: dict[int, float] = {}
-    seg = pop.seg
-    for k, cohort in enumerate(seg["cohort"]):
-        if cohort >= 0 and seg["profile"][k] == profile and cohort in c.plan_users:
-            s = cal.day(info[cohort]["start_date"])
-            if seg["a"][k] == s:
-                per_student[cohort] = per_student.get(cohort, 0.0) + seg["rows"][k]
-    per_student = {k: v / len(c.plan_users[k]) for k, v in per_student.items()}
-    peers = [v for k, v in per_student.items() if k != cid]
-    peer_views = float(np.mean(peers)) * rate if peers else 1.0
-    own_views = per_student.get(cid, 0.0) * rate
-    factor = float(rng.uniform(3.2, 4.0))
-    extra = max(factor * peer_views - own_views, 2.0 * peer_views)
+    entry = int(np.searchsorted(c.cur.lesson_cdf, j, side="right")) + int(rng.integers(2, 6))
+    pids = {int(c.cur.lesson_old[entry]), int(c.cur.lesson_new[entry])}
     s, e = c.term(cid)
-    readers = c.plan_users[cid]
-    if shape == "concentrated":
-        a = int(rng.integers(s + 14, max(s + 15, e - 35)))
-        lo, hi = a, a + 21
-        readers = [readers[int(i)] for i in rng.choice(len(readers), max(3, int(0.7 * len(readers))), replace=False)]  # fmt: skip
+    readers = list(c.plan_users[cid])
+    if shape == "concentrated":  # within three weeks, by most of the cohort
+        lo = int(rng.integers(s + 14, max(s + 15, e - 35)))
+        hi = lo + 21
+        keep = rng.choice(len(readers), max(3, int(0.7 * len(readers))), replace=False)
+        readers = [readers[int(i)] for i in sorted(keep)]
     else:
         lo, hi = s, e + 1
-    total = extra * len(c.plan_users[cid])
-    for u in readers:
-        n = int(rng.poisson(total / len(readers)))
-        if n:
-            days = rng.integers(lo, hi, n)
-            ts = c.base + days * 86400 + rng.integers(9 * 3600, 21 * 3600, n)
-            c.add(np.sort(ts), np.full(n, pid), u, cid, pop.home[u][0])
-    c.label("cohort_overuse", shape, cohort=cid, lesson=lesson, a=s, b=e + 1,
-            detail=f"cohort {info[cid]['name']} reads {lesson} about {factor:.1f}x as often as its peers")  # fmt: skip
+    c.pop.overuse.append(
+        {"cohort": cid, "program": info[cid]["program_id"], "pids": sorted(pids),
+         "lesson": sim._normalise_lesson(c.cur.paths[int(c.cur.lesson_old[entry])]),
+         "factor": float(rng.uniform(3.2, 4.0)), "shape": shape, "readers": readers,
+         "lo": lo, "hi": hi, "term": (s, e), "name": info[cid]["name"]}
+    )  # fmt: skip
+
+
+def add_overuse(rng, pop, cal, enrolled_views, students, program_of) -> None:
+    """Rows and labels of the planned over-use cases. `enrolled_views[cohort, pid]` and
+    `students[cohort]` are the base log's lesson views and readers of each cohort while enrolled."""
+    base = sim._epoch(cal.day0)
+    for plan in pop.overuse:
+        cid = plan["cohort"]
+        own = sum(enrolled_views.get((cid, pid), 0) for pid in plan["pids"])
+        peers = [
+            k
+            for k, n in students.items()
+            if k != cid and n and program_of.get(k) == plan["program"]
+        ]
+        peer_views = sum(enrolled_views.get((k, pid), 0) for k in peers for pid in plan["pids"])
+        peer_rate = peer_views / max(sum(students[k] for k in peers), 1)
+        n_own = max(students.get(cid, 0), 1)
+        extra = max(int(round(plan["factor"] * peer_rate * n_own - own)), 0)
+        per_reader = rng.multinomial(extra, np.full(len(plan["readers"]), 1 / len(plan["readers"])))
+        for u, n in zip(plan["readers"], per_reader.tolist(), strict=True):
+            if n:
+                days = rng.integers(plan["lo"], plan["hi"], n)
+                ts = np.sort(base + days * 86400 + rng.integers(9 * 3600, 21 * 3600, n))
+                pid = np.full(n, plan["pids"][0])
+                pop.injected.append(sim._injected_rows(ts, pid, u, cid, pop.home[u][0]))
+        ratio = (own + extra) / n_own / peer_rate if peer_rate else float("inf")
+        s, e = plan["term"]
+        pop.labels.append(
+            sim._label(
+                "cohort_overuse", cal, cohort=cid, lesson=plan["lesson"], a=s, b=e + 1,
+                shape=plan["shape"],
+                detail=f"cohort {plan['name']} reads {plan['lesson']} {ratio:.1f}x as often as the "
+                f"other cohorts of its program while enrolled ({(own + extra) / n_own:.1f} views "
+                f"per student, others {peer_rate:.1f})",
+            )
+        )  # fmt: skip
 
 
 INJECTORS = {

@@ -452,6 +452,7 @@ class Population:
     injected: list[dict[str, np.ndarray]] = field(default_factory=list)
     sc: Scenario = DEMO
     pool: list[int] = field(default_factory=list)  # per user: shared phone/VPN address (-1 none)
+    overuse: list[dict[str, Any]] = field(default_factory=list)  # planned over-use (inject.py)
 
     def new_ips(self, rng: np.random.Generator, n: int) -> list[int]:
         octet = rng.choice(IP_FIRST_OCTETS, n)
@@ -1119,6 +1120,51 @@ def _months(cal: Calendar) -> list[tuple[int, int]]:
 # --- the run ---------------------------------------------------------------------------------------
 
 
+def _enrolled_reading(
+    seed: int,
+    pop: Population,
+    frame: Frame,
+    cal: Calendar,
+    cur: Curriculum,
+    cohorts: pl.DataFrame,
+    cutoff_day: int,
+) -> tuple[dict[tuple[int, int], int], dict[int, int], dict[int, int]]:
+    """A dry run of the generation (the same random streams, nothing written): per cohort, views of
+    the planned over-use lessons and readers while enrolled (rows carrying the cohort id between its
+    start and end dates), and each cohort's program."""
+    pids = sorted({pid for plan in pop.overuse for pid in plan["pids"]})
+    size = int(cohorts["id"].max()) + 1
+    first = np.full(size, 1 << 30, dtype=np.int64)
+    last = np.full(size, -1, dtype=np.int64)
+    program_of = {}
+    for row in cohorts.iter_rows(named=True):
+        if row["name"] not in NON_STUDENT_COHORTS:
+            first[row["id"]], last[row["id"]] = cal.day(row["start_date"]), cal.day(row["end_date"])
+        program_of[row["id"]] = row["program_id"]
+    base = _epoch(cal.day0)
+    parts = [
+        _month_rows(np.random.default_rng([seed, 1, m]), frame, cal, cur, da, db, cutoff_day)
+        for m, (da, db) in enumerate(_months(cal))
+    ]
+    parts += pop.injected
+    ts = np.concatenate([p["ts"] for p in parts])
+    pid = np.concatenate([p["pid"] for p in parts])
+    uidx = np.concatenate([p["uidx"] for p in parts])
+    cohort = np.concatenate([p["cohort"] for p in parts])
+    known = (cohort >= 0) & (cohort < size)
+    c = np.where(known, cohort, 0)
+    day = (ts - base) // 86400
+    enrolled = known & (day >= first[c]) & (day <= last[c]) & (ts >= frame.null_until[uidx])
+    pairs = np.unique(c[enrolled] * (1 << 32) + uidx[enrolled])
+    students = dict(zip(*np.unique(pairs >> 32, return_counts=True), strict=True))
+    views: dict[tuple[int, int], int] = {}
+    for p_id in pids:
+        hit = enrolled & (pid == p_id)
+        for k, n in zip(*np.unique(c[hit], return_counts=True), strict=True):
+            views[int(k), p_id] = int(n)
+    return views, {int(k): int(n) for k, n in students.items()}, program_of
+
+
 def _gzip_level(scale: float) -> int:
     """Level 6 keeps the embedded demo small; benchmark volumes favour speed (zlib dominates)."""
     return 6 if scale <= 2 else 1
@@ -1178,12 +1224,17 @@ def simulate(
         )
     )  # fmt: skip
     frame = _frame(pop, cal)
+    cutoff_day = cal.day(cutoff)
+    if pop.overuse:  # sized on the base log's reading, so the realized factor is the planned one
+        from analysis.scenarios.inject import add_overuse
+
+        counts = _enrolled_reading(seed, pop, frame, cal, cur, cohorts, cutoff_day)
+        add_overuse(np.random.default_rng([seed, 7]), pop, cal, *counts)
     injected = pl.DataFrame(
         {k: np.concatenate([block[k] for block in pop.injected]) for k in pop.injected[0]}
     )
     paths = pl.Series("path", cur.paths, dtype=pl.String)
     ips = pl.Series("ip", _ip_strings(np.array(pop.ips, dtype=np.int64)), dtype=pl.String)
-    cutoff_day = cal.day(cutoff)
 
     logs_name = "logs.txt.gz" if gzip_logs else "logs.txt"
     target = out / logs_name
