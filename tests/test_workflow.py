@@ -1,16 +1,25 @@
-"""The publish workflow's structure (and actionlint when it is installed)."""
+"""The publish workflow: its structure, its supply chain (pinned actions, least privilege, zizmor with zero
+findings) and actionlint when it is installed."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
+from conftest import require
 
 from analysis.config import PROJECT_ROOT
 
 WORKFLOW = PROJECT_ROOT / ".github" / "workflows" / "publish.yml"
+PINNED = re.compile(r"[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}")
+# zizmor is in the test lock (requirements/test.txt); it sits beside the interpreter running the tests.
+ZIZMOR = Path(sys.executable).with_name("zizmor")
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +37,44 @@ def test_triggers(workflow: dict) -> None:
     assert triggers["schedule"][0]["cron"].count(" ") == 4
 
 
-def test_permissions_for_pages(workflow: dict) -> None:
-    assert workflow["permissions"]["pages"] == "write"
-    assert workflow["permissions"]["id-token"] == "write"
+def test_write_permissions_only_on_the_deploy_job(workflow: dict) -> None:
+    assert workflow["permissions"] == {}  # nothing granted workflow-wide
+    jobs = workflow["jobs"]
+    assert jobs["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
+    for name, job in jobs.items():
+        if name != "deploy":
+            assert set(job["permissions"].values()) <= {"read", "none"}, name
+
+
+def test_every_action_is_pinned_to_a_full_commit(workflow: dict) -> None:
+    uses = [step["uses"] for step in _steps(workflow) if "uses" in step]
+    assert len(uses) >= 8
+    for ref in uses:
+        assert PINNED.fullmatch(ref), f"{ref}: not pinned to a 40-hex commit"
+    # Each pin keeps the tag it was taken from as a comment, for the next update.
+    for line in WORKFLOW.read_text(encoding="utf-8").splitlines():
+        if "uses:" in line:
+            assert re.search(r"@[0-9a-f]{40}\s+#\s+v\d+\.\d+\.\d+$", line), line
+
+
+def test_checkout_keeps_no_credentials(workflow: dict) -> None:
+    checkouts = [s for s in _steps(workflow) if s.get("uses", "").startswith("actions/checkout@")]
+    assert checkouts
+    for step in checkouts:
+        assert step["with"]["persist-credentials"] is False
+
+
+def test_publishing_runner_installs_the_runtime_lock_only(workflow: dict) -> None:
+    runs = " ".join(step.get("run", "") for step in _steps(workflow))
+    assert "make install" in runs
+    assert "pip install" not in runs and "make test" not in runs
+    artifacts = [
+        s for s in _steps(workflow) if s.get("uses", "").startswith("actions/upload-artifact@")
+    ]
+    for (
+        step
+    ) in artifacts:  # findings.json holds full IPs: never an artifact of the public repository
+        assert "findings.json" not in step["with"]["path"]
 
 
 def test_steps_in_order(workflow: dict) -> None:
@@ -44,7 +88,7 @@ def test_steps_in_order(workflow: dict) -> None:
     checkout = index(lambda s: s.get("uses", "").startswith("actions/checkout"))
     install = index(lambda s: "make install" in s.get("run", ""))
     acquire = index(lambda s: "acquire" in s.get("run", ""))
-    quarto = index(lambda s: s.get("uses", "").startswith("quarto-dev/quarto-actions/setup@v2"))
+    quarto = index(lambda s: s.get("uses", "").startswith("quarto-dev/quarto-actions/setup@"))
     build = index(lambda s: "--engine quarto" in s.get("run", ""))
     upload = index(lambda s: s.get("uses", "").startswith("actions/upload-pages-artifact"))
     deploy = index(lambda s: s.get("uses", "").startswith("actions/deploy-pages"))
@@ -61,3 +105,38 @@ def test_actionlint() -> None:
         pytest.skip("actionlint not installed")
     result = subprocess.run([actionlint, str(WORKFLOW)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _zizmor(*paths: Path) -> list[dict]:
+    if not ZIZMOR.exists():
+        require(False, f"zizmor missing beside {sys.executable} (it is in requirements/test.txt)")
+    result = subprocess.run(
+        [str(ZIZMOR), "--offline", "--format", "json", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode in (0, 10, 11, 12, 13, 14), result.stderr  # 1x: findings
+    return json.loads(result.stdout)
+
+
+def test_zizmor_finds_nothing_in_the_workflows() -> None:
+    findings = _zizmor(*sorted((PROJECT_ROOT / ".github" / "workflows").glob("*.yml")))
+    assert findings == [], [f["ident"] for f in findings]
+
+
+def test_zizmor_would_catch_the_old_workflow(tmp_path: Path) -> None:
+    """The check above can fail: the issue's workflow (tags, workflow-wide write, persisted token)."""
+    bad = tmp_path / ".github" / "workflows" / "bad.yml"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(
+        "name: bad\non: workflow_dispatch\npermissions:\n  pages: write\n  id-token: write\n"
+        "jobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/checkout@v4\n      - uses: actions/upload-pages-artifact@v3\n"
+        "        with:\n          path: .\n"
+        "  deploy:\n    needs: build\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/deploy-pages@v4\n",
+        encoding="utf-8",
+    )
+    idents = {finding["ident"] for finding in _zizmor(bad)}
+    assert {"unpinned-uses", "artipacked", "excessive-permissions"} <= idents
