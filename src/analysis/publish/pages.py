@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import os
 import pickle
 import re
 from dataclasses import dataclass, field
@@ -149,9 +150,25 @@ def strip_paths(text: Any) -> str:
 
 
 def write_cache(report: Any, config: Config, path: Path) -> Path:
-    """Pickle the report and the config the pages must use (render calls this)."""
+    """Pickle the report and the config the pages must use (render calls this).
+
+    Private to the build folder and secret-free: mode 0600 (written atomically), no database URL in it,
+    and in a public build the report is masked first, so the page kernels never see a full address."""
+    if privacy.is_public(config.privacy.mode):
+        report = privacy.public_copy(report)
+    data = pickle.dumps(
+        {"report": privacy.without_secrets(report), "config": privacy.without_secrets(config)}
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(pickle.dumps({"report": report, "config": config}))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
