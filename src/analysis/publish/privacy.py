@@ -83,9 +83,9 @@ def mask_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
     if address.ipv4_mapped is not None:
         return "::ffff:" + mask_address(address.ipv4_mapped)
     if address.sixtofour is not None:  # 2002:WWXX:YYZZ::/48 holds the whole IPv4 address: keep /40
-        network = ipaddress.ip_network(f"{address}/40", strict=False).network_address
+        network = ipaddress.IPv6Network(f"{address}/40", strict=False).network_address
         return _hextets(network, 3) + "::x"
-    network = ipaddress.ip_network(f"{address}/48", strict=False).network_address
+    network = ipaddress.IPv6Network(f"{address}/48", strict=False).network_address
     return _hextets(network, 3) + "::x"
 
 
