@@ -245,10 +245,6 @@ def test_no_secret_in_any_output_or_cache(public) -> None:
     assert cache.exists() and cache.stat().st_mode & 0o077 == 0, "the page cache must be private"
 
 
-@pytest.mark.xfail(
-    reason="the Methods page still shows the import's file paths (fixed by the pages rework)",
-    strict=False,
-)
 def test_no_path_of_the_build_machine_is_published(public) -> None:
     config, _ = public
     root = config.paths.site_dir.parent
