@@ -11,14 +11,12 @@ import pytest
 from analysis.config import Config
 from analysis.errors import ConfigError
 from analysis.prepare import (
-    HOMES_SCHEMA,
     LESSON_HOMES_SCHEMA,
     campus_ips,
     enrollments,
     keep_own_track,
     lesson_home_table,
     lesson_homes,
-    module_homes,
     prepare,
     student_lesson_views,
 )
@@ -210,51 +208,18 @@ def _two_track_snapshot() -> Snapshot:
     return Snapshot.from_frames(logs, cohorts)
 
 
-def test_module_homes_need_a_clear_majority() -> None:
-    config = Config()
-    homes = module_homes(prepare(_two_track_snapshot(), config), config)
-    assert homes.schema == pl.Schema(HOMES_SCHEMA)
-    assert homes.rows() == [
-        ("java-i", "web_dev", pytest.approx(0.9), 10, False),
-        ("python", "data_science", pytest.approx(1.0), 10, False),  # staff views do not count
-        ("sql", None, pytest.approx(0.5), 10, False),  # shared: no home
-    ]
-    stricter = config.replace(q5=dataclasses.replace(config.q5, lesson_home_min_share=0.95))
-    homes = module_homes(prepare(_two_track_snapshot(), stricter), stricter)
-    assert dict(homes.select("module", "home").rows()) == {
-        "java-i": None,
-        "sql": None,
-        "python": "data_science",
-    }
-
-
-def test_module_home_overrides_are_applied_and_checked() -> None:
-    config = Config()
-    config = config.replace(
-        q5=dataclasses.replace(config.q5, lesson_home_overrides={"sql": "data_science"})
-    )
-    homes = module_homes(prepare(_two_track_snapshot(), config), config)
-    sql = homes.filter(pl.col("module") == "sql").row(0, named=True)
-    assert (sql["home"], sql["overridden"]) == ("data_science", True)
-    bad = config.replace(
-        q5=dataclasses.replace(config.q5, lesson_home_overrides={"sql": "nursing"})
-    )
-    with pytest.raises(ConfigError, match="nursing"):
-        module_homes(prepare(_two_track_snapshot(), bad), bad)
-
-
-def test_keep_own_track_drops_only_the_other_tracks_modules() -> None:
+def test_keep_own_track_drops_only_the_other_tracks_lessons() -> None:
     homes = pl.DataFrame(
-        {"module": ["java-i", "sql", "python"], "home": ["web_dev", None, "data_science"]}
+        {"lesson": ["java-i/a", "sql/b", "python/c"], "home": ["web_dev", None, "data_science"]}
     )
     frame = pl.DataFrame(
         {
             "track": ["web_dev", "web_dev", "web_dev", "data_science", None, "web_dev"],
-            "module": ["java-i", "sql", "python", "java-i", "python", "unknown"],
+            "lesson": ["java-i/a", "sql/b", "python/c", "java-i/a", "python/c", "unknown/d"],
             "n": [1, 2, 3, 4, 5, 6],
         }
     )
-    # kept: own home (1), shared (2), program without a track (5), module without a home entry (6)
+    # kept: own home (1), shared (2), program without a track (5), lesson without a home entry (6)
     assert keep_own_track(frame, homes)["n"].to_list() == [1, 2, 5, 6]
     lazy = keep_own_track(frame.lazy(), homes)
     assert isinstance(lazy, pl.LazyFrame) and lazy.collect()["n"].to_list() == [1, 2, 5, 6]

@@ -33,7 +33,7 @@ outright. A lesson read by both tracks without such a majority (shared material)
 Question 5 counts a student reading the other track's lessons as cross-program access; questions 2
 and 7 rank a program only on its own track's lessons and shared ones (`keep_own_track()`), so
 cross-program reading is never mistaken for a cohort over-using, or a program neglecting, one of its
-own lessons. `module_homes()` keeps the module-level rule for callers that need it.
+own lessons.
 """
 
 from __future__ import annotations
@@ -48,13 +48,6 @@ from analysis.config import Config
 from analysis.errors import ConfigError
 from analysis.sources.snapshot import Snapshot
 
-HOMES_SCHEMA = {
-    "module": pl.String(),
-    "home": pl.String(),  # null: no clear home (shared material)
-    "share": pl.Float64(),  # the leading track's share of the module's student lesson views
-    "views": pl.Int64(),
-    "overridden": pl.Boolean(),
-}
 LESSON_HOMES_SCHEMA = {
     "lesson": pl.String(),
     "module": pl.String(),
@@ -312,12 +305,6 @@ def track_lesson_views(prepared: Prepared) -> pl.LazyFrame:
     )
 
 
-def module_track_views(views: pl.LazyFrame) -> pl.LazyFrame:
-    """Views per (module, track) of `track_lesson_views` rows; kept lazy so callers can collect it
-    together with their own aggregates in one scan (`pl.collect_all`)."""
-    return views.group_by("module", "track").agg(pl.len().cast(pl.Int64).alias("views"))
-
-
 def _checked_overrides(config: Config) -> dict[str, str]:
     """`[q5.lesson_home_overrides]`, each naming a configured track (else a ConfigError)."""
     tracks = sorted(set(config.programs.track.values()))
@@ -329,46 +316,6 @@ def _checked_overrides(config: Config) -> dict[str, str]:
                 f"(known tracks: {', '.join(tracks)})"
             )
     return overrides
-
-
-def home_table(module_track: pl.DataFrame, config: Config) -> pl.DataFrame:
-    """Home track per module from its views per track (`module_track_views`, collected).
-
-    The home is the track with the most views when it holds at least `q5.lesson_home_min_share` of
-    them, or the track `[q5.lesson_home_overrides]` names; otherwise null. Columns: HOMES_SCHEMA, sorted
-    by views (descending) then module."""
-    overrides = {k: v for k, v in _checked_overrides(config).items() if "/" not in k}
-    min_share = config.q5.lesson_home_min_share
-    return (
-        module_track.group_by("module")
-        .agg(
-            pl.col("track")
-            .sort_by(["views", "track"], descending=[True, False])
-            .first()
-            .alias("top"),
-            (pl.col("views").max() / pl.col("views").sum()).alias("share"),
-            pl.col("views").sum().alias("views"),
-        )
-        .with_columns(pl.col("module").is_in(list(overrides)).alias("overridden"))
-        .with_columns(
-            pl.when(pl.col("overridden"))
-            .then(pl.col("module").replace_strict(overrides, default=None, return_dtype=pl.String))
-            .when(pl.col("share") >= min_share)
-            .then(pl.col("top"))
-            .alias("home")
-        )
-        .select("module", "home", "share", "views", "overridden")
-        .cast(HOMES_SCHEMA)
-        .sort("views", "module", descending=[True, False])
-    )
-
-
-def module_homes(prepared: Prepared, config: Config) -> pl.DataFrame:
-    """Home track of every lesson module (columns module, home, share, views, overridden).
-
-    One scan of the views; questions that already scan them can collect `module_track_views` with
-    their own aggregates and call `home_table` instead."""
-    return home_table(module_track_views(track_lesson_views(prepared)).collect(), config)
 
 
 def lesson_track_views(views: pl.LazyFrame) -> pl.LazyFrame:
@@ -491,14 +438,13 @@ def own_track(track: pl.Expr, home: pl.Expr) -> pl.Expr:
 
 
 def keep_own_track(frame: FrameT, homes: pl.DataFrame) -> FrameT:
-    """Rows of `frame` (with `track` and `lesson` or `module` columns) whose lesson belongs to the
-    row's own track (see `own_track`). `homes` is a lesson table (`lesson_homes`, joined on lesson) or
-    a module table (`module_homes`, joined on module); entries missing from it count as no home."""
-    key = "lesson" if "lesson" in homes.columns else "module"
-    table = homes.select(key, pl.col("home").alias("_home"))
+    """Rows of `frame` (with `track` and `lesson` columns) whose lesson belongs to the row's own
+    track (see `own_track`); `homes` is a `lesson_homes` table, and lessons missing from it count as
+    having no home."""
+    table = homes.select("lesson", pl.col("home").alias("_home"))
     joined = frame.join(
         table.lazy() if isinstance(frame, pl.LazyFrame) else table,
-        on=key,
+        on="lesson",
         how="left",
         maintain_order="left",
     )
