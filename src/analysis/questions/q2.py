@@ -128,8 +128,8 @@ def _times(ratio: float | None) -> str:
 
 
 def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q2Result:
-    """Find (cohort, lesson) pairs read far more, relative to the cohort's other reading, than the
-    program's other cohorts read them."""
+    """Find (cohort, lesson) pairs read far more per student while enrolled than the program's other
+    cohorts read them."""
     prepared = prepared or prepare(snapshot, config)
     q2 = config.q2
     views = student_lesson_views(prepared).filter(
@@ -168,7 +168,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         .join(students, on="cohort_id", how="inner")
         .filter(pl.col("students") >= q2.min_students)
         .with_columns(
-            # the cohort's own-track views (exposure of its emphasis)
+            # the cohort's own-track views while enrolled (its general activity)
             pl.col("views").sum().over("cohort_id").alias("cohort_views"),
         )
     )
@@ -197,7 +197,9 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     )
     flagged = (
         tested.filter(
-            (pl.col("loo_views") >= q2.min_views) & (pl.col("ci_low") >= q2.min_ratio_low)
+            (pl.col("loo_views") >= q2.min_views)
+            & (pl.col("ci_low") >= q2.min_ratio_low)
+            & (pl.col("share_low") >= q2.min_share_ratio_low)
         )
         .sort(
             ["program", "ci_low", "cohort_id", "lesson"],
