@@ -587,7 +587,11 @@ def _sentences(
             "Cannot tell yet: no student's enrollment overlaps the data long enough to judge.",
             [excluded, "Judge usage once the data covers at least a month of a cohort."],
         )
-    pair_text = f"{pairs} pair{'s' if pairs != 1 else ''} of accounts may belong to one person"
+    pair_text = (
+        f"{pairs} pair{'s' if pairs != 1 else ''} of accounts may belong to one person"
+        if pairs
+        else "no two accounts look like one person's"
+    )
     if not low:
         return (
             f"No: none of the {judged.height:,} students read far less than their classmates "
