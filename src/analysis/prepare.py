@@ -182,26 +182,36 @@ def path_table(logs: pl.LazyFrame, config: Config) -> pl.LazyFrame:
     )
 
 
-def prepare(snapshot: Snapshot, config: Config) -> Prepared:
-    """Columns of `views`: timestamp, date, hour, weekday (1=Mon), path, user_id, cohort_id, ip,
-    page_kind, lesson, module, cohort_name, program_id, program, track, role, start_date, end_date,
-    window, days_after_end (alumni only) and days_before_start (before only)."""
-    cohorts = cohort_table(snapshot.cohorts, config)
-    views = (
-        snapshot.logs.with_columns(
-            pl.col("timestamp").dt.date().alias("date"),
-            pl.col("timestamp").dt.hour().alias("hour"),
-            pl.col("timestamp").dt.weekday().alias("weekday"),
-        )
-        # The regexes run once per distinct path (about 2,000), not once per row (bench/README.md).
-        .join(
-            path_table(snapshot.logs, config),
-            on="path",
-            how="left",
-            nulls_equal=True,
-            maintain_order="left",
-        )
-        .join(cohorts.lazy(), on="cohort_id", how="left", maintain_order="left")
+# Text labels of the prepared views stored as pl.Categorical: 4 bytes a row instead of a string each
+# (the collected views are the memory peak of `analyze`). Equality, is_in, group_by, sorting (lexical)
+# and .first() work as on String; joins with String frames and string functions do not, so a question
+# casts such a column to String after aggregating.
+CATEGORICAL_COLUMNS: tuple[str, ...] = (
+    "path",
+    "page_kind",
+    "lesson",
+    "module",
+    "cohort_name",
+    "role",
+    "program",
+    "track",
+    "window",
+)
+
+
+def _path_lookup(logs: pl.LazyFrame, config: Config) -> pl.LazyFrame:
+    """`path_table` with Categorical columns, to join on the views' Categorical path."""
+    return path_table(logs, config).select(
+        pl.col(name).cast(pl.Categorical) for name in ("path", "page_kind", "lesson", "module")
+    )
+
+
+def _cohort_lookup(logs: pl.LazyFrame, cohorts: pl.DataFrame) -> pl.LazyFrame:
+    """One row per distinct cohort id of the log (null included): the cohort's columns, and role and
+    program with the `no_cohort` and `unknown_cohort` rules applied."""
+    return (
+        logs.select(pl.col("cohort_id").unique())
+        .join(cohorts.lazy(), on="cohort_id", how="left")
         .with_columns(
             pl.when(pl.col("cohort_id").is_null())
             .then(pl.lit("no_cohort"))
@@ -217,13 +227,38 @@ def prepare(snapshot: Snapshot, config: Config) -> Prepared:
             .then(pl.lit("Unknown cohort"))
             .otherwise(pl.col("program"))
             .alias("program"),
+        )
+        .with_columns(
+            pl.col(name).cast(pl.Categorical)
+            for name in ("cohort_name", "role", "program", "track")
+        )
+    )
+
+
+def prepare(snapshot: Snapshot, config: Config) -> Prepared:
+    """Columns of `views`: timestamp, date, hour, weekday (1=Mon), path, user_id, cohort_id, ip,
+    page_kind, lesson, module, cohort_name, program_id, program, track, role, start_date, end_date,
+    window, days_after_end (alumni only) and days_before_start (before only)."""
+    cohorts = cohort_table(snapshot.cohorts, config)
+    views = (
+        snapshot.logs.with_columns(
+            pl.col("path").cast(pl.Categorical),
+            pl.col("timestamp").dt.date().alias("date"),
+            pl.col("timestamp").dt.hour().alias("hour"),
+            pl.col("timestamp").dt.weekday().alias("weekday"),
+        )
+        # The regexes and the people rules run once per distinct path (about 2,000) and per distinct
+        # cohort id, not once per row (bench/README.md); the joins only gather Categorical labels.
+        .join(_path_lookup(snapshot.logs, config), on="path", how="left", nulls_equal=True)
+        .join(_cohort_lookup(snapshot.logs, cohorts), on="cohort_id", how="left", nulls_equal=True)
+        .with_columns(
             pl.when(pl.col("role") != "student")
-            .then(pl.lit(None, dtype=pl.String))
+            .then(pl.lit(None, dtype=pl.Categorical))
             .when(pl.col("date") < pl.col("start_date"))
-            .then(pl.lit("before"))
+            .then(pl.lit("before", dtype=pl.Categorical))
             .when(pl.col("date") <= pl.col("end_date"))
-            .then(pl.lit("active"))
-            .otherwise(pl.lit("alumni"))
+            .then(pl.lit("active", dtype=pl.Categorical))
+            .otherwise(pl.lit("alumni", dtype=pl.Categorical))
             .alias("window"),
         )
         .with_columns(
@@ -332,6 +367,7 @@ def lesson_track_views(views: pl.LazyFrame) -> pl.LazyFrame:
         )
         .group_by("lesson", "track")
         .agg(pl.col("views").sum(), pl.col("enrolled_views").sum())
+        .pipe(as_text)  # lesson and track are Categorical in the prepared views
         .with_columns(pl.col("lesson").str.split("/").list.first().alias("module"))
         .select("lesson", "module", "track", "views", "enrolled_views")
     )
@@ -449,3 +485,9 @@ def keep_own_track(frame: FrameT, homes: pl.DataFrame) -> FrameT:
         maintain_order="left",
     )
     return joined.filter(own_track(pl.col("track"), pl.col("_home"))).drop("_home")
+
+
+def as_text(frame: FrameT) -> FrameT:
+    """`frame` with its Categorical columns (the labels of the prepared views, CATEGORICAL_COLUMNS) cast
+    back to String: for aggregates that go on to string functions or joins with String tables."""
+    return frame.with_columns(pl.col(pl.Categorical).cast(pl.String))

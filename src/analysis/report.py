@@ -103,15 +103,11 @@ def dataset_description(snapshot: Snapshot) -> dict[str, Any]:
     return manifest
 
 
-# Low-cardinality text columns of the prepared views, kept as pl.Categorical once collected: 4 bytes a
-# row instead of a 16-byte string view each (about half the memory of the collected views, which are
-# the peak of `analyze`: bench/README.md). Equality, is_in, group_by, sort-by-value and .first() work
-# on Categorical as on String; string functions, joins and concats with String frames do not, so a
-# question that needs those casts the column back (`.cast(pl.String)`) after aggregating.
-# Only columns every question treats as labels are listed (checked: the findings and every result
-# frame are identical with and without the casts); path, lesson, module, program and track are joined
-# with String tables or go through string functions in q2, q5 and q7, so they stay String.
-CATEGORICAL_COLUMNS: tuple[str, ...] = ("ip", "page_kind", "role", "window", "cohort_name")
+# The IP column is kept as pl.Categorical once collected (prepare() already stores the other text labels
+# so, prepare.CATEGORICAL_COLUMNS): 4 bytes a row instead of a string each; the collected views are the
+# peak of `analyze` (bench/README.md). Not in prepare() itself, as q3 and q4 join the IPs of the plain
+# prepared view with String tables in their unit tests.
+CATEGORICAL_COLUMNS: tuple[str, ...] = ("ip",)
 # Columns of the prepared views no question reads (program_id is in `prepared.cohorts`).
 UNUSED_COLUMNS: tuple[str, ...] = ("program_id",)
 

@@ -29,6 +29,7 @@ import polars as pl
 from analysis.config import Config
 from analysis.prepare import (
     Prepared,
+    as_text,
     keep_own_track,
     lesson_home_table,
     prepare,
@@ -154,6 +155,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
             ),
         ]
     )
+    pairs_raw = as_text(pairs_raw)  # lesson: Categorical in the prepared views
     cohorts = _compared_cohorts(prepared, q2.min_window_in_data)
     homes = lesson_home_table(_lesson_track(pairs_raw, cohorts), config)
     labelled = pairs_raw.join(

@@ -384,7 +384,7 @@ def probes(base: pl.LazyFrame, config: Config) -> pl.LazyFrame:
     rows = (
         base.filter(pl.col("page_kind") == "probe")
         .select("ip", "user_id", "timestamp", "path")
-        .with_columns(pl.col("ip").cast(pl.String))
+        .with_columns(pl.col("ip", "path").cast(pl.String))
         .sort("ip", "timestamp", nulls_last=True)
         .with_columns(
             (

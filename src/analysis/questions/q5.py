@@ -30,6 +30,7 @@ from analysis.config import Config
 from analysis.prepare import (
     LESSON_HOMES_SCHEMA,
     Prepared,
+    as_text,
     lesson_home_table,
     lesson_track_views,
     prepare,
@@ -353,12 +354,15 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
             ),
         ]
     )
+    daily_track = as_text(daily_track)
     homes = lesson_home_table(lesson_track, config)  # shared with questions 2 and 7 (prepare.py)
     homed = homes.filter(pl.col("home").is_not_null())
     without = homes.filter(pl.col("home").is_null())
     cross = (
-        sv.join(homed.lazy().select("lesson", "home"), on="lesson", how="inner")
+        # lesson and track are Categorical in the prepared views: the small side is cast to match
+        sv.join(homed.lazy().select(pl.col("lesson", "home").cast(pl.Categorical)), on="lesson")
         .filter(pl.col("track") != pl.col("home"))
+        .pipe(as_text)
         .with_columns(_direction(pl.col("track"), pl.col("home")).alias("direction"))
         .drop("window")
         .collect()

@@ -17,6 +17,7 @@ import polars as pl
 from analysis.config import Config
 from analysis.prepare import (
     Prepared,
+    as_text,
     keep_own_track,
     lesson_home_table,
     lesson_track_views,
@@ -184,6 +185,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
             lesson_track_views(track_lesson_views(prepared)),
         ]
     )
+    all_lessons, per_path = as_text(all_lessons), as_text(per_path)  # Categorical labels -> String
     per_lesson = keep_own_track(all_lessons, lesson_home_table(lesson_track, config))
     other_track = (
         all_lessons.join(
