@@ -33,7 +33,8 @@ def _views(paths: list[str | None], cohorts: pl.DataFrame, config: Config) -> pl
             "ip": ["203.0.113.9"] * len(paths),
         }
     )
-    return prepare(Snapshot.from_frames(logs, cohorts), config).views.collect()
+    # the views carry no row order (prepare's joins do not keep it): back in log order by user
+    return prepare(Snapshot.from_frames(logs, cohorts), config).views.collect().sort("user_id")
 
 
 @pytest.mark.parametrize(
@@ -107,7 +108,11 @@ def test_roles_programs_and_windows(reference_cohorts: pl.DataFrame) -> None:
             "ip": ["203.0.113.9"] * 8,
         }
     )
-    views = prepare(Snapshot.from_frames(logs, reference_cohorts), Config()).views.collect()
+    views = (
+        prepare(Snapshot.from_frames(logs, reference_cohorts), Config())
+        .views.collect()
+        .sort("user_id", "timestamp")  # the log's order (the views carry none)
+    )
     assert views["window"].to_list() == [
         "before",
         "active",

@@ -16,11 +16,9 @@ import pytest
 
 from analysis.config import Config, load_config
 from analysis.errors import InputError, TargetError
-from analysis.prepare import CATEGORICAL_COLUMNS as PREPARED_CATEGORICALS
-from analysis.prepare import as_text, prepare
+from analysis.prepare import CATEGORICAL_COLUMNS, as_text, prepare
 from analysis.questions import NUMBERS, QUESTIONS, TITLES
 from analysis.report import (
-    CATEGORICAL_COLUMNS,
     SCHEMA_PATH,
     Report,
     compute_report,
@@ -251,7 +249,7 @@ def test_materialize_keeps_every_row_in_compact_columns(config: Config) -> None:
     compact = materialize(prepared).views.collect()
     assert "program_id" not in compact.columns
     assert set(compact.columns) == set(plain.columns) - {"program_id"}
-    for name in (*CATEGORICAL_COLUMNS, *PREPARED_CATEGORICALS):
+    for name in CATEGORICAL_COLUMNS:
         assert compact.schema[name] == pl.Categorical, name
     # the same rows (the views carry no row order: every question aggregates or sorts)
     columns = compact.columns
@@ -263,6 +261,20 @@ def test_materialize_keeps_every_row_in_compact_columns(config: Config) -> None:
         students.height
         == plain.filter((pl.col("role") == "student") & (pl.col("page_kind") == "lesson")).height
     )
+
+
+def test_answers_do_not_depend_on_the_order_of_the_views(config: Config) -> None:
+    """prepare() keeps no row order (its joins are unordered): every question must aggregate or sort."""
+    snapshot = _tiny_snapshot()
+    prepared = materialize(prepare(snapshot, config))
+    rows = prepared.views.collect()
+    for seed in (1, 2):
+        shuffled = dataclasses.replace(
+            prepared, views=rows.sample(fraction=1.0, shuffle=True, seed=seed).lazy()
+        )
+        for number, module in QUESTIONS.items():
+            expected = module.answer(snapshot, config, prepared).to_json()
+            assert module.answer(snapshot, config, shuffled).to_json() == expected, number
 
 
 @pytest.mark.slow

@@ -188,6 +188,7 @@ def path_table(logs: pl.LazyFrame, config: Config) -> pl.LazyFrame:
 # casts such a column to String after aggregating.
 CATEGORICAL_COLUMNS: tuple[str, ...] = (
     "path",
+    "ip",
     "page_kind",
     "lesson",
     "module",
@@ -242,7 +243,7 @@ def prepare(snapshot: Snapshot, config: Config) -> Prepared:
     cohorts = cohort_table(snapshot.cohorts, config)
     views = (
         snapshot.logs.with_columns(
-            pl.col("path").cast(pl.Categorical),
+            pl.col("path", "ip").cast(pl.Categorical),
             pl.col("timestamp").dt.date().alias("date"),
             pl.col("timestamp").dt.hour().alias("hour"),
             pl.col("timestamp").dt.weekday().alias("weekday"),

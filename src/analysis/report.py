@@ -103,11 +103,6 @@ def dataset_description(snapshot: Snapshot) -> dict[str, Any]:
     return manifest
 
 
-# The IP column is kept as pl.Categorical once collected (prepare() already stores the other text labels
-# so, prepare.CATEGORICAL_COLUMNS): 4 bytes a row instead of a string each; the collected views are the
-# peak of `analyze` (bench/README.md). Not in prepare() itself, as q3 and q4 join the IPs of the plain
-# prepared view with String tables in their unit tests.
-CATEGORICAL_COLUMNS: tuple[str, ...] = ("ip",)
 # Columns of the prepared views no question reads (program_id is in `prepared.cohorts`).
 UNUSED_COLUMNS: tuple[str, ...] = ("program_id",)
 
@@ -115,15 +110,10 @@ UNUSED_COLUMNS: tuple[str, ...] = ("program_id",)
 def materialize(prepared: Prepared) -> Prepared:
     """Collect the prepared views once, so the eight questions do not each re-parse every path.
 
-    Only the columns the questions read are kept, and the repetitive labels are Categorical, so the
-    collected frame (the peak of `analyze`) stays about half the size of the plain prepared view.
+    Only the columns the questions read are kept; the text labels are already Categorical
+    (prepare.CATEGORICAL_COLUMNS), so the collected frame (the peak of `analyze`) stays small.
     """
-    names = prepared.views.collect_schema().names()
-    views = prepared.views.select(
-        pl.col(name).cast(pl.Categorical) if name in CATEGORICAL_COLUMNS else pl.col(name)
-        for name in names
-        if name not in UNUSED_COLUMNS
-    ).collect()
+    views = prepared.views.drop(UNUSED_COLUMNS).collect()
     return dataclasses.replace(prepared, views=views.lazy())
 
 
