@@ -148,22 +148,26 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     prepared = prepared or prepare(snapshot, config)
     q8 = config.q8
     campus = campus_ips(prepared, config)
-    views = prepared.views.with_columns(pl.col("date").dt.truncate("1mo").alias("month"))
+    views = prepared.views
+    students = views.filter(pl.col("role") == "student")
+    # The per-row aggregates are grouped by day first (months and years are derived from the few
+    # thousand day rows afterwards, not truncated on every row); the students' first and last days and
+    # their count per year share one group-by per (student, year).
     (
-        by_month_program,
+        day_program,
         role_totals,
         no_cohort,
         programs,
         multi_cohort,
-        yearly_raw,
+        student_years,
         weekday_hour,
-        daily,
-        campus_monthly,
-        spans,
         user_ips,
     ) = pl.collect_all(
         [
-            views.group_by("month", "program").agg(pl.len().cast(pl.Int64).alias("views")),
+            views.group_by("date", "program").agg(
+                pl.len().cast(pl.Int64).alias("views"),
+                pl.col("ip").is_in(campus).sum().cast(pl.Int64).alias("campus_views"),
+            ),
             views.group_by("role").agg(
                 pl.len().cast(pl.Int64).alias("views"),
                 pl.col("user_id").n_unique().cast(pl.Int64).alias("users"),
@@ -173,9 +177,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
                 pl.col("date").min().alias("first"),
                 pl.col("date").max().alias("last"),
             ),
-            views.filter(pl.col("role") == "student")
-            .group_by("program")
-            .agg(
+            students.group_by("program").agg(
                 pl.len().cast(pl.Int64).alias("views"),
                 pl.col("user_id").n_unique().cast(pl.Int64).alias("users"),
                 pl.col("date").n_unique().cast(pl.Int64).alias("days"),
@@ -189,29 +191,37 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
                 (pl.col("role") == "placeholder").any().alias("placeholder"),
             )
             .filter(pl.col("cohorts") > 1),
-            views.group_by(pl.col("date").dt.year().alias("year")).agg(
-                pl.len().cast(pl.Int64).alias("views"),
-                pl.col("user_id")
-                .filter(pl.col("role") == "student")
-                .n_unique()
-                .cast(pl.Int64)
-                .alias("students"),
-                pl.col("date").min().alias("first"),
-                pl.col("date").max().alias("last"),
+            students.group_by("user_id", pl.col("date").dt.year().alias("year")).agg(
+                pl.col("date").min().alias("first"), pl.col("date").max().alias("last")
             ),
             views.group_by("weekday", "hour").agg(pl.len().cast(pl.Int64).alias("views")),
-            views.group_by("date").agg(pl.len().cast(pl.Int64).alias("views")),
-            views.group_by("month").agg(
-                pl.len().cast(pl.Int64).alias("views"),
-                pl.col("ip").is_in(campus).sum().cast(pl.Int64).alias("campus_views"),
-            ),
-            views.filter(pl.col("role") == "student")
-            .group_by("user_id")
-            .agg(pl.col("date").min().alias("first"), pl.col("date").max().alias("last")),
             views.filter((pl.col("role") == "student") & ~pl.col("ip").is_in(campus))
             .select("user_id", "ip")
             .unique(),
         ]
+    )
+    day_program = day_program.with_columns(pl.col("date").dt.truncate("1mo").alias("month"))
+    by_month_program = day_program.group_by("month", "program").agg(pl.col("views").sum())
+    daily = day_program.group_by("date").agg(pl.col("views").sum())
+    campus_monthly = day_program.group_by("month").agg(
+        pl.col("views").sum(), pl.col("campus_views").sum()
+    )
+    yearly_raw = (
+        daily.group_by(pl.col("date").dt.year().alias("year"))
+        .agg(
+            pl.col("views").sum(),
+            pl.col("date").min().alias("first"),
+            pl.col("date").max().alias("last"),
+        )
+        .join(
+            student_years.group_by("year").agg(pl.len().cast(pl.Int64).alias("students")),
+            on="year",
+            how="left",
+        )
+        .with_columns(pl.col("students").fill_null(0))
+    )
+    spans = student_years.group_by("user_id").agg(
+        pl.col("first").min().alias("first"), pl.col("last").max().alias("last")
     )
     total = int(role_totals["views"].sum())
     caveats = [
