@@ -666,22 +666,38 @@ def account_sharing(
         (pl.col("networks") >= q4.share_min_networks)
         & (pl.col("networks") >= q4.share_network_ratio * pl.col("sessions"))
     )
+    # ties between windows go to the earliest one (the rows carry no order)
     many = (
         network_windows.join(network_bar, on="group")
         .filter(many_rule)
         .group_by("user_id")
         .agg(
             pl.col("networks").max().alias("networks"),
-            pl.col("sessions").sort_by("networks", descending=True).first().alias("n_sessions"),
+            pl.col("sessions")
+            .sort_by(["networks", "first"], descending=[True, False])
+            .first()
+            .alias("n_sessions"),
             pl.col("peer_bar").first().alias("peer_bar"),
-            pl.col("first").sort_by("networks", descending=True).first().alias("n_first"),
-            pl.col("last").sort_by("networks", descending=True).first().alias("n_last"),
+            pl.col("first")
+            .sort_by(["networks", "first"], descending=[True, False])
+            .first()
+            .alias("n_first"),
+            pl.col("last")
+            .sort_by(["networks", "first"], descending=[True, False])
+            .first()
+            .alias("n_last"),
         )
     )
     overlapping = overlap_windows.group_by("user_id").agg(
         pl.col("overlap_days").max().alias("overlap_days"),
-        pl.col("first").sort_by("overlap_days", descending=True).first().alias("o_first"),
-        pl.col("last").sort_by("overlap_days", descending=True).first().alias("o_last"),
+        pl.col("first")
+        .sort_by(["overlap_days", "first"], descending=[True, False])
+        .first()
+        .alias("o_first"),
+        pl.col("last")
+        .sort_by(["overlap_days", "first"], descending=[True, False])
+        .first()
+        .alias("o_last"),
     )
     flagged = overlapping.join(many, on="user_id", how="full", coalesce=True)
     first = pl.min_horizontal("o_first", "n_first")
