@@ -199,9 +199,11 @@ def test_every_chart_builds(result: q8.Q8Result) -> None:
     assert len(charts) == 2
     monthly, heatmap = (chart.to_dict() for chart in charts)
     assert "April 2020" in json.dumps(monthly["title"])
-    peak = result.weekday_hour.sort("views", descending=True).row(0, named=True)
-    assert peak["hour"] == 10  # Tuesday's extras at 14:00 lift the day, not that hour
-    assert f"Busiest slot: {peak['day']} 10:00 ({peak['views']:,} views)" in json.dumps(heatmap)
+    # the heatmap's title says what the weekly-rhythm finding says (busiest day, busiest hour)
+    rhythm = _finding(result, "Weekly rhythm")
+    day = rhythm.summary.removeprefix("busiest on ").split("s at ")[0]
+    assert heatmap["title"]["text"] == f"Busiest on {day}s; the busiest hour is {rhythm.value}:00"
+    assert "Tuesday" in heatmap["title"]["text"]  # Tuesday's extras at 14:00 lift the day
     for spec in (monthly, heatmap):
         assert spec["description"]
         assert "url" not in json.dumps(spec.get("data", {}))

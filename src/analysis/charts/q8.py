@@ -91,11 +91,22 @@ def chart_weekday_hour(result: Q8Result) -> alt.TopLevelMixin:
         )
         .properties(height=7 * 24)
     )
-    if data.height:
-        peak = data.sort(["views", "weekday", "hour"], descending=[True, False, False]).row(
-            0, named=True
+    if (
+        data.height
+    ):  # as the weekly-rhythm finding: the busiest day overall, the busiest hour overall
+        day = (
+            data.group_by("weekday", "day")
+            .agg(pl.col("views").sum())
+            .sort(["views", "weekday"], descending=[True, False])
+            .row(0, named=True)
         )
-        title = f"Busiest slot: {peak['day']} {peak['hour']}:00 ({peak['views']:,} views)"
+        hour = (
+            data.group_by("hour")
+            .agg(pl.col("views").sum())
+            .sort(["views", "hour"], descending=[True, False])
+            .row(0, named=True)
+        )
+        title = f"Busiest on {day['day']}s; the busiest hour is {hour['hour']}:00"
     else:
         title = "No views to chart"
     description = (
