@@ -181,7 +181,10 @@ def test_chart_fits_its_container_and_has_a_text_alternative(monkeypatch, tmp_pa
     assert 'aria-label="Bar chart: one bar of length 1."' in out and 'role="img"' in out
     assert '"width":"container"' in out
     title = json.loads(out.split("vegaEmbed(", 1)[1].split(", ", 1)[1].rsplit(", {", 1)[0])["title"]
-    assert isinstance(title["text"], list) and all(len(line) <= 38 for line in title["text"])
+    # narrow charts get lines of at most 38 characters, wide ones of at most 76
+    narrow, wide = title["text"]["expr"].removeprefix("width < 480 ? ").split(" : ")
+    assert all(len(line) <= 38 for line in json.loads(narrow)) and len(json.loads(narrow)) == 2
+    assert json.loads(wide) == chart.to_dict()["title"]["text"]
     assert out.count('<script src="../assets/') == 3  # the first chart loads vega
     assert pages.chart(chart).data.count("<script src=") == 0  # later charts do not
 

@@ -13,6 +13,7 @@ colour everywhere (site, slide, email).
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -41,6 +42,7 @@ MUTED = "#555555"  # secondary marks and text (contrast >= 7:1 on white)
 WIDTH = 560  # px, for charts exported as images (slide, email) and old fixed-width specs
 HEIGHT = 300
 TITLE_CHARS = 38  # a title line this long fits a 320 px phone (about 285 px at 14 px bold)
+WIDE_PLOT = 480  # px of plot width from which titles take lines of 2 * TITLE_CHARS
 LABEL_LIMIT = 130  # px: longer axis labels end in an ellipsis (the tooltip has the full text)
 
 
@@ -151,13 +153,18 @@ def empty(title: str, message: str) -> alt.TopLevelMixin:
 
 
 def wrap_titles(spec: dict[str, Any], width: int = TITLE_CHARS) -> dict[str, Any]:
-    """The spec with its title in lines of at most `width` characters (what a page publishes)."""
+    """The spec with a title that fits its chart: lines of at most `width` characters on a phone,
+    of twice that on wider screens (a Vega expression on the chart's width; what a page publishes)."""
     title = spec.get("title")
-    if isinstance(title, dict) and isinstance(title.get("text"), str):
-        return {**spec, "title": {**title, "text": wrap_title(title["text"], width)}}
-    if isinstance(title, str):
-        return {**spec, "title": {"text": wrap_title(title, width), "anchor": "start"}}
-    return spec
+    params = title if isinstance(title, dict) else {"text": title, "anchor": "start"}
+    text = params.get("text")
+    if not isinstance(text, str):
+        return spec
+    narrow, wide = wrap_title(text, width), wrap_title(text, 2 * width)
+    if narrow == wide or spec.get("width") != "container":  # only sized views have a width signal
+        return {**spec, "title": {**params, "text": narrow}}
+    expr = f"width < {WIDE_PLOT} ? {json.dumps(narrow)} : {json.dumps(wide)}"
+    return {**spec, "title": {**params, "text": {"expr": expr}}}
 
 
 def fixed_width(spec: dict[str, Any], width: int = WIDTH) -> dict[str, Any]:
@@ -174,8 +181,6 @@ def fixed_width(spec: dict[str, Any], width: int = WIDTH) -> dict[str, Any]:
 
 def save_png(chart: alt.TopLevelMixin, path: Path, scale: float = 2.0) -> Path:
     """Offline export through vl-convert (no browser, no network)."""
-    import json
-
     import vl_convert as vlc
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -184,8 +189,6 @@ def save_png(chart: alt.TopLevelMixin, path: Path, scale: float = 2.0) -> Path:
 
 
 def save_svg(chart: alt.TopLevelMixin, path: Path) -> Path:
-    import json
-
     import vl_convert as vlc
 
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -248,6 +248,8 @@ def chart_description(spec: dict[str, Any]) -> str:
         title = title.get("text")
     if isinstance(title, list):
         title = " ".join(map(str, title))
+    if not isinstance(title, str):  # an expression (a title that wraps with the chart's width)
+        title = None
     return str(spec.get("description") or title or "Chart")
 
 
