@@ -1,8 +1,8 @@
 """Typed results of the eight questions, and their JSON form (findings.json).
 
 Every question module returns a subclass of QuestionResult. The base carries what every page, the slide
-and the email need (the one-sentence answer, 2-4 supporting sentences, method, parameters, caveats);
-subclasses add typed fields (DataFrames, dates, numbers). `to_json()` turns any field into JSON: frames
+and the email need (a one-sentence plain answer of at most 30 words, 3-5 supporting sentences, the
+method, parameters, caveats); subclasses add typed fields (DataFrames, dates, numbers). `to_json()` turns any field into JSON: frames
 become lists of records, dates ISO strings.
 """
 
@@ -21,8 +21,8 @@ import polars as pl
 class QuestionResult:
     number: int
     title: str
-    answer: str  # one sentence, generated from the numbers
-    supporting: list[str]  # 2-4 sentences, generated from the numbers
+    answer: str  # one plain sentence (<= 30 words, no statistics), generated from the numbers
+    supporting: list[str]  # 3-5 sentences, generated from the numbers
     method: str  # how it was computed, in plain English, with the thresholds
     parameters: dict[str, Any] = field(default_factory=dict)  # the config values used
     caveats: list[str] = field(default_factory=list)
