@@ -2,8 +2,8 @@
 
 Every question module returns a subclass of QuestionResult. The base carries what every page, the slide
 and the email need (a one-sentence plain answer of at most 30 words, 3-5 supporting sentences, the
-method, parameters, caveats); subclasses add typed fields (DataFrames, dates, numbers). `to_json()` turns any field into JSON: frames
-become lists of records, dates ISO strings.
+method, parameters, caveats); subclasses add typed fields (DataFrames, dates, numbers). `to_json()`
+turns any field into JSON: frames become lists of records, dates ISO strings.
 """
 
 from __future__ import annotations
