@@ -1,12 +1,13 @@
 """What the .qmd pages display: small helpers the cells call, built from the report, never typed numbers.
 
-Each page is its own Quarto document: a hidden setup cell opens the page and takes its result,
-then every cell displays one block, for example
+Each page is its own Quarto document: a hidden setup cell imports the question's modules
+(`from analysis.charts import q1 as charts`, `from analysis.questions import q1`), opens the page and
+takes its result, then every cell displays one block, for example
 
     page = pages.start(1)                                   # question 1 (assets one folder up)
     r = page.result()
     pages.answer(r)                                         # the answer block
-    pages.chart(charts.q1.chart_top_lessons(r))             # one chart   (#| label: fig-...)
+    pages.chart(charts.chart_top_lessons(r))                # one chart   (#| label: fig-...)
     pages.table(q1.table_leaders(r))                        # one table   (#| label: tbl-...)
     pages.method(r)                                         # method and settings
     pages.caveats(r)
