@@ -8,7 +8,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from analysis.config import Config
+from analysis.config import Config, load_config
 from analysis.errors import ConfigError
 from analysis.prepare import (
     LESSON_HOMES_SCHEMA,
@@ -17,6 +17,7 @@ from analysis.prepare import (
     keep_own_track,
     lesson_home_table,
     lesson_homes,
+    page_kind,
     prepare,
     student_lesson_views,
 )
@@ -339,3 +340,22 @@ def test_lesson_homes_from_prepared_views_and_keep_own_track_on_lessons() -> Non
         }
     )
     assert keep_own_track(frame, homes)["n"].to_list() == [1, 3, 4]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "server-status",
+        "actuator/env",
+        "solr/admin/info/system",
+        ".aws/credentials",
+        "config.php.bak",
+        "vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php",
+        ".ssh/id_rsa",
+    ],
+)
+def test_common_scanner_paths_are_probes(path: str) -> None:
+    """Well-known vulnerability-scanner targets (not only WordPress) are probes, never lessons."""
+    config = load_config(environ={})
+    kind = pl.select(page_kind(pl.lit(path), config)).item()
+    assert kind == "probe"

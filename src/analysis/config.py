@@ -52,7 +52,8 @@ class LessonsConfig:
     )  # fmt: skip
     probe_patterns: tuple[str, ...] = (
         "wp-login", "wp-admin", "wp-content", ".env", ".git", "phpmyadmin", "admin.php",
-        "xmlrpc", "cgi-bin", "../", "<script", "etc/passwd",
+        "xmlrpc", "cgi-bin", "../", "<script", "etc/passwd", "server-status", "actuator/",
+        "solr/admin", ".aws/", ".bak", "phpunit", ".htaccess", ".ssh/",
     )  # fmt: skip
     strip_numbered_prefixes: bool = True
     aliases: dict[str, str] = field(default_factory=dict)
