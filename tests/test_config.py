@@ -148,3 +148,27 @@ def test_data_dir_from_the_file_is_checked_too(tmp_path: Path) -> None:
     path.write_text(f'[paths]\ndata_dir = "{a_file}"\n')
     with pytest.raises(ConfigError, match="paths.data_dir: .* is not a directory"):
         load_config(path, environ={})
+
+
+def test_data_dir_moves_the_snapshot_not_the_shipped_demo(tmp_path: Path) -> None:
+    """`--data-dir DIR` / CURRICULUM_DATA_DIR: the snapshot goes to DIR, the embedded data stays put."""
+    from analysis.config import PROJECT_ROOT
+
+    config = load_config(environ={"CURRICULUM_DATA_DIR": str(tmp_path)})
+    assert config.paths.snapshot_dir == tmp_path / "snapshot"
+    assert config.paths.demo_dir == PROJECT_ROOT / "data" / "demo"
+    assert (config.paths.demo_dir / "logs.txt.gz").exists()
+    assert (config.paths.reference_dir / "cohorts.csv").exists()
+
+
+@pytest.mark.slow
+def test_analyze_demo_into_another_data_dir(tmp_path: Path) -> None:
+    from analysis.cli import main
+
+    code = main(
+        ["analyze", "--demo", "-q", "--data-dir", str(tmp_path / "d"), "--out", str(tmp_path / "o")]
+    )
+    assert code == 0
+    assert (tmp_path / "d" / "snapshot" / "manifest.json").exists()
+    assert (tmp_path / "o" / "findings.json").exists()
+    assert (tmp_path / "o" / "report-cache.pickle").exists()  # beside findings, not in the project

@@ -345,21 +345,23 @@ def _snapshot_step(args: argparse.Namespace, config: Config) -> Callable[[], obj
 
 def _report_from_source(args: argparse.Namespace, config: Config):
     """Refresh the snapshot if asked, then compute the report, under one hold of the data lock (a
-    writer's exclusive one when it refreshes): the report describes the data this run printed."""
+    writer's exclusive one when it refreshes): the report describes the data this run printed.
+    Returns (report, the manifest of the snapshot it was computed from)."""
     step = _snapshot_step(args, config)
     with _data_lock(args, config, exclusive=step is not None):
         if step is not None:
             print(step().describe())
-        return _compute_and_save(config, quiet=args.quiet)
+        return _compute(config, quiet=args.quiet)
 
 
 def _analyze(args: argparse.Namespace, config: Config) -> int:
-    from analysis.report import write_findings
+    from analysis.report import save_report, write_findings
 
-    report = _report_from_source(args, config)
+    report, manifest = _report_from_source(args, config)
     out_dir = args.out or config.paths.build_dir
     with _outputs_lock(args, out_dir):
         out = write_findings(report, out_dir)
+        save_report(report, manifest, out_dir)  # `render` reuses it (from the build folder)
     print(report.describe())
     print(f"findings: {out}")
     return EXIT_OK
@@ -407,24 +409,23 @@ def _render(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-def _compute_and_save(config: Config, quiet: bool):
-    """Answer the questions once and keep the report for a later `render` (analysis.report cache)."""
-    from analysis.report import compute_report, save_report
+def _compute(config: Config, quiet: bool):
+    """The report and the manifest of the snapshot it answers (saved with it for a later `render`)."""
+    from analysis.report import compute_report
     from analysis.sources.snapshot import load_snapshot
 
     snapshot = load_snapshot(config.paths.snapshot_dir)
-    report = compute_report(config, progress=not quiet, snapshot=snapshot)
-    save_report(report, snapshot.manifest, config.paths.build_dir)
-    return report
+    return compute_report(config, progress=not quiet, snapshot=snapshot), snapshot.manifest
 
 
 def _build(args: argparse.Namespace, config: Config) -> int:
     from analysis.publish.render import render
-    from analysis.report import write_findings
+    from analysis.report import save_report, write_findings
 
-    report = _report_from_source(args, config)
+    report, manifest = _report_from_source(args, config)
     with _outputs_lock(args, config.paths.site_dir, config.paths.build_dir):
         write_findings(report, config.paths.build_dir)
+        save_report(report, manifest, config.paths.build_dir)
         summary = render(config, engine=args.engine, progress=not args.quiet, report=report)
     print(report.describe())
     print(summary.describe())

@@ -241,13 +241,15 @@ class PathsConfig:
     def snapshot_dir(self) -> Path:
         return self.data_dir / "snapshot"
 
+    # The embedded demo and the real reference tables ship with the project: --data-dir moves the
+    # snapshot, not them.
     @property
     def demo_dir(self) -> Path:
-        return self.data_dir / "demo"
+        return PROJECT_ROOT / "data" / "demo"
 
     @property
     def reference_dir(self) -> Path:
-        return self.data_dir / "reference"
+        return PROJECT_ROOT / "data" / "reference"
 
 
 @dataclass(frozen=True)
