@@ -137,6 +137,8 @@ def test_machine_paths_are_removed(config) -> None:
     text = f"logs {config.paths.data_dir}/demo/logs.txt.gz, code {PROJECT_ROOT}/src/x.py"
     clean = site.scrub_paths(text, pairs)
     assert clean == "logs demo/logs.txt.gz, code src/x.py"
+    inside = f"lesson content{PROJECT_ROOT}/x and ~{Path.home()}/y"  # not where a path starts
+    assert site.scrub_paths(inside, pairs) == inside
     assert all(path != "/" for path, _ in pairs)
 
 

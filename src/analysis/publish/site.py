@@ -81,8 +81,7 @@ def navbar_html(current: str, root: str, title: str) -> str:
             f'<li><a href="{root}{href}"{here} title="{html.escape(full)}">'
             f"{html.escape(short)}{long}</a></li>"
         )
-    here = ' aria-current="page"' if current == "slide.html" else ""
-    items.append(f'<li><a href="{root}slide.html"{here}>Slide</a></li>')
+    items.append(f'<li><a href="{root}slide.html">Slide</a></li>')
     search = (
         f'<form class="nav-search" role="search" aria-label="Site search" action="{root}{SEARCH_PAGE}"'
         ' method="get"><label for="nav-q" class="visually-hidden">Search the report</label>'
@@ -128,8 +127,7 @@ def dates_line(dataset: dict[str, Any], built: dt.date | None = None) -> str:
     """'Data through 2021-04-21, built 2026-12-01.' (the snapshot's last row, today's date)."""
     built = built or dt.datetime.now(dt.UTC).date()
     last = str(dataset.get("last_seen") or "")[:10]
-    through = f"Data through {last}, built {built.isoformat()}." if last else ""
-    return through or f"Built {built.isoformat()}."
+    return f"Data through {last}, built {built}." if last else f"Built {built}."
 
 
 # --- pages ----------------------------------------------------------------------------------------------
@@ -233,9 +231,12 @@ def machine_paths(config: Config) -> list[tuple[str, str]]:
 
 
 def scrub_paths(text: str, pairs: list[tuple[str, str]]) -> str:
-    for path, shown in pairs:
-        text = text.replace(path, shown)
-    return text
+    """Each absolute machine path made relative; only where a path starts (not inside a lesson path)."""
+    if not pairs:
+        return text
+    shown = dict(pairs)
+    pattern = "|".join(re.escape(path) for path, _ in pairs)  # longest first: alternation order
+    return re.sub(rf"(?<![\w.~/-])(?:{pattern})", lambda m: shown[m.group(0)], text)
 
 
 def write_downloads(page_html: str, page: str, site_dir: Path, public: bool) -> str:
@@ -366,14 +367,16 @@ def search_documents(site_dir: Path, pages: list[str]) -> list[dict[str, str]]:
 
 def write_search_index(site_dir: Path, pages: list[str], public: bool) -> Path:
     docs = search_documents(site_dir, pages)
-    text = json.dumps({"docs": docs}, ensure_ascii=True, separators=(",", ":"))
+    text = json.dumps({"docs": docs}, ensure_ascii=True, separators=(",", ":")).replace(
+        "</", "<\\/"
+    )
     if public:
         text = privacy.mask_text(text)
     target = site_dir / SEARCH_INDEX
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(
         "/* curriculum-insights search index, built with the site */\n"
-        f"window.SITE_SEARCH = {text.replace('</', '<' + chr(92) + '/')};\n",
+        f"window.SITE_SEARCH = {text};\n",
         encoding="utf-8",
     )
     return target
@@ -390,7 +393,9 @@ def finish_site(
     """After every page: CSV downloads, no machine path anywhere, and (pandoc engine) the search page."""
     public = privacy.is_public(config.privacy.mode)
     dates = html.escape(dates_line(dataset or {}))
-    pairs = machine_paths(config) + [(str(site_dir).rstrip("/") + "/", "")]
+    pairs = sorted(
+        [*machine_paths(config), (str(site_dir).rstrip("/") + "/", "")], key=lambda p: -len(p[0])
+    )
     pages = sorted(
         path.relative_to(site_dir).as_posix()
         for path in site_dir.rglob("*.html")
