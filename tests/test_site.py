@@ -142,6 +142,30 @@ def test_machine_paths_are_removed(config) -> None:
     assert all(path != "/" for path, _ in pairs)
 
 
+def test_after_quarto_pages_get_the_table_assets_the_slide_box_and_the_dates(
+    tmp_path: Path, config
+) -> None:
+    (tmp_path / "questions").mkdir()
+    quarto_page = (
+        "<html><head><title>x</title></head><body><header id='nav'></header><main>"
+        '<header id="title-block-header" class="quarto-title-block"><h1>Title</h1></header>'
+        "<p>text</p></main><footer>Made by curriculum-insights. "
+        '<span class="data-dates"></span></footer></body></html>'
+    )
+    for page in ("index.html", "questions/q1.html"):
+        (tmp_path / page).write_text(quarto_page, encoding="utf-8")
+    dataset = {"last_seen": "2021-04-21T10:00:00"}
+    site.finish_site(tmp_path, config, dataset=dataset, engine="quarto")
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    q1 = (tmp_path / "questions" / "q1.html").read_text(encoding="utf-8")
+    assert '<script src="assets/tables.js" defer></script>' in index
+    assert '<script src="../assets/tables.js" defer></script>' in q1
+    assert index.index("</header>" + site.slide_box("")) > index.index("title-block-header")
+    assert "slide-box" not in q1
+    assert '<span class="data-dates">Data through 2021-04-21, built ' in q1
+    assert not (tmp_path / site.SEARCH_PAGE).exists()  # Quarto has its own search
+
+
 def test_search_documents_are_the_pages_sections(tmp_path: Path) -> None:
     (tmp_path / "questions").mkdir()
     (tmp_path / "questions" / "q1.html").write_text(

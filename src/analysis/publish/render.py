@@ -365,7 +365,7 @@ def render(
                 config,
                 simulated=simulated,
                 dataset=report.dataset,
-                search=engine != "quarto",
+                engine=engine,
             )
             t0 = time.monotonic()
             slide_content = content_from_notebook(runner.run(PROJECT_ROOT / "slide.qmd"))

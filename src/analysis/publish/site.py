@@ -34,7 +34,7 @@ VEGA_ASSETS = {
     "vega-embed.min.js": "vega-embed/build/vega-embed.min.js",
     "minisearch.js": "minisearch/dist/umd/index.js",
 }
-OWN_ASSETS = ("site.css", "tables.js", "search.js")  # ours, from templates/
+OWN_ASSETS = ("site.css", "tables.css", "tables.js", "search.js")  # ours, from templates/
 SEARCH_PAGE = "search.html"
 SEARCH_INDEX = "assets/search-index.js"
 DOWNLOADS = "downloads"
@@ -382,15 +382,36 @@ def write_search_index(site_dir: Path, pages: list[str], public: bool) -> Path:
     return target
 
 
+def quarto_extras(page_html: str, page: str) -> str:
+    """What Quarto's own template lacks: our table styles and sorting, the slide box on the summary."""
+    root = "../" * page.count("/")
+    if "assets/tables.js" not in page_html:
+        head = (
+            f'<link rel="stylesheet" href="{root}assets/tables.css">\n'
+            f'<script src="{root}assets/tables.js" defer></script>\n</head>'
+        )
+        page_html = page_html.replace("</head>", head, 1)
+    if page == "index.html" and 'class="slide-box"' not in page_html:
+        page_html = re.sub(
+            r'(<header id="title-block-header"[^>]*>.*?</header>)',
+            lambda m: m.group(1) + slide_box(""),
+            page_html,
+            count=1,
+            flags=re.S,
+        )
+    return page_html
+
+
 def finish_site(
     site_dir: Path,
     config: Config,
     *,
     simulated: bool = False,
     dataset: dict[str, Any] | None = None,
-    search: bool = True,
+    engine: str = "pandoc",
 ) -> None:
-    """After every page: CSV downloads, no machine path anywhere, and (pandoc engine) the search page."""
+    """After every page: CSV downloads, no machine path anywhere; the search page (pandoc engine: Quarto
+    has its own search) or, after Quarto, the table assets and the slide box its template lacks."""
     public = privacy.is_public(config.privacy.mode)
     dates = html.escape(dates_line(dataset or {}))
     pairs = sorted(
@@ -405,12 +426,15 @@ def finish_site(
         path = site_dir / page
         text = path.read_text(encoding="utf-8")
         new = scrub_paths(label_tables(write_downloads(text, page, site_dir, public)), pairs)
-        new = new.replace(_DATES_SLOT, _DATES_SLOT.replace("><", f">{dates}<"))  # Quarto's footer
+        if engine == "quarto":
+            new = quarto_extras(new, page).replace(
+                _DATES_SLOT, _DATES_SLOT.replace("><", f">{dates}<")
+            )
         if new != text:
             path.write_text(new, encoding="utf-8")
     for csv in (site_dir / DOWNLOADS).glob("*.csv"):
         csv.write_text(scrub_paths(csv.read_text(encoding="utf-8"), pairs), encoding="utf-8")
-    if search:
+    if engine != "quarto":
         indexed = [p for p in pages if p not in (SEARCH_PAGE, "slide.html")]
         write_search_index(site_dir, indexed, public)
         search_page(site_dir, config, simulated, dataset or {})
