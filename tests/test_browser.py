@@ -343,12 +343,12 @@ def test_a_cut_table_shows_the_rest_without_javascript_and_sorts_with_it(
     config, _ = site
     assets = tmp_path / "assets"
     assets.mkdir()
-    for name in ("site.css", "tables.js"):
+    for name in ("tables.css", "tables.js"):
         shutil.copy2(Path(config.paths.site_dir) / "assets" / name, assets / name)
     frame = pl.DataFrame({"Lesson": [f"l{i:02d}" for i in range(27)], "Views": list(range(27))})
     (tmp_path / "t.html").write_text(
         '<!DOCTYPE html><html lang="en"><head><title>t</title>'
-        '<link rel="stylesheet" href="assets/site.css"></head><body><main><h1>t</h1>'
+        '<link rel="stylesheet" href="assets/tables.css"></head><body><main><h1>t</h1>'
         f"{table_html(frame)}</main></body></html>",
         encoding="utf-8",
     )
