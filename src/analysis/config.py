@@ -73,7 +73,7 @@ class Q1Config:
 @dataclass(frozen=True)
 class Q2Config:
     min_views: int = 20  # views of a lesson by a cohort (without its heaviest reader) for a case
-    min_ratio_low: float = 1.6  # a case: the lower confidence bound of the ratio is at least this
+    min_ratio_low: float = 1.45  # a case: the lower confidence bound of the ratio is at least this
     min_share_ratio_low: float = 1.0  # ... and of the lesson's share of the cohort's reading
     confidence: float = 0.95  # one-sided confidence of that bound
     min_students: int = 3  # cohorts with fewer students reading while enrolled are not compared

@@ -149,6 +149,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
             .agg(
                 pl.col("views").sum().cast(pl.Int64).alias("views"),
                 pl.col("views").max().cast(pl.Int64).alias("top_student_views"),
+                pl.len().cast(pl.Int64).alias("readers"),
             ),
             enrolled.group_by("cohort_id").agg(
                 pl.col("user_id").n_unique().cast(pl.Int64).alias("students")
@@ -327,16 +328,12 @@ def _ratios(counts: pl.DataFrame) -> pl.DataFrame:
     ratio without the cohort's heaviest reader of the lesson."""
     return (
         counts.with_columns(
-            (pl.col("views").sum().over("program", "lesson") - pl.col("views")).alias("peer_views"),
-            (pl.col("cohort_views").sum().over("program", "lesson") - pl.col("cohort_views")).alias(
-                "peer_cohort_views"
-            ),
-            (pl.col("students").sum().over("program", "lesson") - pl.col("students")).alias(
-                "peer_students"
-            ),
-            (pl.len().over("program", "lesson") - 1).alias("peer_cohorts"),
+            _peer_sum("views").alias("peer_views"),
+            _peer_sum("cohort_views").alias("peer_cohort_views"),
+            _peer_sum("students").alias("peer_students"),
+            _peer_sum(pl.lit(1)).alias("peer_cohorts"),
         )
-        .filter(pl.col("peer_cohorts") >= 1)
+        .filter((pl.col("peer_cohorts") >= 1) & (pl.col("peer_views") > 0))
         .with_columns(
             (pl.col("views") / pl.col("students")).alias("rate"),
             (pl.col("peer_views") / pl.col("peer_students")).alias("peer_rate"),
@@ -365,6 +362,14 @@ def _ratios(counts: pl.DataFrame) -> pl.DataFrame:
             .alias("ratio_without_top"),
         )
     )
+
+
+def _peer_sum(column: str | pl.Expr) -> pl.Expr:
+    """Sum over the program's other cohorts that read the lesson, by at least two students (one
+    stray visit from an older cohort does not make it a peer of a lesson it never had)."""
+    value = pl.col(column) if isinstance(column, str) else column
+    counted = pl.when(pl.col("readers") >= 2).then(value).otherwise(0)
+    return counted.sum().over("program", "lesson") - counted
 
 
 def _dispersion(tested: pl.DataFrame, min_views: int) -> pl.DataFrame:
@@ -468,8 +473,8 @@ def _method(config: Config, tests: int, z: float) -> str:
         f"{q2.min_window_in_data:.0%} of their enrolled window lies inside the data and they have at "
         f"least {q2.min_students} students with a lesson view. For each cohort and lesson, the "
         "cohort's views per student, leaving out its heaviest reader of the lesson, are divided by "
-        "the views per student of the program's other compared cohorts that read the lesson (peers "
-        "pooled), and by the square root of the cohort's general activity a (its views of its other "
+        "the views per student of the program's other compared cohorts in which at least two "
+        "students read the lesson (peers pooled), and by the square root of the cohort's general activity a (its views of its other "
         "own-track lessons per student over the peers'): half of a busier cohort's excess is put down "
         f"to its being busier. The {q2.confidence:.0%} one-sided lower bound of that ratio is ratio x "
         f"exp(-{z:.2f} x sqrt(phi x (1/k1 + 1/k2))), k1 and k2 the cohort's (without that reader) "
