@@ -222,3 +222,11 @@ def test_methods_page_shows_no_path_of_the_build_machine(monkeypatch, tmp_path: 
     assert str(tmp_path) not in out and "/home/" not in out and "snapshot" not in out
     assert "logs.txt.gz" in out and "cohorts.csv" in out
     assert "2018-01-26 09:55" in out and "bad date" in out
+
+
+def test_identifier_settings_print_without_thousands_separators() -> None:
+    """A seed or a year is an identifier: "2019", never "2,019"; amounts keep their separators."""
+    assert pages.fmt_setting("seed", 2019) == "2019"
+    assert pages.fmt_setting("first_year", 2018) == "2018"
+    assert pages.fmt_setting("heavy_day_min_views", 15000) == "15,000"
+    assert pages.fmt_setting("seed", True) == "yes"

@@ -415,13 +415,28 @@ def config_key(config: Config, number: int, key: str) -> str:
     return "fixed in the code"
 
 
+# Settings whose whole numbers are identifiers, not amounts: a seed or a year is "2019", not "2,019".
+_IDENTIFIER_SETTINGS = ("seed", "year", "_id")
+
+
+def fmt_setting(key: str, value: Any) -> str:
+    """A setting's value as text: like fmt(), but identifiers (seeds, years, ids) print bare."""
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and key.endswith(_IDENTIFIER_SETTINGS)
+    ):
+        return str(value)
+    return fmt(value)
+
+
 def settings_frame(parameters: dict[str, Any], number: int) -> pl.DataFrame:
     """Question `number`'s settings as a readable table: name, value, and where to change it."""
     config = current().config
     return pl.DataFrame(
         {
             "Setting": [setting_label(str(k), number) for k in parameters],
-            "Value": [fmt(v) for v in parameters.values()],
+            "Value": [fmt_setting(str(k), v) for k, v in parameters.items()],
             "Where to change it": [config_key(config, number, str(k)) for k in parameters],
         },
         schema={"Setting": pl.String, "Value": pl.String, "Where to change it": pl.String},
