@@ -138,8 +138,12 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     per_cohort = (
         student_lesson_views(prepared)
         .filter(pl.col("lesson").is_not_null() & (pl.col("lesson") != ""))
-        .group_by("program", "cohort_id", "cohort_name", "start_date", "lesson")
-        .agg(pl.len().cast(pl.UInt32).alias("views"))
+        # program, name and start date are per cohort: carried, not hashed as group keys
+        .group_by("cohort_id", "lesson")
+        .agg(
+            pl.col("program", "cohort_name", "start_date").first(),
+            pl.len().cast(pl.UInt32).alias("views"),
+        )
         .with_columns(
             (pl.col("views") / pl.col("views").sum().over("cohort_id")).alias("share"),
             pl.col("views")
