@@ -11,7 +11,7 @@ import pytest
 
 from analysis.charts.q7 import CHARTS
 from analysis.config import Config, load_config
-from analysis.prepare import lesson_homes, prepare
+from analysis.prepare import LESSON_TRACK_KEY, lesson_homes, prepare
 from analysis.questions import q7
 from analysis.sources.snapshot import Snapshot
 
@@ -96,6 +96,24 @@ def test_other_tracks_lesson_is_not_least_accessed() -> None:
     res = q7.answer(Snapshot.from_frames(_logs(counts), _cohorts()), shared)
     ds = res.least_accessed.filter(pl.col("program") == "Data science")
     assert ds["lesson"].to_list()[0] == "java-i"
+
+
+def test_reuses_the_lesson_track_views_question_5_left() -> None:
+    """Question 5 leaves the lesson homes' views per track in `prepared.shared`; question 7 reads them
+    instead of recomputing (the same answer), and computes and leaves them when they are missing."""
+    # a Data science student reads the web-dev lesson java-i (see the test above)
+    snapshot = Snapshot.from_frames(_logs([*COUNTS, (1, 6, "java-i", 5)]), _cohorts())
+    config = load_config(environ={})
+    prepared = prepare(snapshot, config)
+    fresh = q7.answer(snapshot, config, prepared)
+    stored = prepared.shared[LESSON_TRACK_KEY]
+    assert stored.height > 0
+    assert q7.answer(snapshot, config, prepared).to_json() == fresh.to_json()
+    # a stored table is what question 7 ranks on: without rows every lesson counts as shared
+    prepared.shared[LESSON_TRACK_KEY] = stored.clear()
+    res = q7.answer(snapshot, config, prepared)
+    assert res.eligible["other_track"].sum() == 0
+    assert fresh.eligible["other_track"].sum() > 0
 
 
 def test_eligible_counts(result: q7.Q7Result) -> None:

@@ -354,6 +354,11 @@ def _checked_overrides(config: Config) -> dict[str, str]:
     return overrides
 
 
+# prepared.shared key of `lesson_track_views(track_lesson_views(prepared))`, collected (a few thousand
+# rows): question 5 stores it, question 7 reuses it instead of a second group-by over the views.
+LESSON_TRACK_KEY = "lesson_track_views"
+
+
 def lesson_track_views(views: pl.LazyFrame) -> pl.LazyFrame:
     """Views per (lesson, module, track) of `track_lesson_views` rows: all of them (`views`) and those
     by students of the row's cohort while enrolled (`enrolled_views`, the evidence for lesson homes).

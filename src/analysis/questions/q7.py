@@ -16,6 +16,7 @@ import polars as pl
 
 from analysis.config import Config
 from analysis.prepare import (
+    LESSON_TRACK_KEY,
     Prepared,
     as_text,
     keep_own_track,
@@ -163,28 +164,32 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
 
     # One scan of the views for all aggregates (collect_all shares the common sub-plan); track and
     # module are constant within a (program, lesson) group and only carried for the home-track filter.
-    all_lessons, per_path, lesson_track = pl.collect_all(
-        [
-            student_lesson_views(prepared)
-            .filter(pl.col("lesson").is_not_null() & (pl.col("lesson") != ""))
-            .group_by("program", "lesson")
-            .agg(
-                pl.len().cast(pl.UInt32).alias("views"),
-                pl.col("user_id").n_unique().cast(pl.UInt32).alias("users"),
-                pl.col("cohort_id").n_unique().cast(pl.UInt32).alias("cohorts"),
-                pl.col("track").first().alias("track"),
-                pl.col("module").first().alias("module"),
-            ),
-            # every raw path of every role: the long tail
-            prepared.views.group_by("path").agg(
-                pl.len().alias("hits"),
-                pl.col("page_kind").first().alias("page_kind"),
-                pl.col("lesson").first().alias("lesson"),
-                pl.col("module").first().alias("module"),
-            ),
-            lesson_track_views(track_lesson_views(prepared)),
-        ]
-    )
+    # The lesson homes' views per track come from question 5 when it ran on these views.
+    lesson_track = prepared.shared.get(LESSON_TRACK_KEY)
+    plans = [
+        student_lesson_views(prepared)
+        .filter(pl.col("lesson").is_not_null() & (pl.col("lesson") != ""))
+        .group_by("program", "lesson")
+        .agg(
+            pl.len().cast(pl.UInt32).alias("views"),
+            pl.col("user_id").n_unique().cast(pl.UInt32).alias("users"),
+            pl.col("cohort_id").n_unique().cast(pl.UInt32).alias("cohorts"),
+            pl.col("track").first().alias("track"),
+            pl.col("module").first().alias("module"),
+        ),
+        # every raw path of every role: the long tail
+        prepared.views.group_by("path").agg(
+            pl.len().alias("hits"),
+            pl.col("page_kind").first().alias("page_kind"),
+            pl.col("lesson").first().alias("lesson"),
+            pl.col("module").first().alias("module"),
+        ),
+    ]
+    if lesson_track is None:
+        plans.append(lesson_track_views(track_lesson_views(prepared)))
+    all_lessons, per_path, *computed = pl.collect_all(plans)
+    if computed:
+        lesson_track = prepared.shared[LESSON_TRACK_KEY] = computed[0]
     all_lessons, per_path = as_text(all_lessons), as_text(per_path)  # Categorical labels -> String
     per_lesson = keep_own_track(all_lessons, lesson_home_table(lesson_track, config))
     other_track = (
