@@ -144,6 +144,8 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
 
     alumni_query = (
         student_lesson_views(prepared)
+        # derived here from the two dates (the collected views leave the column out: report.py)
+        .with_columns((pl.col("date") - pl.col("end_date")).dt.total_days().alias("days_after_end"))
         .filter(
             (pl.col("window") == "alumni")
             & (pl.col("days_after_end") >= q6.min_days_after_end)
