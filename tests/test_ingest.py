@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gzip
 import ipaddress
@@ -342,7 +343,8 @@ def test_property_malformed_input(items: list, trailing_blanks: int, zipped: boo
 
 
 def test_import_demo_reads_the_demo_dir_as_simulated(config, tmp_path: Path) -> None:
-    demo = config.paths.demo_dir
+    demo = tmp_path / "demo"
+    config = config.replace(paths=dataclasses.replace(config.paths, demo_dir=demo))
     demo.mkdir(parents=True)
     (demo / "logs.txt.gz").write_bytes(gzip.compress(QUIRKS.encode()))
     (demo / "cohorts.csv").write_bytes(REFERENCE_COHORTS.read_bytes())

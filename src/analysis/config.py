@@ -233,6 +233,10 @@ class PathsConfig:
     data_dir: Path = PROJECT_ROOT / "data"
     site_dir: Path = PROJECT_ROOT / "_site"
     build_dir: Path = PROJECT_ROOT / "_build"
+    # The embedded demo and the real reference tables ship with the project: --data-dir moves the
+    # snapshot, not them.
+    demo_dir: Path = PROJECT_ROOT / "data" / "demo"
+    reference_dir: Path = PROJECT_ROOT / "data" / "reference"
     # Pickled Report + Config written by render before executing the pages (CURRICULUM_REPORT, set by
     # render for the page kernels only); None: pages compute the report themselves.
     report_cache: Path | None = None
@@ -240,16 +244,6 @@ class PathsConfig:
     @property
     def snapshot_dir(self) -> Path:
         return self.data_dir / "snapshot"
-
-    # The embedded demo and the real reference tables ship with the project: --data-dir moves the
-    # snapshot, not them.
-    @property
-    def demo_dir(self) -> Path:
-        return PROJECT_ROOT / "data" / "demo"
-
-    @property
-    def reference_dir(self) -> Path:
-        return PROJECT_ROOT / "data" / "reference"
 
 
 @dataclass(frozen=True)
