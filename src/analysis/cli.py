@@ -13,6 +13,7 @@ import math
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any, cast
 
 from analysis.config import Config, check_data_dir, load_config
 from analysis.errors import (
@@ -317,7 +318,7 @@ def _acquire(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-def _snapshot_step(args: argparse.Namespace, config: Config) -> Callable[[], object] | None:
+def _snapshot_step(args: argparse.Namespace, config: Config) -> Callable[[], Any] | None:
     """What would bring the snapshot up to date from the source the arguments name, or None."""
     from analysis.sources.ingest import import_demo, import_files
 
@@ -332,7 +333,7 @@ def _snapshot_step(args: argparse.Namespace, config: Config) -> Callable[[], obj
         from analysis.sources.acquire import acquire
 
         return lambda: acquire(
-            config.db_url,
+            cast(str, config.db_url),
             config.paths.snapshot_dir,
             progress=not quiet,
             connect_timeout=config.acquire.connect_timeout_seconds,

@@ -46,9 +46,10 @@ import polars as pl
 
 from analysis.config import Config
 from analysis.errors import ConfigError
+from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
 
-LESSON_HOMES_SCHEMA = {
+LESSON_HOMES_SCHEMA: ColumnTypes = {
     "lesson": pl.String(),
     "module": pl.String(),
     "home": pl.String(),  # null: no clear home (shared material)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeAlias
+
 import polars as pl
+
+# A table's column types, name -> dtype. Keys are typed Any only because polars' cast() also accepts
+# selectors as keys (and dict keys are invariant): a dict[str, ...] would not type-check there.
+ColumnTypes: TypeAlias = dict[Any, pl.DataType]
 
 # One page view. `line` is the 1-based line in the source file, or the row's position in the MySQL read
 # order; it makes quarantine reports traceable and keeps the original order stable.
-LOG_SCHEMA: dict[str, pl.DataType] = {
+LOG_SCHEMA: ColumnTypes = {
     "timestamp": pl.Datetime("us"),
     "path": pl.String(),  # nullable: the real log has one row with no path
     "user_id": pl.Int64(),
@@ -14,7 +20,7 @@ LOG_SCHEMA: dict[str, pl.DataType] = {
     "ip": pl.String(),  # validated IPv4 or IPv6 text
 }
 
-COHORT_SCHEMA: dict[str, pl.DataType] = {
+COHORT_SCHEMA: ColumnTypes = {
     "id": pl.Int64(),
     "name": pl.String(),
     "slack": pl.String(),
@@ -27,7 +33,7 @@ COHORT_SCHEMA: dict[str, pl.DataType] = {
 }
 
 # Rows that failed parsing or validation: kept, counted, reported; never silently dropped.
-QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
+QUARANTINE_SCHEMA: ColumnTypes = {
     "source": pl.String(),  # file name or table name
     "line": pl.Int64(),  # 1-based line number in the file (null for database rows)
     "key": pl.String(),  # database key or other locator (null for file rows)
@@ -38,7 +44,7 @@ QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
 # Ground truth written by the simulator beside each scenario's log (labels.csv). Only injected
 # irregularities are labelled; base behaviour (routine alumni reading, staff, routine no-cohort users,
 # campus NAT) never is. kind vocabulary (LABEL_KINDS): a contract with questions 2-4 and evaluate.py.
-LABEL_SCHEMA: dict[str, pl.DataType] = {
+LABEL_SCHEMA: ColumnTypes = {
     "kind": pl.String(),
     "user_id": pl.Int64(),  # null when the behaviour is tied to an IP only
     "ip": pl.String(),  # null when not tied to one IP
@@ -81,5 +87,5 @@ INCIDENT_KINDS: tuple[str, ...] = (
 INCIDENT_TIERS: tuple[str, ...] = ("high", "medium", "low")
 
 
-def empty_frame(schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def empty_frame(schema: ColumnTypes) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)

@@ -3,6 +3,8 @@ cohort."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import altair as alt
 import polars as pl
 
@@ -100,7 +102,7 @@ def chart_leader_by_cohort(result: Q1Result) -> alt.TopLevelMixin:
     if data.is_empty():
         return empty("No cohort shares to show", result.answer)
     programs = result.leaders["program"].to_list()
-    worst = int(data["cohort_rank"].max())
+    worst = int(cast(int, data["cohort_rank"].max()))
     rank_scale = alt.Scale(domain=[1, max(worst, k + 1)], reverse=True, nice=False, zero=False)
     points = (
         alt.Chart(data)
@@ -147,8 +149,8 @@ def chart_leader_by_cohort(result: Q1Result) -> alt.TopLevelMixin:
         f"Dot chart, one dot per cohort in start order: the rank of each program's most consistent "
         f"lesson inside that cohort; the dashed line marks the top {k}. "
         + " ".join(
-            f"{r['program']}: {r['lesson']}, best rank {g['cohort_rank'].min()}, worst "
-            f"{g['cohort_rank'].max()} over {g.height} cohorts."
+            f"{r['program']}: {r['lesson']}, best rank {cast(int, g['cohort_rank'].min())}, worst "
+            f"{cast(int, g['cohort_rank'].max())} over {g.height} cohorts."
             for r in result.leaders.iter_rows(named=True)
             for g in [data.filter(pl.col("program") == r["program"])]
             if g.height

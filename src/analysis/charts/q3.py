@@ -3,6 +3,8 @@ timelines against the cohort window."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import altair as alt
 import polars as pl
 
@@ -128,7 +130,7 @@ def chart_timelines(result: Q3Result) -> alt.TopLevelMixin:
     )
     chart = alt.layer(window, access, last).properties(width=WIDTH, height=alt.Step(20))
     counts = flagged.group_by("pattern").len().sort("len", "pattern", descending=[True, False])
-    top = counts.row(0, named=True) if counts.height else {"pattern": "", "len": 0}
+    top: dict[str, Any] = counts.row(0, named=True) if counts.height else {"pattern": "", "len": 0}
     title = (
         f"Flagged students' access vs their cohort window: {top['len']} of {flagged.height} shown "
         f"are '{top['pattern'].lower()}'"

@@ -5,6 +5,8 @@ so its size is bounded whatever the log size."""
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import altair as alt
 import polars as pl
 
@@ -99,7 +101,8 @@ def chart_high_timeline(result: Q4Result) -> alt.TopLevelMixin:
         )
         .properties(width=WIDTH, height=max(80, 40 * len(kinds)))
     )
-    first, last = data["day"].min(), data["day"].max()
+    first: Any = data["day"].min()
+    last: Any = data["day"].max()
     title = f"{high.height:,} urgent incidents between {str(first)[:4]} and {str(last)[:4]}"
     description = (
         f"Timeline of the {high.height} high-tier incidents by kind, dot size the pages involved, "
@@ -115,13 +118,13 @@ def chart_scrape_timeline(result: Q4Result) -> alt.TopLevelMixin:
     if timeline.height == 0 or scraping.height == 0:
         return _empty("No automated download detected", "No automated download to plot.")
     top = scraping.row(0, named=True)
-    start = timeline["minute"].min()
+    start: Any = timeline["minute"].min()
     data = timeline.select(
         ((pl.col("minute") - pl.lit(start)).dt.total_minutes()).alias("minutes"),
         pl.col("minute").dt.strftime("%H:%M").alias("time"),
         pl.col("views"),
     )
-    minutes = int(data["minutes"].max() or 0) + 1
+    minutes = int(cast(int, data["minutes"].max() or 0)) + 1
     chart = (
         alt.Chart(data)
         .mark_bar(color=ACCENT)
@@ -139,7 +142,7 @@ def chart_scrape_timeline(result: Q4Result) -> alt.TopLevelMixin:
     title = f"User {top['user_id']} fetched {top['views']:,} pages in {minutes:,} minutes"
     description = (
         f"Bar chart of pages per minute during the first automated download: {top['evidence']}. "
-        f"At most {int(data['views'].max())} pages in one minute."
+        f"At most {int(cast(int, data['views'].max()))} pages in one minute."
     )
     return finish(chart, title, description)
 

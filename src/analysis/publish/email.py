@@ -122,7 +122,8 @@ def render_email(
         message["Message-ID"] = make_msgid(domain=urlparse(url).hostname)
     message.set_content(text)
     message.add_alternative(inlined, subtype="html")
-    html_part = message.get_payload()[1]
+    payload: Any = message.get_payload()  # [text, html] after add_alternative
+    html_part = payload[1]
     for cid in dict.fromkeys(re.findall(r'src="cid:([A-Za-z0-9._-]+)"', inlined)):
         image = build_dir / "email" / f"{cid}.png"
         if not image.exists():

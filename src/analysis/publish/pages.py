@@ -306,7 +306,7 @@ class Page:
     def simulated(self) -> bool:
         return bool(self.dataset.get("simulated", False))
 
-    def result(self, number: int | None = None) -> Any:
+    def result(self, number: int | str | None = None) -> Any:
         number = number if number is not None else self.key
         return self.report.results[int(number)]
 

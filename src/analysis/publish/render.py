@@ -106,9 +106,9 @@ class PageRunner:
     def __init__(self, env: dict[str, str], kernel_log: Path) -> None:
         self.env = env
         self.kernel_log = kernel_log  # the kernel's own stderr (start-up chatter, crashes)
-        self._client = None
-        self._context = None
-        self._log_handle = None
+        self._client: Any = None
+        self._context: Any = None
+        self._log_handle: Any = None
 
     def __enter__(self) -> PageRunner:
         import nbformat

@@ -147,7 +147,7 @@ def site_page(
 ) -> Path:
     import yaml
 
-    front = {k: str(meta[k]) for k in ("title", "subtitle") if k in meta}
+    front: dict[str, str] = {k: str(meta[k]) for k in ("title", "subtitle") if k in meta}
     title = front.get("title", config.site.title)
     pagetitle = (
         config.site.title if title == config.site.title else f"{title} – {config.site.title}"
@@ -344,7 +344,7 @@ class _PageText(HTMLParser):
 
 def search_documents(site_dir: Path, pages: list[str]) -> list[dict[str, str]]:
     """One document per page section: page title, section heading, href with #anchor, text."""
-    docs = []
+    docs: list[dict[str, str]] = []
     for page in pages:
         parser = _PageText()
         parser.feed((site_dir / page).read_text(encoding="utf-8"))

@@ -30,7 +30,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -835,7 +835,7 @@ def chart_altair(chart: ChartData, width: int = 560):
     colour = alt.Color(
         "series:N",
         title=None,
-        scale=alt.Scale(domain=names, range=chart.colours or None),
+        scale=alt.Scale(domain=names, range=cast(Any, chart.colours or None)),
         legend=alt.Legend(orient="bottom", labelFontSize=20, symbolSize=300)
         if len(names) > 1
         else None,

@@ -15,6 +15,7 @@ import polars as pl
 from analysis.config import Config
 from analysis.prepare import Prepared, prepare, student_lesson_views
 from analysis.results import QuestionResult, join_words
+from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
 
 TITLE = "Which lesson attracts the most traffic consistently across cohorts?"
@@ -25,7 +26,7 @@ SIMULATED_CAVEAT = (
     "illustrate the method, not the real curriculum's usage."
 )
 
-LEADER_SCHEMA = {
+LEADER_SCHEMA: ColumnTypes = {
     "program": pl.String(),
     "lesson": pl.String(),
     "cohorts_top_k": pl.UInt32(),
@@ -37,7 +38,7 @@ LEADER_SCHEMA = {
     "volume_leader_views": pl.UInt32(),
     "leader_differs": pl.Boolean(),
 }
-RANKING_SCHEMA = {
+RANKING_SCHEMA: ColumnTypes = {
     "program": pl.String(),
     "rank": pl.UInt32(),
     "lesson": pl.String(),
@@ -48,7 +49,7 @@ RANKING_SCHEMA = {
     "views": pl.UInt32(),
     "volume_rank": pl.UInt32(),
 }
-SHARES_SCHEMA = {
+SHARES_SCHEMA: ColumnTypes = {
     "program": pl.String(),
     "cohort": pl.String(),
     "start_date": pl.Date(),

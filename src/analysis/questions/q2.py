@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from statistics import NormalDist
+from typing import cast
 
 import polars as pl
 
@@ -36,6 +37,7 @@ from analysis.prepare import (
     student_lesson_views,
 )
 from analysis.results import QuestionResult
+from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
 
 TITLE = "Is there a cohort that referred to a lesson far more than other cohorts?"
@@ -44,7 +46,7 @@ SIMULATED_CAVEAT = (
     "known over-use cases, which this test is checked against."
 )
 
-CASES_SCHEMA = {
+CASES_SCHEMA: ColumnTypes = {
     "program": pl.String(),
     "cohort_id": pl.Int64(),
     "cohort": pl.String(),
@@ -64,14 +66,14 @@ CASES_SCHEMA = {
     "ci_high": pl.Float64(),
     "share_low": pl.Float64(),  # lower bound of the lesson's share of the cohort's reading vs peers
 }
-SUMMARY_SCHEMA = {
+SUMMARY_SCHEMA: ColumnTypes = {
     "program": pl.String(),
     "cohorts": pl.UInt32(),  # cohorts compared
     "tests": pl.UInt32(),
     "flagged": pl.UInt32(),
     "dispersion": pl.Float64(),
 }
-EXCLUDED_SCHEMA = {
+EXCLUDED_SCHEMA: ColumnTypes = {
     "program": pl.String(),
     "cohort_id": pl.Int64(),
     "cohort": pl.String(),
@@ -165,7 +167,11 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         how="inner",
     )
     own = keep_own_track(labelled, homes)
-    other_track_views = int(labelled["views"].sum() - own["views"].sum()) if labelled.height else 0
+    other_track_views = (
+        int(cast(int, labelled["views"].sum()) - cast(int, own["views"].sum()))
+        if labelled.height
+        else 0
+    )
     counts = (
         own.filter(pl.col("compared"))
         .join(students, on="cohort_id", how="inner")

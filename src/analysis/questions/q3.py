@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import cast
 
 import polars as pl
 
 from analysis.config import Config
 from analysis.prepare import Prepared, campus_ips, prepare
 from analysis.results import QuestionResult
+from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
 
 TITLE = (
@@ -39,7 +41,7 @@ PATTERNS: dict[str, str] = {
     "same_person": "Possible second account",
 }
 
-STUDENT_SCHEMA = {
+STUDENT_SCHEMA: ColumnTypes = {
     "user_id": pl.Int64(),
     "cohort_id": pl.Int64(),
     "cohort": pl.String(),
@@ -76,14 +78,14 @@ SHARE_BINS: list[tuple[float, str]] = [
     (5.0, "200-500%"),
     (float("inf"), "over 500%"),
 ]
-DISTRIBUTION_SCHEMA = {
+DISTRIBUTION_SCHEMA: ColumnTypes = {
     "program": pl.String(),
     "bin": pl.UInt32(),  # index into SHARE_BINS
     "share_bin": pl.String(),
     "low_usage": pl.Boolean(),
     "students": pl.UInt32(),
 }
-PROGRAM_SCHEMA = {
+PROGRAM_SCHEMA: ColumnTypes = {
     "program": pl.String(),
     "students": pl.UInt32(),
     "low_usage": pl.UInt32(),
@@ -92,7 +94,7 @@ PROGRAM_SCHEMA = {
     "possible_same_person": pl.UInt32(),
     "median_views_per_week": pl.Float64(),
 }
-EXCLUDED_SCHEMA = {
+EXCLUDED_SCHEMA: ColumnTypes = {
     "cohort_id": pl.Int64(),
     "cohort": pl.String(),
     "program": pl.String(),
@@ -608,8 +610,8 @@ def _sentences(
         f"{pair_text}."
     )
     low_rows = flagged.filter(pl.col("low_usage"))
-    typical = low_rows["views_per_week"].median() or 0.0
-    cohort_typical = low_rows["cohort_median_per_week"].median() or 0.0
+    typical = cast(float, low_rows["views_per_week"].median() or 0.0)
+    cohort_typical = cast(float, low_rows["cohort_median_per_week"].median() or 0.0)
     zero = int((judged["views"] == 0).sum())
     supporting = [
         f"They opened about {typical:.0f} lessons a week, where their classmates typically opened "

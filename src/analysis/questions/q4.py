@@ -33,6 +33,7 @@ from analysis.questions.q4_detect import (
     TIERS,
 )
 from analysis.results import QuestionResult
+from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
 
 TITLE = "Suspicious activity: users or machines that should not have access, web scraping, suspicious IPs?"
@@ -65,13 +66,13 @@ SIMULATED_CAVEAT = (
     "injected test cases, not real people."
 )
 
-TIER_SCHEMA: dict[str, pl.DataType] = {
+TIER_SCHEMA: ColumnTypes = {
     "tier": pl.String(),
     "incidents": pl.Int64(),
     "users": pl.Int64(),
     "views": pl.Int64(),
 }
-SUMMARY_SCHEMA: dict[str, pl.DataType] = {
+SUMMARY_SCHEMA: ColumnTypes = {
     "tier": pl.String(),
     "kind": pl.String(),
     "incidents": pl.Int64(),
@@ -317,7 +318,7 @@ def detect_all(
 
 def _scrape_timeline(base: pl.LazyFrame, top: dict[str, Any] | None) -> pl.DataFrame:
     """Pages per minute of the top automated episode (bounded: at most a few hundred minutes)."""
-    schema = {"minute": pl.Datetime("us"), "views": pl.Int64()}
+    schema: ColumnTypes = {"minute": pl.Datetime("us"), "views": pl.Int64()}
     if top is None:
         return pl.DataFrame(schema=schema)
     return (
@@ -338,7 +339,7 @@ def _scrape_timeline(base: pl.LazyFrame, top: dict[str, Any] | None) -> pl.DataF
 def _heavy_series(daily: pl.DataFrame, top: dict[str, Any] | None) -> pl.DataFrame:
     """The top heavy-day user's daily views, 60 active days either side of the day, with their usual
     day and the population bar."""
-    schema = {
+    schema: ColumnTypes = {
         "date": pl.Date(),
         "views": pl.Int64(),
         "usual": pl.Float64(),

@@ -39,7 +39,7 @@ import math
 import polars as pl
 
 from analysis.config import Config
-from analysis.schema import INCIDENT_KINDS, INCIDENT_TIERS
+from analysis.schema import INCIDENT_KINDS, INCIDENT_TIERS, ColumnTypes
 
 TIERS: tuple[str, ...] = INCIDENT_TIERS
 TIER_LABELS: dict[str, str] = {"high": "High", "medium": "Medium", "low": "Low"}
@@ -56,7 +56,7 @@ KIND_LABELS: dict[str, str] = {
     "unknown_user": "Unknown account",
 }
 
-INCIDENT_SCHEMA: dict[str, pl.DataType] = {
+INCIDENT_SCHEMA: ColumnTypes = {
     "rank": pl.Int64(),
     "tier": pl.String(),
     "kind": pl.String(),
@@ -249,15 +249,15 @@ def automated_sessions(
         session_table.filter(pl.col("views") >= min(k, q4.slow_min_pages)).select("sid").collect()
     )
     picked = rows.join(candidates, on="sid", how="semi")
-    picked = picked.with_columns(paths.gather(picked["idx"]).alias("path")).lazy()
+    lazy = picked.with_columns(paths.gather(picked["idx"]).alias("path")).lazy()
     order = (
-        picked.select(pl.col("path").unique().sort())
+        lazy.select(pl.col("path").unique().sort())
         .with_row_index("path_order")
         .with_columns(pl.col("path_order").cast(pl.Int64))
     )
     same_k = pl.col("sid").shift(-(k - 1)) == pl.col("sid")
     stats = (
-        picked.join(order, on="path", how="left")
+        lazy.join(order, on="path", how="left")
         .sort("sid", "timestamp")
         .with_columns(
             pl.when(same_k)

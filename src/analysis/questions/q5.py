@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -38,6 +38,7 @@ from analysis.prepare import (
     track_lesson_views,
 )
 from analysis.results import QuestionResult
+from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
 
 TITLE = "Did cross-program access (web dev <-> data science) stop in 2019, or earlier?"
@@ -48,7 +49,7 @@ SIMULATED_CAVEAT = (
 )
 TRACK_NAMES = {"web_dev": "web development", "data_science": "data science"}
 
-MONTHLY_SCHEMA = {
+MONTHLY_SCHEMA: ColumnTypes = {
     "month": pl.Date(),
     "direction": pl.String(),
     "views": pl.Int64(),
@@ -56,7 +57,7 @@ MONTHLY_SCHEMA = {
     "exposure": pl.Int64(),  # lesson views by students of the direction's source track that month
     "rate": pl.Float64(),  # views / exposure
 }
-AFTER_SCHEMA = {
+AFTER_SCHEMA: ColumnTypes = {
     "user_id": pl.Int64(),
     "program": pl.String(),
     "module": pl.String(),
@@ -64,13 +65,13 @@ AFTER_SCHEMA = {
     "first": pl.Datetime("us"),
     "last": pl.Datetime("us"),
 }
-LESSONS_SCHEMA = {
+LESSONS_SCHEMA: ColumnTypes = {
     "lesson": pl.String(),
     "home": pl.String(),
     "views": pl.Int64(),
     "users": pl.Int64(),
 }
-DIRECTIONS_SCHEMA = {
+DIRECTIONS_SCHEMA: ColumnTypes = {
     "direction": pl.String(),
     "views": pl.Int64(),
     "users": pl.Int64(),
@@ -269,7 +270,7 @@ def change_point(
         return none
     candidate = days[int(k[0])]
     significant = remaining[0] <= 1 - min_drop and llr[0] >= min_llr
-    point = {
+    point: dict[str, Any] = {
         "rate_before": float(r1[0]),
         "rate_after": float(r2[0]),
         "log_likelihood_ratio": float(llr[0]),
@@ -392,7 +393,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     ]
     if prepared.simulated:
         caveats.append(SIMULATED_CAVEAT)
-    base = {
+    base: dict[str, Any] = {
         "number": 5,
         "title": TITLE,
         "method": _method(q5),
@@ -420,7 +421,8 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         )
 
     # Daily series over every calendar day from the first to the last student lesson view.
-    first_day, last_day = daily_track["date"].min(), daily_track["date"].max()
+    first_day = cast(dt.date, daily_track["date"].min())
+    last_day = cast(dt.date, daily_track["date"].max())
     calendar = pl.DataFrame({"date": pl.date_range(first_day, last_day, "1d", eager=True)})
     exposure_wide = daily_track.pivot(on="track", index="date", values="readers")
     cross_daily = (
@@ -450,15 +452,15 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         .agg(pl.col("track").n_unique().alias("tracks"))
         .filter(pl.col("tracks") >= 2)["date"]
     )
-    search_from = covered.min() if covered.len() else None
-    search_to = covered.max() if covered.len() else None
+    search_from = cast(dt.date | None, covered.min() if covered.len() else None)
+    search_to = cast(dt.date | None, covered.max() if covered.len() else None)
     window = (
         series.filter(pl.col("date").is_between(search_from, search_to))
         if search_from is not None
         else series.head(0)
     )
     days = window["date"].to_list()
-    search = {
+    search: dict[str, Any] = {
         "min_drop": q5.min_drop,
         "min_llr": q5.min_log_likelihood_ratio,
         "min_segment_days": q5.min_segment_days,
@@ -729,13 +731,15 @@ def _sentences(
             )
         earlier_text = "No shut-off was found, so there is no earlier one either."
     else:
-        drop = 1 - main.rate_after / main.rate_before if main.rate_before else 1.0
+        drop = 1 - cast(float, main.rate_after) / main.rate_before if main.rate_before else 1.0
         answer_text = (
             f"Yes, mostly: reading of the other program's lessons fell by {drop:.0%} around "
             f"{_day(main.date)}, {_versus_policy(main.date, policy)}, but "
             f"{_plural(users_after, 'student', True)} kept reading them."
         )
-        supporting.append(f"The fall most likely happened {_span(main.low, main.high)}.")
+        supporting.append(
+            f"The fall most likely happened {_span(cast(dt.date, main.low), cast(dt.date, main.high))}."
+        )
         if earlier is not None and earlier.date is not None:
             earlier_text = (
                 f"Yes, earlier too: a first drop around {_day(earlier.date)} "
@@ -751,9 +755,7 @@ def _sentences(
                 f"Not earlier: before {_day(main.date)} the reading held steady at about "
                 f"{_pct(main.rate_before)} of students' reading days."
             )
-    window = (
-        f"compared from {_day(start)} to {_day(end)}, while both programs had students enrolled"
-    )
+    window = f"compared from {_day(start)} to {_day(cast(dt.date, end))}, while both programs had students enrolled"
     if main.date is not None:
         supporting[0] = supporting[0].rstrip(".") + f" ({window})."
     else:

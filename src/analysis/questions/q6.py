@@ -11,12 +11,14 @@ graduates in the data who ever came back puts the numbers in proportion.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import polars as pl
 
 from analysis.config import Config
 from analysis.prepare import Prepared, prepare, student_lesson_views
 from analysis.results import QuestionResult, join_words
+from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
 
 TITLE = "What topics do graduates keep referencing after graduation (per program)?"
@@ -26,7 +28,7 @@ SIMULATED_CAVEAT = (
 )
 BIN_DAYS = 30  # histogram bins of days after graduation ("months")
 
-TOP_SCHEMA = {
+TOP_SCHEMA: ColumnTypes = {
     "program": pl.String(),
     "rank": pl.UInt32(),
     "rank_by_alumni": pl.UInt32(),
@@ -36,7 +38,7 @@ TOP_SCHEMA = {
     "median_days": pl.Float64(),
     "p90_days": pl.Float64(),
 }
-PROGRAM_SCHEMA = {
+PROGRAM_SCHEMA: ColumnTypes = {
     "program": pl.String(),
     "graduates": pl.UInt32(),
     "alumni_readers": pl.UInt32(),
@@ -46,7 +48,7 @@ PROGRAM_SCHEMA = {
     "median_days": pl.Float64(),
     "p90_days": pl.Float64(),
 }
-HISTOGRAM_SCHEMA = {
+HISTOGRAM_SCHEMA: ColumnTypes = {
     "program": pl.String(),
     "days_from": pl.Int64(),
     "days_to": pl.Int64(),
@@ -346,8 +348,8 @@ def _sentences(
     median_days = alumni["days_after_end"].median()
     p90_days = alumni["days_after_end"].quantile(0.9, interpolation="linear")
     supporting.append(
-        f"Half of their visits come within {_months(median_days)} of graduating; one in ten comes "
-        f"more than {_months(p90_days)} after."
+        f"Half of their visits come within {_months(cast(float, median_days))} of graduating; one in ten comes "
+        f"more than {_months(cast(float, p90_days))} after."
     )
     few = programs.filter((pl.col("graduates") > 0) & (pl.col("alumni_readers") < min_alumni)).sort(
         "program"

@@ -11,6 +11,7 @@ program's least-read lesson is not a web-dev lesson a few of its students opened
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import polars as pl
 
@@ -27,6 +28,7 @@ from analysis.prepare import (
     track_lesson_views,
 )
 from analysis.results import QuestionResult, join_words
+from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
 
 TITLE = "Which lessons are least accessed?"
@@ -48,7 +50,7 @@ TAIL_KINDS: dict[str, str] = {
     "empty": "Missing path",
 }
 
-LEAST_SCHEMA = {
+LEAST_SCHEMA: ColumnTypes = {
     "program": pl.String(),
     "rank": pl.UInt32(),
     "lesson": pl.String(),
@@ -56,7 +58,7 @@ LEAST_SCHEMA = {
     "users": pl.UInt32(),
     "cohorts": pl.UInt32(),
 }
-ELIGIBLE_SCHEMA = {
+ELIGIBLE_SCHEMA: ColumnTypes = {
     "program": pl.String(),
     "lessons": pl.UInt32(),
     "below_floor": pl.UInt32(),
@@ -65,13 +67,13 @@ ELIGIBLE_SCHEMA = {
 }
 # Lessons per program by how many student views they got (the chart of a bounded size).
 VIEW_BIN_EDGES = (10, 20, 50, 100, 500)  # plus the volume floor below the first
-VIEWS_SCHEMA = {
+VIEWS_SCHEMA: ColumnTypes = {
     "program": pl.String(),
     "bin": pl.Int64(),
     "label": pl.String(),
     "lessons": pl.UInt32(),
 }
-TAIL_SCHEMA = {
+TAIL_SCHEMA: ColumnTypes = {
     "kind": pl.String(),
     "label": pl.String(),
     "paths": pl.UInt32(),
@@ -191,7 +193,9 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     if computed:
         lesson_track = prepared.shared[LESSON_TRACK_KEY] = computed[0]
     all_lessons, per_path = as_text(all_lessons), as_text(per_path)  # Categorical labels -> String
-    per_lesson = keep_own_track(all_lessons, lesson_home_table(lesson_track, config))
+    per_lesson = keep_own_track(
+        all_lessons, lesson_home_table(cast(pl.DataFrame, lesson_track), config)
+    )
     other_track = (
         all_lessons.join(
             per_lesson.select("program", "lesson"), on=["program", "lesson"], how="anti"

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
 from analysis.config import Config
 from analysis.prepare import Prepared, campus_ips, prepare
 from analysis.results import QuestionResult, join_words
+from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
 
 TITLE = "Anything else leadership should know?"
@@ -35,20 +36,20 @@ FULL_YEAR_DAYS = 360
 ANSWER_FINDINGS = 3  # findings named in the one-sentence answer (the rest are in the list)
 HOLIDAY_MIN_DIP = 0.1  # a holiday fall smaller than this is reported as "no marked dip"  # a calendar year with at least this many covered days counts as full
 
-MONTHLY_SCHEMA = {"month": pl.Date(), "program": pl.String(), "views": pl.Int64()}
-CAMPUS_SCHEMA = {
+MONTHLY_SCHEMA: ColumnTypes = {"month": pl.Date(), "program": pl.String(), "views": pl.Int64()}
+CAMPUS_SCHEMA: ColumnTypes = {
     "month": pl.Date(),
     "views": pl.Int64(),
     "campus_views": pl.Int64(),
     "campus_share": pl.Float64(),
 }
-WEEKDAY_HOUR_SCHEMA = {
+WEEKDAY_HOUR_SCHEMA: ColumnTypes = {
     "weekday": pl.Int8(),
     "day": pl.String(),
     "hour": pl.Int8(),
     "views": pl.Int64(),
 }
-YEARLY_SCHEMA = {
+YEARLY_SCHEMA: ColumnTypes = {
     "year": pl.Int32(),
     "views": pl.Int64(),
     "students": pl.Int64(),
@@ -305,7 +306,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         .cast(YEARLY_SCHEMA)
     )
 
-    findings = [
+    candidates: list[Finding | None] = [
         _no_cohort(role_totals, no_cohort, monthly, total, q8.burst_min_share),
         _staff(role_totals, total),
         _stubs(programs, q8.stub_program_max_share, q8.top_n),
@@ -317,7 +318,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         _campus_shift(campus_frame, campus, q8.campus_share_floor),
         quarantine_finding,
     ]
-    findings = [f for f in findings if f is not None]
+    findings = [f for f in candidates if f is not None]
     below = _campus_below(campus_frame, q8.campus_share_floor)
     lead = [f.summary for f in findings[:ANSWER_FINDINGS]]
     answer_text = (
@@ -581,7 +582,7 @@ def _holiday_dip(daily: pl.DataFrame) -> Finding | None:
 
 def _campus_below(campus: pl.DataFrame, floor: float) -> dt.date | None:
     """First month from which the campus share stays below `floor` to the end (after being above)."""
-    if campus.is_empty() or campus["campus_share"].max() < floor:
+    if campus.is_empty() or cast(float, campus["campus_share"].max()) < floor:
         return None
     above = campus.filter(pl.col("campus_share") >= floor)["month"].max()
     later = campus.filter(pl.col("month") > above)

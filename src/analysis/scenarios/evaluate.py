@@ -24,7 +24,7 @@ import tempfile
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -309,7 +309,7 @@ def score(
     """Every target from the questions' results (pure: no I/O)."""
     notes: list[str] = []
     missed: list[str] = []
-    incidents = published(_frame(q4, "incidents"))
+    incidents = published(cast(pl.DataFrame, _frame(q4, "incidents")))
     kinds = score_incidents(labels, incidents)
     targets: list[Target] = []
 
@@ -389,9 +389,11 @@ def score(
     else:
         hit = own.join(cases, on=["cohort_id", "lesson"], how="semi").height
         others = cases.join(own, on=["cohort_id", "lesson"], how="anti")
-        by_program = (
-            others.group_by("program").len()["len"].max() if "program" in others.columns else 0
-        ) or 0
+        by_program = cast(
+            int,
+            (others.group_by("program").len()["len"].max() if "program" in others.columns else 0)
+            or 0,
+        )
         targets.append(
             Target(
                 "q2",

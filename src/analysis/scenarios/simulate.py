@@ -37,7 +37,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -589,6 +589,7 @@ def _population(
         and cal.day(row["end_date"]) < cal.n_days - 30
     ]
     specials: dict[tuple[int, int], str] = {}
+    kind: str | None
     for kind, n in special_counts:
         for _ in range(n):
             for _attempt in range(1 if sc.demo_events else 20):  # scenarios: a free slot
@@ -599,6 +600,8 @@ def _population(
                     break
             specials.setdefault((cid, slot), kind)
 
+    rows_c: float
+    users_c: float
     for cid in sorted(COHORT_PLAN):
         row = info[cid]
         rows_c, users_c = COHORT_PLAN[cid]
@@ -833,6 +836,7 @@ def _inject(
             _label("scraping", cal, user=u, cohort=cid, ts=(int(ts[0]), int(ts[-1])), ip=ip,
                    detail=f"{n} pages in {int(ts[-1] - ts[0])} s", shape="burst")
         )  # fmt: skip
+    j: Any  # lesson indices here, one index further down
     for _ in range(count(6) if demo else 0):  # heavy day: 200+ pages in a working day
         u, cid = regular[next(picks)]
         day = window(cid, 30)
@@ -1133,7 +1137,7 @@ def _enrolled_reading(
     the planned over-use lessons and readers while enrolled (rows carrying the cohort id between its
     start and end dates), and each cohort's program."""
     pids = sorted({pid for plan in pop.overuse for pid in plan["pids"]})
-    size = int(cohorts["id"].max()) + 1
+    size = int(cast(int, cohorts["id"].max())) + 1
     first = np.full(size, 1 << 30, dtype=np.int64)
     last = np.full(size, -1, dtype=np.int64)
     program_of = {}

@@ -25,9 +25,10 @@ import contextlib
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
@@ -136,7 +137,7 @@ def _where(url: URL) -> str:
 def _dbapi_message(exc: BaseException, url: URL) -> tuple[int | None, str]:
     """(MySQL error code, one-line message) of a driver error, with any password masked."""
     orig = getattr(exc, "orig", None) or exc
-    args = getattr(orig, "args", ())
+    args: tuple[Any, ...] = getattr(orig, "args", ())
     code = args[0] if args and isinstance(args[0], int) else None
     message = str(args[1]) if len(args) > 1 else str(orig)
     message = " ".join(message.split())
@@ -205,7 +206,7 @@ def _text_select(columns: tuple[str, ...], table: str) -> str:
     return f"SELECT {listed} FROM `{table}`"
 
 
-def _strings(rows: list, columns: tuple[str, ...]) -> pl.DataFrame:
+def _strings(rows: Sequence[Any], columns: tuple[str, ...]) -> pl.DataFrame:
     """Column-wise frame of text values from fetched rows (transposed in C by zip)."""
     schema = {name: pl.String for name in columns}
     if not rows:

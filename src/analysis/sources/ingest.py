@@ -20,6 +20,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -495,9 +496,9 @@ def validate_cohorts(
             else pl.lit(None, dtype=pl.Int64).alias("_nfields")
         ),
     )
-    reason = pl.when(pl.col("_nfields").is_not_null() & (pl.col("_nfields") != len(names))).then(
-        pl.format(f"expected {len(names)} fields, got {{}}", pl.col("_nfields"))
-    )
+    reason: Any = pl.when(
+        pl.col("_nfields").is_not_null() & (pl.col("_nfields") != len(names))
+    ).then(pl.format(f"expected {len(names)} fields, got {{}}", pl.col("_nfields")))
     reason = reason.when(pl.col("_id").is_null()).then(pl.lit("non-numeric id"))
     reason = reason.when(pl.col("_occurrence") > 0).then(pl.lit("duplicate id"))
     for name in ("program_id", "start_date", "end_date", "created_at", "updated_at", "deleted_at"):
