@@ -87,3 +87,34 @@ def test_the_log_has_more_students_than_the_limit(reference_cohorts: pl.DataFram
     assert users > 5_000
     first = snapshot.logs.select(pl.col("timestamp").min()).collect().item()
     assert first >= dt.datetime(2014, 1, 1)
+
+
+def _color_domains(spec: dict) -> list[list[str]]:
+    found = []
+    color = spec.get("encoding", {}).get("color", {})
+    if isinstance(color, dict) and color.get("field") == "program":
+        found.append(list(color.get("scale", {}).get("domain", [])))
+    for key in ("layer", "hconcat", "vconcat", "concat"):
+        for sub in spec.get(key, []):
+            found += _color_domains(sub)
+    if isinstance(spec.get("spec"), dict):
+        found += _color_domains(spec["spec"])
+    return found
+
+
+@pytest.mark.slow
+def test_program_legends_list_only_the_programs_a_chart_shows(demo_snapshot, demo_config) -> None:
+    """A legend names what the chart draws: no Staff, No cohort or Front end on a chart without them."""
+    report = compute_report(demo_config, progress=False, snapshot=demo_snapshot)
+    for number, result in sorted(report.results.items()):
+        for index, chart in enumerate(charts_for(result), start=1):
+            spec = chart.to_dict()
+            shown = {
+                row["program"]
+                for values in spec.get("datasets", {}).values()
+                for row in values
+                if isinstance(row, dict) and row.get("program") is not None
+            }
+            for domain in _color_domains(spec):
+                extra = set(domain) - shown
+                assert not extra, f"q{number} chart {index}: legend lists {sorted(extra)} not drawn"

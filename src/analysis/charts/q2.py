@@ -47,7 +47,9 @@ def chart_cases(result: Q2Result) -> alt.TopLevelMixin:
         x=alt.X("peer_rate:Q", title="Views of the lesson per student while enrolled"), x2="rate:Q"
     )
     peers = base.mark_point(filled=True, size=70, color=PEER_COLOR).encode(x="peer_rate:Q")
-    cohort = base.mark_point(filled=True, size=110).encode(x="rate:Q", color=program_color())
+    cohort = base.mark_point(filled=True, size=110).encode(
+        x="rate:Q", color=program_color(data["program"].unique(maintain_order=True).to_list())
+    )
     chart = alt.layer(rule, peers, cohort).properties(width=WIDTH - 200, height=alt.Step(22))
     top = cases.row(0, named=True)
     ratio = top["ratio_without_top"]

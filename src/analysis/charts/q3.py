@@ -104,6 +104,7 @@ def chart_timelines(result: Q3Result) -> alt.TopLevelMixin:
         "last_access",
     )
     y = alt.Y("student:N", sort=alt.EncodingSortField("order", op="min"), title=None)
+    color = program_color(data["program"].unique(maintain_order=True).to_list())
     tooltip = [
         alt.Tooltip("student:N", title="User (cohort)"),
         alt.Tooltip("pattern:N", title="Pattern"),
@@ -121,12 +122,12 @@ def chart_timelines(result: Q3Result) -> alt.TopLevelMixin:
     access = (
         alt.Chart(data)
         .mark_bar(height=5)
-        .encode(x="first_access:T", x2="last_access:T", y=y, color=program_color(), tooltip=tooltip)
+        .encode(x="first_access:T", x2="last_access:T", y=y, color=color, tooltip=tooltip)
     )
     last = (
         alt.Chart(data)
         .mark_point(filled=True, size=40, shape="diamond")
-        .encode(x="last_access:T", y=y, color=program_color(), tooltip=tooltip)
+        .encode(x="last_access:T", y=y, color=color, tooltip=tooltip)
     )
     chart = alt.layer(window, access, last).properties(width=WIDTH, height=alt.Step(20))
     counts = flagged.group_by("pattern").len().sort("len", "pattern", descending=[True, False])
