@@ -13,7 +13,7 @@ PIP_LOCKED := $(BIN)/python -m pip install --quiet --require-hashes --only-binar
 DEMO_SEED ?= 20210421
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-test build test test-fast lint typecheck format bench lock demo-data services screenshots clean
+.PHONY: help install install-test build test test-fast lint typecheck format bench lock demo-data config-file services screenshots clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -70,6 +70,9 @@ format: $(TEST_STAMP) ## ruff format and autofix
 
 bench: $(BENCH_STAMP) ## benchmarks at 1x, 10x, 50x with the pandas baseline (slow; not part of test)
 	$(BIN)/python bench/run.py
+
+config-file: ## regenerate the commented curriculum-insights.toml from the settings declared in config.py
+	$(BIN)/python -m analysis.config > curriculum-insights.toml
 
 demo-data: $(RUNTIME_STAMP) ## regenerate the embedded demo dataset in data/demo (deterministic)
 	$(BIN)/curriculum-insights simulate --seed $(DEMO_SEED) --scale 1 --out data/demo

@@ -172,3 +172,84 @@ def test_analyze_demo_into_another_data_dir(tmp_path: Path) -> None:
     assert (tmp_path / "d" / "snapshot" / "manifest.json").exists()
     assert (tmp_path / "o" / "findings.json").exists()
     assert (tmp_path / "o" / "report-cache.pickle").exists()  # beside findings, not in the project
+
+
+# --- each setting declared once (issue 15, item 1) -----------------------------------------------------
+
+
+def test_shipped_config_file_is_the_one_generated_from_the_declarations() -> None:
+    """curriculum-insights.toml is `make config-file`'s output: defaults, ranges and help never drift."""
+    from analysis.config import default_toml
+
+    assert DEFAULT_CONFIG_FILE.read_text(encoding="utf-8") == default_toml(), (
+        "curriculum-insights.toml differs from the declarations in config.py: run `make config-file`"
+    )
+
+
+def test_every_setting_is_declared_with_a_label_and_help_and_a_valid_default() -> None:
+    import dataclasses
+
+    from analysis.config import SETTINGS, describe
+
+    config = Config()
+    sections = [
+        f for f in dataclasses.fields(config) if dataclasses.is_dataclass(getattr(config, f.name))
+    ]
+    keys = {
+        f"{s.name}.{item.name}"
+        for s in sections
+        for item in dataclasses.fields(getattr(config, s.name))
+    }
+    assert keys == set(SETTINGS)
+    for key, declared in SETTINGS.items():
+        section, name = key.split(".")
+        assert declared.key == key and describe(key) is declared
+        assert getattr(getattr(config, section), name) == declared.default, key
+        assert declared.label and declared.label[0].isupper(), key
+        assert declared.help and "\n" not in declared.help, key
+        if declared.numeric:
+            assert declared.allowed.admits(declared.default), key
+
+
+def test_describe_reads_a_setting_by_key_or_by_name_within_a_section() -> None:
+    from analysis.config import describe
+
+    share = describe("q4.share_min_days")
+    assert (share.unit, share.default, share.allowed.describe()) == ("days", 4, ">= 1")
+    assert describe("min_views", "q7").key == "q7.min_views"
+    assert describe("min_views", "q2").key == "q2.min_views"
+    assert describe("lesson_home_min_share", "q2").key == "q5.lesson_home_min_share"
+    assert describe("seed").identifier
+    with pytest.raises(KeyError):
+        describe("no_such_setting")
+
+
+def test_a_range_declared_on_a_setting_is_what_load_checks(tmp_path: Path) -> None:
+    from analysis.config import describe
+
+    path = tmp_path / "c.toml"
+    path.write_text("[q4]\nshare_min_days = 0\n")
+    with pytest.raises(
+        ConfigError,
+        match=f"q4.share_min_days must be {describe('q4.share_min_days').allowed.describe()}",
+    ):
+        load_config(path, environ={})
+
+
+def test_the_generated_file_loads_to_the_defaults_and_documents_every_setting() -> None:
+    import tomllib
+
+    from analysis.config import SETTINGS, default_toml
+
+    text = default_toml()
+    raw = tomllib.loads(text)
+    for key, declared in SETTINGS.items():
+        section, name = key.split(".")
+        if not declared.in_file:
+            assert f"#   {name}: " in text, key  # documented, not set
+        elif declared.flatten:
+            assert set(map(str, declared.default)) <= set(raw[section]), key
+        else:
+            assert name in raw[section], key
+    assert "[q4]" in text and "share_min_days = 4" in text
+    assert "# days with two IPs at the same time needed for a shared account [days, >= 1]" in text

@@ -1,17 +1,29 @@
 """One typed configuration object; the only module that reads environment variables.
 
-Defaults live in the dataclasses below; `curriculum-insights.toml` at the project root (or the file named
-by CURRICULUM_CONFIG / --config) overrides them key by key. Unknown keys are an error that names the key,
-so a typo in a threshold never silently falls back to a default.
+Each setting is declared once, below, as a dataclass field made by `setting()`: its default, allowed
+range, unit, the label a reader sees on the pages and a one-line help. Everything else is derived from
+that declaration: the range checks (`validate`), the settings tables of the pages (`describe`), and the
+commented `curriculum-insights.toml` (`default_toml`, `make config-file`; a test checks the shipped file
+equals it).
+
+`curriculum-insights.toml` at the project root (or the file named by CURRICULUM_CONFIG / --config)
+overrides the defaults key by key. Unknown keys are an error that names the key, so a typo in a threshold
+never silently falls back to a default.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
+import inspect
+import json
 import math
 import os
+import re
+import textwrap
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,224 +34,884 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "curriculum-insights.toml"
 
 
+# --- ranges and the declaration of one setting ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Range:
+    """Allowed interval of a numeric setting; `open_low`/`open_high` exclude the bound itself."""
+
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+    open_high: bool = False
+
+    def admits(self, value: float) -> bool:
+        if self.low is not None and (value < self.low or (self.open_low and value == self.low)):
+            return False
+        return not (
+            self.high is not None and (value > self.high or (self.open_high and value == self.high))
+        )
+
+    def describe(self) -> str:
+        low = "" if self.low is None else f"{'>' if self.open_low else '>='} {self.low:g}"
+        high = "" if self.high is None else f"{'<' if self.open_high else '<='} {self.high:g}"
+        return " and ".join(part for part in (low, high) if part)
+
+
+AT_LEAST_ONE = Range(1)
+POSITIVE = Range(0, open_low=True)
+SHARE = Range(0, 1)  # a share or quantile: 0..1
+PROBABILITY = Range(0, 1, open_low=True, open_high=True)
+OPEN_SHARE = Range(0, 1, open_low=True)  # a share that must not be 0
+DEFAULT_RANGE = Range(0)  # every number is finite and >= 0 unless its declaration says otherwise
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What one setting means. The default is the dataclass field's; the rest is its metadata.
+
+    `range` applies to numbers (None: DEFAULT_RANGE); `unit` is what one counts in ("days", "share",
+    "id" for identifiers such as a seed, printed without thousands separators); `label` is the reader's
+    name on the pages; `help` one line for the configuration file. `note` is an optional paragraph
+    written before the setting in curriculum-insights.toml (a rule several settings share). `ship`,
+    when not None, is the value the shipped file sets instead of the default (project-specific data
+    such as path aliases). `in_file=False` settings are documented in the file but not written
+    (their defaults depend on where the project is installed).
+    """
+
+    key: str  # "section.name", filled in by `settings()`
+    default: Any
+    range: Range | None
+    unit: str
+    label: str
+    help: str
+    note: str = ""
+    ship: Any = None
+    in_file: bool = True
+    flatten: bool = (
+        False  # a table whose entries sit directly in its section ([programs] 1 = "...")
+    )
+
+    @property
+    def section(self) -> str:
+        return self.key.split(".")[0]
+
+    @property
+    def name(self) -> str:
+        return self.key.split(".")[-1]
+
+    @property
+    def numeric(self) -> bool:
+        return isinstance(self.default, int | float) and not isinstance(self.default, bool)
+
+    @property
+    def allowed(self) -> Range:
+        return self.range or DEFAULT_RANGE
+
+    @property
+    def identifier(self) -> bool:
+        return self.unit == "id"
+
+
+_META = "setting"
+
+
+def setting(
+    default: Any,
+    *,
+    label: str,
+    help: str,
+    range: Range | None = None,
+    unit: str = "",
+    note: str = "",
+    ship: Any = None,
+    in_file: bool = True,
+    flatten: bool = False,
+) -> Any:
+    """A dataclass field that declares one setting (see `Setting`); mutable defaults are copied."""
+    meta = {
+        _META: Setting(
+            "", default, range, unit, label, help, note, ship, in_file=in_file, flatten=flatten
+        )
+    }
+    if isinstance(default, dict | list | set):
+        return field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+# --- the settings ----------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class ProgramsConfig:
-    labels: dict[int, str] = field(
-        default_factory=lambda: {
-            1: "PHP web dev",
-            2: "Java web dev",
-            3: "Data science",
-            4: "Front end",
-        }
+    """The programs: their names and curriculum tracks."""
+
+    labels: dict[int, str] = setting(
+        {1: "PHP web dev", 2: "Java web dev", 3: "Data science", 4: "Front end"},
+        label="Program names",
+        help="program_id -> label shown everywhere",
+        flatten=True,
     )
-    track: dict[int, str] = field(
-        default_factory=lambda: {1: "web_dev", 2: "web_dev", 3: "data_science", 4: "web_dev"}
+    track: dict[int, str] = setting(
+        {1: "web_dev", 2: "web_dev", 3: "data_science", 4: "web_dev"},
+        label="Curriculum track of each program",
+        help="program_id -> curriculum track used for cross-program analysis (question 5)",
     )
 
 
 @dataclass(frozen=True)
 class PeopleConfig:
-    staff_cohort_names: tuple[str, ...] = ("Staff",)
-    placeholder_cohort_names: tuple[str, ...] = ("Placeholder for students in transition",)
+    """Cohorts that are not students."""
+
+    staff_cohort_names: tuple[str, ...] = setting(
+        ("Staff",), label="Staff cohorts", help="cohort names whose members are staff"
+    )
+    placeholder_cohort_names: tuple[str, ...] = setting(
+        ("Placeholder for students in transition",),
+        label="Placeholder cohorts",
+        help="cohort names that hold students between cohorts (not a real cohort)",
+    )
 
 
 @dataclass(frozen=True)
 class LessonsConfig:
-    non_lesson_paths: tuple[str, ...] = ("", "/", "toc", "search/search_index.json", "index.html")
-    asset_extensions: tuple[str, ...] = (
-        "jpg", "jpeg", "png", "svg", "gif", "ico", "css", "js", "json", "xml", "txt", "map",
-        "woff", "woff2", "pdf", "csv", "ipynb", "zip",
+    """Which paths are lessons, and how renamed lessons are matched."""
+
+    non_lesson_paths: tuple[str, ...] = setting(
+        ("", "/", "toc", "search/search_index.json", "index.html"),
+        label="Paths that are not lessons",
+        help="paths that are navigation, not lessons (exact match after stripping slashes)",
+    )
+    asset_extensions: tuple[str, ...] = setting(
+        ("jpg", "jpeg", "png", "svg", "gif", "ico", "css", "js", "json", "xml", "txt", "map",
+         "woff", "woff2", "pdf", "csv", "ipynb", "zip"),
+        label="File types that are not lessons",
+        help="file extensions of assets (images, styles, downloads), not lessons",
     )  # fmt: skip
-    probe_patterns: tuple[str, ...] = (
-        "wp-login", "wp-admin", "wp-content", ".env", ".git", "phpmyadmin", "admin.php",
-        "xmlrpc", "cgi-bin", "../", "<script", "etc/passwd", "server-status", "actuator/",
-        "solr/admin", ".aws/", ".bak", "phpunit", ".htaccess", ".ssh/",
+    probe_patterns: tuple[str, ...] = setting(
+        ("wp-login", "wp-admin", "wp-content", ".env", ".git", "phpmyadmin", "admin.php",
+         "xmlrpc", "cgi-bin", "../", "<script", "etc/passwd", "server-status", "actuator/",
+         "solr/admin", ".aws/", ".bak", "phpunit", ".htaccess", ".ssh/"),
+        label="Path fragments of attack probes",
+        help="a path containing one of these is an attack probe, not a lesson",
     )  # fmt: skip
-    strip_numbered_prefixes: bool = True
-    aliases: dict[str, str] = field(default_factory=dict)
+    strip_numbered_prefixes: bool = setting(
+        True,
+        label="Strip numbered folder prefixes",
+        help="renamed data-science folders: numbered prefixes are stripped "
+        "(1-fundamentals/1.1-intro -> fundamentals/intro)",
+    )
+    aliases: dict[str, str] = setting(
+        {},
+        label="Renamed lessons",
+        help="old module or lesson path -> canonical one (applied after prefix stripping)",
+        ship={
+            "python/intro-to-python": "python/introduction-to-python",
+            "storytelling/tableau": "storytelling/intro-to-tableau",
+        },
+    )
 
 
 @dataclass(frozen=True)
 class TimeConfig:
-    min_active_days_for_low_usage: int = 28
+    """Time windows shared by the questions."""
+
+    min_active_days_for_low_usage: int = setting(
+        28,
+        range=AT_LEAST_ONE,
+        unit="days",
+        label="Fewest active days for judging low usage",
+        help="days of data needed before low usage is judged",
+    )
 
 
 @dataclass(frozen=True)
 class Q1Config:
-    top_k: int = 5
-    min_cohorts: int = 3
+    """Question 1: the lessons most read consistently across cohorts."""
+
+    top_k: int = setting(
+        5,
+        range=AT_LEAST_ONE,
+        unit="places",
+        label="Places that count as a cohort's top lessons",
+        help="a lesson in a cohort's top this many counts for that cohort",
+    )
+    min_cohorts: int = setting(
+        3,
+        range=AT_LEAST_ONE,
+        unit="cohorts",
+        label="Fewest cohorts for a program to be ranked",
+        help="programs with fewer cohorts are not ranked",
+    )
 
 
 @dataclass(frozen=True)
 class Q2Config:
-    min_views: int = 20  # views of a lesson by a cohort (without its heaviest reader) for a case
-    min_ratio_low: float = 1.45  # a case: the lower confidence bound of the ratio is at least this
-    min_share_ratio_low: float = 1.0  # ... and of the lesson's share of the cohort's reading
-    confidence: float = 0.95  # one-sided confidence of that bound
-    min_students: int = 3  # cohorts with fewer students reading while enrolled are not compared
-    min_window_in_data: float = 0.8  # share of a cohort's enrolled window inside the data
-    max_cases_per_program: int = 5
+    """Question 2: a cohort that read one lesson far more than the program's other cohorts.
+
+    A cohort's views of a lesson per student while enrolled are compared with the program's other
+    cohorts that read it, leaving out the cohort's heaviest reader of the lesson and discounting half
+    of the cohort's general activity (divided by the square root of its other reading per student vs
+    theirs).
+    """
+
+    min_views: int = setting(
+        20,
+        range=AT_LEAST_ONE,
+        unit="views",
+        label="Fewest views for a lesson to count",
+        help="views of the lesson by the cohort (without its heaviest reader) needed for a case",
+    )
+    min_ratio_low: float = setting(
+        1.45,
+        range=POSITIVE,
+        unit="ratio",
+        label="Smallest lower bound of the ratio to the other cohorts",
+        help="a case: the lower confidence bound of that ratio is at least this (no hard edge)",
+    )
+    min_share_ratio_low: float = setting(
+        1.0,
+        range=POSITIVE,
+        unit="ratio",
+        label="Smallest lower bound of the lesson's share against the other cohorts",
+        help="... and the lesson's share of the cohort's own reading exceeds the peers' "
+        "(lower bound)",
+    )
+    confidence: float = setting(
+        0.95,
+        range=PROBABILITY,
+        unit="probability",
+        label="Confidence of the lower bound",
+        help="one-sided confidence of that bound (widened by the program's over-dispersion)",
+    )
+    min_students: int = setting(
+        3,
+        range=AT_LEAST_ONE,
+        unit="students",
+        label="Fewest students for a cohort to be compared",
+        help="cohorts with fewer students reading while enrolled are not compared",
+    )
+    min_window_in_data: float = setting(
+        0.8,
+        range=SHARE,
+        unit="share",
+        label="Smallest share of the cohort's window inside the data",
+        help="cohorts with less of their enrolled window inside the data are not compared",
+    )
+    max_cases_per_program: int = setting(
+        5,
+        range=AT_LEAST_ONE,
+        unit="cases",
+        label="Most cases listed per program",
+        help="strongest cases shown per program",
+    )
 
 
 @dataclass(frozen=True)
 class Q3Config:
-    min_enrolled_days: int = 28
-    low_z: float = 3.0  # low: robust z of log1p(views per week) at most -this ...
-    low_share_of_median: float = 0.2  # ... and at most this share of the cohort's median
-    near_zero_share_of_median: float = 0.05  # at most this share of the median: low whatever z
-    trickle_max_share_of_median: float = 0.5  # a fading drop-out reads at most this share overall
-    dropout_min_early_share: float = 0.5  # ... after starting with this share of a typical start
-    max_views_per_active_day: float = 10
-    dropout_days: int = 21
-    dropout_cohort_factor: float = (
-        3.0  # drop-out only if the cohort ran this many times dropout_days
+    """Question 3: students who hardly use the curriculum while enrolled."""
+
+    min_enrolled_days: int = setting(
+        28,
+        range=AT_LEAST_ONE,
+        unit="days",
+        label="Fewest enrolled days for a student to be judged",
+        help='enrolled days inside the data needed to judge a student (else "too recent")',
     )
-    min_peers: int = 5  # cohorts with fewer eligible students are compared with their whole program
-    same_person_max_ip_users: int = (
-        3  # an IP shared by more users (NAT, cafe) is no identity evidence
+    low_z: float = setting(
+        3.0,
+        range=POSITIVE,
+        unit="robust z",
+        label="Robust deviations below the cohort for low usage",
+        help="low: robust z of log1p(lesson views per enrolled week) at most -this ...",
+        note="low usage: abnormal against the cohort on a log scale AND a small share of the "
+        "cohort's median, so the ordinary low tail of a tight cohort (z alone) or of a skewed one "
+        "(share alone) is not flagged",
     )
-    dropout_max_rate_ratio: float = (
-        0.25  # a fade: later share of active days <= this x the first weeks' share
+    low_share_of_median: float = setting(
+        0.2,
+        range=OPEN_SHARE,
+        unit="share",
+        label="Largest share of the cohort's median for low usage",
+        help="... and lesson views per week at most this share of the cohort's median",
     )
-    bulk_quantile: float = (
-        0.05  # an account's bulk of activity: this to 1-this quantile of view times
+    near_zero_share_of_median: float = setting(
+        0.05,
+        range=SHARE,
+        unit="share",
+        label="Largest share of the cohort's median for near-zero usage",
+        help="near-zero users: at most this share of the median, whatever z",
+    )
+    trickle_max_share_of_median: float = setting(
+        0.5,
+        range=OPEN_SHARE,
+        unit="share",
+        label="Fading drop-out: largest share of the cohort's median read in all",
+        help="a fading drop-out reads at most this share of the cohort's median in all",
+    )
+    dropout_min_early_share: float = setting(
+        0.5,
+        range=SHARE,
+        unit="share",
+        label="Fading drop-out: smallest share of a typical start",
+        help="... after first days with at least this share of the cohort's median active days",
+    )
+    max_views_per_active_day: float = setting(
+        10,
+        range=POSITIVE,
+        unit="views",
+        label="Most lesson views per active day for a low user",
+        help='flagged students above this per active day are "seldom active", not light readers',
+    )
+    dropout_days: int = setting(
+        21,
+        range=AT_LEAST_ONE,
+        unit="days",
+        label="Days of silence that make a drop-out",
+        help="likely drop-out: last access within this many days of the start",
+    )
+    dropout_cohort_factor: float = setting(
+        3.0,
+        range=POSITIVE,
+        unit="times",
+        label="Drop-out silence, as a multiple of the cohort's usual gap",
+        help="... while the cohort ran at least this many times dropout_days (and the user did not "
+        "continue under another cohort or account)",
+    )
+    min_peers: int = setting(
+        5,
+        range=AT_LEAST_ONE,
+        unit="students",
+        label="Fewest cohort peers to compare with",
+        help="cohorts with fewer eligible students are compared with their whole program instead",
+    )
+    same_person_max_ip_users: int = setting(
+        3,
+        range=AT_LEAST_ONE,
+        unit="users",
+        label="Most users on an IP for accounts to look like one person",
+        help="possible same person: another account of the cohort that starts after this one stops "
+        "and shares a non-campus IP used by at most this many accounts (NAT, cafe: no evidence)",
+    )
+    dropout_max_rate_ratio: float = setting(
+        0.25,
+        range=OPEN_SHARE,
+        unit="ratio",
+        label="Drop-out: largest share of the cohort's reading rate",
+        help="a fade: the share of active days after the first dropout_days at most this x the "
+        "share in those first days",
+    )
+    bulk_quantile: float = setting(
+        0.05,
+        range=Range(0, 0.5, open_high=True),
+        unit="quantile",
+        label="Share of the lowest users looked at",
+        help="an account's bulk of activity runs from this to 1 - this quantile of its view times "
+        "(a few stray visits do not make two successive accounts look simultaneous)",
     )
 
 
 @dataclass(frozen=True)
 class Q4Config:
-    # sessions: one user's views on one network, cut where the gap exceeds this
-    session_gap_seconds: int = 600
-    # automated fetching, fast: this many views within this many seconds (no person reads that fast)
-    scrape_window_seconds: int = 60
-    scrape_min_pages: int = 30
-    scrape_min_distinct: int = 20  # every automated session covers at least this many pages
-    # automated fetching, any pace: over at least slow_min_pages views, gaps this even
-    # ((90th - 10th percentile) / median at most scrape_max_spread; people read in bursts) ...
-    slow_min_pages: int = 60
-    scrape_max_spread: float = 1.0
-    # ... or this share of steps going to the next page in path order (a sweep), with gaps at most
-    # twice as uneven
-    sweep_min_share: float = 0.8
-    episode_gap_hours: int = 6  # machine sessions this close together form one episode
-    probe_episode_days: int = 7  # attack probes from one IP this close together form one episode
-    # heavy day: at least the population's heavy_pop_quantile of daily views (staff against staff) and
-    # heavy_day_min_views, and heavy_own_z robust deviations above the person's own usual day (log
-    # scale; one deviation is at least a factor heavy_own_floor); with fewer than heavy_min_days
-    # active days only the population bar applies
-    heavy_day_min_views: int = 100
-    heavy_pop_quantile: float = 0.995
-    heavy_own_z: float = 2.5
-    heavy_own_times: float = 15.0  # ... or at least this many times the person's usual day
-    heavy_own_floor: float = 2.0
-    heavy_min_days: int = 5
-    # shared account: within windows of share_window_days, two IPs in one share_slot_minutes slot
-    # (one used by the account on share_min_days days within two windows and half its time only) on
-    # share_min_days days; or, within windows twice as long, more outside networks than
-    # share_networks_factor x the peers' share_networks_quantile (and at least share_min_networks)
-    share_window_days: int = 28
-    share_slot_minutes: int = 10
-    share_min_days: int = 4
-    share_networks_quantile: float = 0.99
-    share_networks_factor: float = 2.0
-    share_min_networks: int = 8
-    share_network_ratio: float = 0.75  # ... or a new network for this share of its sessions
-    # shared outside network: this many people on one non-campus IP within shared_ip_window_days;
-    # high when that window holds at least shared_ip_spike_share of the IP's people, else medium
-    shared_ip_window_days: int = 14
-    shared_ip_window_users: int = 8
-    shared_ip_spike_share: float = 0.5
-    # old account in use: cohort ended over stale_years before the log begins, and the account reads
-    # on stale_min_days days, or stale_min_views pages, within one share_window_days window
-    stale_years: float = 1.0
-    stale_min_days: int = 12
-    stale_min_views: int = 150
-    # unknown account: medium (not low) when it names a missing cohort, is on two IPs at the same time
-    # (one share_slot_minutes slot) on share_min_days days, or its busiest week is above this quantile
-    # of every account's busiest week
-    unknown_week_quantile: float = 0.99
-    # campus NAT: configured campus_ips; an IP with campus_ip_min_share of all views from
-    # shared_ip_min_users people; or one used by campus_weekly_users people in campus_min_weeks weeks
-    campus_ip_min_share: float = 0.02
-    shared_ip_min_users: int = 25
-    campus_weekly_users: int = 10
-    campus_min_weeks: int = 8
-    campus_ips: tuple[str, ...] = ()
+    """Question 4: suspicious activity, triaged into ranked incidents."""
+
+    session_gap_seconds: int = setting(
+        600,
+        range=AT_LEAST_ONE,
+        unit="seconds",
+        label="Gap that ends a session (seconds)",
+        help="sessions: one user's views on one network, cut where the gap exceeds this",
+    )
+    scrape_window_seconds: int = setting(
+        60,
+        range=AT_LEAST_ONE,
+        unit="seconds",
+        label="Scraping window (seconds)",
+        help="automated fetching, fast: scrape_min_pages views within this many seconds "
+        "(no person reads that fast)",
+    )
+    scrape_min_pages: int = setting(
+        30,
+        range=Range(2),
+        unit="views",
+        label="Pages in the window that make a scraping burst",
+        help="... this many views within scrape_window_seconds",
+    )
+    scrape_min_distinct: int = setting(
+        20,
+        range=AT_LEAST_ONE,
+        unit="pages",
+        label="Distinct pages in the window that make a scraping burst",
+        help="every automated session covers at least this many pages",
+    )
+    slow_min_pages: int = setting(
+        60,
+        range=Range(3),
+        unit="views",
+        label="Fewest views for automated fetching at any pace",
+        help="automated fetching at any pace: over at least this many views, gaps even ...",
+    )
+    scrape_max_spread: float = setting(
+        1.0,
+        range=POSITIVE,
+        unit="ratio",
+        label="Most uneven gaps for automated fetching",
+        help="... (90th - 10th percentile gap) / median gap at most this (people read in bursts)",
+    )
+    sweep_min_share: float = setting(
+        0.8,
+        range=SHARE,
+        unit="share",
+        label="Share of steps to the next page that makes a sweep",
+        help="... or this share of the steps going to the next page in path order (a sweep), with "
+        "gaps at most twice as uneven",
+    )
+    episode_gap_hours: int = setting(
+        6,
+        range=POSITIVE,
+        unit="hours",
+        label="Gap between machine sessions of one episode (hours)",
+        help="machine sessions this close together form one episode",
+    )
+    probe_episode_days: int = setting(
+        7,
+        range=POSITIVE,
+        unit="days",
+        label="Gap between attack probes of one episode (days)",
+        help="attack probes from one IP this close together form one episode",
+    )
+    heavy_day_min_views: int = setting(
+        100,
+        range=AT_LEAST_ONE,
+        unit="views",
+        label="Fewest views for an abnormally heavy day",
+        help="a heavy day has at least this many views",
+        note="heavy day: at least the population's heavy_pop_quantile of daily views (staff "
+        "against staff) and heavy_day_min_views, and heavy_own_z robust deviations above the "
+        "person's own usual day (log scale; one deviation is at least a factor heavy_own_floor); "
+        "with fewer than heavy_min_days active days only the population bar applies",
+    )
+    heavy_pop_quantile: float = setting(
+        0.995,
+        range=SHARE,
+        unit="quantile",
+        label="Population quantile of daily views for a heavy day",
+        help="... and at least this quantile of everyone's daily views (staff against staff)",
+    )
+    heavy_own_z: float = setting(
+        2.5,
+        range=POSITIVE,
+        unit="robust z",
+        label="Robust deviations above the person's usual day",
+        help="... and this many robust deviations above the person's own usual day (log scale)",
+    )
+    heavy_own_times: float = setting(
+        15.0,
+        range=Range(1, open_low=True),
+        unit="times",
+        label="Times the person's usual day",
+        help="... or at least this many times the person's usual day",
+    )
+    heavy_own_floor: float = setting(
+        2.0,
+        range=Range(1, open_low=True),
+        unit="times",
+        label="Smallest factor of one deviation",
+        help="one robust deviation is at least this factor",
+    )
+    heavy_min_days: int = setting(
+        5,
+        range=AT_LEAST_ONE,
+        unit="days",
+        label="Fewest active days for a person's usual day",
+        help="with fewer active days only the population bar applies",
+    )
+    share_window_days: int = setting(
+        28,
+        range=AT_LEAST_ONE,
+        unit="days",
+        label="Window for a shared account (days)",
+        help="shared account: evidence is counted within windows of this many days",
+        note="shared account: within windows of share_window_days, two IPs within one "
+        "share_slot_minutes slot (one of them used by the account on share_min_days days within "
+        "two windows and half its time only) on share_min_days days; or, within windows twice as "
+        "long, more outside networks than share_networks_factor x the peers' "
+        "share_networks_quantile (and at least share_min_networks)",
+    )
+    share_slot_minutes: int = setting(
+        10,
+        range=AT_LEAST_ONE,
+        unit="minutes",
+        label="Slot in which two IPs count as the same time (minutes)",
+        help="two IPs in one slot this long count as used at the same time",
+    )
+    share_min_days: int = setting(
+        4,
+        range=AT_LEAST_ONE,
+        unit="days",
+        label="Days with two IPs at once for a shared account",
+        help="days with two IPs at the same time needed for a shared account",
+    )
+    share_networks_quantile: float = setting(
+        0.99,
+        range=SHARE,
+        unit="quantile",
+        label="Peers' quantile of outside networks",
+        help="the peers' quantile of outside networks per window that is compared",
+    )
+    share_networks_factor: float = setting(
+        2.0,
+        range=POSITIVE,
+        unit="times",
+        label="Times the peers' outside networks for a shared account",
+        help="more outside networks than this x the peers' quantile",
+    )
+    share_min_networks: int = setting(
+        8,
+        range=Range(2),
+        unit="networks",
+        label="Fewest outside networks for a shared account",
+        help="... and at least this many outside networks",
+    )
+    share_network_ratio: float = setting(
+        0.75,
+        range=OPEN_SHARE,
+        unit="share",
+        label="Share of sessions on a new network for a shared account",
+        help="... or at least share_min_networks, a new one for this share of its sessions",
+    )
+    shared_ip_window_days: int = setting(
+        14,
+        range=AT_LEAST_ONE,
+        unit="days",
+        label="Window for a shared outside network (days)",
+        help="shared outside network: shared_ip_window_users people on one non-campus IP within "
+        "this many days",
+    )
+    shared_ip_window_users: int = setting(
+        8,
+        range=Range(2),
+        unit="users",
+        label="People on one outside IP that make a shared network",
+        help="... this many people on one non-campus IP within shared_ip_window_days",
+    )
+    shared_ip_spike_share: float = setting(
+        0.5,
+        range=SHARE,
+        unit="share",
+        label="Share of the IP's people in one window for high concern",
+        help="high when that window holds at least this share of the IP's people, else medium",
+    )
+    stale_years: float = setting(
+        1.0,
+        range=POSITIVE,
+        unit="years",
+        label="Years since the cohort ended for an old account",
+        help="old account in use: the cohort ended over this many years before the log begins ...",
+    )
+    stale_min_days: int = setting(
+        12,
+        range=AT_LEAST_ONE,
+        unit="days",
+        label="Days of reading for an old account in use",
+        help="... and the account reads on this many days within one share_window_days window",
+    )
+    stale_min_views: int = setting(
+        150,
+        range=AT_LEAST_ONE,
+        unit="views",
+        label="Views for an old account in use",
+        help="... or this many pages within one share_window_days window",
+    )
+    unknown_week_quantile: float = setting(
+        0.99,
+        range=SHARE,
+        unit="quantile",
+        label="Quantile of busiest weeks for an unknown account",
+        help="unknown account: medium (not low) when it names a missing cohort, is on two IPs at "
+        "once on share_min_days days, or its busiest week is above this quantile of all accounts'",
+    )
+    campus_ip_min_share: float = setting(
+        0.02,
+        range=SHARE,
+        unit="share",
+        label="Share of all views that makes an IP the campus",
+        help="an IP with this share of all views from shared_ip_min_users people",
+        note="campus NAT (never a scraper or a shared outside network): campus_ips; any IP with "
+        "campus_ip_min_share of all views from shared_ip_min_users people; any IP used by "
+        "campus_weekly_users people in each of campus_min_weeks weeks",
+    )
+    shared_ip_min_users: int = setting(
+        25,
+        range=Range(2),
+        unit="users",
+        label="Users on one IP that make it a shared (campus) address",
+        help="... from at least this many people",
+    )
+    campus_weekly_users: int = setting(
+        10,
+        range=Range(2),
+        unit="users",
+        label="People a week on one IP that make it the campus",
+        help="an IP used by this many people in each of campus_min_weeks weeks",
+    )
+    campus_min_weeks: int = setting(
+        8,
+        range=AT_LEAST_ONE,
+        unit="weeks",
+        label="Weeks of classroom use that make an IP the campus",
+        help="... in this many weeks",
+    )
+    campus_ips: tuple[str, ...] = setting(
+        (), label="Campus IP addresses", help="IP addresses known to be the campus"
+    )
 
 
 @dataclass(frozen=True)
 class Q5Config:
-    policy_date: dt.date = dt.date(2019, 6, 1)
-    lesson_home_min_share: float = (
-        0.8  # a lesson's home track holds this share of the reading rates
+    """Question 5: reading across programs after the 2019 shut-off."""
+
+    policy_date: dt.date = setting(
+        dt.date(2019, 6, 1),
+        unit="date",
+        label="Date cross-program access should have stopped",
+        help="the date of the policy (YYYY-MM-DD)",
     )
-    lesson_home_min_views: int = 20  # fewer enrolled views: the lesson takes its module's home
-    lesson_home_overrides: dict[str, str] = field(default_factory=dict)
-    min_drop: float = 0.5  # a change point is a shut-off only if the rate falls by this share
-    min_log_likelihood_ratio: float = 10.0  # ...and beats "no change" by this log-likelihood
-    min_segment_days: int = 14  # days with views needed on each side of a change point
-    bootstrap_reps: int = 200  # resamples of days for the change point's interval
-    interval: float = 0.9  # coverage of that interval
-    seed: int = 2019  # numpy seed of the bootstrap (same data, same interval)
+    lesson_home_min_share: float = setting(
+        0.8,
+        range=OPEN_SHARE,
+        unit="share",
+        label="Share of a module's views that makes it a track's own",
+        help="the leading track's share of the reading rates needed for a home (below: shared)",
+        note="A lesson's home track is the track whose own enrolled students read it: each "
+        "track's enrolled views of the lesson per enrolled lesson view of that track, and the "
+        "leading track's share of those rates must be at least lesson_home_min_share (below: "
+        "shared material, no home).",
+    )
+    lesson_home_min_views: int = setting(
+        20,
+        range=AT_LEAST_ONE,
+        unit="views",
+        label="Fewest enrolled views for a lesson's own home",
+        help="a lesson with fewer enrolled views takes its module's home (same rule)",
+    )
+    lesson_home_overrides: dict[str, str] = setting(
+        {},
+        label="Modules assigned to a track by hand",
+        help='"module" or "module/lesson" = "data_science" | "web_dev"',
+    )
+    min_drop: float = setting(
+        0.5,
+        range=OPEN_SHARE,
+        unit="share",
+        label="Smallest relative drop reported as a change",
+        help="a shut-off needs the cross-program rate to fall by at least this (0.5 = halved)",
+    )
+    min_log_likelihood_ratio: float = setting(
+        10.0,
+        unit="log-likelihood ratio",
+        label="Evidence needed for a change point (log-likelihood ratio)",
+        help='... and the two-level split to beat "no change" by this Poisson log-likelihood ratio',
+    )
+    min_segment_days: int = setting(
+        14,
+        range=AT_LEAST_ONE,
+        unit="days",
+        label="Fewest days on each side of a change",
+        help="days with student lesson views needed on each side of the change point",
+    )
+    bootstrap_reps: int = setting(
+        200,
+        range=AT_LEAST_ONE,
+        unit="resamples",
+        label="Resamples for the interval",
+        help="resamples of days for the change point's interval",
+    )
+    interval: float = setting(
+        0.9,
+        range=PROBABILITY,
+        unit="probability",
+        label="Coverage of the interval",
+        help="coverage of that interval (0.9 = 5th to 95th percentile)",
+    )
+    seed: int = setting(
+        2019,
+        unit="id",
+        label="Random seed",
+        help="numpy seed of the bootstrap: same data, same interval",
+    )
 
 
 @dataclass(frozen=True)
 class Q6Config:
-    top_n: int = 10
-    min_days_after_end: int = 1
-    min_alumni: int = 5  # programs with fewer returning graduates are not charted or named
+    """Question 6: what graduates keep reading."""
+
+    top_n: int = setting(
+        10,
+        range=AT_LEAST_ONE,
+        unit="lessons",
+        label="Items listed per program",
+        help="topics listed per program",
+    )
+    min_days_after_end: int = setting(
+        1,
+        unit="days",
+        label="Days after the cohort's end before a view counts as alumni use",
+        help="views this many days after the cohort's end count as alumni use",
+    )
+    min_alumni: int = setting(
+        5,
+        unit="students",
+        label="Fewest alumni readers for a program to be charted",
+        help="a program with fewer returning graduates is reported but not charted or named in "
+        "the answer (one or two readers show no pattern)",
+    )
 
 
 @dataclass(frozen=True)
 class Q7Config:
-    min_views: int = 5
-    bottom_n: int = 10
+    """Question 7: the least-read lessons."""
+
+    min_views: int = setting(
+        5,
+        unit="views",
+        label="Fewest views for a lesson to count",
+        help="lessons with fewer student views form the rarely read group",
+    )
+    bottom_n: int = setting(
+        10,
+        range=AT_LEAST_ONE,
+        unit="lessons",
+        label="Least accessed lessons listed per program",
+        help="least accessed lessons listed per program",
+    )
 
 
 @dataclass(frozen=True)
 class Q8Config:
-    top_n: int = 5
-    campus_share_floor: float = 0.05  # campus -> remote: first month staying below this share
-    stub_program_max_share: float = 0.001  # at most this share of student views: a stub program
-    burst_min_share: float = 0.2  # no-cohort bursts: months with this share of the peak month
+    """Question 8: anything else leadership should know."""
+
+    top_n: int = setting(
+        5, range=AT_LEAST_ONE, unit="items", label="Items listed per program", help="items listed"
+    )
+    campus_share_floor: float = setting(
+        0.05,
+        range=SHARE,
+        unit="share",
+        label="Campus share below which teaching counts as remote",
+        help="campus -> remote: the month the campus-IP share of views stays below this",
+    )
+    stub_program_max_share: float = setting(
+        0.001,
+        range=SHARE,
+        unit="share",
+        label="Largest share of student views for a stub program",
+        help="a program with at most this share of cohort views is a stub (test program)",
+    )
+    burst_min_share: float = setting(
+        0.2,
+        range=SHARE,
+        unit="share",
+        label="Share of the busiest month that makes a burst of rows without a cohort",
+        help="no-cohort bursts: months with at least this share of the busiest month's rows",
+    )
 
 
 @dataclass(frozen=True)
 class AcquireConfig:
-    connect_timeout_seconds: float = 10.0  # give up connecting to MySQL after this long
-    read_timeout_seconds: float = 300.0  # a server silent this long mid-query is treated as gone
+    """Reading the MySQL source."""
+
+    connect_timeout_seconds: float = setting(
+        10.0,
+        range=POSITIVE,
+        unit="seconds",
+        label="Connection timeout (seconds)",
+        help="give up connecting to MySQL after this long (exit 4)",
+    )
+    read_timeout_seconds: float = setting(
+        300.0,
+        range=POSITIVE,
+        unit="seconds",
+        label="Read timeout (seconds)",
+        help="a server silent this long mid-query counts as gone (exit 4)",
+    )
 
 
 @dataclass(frozen=True)
 class SiteConfig:
-    # Public URL of the published site (the email links to it; CURRICULUM_SITE_URL overrides). Empty:
-    # the build notes it and the email says the report is in the site folder. Placeholder domains
-    # (example.org, .test, .invalid, ...) count as empty.
-    base_url: str = ""
-    title: str = "Curriculum insights"
-    # Headers of the ready-to-send email (_build/email.eml), e.g. "Name <name@school.edu>"; empty: the
-    # .eml has no such header and the build says so.
-    email_from: str = ""
-    email_to: str = ""
+    """The published site and the email."""
+
+    base_url: str = setting(
+        "",
+        label="Public address of the site",
+        help="public URL of the published site, linked from the email (CURRICULUM_SITE_URL "
+        "overrides); empty: the build notes it and the email says the report is in the _site "
+        "folder (placeholder domains such as example.org, .test, .invalid count as empty)",
+    )
+    title: str = setting("Curriculum insights", label="Site title", help="title of the site")
+    email_from: str = setting(
+        "",
+        label="Email sender",
+        help='From header of the ready-to-send email (_build/email.eml), e.g. "Name '
+        '<name@school.edu>"; empty: no such header and the build says so',
+    )
+    email_to: str = setting(
+        "",
+        label="Email recipients",
+        help="To header of the ready-to-send email; empty: no such header and the build says so",
+    )
 
 
 @dataclass(frozen=True)
 class PrivacyConfig:
-    mode: str = "public"  # "public" masks IPs in everything published; "internal" shows them
+    """What published outputs may show (CURRICULUM_PRIVACY overrides)."""
+
+    mode: str = setting(
+        "public",
+        label="Privacy mode",
+        help='"public" masks IPs in everything published; "internal" shows them',
+    )
 
 
 @dataclass(frozen=True)
 class PathsConfig:
-    data_dir: Path = PROJECT_ROOT / "data"
-    site_dir: Path = PROJECT_ROOT / "_site"
-    build_dir: Path = PROJECT_ROOT / "_build"
-    # The embedded demo and the real reference tables ship with the project: --data-dir moves the
-    # snapshot, not them.
-    demo_dir: Path = PROJECT_ROOT / "data" / "demo"
-    reference_dir: Path = PROJECT_ROOT / "data" / "reference"
-    # Pickled Report + Config written by render before executing the pages (CURRICULUM_REPORT, set by
-    # render for the page kernels only); None: pages compute the report themselves.
-    report_cache: Path | None = None
+    """Where data and outputs live (defaults: folders of the project)."""
+
+    data_dir: Path = setting(
+        PROJECT_ROOT / "data",
+        label="Data folder",
+        help="where the snapshot lives (CURRICULUM_DATA_DIR, --data-dir)",
+        in_file=False,
+    )
+    site_dir: Path = setting(
+        PROJECT_ROOT / "_site", label="Site folder", help="the published site", in_file=False
+    )
+    build_dir: Path = setting(
+        PROJECT_ROOT / "_build",
+        label="Build folder",
+        help="findings, slide, email and other build outputs",
+        in_file=False,
+    )
+    demo_dir: Path = setting(
+        PROJECT_ROOT / "data" / "demo",
+        label="Demo data folder",
+        help="the embedded demo dataset (ships with the project: --data-dir does not move it)",
+        in_file=False,
+    )
+    reference_dir: Path = setting(
+        PROJECT_ROOT / "data" / "reference",
+        label="Reference data folder",
+        help="the real reference tables (ship with the project: --data-dir does not move them)",
+        in_file=False,
+    )
+    report_cache: Path | None = setting(
+        None,
+        label="Report cache",
+        help="pickled report + config written by render for the page kernels "
+        "(CURRICULUM_REPORT, set by render only); unset: pages compute the report",
+        in_file=False,
+    )
 
     @property
     def snapshot_dir(self) -> Path:
@@ -264,8 +936,8 @@ class Config:
     site: SiteConfig = field(default_factory=SiteConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
-    db_url: str | None = None
-    source_file: Path | None = None
+    db_url: str | None = None  # CURRICULUM_DB_URL only
+    source_file: Path | None = None  # the file the settings came from (set by load_config)
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -274,6 +946,143 @@ class Config:
         if program_id is None:
             return "No cohort"
         return self.programs.labels.get(program_id, f"Program {program_id}")
+
+
+# --- reading the declarations ----------------------------------------------------------------------------
+
+
+def _sections() -> Iterator[tuple[str, type]]:
+    """(name, dataclass) of every section of Config, in declaration order."""
+    for section in dataclasses.fields(Config):
+        factory = section.default_factory
+        if isinstance(factory, type) and dataclasses.is_dataclass(factory):
+            yield section.name, factory
+
+
+def _declarations() -> dict[str, Setting]:
+    found: dict[str, Setting] = {}
+    for section, cls in _sections():
+        for item in dataclasses.fields(cls):
+            declared = item.metadata.get(_META)
+            if not isinstance(declared, Setting):
+                raise TypeError(f"{section}.{item.name} is not declared with setting()")
+            found[f"{section}.{item.name}"] = dataclasses.replace(
+                declared, key=f"{section}.{item.name}"
+            )
+    return found
+
+
+SETTINGS: dict[str, Setting] = _declarations()  # "section.name" -> its declaration, in file order
+# Range rules stricter than DEFAULT_RANGE (derived from the declarations; kept for callers and tests).
+RANGES: dict[str, Range] = {key: s.range for key, s in SETTINGS.items() if s.range is not None}
+
+
+def describe(key: str, section: str | None = None) -> Setting:
+    """The declaration of a setting: `describe("q4.share_min_days").label`. A bare name
+    ("share_min_days") is looked up in `section` first, then in every section in order; KeyError
+    when no section has it."""
+    if key in SETTINGS:
+        return SETTINGS[key]
+    if "." not in key:
+        if section is not None and f"{section}.{key}" in SETTINGS:
+            return SETTINGS[f"{section}.{key}"]
+        for declared in SETTINGS.values():
+            if declared.name == key:
+                return declared
+    raise KeyError(key)
+
+
+# --- the commented configuration file, generated from the declarations -----------------------------------
+
+FILE_HEADER = """\
+# curriculum-insights configuration: every threshold, label and alias the analysis uses.
+# Generated from the declarations in src/analysis/config.py (`make config-file`); a test checks this file
+# equals that output, so change a default, range or help there and regenerate.
+# Values here override those defaults; missing keys keep the defaults.
+# Environment variables (read only in src/analysis/config.py):
+#   CURRICULUM_DB_URL    SQLAlchemy URL of the MySQL source (e.g. mysql+pymysql://user:pw@host:3306/curriculum_logs)
+#   CURRICULUM_DATA_DIR  where the snapshot lives (default: ./data)
+#   CURRICULUM_SITE_URL  public base URL of the published site (used in the email)
+#   CURRICULUM_PRIVACY   public (default: IPs masked) or internal (full IPs)
+#   CURRICULUM_CONFIG    path to another file like this one
+#   CURRICULUM_REPORT    (internal) pickled report the page kernels read; set by `render`, not by users
+"""
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_WIDTH = 100
+
+
+def _comment(text: str, indent: str = "") -> list[str]:
+    """`text` as comment lines; a bracketed tail ("[days, >= 1]") is never split."""
+    head, bracket, tail = text.partition(" [")
+    glued = head + (bracket + tail.replace(" ", "\0") if bracket else "")
+    lines = textwrap.wrap(
+        glued,
+        _WIDTH - 2,
+        initial_indent=f"# {indent}",
+        subsequent_indent=f"# {indent}    " if indent else "# ",
+        break_on_hyphens=False,
+    )
+    return [line.replace("\0", " ") for line in lines]
+
+
+def _toml_key(key: Any) -> str:
+    text = str(key)
+    return text if _BARE_KEY.match(text) else json.dumps(text, ensure_ascii=False)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dt.date | Path | str):
+        return json.dumps(str(value), ensure_ascii=False)
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML form for {value!r}")
+
+
+def _help_line(declared: Setting) -> list[str]:
+    facts = [declared.unit] if declared.unit else []
+    if declared.numeric:
+        facts.append(declared.allowed.describe())
+    extra = f" [{', '.join(facts)}]" if facts else ""
+    return _comment(declared.help + extra)
+
+
+def default_toml() -> str:
+    """The commented curriculum-insights.toml, from the declarations (the shipped file equals it)."""
+    lines = [FILE_HEADER.rstrip("\n")]
+    for section, cls in _sections():
+        declared = [s for s in SETTINGS.values() if s.section == section]
+        doc = inspect.cleandoc(cls.__doc__ or "")
+        if not any(s.in_file for s in declared):
+            lines += ["", *_comment(f"[{section}] can be set here too. {doc}")]
+            lines += [line for s in declared for line in _comment(f"{s.name}: {s.help}", "  ")]
+            continue
+        lines += [
+            "",
+            f"[{section}]",
+            *(line for par in doc.split("\n\n") for line in _comment(par)),
+        ]
+        tables: list[Setting] = []
+        for s in declared:
+            value = s.default if s.ship is None else s.ship
+            if isinstance(value, dict) and not s.flatten:
+                tables.append(s)
+                continue
+            if s.note:
+                lines += _comment(s.note)
+            lines += _help_line(s)
+            if isinstance(value, dict):
+                lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()]
+            else:
+                lines.append(f"{s.name} = {_toml_value(value)}")
+        for s in tables:
+            value = s.default if s.ship is None else s.ship
+            lines += ["", f"[{section}.{s.name}]", *_comment(s.note), *_help_line(s)]
+            lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()]
+    return "\n".join(lines) + "\n"
 
 
 def _coerce(value: Any, target: Any, where: str) -> Any:
@@ -342,121 +1151,16 @@ def _merge(section: Any, overrides: Any, where: str) -> Any:
 # --- ranges, checked once when the configuration loads ---------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Range:
-    """Allowed interval of a numeric setting; `open_low`/`open_high` exclude the bound itself."""
-
-    low: float | None = None
-    high: float | None = None
-    open_low: bool = False
-    open_high: bool = False
-
-    def admits(self, value: float) -> bool:
-        if self.low is not None and (value < self.low or (self.open_low and value == self.low)):
-            return False
-        return not (
-            self.high is not None and (value > self.high or (self.open_high and value == self.high))
-        )
-
-    def describe(self) -> str:
-        low = "" if self.low is None else f"{'>' if self.open_low else '>='} {self.low:g}"
-        high = "" if self.high is None else f"{'<' if self.open_high else '<='} {self.high:g}"
-        return " and ".join(part for part in (low, high) if part)
-
-
-AT_LEAST_ONE = Range(1)
-POSITIVE = Range(0, open_low=True)
-SHARE = Range(0, 1)  # a share or quantile: 0..1
-PROBABILITY = Range(0, 1, open_low=True, open_high=True)
-# Every number must be finite and >= 0 (DEFAULT_RANGE); these settings are stricter. Keys are
-# "section.field"; a test checks each names an existing setting. One line per setting merges easily.
-RANGES: dict[str, Range] = {
-    "time.min_active_days_for_low_usage": AT_LEAST_ONE,
-    "q1.top_k": AT_LEAST_ONE,
-    "q1.min_cohorts": AT_LEAST_ONE,
-    "q2.min_views": AT_LEAST_ONE,
-    "q2.min_ratio_low": POSITIVE,
-    "q2.min_share_ratio_low": POSITIVE,
-    "q2.confidence": PROBABILITY,
-    "q2.min_students": AT_LEAST_ONE,
-    "q2.min_window_in_data": SHARE,
-    "q2.max_cases_per_program": AT_LEAST_ONE,
-    "q3.min_enrolled_days": AT_LEAST_ONE,
-    "q3.low_z": POSITIVE,
-    "q3.low_share_of_median": Range(0, 1, open_low=True),
-    "q3.near_zero_share_of_median": SHARE,
-    "q3.trickle_max_share_of_median": Range(0, 1, open_low=True),
-    "q3.dropout_min_early_share": SHARE,
-    "q3.max_views_per_active_day": POSITIVE,
-    "q3.dropout_days": AT_LEAST_ONE,
-    "q3.dropout_cohort_factor": POSITIVE,
-    "q3.min_peers": AT_LEAST_ONE,
-    "q3.same_person_max_ip_users": AT_LEAST_ONE,
-    "q3.dropout_max_rate_ratio": Range(0, 1, open_low=True),
-    "q3.bulk_quantile": Range(0, 0.5, open_high=True),
-    "q4.session_gap_seconds": AT_LEAST_ONE,
-    "q4.scrape_window_seconds": AT_LEAST_ONE,
-    "q4.scrape_min_pages": Range(2),
-    "q4.scrape_min_distinct": AT_LEAST_ONE,
-    "q4.slow_min_pages": Range(3),
-    "q4.scrape_max_spread": POSITIVE,
-    "q4.sweep_min_share": SHARE,
-    "q4.episode_gap_hours": POSITIVE,
-    "q4.probe_episode_days": POSITIVE,
-    "q4.heavy_day_min_views": AT_LEAST_ONE,
-    "q4.heavy_pop_quantile": SHARE,
-    "q4.heavy_own_z": POSITIVE,
-    "q4.heavy_own_times": Range(1, open_low=True),
-    "q4.heavy_own_floor": Range(1, open_low=True),
-    "q4.heavy_min_days": AT_LEAST_ONE,
-    "q4.share_window_days": AT_LEAST_ONE,
-    "q4.share_slot_minutes": AT_LEAST_ONE,
-    "q4.share_min_days": AT_LEAST_ONE,
-    "q4.share_networks_quantile": SHARE,
-    "q4.share_networks_factor": POSITIVE,
-    "q4.share_min_networks": Range(2),
-    "q4.share_network_ratio": Range(0, 1, open_low=True),
-    "q4.shared_ip_window_days": AT_LEAST_ONE,
-    "q4.shared_ip_window_users": Range(2),
-    "q4.shared_ip_spike_share": SHARE,
-    "q4.stale_years": POSITIVE,
-    "q4.stale_min_days": AT_LEAST_ONE,
-    "q4.stale_min_views": AT_LEAST_ONE,
-    "q4.unknown_week_quantile": SHARE,
-    "q4.campus_ip_min_share": SHARE,
-    "q4.shared_ip_min_users": Range(2),
-    "q4.campus_weekly_users": Range(2),
-    "q4.campus_min_weeks": AT_LEAST_ONE,
-    "q5.lesson_home_min_share": Range(0, 1, open_low=True),
-    "q5.lesson_home_min_views": AT_LEAST_ONE,
-    "q5.min_drop": Range(0, 1, open_low=True),
-    "q5.min_segment_days": AT_LEAST_ONE,
-    "q5.bootstrap_reps": AT_LEAST_ONE,
-    "q5.interval": PROBABILITY,
-    "q6.top_n": AT_LEAST_ONE,
-    "q7.bottom_n": AT_LEAST_ONE,
-    "q8.top_n": AT_LEAST_ONE,
-    "q8.campus_share_floor": SHARE,
-    "q8.stub_program_max_share": SHARE,
-    "q8.burst_min_share": SHARE,
-    "acquire.connect_timeout_seconds": POSITIVE,
-    "acquire.read_timeout_seconds": POSITIVE,
-}
-DEFAULT_RANGE = Range(0)
-
-
 def validate(config: Config, where: str = "configuration") -> None:
-    """Every numeric setting finite and in range (RANGES, else >= 0); the first fault is named."""
-    for section in dataclasses.fields(config):
-        value = getattr(config, section.name)
-        if not dataclasses.is_dataclass(value):
-            continue
+    """Every numeric setting finite and in its declared range (else >= 0); the first fault is named."""
+    for section, _ in _sections():
+        value = getattr(config, section)
         for item in dataclasses.fields(value):
             number = getattr(value, item.name)
             if isinstance(number, bool) or not isinstance(number, int | float):
                 continue
-            key = f"{section.name}.{item.name}"
-            allowed = RANGES.get(key, DEFAULT_RANGE)
+            key = f"{section}.{item.name}"
+            allowed = SETTINGS[key].allowed
             if not math.isfinite(number) or not allowed.admits(number):
                 raise ConfigError(f"{where}: {key} must be {allowed.describe()}, got {number!r}")
 
@@ -546,3 +1250,9 @@ def load_config(
         privacy=privacy,
         db_url=env.get("CURRICULUM_DB_URL") or config.db_url,
     )
+
+
+if (
+    __name__ == "__main__"
+):  # `python -m analysis.config > curriculum-insights.toml` (make config-file)
+    print(default_toml(), end="")

@@ -37,6 +37,7 @@ from typing import Any
 
 import polars as pl
 
+from analysis import config as settings
 from analysis.config import Config, load_config
 from analysis.publish import privacy
 from analysis.publish.tables import table_html
@@ -50,47 +51,6 @@ _ABSOLUTE_PATH = re.compile(
     r"(?<![\w.:/])(?:/[^\s/,;]+)+/([^\s/,;]+)|[A-Za-z]:\\(?:[^\s\\,;]+\\)*([^\s\\,;]+)"
 )
 
-# Readable names of the settings the questions report (their `parameters`); a question module may define
-# its own SETTING_LABELS, which win (setting_label()).
-SETTING_LABELS: dict[str, str] = {
-    "top_k": "Places that count as a cohort's top lessons",
-    "min_cohorts": "Fewest cohorts for a program to be ranked",
-    "min_views": "Fewest views for a lesson to count",
-    "max_cases_per_program": "Most cases listed per program",
-    "lesson_home_min_share": "Share of a module's views that makes it a track's own",
-    "lesson_home_overrides": "Modules assigned to a track by hand",
-    "min_enrolled_days": "Fewest enrolled days for a student to be judged",
-    "max_views_per_active_day": "Most lesson views per active day for a low user",
-    "dropout_days": "Days of silence that make a drop-out",
-    "dropout_cohort_factor": "Drop-out silence, as a multiple of the cohort's usual gap",
-    "dropout_max_rate_ratio": "Drop-out: largest share of the cohort's reading rate",
-    "bulk_quantile": "Share of the lowest users looked at",
-    "min_peers": "Fewest cohort peers to compare with",
-    "same_person_max_ip_users": "Most users on an IP for accounts to look like one person",
-    "scrape_window_seconds": "Scraping window (seconds)",
-    "scrape_min_pages": "Pages in the window that make a scraping burst",
-    "scrape_min_distinct": "Distinct pages in the window that make a scraping burst",
-    "heavy_day_min_views": "Fewest views for an abnormally heavy day",
-    "shared_ip_min_users": "Users on one IP that make it a shared (campus) address",
-    "campus_ip_min_share": "Share of all views that makes an IP the campus",
-    "campus_ips": "Campus IP addresses",
-    "policy_date": "Date cross-program access should have stopped",
-    "min_drop": "Smallest relative drop reported as a change",
-    "min_log_likelihood_ratio": "Evidence needed for a change point (log-likelihood ratio)",
-    "min_segment_days": "Fewest days on each side of a change",
-    "bootstrap_reps": "Resamples for the interval",
-    "interval": "Coverage of the interval",
-    "seed": "Random seed",
-    "top_n": "Items listed per program",
-    "min_days_after_end": "Days after the cohort's end before a view counts as alumni use",
-    "min_alumni": "Fewest alumni readers for a program to be charted",
-    "bottom_n": "Least accessed lessons listed per program",
-    "campus_share_floor": "Campus share below which teaching counts as remote",
-    "stub_program_max_share": "Largest share of student views for a stub program",
-    "burst_min_share": "Share of the busiest month that makes a burst of rows without a cohort",
-    "duplicate_max_ip_users": "Most users on an IP for a possible duplicate identity",
-    "duplicate_max_gap_days": "Most days between two accounts of one person",
-}
 # Readable names of the snapshot manifest's fields (Methods page); fields not listed are not shown.
 MANIFEST_LABELS: dict[str, str] = {
     "source": "Source",
@@ -255,15 +215,20 @@ def chart_description(spec: dict[str, Any]) -> str:
 
 
 def setting_label(key: str, number: int | None = None) -> str:
-    """A setting's readable name: the question module's own SETTING_LABELS (when it has them), then
-    the shared SETTING_LABELS, else the key in words."""
+    """A setting's readable name, from its declaration in config.py (`q{number}` first, then any
+    section); a value fixed in a question's code takes the module's SETTING_LABELS; else the key in
+    words."""
+    try:
+        return settings.describe(key, f"q{number}" if number is not None else None).label
+    except KeyError:
+        pass
     if number is not None:
         from analysis.questions import QUESTIONS
 
         labels = getattr(QUESTIONS[number], "SETTING_LABELS", {})
         if key in labels:
-            return labels[key]
-    return SETTING_LABELS.get(key, key.replace("_", " ").capitalize())
+            return str(labels[key])
+    return key.replace("_", " ").capitalize()
 
 
 @dataclass
@@ -405,27 +370,25 @@ def tables(result: Any, start: int = 0):
 def config_key(config: Config, number: int, key: str) -> str:
     """Where a question's setting lives in curriculum-insights.toml ('[q7] min_views'), or that it is
     fixed in the code."""
-    import dataclasses
-
-    sections = [f"q{number}"] + [f.name for f in dataclasses.fields(config)]
-    for section in sections:
-        part = getattr(config, section, None)
-        if dataclasses.is_dataclass(part) and key in {f.name for f in dataclasses.fields(part)}:
-            return f"[{section}] {key}"
-    return "fixed in the code"
+    try:
+        declared = settings.describe(key, f"q{number}")
+    except KeyError:
+        return "fixed in the code"
+    return f"[{declared.section}] {declared.name}"
 
 
-# Settings whose whole numbers are identifiers, not amounts: a seed or a year is "2019", not "2,019".
+# Values fixed in the code whose whole numbers are identifiers (declared settings say so by their unit).
 _IDENTIFIER_SETTINGS = ("seed", "year", "_id")
 
 
-def fmt_setting(key: str, value: Any) -> str:
-    """A setting's value as text: like fmt(), but identifiers (seeds, years, ids) print bare."""
-    if (
-        isinstance(value, int)
-        and not isinstance(value, bool)
-        and key.endswith(_IDENTIFIER_SETTINGS)
-    ):
+def fmt_setting(key: str, value: Any, number: int | None = None) -> str:
+    """A setting's value as text: like fmt(), but identifiers (a seed, a year, an id: unit "id" in the
+    declaration) print bare, "2019", not "2,019"."""
+    try:
+        identifier = settings.describe(key, f"q{number}" if number is not None else None).identifier
+    except KeyError:
+        identifier = key.endswith(_IDENTIFIER_SETTINGS)
+    if isinstance(value, int) and not isinstance(value, bool) and identifier:
         return str(value)
     return fmt(value)
 
@@ -436,7 +399,7 @@ def settings_frame(parameters: dict[str, Any], number: int) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "Setting": [setting_label(str(k), number) for k in parameters],
-            "Value": [fmt_setting(str(k), v) for k, v in parameters.items()],
+            "Value": [fmt_setting(str(k), v, number) for k, v in parameters.items()],
             "Where to change it": [config_key(config, number, str(k)) for k in parameters],
         },
         schema={"Setting": pl.String, "Value": pl.String, "Where to change it": pl.String},

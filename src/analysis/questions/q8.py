@@ -23,6 +23,12 @@ from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
 
 TITLE = "Anything else leadership should know?"
+# Readers' names of the values fixed in this module's code that `parameters` reports (settings in
+# config.py carry their own labels).
+SETTING_LABELS = {
+    "duplicate_max_ip_users": "Most users on an IP for a possible duplicate identity",
+    "duplicate_max_gap_days": "Most days between two accounts of one person",
+}
 SIMULATED_CAVEAT = (
     "The data is simulated (calibrated to the real log's published facts): the findings illustrate what "
     "the checks detect, not the real curriculum's history."
