@@ -132,24 +132,24 @@ def report_for(snapshot: Snapshot, config: Config, lenient: bool = False):
     """compute_report on an in-memory snapshot; a question module not written yet gets a stub."""
     from analysis import report as report_module
     from analysis.prepare import prepare
-    from analysis.questions import TITLES
+    from analysis.questions import REGISTRY
     from analysis.results import QuestionResult
 
     prepared = report_module.materialize(prepare(snapshot, config))
     results = {}
-    for number in range(1, 9):
-        if importlib.util.find_spec(f"analysis.questions.q{number}") is None:
+    for number, name in REGISTRY.items():
+        if importlib.util.find_spec(name) is None:
             results[number] = QuestionResult(
-                number, TITLES[number], f"Question {number} is not answered yet.", [], "-"
+                number, f"Question {number}", f"Question {number} is not answered yet.", [], "-"
             )
             continue
-        module = importlib.import_module(f"analysis.questions.q{number}")
+        module = importlib.import_module(name)
         try:
             results[number] = module.answer(snapshot, config, prepared)
         except Exception as exc:  # lenient: develop the pages while a question module is unfinished
             if not lenient:
                 raise
-            results[number] = QuestionResult(number, TITLES[number], f"failed: {exc}", [], "-")
+            results[number] = QuestionResult(number, module.TITLE, f"failed: {exc}", [], "-")
     return report_module.Report(
         dataset=report_module.dataset_description(snapshot), results=results, config=config
     )

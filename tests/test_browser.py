@@ -24,11 +24,13 @@ from urllib.parse import urlparse
 
 import pytest
 
+from analysis.questions import NUMBERS
+
 ROOT = Path(__file__).resolve().parent.parent
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 PAGES = [
     "index.html",
-    *(f"questions/q{n}.html" for n in range(1, 9)),
+    *(f"questions/q{n}.html" for n in NUMBERS),
     "methods.html",
     "search.html",
 ]

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from analysis.publish.render import cell_options, split_front_matter
+from analysis.questions import NUMBERS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = Path(__file__).resolve().parent / "quarto_schema"
@@ -272,7 +273,7 @@ def check_cells(text: str, where: str) -> list[str]:
 def test_every_source_is_found() -> None:
     names = {str(p.relative_to(ROOT)) for p in SOURCES}
     assert {"index.qmd", "methods.qmd", "slide.qmd", "email.qmd"} <= names
-    assert {f"questions/q{n}.qmd" for n in range(1, 9)} <= names
+    assert {f"questions/q{n}.qmd" for n in NUMBERS} <= names
 
 
 def test_quarto_yml_uses_only_quarto_options() -> None:

@@ -27,7 +27,15 @@ from analysis.errors import TargetError
 from analysis.publish import privacy
 from analysis.publish.common import NODE_MODULES, TEMPLATES, pandoc
 
-SITE_PAGES = ("index.qmd", *(f"questions/q{n}.qmd" for n in range(1, 9)), "methods.qmd")
+
+def site_pages() -> tuple[str, ...]:
+    """The site's .qmd pages in reading order: the summary, one per registered question, methods."""
+    from analysis.questions import numbers
+
+    return ("index.qmd", *(f"questions/q{n}.qmd" for n in numbers()), "methods.qmd")
+
+
+SITE_PAGES = site_pages()
 VEGA_ASSETS = {
     "vega.min.js": "vega/build/vega.min.js",
     "vega-lite.min.js": "vega-lite/build/vega-lite.min.js",

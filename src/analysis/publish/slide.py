@@ -38,6 +38,7 @@ from analysis.config import Config
 from analysis.errors import TargetError
 from analysis.publish import privacy
 from analysis.publish.common import TEMPLATES
+from analysis.questions import slide_bullets
 
 SLIDE_MIME = "application/vnd.curriculum-insights.slide+json"
 MAX_BULLETS = 4
@@ -48,7 +49,7 @@ CLAUSE_BREAK = re.compile(r"[;:,](?=\s)|\s—\s")
 MIN_CLAUSE_WORDS = 4  # a clipped bullet keeps at least this many words, else it is cut at the limit
 MIN_PT = 16  # smallest text on the slide (footer, bullets)
 # After the lead bullet, the questions whose headlines fill the slide, most important first.
-BULLET_QUESTIONS = (3, 5, 6, 1, 2, 8, 7)
+BULLET_QUESTIONS = slide_bullets()  # from the registry: the modules' SLIDE_RANK
 TIERS = ("high", "medium", "low")
 TIER_LABELS = {"high": "High risk", "medium": "Medium risk", "low": "Low risk"}
 TIER_COLOURS = {"high": "#b02a37", "medium": "#e08e0b", "low": "#6c757d", "": "#2780e3"}

@@ -18,6 +18,11 @@ from analysis.results import QuestionResult, join_words
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
 
+# Registry (analysis.questions.REGISTRY): number, navigation title, what the answer feeds.
+NUMBER = 1
+SHORT_TITLE = "Most consistent lessons"
+FEEDS = ("page", "slide bullet", "email")
+SLIDE_RANK = 4
 TITLE = "Which lesson attracts the most traffic consistently across cohorts?"
 RANKING_SIZE = 10  # lessons kept per program in `ranking`
 HEATMAP_LESSONS = 8  # lessons per program in `cohort_shares` (the heatmap)

@@ -40,6 +40,11 @@ from analysis.results import QuestionResult
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
 
+# Registry (analysis.questions.REGISTRY): number, navigation title, what the answer feeds.
+NUMBER = 2
+SHORT_TITLE = "A cohort's outlier lesson"
+FEEDS = ("page", "slide bullet", "email")
+SLIDE_RANK = 5
 TITLE = "Is there a cohort that referred to a lesson far more than other cohorts?"
 SIMULATED_CAVEAT = (
     "The data is simulated (calibrated to the real log's published facts): the simulator injected "

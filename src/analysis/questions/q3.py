@@ -22,6 +22,11 @@ from analysis.results import QuestionResult
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
 
+# Registry (analysis.questions.REGISTRY): number, navigation title, what the answer feeds.
+NUMBER = 3
+SHORT_TITLE = "Students who hardly use it"
+FEEDS = ("page", "slide bullet", "email")
+SLIDE_RANK = 1
 TITLE = (
     "Are there students who, when active, hardly access the curriculum? What do we know about them?"
 )

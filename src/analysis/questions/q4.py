@@ -36,6 +36,11 @@ from analysis.results import QuestionResult
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
 
+# Registry (analysis.questions.REGISTRY): number, navigation title, what the answer feeds.
+NUMBER = 4
+SHORT_TITLE = "Suspicious activity"
+FEEDS = ("page", "slide lead", "email")
+SLIDE_RANK = None  # not a bullet: the slide's lead finding
 TITLE = "Suspicious activity: users or machines that should not have access, web scraping, suspicious IPs?"
 
 __all__ = [

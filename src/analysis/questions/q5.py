@@ -41,6 +41,11 @@ from analysis.results import QuestionResult
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
 
+# Registry (analysis.questions.REGISTRY): number, navigation title, what the answer feeds.
+NUMBER = 5
+SHORT_TITLE = "Cross-program access"
+FEEDS = ("page", "slide bullet", "email")
+SLIDE_RANK = 2
 TITLE = "Did cross-program access (web dev <-> data science) stop in 2019, or earlier?"
 TOP_LESSONS = 10
 SIMULATED_CAVEAT = (

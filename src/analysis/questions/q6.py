@@ -21,6 +21,11 @@ from analysis.results import QuestionResult, join_words
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
 
+# Registry (analysis.questions.REGISTRY): number, navigation title, what the answer feeds.
+NUMBER = 6
+SHORT_TITLE = "What graduates keep reading"
+FEEDS = ("page", "slide bullet", "email")
+SLIDE_RANK = 3
 TITLE = "What topics do graduates keep referencing after graduation (per program)?"
 SIMULATED_CAVEAT = (
     "The data is simulated (calibrated to the real log's published facts, with alumni reading at a "

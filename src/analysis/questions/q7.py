@@ -31,6 +31,11 @@ from analysis.results import QuestionResult, join_words
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
 
+# Registry (analysis.questions.REGISTRY): number, navigation title, what the answer feeds.
+NUMBER = 7
+SHORT_TITLE = "Least-accessed lessons"
+FEEDS = ("page", "slide bullet", "email")
+SLIDE_RANK = 7
 TITLE = "Which lessons are least accessed?"
 SIMULATED_CAVEAT = (
     "The data is simulated (calibrated to the real log's published facts, including the share of "

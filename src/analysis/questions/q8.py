@@ -22,6 +22,11 @@ from analysis.results import QuestionResult, join_words
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
 
+# Registry (analysis.questions.REGISTRY): number, navigation title, what the answer feeds.
+NUMBER = 8
+SHORT_TITLE = "What else to know"
+FEEDS = ("page", "slide bullet", "email")
+SLIDE_RANK = 6
 TITLE = "Anything else leadership should know?"
 # Readers' names of the values fixed in this module's code that `parameters` reports (settings in
 # config.py carry their own labels).
