@@ -35,6 +35,7 @@ import argparse
 import contextlib
 import dataclasses
 import datetime as dt
+import itertools
 import json
 import math
 import os
@@ -366,7 +367,7 @@ def _compose(s: Scratch, args: argparse.Namespace, first: Measurement) -> tuple[
                 "scale": s.scale,
                 "composed_of": f"{pieces} simulations at scale {PIECE_SCALE:g}, seeds {args.seed + 1}..{seed}",
             }
-        )  # fmt: skip
+        )
     )
     size = s.logs.stat().st_size / 2**20
     note = (
@@ -570,7 +571,7 @@ def stage_refresh(s: Scratch, args: argparse.Namespace) -> tuple[Measurement | N
     rows = _new_day_rows(s, last_day)
     try:
         _load_scratch_db(args.db_url, s.cohorts, rows)
-    except Exception as exc:  # noqa: BLE001 - any database trouble means: skip this stage, say why
+    except Exception as exc:  # any database trouble means: skip this stage, say why
         first = str(exc).splitlines()[0][:160]
         return None, f"skipped: scratch MariaDB database unavailable ({first})"
     # The imported snapshot stands for one acquired earlier from this database (see bench/README.md).
@@ -767,7 +768,7 @@ def growth(results: dict) -> list[dict]:
         if len(points) < 2:
             continue
         slopes = []
-        for (n1, t1, m1, s1), (n2, t2, m2, s2) in zip(points, points[1:], strict=False):
+        for (n1, t1, m1, s1), (n2, t2, m2, s2) in itertools.pairwise(points):
             slopes.append(
                 {
                     "from": s1,

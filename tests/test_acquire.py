@@ -258,7 +258,7 @@ def test_error_raised_during_a_chunk_leaves_the_snapshot_intact(scratch, tmp_pat
     def server_gone(fetched: int) -> None:
         raise pymysql.err.OperationalError(2013, "Lost connection to server during query")
 
-    with pytest.raises(SourceError, match="cannot reach the MySQL server at 127.0.0.1:3306"):
+    with pytest.raises(SourceError, match=r"cannot reach the MySQL server at 127\.0\.0\.1:3306"):
         acquire(_url(name), target, progress=False, chunk_size=2, on_chunk=server_gone)
     assert _fingerprint(target) == before
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import itertools
 import shutil
 import sys
 import threading
@@ -207,7 +208,7 @@ def test_page_works_offline_fits_and_is_accessible(site, browser, name: str, wid
             "main h1, main h2, main h3, main h4", "els => els.map(e => +e.tagName[1])"
         )
         assert levels and levels[0] == 1 and levels.count(1) == 1
-        assert all(b - a <= 1 for a, b in zip(levels, levels[1:], strict=False)), levels
+        assert all(b - a <= 1 for a, b in itertools.pairwise(levels)), levels
         assert not errors, errors
         assert not foreign, foreign
         violations = axe_violations(page)

@@ -70,7 +70,7 @@ def test_bad_privacy_mode_is_refused() -> None:
 
 
 def test_missing_config_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="nope.toml"):
+    with pytest.raises(ConfigError, match=r"nope\.toml"):
         load_config(environ={"CURRICULUM_CONFIG": str(tmp_path / "nope.toml")})
 
 
@@ -135,7 +135,7 @@ def test_config_that_is_a_directory_or_not_utf8_is_one_error(tmp_path: Path) -> 
 def test_data_dir_naming_a_file_or_an_impossible_path_is_refused(tmp_path: Path) -> None:
     a_file = tmp_path / "file"
     a_file.write_text("x")
-    with pytest.raises(ConfigError, match="CURRICULUM_DATA_DIR: .* is not a directory"):
+    with pytest.raises(ConfigError, match=r"CURRICULUM_DATA_DIR: .* is not a directory"):
         load_config(environ={"CURRICULUM_DATA_DIR": str(a_file)})
     with pytest.raises(ConfigError, match="cannot be created"):
         load_config(environ={"CURRICULUM_DATA_DIR": str(a_file / "below" / "it")})
@@ -146,7 +146,7 @@ def test_data_dir_from_the_file_is_checked_too(tmp_path: Path) -> None:
     a_file.write_text("x")
     path = tmp_path / "c.toml"
     path.write_text(f'[paths]\ndata_dir = "{a_file}"\n')
-    with pytest.raises(ConfigError, match="paths.data_dir: .* is not a directory"):
+    with pytest.raises(ConfigError, match=r"paths\.data_dir: .* is not a directory"):
         load_config(path, environ={})
 
 

@@ -139,6 +139,6 @@ def test_make_install_uses_the_hashed_runtime_lock_only() -> None:
     installs = re.findall(r"pip install[^\n]*", makefile)
     assert installs
     for line in installs:
-        assert "--require-hashes" in line or "--no-deps" in line and "-e ." in line, line
+        assert "--require-hashes" in line or ("--no-deps" in line and "-e ." in line), line
     assert "PIP_LOCKED) requirements/runtime.txt" in makefile
     assert "--no-build-isolation" in makefile  # the build backend comes from the lock too

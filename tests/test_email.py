@@ -93,7 +93,7 @@ def test_default_config_has_no_placeholder(config) -> None:
 
 @pytest.mark.render
 def test_structure_and_headers(configured_site) -> None:
-    config, _, summary, _, msg = configured_site
+    _config, _, summary, _, msg = configured_site
     assert msg.get_content_type() == "multipart/mixed"
     assert msg["To"] == LEADER and msg["From"] == SENDER
     assert "simulated" in msg["Subject"].lower()
@@ -111,7 +111,7 @@ def test_the_configured_link_is_in_both_parts(configured_site) -> None:
 
 @pytest.mark.render
 def test_without_a_site_url_the_build_warns_and_the_email_says_where(unconfigured) -> None:
-    config, _, summary, raw, msg = unconfigured
+    config, _, summary, _raw, msg = unconfigured
     assert any("no site URL configured" in note for note in summary.notes), summary.notes
     assert any("no To: header" in note for note in summary.notes), summary.notes
     assert msg["To"] is None and msg["From"] is None

@@ -180,8 +180,13 @@ def test_question_2_labelled_case_and_unlabelled_per_program():
     )
     assert not _target(_score(label, _incidents([]), q2=crowded), "q2").passed
     spread = _cases(
-        [(25, "java-ii/exceptions", "Java"), (30, "a", "Java"), (31, "b", "Java")]
-        + [(40, "c", "Data science"), (41, "d", "Data science")]
+        [
+            (25, "java-ii/exceptions", "Java"),
+            (30, "a", "Java"),
+            (31, "b", "Java"),
+            (40, "c", "Data science"),
+            (41, "d", "Data science"),
+        ]
     )
     assert _target(_score(label, _incidents([]), q2=spread), "q2").passed
     missed = _cases([(26, "java-ii/exceptions", "Java")])

@@ -375,7 +375,7 @@ def test_import_writes_one_part_per_chunk_with_the_same_rows_and_digest(tmp_path
         for m in range(40)
         for s in range(0, 60, 7)
     ]
-    log = _write(tmp_path / "many.log", "\n".join(lines + ["not a row"]) + "\n")
+    log = _write(tmp_path / "many.log", "\n".join([*lines, "not a row"]) + "\n")
     whole = import_files(log, REFERENCE_COHORTS, tmp_path / "one", progress=False)
     chunked = import_files(
         log, REFERENCE_COHORTS, tmp_path / "many", progress=False, chunk_bytes=2000

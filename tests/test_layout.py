@@ -234,3 +234,22 @@ def test_the_layout_check_notices_a_missing_page(ninth_question: Path) -> None:
     (ninth_question / "questions/q9.qmd").unlink()
     problems = layout_problems(ninth_question, [*NUMBERS, 9])
     assert any(p.startswith("page questions/qN.qmd: found [1, 2") for p in problems), problems
+
+
+# --- published text ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_no_published_text_keeps_a_placeholder(demo_snapshot, demo_config) -> None:
+    """A `{name}` left in a sentence is a string that lost its f prefix (q4's method printed
+    `{q4.heavy_min_days}`): no answer, supporting sentence, method or caveat holds a brace."""
+    from analysis.report import compute_report
+
+    report = compute_report(demo_config, progress=False, snapshot=demo_snapshot)
+    assert sorted(report.results) == list(NUMBERS)
+    for number, result in report.results.items():
+        texts = {"answer": [result.answer], "supporting": result.supporting}
+        texts |= {"method": [result.method], "caveats": result.caveats}
+        for field, values in texts.items():
+            for text in values:
+                assert "{" not in text and "}" not in text, (number, field, text)

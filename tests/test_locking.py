@@ -113,7 +113,7 @@ def test_two_writers_racing_both_succeed_one_after_the_other(tmp_path: Path) -> 
         try:
             for round_ in range(3):
                 _write(target, _logs(5, start + 10 * round_), base=target)
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+        except BaseException as exc:  # collected and asserted below
             errors.append(exc)
 
     threads = [threading.Thread(target=refresh, args=(1000 * (i + 1),)) for i in range(2)]

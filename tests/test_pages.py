@@ -121,7 +121,7 @@ def _q1_result():
 
 def test_helpers_need_an_open_page(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pages, "_STATE", {})
-    with pytest.raises(RuntimeError, match="pages.start"):
+    with pytest.raises(RuntimeError, match=r"pages\.start"):
         pages.answer(_q1_result())
 
 

@@ -60,9 +60,9 @@ def test_value_masks_nested_specs() -> None:
 
 
 def test_modes() -> None:
-    text, frame, value = privacy.for_mode("internal")
+    text, _, _ = privacy.for_mode("internal")
     assert text("1.2.3.4") == "1.2.3.4"
-    text, frame, value = privacy.for_mode("public")
+    text, _, _ = privacy.for_mode("public")
     assert text("1.2.3.4") == "1.2.3.x"
     assert privacy.is_public("anything-else")
 

@@ -171,7 +171,7 @@ def test_other_tracks_lesson_read_heavily_is_not_a_case() -> None:
 def test_one_students_rereading_is_not_a_cohort_case() -> None:
     """C2's extra 100 spring views come from one student: without that student C2 reads spring like
     its peers, so it is not a case; spread over the cohort the same views make a case."""
-    counts = _planted(spring=(5,)) + [(2, 200, "spring", 100)]
+    counts = [*_planted(spring=(5,)), (2, 200, "spring", 100)]
     res = _answer(counts, _cohorts([1, 2, 3, 4, 5, 6]))
     assert res.flagged.is_empty() and res.answer.startswith("No:")
     spread = _planted(spring=(5,)) + [(2, 200 + u, "spring", 10) for u in range(10)]

@@ -141,7 +141,7 @@ def test_normal_reading_raises_nothing(quiet):
 
 def test_fast_burst_is_automated_fetching_ranked_first(cfg):
     at = dt.datetime(2019, 2, 14, 2, 14)
-    result = q4.answer(_snapshot(_background() + [_burst(105, "203.0.113.9", at)]), cfg)
+    result = q4.answer(_snapshot([*_background(), _burst(105, "203.0.113.9", at)]), cfg)
     scraping = _kind(result, "scraping")
     assert scraping.height == 1
     row = scraping.row(0, named=True)
@@ -160,7 +160,7 @@ def test_fast_burst_is_automated_fetching_ranked_first(cfg):
 def test_slow_regular_crawler_is_automated_fetching(cfg):
     """A page every ~30 s for four hours, in curriculum order: far below 30 pages a minute."""
     at = dt.datetime(2019, 2, 20, 1, 0)
-    result = q4.answer(_snapshot(_background() + [_crawler(950, "203.0.113.200", at)]), cfg)
+    result = q4.answer(_snapshot([*_background(), _crawler(950, "203.0.113.200", at)]), cfg)
     scraping = _kind(result, "scraping")
     assert scraping["user_id"].to_list() == [950]
     row = scraping.row(0, named=True)
@@ -171,7 +171,7 @@ def test_slow_regular_crawler_is_automated_fetching(cfg):
 
 def test_bursty_human_evening_is_a_heavy_day_not_scraping(cfg):
     day = dt.datetime(2019, 2, 21)
-    result = q4.answer(_snapshot(_background() + [_evening(120, "198.51.100.21", day)]), cfg)
+    result = q4.answer(_snapshot([*_background(), _evening(120, "198.51.100.21", day)]), cfg)
     assert _kind(result, "scraping").height == 0
     heavy = _kind(result, "heavy_day")
     assert heavy["user_id"].to_list() == [120]
@@ -187,7 +187,7 @@ def test_heavy_day_needs_the_population_bar(cfg):
     """60 pages is ten times this reader's usual day but an ordinary day for the school."""
     day = dt.datetime(2019, 2, 21)
     result = q4.answer(
-        _snapshot(_background() + [_evening(120, "198.51.100.21", day, pages=60)]), cfg
+        _snapshot([*_background(), _evening(120, "198.51.100.21", day, pages=60)]), cfg
     )
     assert _kind(result, "heavy_day").height == 0
 
@@ -207,7 +207,7 @@ def test_a_heavy_tailed_readers_big_days_are_their_normal(cfg):
     heavy_tailed = _rows(stamps, 125, 11, "198.51.100.26")
     assert max(np.unique([t.date() for t in stamps], return_counts=True)[1]) >= 100
     evening = _evening(120, "198.51.100.21", dt.datetime(2019, 2, 21))
-    result = q4.answer(_snapshot(_background() + [heavy_tailed, evening]), cfg)
+    result = q4.answer(_snapshot([*_background(), heavy_tailed, evening]), cfg)
     assert _kind(result, "heavy_day")["user_id"].to_list() == [120]
     assert _kind(result, "scraping").height == 0
 
@@ -234,13 +234,13 @@ def test_alumni_reading_daily_is_no_incident(cfg):
     """A student of a cohort that ended in June reads every day in July: routine, not an incident."""
     start = dt.datetime(2019, 6, 20, 19, 0)
     stamps = [start + dt.timedelta(days=d, minutes=3 * i) for d in range(30) for i in range(5)]
-    result = q4.answer(_snapshot(_background() + [_rows(stamps, 104, 10, "198.51.100.5")]), cfg)
+    result = q4.answer(_snapshot([*_background(), _rows(stamps, 104, 10, "198.51.100.5")]), cfg)
     assert _user(result, 104).height == 0
 
 
 def test_campus_ip_is_never_named_as_a_scraper(cfg):
     at = dt.datetime(2019, 2, 14, 11, 0)
-    result = q4.answer(_snapshot(_background() + [_burst(105, CAMPUS, at)]), cfg)
+    result = q4.answer(_snapshot([*_background(), _burst(105, CAMPUS, at)]), cfg)
     scraping = _kind(result, "scraping")
     assert scraping["user_id"].to_list() == [105]  # the account still fetched automatically ...
     assert scraping["ip"].is_null().all()  # ... but the classroom network is not blamed
@@ -287,7 +287,7 @@ def test_attack_probes_always_surface_first(cfg):
     probe = _rows([t0 + dt.timedelta(seconds=2 * i) for i in range(4)], 903, None, "203.0.113.66")
     probe["path"] = paths
     at = dt.datetime(2019, 2, 14, 2, 14)
-    result = q4.answer(_snapshot(_background() + [probe, _burst(105, "203.0.113.9", at)]), cfg)
+    result = q4.answer(_snapshot([*_background(), probe, _burst(105, "203.0.113.9", at)]), cfg)
     first = result.incidents.row(0, named=True)
     assert (first["kind"], first["tier"], first["ip"], first["views"]) == (
         "probe",
@@ -319,7 +319,8 @@ def test_old_account_in_sustained_use_and_unknown_accounts(cfg):
 
 
 def test_incidents_are_tiered_ranked_complete_and_typed(cfg):
-    parts = _background() + [
+    parts = [
+        *_background(),
         _burst(105, "203.0.113.9", dt.datetime(2019, 2, 14, 2, 14)),
         _crawler(950, "203.0.113.200", dt.datetime(2019, 2, 20, 1, 0)),
         _evening(120, "198.51.100.21", dt.datetime(2019, 2, 21)),
@@ -345,7 +346,8 @@ def test_incidents_are_tiered_ranked_complete_and_typed(cfg):
 
 
 def test_answer_is_short_plain_and_supported(cfg):
-    parts = _background() + [
+    parts = [
+        *_background(),
         _burst(105, "203.0.113.9", dt.datetime(2019, 2, 14, 2, 14)),
         _evening(120, "198.51.100.21", dt.datetime(2019, 2, 21)),
     ]
@@ -380,7 +382,8 @@ def test_empty_snapshot_answers_without_error(cfg):
 def test_every_chart_builds(cfg, quiet):
     from analysis.charts import q4 as charts
 
-    parts = _background() + [
+    parts = [
+        *_background(),
         _burst(105, "203.0.113.9", dt.datetime(2019, 2, 14, 2, 14)),
         _evening(120, "198.51.100.21", dt.datetime(2019, 2, 21)),
     ]

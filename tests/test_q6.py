@@ -23,8 +23,12 @@ def _cohorts() -> pl.DataFrame:
             "id": [1, 2, 3, 9],
             "name": ["Ada", "Zion", "Bayes", "Staff"],
             "slack": ["#x"] * 4,
-            "start_date": [dt.date(2019, 1, 7), dt.date(2019, 5, 1), dt.date(2019, 1, 7)]
-            + [dt.date(2014, 2, 4)],
+            "start_date": [
+                dt.date(2019, 1, 7),
+                dt.date(2019, 5, 1),
+                dt.date(2019, 1, 7),
+                dt.date(2014, 2, 4),
+            ],
             "end_date": [END, dt.date(2019, 8, 1), END, dt.date(2014, 2, 4)],
             "created_at": [None] * 4,
             "updated_at": [None] * 4,

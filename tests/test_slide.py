@@ -262,7 +262,7 @@ def built(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.mark.render
 def test_rendered_pptx_reads_back(built) -> None:
-    config, report, _ = built
+    config, _report, _ = built
     presentation = _check_pptx(config.paths.site_dir / "slide.pptx")
     text = "\n".join(s.text_frame.text for s in presentation.slides[0].shapes if s.has_text_frame)
     assert "Simulated data" in text

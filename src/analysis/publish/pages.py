@@ -155,10 +155,15 @@ def use(report: Any, config: Config) -> None:
 
 
 def page(key: int | str) -> Page:
-    """The page context for question N (1..8) or 'index', 'methods', 'slide', 'email'."""
+    """The page context for a registered question's number or 'index', 'methods', 'slide', 'email'."""
+    from analysis.questions import REGISTRY
+
     report, config = load_bundle()
-    if isinstance(key, int) and not 1 <= key <= 8 or isinstance(key, str) and key not in PAGE_KEYS:
-        raise ValueError(f"unknown page {key!r}: 1..8 or one of {', '.join(PAGE_KEYS)}")
+    if (isinstance(key, int) and key not in REGISTRY) or (
+        isinstance(key, str) and key not in PAGE_KEYS
+    ):
+        numbers = ", ".join(map(str, REGISTRY))
+        raise ValueError(f"unknown page {key!r}: {numbers} or one of {', '.join(PAGE_KEYS)}")
     root = "../" if isinstance(key, int) else ""
     return Page(key=key, report=report, config=config, root=root)
 

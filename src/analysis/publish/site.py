@@ -105,7 +105,7 @@ def navbar_html(current: str, root: str, title: str) -> str:
 
 
 def pager_html(current: str, root: str) -> str:
-    """Previous / next links in reading order (summary, Q1..Q8, methods)."""
+    """Previous / next links in reading order (summary, the questions, methods)."""
     order = navigation()
     hrefs = [href for href, _, _ in order]
     if current not in hrefs:
@@ -306,7 +306,7 @@ def label_tables(page_html: str) -> str:
 class _PageText(HTMLParser):
     """The text of <main>, cut at each level-2 section: [(section id, heading, text)]."""
 
-    SKIP = {"script", "style", "svg", "nav", "button", "noscript", "form"}
+    SKIP = frozenset({"script", "style", "svg", "nav", "button", "noscript", "form"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

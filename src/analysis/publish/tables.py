@@ -59,7 +59,7 @@ def column_kind(name: str, dtype: pl.DataType) -> str:
 
 def format_value(value: Any, kind: str) -> str:
     """One cell for a reader: counts with thousands separators, years and ids bare, dates ISO."""
-    if value is None or isinstance(value, float) and value != value:
+    if value is None or (isinstance(value, float) and value != value):
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"

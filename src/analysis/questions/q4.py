@@ -264,7 +264,7 @@ def _method(config: Config) -> str:
         f"the same group (staff against staff) and at least {q4.heavy_day_min_views}, and a robust z "
         f"of log views against the person's own days (median, 1.4826 x MAD, floored at log "
         f"{q4.heavy_own_floor}) >= {q4.heavy_own_z} or at least {q4.heavy_own_times:g} times their "
-        "median day; with fewer than {q4.heavy_min_days} active days "
+        f"median day; with fewer than {q4.heavy_min_days} active days "
         "the population bar alone; days of an automated episode are reported as automated fetching. "
         f"Old account in use: a student whose cohort ended more than {q4.stale_years} years before "
         f"the log begins, active on >= {q4.stale_min_days} days or reading >= {q4.stale_min_views} "

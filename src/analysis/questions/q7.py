@@ -10,6 +10,7 @@ program's least-read lesson is not a web-dev lesson a few of its students opened
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -139,7 +140,7 @@ def _bin_edges(min_views: int) -> list[int]:
 def _bin_labels(min_views: int) -> list[str]:
     """'5-9', '10-19', ..., '500+' from the volume floor up."""
     edges = _bin_edges(min_views)
-    return [f"{lo}-{hi - 1}" for lo, hi in zip(edges, edges[1:], strict=False)] + [f"{edges[-1]}+"]
+    return [f"{lo}-{hi - 1}" for lo, hi in itertools.pairwise(edges)] + [f"{edges[-1]}+"]
 
 
 def _view_bins(real: pl.DataFrame, min_views: int) -> pl.DataFrame:

@@ -249,7 +249,7 @@ def account_two_people(c: _Ctx) -> None:
     days = np.arange(a, a + length)
     days = days[(c.cal.weekday[days] < 5) | (c.rng.random(len(days)) < 0.4)]
     days = days[c.rng.random(len(days)) < 0.85]
-    per_day = max(1, int(round(c.daily_rows(u) / 8)))
+    per_day = max(1, round(c.daily_rows(u) / 8))
     days = np.repeat(days, c.rng.integers(1, per_day + 2, len(days)))
     ts = c.sessions(days, (8, 23), 8.0)
     ip = np.where(c.rng.random(len(ts)) < 0.7, other[0], other[1])
@@ -406,7 +406,7 @@ def add_overuse(rng, pop, cal, enrolled_views, students, program_of) -> None:
         peer_views = sum(enrolled_views.get((k, pid), 0) for k in peers for pid in plan["pids"])
         peer_rate = peer_views / max(sum(students[k] for k in peers), 1)
         n_own = max(students.get(cid, 0), 1)
-        extra = max(int(round(plan["factor"] * peer_rate * n_own - own)), 0)
+        extra = max(round(plan["factor"] * peer_rate * n_own - own), 0)
         per_reader = rng.multinomial(extra, np.full(len(plan["readers"]), 1 / len(plan["readers"])))
         for u, n in zip(plan["readers"], per_reader.tolist(), strict=True):
             if n:

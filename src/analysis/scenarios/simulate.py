@@ -558,7 +558,7 @@ def _population(
     info = {row["id"]: row for row in cohorts.iter_rows(named=True)}
 
     def count(n: float) -> int:
-        return max(1, int(round(n * scale)))
+        return max(1, round(n * scale))
 
     other_java = sum(v[0] for k, v in COHORT_PLAN.items() if info[k]["program_id"] == 2) - sum(
         COHORT_PLAN[k][0] for k in PINNED_JAVA
@@ -742,7 +742,7 @@ def _population(
     _inject(rng, scale, pop, cal, cur, info, regular, plan_users, count)
     if sc.shared_pool and sc.shared_pool_p > 0:  # phone carriers and VPN exits: a few people each
         pool_rng = np.random.default_rng([seed, 5])
-        pool = pop.new_ips(pool_rng, max(3, int(round(sc.shared_pool * scale))))
+        pool = pop.new_ips(pool_rng, max(3, round(sc.shared_pool * scale)))
         pop.pool = [int(pool_rng.choice(pool)) for _ in pop.keys]
     if sc.events:
         from analysis.scenarios.inject import inject_events
@@ -1114,7 +1114,7 @@ def _months(cal: Calendar) -> list[tuple[int, int]]:
         nxt = dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
         mid = dt.date(d.year, d.month, 16)
         cuts = [cal.day(d)] + ([cal.day(mid)] if d < mid else []) + [cal.day(nxt)]
-        for lo, hi in zip(cuts, cuts[1:], strict=False):
+        for lo, hi in itertools.pairwise(cuts):
             if lo < cal.n_days:
                 spans.append((lo, min(hi, cal.n_days)))
         d = nxt

@@ -168,7 +168,7 @@ def _source_error(exc: BaseException, url: URL, context: str) -> SourceError:
         )
     if code == 1049:
         return SourceError(f"database '{url.database}' does not exist on the server at {where}")
-    if code in (2003, 2005, 2006, 2013) or code is None and "connect" in message.lower():
+    if code in (2003, 2005, 2006, 2013) or (code is None and "connect" in message.lower()):
         return SourceError(f"cannot reach the MySQL server at {where} while {context}: {message}")
     return SourceError(f"MySQL error at {where} ({url.database}) while {context}: {message}")
 
