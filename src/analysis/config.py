@@ -1072,7 +1072,7 @@ def default_toml() -> str:
                 tables.append(s)
                 continue
             if s.note:
-                lines += _comment(s.note)
+                lines += ["", *_comment(s.note)]
             lines += _help_line(s)
             if isinstance(value, dict):
                 lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()]
