@@ -260,7 +260,7 @@ class Q2Config:
         20,
         range=AT_LEAST_ONE,
         unit="views",
-        label="Fewest views for a lesson to count",
+        label="Fewest views of a lesson by a cohort for a case",
         help="views of the lesson by the cohort (without its heaviest reader) needed for a case",
     )
     min_ratio_low: float = setting(
@@ -375,7 +375,7 @@ class Q3Config:
         3.0,
         range=POSITIVE,
         unit="times",
-        label="Drop-out silence, as a multiple of the cohort's usual gap",
+        label="Cohort length, in drop-out windows, needed to call a drop-out",
         help="... while the cohort ran at least this many times dropout_days (and the user did not "
         "continue under another cohort or account)",
     )
@@ -398,7 +398,7 @@ class Q3Config:
         0.25,
         range=OPEN_SHARE,
         unit="ratio",
-        label="Drop-out: largest share of the cohort's reading rate",
+        label="Fading drop-out: largest ratio of later to early active days",
         help="a fade: the share of active days after the first dropout_days at most this x the "
         "share in those first days",
     )
@@ -406,7 +406,7 @@ class Q3Config:
         0.05,
         range=Range(0, 0.5, open_high=True),
         unit="quantile",
-        label="Share of the lowest users looked at",
+        label="Quantile trimmed from each end of an account's activity",
         help="an account's bulk of activity runs from this to 1 - this quantile of its view times "
         "(a few stray visits do not make two successive accounts look simultaneous)",
     )
