@@ -80,7 +80,7 @@ class Setting:
     (their defaults depend on where the project is installed).
     """
 
-    key: str  # "section.name", filled in by `settings()`
+    key: str  # "section.name", filled in when SETTINGS is built
     default: Any
     range: Range | None
     unit: str
@@ -89,9 +89,8 @@ class Setting:
     note: str = ""
     ship: Any = None
     in_file: bool = True
-    flatten: bool = (
-        False  # a table whose entries sit directly in its section ([programs] 1 = "...")
-    )
+    # A table whose entries sit directly in its section ([programs] 1 = "...").
+    flatten: bool = False
 
     @property
     def section(self) -> str:
