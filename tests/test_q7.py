@@ -11,7 +11,7 @@ import pytest
 
 from analysis.charts.q7 import CHARTS
 from analysis.config import Config, load_config
-from analysis.prepare import LESSON_TRACK_KEY, lesson_homes, prepare
+from analysis.prepare import lesson_homes, prepare
 from analysis.questions import q7
 from analysis.sources.snapshot import Snapshot
 
@@ -99,18 +99,18 @@ def test_other_tracks_lesson_is_not_least_accessed() -> None:
 
 
 def test_reuses_the_lesson_track_views_question_5_left() -> None:
-    """Question 5 leaves the lesson homes' views per track in `prepared.shared`; question 7 reads them
+    """Question 5 leaves the lesson homes' views per track in `prepared.lesson_track`; question 7 reads them
     instead of recomputing (the same answer), and computes and leaves them when they are missing."""
     # a Data science student reads the web-dev lesson java-i (see the test above)
     snapshot = Snapshot.from_frames(_logs([*COUNTS, (1, 6, "java-i", 5)]), _cohorts())
     config = load_config(environ={})
     prepared = prepare(snapshot, config)
     fresh = q7.answer(snapshot, config, prepared)
-    stored = prepared.shared[LESSON_TRACK_KEY]
-    assert stored.height > 0
+    stored = prepared.lesson_track.views
+    assert stored is not None and stored.height > 0
     assert q7.answer(snapshot, config, prepared).to_json() == fresh.to_json()
     # a stored table is what question 7 ranks on: without rows every lesson counts as shared
-    prepared.shared[LESSON_TRACK_KEY] = stored.clear()
+    prepared.lesson_track.views = stored.clear()
     res = q7.answer(snapshot, config, prepared)
     assert res.eligible["other_track"].sum() == 0
     assert fresh.eligible["other_track"].sum() > 0

@@ -66,6 +66,30 @@ FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
 _NUMBERED_PREFIX = r"(^|/)\d+(?:\.\d+)*[-_]"
 
+# Root folders that hold modules, not lessons (the real log's PHP curriculum lives under `content/`,
+# e.g. `content/php_ii/objects`): the root itself and a module folder directly inside it only list
+# lessons (navigation), and the root is dropped from the lessons under it (`php_ii/objects`, module
+# `php_ii`), so no report names "content" as a lesson or a topic.
+ROOT_FOLDERS: tuple[str, ...] = ("content",)
+# Words a lesson title keeps in a fixed spelling (matched as whole words, any case).
+TITLE_WORDS: dict[str, str] = {
+    "api": "API", "apis": "APIs", "css": "CSS", "html": "HTML", "php": "PHP", "js": "JS",
+    "sql": "SQL", "mysql": "MySQL", "json": "JSON", "http": "HTTP", "ajax": "AJAX", "ui": "UI",
+    "ux": "UX", "dom": "DOM", "jsp": "JSP", "mvc": "MVC", "oop": "OOP", "crud": "CRUD", "url": "URL",
+    "jdbc": "JDBC", "ide": "IDE", "cli": "CLI", "ds": "DS", "ml": "ML", "nlp": "NLP", "aws": "AWS",
+    "javascript": "JavaScript", "jquery": "jQuery", "github": "GitHub", "dbscan": "DBSCAN",
+    "i": "I", "ii": "II", "iii": "III", "iv": "IV", "vi": "VI",
+}  # fmt: skip
+
+
+@dataclass
+class LessonTrack:
+    """`lesson_track_views(track_lesson_views(prepared))`, collected once (a few thousand rows):
+    question 5 computes it with its own aggregates and stores it here, question 7 reuses it instead of
+    a second group-by over the views. `views` is None until a question has computed it."""
+
+    views: pl.DataFrame | None = None
+
 
 @dataclass(frozen=True)
 class Prepared:
@@ -78,6 +102,11 @@ class Prepared:
     # (e.g. campus_ips). Not an init field: `dataclasses.replace(prepared, views=...)` starts empty, so
     # a question working on other views never sees results computed from these.
     shared: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # Lesson views per track, computed by the first question that needs them (same lifetime as
+    # `shared`: a `dataclasses.replace` starts empty).
+    lesson_track: LessonTrack = field(
+        default_factory=LessonTrack, init=False, repr=False, compare=False
+    )
 
 
 def clean_path(path: pl.Expr) -> pl.Expr:
@@ -104,6 +133,7 @@ def page_kind(path: pl.Expr, config: Config) -> pl.Expr:
         .when(
             cleaned.is_in([p.strip("/").lower() for p in lessons.non_lesson_paths])
             | (cleaned == "")
+            | _is_root_listing(cleaned)
         )
         .then(pl.lit("navigation"))
         .when(extension.is_in(list(lessons.asset_extensions)))
@@ -112,9 +142,20 @@ def page_kind(path: pl.Expr, config: Config) -> pl.Expr:
     )
 
 
+def _is_root_listing(cleaned: pl.Expr) -> pl.Expr:
+    """A root folder (ROOT_FOLDERS) or a module folder directly inside one: pages that list lessons."""
+    if not ROOT_FOLDERS:
+        return pl.lit(False)
+    roots = "|".join(_escape(root) for root in ROOT_FOLDERS)
+    return cleaned.str.contains(rf"^(?:{roots})(?:/[^/]+)?$")
+
+
 def lesson_name(path: pl.Expr, config: Config) -> pl.Expr:
     """Normalised lesson for a raw path (apply only where page_kind == 'lesson')."""
     lesson = clean_path(path).str.replace_all(r"/{2,}", "/")
+    if ROOT_FOLDERS:
+        roots = "|".join(_escape(root) for root in ROOT_FOLDERS)
+        lesson = lesson.str.replace(rf"^(?:{roots})/", "")
     if config.lessons.strip_numbered_prefixes:
         lesson = lesson.str.replace_all(_NUMBERED_PREFIX, "${1}")
     exact = {k.strip("/"): v.strip("/") for k, v in config.lessons.aliases.items() if "/" in k}
@@ -126,6 +167,23 @@ def lesson_name(path: pl.Expr, config: Config) -> pl.Expr:
     if exact:
         lesson = lesson.replace(exact)
     return lesson
+
+
+def lesson_title(lesson: pl.Expr) -> pl.Expr:
+    """A reader's title for a normalised lesson: 'java-iii/user-input' -> 'Java III > User input'.
+
+    The module (first segment) in title case, the rest in sentence case, joined by ' > '; '.html' and
+    '.md' endings dropped, '-' and '_' read as spaces, TITLE_WORDS kept in their spelling (SQL, PHP,
+    JavaScript, roman numerals)."""
+    parts = lesson.str.replace(r"\.(?:html?|md)$", "").str.replace_all(r"[-_]+", " ").str.split("/")
+    module = parts.list.first().str.to_titlecase()
+    rest = parts.list.slice(1).list.eval(
+        pl.concat_str(pl.element().str.slice(0, 1).str.to_uppercase(), pl.element().str.slice(1))
+    )
+    title = pl.concat_list(module, rest).list.join(" > ")
+    for word, spelling in TITLE_WORDS.items():
+        title = title.str.replace_all(rf"(?i)\b{word}\b", spelling)
+    return title
 
 
 def _escape(text: str) -> str:
@@ -179,7 +237,10 @@ def path_table(logs: pl.LazyFrame, config: Config) -> pl.LazyFrame:
             .then(lesson_name(pl.col("path"), config))
             .alias("lesson"),
         )
-        .with_columns(pl.col("lesson").str.split("/").list.first().alias("module"))
+        .with_columns(
+            pl.col("lesson").str.split("/").list.first().alias("module"),
+            lesson_title(pl.col("lesson")).alias("lesson_title"),
+        )
     )
 
 
@@ -192,6 +253,7 @@ CATEGORICAL_COLUMNS: tuple[str, ...] = (
     "ip",
     "page_kind",
     "lesson",
+    "lesson_title",
     "module",
     "cohort_name",
     "role",
@@ -204,7 +266,8 @@ CATEGORICAL_COLUMNS: tuple[str, ...] = (
 def _path_lookup(logs: pl.LazyFrame, config: Config) -> pl.LazyFrame:
     """`path_table` with Categorical columns, to join on the views' Categorical path."""
     return path_table(logs, config).select(
-        pl.col(name).cast(pl.Categorical) for name in ("path", "page_kind", "lesson", "module")
+        pl.col(name).cast(pl.Categorical)
+        for name in ("path", "page_kind", "lesson", "lesson_title", "module")
     )
 
 
@@ -239,7 +302,7 @@ def _cohort_lookup(logs: pl.LazyFrame, cohorts: pl.DataFrame) -> pl.LazyFrame:
 
 def prepare(snapshot: Snapshot, config: Config) -> Prepared:
     """Columns of `views`: timestamp, date, hour, weekday (1=Mon), path, user_id, cohort_id, ip,
-    page_kind, lesson, module, cohort_name, program_id, program, track, role, start_date, end_date,
+    page_kind, lesson, lesson_title, module, cohort_name, program_id, program, track, role, start_date, end_date,
     window, days_after_end (alumni only) and days_before_start (before only)."""
     cohorts = cohort_table(snapshot.cohorts, config)
     views = (
@@ -353,11 +416,6 @@ def _checked_overrides(config: Config) -> dict[str, str]:
                 f"(known tracks: {', '.join(tracks)})"
             )
     return overrides
-
-
-# prepared.shared key of `lesson_track_views(track_lesson_views(prepared))`, collected (a few thousand
-# rows): question 5 stores it, question 7 reuses it instead of a second group-by over the views.
-LESSON_TRACK_KEY = "lesson_track_views"
 
 
 def lesson_track_views(views: pl.LazyFrame) -> pl.LazyFrame:

@@ -29,7 +29,6 @@ import polars as pl
 from analysis.config import Config
 from analysis.prepare import (
     LESSON_HOMES_SCHEMA,
-    LESSON_TRACK_KEY,
     Prepared,
     as_text,
     lesson_home_table,
@@ -356,7 +355,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
             ),
         ]
     )
-    prepared.shared[LESSON_TRACK_KEY] = lesson_track  # reused by question 7
+    prepared.lesson_track.views = lesson_track  # reused by question 7
     daily_track = as_text(daily_track)
     homes = lesson_home_table(lesson_track, config)  # shared with questions 2 and 7 (prepare.py)
     homed = homes.filter(pl.col("home").is_not_null())

@@ -17,7 +17,6 @@ import polars as pl
 
 from analysis.config import Config
 from analysis.prepare import (
-    LESSON_TRACK_KEY,
     Prepared,
     as_text,
     keep_own_track,
@@ -167,7 +166,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     # One scan of the views for all aggregates (collect_all shares the common sub-plan); track and
     # module are constant within a (program, lesson) group and only carried for the home-track filter.
     # The lesson homes' views per track come from question 5 when it ran on these views.
-    lesson_track = prepared.shared.get(LESSON_TRACK_KEY)
+    lesson_track = prepared.lesson_track.views
     plans = [
         student_lesson_views(prepared)
         .filter(pl.col("lesson").is_not_null() & (pl.col("lesson") != ""))
@@ -191,7 +190,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         plans.append(lesson_track_views(track_lesson_views(prepared)))
     all_lessons, per_path, *computed = pl.collect_all(plans)
     if computed:
-        lesson_track = prepared.shared[LESSON_TRACK_KEY] = computed[0]
+        lesson_track = prepared.lesson_track.views = computed[0]
     all_lessons, per_path = as_text(all_lessons), as_text(per_path)  # Categorical labels -> String
     per_lesson = keep_own_track(
         all_lessons, lesson_home_table(cast(pl.DataFrame, lesson_track), config)
