@@ -324,6 +324,9 @@ def words(data: Q1Data) -> Words:
     return Words(answer=answer_text, supporting=supporting, method=method, caveats=caveats)
 
 
+MAX_ANSWER_WORDS = 30  # a board member's answer (tests/test_plain_words.py)
+
+
 def _sentences(data: Q1Data) -> tuple[str, list[str]]:
     leaders, ranking, skipped, top_k = (
         data.leaders,
@@ -342,13 +345,15 @@ def _sentences(data: Q1Data) -> tuple[str, list[str]]:
         )
     rows = list(leaders.iter_rows(named=True))
     lead = rows[0]
-    named = [f"{r['lesson_title']} ({r['program']})" for r in rows[1:3]]
-    if len(rows) > 3:
-        named.append("others")
     answer_text = (
-        f"{lead['lesson_title']} draws {lead['program']} cohorts most consistently (top {top_k} in "
-        f"{_cohorts(lead)})" + (f"; elsewhere {join_words(named)} lead" if named else "") + "."
+        f"{lead['lesson_title']} is top {top_k} in {_cohorts(lead).replace(' cohorts', '')} "
+        f"{lead['program']} cohorts"
     )
+    # the other programs' leaders while the sentence stays short (<= 30 words)
+    others = [f"{r['lesson_title']} leads {r['program']}" for r in rows[1:3]]
+    while others and len(f"{answer_text}; {join_words(others)}.".split()) > MAX_ANSWER_WORDS:
+        others.pop()
+    answer_text += f"; {join_words(others)}." if others else "."
     supporting = [
         f"{r['program']}: {r['lesson_title']} is top {top_k} in {_cohorts(r)} and takes about "
         f"{r['median_share_pct']:.1f}% of a cohort's lesson views"

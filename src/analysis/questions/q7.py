@@ -16,6 +16,7 @@ from typing import cast
 import polars as pl
 
 from analysis.config import Config
+from analysis.glossary import TRACK_ADJECTIVES
 from analysis.prepare import (
     Prepared,
     as_text,
@@ -472,7 +473,9 @@ def _sentences(data: Q7Data) -> tuple[str, list[str]]:
     supporting.append(f"{tail_text[0].upper()}{tail_text[1:]}.")
     if data.other_track_pairs:
         supporting.append(
-            "Each program is judged on its own track's lessons: a web-development lesson a few "
-            "data-science students opened does not count as a neglected data-science lesson."
+            "Each program is judged on its own track's lessons: a "
+            f"{TRACK_ADJECTIVES['web_dev']} lesson a few {TRACK_ADJECTIVES['data_science']} "
+            f"students opened does not count as a neglected {TRACK_ADJECTIVES['data_science']} "
+            "lesson."
         )
     return answer_text, supporting[:5]
