@@ -64,6 +64,8 @@ def _views(paths: list[str | None], cohorts: pl.DataFrame, config: Config) -> pl
         ("content", "navigation", None),
         ("/content/", "navigation", None),
         ("content/php_ii", "navigation", None),
+        ("appendix/index.html", "navigation", None),
+        ("java-ii/toc", "navigation", None),
         ("content/php_ii/objects", "lesson", "php_ii/objects"),
         ("content/html-css/elements.html", "lesson", "html-css/elements.html"),
     ],

@@ -3,14 +3,18 @@
 Lessons. A raw path is classified into a `page_kind`:
   - `empty`: the path is missing;
   - `navigation`: after stripping slashes, query and fragment it is one of `lessons.non_lesson_paths`
-    (`/`, `toc`, `search/search_index.json`, `index.html`);
+    (`/`, `toc`, `search/search_index.json`, `index.html`), an index or toc page inside a folder, or a
+    root folder (ROOT_FOLDERS: `content`) or a module folder directly inside it, which list lessons;
   - `probe`: it contains one of `lessons.probe_patterns` (`wp-login`, `.env`, `../`, `<script` ...);
   - `asset`: its last segment ends in one of `lessons.asset_extensions` (images, json, css ...);
   - `lesson`: everything else.
 Lessons are normalised: lower-cased, numbered prefixes stripped from every segment
 (`1-fundamentals/1.1-intro-to-data-science` -> `fundamentals/intro-to-data-science`), then the alias table
 `[lessons.aliases]` applied (a key with a `/` renames that exact lesson; a key without renames a whole
-module). `module` is the first segment of the lesson.
+module); a root folder is dropped (`content/php_ii/objects` -> `php_ii/objects`). `module` is the first
+segment of the lesson; `lesson_title` its reader's title (`lesson_title()`: `java-iii/user-input` ->
+`Java III > User input`), computed here once per distinct path: pages, charts and sentences show the
+title, tables keep the path beside it.
 
 People. `role` comes from the row's cohort_id: `no_cohort` (null), `unknown_cohort` (id absent from the
 cohorts table), `staff` (`people.staff_cohort_names`), `placeholder` (`people.placeholder_cohort_names`),
@@ -143,11 +147,13 @@ def page_kind(path: pl.Expr, config: Config) -> pl.Expr:
 
 
 def _is_root_listing(cleaned: pl.Expr) -> pl.Expr:
-    """A root folder (ROOT_FOLDERS) or a module folder directly inside one: pages that list lessons."""
+    """Pages that only list lessons: a root folder (ROOT_FOLDERS), a module folder directly inside
+    one, and an index or table-of-contents page inside any folder (`appendix/index.html`)."""
+    index_page = cleaned.str.contains(r"/(?:index\.html?|toc)$")
     if not ROOT_FOLDERS:
-        return pl.lit(False)
+        return index_page
     roots = "|".join(_escape(root) for root in ROOT_FOLDERS)
-    return cleaned.str.contains(rf"^(?:{roots})(?:/[^/]+)?$")
+    return index_page | cleaned.str.contains(rf"^(?:{roots})(?:/[^/]+)?$")
 
 
 def lesson_name(path: pl.Expr, config: Config) -> pl.Expr:
