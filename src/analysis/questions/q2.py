@@ -115,7 +115,6 @@ class Q2Result(QuestionResult, Q2Data):
             pl.col("program").alias("Program"),
             pl.col("cohort").alias("Cohort"),
             pl.col("lesson_title").alias("Lesson"),
-            pl.col("views").alias("Views while enrolled"),
             pl.col("students").alias("Students"),
             pl.col("rate_without_top")
             .round(1)
