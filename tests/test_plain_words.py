@@ -131,3 +131,23 @@ def test_no_raw_backticks_or_codes_anywhere_readers_look(report, number: int) ->
         for column in labels:
             values = frame[column].cast(pl.String).to_list()
             assert not [v for v in values if v and CODE_WORD.match(v)], (title, column, values)
+
+
+# A lesson path as the log writes it (java-iii/user-input, content/php_ii/objects): readers see titles.
+RAW_PATH = re.compile(r"(?<![\w/])[a-z0-9_.-]*[a-z][a-z0-9_.-]*/[a-z0-9_./-]+")
+LESSON_QUESTIONS = [pytest.param(n, id=f"q{n}") for n in (1, 2, 5, 6, 7)]
+
+
+@pytest.mark.parametrize("number", LESSON_QUESTIONS)
+def test_lessons_are_named_by_title_not_path(report, number: int) -> None:
+    """Answers and supporting sentences name lessons by their titles ("Java III > User input"); the
+    PHP curriculum's root folder `content` is never a lesson or a topic (issue 17)."""
+    result = report.results[number]
+    for text in [result.answer, *result.supporting]:
+        assert not RAW_PATH.findall(text), text
+        assert not re.search(r"\bcontent\b", text, re.I), text
+
+
+def test_the_path_check_can_fail() -> None:
+    assert RAW_PATH.findall("Europa read java-iii/user-input 8.6 times")
+    assert not RAW_PATH.findall("Europa read Java III > User input 8.6 times; 1/2 of them")

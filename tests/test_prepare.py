@@ -60,6 +60,14 @@ def _views(paths: list[str | None], cohorts: pl.DataFrame, config: Config) -> pl
         ("fundamentals/intro-to-data-science", "lesson", "fundamentals/intro-to-data-science"),
         ("6-regression/1-overview", "lesson", "regression/overview"),
         ("python/intro-to-python", "lesson", "python/introduction-to-python"),
+        # the real log's PHP curriculum: `content/` is a root folder, `content/php_ii` lists lessons
+        ("content", "navigation", None),
+        ("/content/", "navigation", None),
+        ("content/php_ii", "navigation", None),
+        ("appendix/index.html", "navigation", None),
+        ("java-ii/toc", "navigation", None),
+        ("content/php_ii/objects", "lesson", "php_ii/objects"),
+        ("content/html-css/elements.html", "lesson", "html-css/elements.html"),
     ],
 )
 def test_paths_are_classified_and_normalised(
@@ -77,6 +85,25 @@ def test_paths_are_classified_and_normalised(
     assert row["lesson"] == lesson
     if lesson:
         assert row["module"] == lesson.split("/")[0]
+
+
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [
+        ("java-iii/user-input", "Java III > User input"),
+        ("javascript-i", "JavaScript I"),
+        ("content/php_ii/objects", "PHP II > Objects"),
+        ("content/html-css/elements.html", "HTML CSS > Elements"),
+        ("6-regression/1-overview", "Regression > Overview"),
+        ("mysql/intro-to-mysql/users.md", "MySQL > Intro to MySQL > Users"),
+        ("javascript-ii/es6-api-calls", "JavaScript II > Es6 API calls"),
+    ],
+)
+def test_lessons_get_titles_from_their_paths(
+    path: str, title: str, reference_cohorts: pl.DataFrame
+) -> None:
+    row = _views([path], reference_cohorts, Config()).row(0, named=True)
+    assert row["lesson_title"] == title
 
 
 def test_module_alias_renames_a_whole_folder(reference_cohorts: pl.DataFrame) -> None:

@@ -82,8 +82,9 @@ def test_consistent_leader_beats_volume_leader(result: q1.Q1Result) -> None:
     assert leader["volume_leader"] == "big"
     assert leader["volume_leader_views"] == 101  # staff and no-cohort views excluded
     assert leader["leader_differs"] is True
-    assert "steady" in result.answer and "2 of 3" in result.answer
-    assert any("big" in s and "more views" in s for s in result.supporting)
+    assert leader["lesson_title"] == "Steady" and leader["volume_leader_title"] == "Big"
+    assert "Steady" in result.answer and "2 of 3" in result.answer
+    assert any("Big" in s and "more views" in s for s in result.supporting)
 
 
 def test_ranking_orders_by_consistency_then_median_share(result: q1.Q1Result) -> None:
@@ -128,7 +129,10 @@ def test_result_serialises_and_tables_are_compact(result: q1.Q1Result) -> None:
     assert data["parameters"] == {"top_k": 1, "min_cohorts": 3}
     for table in result.tables().values():
         assert 0 < table.height <= 15
-    assert "steady" in result.headline()
+    assert "Steady" in result.headline()
+    # tables show the lesson's title and keep its path in a column of its own
+    leaders = result.tables()["Most consistent lesson per program"].row(0, named=True)
+    assert (leaders["Most consistent lesson"], leaders["Path"]) == ("Steady", "steady")
 
 
 def test_every_chart_builds(result: q1.Q1Result) -> None:
@@ -136,7 +140,7 @@ def test_every_chart_builds(result: q1.Q1Result) -> None:
         spec = builder(result).to_dict()
         assert spec["description"]
         title = spec["title"]["text"]
-        assert "steady" in (" ".join(title) if isinstance(title, list) else title)
+        assert "Steady" in (" ".join(title) if isinstance(title, list) else title)
         assert spec["width"] == "container"  # fits its column at any width
         assert "url" not in json.dumps(spec.get("data", {}))
 
@@ -154,6 +158,25 @@ def test_golden_demo(demo_snapshot: Snapshot, demo_config: Config) -> None:
     assert "simulated" in " ".join(res.caveats)
     for builder in CHARTS:
         builder(res).to_dict()
+    # PHP's cohorts all ended before the log begins: seen only as graduates, and said so
+    php = leaders["PHP web dev"]
+    assert php["graduates_only"] and not java["graduates_only"]
+    assert any("graduates only" in s for s in res.supporting if s.startswith("PHP web dev"))
+    # module roots and index pages are not lessons
+    assert not {"content", "toc", ""} & set(res.ranking["lesson"].to_list())
+    assert not any(lesson.startswith("content/") for lesson in res.ranking["lesson"].to_list())
+
+
+def test_a_program_seen_only_as_graduates_is_said_so() -> None:
+    """Cohorts that all ended before the first view: their reading is graduates', and the page says so."""
+    cohorts = _cohorts([1, 2, 3]).with_columns(
+        pl.lit(dt.date(2017, 1, 1)).alias("start_date"),
+        pl.lit(dt.date(2017, 6, 1)).alias("end_date"),
+    )
+    res = q1.answer(Snapshot.from_frames(_logs(COUNTS), cohorts), _config())
+    assert res.leaders["graduates_only"].to_list() == [True]
+    assert any("graduates only" in s for s in res.supporting)
+    assert any("graduates' reading" in c for c in res.caveats)
 
 
 def test_agreeing_leaders_read_as_one_sentence() -> None:
@@ -170,6 +193,6 @@ def test_agreeing_leaders_read_as_one_sentence() -> None:
     cohorts = pl.concat([cohorts, _cohorts([9], names=["Staff"])])
     res = q1.answer(Snapshot.from_frames(_logs(COUNTS + ds), cohorts), _config())
     assert any(
-        s.startswith("In Java web dev, big has more views (101 against 30)") for s in res.supporting
+        s.startswith("In Java web dev, Big has more views (101 against 30)") for s in res.supporting
     )
     assert not any("every ranked program" in s for s in res.supporting)

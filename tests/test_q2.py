@@ -96,7 +96,7 @@ def test_a_cohort_at_3x_is_found_on_either_side_of_3() -> None:
             10,
             5,
         )
-    assert res.answer.startswith("Yes: C2 (Java web dev) read spring about 2.9 times as much")
+    assert res.answer.startswith("Yes: C2 (Java web dev) read Spring about 2.9 times as much")
 
 
 def test_cohort_size_and_general_activity_are_not_overuse() -> None:
@@ -221,6 +221,16 @@ def test_result_serialises_answers_plainly_and_chart_builds() -> None:
     tables = res.tables()
     assert all(t.height <= 15 for t in tables.values())
     assert tables["Pairs compared per program"]["Cases found"].to_list() == [1]
+    # the ratio shown is made of the columns shown: adjusted views per student / the peers'
+    row = tables["Strongest cases"].row(0, named=True)
+    adjusted = (
+        row["Views per student (heaviest reader left out)"] / row["Allowance for a busier cohort"]
+    )
+    assert adjusted == pytest.approx(row["Views per student, allowance made"], abs=0.06)
+    ratio = row["Views per student, allowance made"] / row["Other cohorts, views per student"]
+    assert ratio == pytest.approx(row["Times the other cohorts"], abs=0.1)
+    assert f"about {row['Times the other cohorts']:.1f} times" in res.answer
+    assert (row["Lesson"], row["Path"]) == ("Spring", "spring")
     assert len(res.answer.split()) <= 30 and 3 <= len(res.supporting) <= 5
     text = " ".join([res.answer, *res.supporting]).lower()
     assert not [w for w in JARGON if w in text]

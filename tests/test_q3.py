@@ -165,6 +165,13 @@ def test_sentences_carry_the_numbers(result: q3.Q3Result) -> None:
     tables = result.tables()
     assert all(t.height <= 15 for t in tables.values())
     assert "User" in tables["Students who hardly use the curriculum"].columns
+    # one field for each number: the answer's counts are the tables' rows and the chart's title
+    assert tables["Students who hardly use the curriculum"].height == result.low_students
+    assert tables["Pairs of accounts that may be one person"].height == result.same_person_pairs
+    assert tables["By program"]["Pairs of accounts that may be one person"].sum() == 1
+    assert "shared account" not in " ".join([result.answer, *result.supporting]).lower()
+    title = CHARTS[1](result).to_dict()["title"]["text"]
+    assert f"of the {result.low_students} students" in title
 
 
 def _second_cohort_logs() -> pl.DataFrame:

@@ -94,7 +94,10 @@ def test_cutoff_is_found_on_the_day_the_rate_drops(result: q5.Q5Result) -> None:
     assert (result.cutoff_high - result.cutoff_low).days <= 14
     assert result.rate_after < 0.1 * result.rate_before
     assert result.earlier_drop is None
-    assert result.answer.startswith("Yes, mostly: reading of the other program's lessons fell by")
+    assert result.answer.startswith(
+        f"Yes, mostly: students' reading days on the other program's lessons fell by "
+        f"{result.drop_pct}%"
+    )
     assert "around 15 June 2019, 14 days after the policy date" in result.answer
 
 
@@ -145,6 +148,14 @@ def test_monthly_counts_both_directions(result: q5.Q5Result) -> None:
         (pl.col("month") == dt.date(2019, 12, 1)) & (pl.col("direction") == "web_dev->data_science")
     )
     assert dec["views"].item() == 0
+    # the chart's measure is the text's: reading days on the other track over the track's reading
+    # days, plotted only while both programs had students enrolled (never a zero before a program)
+    inside = result.monthly.filter(pl.col("rate").is_not_null())
+    assert (inside["rate"] == inside["reading_days"] / inside["exposure"]).all()
+    outside = result.monthly.filter(
+        (pl.col("month").dt.month_end() < result.search_from) | (pl.col("month") > result.search_to)
+    )
+    assert outside["rate"].null_count() == outside.height
 
 
 def test_earlier_drop_before_the_main_one() -> None:
@@ -292,6 +303,14 @@ def test_demo_cutoff_matches_the_simulated_one(demo_snapshot, demo_config, demo_
     if labelled.len():
         found = set(result.after_cutoff["user_id"].to_list())
         assert len(found & set(labelled.to_list())) >= 0.5 * labelled.n_unique()
+    # The chart plots the text's measure (reading days), and nothing for the months before the
+    # data-science program had students (issue 17: no zeros before the program existed).
+    before = result.monthly.filter(pl.col("month").dt.month_end() < result.search_from)
+    assert before.height > 0 and before["rate"].null_count() == before.height
+    signal = result.directions.filter(pl.col("signal")).row(0, named=True)
+    assert f"on {signal['rate_before'] * 100:.1f}% of their reading days before" in " ".join(
+        result.supporting
+    )
 
 
 def test_a_module_holding_lessons_of_both_programs() -> None:

@@ -130,11 +130,14 @@ def test_histogram_bins(result: q6.Q6Result) -> None:
 def test_sentences(result: q6.Q6Result) -> None:
     assert result.answer == (
         "About half of the graduates (50%) came back to the curriculum after graduating, most "
-        "often to mysql (Java web dev)."
+        "often to MySQL (Java web dev)."
     )
     assert result.supporting[0] == (
-        "Java web dev: 2 of 4 graduates came back; 2 of them opened mysql."
+        "Java web dev: 2 of 4 graduates came back; 2 of them opened MySQL."
     )
+    # tables show the topic's title and keep its folder (path) in a column of its own
+    modules = result.tables()["Top topics (modules) after graduation"]
+    assert modules.filter(pl.col("Folder") == "mysql")["Topic (module)"].to_list() == ["MySQL"]
     assert result.supporting[1].startswith("Half of their visits come within 10 days of graduating")
     assert result.supporting[2] == (
         "Too few returning graduates to show a pattern: Data science (1 of 2)."
@@ -163,7 +166,7 @@ def test_every_chart_builds(result: q6.Q6Result) -> None:
         shown = {row["program"] for rows in spec["datasets"].values() for row in rows}
         assert shown == {"Java web dev"}  # Data science has one returning graduate: not charted
     title = CHARTS[0](result).to_dict()["title"]["text"]
-    assert title == "Java web dev graduates return most to mysql"
+    assert title == "Java web dev graduates return most to MySQL"
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ import pytest
 
 from analysis.charts.q7 import CHARTS
 from analysis.config import Config, load_config
-from analysis.prepare import LESSON_TRACK_KEY, lesson_homes, prepare
+from analysis.prepare import lesson_homes, prepare
 from analysis.questions import q7
 from analysis.sources.snapshot import Snapshot
 
@@ -76,7 +76,12 @@ def test_least_accessed_per_program_respects_floor_and_roles(result: q7.Q7Result
     assert java.row(1, named=True)["users"] == 2
     ds = result.least_accessed.filter(pl.col("program") == "Data science")
     assert ds["lesson"].to_list() == ["fundamentals/stats", "fundamentals/intro"]
-    assert "java-ii" in result.answer and "fundamentals/stats" in result.answer
+    # java-ii and spring/intro share Java's fewest views (6): the tie is said, not one named least
+    assert "Fundamentals > Stats (Data science)" in result.answer
+    assert "2 Java web dev lessons at 6 views" in result.answer
+    java_text = next(s for s in result.supporting if s.startswith("Java web dev"))
+    assert "2 lessons tie at the minimum of 6 views: Java II and Spring > Intro" in java_text
+    assert "the least read is" not in java_text
 
 
 def test_other_tracks_lesson_is_not_least_accessed() -> None:
@@ -99,18 +104,18 @@ def test_other_tracks_lesson_is_not_least_accessed() -> None:
 
 
 def test_reuses_the_lesson_track_views_question_5_left() -> None:
-    """Question 5 leaves the lesson homes' views per track in `prepared.shared`; question 7 reads them
+    """Question 5 leaves the lesson homes' views per track in `prepared.lesson_track`; question 7 reads them
     instead of recomputing (the same answer), and computes and leaves them when they are missing."""
     # a Data science student reads the web-dev lesson java-i (see the test above)
     snapshot = Snapshot.from_frames(_logs([*COUNTS, (1, 6, "java-i", 5)]), _cohorts())
     config = load_config(environ={})
     prepared = prepare(snapshot, config)
     fresh = q7.answer(snapshot, config, prepared)
-    stored = prepared.shared[LESSON_TRACK_KEY]
-    assert stored.height > 0
+    stored = prepared.lesson_track.views
+    assert stored is not None and stored.height > 0
     assert q7.answer(snapshot, config, prepared).to_json() == fresh.to_json()
     # a stored table is what question 7 ranks on: without rows every lesson counts as shared
-    prepared.shared[LESSON_TRACK_KEY] = stored.clear()
+    prepared.lesson_track.views = stored.clear()
     res = q7.answer(snapshot, config, prepared)
     assert res.eligible["other_track"].sum() == 0
     assert fresh.eligible["other_track"].sum() > 0
@@ -207,6 +212,16 @@ def test_golden_demo(demo_snapshot: Snapshot, demo_config: Config) -> None:
     other = ranked.filter(pl.col("home").is_not_null() & (pl.col("home") != pl.col("track")))
     assert other.is_empty(), other
     assert res.eligible["other_track"].sum() > 0
+    # The page lists as many lessons per program as the method and settings say (bottom_n), and
+    # the demo's floor ties are said as such (issue 17): no lesson is named "the least read" alone.
+    per_program = [t for name, t in res.tables().items() if name.startswith("Least accessed")]
+    assert per_program and all(t.height == demo_config.q7.bottom_n for t in per_program)
+    assert f"the {demo_config.q7.bottom_n} lessons with the fewest views" in res.method
+    for row in res.eligible.filter(pl.col("tied_least") > 1).iter_rows(named=True):
+        bullet = next(s for s in res.supporting if s.startswith(row["program"]))
+        assert f"{row['tied_least']} lessons tie at the minimum of {row['least_views']} views" in (
+            bullet
+        )
     # Calibrated to the real log: roughly a fifth of distinct paths are hit exactly once.
     assert 0.05 <= res.single_hit_share <= 0.5
     assert res.long_tail.height >= 3

@@ -116,6 +116,10 @@ def test_staff_share(result: q8.Q8Result) -> None:
     total = _logs().height
     assert finding.value == pytest.approx(731 / total)  # one view a day, 2019-2020
     assert "1 staff account made 731 views" in finding.text
+    # one rounding of one number: the summary (answer) and the sentence (table) show the same share
+    shown = f"{finding.numbers['pct']:g}%"
+    assert shown == f"{round(731 / total * 100, 1):g}%"
+    assert f"staff make {shown}" in finding.summary and f"({shown} of all)" in finding.text
 
 
 def test_front_end_is_a_stub(result: q8.Q8Result) -> None:
@@ -142,6 +146,9 @@ def test_growth_doubles(result: q8.Q8Result) -> None:
     assert finding.value == pytest.approx(expected)
     assert 0.6 < finding.value < 1.0  # web-dev views double; the fixed extras dilute it
     assert finding.text.startswith("Views per day grew")
+    # one year's change is said as such, not as a yearly rate (issue 17)
+    assert finding.summary == f"views per day grew {finding.numbers['pct']:g}% from 2019 to 2020"
+    assert "a year" not in finding.summary
 
 
 def test_weekly_rhythm_and_holiday_dip(result: q8.Q8Result) -> None:
@@ -157,7 +164,7 @@ def test_campus_share_falls_below_the_floor_when_remote(result: q8.Q8Result) -> 
     assert result.campus_below_month == REMOTE_FROM
     finding = _finding(result, "Campus to remote")
     assert finding.value == "2020-04-01"
-    assert "fell below 5.0% in Apr 2020" in finding.text
+    assert "fell below 5% in Apr 2020" in finding.text
     march = result.campus.filter(pl.col("month") == dt.date(2020, 3, 1))["campus_share"].item()
     assert march > 0.8
 

@@ -3,14 +3,18 @@
 Lessons. A raw path is classified into a `page_kind`:
   - `empty`: the path is missing;
   - `navigation`: after stripping slashes, query and fragment it is one of `lessons.non_lesson_paths`
-    (`/`, `toc`, `search/search_index.json`, `index.html`);
+    (`/`, `toc`, `search/search_index.json`, `index.html`), an index or toc page inside a folder, or a
+    root folder (ROOT_FOLDERS: `content`) or a module folder directly inside it, which list lessons;
   - `probe`: it contains one of `lessons.probe_patterns` (`wp-login`, `.env`, `../`, `<script` ...);
   - `asset`: its last segment ends in one of `lessons.asset_extensions` (images, json, css ...);
   - `lesson`: everything else.
 Lessons are normalised: lower-cased, numbered prefixes stripped from every segment
 (`1-fundamentals/1.1-intro-to-data-science` -> `fundamentals/intro-to-data-science`), then the alias table
 `[lessons.aliases]` applied (a key with a `/` renames that exact lesson; a key without renames a whole
-module). `module` is the first segment of the lesson.
+module); a root folder is dropped (`content/php_ii/objects` -> `php_ii/objects`). `module` is the first
+segment of the lesson; `lesson_title` its reader's title (`lesson_title()`: `java-iii/user-input` ->
+`Java III > User input`), computed here once per distinct path: pages, charts and sentences show the
+title, tables keep the path beside it.
 
 People. `role` comes from the row's cohort_id: `no_cohort` (null), `unknown_cohort` (id absent from the
 cohorts table), `staff` (`people.staff_cohort_names`), `placeholder` (`people.placeholder_cohort_names`),
@@ -66,6 +70,30 @@ FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
 _NUMBERED_PREFIX = r"(^|/)\d+(?:\.\d+)*[-_]"
 
+# Root folders that hold modules, not lessons (the real log's PHP curriculum lives under `content/`,
+# e.g. `content/php_ii/objects`): the root itself and a module folder directly inside it only list
+# lessons (navigation), and the root is dropped from the lessons under it (`php_ii/objects`, module
+# `php_ii`), so no report names "content" as a lesson or a topic.
+ROOT_FOLDERS: tuple[str, ...] = ("content",)
+# Words a lesson title keeps in a fixed spelling (matched as whole words, any case).
+TITLE_WORDS: dict[str, str] = {
+    "api": "API", "apis": "APIs", "css": "CSS", "html": "HTML", "php": "PHP", "js": "JS",
+    "sql": "SQL", "mysql": "MySQL", "json": "JSON", "http": "HTTP", "ajax": "AJAX", "ui": "UI",
+    "ux": "UX", "dom": "DOM", "jsp": "JSP", "mvc": "MVC", "oop": "OOP", "crud": "CRUD", "url": "URL",
+    "jdbc": "JDBC", "ide": "IDE", "cli": "CLI", "ds": "DS", "ml": "ML", "nlp": "NLP", "aws": "AWS",
+    "javascript": "JavaScript", "jquery": "jQuery", "github": "GitHub", "dbscan": "DBSCAN",
+    "i": "I", "ii": "II", "iii": "III", "iv": "IV", "vi": "VI",
+}  # fmt: skip
+
+
+@dataclass
+class LessonTrack:
+    """`lesson_track_views(track_lesson_views(prepared))`, collected once (a few thousand rows):
+    question 5 computes it with its own aggregates and stores it here, question 7 reuses it instead of
+    a second group-by over the views. `views` is None until a question has computed it."""
+
+    views: pl.DataFrame | None = None
+
 
 @dataclass(frozen=True)
 class Prepared:
@@ -78,6 +106,11 @@ class Prepared:
     # (e.g. campus_ips). Not an init field: `dataclasses.replace(prepared, views=...)` starts empty, so
     # a question working on other views never sees results computed from these.
     shared: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # Lesson views per track, computed by the first question that needs them (same lifetime as
+    # `shared`: a `dataclasses.replace` starts empty).
+    lesson_track: LessonTrack = field(
+        default_factory=LessonTrack, init=False, repr=False, compare=False
+    )
 
 
 def clean_path(path: pl.Expr) -> pl.Expr:
@@ -104,6 +137,7 @@ def page_kind(path: pl.Expr, config: Config) -> pl.Expr:
         .when(
             cleaned.is_in([p.strip("/").lower() for p in lessons.non_lesson_paths])
             | (cleaned == "")
+            | _is_root_listing(cleaned)
         )
         .then(pl.lit("navigation"))
         .when(extension.is_in(list(lessons.asset_extensions)))
@@ -112,9 +146,22 @@ def page_kind(path: pl.Expr, config: Config) -> pl.Expr:
     )
 
 
+def _is_root_listing(cleaned: pl.Expr) -> pl.Expr:
+    """Pages that only list lessons: a root folder (ROOT_FOLDERS), a module folder directly inside
+    one, and an index or table-of-contents page inside any folder (`appendix/index.html`)."""
+    index_page = cleaned.str.contains(r"/(?:index\.html?|toc)$")
+    if not ROOT_FOLDERS:
+        return index_page
+    roots = "|".join(_escape(root) for root in ROOT_FOLDERS)
+    return index_page | cleaned.str.contains(rf"^(?:{roots})(?:/[^/]+)?$")
+
+
 def lesson_name(path: pl.Expr, config: Config) -> pl.Expr:
     """Normalised lesson for a raw path (apply only where page_kind == 'lesson')."""
     lesson = clean_path(path).str.replace_all(r"/{2,}", "/")
+    if ROOT_FOLDERS:
+        roots = "|".join(_escape(root) for root in ROOT_FOLDERS)
+        lesson = lesson.str.replace(rf"^(?:{roots})/", "")
     if config.lessons.strip_numbered_prefixes:
         lesson = lesson.str.replace_all(_NUMBERED_PREFIX, "${1}")
     exact = {k.strip("/"): v.strip("/") for k, v in config.lessons.aliases.items() if "/" in k}
@@ -126,6 +173,23 @@ def lesson_name(path: pl.Expr, config: Config) -> pl.Expr:
     if exact:
         lesson = lesson.replace(exact)
     return lesson
+
+
+def lesson_title(lesson: pl.Expr) -> pl.Expr:
+    """A reader's title for a normalised lesson: 'java-iii/user-input' -> 'Java III > User input'.
+
+    The module (first segment) in title case, the rest in sentence case, joined by ' > '; '.html' and
+    '.md' endings dropped, '-' and '_' read as spaces, TITLE_WORDS kept in their spelling (SQL, PHP,
+    JavaScript, roman numerals)."""
+    parts = lesson.str.replace(r"\.(?:html?|md)$", "").str.replace_all(r"[-_]+", " ").str.split("/")
+    module = parts.list.first().str.to_titlecase()
+    rest = parts.list.slice(1).list.eval(
+        pl.concat_str(pl.element().str.slice(0, 1).str.to_uppercase(), pl.element().str.slice(1))
+    )
+    title = pl.concat_list(module, rest).list.join(" > ")
+    for word, spelling in TITLE_WORDS.items():
+        title = title.str.replace_all(rf"(?i)\b{word}\b", spelling)
+    return title
 
 
 def _escape(text: str) -> str:
@@ -179,7 +243,10 @@ def path_table(logs: pl.LazyFrame, config: Config) -> pl.LazyFrame:
             .then(lesson_name(pl.col("path"), config))
             .alias("lesson"),
         )
-        .with_columns(pl.col("lesson").str.split("/").list.first().alias("module"))
+        .with_columns(
+            pl.col("lesson").str.split("/").list.first().alias("module"),
+            lesson_title(pl.col("lesson")).alias("lesson_title"),
+        )
     )
 
 
@@ -192,6 +259,7 @@ CATEGORICAL_COLUMNS: tuple[str, ...] = (
     "ip",
     "page_kind",
     "lesson",
+    "lesson_title",
     "module",
     "cohort_name",
     "role",
@@ -204,7 +272,8 @@ CATEGORICAL_COLUMNS: tuple[str, ...] = (
 def _path_lookup(logs: pl.LazyFrame, config: Config) -> pl.LazyFrame:
     """`path_table` with Categorical columns, to join on the views' Categorical path."""
     return path_table(logs, config).select(
-        pl.col(name).cast(pl.Categorical) for name in ("path", "page_kind", "lesson", "module")
+        pl.col(name).cast(pl.Categorical)
+        for name in ("path", "page_kind", "lesson", "lesson_title", "module")
     )
 
 
@@ -239,7 +308,7 @@ def _cohort_lookup(logs: pl.LazyFrame, cohorts: pl.DataFrame) -> pl.LazyFrame:
 
 def prepare(snapshot: Snapshot, config: Config) -> Prepared:
     """Columns of `views`: timestamp, date, hour, weekday (1=Mon), path, user_id, cohort_id, ip,
-    page_kind, lesson, module, cohort_name, program_id, program, track, role, start_date, end_date,
+    page_kind, lesson, lesson_title, module, cohort_name, program_id, program, track, role, start_date, end_date,
     window, days_after_end (alumni only) and days_before_start (before only)."""
     cohorts = cohort_table(snapshot.cohorts, config)
     views = (
@@ -353,11 +422,6 @@ def _checked_overrides(config: Config) -> dict[str, str]:
                 f"(known tracks: {', '.join(tracks)})"
             )
     return overrides
-
-
-# prepared.shared key of `lesson_track_views(track_lesson_views(prepared))`, collected (a few thousand
-# rows): question 5 stores it, question 7 reuses it instead of a second group-by over the views.
-LESSON_TRACK_KEY = "lesson_track_views"
 
 
 def lesson_track_views(views: pl.LazyFrame) -> pl.LazyFrame:

@@ -41,6 +41,31 @@ class QuestionResult:
         return self.answer
 
 
+@dataclass(frozen=True)
+class Words:
+    """What a question's `words()` makes of its computed data: the text a reader sees. Every number in
+    it is formatted from one field of the data, never recomputed."""
+
+    answer: str
+    supporting: list[str]
+    method: str
+    caveats: list[str] = field(default_factory=list)
+
+    def text(self) -> dict[str, Any]:
+        """The QuestionResult text fields, as keyword arguments."""
+        return {
+            "answer": self.answer,
+            "supporting": self.supporting,
+            "method": self.method,
+            "caveats": self.caveats,
+        }
+
+
+def data_fields(data: Any) -> dict[str, Any]:
+    """The fields of a question's computed data (a dataclass), as keyword arguments for its result."""
+    return {f.name: getattr(data, f.name) for f in dataclasses.fields(data)}
+
+
 def join_words(words: list[str]) -> str:
     """'a', 'a and b', 'a, b and c' (for generated sentences)."""
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"

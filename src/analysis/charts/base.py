@@ -22,6 +22,8 @@ from typing import Any
 import altair as alt
 import polars as pl
 
+from analysis.glossary import TRACK_NAMES
+
 # One colour per program everywhere (site, slide, email). Non-student groups are greys.
 PROGRAM_COLORS: dict[str, str] = {
     "Java web dev": "#1f77b4",
@@ -36,7 +38,7 @@ PROGRAM_COLORS: dict[str, str] = {
 EXTRA_COLORS = ("#17becf", "#8c564b", "#e377c2", "#393b79", "#637939", "#843c39")
 TRACK_COLORS: dict[str, str] = {"web_dev": "#1f77b4", "data_science": "#e8710a"}
 # What readers see for the tracks' codes.
-TRACK_LABELS: dict[str, str] = {"web_dev": "Web development", "data_science": "Data science"}
+TRACK_LABELS: dict[str, str] = {k: v.capitalize() for k, v in TRACK_NAMES.items()}  # glossary
 ACCENT = "#d62728"  # highlights: the flagged cohort, the change point, an incident
 MUTED = "#555555"  # secondary marks and text (contrast >= 7:1 on white)
 WIDTH = 560  # px, for charts exported as images (slide, email) and old fixed-width specs

@@ -28,25 +28,27 @@ def chart_top_lessons(result: Q1Result) -> alt.TopLevelMixin:
     if result.ranking.is_empty() or not order:
         return empty("No lesson could be ranked", result.answer)
     data = grouped_bars(
-        result.ranking.filter(pl.col("rank") <= TOP_LESSONS), order, "lesson", "rank"
+        result.ranking.filter(pl.col("rank") <= TOP_LESSONS), order, "lesson_title", "rank"
     ).select(
         "program",
         "rank",
         "lesson",
+        "lesson_title",
         "bar",
         "cohorts_top_k",
         "cohorts",
-        (pl.col("consistency") * 100).round(0).alias("consistency_pct"),
-        (pl.col("median_share") * 100).round(1).alias("median_share_pct"),
+        "consistency_pct",
+        "median_share_pct",
         "views",
         pl.format("{} of {}", pl.col("cohorts_top_k"), pl.col("cohorts")).alias("label"),
     )
     programs = list(dict.fromkeys(data["program"].to_list()))
     lead = result.leaders.row(0, named=True)
-    title = f"{lead['lesson']} is top {k} in {_cohorts_phrase(lead)}"
+    title = f"{lead['lesson_title']} is top {k} in {_cohorts_phrase(lead)}"
     tooltip = [
         alt.Tooltip("program:N", title="Program"),
-        alt.Tooltip("lesson:N", title="Lesson"),
+        alt.Tooltip("lesson_title:N", title="Lesson"),
+        alt.Tooltip("lesson:N", title="Path"),
         alt.Tooltip("label:N", title=f"Cohorts with it in their top {k}"),
         alt.Tooltip("median_share_pct:Q", title="Median share of a cohort's lesson views (%)"),
         alt.Tooltip("views:Q", title="Student views", format=","),
@@ -72,7 +74,7 @@ def chart_top_lessons(result: Q1Result) -> alt.TopLevelMixin:
         f"Bar chart: for each program, the {TOP_LESSONS} lessons that most cohorts put in their top "
         f"{k}. "
         + " ".join(
-            f"{r['program']}: {r['lesson']} is in the top {k} of {r['cohorts_top_k']} of "
+            f"{r['program']}: {r['lesson_title']} is in the top {k} of {r['cohorts_top_k']} of "
             f"{r['cohorts']} cohorts."
             for r in result.leaders.iter_rows(named=True)
         )
@@ -91,6 +93,7 @@ def chart_leader_by_cohort(result: Q1Result) -> alt.TopLevelMixin:
         .select(
             "program",
             "lesson",
+            "lesson_title",
             "cohort",
             "start_date",
             "cohort_rank",
@@ -119,7 +122,8 @@ def chart_leader_by_cohort(result: Q1Result) -> alt.TopLevelMixin:
             shape=alt.Shape("program:N", title="Program", scale=alt.Scale(domain=programs)),
             tooltip=[
                 alt.Tooltip("program:N", title="Program"),
-                alt.Tooltip("lesson:N", title="Lesson"),
+                alt.Tooltip("lesson_title:N", title="Lesson"),
+                alt.Tooltip("lesson:N", title="Path"),
                 alt.Tooltip("cohort:N", title="Cohort"),
                 alt.Tooltip("start_date:T", title="Start", format="%Y-%m-%d"),
                 alt.Tooltip("cohort_rank:Q", title="Rank in the cohort"),
@@ -136,20 +140,16 @@ def chart_leader_by_cohort(result: Q1Result) -> alt.TopLevelMixin:
     ).encode(y=alt.Y("rank:Q", scale=rank_scale), x=alt.value(0), text="text:N")
     chart = alt.layer(points, line, label).properties(height=220)
     lead = result.leaders.row(0, named=True)
-    in_top = data.filter(
-        (pl.col("program") == lead["program"]) & (pl.col("cohort_rank") <= k)
-    ).height
-    shown = data.filter(pl.col("program") == lead["program"]).height
     title = (
-        f"{lead['lesson']} stays top {k} in every {lead['program']} cohort"
-        if in_top == shown == lead["cohorts"]
-        else f"{lead['lesson']} is top {k} in {in_top} of {lead['cohorts']} {lead['program']} cohorts"
+        f"{lead['lesson_title']} stays top {k} in every {lead['program']} cohort"
+        if lead["cohorts_top_k"] == lead["cohorts"]
+        else f"{lead['lesson_title']} is top {k} in {_cohorts_phrase(lead)}"
     )
     description = (
         f"Dot chart, one dot per cohort in start order: the rank of each program's most consistent "
         f"lesson inside that cohort; the dashed line marks the top {k}. "
         + " ".join(
-            f"{r['program']}: {r['lesson']}, best rank {cast(int, g['cohort_rank'].min())}, worst "
+            f"{r['program']}: {r['lesson_title']}, best rank {cast(int, g['cohort_rank'].min())}, worst "
             f"{cast(int, g['cohort_rank'].max())} over {g.height} cohorts."
             for r in result.leaders.iter_rows(named=True)
             for g in [data.filter(pl.col("program") == r["program"])]

@@ -3,8 +3,6 @@ timelines against the cohort window."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import altair as alt
 import polars as pl
 
@@ -83,8 +81,9 @@ def chart_distribution(result: Q3Result) -> alt.TopLevelMixin:
 
 
 def chart_timelines(result: Q3Result) -> alt.TopLevelMixin:
-    """Flagged students' first-to-last access (coloured by program) over their cohort window (grey)."""
-    flagged = result.students.head(TIMELINE_ROWS)
+    """The students who hardly use the curriculum: first-to-last access (coloured by program) over
+    their cohort window (grey). The same students, in the same order, as the page's table."""
+    flagged = result.students.filter(pl.col("low_usage")).head(TIMELINE_ROWS)
     if flagged.is_empty():
         return _empty("No student was flagged", result.answer)
     data = flagged.select(
@@ -130,14 +129,16 @@ def chart_timelines(result: Q3Result) -> alt.TopLevelMixin:
         .encode(x="last_access:T", y=y, color=color, tooltip=tooltip)
     )
     chart = alt.layer(window, access, last).properties(width=WIDTH, height=alt.Step(20))
-    counts = flagged.group_by("pattern").len().sort("len", "pattern", descending=[True, False])
-    top: dict[str, Any] = counts.row(0, named=True) if counts.height else {"pattern": "", "len": 0}
+    dropouts = result.likely_dropouts
     title = (
-        f"Flagged students' access vs their cohort window: {top['len']} of {flagged.height} shown "
-        f"are '{top['pattern'].lower()}'"
+        f"{dropouts} of the {result.low_students} students who hardly use it "
+        f"{'looks like a drop-out' if dropouts == 1 else 'look like drop-outs'}"
+        if dropouts
+        else f"The {result.low_students} students who hardly use it, against their cohort window"
     )
     description = (
-        "Timeline chart: for each of the first flagged students, a grey bar spans the cohort's start "
+        f"Timeline chart: for each of the {flagged.height} students shown (of "
+        f"{result.low_students} who hardly use the curriculum), a grey bar spans the cohort's start "
         "to end date and a coloured bar spans the student's first to last access (a diamond marks "
         "the last access). "
         + "; ".join(

@@ -11,13 +11,13 @@ from analysis.questions.q5 import Q5Result, direction_label, track_label
 
 
 def chart_monthly(result: Q5Result) -> alt.TopLevelMixin:
-    """Monthly share of each track's lesson views on the other track's lessons, one line per
-    direction (none while a track had no reader); rules at the cutoff and the policy date."""
+    """Monthly share of each track's students' reading days spent on the other track's lessons (the
+    measure of the text and the shut-off search), one line per direction, plotted only for the
+    months both programs had students enrolled; rules at the cutoff and the policy date."""
     names = {d: direction_label(d) for d in result.monthly["direction"].unique().to_list()}
-    monthly = result.monthly.with_columns(
+    monthly = result.monthly.filter(pl.col("rate_pct").is_not_null()).with_columns(
         pl.col("direction").replace_strict(names, return_dtype=pl.String).alias("label"),
         pl.col("direction").str.split("->").list.first().alias("source"),
-        pl.when(pl.col("exposure") > 0).then((pl.col("rate") * 100).round(2)).alias("rate_pct"),
     )
     labels = monthly.select("label", "source").unique().sort("label")
     colors = [TRACK_COLORS.get(s, "#7f7f7f") for s in labels["source"].to_list()]
@@ -26,7 +26,7 @@ def chart_monthly(result: Q5Result) -> alt.TopLevelMixin:
         .mark_line(point=True)
         .encode(
             x=alt.X("month:T", title="Month"),
-            y=alt.Y("rate_pct:Q", title="Share of their lesson views (%)"),
+            y=alt.Y("rate_pct:Q", title="Share of their reading days (%)"),
             color=alt.Color(
                 "label:N",
                 title="Students of -> reading",
@@ -37,7 +37,8 @@ def chart_monthly(result: Q5Result) -> alt.TopLevelMixin:
                 alt.Tooltip("label:N", title="Direction"),
                 alt.Tooltip("views:Q", title="Views", format=","),
                 alt.Tooltip("users:Q", title="Students"),
-                alt.Tooltip("rate_pct:Q", title="% of their lesson views"),
+                alt.Tooltip("reading_days:Q", title="Reading days on the other program's lessons"),
+                alt.Tooltip("rate_pct:Q", title="% of their reading days"),
             ],
         )
     )
@@ -83,11 +84,10 @@ def chart_monthly(result: Q5Result) -> alt.TopLevelMixin:
             .encode(x="low:T", x2="high:T", tooltip=[alt.Tooltip("low:T"), alt.Tooltip("high:T")]),
         )
     chart = alt.layer(*layers).properties(width=WIDTH, height=HEIGHT)
-    views_after = int(result.after_cutoff["views"].sum()) if result.after_cutoff.height else 0
     if result.cutoff is not None:
         title = (
             f"Cross-program reading dropped on {result.cutoff.isoformat()}, "
-            f"but {views_after:,} views followed"
+            f"but {result.views_after:,} views followed"
         )
     elif result.cross_views:
         title = (
@@ -96,7 +96,8 @@ def chart_monthly(result: Q5Result) -> alt.TopLevelMixin:
     else:
         title = "No cross-program reading found"
     description = (
-        f"Line chart of cross-program lesson views per month, one line per direction. "
+        "Line chart, one line per direction: the share of a track's students' reading days spent on "
+        "the other track's lessons, per month, while both programs had students enrolled. "
         f"{result.answer} The policy date is {result.policy_date}."
     )
     return finish(chart, title, description)
@@ -118,9 +119,10 @@ def chart_after(result: Q5Result) -> alt.TopLevelMixin:
         .mark_bar(color=ACCENT)
         .encode(
             x=alt.X("views:Q", title=f"Student views since {since}"),
-            y=alt.Y("lesson:N", sort="-x", title=None),
+            y=alt.Y("lesson_title:N", sort="-x", title=None),
             tooltip=[
-                alt.Tooltip("lesson:N", title="Lesson"),
+                alt.Tooltip("lesson_title:N", title="Lesson"),
+                alt.Tooltip("lesson:N", title="Path"),
                 alt.Tooltip("home:N", title="Lesson of"),
                 alt.Tooltip("views:Q", title="Views", format=","),
                 alt.Tooltip("users:Q", title="Students"),
@@ -130,12 +132,12 @@ def chart_after(result: Q5Result) -> alt.TopLevelMixin:
     )
     if data.height:
         top = data.row(0, named=True)
-        title = f"{top['lesson']} is the other program's lesson most read since {since}"
+        title = f"{top['lesson_title']} is the other program's lesson most read since {since}"
     else:
         title = f"No lessons of the other program were read since {since}"
     description = (
         f"Bar chart of the {data.height} lessons of the other program most read by students since {since}: "
-        + ", ".join(f"{r['lesson']} {r['views']} views" for r in data.iter_rows(named=True))
+        + ", ".join(f"{r['lesson_title']} {r['views']} views" for r in data.iter_rows(named=True))
         + "."
     )
     return finish(chart, title, description)

@@ -17,14 +17,14 @@ def chart_top_modules(result: Q6Result) -> alt.TopLevelMixin:
     top = result.top_modules.filter(
         pl.col("program").is_in(programs) & (pl.col("rank_by_alumni") <= TOPICS_PER_PROGRAM)
     ).join(result.programs.select("program", "alumni_readers"), on="program", how="left")
-    data = grouped_bars(top, programs, "topic", "rank_by_alumni").with_columns(
+    data = grouped_bars(top, programs, "topic_title", "rank_by_alumni").with_columns(
         (pl.col("alumni") / pl.col("alumni_readers") * 100).round(0).alias("reach_pct"),
         pl.col("median_days").round(0),
     )
     if data.is_empty():
         return empty("Too few graduates came back to chart", result.answer)
     lead = data.row(0, named=True)
-    title = f"{lead['program']} graduates return most to {lead['topic']}"
+    title = f"{lead['program']} graduates return most to {lead['topic_title']}"
     chart = (
         alt.Chart(data)
         .mark_bar()
@@ -39,7 +39,8 @@ def chart_top_modules(result: Q6Result) -> alt.TopLevelMixin:
             color=program_color(programs),
             tooltip=[
                 alt.Tooltip("program:N", title="Program"),
-                alt.Tooltip("topic:N", title="Topic"),
+                alt.Tooltip("topic_title:N", title="Topic"),
+                alt.Tooltip("topic:N", title="Folder"),
                 alt.Tooltip("alumni:Q", title="Graduates who opened it", format=","),
                 alt.Tooltip("alumni_readers:Q", title="Returning graduates", format=","),
                 alt.Tooltip("views:Q", title="Alumni views", format=","),
@@ -53,7 +54,7 @@ def chart_top_modules(result: Q6Result) -> alt.TopLevelMixin:
         f"Bar chart: for each program, the {TOPICS_PER_PROGRAM} topics the most graduates came back "
         "to, as a share of the program's returning graduates. "
         + " ".join(
-            f"{r['program']}: {r['topic']}, opened by {r['alumni']} of the {r['alumni_readers']} "
+            f"{r['program']}: {r['topic_title']}, opened by {r['alumni']} of the {r['alumni_readers']} "
             "returning graduates."
             for r in leaders.iter_rows(named=True)
         )
@@ -80,10 +81,7 @@ def chart_days_after(result: Q6Result) -> alt.TopLevelMixin:
     )
     if data.is_empty():
         return empty("Too few graduates came back to chart", result.answer)
-    total = int(data["views"].sum())
-    first_year = int(data.filter(pl.col("quarter") < 4)["views"].sum())
-    share = first_year / total if total else 0.0
-    title = f"{share * 100:.0f}% of alumni reading happens in the first year after graduation"
+    title = f"{result.first_year_pct}% of alumni reading happens in the first year after graduation"
     chart = (
         alt.Chart(data)
         .mark_bar()

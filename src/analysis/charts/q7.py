@@ -33,12 +33,11 @@ def chart_lesson_views(result: Q7Result) -> alt.TopLevelMixin:
     )
     labels = data.sort("bin")["label"].unique(maintain_order=True).to_list()
     rare = data.filter(pl.col("bin") == 0)
-    few = int(rare["lessons"].sum())
-    total = int(data["lessons"].sum())
     title = (
-        f"{few:,} of {total:,} lessons were opened only {labels[0].replace('-', ' to ')} times"
-        if few
-        else "Every ranked lesson was opened at least 10 times"
+        f"{result.rare_lessons:,} of {result.ranked_lessons:,} lessons were opened only "
+        f"{result.rare_label.replace('-', ' to ')} times"
+        if result.rare_lessons
+        else f"Every ranked lesson was opened more than {result.rare_label.replace('-', ' to ')} times"
     )
     chart = (
         alt.Chart(data)
@@ -100,7 +99,7 @@ def chart_long_tail(result: Q7Result) -> alt.TopLevelMixin:
     )
     top = data.sort("paths", descending=True).row(0, named=True)
     title = (
-        f"{result.single_hit_share * 100:.0f}% of paths were requested only once; the largest "
+        f"{result.single_hit_pct}% of paths were requested only once; the largest "
         f"group: {top['short'].lower()}"
     )
     description = (

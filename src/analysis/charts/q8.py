@@ -10,6 +10,11 @@ from analysis.charts.base import ACCENT, HEIGHT, axis_title, finish, program_col
 from analysis.questions.q8 import WEEKDAYS, Q8Result
 
 
+def _numbers(result: Q8Result, kind: str) -> dict:
+    """The numbers of the fact of this kind (empty when the question found none)."""
+    return next((f.numbers for f in result.facts if f.kind == kind), {})
+
+
 def chart_monthly(result: Q8Result) -> alt.TopLevelMixin:
     """Stacked monthly views per program, with the share of views from campus IPs as a line."""
     campus = result.campus.with_columns((pl.col("campus_share") * 100).round(1).alias("campus_pct"))
@@ -49,9 +54,12 @@ def chart_monthly(result: Q8Result) -> alt.TopLevelMixin:
     )
     chart = alt.layer(bars, line).resolve_scale(y="independent").properties(height=HEIGHT)
     below = result.campus_below_month
-    if below is not None:
-        floor = result.parameters.get("campus_share_floor", 0.05)
-        title = f"Views from the campus network fell below {floor:.0%} in {below.strftime('%B %Y')}"
+    campus_fact = _numbers(result, "campus")
+    if below is not None and campus_fact:
+        title = (
+            f"Views from the campus network fell below {campus_fact['floor_pct']:g}% in "
+            f"{below.strftime('%B %Y')}"
+        )
     elif result.monthly.height:
         peak = (
             result.monthly.group_by("month")
@@ -91,22 +99,9 @@ def chart_weekday_hour(result: Q8Result) -> alt.TopLevelMixin:
         )
         .properties(height=7 * 24)
     )
-    if (
-        data.height
-    ):  # as the weekly-rhythm finding: the busiest day overall, the busiest hour overall
-        day = (
-            data.group_by("weekday", "day")
-            .agg(pl.col("views").sum())
-            .sort(["views", "weekday"], descending=[True, False])
-            .row(0, named=True)
-        )
-        hour = (
-            data.group_by("hour")
-            .agg(pl.col("views").sum())
-            .sort(["views", "hour"], descending=[True, False])
-            .row(0, named=True)
-        )
-        title = f"Busiest on {day['day']}s; the busiest hour is {hour['hour']}:00"
+    weekly = _numbers(result, "weekly")
+    if weekly:  # the weekly-rhythm finding's numbers: the busiest day and hour overall
+        title = f"Busiest on {weekly['day']}s; the busiest hour is {weekly['hour']}:00"
     else:
         title = "No views to chart"
     description = (

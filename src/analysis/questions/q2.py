@@ -36,7 +36,7 @@ from analysis.prepare import (
     prepare,
     student_lesson_views,
 )
-from analysis.results import QuestionResult
+from analysis.results import QuestionResult, Words, data_fields
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
 
@@ -56,6 +56,7 @@ CASES_SCHEMA: ColumnTypes = {
     "cohort_id": pl.Int64(),
     "cohort": pl.String(),
     "lesson": pl.String(),
+    "lesson_title": pl.String(),
     "views": pl.Int64(),  # the cohort's views of the lesson while enrolled
     "students": pl.Int64(),  # the cohort's students with a lesson view while enrolled
     "rate": pl.Float64(),  # views per student
@@ -66,7 +67,13 @@ CASES_SCHEMA: ColumnTypes = {
     "rate_ratio": pl.Float64(),  # rate / peer_rate
     "activity": pl.Float64(),  # the cohort's other reading per student / the peers'
     "top_student_views": pl.Int64(),  # views by the cohort's heaviest reader of the lesson
-    "ratio_without_top": pl.Float64(),  # over-use ratio leaving that student out (see _ratios)
+    # views per student leaving that reader out (loo views / (students - 1))
+    "rate_without_top": pl.Float64(),
+    "activity_factor": pl.Float64(),  # sqrt(activity): the allowance for a busier cohort
+    # rate_without_top / activity_factor: the cohort's rate as compared with peer_rate
+    "adjusted_rate": pl.Float64(),
+    # over-use ratio = adjusted_rate / peer_rate (see _ratios): the number the answer shows
+    "ratio_without_top": pl.Float64(),
     "ci_low": pl.Float64(),  # confidence interval of ratio_without_top (over-dispersion widened)
     "ci_high": pl.Float64(),
     "share_low": pl.Float64(),  # lower bound of the lesson's share of the cohort's reading vs peers
@@ -88,30 +95,45 @@ EXCLUDED_SCHEMA: ColumnTypes = {
 }
 
 
-@dataclass(frozen=True)
-class Q2Result(QuestionResult):
+@dataclass(frozen=True, kw_only=True)
+class Q2Data:
+    """The numbers of question 2 (computed by `compute`, told by `words`)."""
+
     cases: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CASES_SCHEMA))
     flagged: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CASES_SCHEMA))
     by_program: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SUMMARY_SCHEMA))
     not_compared: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=EXCLUDED_SCHEMA))
     tests_run: int = 0
+    cohorts_compared: int = 0  # sum of by_program's cohorts
     other_track_views: int = 0  # enrolled views of other-track lessons, left out of the comparison
+    z: float = 1.645  # the one-sided normal quantile of q2.confidence
+    simulated: bool = False
 
+
+@dataclass(frozen=True, kw_only=True)
+class Q2Result(QuestionResult, Q2Data):
     def tables(self) -> dict[str, pl.DataFrame]:
+        """The strongest cases with the quantities their ratio is made of: views per student
+        (heaviest reader left out) / the allowance for a busier cohort / the other cohorts' views per
+        student = the times shown (each rounded once, as in the text)."""
         cases = self.cases.head(15).select(
             pl.col("program").alias("Program"),
             pl.col("cohort").alias("Cohort"),
-            pl.col("lesson").alias("Lesson"),
-            pl.col("views").alias("Views while enrolled"),
+            pl.col("lesson_title").alias("Lesson"),
             pl.col("students").alias("Students"),
-            pl.col("rate").round(1).alias("Views per student"),
+            pl.col("rate_without_top")
+            .round(1)
+            .alias("Views per student (heaviest reader left out)"),
+            pl.col("activity_factor").round(2).alias("Allowance for a busier cohort"),
+            pl.col("adjusted_rate").round(1).alias("Views per student, allowance made"),
             pl.col("peer_rate").round(1).alias("Other cohorts, views per student"),
-            pl.col("ratio_without_top").round(1).alias("Times the other cohorts' share"),
+            pl.col("ratio_without_top").round(1).alias("Times the other cohorts"),
             (
                 pl.col("ci_low").round(1).cast(pl.String)
                 + pl.lit(" to ")
                 + pl.col("ci_high").round(1).cast(pl.String).fill_null("no limit")
             ).alias("Likely range"),
+            pl.col("lesson").alias("Path"),
         )
         summary = self.by_program.select(
             pl.col("program").alias("Program"),
@@ -126,8 +148,8 @@ class Q2Result(QuestionResult):
             return self.answer
         top = self.cases.row(0, named=True)
         return (
-            f"{top['cohort']} read {top['lesson']} {_times(top['ratio_without_top'])} as much as "
-            f"other {top['program']} cohorts"
+            f"{top['cohort']} read {top['lesson_title']} {_times(top['ratio_without_top'])} as much "
+            f"as other {top['program']} cohorts"
         )
 
 
@@ -135,7 +157,7 @@ def _times(ratio: float | None) -> str:
     return "far more than" if ratio is None else f"{ratio:.1f} times"
 
 
-def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q2Result:
+def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q2Data:
     """Find (cohort, lesson) pairs read far more per student while enrolled than the program's other
     cohorts read them."""
     prepared = prepared or prepare(snapshot, config)
@@ -151,12 +173,13 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     pairs_raw, students = pl.collect_all(
         [
             enrolled.group_by("cohort_id", "lesson", "user_id")
-            .agg(pl.len().alias("views"))
+            .agg(pl.len().alias("views"), pl.col("lesson_title").first())
             .group_by("cohort_id", "lesson")
             .agg(
                 pl.col("views").sum().cast(pl.Int64).alias("views"),
                 pl.col("views").max().cast(pl.Int64).alias("top_student_views"),
                 pl.len().cast(pl.Int64).alias("readers"),
+                pl.col("lesson_title").first(),
             ),
             enrolled.group_by("cohort_id").agg(
                 pl.col("user_id").n_unique().cast(pl.Int64).alias("students")
@@ -254,25 +277,26 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         .cast(EXCLUDED_SCHEMA)
         .sort("start_date", "cohort_id")
     )
-    answer_text, supporting = _sentences(cases, flagged, by_program, tested.height, not_compared)
-    home_share = config.q5.lesson_home_min_share
-    caveats = [
-        "Lessons are compared within their own program only: a lesson's program is inferred from "
-        f"whose enrolled students read it; {other_track_views:,} enrolled views of the other "
-        "program's lessons are left out (question 5 covers them), shared lessons stay in.",
-        "Only reading while enrolled counts: students' views before or after their course are left "
-        "out (question 6 covers alumni).",
-        "Curriculum changes (a lesson added or renamed for later cohorts) can still make a cohort "
-        "stand out: check the dates before acting on a case.",
-    ]
-    if prepared.simulated:
-        caveats.append(SIMULATED_CAVEAT)
+    return Q2Data(
+        cases=cases,
+        flagged=flagged,
+        by_program=by_program,
+        not_compared=not_compared,
+        tests_run=tested.height,
+        cohorts_compared=int(by_program["cohorts"].sum()),
+        other_track_views=other_track_views,
+        z=z,
+        simulated=prepared.simulated,
+    )
+
+
+def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q2Result:
+    """The question's numbers (`compute`) told in words (`words`)."""
+    q2 = config.q2
+    data = compute(snapshot, config, prepared)
     return Q2Result(
         number=2,
         title=TITLE,
-        answer=answer_text,
-        supporting=supporting,
-        method=_method(config, tested.height, z),
         parameters={
             "min_views": q2.min_views,
             "min_ratio_low": q2.min_ratio_low,
@@ -281,16 +305,33 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
             "min_students": q2.min_students,
             "min_window_in_data": q2.min_window_in_data,
             "max_cases_per_program": q2.max_cases_per_program,
-            "lesson_home_min_share": home_share,
+            "lesson_home_min_share": config.q5.lesson_home_min_share,
             "lesson_home_overrides": dict(config.q5.lesson_home_overrides),
         },
+        **words(data, config).text(),
+        **data_fields(data),
+    )
+
+
+def words(data: Q2Data, config: Config) -> Words:
+    """The answer, supporting sentences, method and caveats, formatted from `data`'s fields."""
+    answer_text, supporting = _sentences(data)
+    caveats = [
+        "Lessons are compared within their own program only: a lesson's program is inferred from "
+        f"whose enrolled students read it; {data.other_track_views:,} enrolled views of the other "
+        "program's lessons are left out (question 5 covers them), shared lessons stay in.",
+        "Only reading while enrolled counts: students' views before or after their course are left "
+        "out (question 6 covers alumni).",
+        "Curriculum changes (a lesson added or renamed for later cohorts) can still make a cohort "
+        "stand out: check the dates before acting on a case.",
+    ]
+    if data.simulated:
+        caveats.append(SIMULATED_CAVEAT)
+    return Words(
+        answer=answer_text,
+        supporting=supporting,
+        method=_method(config, data.tests_run, data.z),
         caveats=caveats,
-        cases=cases,
-        flagged=flagged,
-        by_program=by_program,
-        not_compared=not_compared,
-        tests_run=tested.height,
-        other_track_views=other_track_views,
     )
 
 
@@ -363,14 +404,16 @@ def _ratios(counts: pl.DataFrame) -> pl.DataFrame:
         .with_columns(
             (pl.col("rate") / pl.col("peer_rate")).alias("rate_ratio"),
             pl.when(pl.col("students") > 1)
-            .then(
-                pl.col("loo_views")
-                / (pl.col("students") - 1)
-                / pl.col("peer_rate")
-                / pl.col("activity").sqrt()
-            )
+            .then(pl.col("loo_views") / (pl.col("students") - 1))
             .otherwise(0.0)
-            .alias("ratio_without_top"),
+            .alias("rate_without_top"),
+            pl.col("activity").sqrt().alias("activity_factor"),
+        )
+        .with_columns(
+            (pl.col("rate_without_top") / pl.col("activity_factor")).alias("adjusted_rate"),
+        )
+        .with_columns(
+            (pl.col("adjusted_rate") / pl.col("peer_rate")).alias("ratio_without_top"),
         )
     )
 
@@ -407,13 +450,13 @@ def _dispersion(tested: pl.DataFrame, min_views: int) -> pl.DataFrame:
     )
 
 
-def _sentences(
-    cases: pl.DataFrame,
-    flagged: pl.DataFrame,
-    by_program: pl.DataFrame,
-    tests_run: int,
-    not_compared: pl.DataFrame,
-) -> tuple[str, list[str]]:
+def _sentences(data: Q2Data) -> tuple[str, list[str]]:
+    cases, flagged, by_program, not_compared = (
+        data.cases,
+        data.flagged,
+        data.by_program,
+        data.not_compared,
+    )
     scope = "Only reading while enrolled counts, not alumni reading"
     scope += (
         f"; {not_compared.height} cohort{'s' if not_compared.height != 1 else ''} enrolled "
@@ -421,7 +464,7 @@ def _sentences(
         if not_compared.height
         else "."
     )
-    if tests_run == 0:
+    if data.tests_run == 0:
         return (
             "No cohort and lesson had enough reading while enrolled to compare cohorts.",
             [
@@ -430,8 +473,8 @@ def _sentences(
                 scope,
             ],
         )
-    compared = int(by_program["cohorts"].sum())
-    pairs = f"{tests_run:,} cohort-lesson pairs were compared across {compared} cohorts"
+    compared = data.cohorts_compared
+    pairs = f"{data.tests_run:,} cohort-lesson pairs were compared across {compared} cohorts"
     if flagged.is_empty():
         return (
             f"No: none of the {compared} cohorts read any lesson far more than the other cohorts "
@@ -445,7 +488,7 @@ def _sentences(
     top = cases.row(0, named=True)
     others = flagged.height - 1
     answer_text = (
-        f"Yes: {top['cohort']} ({top['program']}) read {top['lesson']} about "
+        f"Yes: {top['cohort']} ({top['program']}) read {top['lesson_title']} about "
         f"{_times(top['ratio_without_top'])} as much as other cohorts did"
         + (
             f"; {others} smaller case{'s' if others != 1 else ''} too."
@@ -454,12 +497,13 @@ def _sentences(
         )
     )
     supporting = [
-        f"{top['cohort']} opened it {top['rate']:.0f} times per student while enrolled; other "
-        f"{top['program']} cohorts {top['peer_rate']:.1f} times."
+        f"Leaving out its heaviest reader, {top['cohort']} opened it {top['rate_without_top']:.1f} "
+        f"times per student while enrolled ({top['adjusted_rate']:.1f} allowing for how much it "
+        f"reads overall); other {top['program']} cohorts {top['peer_rate']:.1f} times."
     ]
     for row in cases.slice(1, 2).iter_rows(named=True):
         supporting.append(
-            f"{row['cohort']} ({row['program']}) read {row['lesson']} about "
+            f"{row['cohort']} ({row['program']}) read {row['lesson_title']} about "
             f"{_times(row['ratio_without_top'])} as much as its peers."
         )
     supporting.append(

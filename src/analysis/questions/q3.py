@@ -17,8 +17,9 @@ from typing import cast
 import polars as pl
 
 from analysis.config import Config
+from analysis.glossary import SAME_PERSON, SECOND_ACCOUNT
 from analysis.prepare import Prepared, campus_ips, prepare
-from analysis.results import QuestionResult
+from analysis.results import QuestionResult, Words, data_fields
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
 
@@ -43,7 +44,7 @@ PATTERNS: dict[str, str] = {
     "dropout": "Likely drop-out",
     "light": "Light reader",
     "seldom": "Seldom active (reads when present)",
-    "same_person": "Possible second account",
+    "same_person": SECOND_ACCOUNT,
 }
 
 STUDENT_SCHEMA: ColumnTypes = {
@@ -96,9 +97,20 @@ PROGRAM_SCHEMA: ColumnTypes = {
     "low_usage": pl.UInt32(),
     "share_low": pl.Float64(),
     "likely_dropouts": pl.UInt32(),
-    "possible_same_person": pl.UInt32(),
+    "same_person_pairs": pl.UInt32(),  # pairs of accounts of the program's cohorts (PAIR_SCHEMA rows)
     "median_views_per_week": pl.Float64(),
 }
+# One row per pair of accounts that may be one person: the earlier account first.
+PAIR_SCHEMA: ColumnTypes = {
+    "cohort_id": pl.Int64(),
+    "cohort": pl.String(),
+    "program": pl.String(),
+    "user_id": pl.Int64(),
+    "other_user_id": pl.Int64(),
+    "last_access": pl.Datetime("us"),  # the earlier account's last view
+    "other_first_access": pl.Datetime("us"),  # the later account's first view
+}
+TABLE_ROWS = 15  # rows of a page table
 EXCLUDED_SCHEMA: ColumnTypes = {
     "cohort_id": pl.Int64(),
     "cohort": pl.String(),
@@ -111,8 +123,10 @@ EXCLUDED_SCHEMA: ColumnTypes = {
 }
 
 
-@dataclass(frozen=True)
-class Q3Result(QuestionResult):
+@dataclass(frozen=True, kw_only=True)
+class Q3Data:
+    """The numbers of question 3 (computed by `compute`, told by `words`)."""
+
     # Flagged students (low usage, or half of a possible duplicate identity), lowest share first.
     students: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=STUDENT_SCHEMA))
     # Judged students per program, share-of-median bin and low-usage flag (the chart's data).
@@ -120,16 +134,28 @@ class Q3Result(QuestionResult):
         default_factory=lambda: pl.DataFrame(schema=DISTRIBUTION_SCHEMA)
     )
     by_program: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PROGRAM_SCHEMA))
+    pairs: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PAIR_SCHEMA))
     too_recent: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=EXCLUDED_SCHEMA))
     before_data: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=EXCLUDED_SCHEMA))
     eligible_students: int = 0
-    low_students: int = 0
+    low_students: int = 0  # rows of `students` with low_usage
     likely_dropouts: int = 0
-    same_person_pairs: int = 0
+    hard_stops: int = 0  # likely drop-outs whose last view is within dropout_days of the start
+    faded: int = 0  # likely drop-outs who faded to a trickle
+    no_view_students: int = 0  # judged students with no lesson view while enrolled
+    same_person_pairs: int = 0  # rows of `pairs`
+    # the low-usage students' median lesson views per enrolled week, and their cohorts' (rounded)
+    typical_views_per_week: float = 0.0
+    cohort_typical_views_per_week: float = 0.0
     threshold_z: float = -2.5
+    simulated: bool = False
 
+
+@dataclass(frozen=True, kw_only=True)
+class Q3Result(QuestionResult, Q3Data):
     def tables(self) -> dict[str, pl.DataFrame]:
-        flagged = self.students.head(15).select(
+        low = self.students.filter(pl.col("low_usage"))
+        flagged = low.head(TABLE_ROWS).select(
             pl.col("user_id").alias("User"),
             pl.col("cohort").alias("Cohort"),
             pl.col("program").alias("Program"),
@@ -142,10 +168,14 @@ class Q3Result(QuestionResult):
             pl.col("first_access").dt.date().alias("First access"),
             pl.col("last_access").dt.date().alias("Last access"),
             pl.col("ips").alias("IPs"),
-            pl.col("possible_same_person")
-            .list.eval(pl.element().cast(pl.String))
-            .list.join(", ")
-            .alias("Possibly same person as"),
+        )
+        pairs = self.pairs.head(TABLE_ROWS).select(
+            pl.col("cohort").alias("Cohort"),
+            pl.col("program").alias("Program"),
+            pl.col("user_id").alias("Earlier account"),
+            pl.col("last_access").dt.date().alias("Its last access"),
+            pl.col("other_user_id").alias("Later account"),
+            pl.col("other_first_access").dt.date().alias("Its first access"),
         )
         programs = self.by_program.select(
             pl.col("program").alias("Program"),
@@ -153,12 +183,12 @@ class Q3Result(QuestionResult):
             pl.col("low_usage").alias("Low usage"),
             (pl.col("share_low") * 100).round(1).alias("Low usage (%)"),
             pl.col("likely_dropouts").alias("Likely drop-outs"),
-            pl.col("possible_same_person").alias("Possible second accounts"),
+            pl.col("same_person_pairs").alias(f"Pairs of accounts that {SAME_PERSON}"),
             pl.col("median_views_per_week").round(1).alias("Median lesson views per week"),
         )
         excluded = (
             pl.concat([self.too_recent, self.before_data])
-            .head(15)
+            .head(TABLE_ROWS)
             .select(
                 pl.col("cohort").alias("Cohort"),
                 pl.col("program").alias("Program"),
@@ -169,7 +199,15 @@ class Q3Result(QuestionResult):
                 pl.col("reason").alias("Why not judged"),
             )
         )
-        tables = {"Students who hardly use the curriculum": flagged, "By program": programs}
+        shown = (
+            f" (first {TABLE_ROWS} of {self.low_students})"
+            if self.low_students > TABLE_ROWS
+            else ""
+        )
+        tables = {f"Students who hardly use the curriculum{shown}": flagged}
+        if not pairs.is_empty():
+            tables[f"Pairs of accounts that {SAME_PERSON}"] = pairs
+        tables["By program"] = programs
         if not excluded.is_empty():
             tables["Cohorts not judged"] = excluded
         return tables
@@ -178,13 +216,13 @@ class Q3Result(QuestionResult):
         if not self.eligible_students:
             return "No enrollment overlaps the data long enough to judge usage"
         return (
-            f"{self.low_students} of {self.eligible_students} students hardly use the curriculum; "
+            f"{self.low_students} of {self.eligible_students:,} students hardly use the curriculum; "
             f"{self.likely_dropouts} "
             f"{'looks like a drop-out' if self.likely_dropouts == 1 else 'look like drop-outs'}"
         )
 
 
-def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q3Result:
+def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q3Data:
     """Flag students far below their cohort peers and profile them from the log."""
     prepared = prepared or prepare(snapshot, config)
     q3 = config.q3
@@ -213,7 +251,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         .select(STUDENT_SCHEMA.keys())
         .cast(STUDENT_SCHEMA)
     )
-    distribution = _binned(judged)
+    pairs = _pairs(flagged)
     by_program = (
         judged.group_by("program")
         .agg(
@@ -221,46 +259,86 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
             pl.col("low_usage").sum().alias("low_usage"),
             pl.col("low_usage").mean().alias("share_low"),
             pl.col("likely_dropout").sum().alias("likely_dropouts"),
-            (pl.col("possible_same_person").list.len() > 0).sum().alias("possible_same_person"),
             pl.col("views_per_week").median().alias("median_views_per_week"),
         )
+        .join(
+            pairs.group_by("program").agg(pl.len().alias("same_person_pairs")),
+            on="program",
+            how="left",
+        )
+        .with_columns(pl.col("same_person_pairs").fill_null(0))
         .sort("program")
         .select(PROGRAM_SCHEMA.keys())
         .cast(PROGRAM_SCHEMA)
     )
-    pairs = (
-        flagged.select("user_id", pl.col("possible_same_person").alias("other"))
-        .explode("other")
-        .drop_nulls()
-        .select(
-            pl.min_horizontal("user_id", "other").alias("a"),
-            pl.max_horizontal("user_id", "other").alias("b"),
-        )
-        .unique()
-        .height
+    low_rows = flagged.filter(pl.col("low_usage"))
+    drops = flagged.filter(pl.col("likely_dropout"))
+    stopped = (drops["last_access"].dt.date() - drops["start_date"]).dt.total_days()
+    hard = int((stopped <= q3.dropout_days).sum())
+    return Q3Data(
+        students=flagged,
+        distribution=_binned(judged),
+        by_program=by_program,
+        pairs=pairs,
+        too_recent=too_recent,
+        before_data=before_data,
+        eligible_students=judged.height,
+        low_students=low_rows.height,
+        likely_dropouts=drops.height,
+        hard_stops=hard,
+        faded=drops.height - hard,
+        no_view_students=int((judged["views"] == 0).sum()) if judged.height else 0,
+        same_person_pairs=pairs.height,
+        typical_views_per_week=round(cast(float, low_rows["views_per_week"].median() or 0.0)),
+        cohort_typical_views_per_week=round(
+            cast(float, low_rows["cohort_median_per_week"].median() or 0.0)
+        ),
+        threshold_z=-q3.low_z,
+        simulated=prepared.simulated,
     )
-    low = int(judged["low_usage"].sum()) if judged.height else 0
-    dropouts = int(judged["likely_dropout"].sum()) if judged.height else 0
 
-    answer_text, supporting = _sentences(
-        judged, flagged, by_program, too_recent, before_data, low, dropouts, pairs, config
+
+def _pairs(flagged: pl.DataFrame) -> pl.DataFrame:
+    """One row per pair of accounts that may be one person (PAIR_SCHEMA), the earlier account first."""
+    spans = flagged.select("user_id", "cohort_id", "first_access", "last_access")
+    return (
+        flagged.select(
+            "cohort_id", "cohort", "program", "user_id", pl.col("possible_same_person").alias("o")
+        )
+        .explode("o")
+        .drop_nulls("o")
+        .join(
+            spans.rename({"user_id": "o", "first_access": "o_first", "last_access": "o_last"}),
+            on=["o", "cohort_id"],
+            how="left",
+        )
+        .join(spans.drop("first_access"), on=["user_id", "cohort_id"], how="left")
+        # keep each pair once: the account whose last view comes first, then the lower id
+        .filter(
+            (pl.col("last_access") < pl.col("o_last"))
+            | ((pl.col("last_access") == pl.col("o_last")) & (pl.col("user_id") < pl.col("o")))
+        )
+        .select(
+            "cohort_id",
+            "cohort",
+            "program",
+            "user_id",
+            pl.col("o").alias("other_user_id"),
+            "last_access",
+            pl.col("o_first").alias("other_first_access"),
+        )
+        .sort("cohort_id", "user_id", "other_user_id")
+        .cast(PAIR_SCHEMA)
     )
-    caveats = [
-        "Only students who appear in the log under their cohort can be judged: an enrolled student "
-        "who never opened the curriculum has no rows and is invisible here.",
-        "Low usage of the curriculum site is not low engagement: students may learn from class, "
-        "notes or other material.",
-        "A possible second account is a lead to check, not proof: it rests on a shared non-campus IP "
-        "and on the second account starting after the first one stopped.",
-    ]
-    if prepared.simulated:
-        caveats.append(SIMULATED_CAVEAT)
+
+
+def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q3Result:
+    """The question's numbers (`compute`) told in words (`words`)."""
+    q3 = config.q3
+    data = compute(snapshot, config, prepared)
     return Q3Result(
         number=3,
         title=TITLE,
-        answer=answer_text,
-        supporting=supporting,
-        method=_method(config),
         parameters={
             "min_enrolled_days": q3.min_enrolled_days,
             "low_z": q3.low_z,
@@ -274,18 +352,25 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
             "min_peers": q3.min_peers,
             "same_person_max_ip_users": q3.same_person_max_ip_users,
         },
-        caveats=caveats,
-        students=flagged,
-        distribution=distribution,
-        by_program=by_program,
-        too_recent=too_recent,
-        before_data=before_data,
-        eligible_students=judged.height,
-        low_students=low,
-        likely_dropouts=dropouts,
-        same_person_pairs=pairs,
-        threshold_z=-q3.low_z,
+        **words(data, config).text(),
+        **data_fields(data),
     )
+
+
+def words(data: Q3Data, config: Config) -> Words:
+    """The answer, supporting sentences, method and caveats, formatted from `data`'s fields."""
+    answer_text, supporting = _sentences(data, config)
+    caveats = [
+        "Only students who appear in the log under their cohort can be judged: an enrolled student "
+        "who never opened the curriculum has no rows and is invisible here.",
+        "Low usage of the curriculum site is not low engagement: students may learn from class, "
+        "notes or other material.",
+        f"Two accounts that {SAME_PERSON} are a lead to check, not proof: it rests on a shared "
+        "non-campus IP and on the second account starting after the first one stopped.",
+    ]
+    if data.simulated:
+        caveats.append(SIMULATED_CAVEAT)
+    return Words(answer=answer_text, supporting=supporting, method=_method(config), caveats=caveats)
 
 
 def _binned(judged: pl.DataFrame) -> pl.DataFrame:
@@ -568,73 +653,57 @@ def _judge(
     )
 
 
-def _pct(part: int, whole: int) -> str:
-    return f"{part / whole * 100:.0f}%" if whole else "0%"
-
-
-def _sentences(
-    judged: pl.DataFrame,
-    flagged: pl.DataFrame,
-    by_program: pl.DataFrame,
-    too_recent: pl.DataFrame,
-    before_data: pl.DataFrame,
-    low: int,
-    dropouts: int,
-    pairs: int,
-    config: Config,
-) -> tuple[str, list[str]]:
+def _sentences(data: Q3Data, config: Config) -> tuple[str, list[str]]:
     q3 = config.q3
+    too_recent, before_data = data.too_recent.height, data.before_data.height
     excluded = (
-        f"Not judged: {too_recent.height} cohort{'s' if too_recent.height != 1 else ''} started "
-        f"too recently and {before_data.height} ran before the data (each needs "
+        f"Not judged: {too_recent} cohort{'s' if too_recent != 1 else ''} started "
+        f"too recently and {before_data} ran before the data (each needs "
         f"{q3.min_enrolled_days} enrolled days inside it)."
     )
-    if judged.is_empty():
+    if not data.eligible_students:
         return (
             "Cannot tell yet: no student's enrollment overlaps the data long enough to judge.",
             [excluded, "Judge usage once the data covers at least a month of a cohort."],
         )
+    pairs = data.same_person_pairs
     pair_text = (
-        f"{pairs} pair{'s' if pairs != 1 else ''} of accounts may belong to one person"
+        f"{pairs} pair{'s' if pairs != 1 else ''} of accounts {SAME_PERSON}"
         if pairs
         else "no two accounts look like one person's"
     )
-    if not low:
+    if not data.low_students:
         return (
-            f"No: none of the {judged.height:,} students read far less than their classmates "
-            f"while enrolled; {pair_text}.",
+            f"No: none of the {data.eligible_students:,} students read far less than their "
+            f"classmates while enrolled; {pair_text}.",
             [
                 "Every student's weekly reading was within the usual range of their cohort.",
                 excluded,
                 _pairs_sentence(pairs),
             ],
         )
+    dropouts = data.likely_dropouts
     answer_text = (
-        f"Yes: {low} of {judged.height:,} students hardly used the curriculum while enrolled; "
-        f"{dropouts} {'looks like a drop-out' if dropouts == 1 else 'look like drop-outs'}, and "
-        f"{pair_text}."
+        f"Yes: {data.low_students} of {data.eligible_students:,} students hardly used the "
+        f"curriculum while enrolled; {dropouts} "
+        f"{'looks like a drop-out' if dropouts == 1 else 'look like drop-outs'}, and {pair_text}."
     )
-    low_rows = flagged.filter(pl.col("low_usage"))
-    typical = cast(float, low_rows["views_per_week"].median() or 0.0)
-    cohort_typical = cast(float, low_rows["cohort_median_per_week"].median() or 0.0)
-    zero = int((judged["views"] == 0).sum())
+    zero = data.no_view_students
     supporting = [
-        f"They opened about {typical:.0f} lessons a week, where their classmates typically opened "
-        f"{cohort_typical:.0f}" + (f"; {zero} opened none at all." if zero else "."),
+        f"They opened about {data.typical_views_per_week:.0f} lessons a week, where their "
+        f"classmates typically opened {data.cohort_typical_views_per_week:.0f}"
+        + (f"; {zero} opened none at all." if zero else "."),
         "By program: "
         + "; ".join(
             f"{r['program']} {r['low_usage']} of {r['students']:,}"
-            for r in by_program.iter_rows(named=True)
+            for r in data.by_program.iter_rows(named=True)
         )
         + ".",
     ]
     if dropouts:
-        drops = flagged.filter(pl.col("likely_dropout"))
-        stopped = (drops["last_access"].dt.date() - drops["start_date"]).dt.total_days()
-        hard = int((stopped <= q3.dropout_days).sum())
         supporting.append(
-            f"Of the likely drop-outs, {hard} stopped within {q3.dropout_days} days of the start and "
-            f"{drops.height - hard} faded to a trickle; none reappears under another account."
+            f"Of the likely drop-outs, {data.hard_stops} stopped within {q3.dropout_days} days of "
+            f"the start and {data.faded} faded to a trickle; none reappears under another account."
         )
     supporting.append(_pairs_sentence(pairs))
     supporting.append(excluded)
@@ -646,7 +715,7 @@ def _pairs_sentence(pairs: int) -> str:
         return "No two accounts of a cohort look like one person using both in turn."
     return (
         f"{pairs} pair{'s' if pairs != 1 else ''} of accounts in the same cohort share a home "
-        "connection and take over from each other: possibly one person each."
+        f"connection and take over from each other: each pair {SAME_PERSON}."
     )
 
 

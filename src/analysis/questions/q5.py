@@ -27,17 +27,18 @@ import numpy as np
 import polars as pl
 
 from analysis.config import Config
+from analysis.glossary import TRACK_NAMES
 from analysis.prepare import (
     LESSON_HOMES_SCHEMA,
-    LESSON_TRACK_KEY,
     Prepared,
     as_text,
     lesson_home_table,
+    lesson_title,
     lesson_track_views,
     prepare,
     track_lesson_views,
 )
-from analysis.results import QuestionResult
+from analysis.results import QuestionResult, Words, data_fields
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
 
@@ -52,26 +53,32 @@ SIMULATED_CAVEAT = (
     "The data is simulated (calibrated to the real log's published facts): the dates and numbers "
     "illustrate the method, not the real curriculum's history."
 )
-TRACK_NAMES = {"web_dev": "web development", "data_science": "data science"}
 
+# The same measure as the shut-off search and the text: reading days (a student reading that day).
 MONTHLY_SCHEMA: ColumnTypes = {
     "month": pl.Date(),
     "direction": pl.String(),
     "views": pl.Int64(),
     "users": pl.Int64(),
-    "exposure": pl.Int64(),  # lesson views by students of the direction's source track that month
-    "rate": pl.Float64(),  # views / exposure
+    "reading_days": pl.Int64(),  # days a source-track student read an other-track lesson
+    "exposure": pl.Int64(),  # days a source-track student read any lesson, that month
+    # reading_days / exposure; null where the month lies outside the days both programs had
+    # students enrolled (nothing to compare: not a zero) or the source track read nothing
+    "rate": pl.Float64(),
+    "rate_pct": pl.Float64(),  # rate in percent, rounded to 1 decimal: as shown
 }
 AFTER_SCHEMA: ColumnTypes = {
     "user_id": pl.Int64(),
     "program": pl.String(),
     "module": pl.String(),
+    "module_title": pl.String(),
     "views": pl.Int64(),
     "first": pl.Datetime("us"),
     "last": pl.Datetime("us"),
 }
 LESSONS_SCHEMA: ColumnTypes = {
     "lesson": pl.String(),
+    "lesson_title": pl.String(),
     "home": pl.String(),
     "views": pl.Int64(),
     "users": pl.Int64(),
@@ -105,13 +112,17 @@ class ChangePoint:
     remaining: float | None = None  # views after / views expected at the rates before
 
 
-@dataclass(frozen=True)
-class Q5Result(QuestionResult):
+@dataclass(frozen=True, kw_only=True)
+class Q5Data:
+    """The numbers of question 5 (computed by `compute`, told by `words`)."""
+
     cutoff: dt.date | None = None
     cutoff_low: dt.date | None = None
     cutoff_high: dt.date | None = None
-    rate_before: float | None = None
+    candidate: dt.date | None = None  # the largest fall, even when not a shut-off
+    rate_before: float | None = None  # pooled share of reading days, before and after the cutoff
     rate_after: float | None = None
+    drop_pct: int | None = None  # 1 - rate_after / rate_before, in whole percent: as shown
     policy_date: dt.date | None = None
     reference_date: dt.date | None = None  # cutoff, or the policy date when there is no cutoff
     search_from: dt.date | None = None  # first and last day both programs had students enrolled
@@ -126,8 +137,16 @@ class Q5Result(QuestionResult):
     views_without_home: int = 0
     cross_views: int = 0
     cross_users: int = 0
+    views_after: int = 0  # cross-program views since reference_date (sum of after_cutoff)
+    users_after: int = 0  # ... by this many students
     earlier_drop: dt.date | None = None
-    earlier_drop_description: str = ""
+    tracks: list[str] = field(default_factory=list)
+    simulated: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Q5Result(QuestionResult, Q5Data):
+    earlier_drop_description: str = ""  # the "earlier?" answer in words
 
     def tables(self) -> dict[str, pl.DataFrame]:
         labels = {d: direction_label(d) for d in self.directions["direction"].to_list()}
@@ -152,13 +171,13 @@ class Q5Result(QuestionResult):
         after = self.after_cutoff.head(15).select(
             pl.col("user_id").alias("User"),
             pl.col("program").alias("Program"),
-            pl.col("module").alias("Other-program module"),
+            pl.col("module_title").alias("Other-program topic"),
             pl.col("views").alias("Views"),
             pl.col("first").dt.date().alias("First"),
             pl.col("last").dt.date().alias("Last"),
         )
         lessons = self.after_lessons.head(15).select(
-            pl.col("lesson").alias("Lesson"),
+            pl.col("lesson_title").alias("Lesson"),
             pl.col("home")
             .replace_strict(
                 {t: track_label(t) for t in self.after_lessons["home"].unique().to_list()},
@@ -167,6 +186,7 @@ class Q5Result(QuestionResult):
             .alias("Lesson of"),
             pl.col("views").alias("Views"),
             pl.col("users").alias("Students"),
+            pl.col("lesson").alias("Path"),
         )
         since = self.reference_date.isoformat() if self.reference_date else "the cutoff"
         return {
@@ -180,10 +200,9 @@ class Q5Result(QuestionResult):
             return "No student read the other program's lessons"
         if self.cutoff is None:
             return f"No clear shut-off: {self.cross_views:,} views of the other program's lessons"
-        views_after = int(self.after_cutoff["views"].sum()) if self.after_cutoff.height else 0
         return (
-            f"Cross-program access dropped on {self.cutoff.isoformat()}, but {views_after:,} views "
-            f"by {_plural(self.after_cutoff['user_id'].n_unique(), 'student', True)} continued"
+            f"Cross-program access dropped on {self.cutoff.isoformat()}, but "
+            f"{self.views_after:,} views by {_plural(self.users_after, 'student', True)} continued"
         )
 
 
@@ -335,7 +354,7 @@ def _direction(source: pl.Expr, target: pl.Expr) -> pl.Expr:
     return source + pl.lit("->") + target
 
 
-def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q5Result:
+def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q5Data:
     """Home track per lesson, cross-program views per day and month, and the estimated shut-off."""
     prepared = prepared or prepare(snapshot, config)
     q5 = config.q5
@@ -350,6 +369,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         "track",
         "module",
         "lesson",
+        "lesson_title",
         "window",
     )
     lesson_track, daily_track = pl.collect_all(
@@ -361,7 +381,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
             ),
         ]
     )
-    prepared.shared[LESSON_TRACK_KEY] = lesson_track  # reused by question 7
+    prepared.lesson_track.views = lesson_track  # reused by question 7
     daily_track = as_text(daily_track)
     homes = lesson_home_table(lesson_track, config)  # shared with questions 2 and 7 (prepare.py)
     homed = homes.filter(pl.col("home").is_not_null())
@@ -375,55 +395,16 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         .drop("window")
         .collect()
     )
-    parameters: dict[str, Any] = {
-        "policy_date": q5.policy_date,
-        "lesson_home_min_share": q5.lesson_home_min_share,
-        "lesson_home_min_views": q5.lesson_home_min_views,
-        "lesson_home_overrides": dict(q5.lesson_home_overrides),
-        "min_drop": q5.min_drop,
-        "min_log_likelihood_ratio": q5.min_log_likelihood_ratio,
-        "min_segment_days": q5.min_segment_days,
-        "bootstrap_reps": q5.bootstrap_reps,
-        "interval": q5.interval,
-        "seed": q5.seed,
-    }
-    caveats = [
-        "A lesson's program is inferred from who reads it while enrolled; lessons read by both "
-        "programs alike (shared material such as SQL or command-line basics) are left out, so they "
-        "never count as reading across programs.",
-        "Only students are counted (staff and accounts without a cohort are excluded), before, during "
-        "and after their course; a student's program comes from the cohort named on the row.",
-        "The logs record page views, not permissions: views after the shut-off show the material was "
-        "still reachable (or cached, or opened from saved links), not who was allowed.",
-    ]
-    if prepared.simulated:
-        caveats.append(SIMULATED_CAVEAT)
     base: dict[str, Any] = {
-        "number": 5,
-        "title": TITLE,
-        "method": _method(q5),
-        "parameters": parameters,
         "policy_date": q5.policy_date,
         "homes": homes,
         "lessons_without_home": without.height,
         "views_without_home": int(without["views"].sum()),
+        "tracks": tracks,
+        "simulated": prepared.simulated,
     }
-    if len(directions) == 0:
-        return Q5Result(
-            answer="Only one program track is configured, so there is no other program to cross into.",
-            supporting=[f"Tracks configured ([programs.track]): {', '.join(tracks) or 'none'}."],
-            caveats=caveats,
-            reference_date=q5.policy_date,
-            **base,
-        )
-    if daily_track.is_empty():
-        return Q5Result(
-            answer="No student opened a lesson, so reading across programs cannot be measured.",
-            supporting=["The snapshot holds no views of lesson pages by students of a cohort."],
-            caveats=caveats,
-            reference_date=q5.policy_date,
-            **base,
-        )
+    if len(directions) == 0 or daily_track.is_empty():
+        return Q5Data(reference_date=q5.policy_date, **base)
 
     # Daily series over every calendar day from the first to the last student lesson view.
     first_day = cast(dt.date, daily_track["date"].min())
@@ -500,6 +481,8 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
             pl.col("timestamp").max().alias("last"),
         )
         .sort(["views", "user_id", "module"], descending=[True, False, False])
+        .with_columns(lesson_title(pl.col("module")).alias("module_title"))
+        .select(AFTER_SCHEMA.keys())
         .cast(AFTER_SCHEMA)
     )
     after_lessons = (
@@ -507,36 +490,31 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         .agg(
             pl.len().cast(pl.Int64).alias("views"),
             pl.col("user_id").n_unique().cast(pl.Int64).alias("users"),
+            pl.col("lesson_title").first(),
         )
         .sort(["views", "lesson"], descending=[True, False])
         .head(TOP_LESSONS)
+        .select(LESSONS_SCHEMA.keys())
         .cast(LESSONS_SCHEMA)
     )
-    monthly = _monthly(cross, daily_track, first_day, last_day, directions)
     direction_table = _direction_table(cross, per_direction, directions, signal)
 
-    answer_text, supporting, earlier_text = _sentences(
-        main=main,
-        earlier=earlier,
-        per_direction=per_direction,
-        signal=signal,
-        cross=cross,
-        after_cutoff=after_cutoff,
-        after_lessons=after_lessons,
-        reference=reference,
-        policy=q5.policy_date,
-        span=(search_from, search_to),
-        base=base,
+    monthly = _monthly(
+        cross, daily_track, first_day, last_day, directions, (search_from, search_to)
     )
-    return Q5Result(
-        answer=answer_text,
-        supporting=supporting,
-        caveats=caveats,
+    drop = (
+        1 - cast(float, main.rate_after) / main.rate_before
+        if main.date is not None and main.rate_before
+        else (1.0 if main.date is not None else None)
+    )
+    return Q5Data(
         cutoff=main.date,
         cutoff_low=main.low,
         cutoff_high=main.high,
+        candidate=main.candidate,
         rate_before=main.rate_before,
         rate_after=main.rate_after,
+        drop_pct=round(drop * 100) if drop is not None else None,
         reference_date=reference,
         search_from=search_from,
         search_to=search_to,
@@ -547,9 +525,55 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         after_lessons=after_lessons,
         cross_views=cross.height,
         cross_users=cross["user_id"].n_unique() if cross.height else 0,
+        views_after=int(after_cutoff["views"].sum()) if after_cutoff.height else 0,
+        users_after=after_cutoff["user_id"].n_unique() if after_cutoff.height else 0,
         earlier_drop=earlier.date if earlier else None,
-        earlier_drop_description=earlier_text,
         **base,
+    )
+
+
+def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q5Result:
+    """The question's numbers (`compute`) told in words (`words`)."""
+    q5 = config.q5
+    data = compute(snapshot, config, prepared)
+    parameters: dict[str, Any] = {
+        "policy_date": q5.policy_date,
+        "lesson_home_min_share": q5.lesson_home_min_share,
+        "lesson_home_min_views": q5.lesson_home_min_views,
+        "lesson_home_overrides": dict(q5.lesson_home_overrides),
+        "min_drop": q5.min_drop,
+        "min_log_likelihood_ratio": q5.min_log_likelihood_ratio,
+        "min_segment_days": q5.min_segment_days,
+        "bootstrap_reps": q5.bootstrap_reps,
+        "interval": q5.interval,
+        "seed": q5.seed,
+    }
+    return Q5Result(
+        number=5,
+        title=TITLE,
+        parameters=parameters,
+        earlier_drop_description=earlier_words(data),
+        **words(data, config).text(),
+        **data_fields(data),
+    )
+
+
+def words(data: Q5Data, config: Config) -> Words:
+    """The answer, supporting sentences, method and caveats, formatted from `data`'s fields."""
+    caveats = [
+        "A lesson's program is inferred from who reads it while enrolled; lessons read by both "
+        "programs alike (shared material such as SQL or command-line basics) are left out, so they "
+        "never count as reading across programs.",
+        "Only students are counted (staff and accounts without a cohort are excluded), before, during "
+        "and after their course; a student's program comes from the cohort named on the row.",
+        "The logs record page views, not permissions: views after the shut-off show the material was "
+        "still reachable (or cached, or opened from saved links), not who was allowed.",
+    ]
+    if data.simulated:
+        caveats.append(SIMULATED_CAVEAT)
+    answer_text, supporting = _sentences(data)
+    return Words(
+        answer=answer_text, supporting=supporting, method=_method(config.q5), caveats=caveats
     )
 
 
@@ -559,7 +583,17 @@ def _monthly(
     first_day: dt.date,
     last_day: dt.date,
     directions: list[str],
+    span: tuple[dt.date | None, dt.date | None],
 ) -> pl.DataFrame:
+    """Per month and direction: cross-program views and reading days, the source track's reading
+    days, and their ratio (the measure of the shut-off search), null for months outside `span` (the
+    days both programs had students enrolled: before a program existed there is nothing to compare)."""
+    start, end = span
+    inside = (
+        (pl.col("month") <= pl.lit(end)) & (pl.col("month").dt.month_end() >= pl.lit(start))
+        if start is not None and end is not None
+        else pl.lit(False)
+    )
     months = pl.date_range(first_day.replace(day=1), last_day.replace(day=1), "1mo", eager=True)
     grid = pl.DataFrame({"month": months}).join(
         pl.DataFrame({"direction": directions}), how="cross"
@@ -567,21 +601,22 @@ def _monthly(
     counts = cross.group_by(pl.col("date").dt.truncate("1mo").alias("month"), "direction").agg(
         pl.len().cast(pl.Int64).alias("views"),
         pl.col("user_id").n_unique().cast(pl.Int64).alias("users"),
+        pl.struct("user_id", "date").n_unique().cast(pl.Int64).alias("reading_days"),
     )
     exposure = daily_track.group_by(
         pl.col("date").dt.truncate("1mo").alias("month"), pl.col("track").alias("source")
-    ).agg(pl.col("exposure").sum())
+    ).agg(pl.col("readers").sum().alias("exposure"))
     return (
         grid.with_columns(pl.col("direction").str.split("->").list.first().alias("source"))
         .join(counts, on=["month", "direction"], how="left")
         .join(exposure, on=["month", "source"], how="left")
-        .with_columns(pl.col("views", "users", "exposure").fill_null(0))
+        .with_columns(pl.col("views", "users", "reading_days", "exposure").fill_null(0))
         .with_columns(
-            pl.when(pl.col("exposure") > 0)
-            .then(pl.col("views") / pl.col("exposure"))
-            .otherwise(0.0)
+            pl.when((pl.col("exposure") > 0) & inside)
+            .then(pl.col("reading_days") / pl.col("exposure"))
             .alias("rate")
         )
+        .with_columns((pl.col("rate") * 100).round(1).alias("rate_pct"))
         .sort("month", "direction")
         .select(MONTHLY_SCHEMA.keys())
         .cast(MONTHLY_SCHEMA)
@@ -686,33 +721,54 @@ def _versus_policy(day: dt.date, policy: dt.date) -> str:
     return f"{amount} {'after' if delta > 0 else 'before'} the policy date"
 
 
-def _sentences(
-    *,
-    main: ChangePoint,
-    earlier: ChangePoint | None,
-    per_direction: dict[str, ChangePoint],
-    signal: str | None,
-    cross: pl.DataFrame,
-    after_cutoff: pl.DataFrame,
-    after_lessons: pl.DataFrame,
-    reference: dt.date,
-    policy: dt.date,
-    span: tuple[dt.date | None, dt.date | None],
-    base: dict[str, Any],
-) -> tuple[str, list[str], str]:
-    users_after = after_cutoff["user_id"].n_unique() if after_cutoff.height else 0
-    views_after = int(after_cutoff["views"].sum()) if after_cutoff.height else 0
-    if cross.height == 0:
+def earlier_words(data: Q5Data) -> str:
+    """The answer to "did it happen earlier?", from `data`'s fields."""
+    policy = cast(dt.date, data.policy_date)
+    if data.cross_views == 0:
+        return "No earlier drop: there is no reading across programs at all."
+    if data.search_from is None:
+        return ""
+    if data.cutoff is None:
+        return "No shut-off was found, so there is no earlier one either."
+    if data.earlier_drop is not None:
+        return (
+            f"Yes, earlier too: a first drop around {_day(data.earlier_drop)} "
+            f"({_versus_policy(data.earlier_drop, policy)}) came before the main one."
+        )
+    if data.cutoff < policy:
+        return (
+            f"Earlier than planned: the fall itself came {_versus_policy(data.cutoff, policy)}; "
+            "no earlier drop precedes it."
+        )
+    return (
+        f"Not earlier: before {_day(data.cutoff)} the reading held steady at about "
+        f"{_pct(data.rate_before)} of students' reading days."
+    )
+
+
+def _sentences(data: Q5Data) -> tuple[str, list[str]]:
+    policy = cast(dt.date, data.policy_date)
+    if len(data.tracks) < 2:
+        return (
+            "Only one program track is configured, so there is no other program to cross into.",
+            [f"Tracks configured ([programs.track]): {', '.join(data.tracks) or 'none'}."],
+        )
+    if data.homes.is_empty():
+        return (
+            "No student opened a lesson, so reading across programs cannot be measured.",
+            ["The snapshot holds no views of lesson pages by students of a cohort."],
+        )
+    users_after, views_after = data.users_after, data.views_after
+    if data.cross_views == 0:
         return (
             "No: no student read the other program's lessons, so there was nothing to shut off.",
             [
-                f"{base['homes'].height:,} lessons were matched to a program; "
-                f"{base['lessons_without_home']:,} are shared by both and were left out."
+                f"{data.homes.height:,} lessons were matched to a program; "
+                f"{data.lessons_without_home:,} are shared by both and were left out."
             ],
-            "No earlier drop: there is no reading across programs at all.",
         )
     supporting: list[str] = []
-    start, end = span
+    start, end = data.search_from, data.search_to
     if start is None:
         answer_text = (
             "Cannot tell: the two programs never had students enrolled at the same time in this "
@@ -720,72 +776,61 @@ def _sentences(
         )
         return (
             answer_text,
-            [f"{cross.height:,} views of the other program's lessons were found."],
-            "",
+            [f"{data.cross_views:,} views of the other program's lessons were found."],
         )
-    if main.date is None:
+    earlier_text = earlier_words(data)
+    if data.cutoff is None:
         answer_text = (
             f"No clear shut-off: students kept reading the other program's lessons, "
             f"{views_after:,} views by {_plural(users_after, 'student', True)} since the policy "
             f"date ({_day(policy)})."
         )
-        if main.candidate is not None:
+        if data.candidate is not None:
             supporting.append(
-                f"The largest fall is around {_day(main.candidate)}, too small or too uncertain to "
+                f"The largest fall is around {_day(data.candidate)}, too small or too uncertain to "
                 "count as a shut-off."
             )
-        earlier_text = "No shut-off was found, so there is no earlier one either."
     else:
-        drop = 1 - cast(float, main.rate_after) / main.rate_before if main.rate_before else 1.0
         answer_text = (
-            f"Yes, mostly: reading of the other program's lessons fell by {drop:.0%} around "
-            f"{_day(main.date)}, {_versus_policy(main.date, policy)}, but "
-            f"{_plural(users_after, 'student', True)} kept reading them."
+            f"Yes, mostly: students' reading days on the other program's lessons fell by "
+            f"{data.drop_pct}% around {_day(data.cutoff)}, {_versus_policy(data.cutoff, policy)}, "
+            f"but {_plural(users_after, 'student', True)} kept reading them."
         )
         supporting.append(
-            f"The fall most likely happened {_span(cast(dt.date, main.low), cast(dt.date, main.high))}."
+            "The fall most likely happened "
+            f"{_span(cast(dt.date, data.cutoff_low), cast(dt.date, data.cutoff_high))}."
         )
-        if earlier is not None and earlier.date is not None:
-            earlier_text = (
-                f"Yes, earlier too: a first drop around {_day(earlier.date)} "
-                f"({_versus_policy(earlier.date, policy)}) came before the main one."
-            )
-        elif main.date < policy:
-            earlier_text = (
-                f"Earlier than planned: the fall itself came {_versus_policy(main.date, policy)}; "
-                "no earlier drop precedes it."
-            )
-        else:
-            earlier_text = (
-                f"Not earlier: before {_day(main.date)} the reading held steady at about "
-                f"{_pct(main.rate_before)} of students' reading days."
-            )
-    window = f"compared from {_day(start)} to {_day(cast(dt.date, end))}, while both programs had students enrolled"
-    if main.date is not None:
+    window = (
+        f"compared from {_day(start)} to {_day(cast(dt.date, end))}, while both programs had "
+        "students enrolled"
+    )
+    if data.cutoff is not None:
         supporting[0] = supporting[0].rstrip(".") + f" ({window})."
     else:
         supporting.append(f"Reading was {window}.")
-    ordered = sorted(per_direction, key=lambda d: d != signal)
-    for d in ordered:
-        point = per_direction[d]
-        n = int((cross["direction"] == d).sum())
-        words = _direction_words(d).capitalize()
-        if d == signal:
+    rows = sorted(data.directions.iter_rows(named=True), key=lambda r: not r["signal"])
+    for r in rows:
+        words = _direction_words(r["direction"]).capitalize()
+        if r["signal"]:
             supporting.append(
-                f"{words} carry the change: on {_pct(point.rate_before)} of their reading days "
-                f"before, {_pct(point.rate_after)} after ({n:,} views in all)."
+                f"{words} carry the change: on {_pct(r['rate_before'])} of their reading days "
+                f"before, {_pct(r['rate_after'])} after ({r['views']:,} views in all)."
             )
-        elif point.date is not None:
-            supporting.append(f"{words} also fell, around {_day(point.date)} ({n:,} views in all).")
+        elif r["cutoff"] is not None:
+            supporting.append(
+                f"{words} also fell, around {_day(r['cutoff'])} ({r['views']:,} views in all)."
+            )
         else:
-            supporting.append(f"{words}: {n:,} views, with no clear change on their own.")
-    if main.date is not None:
+            supporting.append(f"{words}: {r['views']:,} views, with no clear change on their own.")
+    if data.cutoff is not None:
         supporting.append(earlier_text)
-    if after_lessons.height and main.date is not None:
-        top = after_lessons.head(3)
-        listed = ", ".join(f"{r['lesson']} ({r['views']:,})" for r in top.iter_rows(named=True))
+    if data.after_lessons.height and data.cutoff is not None:
+        top = data.after_lessons.head(3)
+        listed = ", ".join(
+            f"{r['lesson_title']} ({r['views']:,})" for r in top.iter_rows(named=True)
+        )
         supporting.append(f"Most-read since then: {listed}; {views_after:,} views in all.")
-    return answer_text, supporting[:5], earlier_text
+    return answer_text, supporting[:5]
 
 
 def _method(q5: Any) -> str:

@@ -16,8 +16,8 @@ from typing import cast
 import polars as pl
 
 from analysis.config import Config
-from analysis.prepare import Prepared, prepare, student_lesson_views
-from analysis.results import QuestionResult, join_words
+from analysis.prepare import Prepared, as_text, lesson_title, prepare, student_lesson_views
+from analysis.results import QuestionResult, Words, data_fields, join_words
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
 
@@ -38,6 +38,7 @@ TOP_SCHEMA: ColumnTypes = {
     "rank": pl.UInt32(),
     "rank_by_alumni": pl.UInt32(),
     "topic": pl.String(),
+    "topic_title": pl.String(),  # the lesson's (or module's) title; `topic` keeps the path
     "views": pl.UInt32(),
     "alumni": pl.UInt32(),
     "median_days": pl.Float64(),
@@ -62,8 +63,10 @@ HISTOGRAM_SCHEMA: ColumnTypes = {
 }
 
 
-@dataclass(frozen=True)
-class Q6Result(QuestionResult):
+@dataclass(frozen=True, kw_only=True)
+class Q6Data:
+    """The numbers of question 6 (computed by `compute`, told by `words`)."""
+
     # topic = lesson path; rows kept when in the top n by views or by distinct alumni, sorted by rank
     top_lessons: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=TOP_SCHEMA))
     # topic = module (first path segment of the lesson)
@@ -77,9 +80,17 @@ class Q6Result(QuestionResult):
     alumni_views: int = 0
     top_n: int = 10
     min_days_after_end: int = 1
-
     min_alumni: int = 5
+    share_pct: int = 0  # alumni_readers / graduates, in whole percent: as shown
+    median_days: float | None = None  # over all alumni views
+    p90_days: float | None = None
+    # share of the charted programs' alumni views in the first year (quarters 0-3), whole percent
+    first_year_pct: int | None = None
+    simulated: bool = False
 
+
+@dataclass(frozen=True, kw_only=True)
+class Q6Result(QuestionResult, Q6Data):
     def tables(self) -> dict[str, pl.DataFrame]:
         return {
             "Graduates who came back": table_programs(self),
@@ -100,14 +111,14 @@ class Q6Result(QuestionResult):
             return "No graduate read the curriculum after graduating"
         top = self.top_modules.filter(pl.col("rank_by_alumni") == 1).sort("alumni", descending=True)
         leader = top.row(0, named=True) if top.height else None
-        tail = f"; {leader['topic']} leads ({leader['program']})" if leader else ""
+        tail = f"; {leader['topic_title']} leads ({leader['program']})" if leader else ""
         return (
             f"{self.alumni_readers} of {self.graduates} graduates kept reading after graduating"
             + tail
         )
 
 
-def table_programs(result: Q6Result) -> pl.DataFrame:
+def table_programs(result: Q6Data) -> pl.DataFrame:
     """Per program: graduates in the data, how many came back, how much and how long after."""
     return result.programs.select(
         pl.col("program").alias("Program"),
@@ -119,15 +130,15 @@ def table_programs(result: Q6Result) -> pl.DataFrame:
     )
 
 
-def table_modules(result: Q6Result) -> pl.DataFrame:
-    return _top_table(result.top_modules, "Topic (module)")
+def table_modules(result: Q6Data) -> pl.DataFrame:
+    return _top_table(result.top_modules, "Topic (module)", "Folder")
 
 
-def table_lessons(result: Q6Result) -> pl.DataFrame:
-    return _top_table(result.top_lessons, "Lesson")
+def table_lessons(result: Q6Data) -> pl.DataFrame:
+    return _top_table(result.top_lessons, "Lesson", "Path")
 
 
-def _top_table(top: pl.DataFrame, topic_label: str) -> pl.DataFrame:
+def _top_table(top: pl.DataFrame, topic_label: str, path_label: str) -> pl.DataFrame:
     """The five topics most alumni of each program returned to (modules or lessons)."""
     return (
         top.filter(pl.col("rank_by_alumni") <= 5)
@@ -135,15 +146,16 @@ def _top_table(top: pl.DataFrame, topic_label: str) -> pl.DataFrame:
         .select(
             pl.col("program").alias("Program"),
             pl.col("rank_by_alumni").alias("Rank"),
-            pl.col("topic").alias(topic_label),
+            pl.col("topic_title").alias(topic_label),
             pl.col("alumni").alias("Alumni"),
             pl.col("views").alias("Alumni views"),
             pl.col("median_days").round(0).alias("Median days after graduation"),
+            pl.col("topic").alias(path_label),
         )
     )
 
 
-def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q6Result:
+def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q6Data:
     """Top lessons and modules read by alumni per program, with timing and reach."""
     prepared = prepared or prepare(snapshot, config)
     q6 = config.q6
@@ -159,7 +171,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
             & pl.col("lesson").is_not_null()
             & (pl.col("lesson") != "")
         )
-        .select("program", "lesson", "module", "user_id", "days_after_end")
+        .select("program", "lesson", "lesson_title", "module", "user_id", "days_after_end")
     )
     # graduates in the data: students seen under a cohort that ended early enough to have alumni days
     graduates_query = (
@@ -177,6 +189,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     alumni, graduates, total_graduates = pl.collect_all(
         [alumni_query, graduates_query, total_graduates_query]
     )
+    alumni, graduates = as_text(alumni), as_text(graduates)
 
     top_lessons = _top(alumni, "lesson", q6.top_n)
     top_modules = _top(alumni, "module", q6.top_n)
@@ -220,41 +233,18 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     n_graduates = int(total_graduates["graduates"][0]) if total_graduates.height else 0
     readers = int(alumni["user_id"].n_unique()) if alumni.height else 0
 
-    answer_text, supporting = _sentences(
-        programs, top_modules, alumni, n_graduates, readers, q6.min_days_after_end, q6.min_alumni
+    charted = programs.filter(pl.col("alumni_readers") >= q6.min_alumni)["program"].to_list()
+    charted_views = alumni.filter(pl.col("program").is_in(charted))
+    first_year = (
+        round(
+            100
+            * charted_views.filter(pl.col("days_after_end") < 4 * 3 * BIN_DAYS).height
+            / charted_views.height
+        )
+        if charted_views.height
+        else None
     )
-    caveats = [
-        "Alumni can only come back inside the data's time range: recent cohorts have had less time "
-        "to return, so their share of readers is a lower bound.",
-        "A graduate who later joined another cohort counts as alumni only on rows that name the "
-        "cohort they graduated from.",
-    ]
-    if prepared.simulated:
-        caveats.append(SIMULATED_CAVEAT)
-    return Q6Result(
-        number=6,
-        title=TITLE,
-        answer=answer_text,
-        supporting=supporting,
-        method=(
-            "Students' lesson views dated at least "
-            f"{q6.min_days_after_end} day{'s' if q6.min_days_after_end != 1 else ''} after the end "
-            "date of the cohort named on the row are alumni views. Per program, lessons and modules "
-            "(the first segment of the lesson path, i.e. the topic) are counted by views and by "
-            f"distinct alumni; the top {q6.top_n} by views are listed, plus any lesson or module in "
-            f"the top {q6.top_n} by distinct alumni. Timing is the median and 90th percentile of days "
-            "after graduation over the alumni views. Graduates in the data are students seen under a "
-            "cohort whose end date lies at least that many days before the data ends. Programs with "
-            f"fewer than {q6.min_alumni} returning graduates are listed in the tables but neither "
-            "charted nor named in the answer: so few readers show no pattern. The topic chart shows, "
-            "per program, the share of its returning graduates who opened each topic."
-        ),
-        parameters={
-            "top_n": q6.top_n,
-            "min_days_after_end": q6.min_days_after_end,
-            "min_alumni": q6.min_alumni,
-        },
-        caveats=caveats,
+    return Q6Data(
         top_lessons=top_lessons,
         top_modules=top_modules,
         programs=programs,
@@ -265,7 +255,59 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         top_n=q6.top_n,
         min_days_after_end=q6.min_days_after_end,
         min_alumni=q6.min_alumni,
+        share_pct=round(100 * readers / n_graduates) if n_graduates else 0,
+        median_days=cast(float | None, alumni["days_after_end"].median()) if readers else None,
+        p90_days=alumni["days_after_end"].quantile(0.9, interpolation="linear")
+        if readers
+        else None,
+        first_year_pct=first_year,
+        simulated=prepared.simulated,
     )
+
+
+def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q6Result:
+    """The question's numbers (`compute`) told in words (`words`)."""
+    q6 = config.q6
+    data = compute(snapshot, config, prepared)
+    return Q6Result(
+        number=6,
+        title=TITLE,
+        parameters={
+            "top_n": q6.top_n,
+            "min_days_after_end": q6.min_days_after_end,
+            "min_alumni": q6.min_alumni,
+        },
+        **words(data).text(),
+        **data_fields(data),
+    )
+
+
+def words(data: Q6Data) -> Words:
+    """The answer, supporting sentences, method and caveats, formatted from `data`'s fields."""
+    answer_text, supporting = _sentences(data)
+    caveats = [
+        "Alumni can only come back inside the data's time range: recent cohorts have had less time "
+        "to return, so their share of readers is a lower bound.",
+        "A graduate who later joined another cohort counts as alumni only on rows that name the "
+        "cohort they graduated from.",
+    ]
+    if data.simulated:
+        caveats.append(SIMULATED_CAVEAT)
+    min_days, top_n = data.min_days_after_end, data.top_n
+    method = (
+        "Students' lesson views dated at least "
+        f"{min_days} day{'s' if min_days != 1 else ''} after the end "
+        "date of the cohort named on the row are alumni views. Per program, lessons and modules "
+        "(the first segment of the lesson path, i.e. the topic) are counted by views and by "
+        f"distinct alumni; the top {top_n} by views are listed, plus any lesson or module in "
+        f"the top {top_n} by distinct alumni. Timing is the median and 90th percentile of days "
+        "after graduation over the alumni views. Graduates in the data are students seen under a "
+        "cohort whose end date lies at least that many days before the data ends. Programs with "
+        f"fewer than {data.min_alumni} returning graduates are listed in the tables but neither "
+        "charted nor named in the answer: so few readers show no pattern. The topic chart shows, "
+        "per program, the share of its returning graduates who opened each topic."
+    )
+    return Words(answer=answer_text, supporting=supporting, method=method, caveats=caveats)
 
 
 def _top(alumni: pl.DataFrame, column: str, top_n: int) -> pl.DataFrame:
@@ -279,6 +321,7 @@ def _top(alumni: pl.DataFrame, column: str, top_n: int) -> pl.DataFrame:
             pl.col("days_after_end").quantile(0.9, interpolation="linear").alias("p90_days"),
         )
         .rename({column: "topic"})
+        .with_columns(lesson_title(pl.col("topic")).alias("topic_title"))
         .sort(["program", "views", "alumni", "topic"], descending=[False, True, True, False])
         .with_columns(pl.int_range(1, pl.len() + 1).over("program").alias("rank"))
         .sort(["program", "alumni", "views", "topic"], descending=[False, True, True, False])
@@ -290,16 +333,15 @@ def _top(alumni: pl.DataFrame, column: str, top_n: int) -> pl.DataFrame:
     )
 
 
-def _graduates_share(share: float) -> str:
+def _graduates_share(pct: int) -> str:
     """'Almost all graduates (98%)', 'Most graduates (70%)', 'About half of the graduates (50%)'..."""
-    pct = f"{share * 100:.0f}%"
-    if share >= 0.9:
-        return f"Almost all graduates ({pct})"
-    if share >= 0.6:
-        return f"Most graduates ({pct})"
-    if share >= 0.4:
-        return f"About half of the graduates ({pct})"
-    return f"{pct} of graduates"
+    if pct >= 90:
+        return f"Almost all graduates ({pct}%)"
+    if pct >= 60:
+        return f"Most graduates ({pct}%)"
+    if pct >= 40:
+        return f"About half of the graduates ({pct}%)"
+    return f"{pct}% of graduates"
 
 
 def _months(days: float) -> str:
@@ -309,15 +351,9 @@ def _months(days: float) -> str:
     return f"{months} months" if months < 24 else f"{days / 365.25:.0f} years"
 
 
-def _sentences(
-    programs: pl.DataFrame,
-    top_modules: pl.DataFrame,
-    alumni: pl.DataFrame,
-    graduates: int,
-    readers: int,
-    min_days: int,
-    min_alumni: int,
-) -> tuple[str, list[str]]:
+def _sentences(data: Q6Data) -> tuple[str, list[str]]:
+    programs, graduates, readers = data.programs, data.graduates, data.alumni_readers
+    min_days, min_alumni = data.min_days_after_end, data.min_alumni
     if not graduates:
         return (
             f"No cohort in the data ended at least {min_days} day{'s' if min_days != 1 else ''} "
@@ -333,13 +369,15 @@ def _sentences(
         "alumni_readers", descending=True
     )
     leaders = (
-        top_modules.filter(pl.col("rank_by_alumni") == 1)
+        data.top_modules.filter(pl.col("rank_by_alumni") == 1)
         .join(charted.select("program", "alumni_readers"), on="program")
         .sort("alumni_readers", descending=True)
     )
-    favourites = [f"{r['topic']} ({r['program']})" for r in leaders.head(3).iter_rows(named=True)]
+    favourites = [
+        f"{r['topic_title']} ({r['program']})" for r in leaders.head(3).iter_rows(named=True)
+    ]
     answer_text = (
-        f"{_graduates_share(readers / graduates)} came back to the curriculum after graduating"
+        f"{_graduates_share(data.share_pct)} came back to the curriculum after graduating"
         + (f", most often to {join_words(favourites)}" if favourites else "")
         + "."
     )
@@ -348,13 +386,11 @@ def _sentences(
         row = charted.filter(pl.col("program") == r["program"]).row(0, named=True)
         supporting.append(
             f"{r['program']}: {row['alumni_readers']:,} of {row['graduates']:,} graduates came back; "
-            f"{r['alumni']:,} of them opened {r['topic']}."
+            f"{r['alumni']:,} of them opened {r['topic_title']}."
         )
-    median_days = alumni["days_after_end"].median()
-    p90_days = alumni["days_after_end"].quantile(0.9, interpolation="linear")
     supporting.append(
-        f"Half of their visits come within {_months(cast(float, median_days))} of graduating; one in ten comes "
-        f"more than {_months(cast(float, p90_days))} after."
+        f"Half of their visits come within {_months(cast(float, data.median_days))} of graduating; "
+        f"one in ten comes more than {_months(cast(float, data.p90_days))} after."
     )
     few = programs.filter((pl.col("graduates") > 0) & (pl.col("alumni_readers") < min_alumni)).sort(
         "program"

@@ -18,7 +18,7 @@ import polars as pl
 
 from analysis.config import Config
 from analysis.prepare import Prepared, campus_ips, prepare
-from analysis.results import QuestionResult, join_words
+from analysis.results import QuestionResult, Words, data_fields, join_words
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
 
@@ -71,19 +71,32 @@ YEARLY_SCHEMA: ColumnTypes = {
 
 
 @dataclass(frozen=True)
+class Fact:
+    """One thing worth knowing, as numbers: what `compute` finds, before any word is written."""
+
+    kind: str  # a key of _WORDS
+    category: str  # "data quality", "trend", "seasonality", "campus", "quarantine"
+    numbers: dict[str, Any]  # every number its words show, each rounded once (shares: _pct1)
+    value: float | int | str | None = None  # the key value (unrounded)
+
+
+@dataclass(frozen=True)
 class Finding:
     """One thing worth knowing: a short title, a number-bearing summary and sentence, the key value."""
 
     title: str
     summary: str  # short phrase with the number, for the one-sentence answer and the slide
-    text: str  # one or two sentences, generated from the numbers
+    text: str  # one or two sentences, formatted from `numbers`
     value: float | int | str | None
     category: str  # "data quality", "trend", "seasonality", "campus", "quarantine"
+    numbers: dict[str, Any] = field(default_factory=dict)  # the fact's numbers, as shown
 
 
-@dataclass(frozen=True)
-class Q8Result(QuestionResult):
-    findings: list[Finding] = field(default_factory=list)
+@dataclass(frozen=True, kw_only=True)
+class Q8Data:
+    """The numbers of question 8 (computed by `compute`, told by `words`)."""
+
+    facts: list[Fact] = field(default_factory=list)
     monthly: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=MONTHLY_SCHEMA))
     campus: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CAMPUS_SCHEMA))
     weekday_hour: pl.DataFrame = field(
@@ -92,6 +105,13 @@ class Q8Result(QuestionResult):
     yearly: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=YEARLY_SCHEMA))
     campus_ips: list[str] = field(default_factory=list)
     campus_below_month: dt.date | None = None  # first month after which campus share stays < floor
+    total_views: int = 0
+    simulated: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Q8Result(QuestionResult, Q8Data):
+    findings: list[Finding] = field(default_factory=list)  # the facts in words, in order
 
     def tables(self) -> dict[str, pl.DataFrame]:
         return {
@@ -101,12 +121,6 @@ class Q8Result(QuestionResult):
 
     def headline(self) -> str:
         return "; ".join(f.summary for f in self.findings[:3]) if self.findings else self.answer
-
-
-def _pct(value: float) -> str:
-    if value == 0:
-        return "0%"
-    return f"{value * 100:.1f}%" if abs(value) >= 0.001 else f"{value * 100:.2f}%"
 
 
 def table_findings(result: Q8Result) -> pl.DataFrame:
@@ -130,15 +144,6 @@ def table_yearly(result: Q8Result) -> pl.DataFrame:
     )
 
 
-def _round_pct(value: float) -> str:
-    """A share as people say it: whole percents, one decimal below 1%."""
-    if value == 0:
-        return "0%"
-    if abs(value) >= 0.01:
-        return f"{value * 100:.0f}%"
-    return f"{value * 100:.1g}%"
-
-
 def _month(value: dt.date) -> str:
     return value.strftime("%b %Y")
 
@@ -147,16 +152,16 @@ def _sentence(phrase: str) -> str:
     return phrase[:1].upper() + phrase[1:] + ("" if phrase.endswith(".") else ".")
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
 
 
 def _verb(n: int, singular: str, plural: str) -> str:
     return singular if n == 1 else plural
 
 
-def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q8Result:
-    """Compute each finding from a handful of aggregates collected together."""
+def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q8Data:
+    """Compute each fact from a handful of aggregates collected together."""
     prepared = prepared or prepare(snapshot, config)
     q8 = config.q8
     campus = campus_ips(prepared, config)
@@ -236,38 +241,12 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         pl.col("first").min().alias("first"), pl.col("last").max().alias("last")
     )
     total = int(role_totals["views"].sum())
-    caveats = [
-        "These are screening checks with simple, documented rules; each is a lead to follow up, not a "
-        "verdict (for example, a 'possible duplicate identity' may be two roommates).",
-    ]
-    if prepared.simulated:
-        caveats.append(SIMULATED_CAVEAT)
-    parameters: dict[str, Any] = {
-        "top_n": q8.top_n,
-        "campus_share_floor": q8.campus_share_floor,
-        "stub_program_max_share": q8.stub_program_max_share,
-        "burst_min_share": q8.burst_min_share,
-        "campus_ips": campus,
-        "duplicate_max_ip_users": DUPLICATE_MAX_IP_USERS,
-        "duplicate_max_gap_days": DUPLICATE_MAX_GAP_DAYS,
-    }
-    base: dict[str, Any] = {
-        "number": 8,
-        "title": TITLE,
-        "method": _method(config),
-        "parameters": parameters,
-        "caveats": caveats,
-        "campus_ips": campus,
-    }
-    quarantine_finding = _quarantine(snapshot.quarantine, total, q8.top_n)
+    quarantine_fact = _quarantine(snapshot.quarantine, total, q8.top_n)
     if total == 0:
-        findings = [quarantine_finding] if quarantine_finding else []
-        return Q8Result(
-            answer="The snapshot holds no page views, so there is nothing else to report"
-            + (f" beyond {quarantine_finding.summary}." if quarantine_finding else "."),
-            supporting=[f.text for f in findings] or ["No rows were loaded."],
-            findings=findings,
-            **base,
+        return Q8Data(
+            facts=[quarantine_fact] if quarantine_fact else [],
+            campus_ips=campus,
+            simulated=prepared.simulated,
         )
 
     monthly = by_month_program.sort("month", "program").cast(MONTHLY_SCHEMA)
@@ -317,7 +296,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         .cast(YEARLY_SCHEMA)
     )
 
-    candidates: list[Finding | None] = [
+    candidates: list[Fact | None] = [
         _no_cohort(role_totals, no_cohort, monthly, total, q8.burst_min_share),
         _staff(role_totals, total),
         _stubs(programs, q8.stub_program_max_share, q8.top_n),
@@ -327,10 +306,62 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         _weekly_peak(weekday_hour, total),
         _holiday_dip(daily),
         _campus_shift(campus_frame, campus, q8.campus_share_floor),
-        quarantine_finding,
+        quarantine_fact,
     ]
-    findings = [f for f in candidates if f is not None]
-    below = _campus_below(campus_frame, q8.campus_share_floor)
+    return Q8Data(
+        facts=[f for f in candidates if f is not None],
+        monthly=monthly,
+        campus=campus_frame,
+        weekday_hour=weekday_hour,
+        yearly=yearly,
+        campus_ips=campus,
+        campus_below_month=_campus_below(campus_frame, q8.campus_share_floor),
+        total_views=total,
+        simulated=prepared.simulated,
+    )
+
+
+def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q8Result:
+    """The question's numbers (`compute`) told in words (`words`)."""
+    q8 = config.q8
+    data = compute(snapshot, config, prepared)
+    parameters: dict[str, Any] = {
+        "top_n": q8.top_n,
+        "campus_share_floor": q8.campus_share_floor,
+        "stub_program_max_share": q8.stub_program_max_share,
+        "burst_min_share": q8.burst_min_share,
+        "campus_ips": data.campus_ips,
+        "duplicate_max_ip_users": DUPLICATE_MAX_IP_USERS,
+        "duplicate_max_gap_days": DUPLICATE_MAX_GAP_DAYS,
+    }
+    return Q8Result(
+        number=8,
+        title=TITLE,
+        parameters=parameters,
+        findings=[finding(f) for f in data.facts],
+        **words(data, config).text(),
+        **data_fields(data),
+    )
+
+
+def words(data: Q8Data, config: Config) -> Words:
+    """The answer, supporting sentences, method and caveats, formatted from `data`'s facts."""
+    findings = [finding(f) for f in data.facts]
+    caveats = [
+        "These are screening checks with simple, documented rules; each is a lead to follow up, not a "
+        "verdict (for example, a 'possible duplicate identity' may be two roommates).",
+    ]
+    if data.simulated:
+        caveats.append(SIMULATED_CAVEAT)
+    if data.total_views == 0:
+        quarantined = findings[0] if findings else None
+        return Words(
+            answer="The snapshot holds no page views, so there is nothing else to report"
+            + (f" beyond {quarantined.summary}." if quarantined else "."),
+            supporting=[f.text for f in findings] or ["No rows were loaded."],
+            method=_method(config),
+            caveats=caveats,
+        )
     lead = [f.summary for f in findings[:ANSWER_FINDINGS]]
     answer_text = (
         f"Also worth knowing: {join_words(lead)}."
@@ -340,20 +371,21 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
     # the other findings in a few words each (their details are in the findings table)
     supporting = [_sentence(f.summary) for f in findings[ANSWER_FINDINGS : ANSWER_FINDINGS + 5]]
     supporting += [f.text for f in findings[: max(0, 3 - len(supporting))]]
-    return Q8Result(
-        answer=answer_text,
-        supporting=supporting,
-        findings=findings,
-        monthly=monthly,
-        campus=campus_frame,
-        weekday_hour=weekday_hour,
-        yearly=yearly,
-        campus_below_month=below,
-        **base,
-    )
+    return Words(answer=answer_text, supporting=supporting, method=_method(config), caveats=caveats)
 
 
-# --- the findings ---------------------------------------------------------------------------------
+# --- the findings: numbers first (facts), then words -------------------------------------------
+
+
+def _pct1(value: float) -> float:
+    """A share in percent, rounded once (to 1 decimal; 2 below 0.1%): the number every sentence and
+    table shows for it."""
+    return round(value * 100, 1) if value == 0 or abs(value) >= 0.001 else round(value * 100, 2)
+
+
+def _p(pct: float) -> str:
+    """A percent rounded by _pct1, as text."""
+    return f"{pct:g}%"
 
 
 def _role(role_totals: pl.DataFrame, role: str) -> tuple[int, int]:
@@ -382,7 +414,7 @@ def _no_cohort(
     monthly: pl.DataFrame,
     total: int,
     burst_min_share: float,
-) -> Finding | None:
+) -> Fact | None:
     rows, users = _role(role_totals, "no_cohort")
     if rows == 0:
         return None
@@ -390,42 +422,34 @@ def _no_cohort(
     bursts = _runs(
         per_month.filter(pl.col("views") >= burst_min_share * pl.col("views").max()).select("month")
     )
-    described = " and ".join(
-        _month(a) if a == b else f"{_month(a)}-{_month(b)}" for a, b in bursts[:3]
-    )
-    first, last = no_cohort["first"][0], no_cohort["last"][0]
-    return Finding(
-        title="Rows without a cohort",
-        summary=f"{_round_pct(rows / total)} of rows have no cohort",
-        text=(
-            f"{_plural(rows, 'row')} ({_pct(rows / total)} of all) carry no cohort id; they come from "
-            f"{_plural(users, 'user')} between {first.isoformat()} and {last.isoformat()}, concentrated in "
-            f"{described}. Nobody can tell from the log whose they are, so they are outside every student "
-            "ranking."
-        ),
+    return Fact(
+        "no_cohort",
+        "data quality",
+        {
+            "rows": rows,
+            "pct": _pct1(rows / total),
+            "users": users,
+            "first": no_cohort["first"][0],
+            "last": no_cohort["last"][0],
+            "bursts": bursts[:3],
+        },
         value=rows,
-        category="data quality",
     )
 
 
-def _staff(role_totals: pl.DataFrame, total: int) -> Finding | None:
+def _staff(role_totals: pl.DataFrame, total: int) -> Fact | None:
     rows, users = _role(role_totals, "staff")
     if rows == 0:
         return None
-    return Finding(
-        title="Staff volume",
-        summary=f"staff make {_round_pct(rows / total)} of all views",
-        text=(
-            f"{_plural(users, 'staff account')} made {_plural(rows, 'view')} ({_pct(rows / total)} of "
-            "all); raw "
-            "totals that include them overstate student use, so every student ranking leaves them out."
-        ),
+    return Fact(
+        "staff",
+        "data quality",
+        {"rows": rows, "users": users, "pct": _pct1(rows / total)},
         value=rows / total,
-        category="data quality",
     )
 
 
-def _stubs(programs: pl.DataFrame, max_share: float, top_n: int) -> Finding | None:
+def _stubs(programs: pl.DataFrame, max_share: float, top_n: int) -> Fact | None:
     student_total = int(programs["views"].sum())
     if student_total == 0:
         return None
@@ -436,46 +460,33 @@ def _stubs(programs: pl.DataFrame, max_share: float, top_n: int) -> Finding | No
     )
     if stubs.is_empty():
         return None
-    listed = "; ".join(
-        f"{r['program']}: {_plural(r['views'], 'view')} by {_plural(r['users'], 'student')} on "
-        f"{_plural(r['days'], 'day')}"
-        for r in stubs.iter_rows(named=True)
-    )
-    return Finding(
-        title="Stub programs",
-        summary=f"{stubs['program'][0]} is almost unused"
-        if stubs.height == 1
-        else f"{stubs.height} programs are almost unused ({join_words(stubs['program'].to_list())})",
-        text=(
-            f"{listed}. At most {_pct(max_share)} of student views each, they look like test or "
-            "abandoned programs and are too small to rank."
-        ),
+    return Fact(
+        "stubs",
+        "data quality",
+        {
+            "programs": stubs.select("program", "views", "users", "days").to_dicts(),
+            "max_pct": _pct1(max_share),
+        },
         value=stubs.height,
-        category="data quality",
     )
 
 
-def _several_cohorts(multi: pl.DataFrame) -> Finding | None:
+def _several_cohorts(multi: pl.DataFrame) -> Fact | None:
     if multi.is_empty():
         return None
-    staff = int(multi["staff"].sum())
-    placeholder = int(multi["placeholder"].sum())
-    return Finding(
-        title="Users in several cohorts",
-        summary=f"{_plural(multi.height, 'user')} {_verb(multi.height, 'appears', 'appear')} under "
-        "several cohorts",
-        text=(
-            f"{_plural(multi.height, 'user')} {_verb(multi.height, 'appears', 'appear')} under more "
-            f"than one cohort id ({staff} of them "
-            f"also as staff, {placeholder} through the transition placeholder): re-takes, transfers or "
-            "reused accounts. Each row is judged against the cohort it names."
-        ),
+    return Fact(
+        "several_cohorts",
+        "data quality",
+        {
+            "users": multi.height,
+            "staff": int(multi["staff"].sum()),
+            "placeholder": int(multi["placeholder"].sum()),
+        },
         value=multi.height,
-        category="data quality",
     )
 
 
-def _duplicates(spans: pl.DataFrame, user_ips: pl.DataFrame) -> Finding | None:
+def _duplicates(spans: pl.DataFrame, user_ips: pl.DataFrame) -> Fact | None:
     """Pairs of student accounts that share a private IP and follow each other without overlapping."""
     private = user_ips.filter(pl.len().over("ip") <= DUPLICATE_MAX_IP_USERS)
     pairs = (
@@ -498,22 +509,20 @@ def _duplicates(spans: pl.DataFrame, user_ips: pl.DataFrame) -> Finding | None:
     if pairs.is_empty():
         return None
     example = pairs.row(0, named=True)
-    return Finding(
-        title="Possible duplicate identities",
-        summary=f"{_plural(pairs.height, 'pair')} of accounts may be one person",
-        text=(
-            f"{_plural(pairs.height, 'pair')} of student accounts {_verb(pairs.height, 'shares', 'share')} "
-            f"a private IP (used by at most "
-            f"{DUPLICATE_MAX_IP_USERS} users) and follow each other within {DUPLICATE_MAX_GAP_DAYS} days "
-            f"without ever overlapping (e.g. users {example['user_id']} and {example['user_id_b']}, "
-            f"{example['gap_days']} days apart): likely one person with two user ids."
-        ),
+    return Fact(
+        "duplicates",
+        "data quality",
+        {
+            "pairs": pairs.height,
+            "user_a": example["user_id"],
+            "user_b": example["user_id_b"],
+            "gap_days": example["gap_days"],
+        },
         value=pairs.height,
-        category="data quality",
     )
 
 
-def _growth(yearly: pl.DataFrame) -> Finding | None:
+def _growth(yearly: pl.DataFrame) -> Fact | None:
     full = yearly.filter(pl.col("full_year"))
     use = full if full.height >= 2 else yearly
     if use.height < 2:
@@ -521,26 +530,26 @@ def _growth(yearly: pl.DataFrame) -> Finding | None:
     first, last = use.row(0, named=True), use.row(use.height - 1, named=True)
     span = last["year"] - first["year"]
     per_year = (last["views_per_day"] / first["views_per_day"]) ** (1 / span) - 1
-    students = (
-        f"; active students went from {first['students']:,} to {last['students']:,}"
-        if full.height >= 2
-        else " (partial years, so student counts are not compared)"
-    )
-    direction = "grew" if per_year >= 0 else "fell"
-    return Finding(
-        title="Year-over-year trend",
-        summary=f"views per day {direction} {_round_pct(abs(per_year))} a year",
-        text=(
-            f"Views per day {direction} from {first['views_per_day']:,.0f} in {first['year']} to "
-            f"{last['views_per_day']:,.0f} in {last['year']} ({'+' if per_year >= 0 else '-'}"
-            f"{_pct(abs(per_year))} a year){students}."
-        ),
+    return Fact(
+        "growth",
+        "trend",
+        {
+            "first_year": first["year"],
+            "last_year": last["year"],
+            "years": span,
+            "first_per_day": round(first["views_per_day"]),
+            "last_per_day": round(last["views_per_day"]),
+            "pct": _pct1(abs(per_year)),
+            "grew": per_year >= 0,
+            "first_students": first["students"],
+            "last_students": last["students"],
+            "full_years": full.height >= 2,
+        },
         value=per_year,
-        category="trend",
     )
 
 
-def _weekly_peak(weekday_hour: pl.DataFrame, total: int) -> Finding | None:
+def _weekly_peak(weekday_hour: pl.DataFrame, total: int) -> Fact | None:
     if weekday_hour.is_empty():
         return None
     days = weekday_hour.group_by("weekday", "day").agg(pl.col("views").sum()).sort("weekday")
@@ -548,20 +557,21 @@ def _weekly_peak(weekday_hour: pl.DataFrame, total: int) -> Finding | None:
     peak_day = days.sort(["views", "weekday"], descending=[True, False]).row(0, named=True)
     peak_hour = hours.sort(["views", "hour"], descending=[True, False]).row(0, named=True)
     weekend = int(days.filter(pl.col("weekday") >= 6)["views"].sum())
-    return Finding(
-        title="Weekly rhythm",
-        summary=f"busiest on {peak_day['day']}s at {peak_hour['hour']}:00",
-        text=(
-            f"Use peaks on {peak_day['day']}s ({_pct(peak_day['views'] / total)} of views) and at "
-            f"{peak_hour['hour']}:00-{peak_hour['hour'] + 1}:00 ({_pct(peak_hour['views'] / total)}); "
-            f"weekends carry {_pct(weekend / total)}."
-        ),
+    return Fact(
+        "weekly",
+        "seasonality",
+        {
+            "day": peak_day["day"],
+            "day_pct": _pct1(peak_day["views"] / total),
+            "hour": peak_hour["hour"],
+            "hour_pct": _pct1(peak_hour["views"] / total),
+            "weekend_pct": _pct1(weekend / total),
+        },
         value=peak_hour["hour"],
-        category="seasonality",
     )
 
 
-def _holiday_dip(daily: pl.DataFrame) -> Finding | None:
+def _holiday_dip(daily: pl.DataFrame) -> Fact | None:
     """Mean daily views Dec 24 - Jan 1 against the rest of December and January."""
     month, day = pl.col("date").dt.month(), pl.col("date").dt.day()
     holiday = ((month == 12) & (day >= 24)) | ((month == 1) & (day == 1))
@@ -576,18 +586,17 @@ def _holiday_dip(daily: pl.DataFrame) -> Finding | None:
     if not outside:
         return None
     change = inside / outside - 1
-    return Finding(
-        title="Winter-holiday dip",
-        summary=f"views fall {_round_pct(-change)} over the winter holidays"
-        if change <= -HOLIDAY_MIN_DIP
-        else f"no marked winter-holiday dip ({'+' if change >= 0 else '-'}{_round_pct(abs(change))})",
-        text=(
-            f"Between December 24 and January 1 the site averages {inside:,.0f} views a day against "
-            f"{outside:,.0f} on the other days of December and January ({'+' if change >= 0 else '-'}"
-            f"{_pct(abs(change))})."
-        ),
+    return Fact(
+        "holiday",
+        "seasonality",
+        {
+            "inside": round(inside),
+            "outside": round(outside),
+            "pct": _pct1(abs(change)),
+            "fell": change < 0,
+            "marked": change <= -HOLIDAY_MIN_DIP,
+        },
         value=change,
-        category="seasonality",
     )
 
 
@@ -600,43 +609,28 @@ def _campus_below(campus: pl.DataFrame, floor: float) -> dt.date | None:
     return later["month"][0] if later.height else None
 
 
-def _campus_shift(campus: pl.DataFrame, ips: list[str], floor: float) -> Finding | None:
+def _campus_shift(campus: pl.DataFrame, ips: list[str], floor: float) -> Fact:
     if not ips:
-        return Finding(
-            title="Campus to remote",
-            summary="no shared campus IP detected",
-            text="No IP carries enough views from enough users to be a shared campus address, so the "
-            "campus-to-remote shift cannot be dated.",
-            value=None,
-            category="campus",
-        )
+        return Fact("campus", "campus", {"ips": 0}, value=None)
     overall = int(campus["campus_views"].sum()) / max(int(campus["views"].sum()), 1)
     below = _campus_below(campus, floor)
     peak = campus.sort(["campus_share", "month"], descending=[True, False]).row(0, named=True)
-    when = (
-        f"it fell below {_pct(floor)} in {_month(below)} and stayed there"
-        if below
-        else f"it never stayed below {_pct(floor)}"
-    )
-    return Finding(
-        title="Campus to remote",
-        summary=(
-            f"campus IPs fell below {_round_pct(floor)} of views in {_month(below)}"
-            if below
-            else f"campus IPs still carry {_round_pct(overall)} of views"
-        ),
-        text=(
-            f"{_plural(len(ips), 'shared campus IP')} {_verb(len(ips), 'carries', 'carry')} "
-            f"{_pct(overall)} of all views, up to "
-            f"{_pct(peak['campus_share'])} in {_month(peak['month'])}; {when}, the move to remote "
-            "teaching."
-        ),
+    return Fact(
+        "campus",
+        "campus",
+        {
+            "ips": len(ips),
+            "pct": _pct1(overall),
+            "peak_pct": _pct1(peak["campus_share"]),
+            "peak_month": peak["month"],
+            "floor_pct": _pct1(floor),
+            "below": below,
+        },
         value=below.isoformat() if below else None,
-        category="campus",
     )
 
 
-def _quarantine(quarantine: pl.DataFrame, total: int, top_n: int) -> Finding | None:
+def _quarantine(quarantine: pl.DataFrame, total: int, top_n: int) -> Fact | None:
     if quarantine.is_empty():
         return None
     reasons = (
@@ -645,18 +639,197 @@ def _quarantine(quarantine: pl.DataFrame, total: int, top_n: int) -> Finding | N
         .sort(["rows", "reason"], descending=[True, False])
         .head(top_n)
     )
-    listed = ", ".join(f"{r['reason']} {r['rows']:,}" for r in reasons.iter_rows(named=True))
-    share = quarantine.height / (total + quarantine.height)
-    return Finding(
-        title="Quarantined rows",
-        summary=f"{_plural(quarantine.height, 'source row')} quarantined",
-        text=(
-            f"{_plural(quarantine.height, 'source row')} ({_pct(share)}) could not be read and were set aside, "
-            f"not dropped silently (by reason: {listed})."
-        ),
+    return Fact(
+        "quarantine",
+        "quarantine",
+        {
+            "rows": quarantine.height,
+            "pct": _pct1(quarantine.height / (total + quarantine.height)),
+            "reasons": reasons.to_dicts(),
+        },
         value=quarantine.height,
-        category="quarantine",
     )
+
+
+def finding(fact: Fact) -> Finding:
+    """One fact in words: title, summary phrase and sentence, every number formatted from the fact."""
+    n = fact.numbers
+    title, summary, text = _WORDS[fact.kind](n)
+    return Finding(
+        title=title,
+        summary=summary,
+        text=text,
+        value=fact.value,
+        category=fact.category,
+        numbers=dict(n),
+    )
+
+
+def _no_cohort_words(n: dict[str, Any]) -> tuple[str, str, str]:
+    described = " and ".join(
+        _month(a) if a == b else f"{_month(a)}-{_month(b)}" for a, b in n["bursts"]
+    )
+    return (
+        "Rows without a cohort",
+        f"{_p(n['pct'])} of rows have no cohort",
+        f"{_plural(n['rows'], 'row')} ({_p(n['pct'])} of all) carry no cohort id; they come from "
+        f"{_plural(n['users'], 'user')} between {n['first'].isoformat()} and "
+        f"{n['last'].isoformat()}, concentrated in {described}. Nobody can tell from the log whose "
+        "they are, so they are outside every student ranking.",
+    )
+
+
+def _staff_words(n: dict[str, Any]) -> tuple[str, str, str]:
+    return (
+        "Staff volume",
+        f"staff make {_p(n['pct'])} of all views",
+        f"{_plural(n['users'], 'staff account')} made {_plural(n['rows'], 'view')} ({_p(n['pct'])} "
+        "of all); raw totals that include them overstate student use, so every student ranking "
+        "leaves them out.",
+    )
+
+
+def _stubs_words(n: dict[str, Any]) -> tuple[str, str, str]:
+    programs = n["programs"]
+    listed = "; ".join(
+        f"{r['program']}: {_plural(r['views'], 'view')} by {_plural(r['users'], 'student')} on "
+        f"{_plural(r['days'], 'day')}"
+        for r in programs
+    )
+    names = [r["program"] for r in programs]
+    return (
+        "Stub programs",
+        f"{names[0]} is almost unused"
+        if len(names) == 1
+        else f"{len(names)} programs are almost unused ({join_words(names)})",
+        f"{listed}. At most {_p(n['max_pct'])} of student views each, they look like test or "
+        "abandoned programs and are too small to rank.",
+    )
+
+
+def _several_cohorts_words(n: dict[str, Any]) -> tuple[str, str, str]:
+    users = n["users"]
+    appear = f"{_plural(users, 'user')} {_verb(users, 'appears', 'appear')}"
+    return (
+        "Users in several cohorts",
+        f"{appear} under several cohorts",
+        f"{appear} under more than one cohort id ({n['staff']} of them also as staff, "
+        f"{n['placeholder']} through the transition placeholder): re-takes, transfers or reused "
+        "accounts. Each row is judged against the cohort it names.",
+    )
+
+
+def _duplicates_words(n: dict[str, Any]) -> tuple[str, str, str]:
+    # Not question 3's "pairs of accounts that may be one person" (one cohort, judged while
+    # enrolled) nor question 4's "shared account": a different rule gets a different name.
+    pairs = n["pairs"]
+    return (
+        "Possible duplicate identities",
+        f"{_plural(pairs, 'possible duplicate identity', 'possible duplicate identities')} "
+        "(two user ids, one home connection)",
+        f"{_plural(pairs, 'pair')} of student accounts {_verb(pairs, 'shares', 'share')} a private "
+        f"IP (used by at most {DUPLICATE_MAX_IP_USERS} users) and follow each other within "
+        f"{DUPLICATE_MAX_GAP_DAYS} days without ever overlapping (e.g. users {n['user_a']} and "
+        f"{n['user_b']}, {n['gap_days']} days apart): likely one person with two user ids.",
+    )
+
+
+def _growth_words(n: dict[str, Any]) -> tuple[str, str, str]:
+    direction = "grew" if n["grew"] else "fell"
+    # one year's change is said as such; over several years, as a yearly (compound) rate
+    rate = (
+        f"{_p(n['pct'])} from {n['first_year']} to {n['last_year']}"
+        if n["years"] == 1
+        else f"{_p(n['pct'])} a year from {n['first_year']} to {n['last_year']}"
+    )
+    students = (
+        f"; active students went from {n['first_students']:,} to {n['last_students']:,}"
+        if n["full_years"]
+        else " (partial years, so student counts are not compared)"
+    )
+    return (
+        "Year-over-year trend",
+        f"views per day {direction} {rate}",
+        f"Views per day {direction} from {n['first_per_day']:,} in {n['first_year']} to "
+        f"{n['last_per_day']:,} in {n['last_year']} ("
+        + (
+            f"{'+' if n['grew'] else '-'}{_p(n['pct'])})"
+            if n["years"] == 1
+            else f"{'+' if n['grew'] else '-'}{_p(n['pct'])} a year, compounded)"
+        )
+        + f"{students}.",
+    )
+
+
+def _weekly_words(n: dict[str, Any]) -> tuple[str, str, str]:
+    return (
+        "Weekly rhythm",
+        f"busiest on {n['day']}s at {n['hour']}:00",
+        f"Use peaks on {n['day']}s ({_p(n['day_pct'])} of views) and at "
+        f"{n['hour']}:00-{n['hour'] + 1}:00 ({_p(n['hour_pct'])}); weekends carry "
+        f"{_p(n['weekend_pct'])}.",
+    )
+
+
+def _holiday_words(n: dict[str, Any]) -> tuple[str, str, str]:
+    sign = "-" if n["fell"] else "+"
+    return (
+        "Winter-holiday dip",
+        f"views fall {_p(n['pct'])} over the winter holidays"
+        if n["marked"]
+        else f"no marked winter-holiday dip ({sign}{_p(n['pct'])})",
+        f"Between December 24 and January 1 the site averages {n['inside']:,} views a day against "
+        f"{n['outside']:,} on the other days of December and January ({sign}{_p(n['pct'])}).",
+    )
+
+
+def _campus_words(n: dict[str, Any]) -> tuple[str, str, str]:
+    if not n["ips"]:
+        return (
+            "Campus to remote",
+            "no shared campus IP detected",
+            "No IP carries enough views from enough users to be a shared campus address, so the "
+            "campus-to-remote shift cannot be dated.",
+        )
+    below = n["below"]
+    when = (
+        f"it fell below {_p(n['floor_pct'])} in {_month(below)} and stayed there"
+        if below
+        else f"it never stayed below {_p(n['floor_pct'])}"
+    )
+    return (
+        "Campus to remote",
+        f"campus IPs fell below {_p(n['floor_pct'])} of views in {_month(below)}"
+        if below
+        else f"campus IPs still carry {_p(n['pct'])} of views",
+        f"{_plural(n['ips'], 'shared campus IP')} {_verb(n['ips'], 'carries', 'carry')} "
+        f"{_p(n['pct'])} of all views, up to {_p(n['peak_pct'])} in {_month(n['peak_month'])}; "
+        f"{when}, the move to remote teaching.",
+    )
+
+
+def _quarantine_words(n: dict[str, Any]) -> tuple[str, str, str]:
+    listed = ", ".join(f"{r['reason']} {r['rows']:,}" for r in n["reasons"])
+    return (
+        "Quarantined rows",
+        f"{_plural(n['rows'], 'source row')} quarantined",
+        f"{_plural(n['rows'], 'source row')} ({_p(n['pct'])}) could not be read and were set aside, "
+        f"not dropped silently (by reason: {listed}).",
+    )
+
+
+_WORDS = {
+    "no_cohort": _no_cohort_words,
+    "staff": _staff_words,
+    "stubs": _stubs_words,
+    "several_cohorts": _several_cohorts_words,
+    "duplicates": _duplicates_words,
+    "growth": _growth_words,
+    "weekly": _weekly_words,
+    "holiday": _holiday_words,
+    "campus": _campus_words,
+    "quarantine": _quarantine_words,
+}
 
 
 def _method(config: Config) -> str:
@@ -665,7 +838,7 @@ def _method(config: Config) -> str:
         "Each finding is computed directly from the snapshot. Rows without a cohort: bursts are runs of "
         f"months holding at least {q8.burst_min_share:.0%} of the busiest month's such rows. Staff: the "
         "cohorts named in [people] staff_cohort_names. Stub programs: programs with at most "
-        f"{_pct(q8.stub_program_max_share)} of student views. Several cohorts: users seen under more "
+        f"{_p(_pct1(q8.stub_program_max_share))} of student views. Several cohorts: users seen under more "
         "than one cohort id. Possible duplicate identities: pairs of student accounts sharing a "
         f"non-campus IP used by at most {DUPLICATE_MAX_IP_USERS} users, whose active periods do not "
         f"overlap and are at most {DUPLICATE_MAX_GAP_DAYS} days apart. Trend: views per covered day "
