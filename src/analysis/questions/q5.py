@@ -800,6 +800,11 @@ def _sentences(data: Q5Data) -> tuple[str, list[str]]:
             "The fall most likely happened "
             f"{_span(cast(dt.date, data.cutoff_low), cast(dt.date, data.cutoff_high))}."
         )
+        if data.rate_before is not None and data.rate_after is not None:
+            supporting.append(
+                f"Both directions together: on {_pct(data.rate_before)} of students' reading days "
+                f"before, {_pct(data.rate_after)} after (the {data.drop_pct}% fall)."
+            )
     window = (
         f"compared from {_day(start)} to {_day(cast(dt.date, end))}, while both programs had "
         "students enrolled"
