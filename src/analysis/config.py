@@ -211,6 +211,17 @@ class AcquireConfig:
 
 
 @dataclass(frozen=True)
+class HistoryConfig:
+    # Every publishing build keeps its masked findings in <data_dir>/history (analysis.history) and the
+    # pages say what changed since the previous report. `build --no-history` turns both off for one run.
+    enabled: bool = True
+    keep: int = 52  # newest reports kept (a year of weekly reports); older ones are pruned
+    # compare with the report whose data ends on this day (YYYY-MM-DD; `--compare-to`); empty: the latest
+    # report whose data ends before this one's
+    compare_to: str = ""
+
+
+@dataclass(frozen=True)
 class SiteConfig:
     # Public URL of the published site (the email links to it; CURRICULUM_SITE_URL overrides). Empty:
     # the build notes it and the email says the report is in the site folder. Placeholder domains
@@ -261,6 +272,7 @@ class Config:
     q7: Q7Config = field(default_factory=Q7Config)
     q8: Q8Config = field(default_factory=Q8Config)
     acquire: AcquireConfig = field(default_factory=AcquireConfig)
+    history: HistoryConfig = field(default_factory=HistoryConfig)
     site: SiteConfig = field(default_factory=SiteConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -441,6 +453,7 @@ RANGES: dict[str, Range] = {
     "q8.burst_min_share": SHARE,
     "acquire.connect_timeout_seconds": POSITIVE,
     "acquire.read_timeout_seconds": POSITIVE,
+    "history.keep": AT_LEAST_ONE,
 }
 DEFAULT_RANGE = Range(0)
 

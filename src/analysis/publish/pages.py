@@ -90,6 +90,7 @@ SETTING_LABELS: dict[str, str] = {
     "burst_min_share": "Share of the busiest month that makes a burst of rows without a cohort",
     "duplicate_max_ip_users": "Most users on an IP for a possible duplicate identity",
     "duplicate_max_gap_days": "Most days between two accounts of one person",
+    "keep": "Reports kept in the history",
 }
 # Readable names of the snapshot manifest's fields (Methods page); fields not listed are not shown.
 MANIFEST_LABELS: dict[str, str] = {
@@ -588,3 +589,113 @@ def all_parameters():
         out.append(f"\n### Question {number}: {ctx.text(result.title)}\n")
         out.append(raw_html(table_html(ctx.frame(frame), max_rows=frame.height)))
     return md("\n".join(out))
+
+
+# --- what changed since the last report (issue 19: analysis.history, analysis.changes) ------------------
+
+_CHANGES_STYLE = (
+    "<style>.badge-new{background:#b71c1c;color:#fff;border-radius:3px;padding:0 .45em;"
+    "font-size:.8em;font-weight:600}.badge-old{color:#555;font-size:.85em}"
+    ".only-new:checked~table tr.not-new{display:none}.changes-table td{padding:.2em .6em}</style>"
+)
+_STATUS_WORDS = {"new": "new", "continuing": "continuing", "gone": "no longer reported"}
+
+
+def changes_result() -> Any:
+    """The comparison with the previous report (analysis.changes.Changes), computed once per kernel;
+    None when the history is off (`--no-history`)."""
+    report, config = load_bundle()
+    cached = _STATE.get("changes")
+    if cached is None or cached[0] is not report:
+        from analysis.history import changes_for
+
+        _STATE["changes"] = (report, changes_for(report, config))
+    return _STATE["changes"][1]
+
+
+def _changes_table(number: int, items: list[Any]) -> str:
+    """The compared rows, each marked new / continuing / gone, with a "show only new" filter."""
+    ctx = current()
+    with_tier = number == 4
+    head = "<th>Status</th><th>What</th>" + ("<th>Tier</th>" if with_tier else "")
+    rows = []
+    for item in items:
+        text = privacy.mask_text(item.label) if ctx.public else item.label
+        status = (
+            '<span class="badge-new">new</span>'
+            if item.status == "new"
+            else f'<span class="badge-old">{escape_html(_STATUS_WORDS.get(item.status, item.status))}</span>'
+        )
+        tier = ""
+        if with_tier:
+            tier_text = str(item.tier or item.previous_tier or "")
+            if item.tier_changed and item.previous_tier:
+                tier_text = f"{item.tier} (was {item.previous_tier})"
+            tier = f"<td>{escape_html(tier_text)}</td>"
+        css = "is-new" if item.status == "new" else "not-new"
+        rows.append(f'<tr class="{css}"><td>{status}</td><td>{escape_html(text)}</td>{tier}</tr>')
+    ident = f"only-new-{ctx.key}-{number}"
+    return (
+        f'{_CHANGES_STYLE}<div class="changes"><input type="checkbox" class="only-new" id="{ident}">'
+        f' <label for="{ident}">Show only new rows</label>'
+        f'<table class="table changes-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def question_changes(number: int | None = None):
+    """A question page's change since the last report: one sentence, its rows marked new (with a
+    filter), and the trend of its headline number. Nothing with `--no-history`."""
+    from analysis.charts.history import chart_trend
+
+    ctx = current()
+    number = int(number if number is not None else ctx.key)
+    changes = changes_result()
+    if changes is None:
+        return md("")
+    if changes.first_report:
+        return md(
+            "\n## Since the last report\n\nThis is the first report: there is no earlier report to "
+            "compare with.\n"
+        )
+    change = changes.question(number)
+    out = [f"\n## Since the report of {changes.since}\n", ctx.text(change.sentence) + "\n"]
+    if changes.method_changed:
+        out.append(
+            ctx.text(
+                "The method changed since then (settings: "
+                + ", ".join(changes.changed_settings)
+                + "), so some differences come from that."
+            )
+            + "\n"
+        )
+    items = [i for i in change.items if i.status != "gone"] + change.gone
+    if items:
+        out.append(raw_html(_changes_table(number, items)))
+    if not changes.trends.filter(pl.col("question") == number).is_empty():
+        out.append(ctx.chart_html(chart_trend(changes, number)))
+    return md("\n".join(out) + "\n")
+
+
+def since_last_report():
+    """The summary page's opening: "Since the report of DATE" and 3-5 plain bullets (new and needing
+    action first), then a compact row of trends; a plain sentence for the first report; nothing with
+    `--no-history`."""
+    from analysis.changes import bullets
+    from analysis.charts.history import chart_trend_row
+
+    ctx = current()
+    changes = changes_result()
+    if changes is None:
+        return md("")
+    if changes.first_report:
+        return md(
+            "\n## Since the last report\n\nThis is the first report: there is no earlier report to "
+            "compare with. The next one will say what changed.\n"
+        )
+    out = [f"\n## Since the report of {changes.since}\n"]
+    out += [f"- {ctx.text(line)}" for line in bullets(changes)]
+    out.append("")
+    if changes.trends.get_column("data_end").n_unique() > 1:
+        out.append(ctx.chart_html(chart_trend_row(changes)))
+    return md("\n".join(out) + "\n")
