@@ -636,7 +636,7 @@ def bullets(changes: Changes, limit: int = 5) -> list[str]:
             + "."
         )
     q5 = changes.question(5)
-    if q5.sentence and q5.numbers and q5.numbers[0].current is not None:
+    if q5.numbers and (q5.numbers[0].current or q5.numbers[0].previous):
         out.append(q5.sentence.split(": ", 1)[-1])
     if changes.method_changed:
         out.append(

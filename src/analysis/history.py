@@ -35,7 +35,7 @@ FORMAT = "curriculum-insights-history"
 FORMAT_VERSION = 1
 FOLDER = "history"
 SUFFIX = ".json.gz"
-_NAME = re.compile(r"report-(\d{4}-\d\d-\d\d)-(\d{8}T\d{6}Z)-\d+\.json\.gz")
+_NAME = re.compile(r"report-(\d{4}-\d\d-\d\d)-(\d{8}T\d{6}Z)-\d+(?:-\d+)?\.json\.gz")
 # Sections of the configuration that do not change the answers (see report.analysis_key).
 _NOT_ANALYSIS = ("paths", "site", "privacy", "history", "acquire", "db_url", "source_file")
 
@@ -154,15 +154,19 @@ def write_entry(report: Any, config: Config, built_at: str | None = None) -> Pat
     if end is None:
         raise TargetError("the report names no last day of data: not added to the history")
     folder = history_dir(config)
-    name = f"report-{end.isoformat()}-{_stamp(built_at)}-{os.getpid()}{SUFFIX}"
+    stem = f"report-{end.isoformat()}-{_stamp(built_at)}-{os.getpid()}"
     data = json.dumps(
         entry_document(findings, config, built_at), ensure_ascii=False, allow_nan=False
     )
-    target = folder / name
-    tmp = folder / f".{name}.tmp"
+    target = folder / f"{stem}{SUFFIX}"
+    tmp = folder / f".{stem}.tmp"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with locked(folder, quiet=True):
+            count = 1
+            while target.exists():  # this process already kept a report this second
+                count += 1
+                target = folder / f"{stem}-{count}{SUFFIX}"
             with tmp.open("wb") as handle:
                 handle.write(gzip.compress(data.encode("utf-8"), mtime=0))
                 handle.flush()

@@ -13,6 +13,7 @@ from analysis.changes import QUESTION_NAMES, Changes
 from analysis.charts.base import ACCENT, MUTED, finish
 
 SERIES_COLOURS = {"High tier": ACCENT, "Medium tier": "#ff7f0e", "Low tier": "#9e9e9e"}
+OTHER_COLOURS = (MUTED, "#1f77b4", "#9467bd")  # series that are not tiers (e.g. Q3's two)
 SMALL_HEIGHT = 120
 
 
@@ -31,7 +32,8 @@ def _trend_title(frame: pl.DataFrame, name: str) -> str:
 
 def _line(frame: pl.DataFrame, height: int = SMALL_HEIGHT) -> alt.Chart:
     series = sorted(frame.get_column("series").unique().to_list())
-    colours = [SERIES_COLOURS.get(s, MUTED) for s in series]
+    others = iter(OTHER_COLOURS)
+    colours = [SERIES_COLOURS.get(s) or next(others, MUTED) for s in series]
     return (
         alt.Chart(frame)
         .mark_line(point=True)
@@ -39,7 +41,7 @@ def _line(frame: pl.DataFrame, height: int = SMALL_HEIGHT) -> alt.Chart:
             x=alt.X(
                 "data_end:T", title="Data up to", axis=alt.Axis(format="%d %b %Y", tickCount=4)
             ),
-            y=alt.Y("value:Q", title=None),
+            y=alt.Y("value:Q", title=None, axis=alt.Axis(format=",.0f", tickMinStep=1)),
             color=alt.Color(
                 "series:N",
                 title=None,

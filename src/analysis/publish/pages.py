@@ -659,7 +659,7 @@ def question_changes(number: int | None = None):
             "compare with.\n"
         )
     change = changes.question(number)
-    out = [f"\n## Since the report of {changes.since}\n", ctx.text(change.sentence) + "\n"]
+    out = ["\n## What changed since the last report\n", ctx.text(change.sentence) + "\n"]
     if changes.method_changed:
         out.append(
             ctx.text(
