@@ -230,6 +230,8 @@ def test_entries_are_masked_listed_and_pruned(config: Config, capsys) -> None:
     raw = b"".join(gzip.decompress(p.read_bytes()) for p in folder.glob("*.json.gz"))
     assert b"203.0.113.45" not in raw and b"203.0.113.x" in raw  # masked as the site shows it
     assert b"/home/someone" not in raw and b"logs.txt.gz" in raw
+    campus = config.replace(q4=dataclasses.replace(config.q4, campus_ips=("97.105.19.61",)))
+    assert history.analysis_settings(campus)["q4.campus_ips"] == ["97.105.19.x"]  # settings too
     entries = history.load_history(config)
     assert [e.data_end.isoformat() for e in entries] == ["2021-01-31", "2021-02-07", "2021-02-14"]
     assert entries[0].settings_digest == history.settings_digest(history.analysis_settings(config))
@@ -276,6 +278,9 @@ def test_corrupt_and_foreign_files_are_skipped_with_one_warning(config: Config) 
         "\n" not in w and w.startswith("history: skipped ") for w in warnings
     )
     assert any("report-2021-02-21" in w and "unreadable" in w for w in warnings)
+    notes = history.record(_stub("2021-02-21T10:00:00"), config)  # a build says so in its notes
+    assert sum(n.startswith("history: skipped ") for n in notes) == 3
+    assert notes[-1].startswith("history: kept as report-2021-02-21-")
 
 
 def test_a_failed_write_leaves_no_entry(config: Config, monkeypatch) -> None:
@@ -328,6 +333,12 @@ def test_cli_history_lists_prunes_and_checks_dates(config: Config, tmp_path: Pat
     assert main(["build", "--data-dir", str(data), "--compare-to", "14 Feb"]) == 2
     assert "--compare-to: expected a date YYYY-MM-DD" in capsys.readouterr().err
     assert main(["render", "--no-history", "--compare-to", "2021-02-14"]) == 2
+    assert main(["build", "--data-dir", str(data), "--compare-to", "2020-01-06"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "--compare-to 2020-01-06: no stored report has data ending that day (stored: 2021-02-14)"
+        in err
+    )
     bad = tmp_path / "bad.toml"
     bad.write_text("[history]\nkeep = 0\n", encoding="utf-8")
     assert main(["history", "--config", str(bad)]) == 2

@@ -243,14 +243,17 @@ def _configure(args: argparse.Namespace) -> Config:
     if getattr(args, "site_dir", None):
         config = config.replace(paths=_replace(config.paths, site_dir=args.site_dir))
     if getattr(args, "compare_to", None):
-        from analysis.history import parse_date
-
         if getattr(args, "no_history", False):
             raise ConfigError("--compare-to needs the history: leave out --no-history")
-        parse_date(args.compare_to)
         config = config.replace(history=_replace(config.history, compare_to=args.compare_to))
     if getattr(args, "no_history", False):
         config = config.replace(history=_replace(config.history, enabled=False))
+    if config.history.enabled and config.history.compare_to and args.handler in (_build, _render):
+        from analysis.history import load_history, parse_date, previous_entry
+
+        # a date no stored report ends on is a command-line error, said before anything is built
+        where = "--compare-to" if getattr(args, "compare_to", None) else "[history] compare_to"
+        previous_entry(load_history(config), None, parse_date(config.history.compare_to, where))
     return config
 
 

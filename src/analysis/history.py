@@ -70,7 +70,9 @@ def history_dir(config: Config) -> Path:
 
 
 def analysis_settings(config: Config) -> dict[str, Any]:
-    """Every setting the answers depend on, flattened to "section.name" -> JSON value."""
+    """Every setting the answers depend on, flattened to "section.name" -> JSON value, as published:
+    addresses among them (the campus IPs) masked like the site shows them."""
+    from analysis.publish.privacy import mask_value
     from analysis.results import to_jsonable
 
     flat: dict[str, Any] = {}
@@ -82,7 +84,7 @@ def analysis_settings(config: Config) -> dict[str, Any]:
             continue
         for item in dataclasses.fields(value):
             flat[f"{section.name}.{item.name}"] = to_jsonable(getattr(value, item.name))
-    return json.loads(json.dumps(flat, sort_keys=True, default=str))
+    return mask_value(json.loads(json.dumps(flat, sort_keys=True, default=str)))
 
 
 def settings_digest(settings: dict[str, Any]) -> str:
@@ -144,7 +146,9 @@ def entry_document(findings: dict[str, Any], config: Config, built_at: str) -> d
     }
 
 
-def write_entry(report: Any, config: Config, built_at: str | None = None) -> Path:
+def write_entry(
+    report: Any, config: Config, built_at: str | None = None, warn: Warn | None = None
+) -> Path:
     """Add this report's masked findings to the history (atomically), then apply retention."""
     from analysis.sources.locking import locked
 
@@ -172,7 +176,7 @@ def write_entry(report: Any, config: Config, built_at: str | None = None) -> Pat
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, target)
-            prune(config, warn=lambda _message: None)
+            prune(config, warn=warn)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise TargetError(
@@ -320,11 +324,12 @@ def record(report: Any, config: Config) -> list[str]:
     build's notes. A history that cannot be written is a note, not a failed build: the site is out."""
     if not config.history.enabled:
         return []
+    notes: list[str] = []  # files skipped while applying retention, one line each
     try:
-        path = write_entry(report, config)
+        path = write_entry(report, config, warn=notes.append)
     except TargetError as exc:
-        return [f"history: not kept ({exc})"]
-    return [f"history: kept as {path.name} in {path.parent}"]
+        return [*notes, f"history: not kept ({exc})"]
+    return [*notes, f"history: kept as {path.name} in {path.parent}"]
 
 
 def describe_history(config: Config) -> str:
