@@ -153,8 +153,13 @@ def test_first_report_and_missing_keys() -> None:
     first = ch.compare(current_document(), None)
     assert first.first_report and not first.questions
     assert ch.headline_changes(first) == [
-        "This is the first report: there is no earlier one to compare with."
+        "This is the first report: there is no earlier report to compare with."
     ]
+    again = ch.compare(current_document(), None, same_data_built="2021-03-11")
+    assert again.first_report and ch.slide_note(again) == (
+        "No new data since the report built on 2021-03-11: it covered the same data (up to "
+        "2021-03-10), so nothing is new."
+    )
     assert "first report" in ch.slide_note(first)
     # documents of another version: keys missing or of the wrong type never crash
     bare = ch.compare(
@@ -432,7 +437,13 @@ def _report(config: Config, additions: bool):
 def test_the_second_report_names_exactly_the_additions(tmp_path: Path) -> None:
     """The comparison of the two real reports (no rendering): the unit of the render test below."""
     config = configured(tmp_path)
-    history.write_entry(_report(config, additions=False), config)
+    first = _report(config, additions=False)
+    assert history.changes_for(first, config).same_data_built is None  # no history: the first
+    history.write_entry(first, config)
+    again = history.changes_for(first, config)  # the same data built again: nothing is new
+    assert (
+        again.first_report and again.same_data_built == dt.datetime.now(dt.UTC).date().isoformat()
+    )
     result = history.changes_for(_report(config, additions=True), config)
     assert result.previous_end == dt.date(2019, 9, 30)
     q4 = result.question(4)

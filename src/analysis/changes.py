@@ -107,6 +107,8 @@ class Changes:
     headline: tuple[Number, ...] = ()
     questions: dict[int, QuestionChange] = field(default_factory=dict)
     trends: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=TREND_SCHEMA))
+    # no earlier data to compare with, but a report of this same data was built that day
+    same_data_built: str | None = None
 
     @property
     def first_report(self) -> bool:
@@ -569,13 +571,22 @@ def compare(
     previous_settings: dict[str, Any] | None = None,
     previous_built: str | None = None,
     history: Iterable[tuple[dt.date, dict[str, Any]]] = (),
+    same_data_built: str | None = None,
 ) -> Changes:
-    """The comparison of two findings documents (previous None: the first report)."""
+    """The comparison of two findings documents (previous None: the first report, or with
+    `same_data_built`, a rebuild of data already reported)."""
     end = data_end(current)
     trend = trends(history)
     prev_end = data_end(previous) if previous is not None else None
     if previous is None or prev_end is None:
-        return Changes(end, None, None, headline=_headline(current, None), trends=trend)
+        return Changes(
+            end,
+            None,
+            None,
+            headline=_headline(current, None),
+            trends=trend,
+            same_data_built=same_data_built,
+        )
     settings = changed_settings(current_settings or {}, previous_settings)
     questions = {
         number: _simple(number, current, previous, prev_end) for number in (1, 2, 3, 6, 7, 8)
@@ -665,12 +676,25 @@ def _signed(value: float | None) -> str:
     return ("+" if value > 0 else "") + _fmt(value)
 
 
+def no_comparison(changes: Changes) -> str:
+    """What to say when there is no earlier report to compare with (empty when there is one)."""
+    if not changes.first_report:
+        return ""
+    if changes.same_data_built:
+        end = f" (up to {changes.data_end.isoformat()})" if changes.data_end else ""
+        return (
+            f"No new data since the report built on {changes.same_data_built}: it covered the same "
+            f"data{end}, so nothing is new."
+        )
+    return "This is the first report: there is no earlier report to compare with."
+
+
 def headline_changes(changes: Changes | None) -> list[str]:
     """At most three plain bullets for the slide and the email, new items first."""
     if changes is None:
         return []
     if changes.first_report:
-        return ["This is the first report: there is no earlier one to compare with."]
+        return [no_comparison(changes)]
     return bullets(changes, limit=3)
 
 
@@ -679,6 +703,6 @@ def slide_note(changes: Changes | None) -> str:
     if changes is None:
         return ""
     if changes.first_report:
-        return "This is the first report: there is no earlier report to compare with."
+        return no_comparison(changes)
     lines = [f"Since the report of {changes.since}:", *bullets(changes, limit=5)]
     return " ".join(lines)

@@ -309,6 +309,7 @@ def changes_for(report: Any, config: Config, warn: Warn | None = None) -> Any:
         if end is None or entry.data_end < end:
             latest[entry.data_end] = entry
     series = [(e.data_end, e.findings) for e in sorted(latest.values(), key=lambda e: e.data_end)]
+    same = [e for e in entries if e.data_end == end] if previous is None else []
     return changes.compare(
         current,
         previous.findings if previous else None,
@@ -316,6 +317,7 @@ def changes_for(report: Any, config: Config, warn: Warn | None = None) -> Any:
         previous_settings=previous.settings if previous else None,
         previous_built=previous.built_date if previous else None,
         history=[*series, (end, current)] if end else series,
+        same_data_built=max(e.built_at for e in same)[:10] if same else None,
     )
 
 

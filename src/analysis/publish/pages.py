@@ -646,6 +646,7 @@ def _changes_table(number: int, items: list[Any]) -> str:
 def question_changes(number: int | None = None):
     """A question page's change since the last report: one sentence, its rows marked new (with a
     filter), and the trend of its headline number. Nothing with `--no-history`."""
+    from analysis.changes import no_comparison
     from analysis.charts.history import chart_trend
 
     ctx = current()
@@ -654,10 +655,7 @@ def question_changes(number: int | None = None):
     if changes is None:
         return md("")
     if changes.first_report:
-        return md(
-            "\n## Since the last report\n\nThis is the first report: there is no earlier report to "
-            "compare with.\n"
-        )
+        return md(f"\n## Since the last report\n\n{ctx.text(no_comparison(changes))}\n")
     change = changes.question(number)
     out = ["\n## What changed since the last report\n", ctx.text(change.sentence) + "\n"]
     if changes.method_changed:
@@ -681,7 +679,7 @@ def since_last_report():
     """The summary page's opening: "Since the report of DATE" and 3-5 plain bullets (new and needing
     action first), then a compact row of trends; a plain sentence for the first report; nothing with
     `--no-history`."""
-    from analysis.changes import bullets
+    from analysis.changes import bullets, no_comparison
     from analysis.charts.history import chart_trend_row
 
     ctx = current()
@@ -689,10 +687,7 @@ def since_last_report():
     if changes is None:
         return md("")
     if changes.first_report:
-        return md(
-            "\n## Since the last report\n\nThis is the first report: there is no earlier report to "
-            "compare with. The next one will say what changed.\n"
-        )
+        return md(f"\n## Since the last report\n\n{ctx.text(no_comparison(changes))}\n")
     out = [f"\n## Since the report of {changes.since}\n"]
     out += [f"- {ctx.text(line)}" for line in bullets(changes)]
     out.append("")
