@@ -523,3 +523,84 @@ def test_two_builds_show_what_is_new_and_keep_the_history(tmp_path: Path, monkey
     assert "Since the report" not in _text(site / "index.html")
     assert len(history.load_history(config)) == 2
     json.dumps([e.data_end.isoformat() for e in entries])
+
+
+# --- the demo log cut at an earlier date, then in full with additions (golden tier) ---------------------
+
+DEMO_CUT = dt.datetime(2021, 3, 1)
+
+
+@pytest.mark.slow
+def test_demo_cut_then_full_with_additions(demo_snapshot, demo_labels, tmp_path: Path) -> None:
+    """Report 1: the demo up to 28 February 2021. Report 2: the whole demo (to 21 April) plus a new
+    scraper, a new shared account and a student who drops out. New since report 1: exactly those, and
+    what the demo's own labels put after the cut; every earlier incident continues."""
+    from analysis.report import compute_report
+    from analysis.sources.snapshot import Snapshot
+
+    config = configured(tmp_path)
+    logs, cohorts = demo_snapshot.logs, demo_snapshot.cohorts
+    logs = logs.collect() if isinstance(logs, pl.LazyFrame) else logs
+    cohorts = cohorts.collect() if isinstance(cohorts, pl.LazyFrame) else cohorts
+
+    def readers(name: str) -> list[int]:
+        cohort = cohorts.filter(pl.col("name") == name).get_column("id")[0]
+        ranked = logs.filter(pl.col("cohort_id") == cohort).group_by("user_id").len()
+        return ranked.sort(["len", "user_id"], descending=True).get_column("user_id").to_list()
+
+    neptune = int(cohorts.filter(pl.col("name") == "Neptune").get_column("id")[0])
+    sharer, _, dropout = readers("Neptune")[:3]  # three of the cohort's busiest readers
+    scraper = readers("Europa")[0]
+    scraper_cohort = int(cohorts.filter(pl.col("name") == "Europa").get_column("id")[0])
+    extra = [
+        (
+            dt.datetime(2021, 4, 10, 2) + dt.timedelta(seconds=k),
+            f"javascript-i/page-{k}",
+            scraper,
+            scraper_cohort,
+            NEW_SCRAPER_IP,
+        )
+        for k in range(250)
+    ] + [
+        (
+            dt.datetime(2021, 3, 25, 21) + dt.timedelta(hours=20 * k),
+            "javascript-i",
+            sharer,
+            neptune,
+            f"{100 + k}.{20 + k}.7.{k + 1}",
+        )
+        for k in range(40)
+    ]
+    stops = (pl.col("user_id") == dropout) & (pl.col("timestamp") >= dt.datetime(2021, 3, 22))
+    full = pl.concat([logs.filter(~stops), pl.DataFrame(extra, schema=logs.schema, orient="row")])
+
+    def report(frame: pl.DataFrame):
+        snapshot = Snapshot.from_frames(
+            frame.sort("timestamp"), cohorts, source="demo", simulated=True
+        )
+        return compute_report(config, progress=False, snapshot=snapshot)
+
+    history.write_entry(report(logs.filter(pl.col("timestamp") < DEMO_CUT)), config)
+    result = history.changes_for(report(full), config)
+    assert result.previous_end == dt.date(2021, 2, 28)
+
+    labelled = demo_labels.filter(pl.col("start") >= DEMO_CUT)
+    assert labelled.select("kind", "user_id").rows() == [("scraping", 853)]
+    q4 = result.question(4)
+    assert {i.label for i in q4.new} == {
+        f"automated download by user {scraper} (from 2021-04-10)",
+        f"shared account by user {sharer} (from 2021-03-18)",
+        "automated download by user 853 (from 2021-03-15)",  # the demo's own, after the cut
+    }
+    assert len(q4.continuing) == 83 and not q4.gone
+    q3_new = {i.key[0]: i.label for i in result.question(3).new}
+    assert q3_new[dropout].endswith("likely drop-out")
+    # the others newly flagged are students of cohorts too young to be judged in the first report
+    young = set(
+        cohorts.filter(pl.col("start_date") > dt.date(2021, 2, 1)).get_column("name").to_list()
+    )
+    for user, label in q3_new.items():
+        assert user == dropout or label.split("(")[1].split(")")[0] in young, label
+    lines = ch.headline_changes(result)
+    assert lines[0].startswith("New, needs action now: automated download by user")
+    assert f"shared account by user {sharer}" in lines[0]
