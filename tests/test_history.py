@@ -204,6 +204,49 @@ def test_trends_one_point_per_report() -> None:
     )
 
 
+def test_pages_show_new_rows_first_and_count_the_quiet_ones(config: Config) -> None:
+    from analysis.publish import pages
+
+    quiet = [
+        incident(
+            "unknown_user", "low", f"2021-01-{d:02d}T00:00:00", f"2021-01-{d:02d}T01:00:00", 100 + d
+        )
+        for d in range(1, 13)
+    ]
+    previous = document("2021-02-14T18:00:00", quiet)
+    current = document(
+        "2021-03-10T00:00:00",
+        [
+            *quiet,
+            incident(
+                "scraping",
+                "high",
+                "2021-03-01T02:00:00",
+                "2021-03-01T02:04:00",
+                None,
+                "203.0.113.45",
+            ),
+        ],
+    )
+    report = StubReport(current)
+    pages.use(report, config)
+    pages._STATE["changes"] = (report, ch.compare(history.public_findings(report), previous))
+    pages.start(4)
+    text = pages.question_changes().data
+    assert "## What changed since the last report" in text
+    assert text.count('<tr class="is-new">') == 1 and 'class="not-new"' not in text
+    assert "badge-new" in text and "203.0.113.x" in text and "203.0.113.45" not in text
+    assert "12 earlier incidents continue unchanged" in text
+    pages.start("index")
+    summary = pages.since_last_report().data
+    assert "## Since the report of 2021-02-14" in summary
+    assert "New, needs action now: automated download by address 203.0.113.x" in summary.replace(
+        "\\", ""
+    )
+    pages._STATE["changes"] = (report, None)  # --no-history: nothing at all
+    assert pages.since_last_report().data == "" and pages.question_changes(4).data == ""
+
+
 # --- storage --------------------------------------------------------------------------------------------
 
 

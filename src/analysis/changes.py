@@ -526,6 +526,22 @@ def changed_settings(now: dict[str, Any], before: dict[str, Any] | None) -> tupl
     return tuple(sorted(k for k in set(now) | set(before) if now.get(k) != before.get(k)))
 
 
+def recent_cross_views(document: dict[str, Any], months: int = 3) -> float | None:
+    """Cross-program views in the last `months` calendar months of the data (the current one too)."""
+    end = data_end(document)
+    rows = _rows(document, 5, "monthly")
+    if end is None or not rows:
+        return None
+    earliest = _months_back(_month(end), months - 1)
+    return float(
+        sum(
+            _number(row.get("views")) or 0.0
+            for row in rows
+            if (month := _day(row.get("month"))) is not None and earliest <= month <= end
+        )
+    )
+
+
 def trend_points(document: dict[str, Any]) -> list[tuple[int, str, float | None]]:
     """Each question's headline number(s) in one findings document: (question, series, value)."""
     points: list[tuple[int, str, float | None]] = []
@@ -542,7 +558,7 @@ def trend_points(document: dict[str, Any]) -> list[tuple[int, str, float | None]
         points.append((3, "Hardly use it", _number(q[3].get("low_students"))))
         points.append((3, "Likely drop-outs", _number(q[3].get("likely_dropouts"))))
     if q[5]:
-        points.append((5, "Cross-program views", _number(q[5].get("cross_views"))))
+        points.append((5, "Cross-program views, last 3 months", recent_cross_views(document)))
     if q[6]:
         points.append((6, "Graduates who came back", _number(q[6].get("alumni_readers"))))
     if q[7]:

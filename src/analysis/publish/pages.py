@@ -667,9 +667,23 @@ def question_changes(number: int | None = None):
             )
             + "\n"
         )
-    items = [i for i in change.items if i.status != "gone"] + change.gone
+    # every new and gone row; continuing ones in full when few, else those that moved (new activity,
+    # another tier) and a count of the rest
+    continuing = change.continuing
+    quiet = [i for i in continuing if not (i.active_since or i.tier_changed)]
+    if len(continuing) > 10:
+        continuing = [i for i in continuing if i.active_since or i.tier_changed]
+    else:
+        quiet = []
+    items = change.new + continuing + change.gone
     if items:
         out.append(raw_html(_changes_table(number, items)))
+    if quiet:
+        one, many = ("incident", "incidents") if number == 4 else ("row", "rows")
+        out.append(
+            f"{len(quiet):,} earlier {one + ' continues' if len(quiet) == 1 else many + ' continue'} "
+            "unchanged (listed in the tables below).\n"
+        )
     if not changes.trends.filter(pl.col("question") == number).is_empty():
         out.append(ctx.chart_html(chart_trend(changes, number)))
     return md("\n".join(out) + "\n")
