@@ -331,7 +331,7 @@ def record(report: Any, config: Config) -> list[str]:
         path = write_entry(report, config, warn=notes.append)
     except TargetError as exc:
         return [*notes, f"history: not kept ({exc})"]
-    return [*notes, f"history: kept as {path.name} in {path.parent}"]
+    return [*notes, f"history: kept as {path.name} (see `curriculum-insights history`)"]
 
 
 def describe_history(config: Config) -> str:
