@@ -546,7 +546,7 @@ def trend_points(document: dict[str, Any]) -> list[tuple[int, str, float | None]
     """Each question's headline number(s) in one findings document: (question, series, value)."""
     points: list[tuple[int, str, float | None]] = []
     tiers = {str(r.get("tier")): _number(r.get("incidents")) for r in _rows(document, 4, "tiers")}
-    for tier in ("high", "medium", "low"):
+    for tier in ("high", "medium"):  # the low tier is for the record: it would dwarf the others
         if tier in tiers:
             points.append((4, f"{tier.capitalize()} tier", tiers[tier]))
     q = {n: _q(document, n) for n in range(1, 9)}

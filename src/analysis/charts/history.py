@@ -31,7 +31,11 @@ def _trend_title(frame: pl.DataFrame, name: str) -> str:
 
 
 def _line(frame: pl.DataFrame, height: int = SMALL_HEIGHT) -> alt.Chart:
-    series = sorted(frame.get_column("series").unique().to_list())
+    order = list(SERIES_COLOURS)
+    series = sorted(
+        frame.get_column("series").unique().to_list(),
+        key=lambda s: (order.index(s) if s in order else len(order), s),
+    )
     others = iter(OTHER_COLOURS)
     colours = [SERIES_COLOURS.get(s) or next(others, MUTED) for s in series]
     return (
