@@ -599,6 +599,14 @@ _CHANGES_STYLE = (
     ".only-new:checked~table tr.not-new{display:none}.changes-table td{padding:.2em .6em}</style>"
 )
 _STATUS_WORDS = {"new": "new", "continuing": "continuing", "gone": "no longer reported"}
+# question -> (continuing, gone) in the question's own words
+_QUESTION_STATUS = {
+    1: ("still listed", "left the list"),
+    2: ("still a case", "no longer a case"),
+    3: ("still flagged", "no longer flagged"),
+    6: ("still listed", "left the list"),
+    7: ("still listed", "left the list"),
+}
 
 
 def changes_result() -> Any:
@@ -618,13 +626,16 @@ def _changes_table(number: int, items: list[Any]) -> str:
     ctx = current()
     with_tier = number == 4
     head = "<th>Status</th><th>What</th>" + ("<th>Tier</th>" if with_tier else "")
+    words = dict(_STATUS_WORDS)
+    if number in _QUESTION_STATUS:
+        words["continuing"], words["gone"] = _QUESTION_STATUS[number]
     rows = []
     for item in items:
         text = privacy.mask_text(item.label) if ctx.public else item.label
         status = (
             '<span class="badge-new">new</span>'
             if item.status == "new"
-            else f'<span class="badge-old">{escape_html(_STATUS_WORDS.get(item.status, item.status))}</span>'
+            else f'<span class="badge-old">{escape_html(words.get(item.status, item.status))}</span>'
         )
         tier = ""
         if with_tier:
