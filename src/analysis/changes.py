@@ -203,17 +203,14 @@ def _incidents(current: dict[str, Any], previous: dict[str, Any], prev_end: dt.d
     now, before = _rows(current, 4, "incidents"), _rows(previous, 4, "incidents")
     used: set[int] = set()
     after = dt.datetime.combine(prev_end + dt.timedelta(days=1), dt.time())
+    by_actor: dict[tuple[Any, str], list[int]] = {}  # (kind, actor) -> previous incidents
+    for i, old in enumerate(before):
+        by_actor.setdefault((old.get("kind"), _actor(old)), []).append(i)
     items: list[Item] = []
     for row in now:
+        candidates = by_actor.get((row.get("kind"), _actor(row)), [])
         match = next(
-            (
-                i
-                for i, old in enumerate(before)
-                if i not in used
-                and old.get("kind") == row.get("kind")
-                and _actor(old) == _actor(row)
-                and _overlaps(old, row)
-            ),
+            (i for i in candidates if i not in used and _overlaps(before[i], row)),
             None,
         )
         key = (row.get("kind"), _actor(row), str(row.get("start")))
