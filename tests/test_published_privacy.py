@@ -3,7 +3,8 @@
 A small log full of IPv4, IPv6 (compressed, link-local, exploded, upper case, IPv4-mapped, 6to4) and campus
 addresses is imported with the real ingest, analysed and rendered as a public build whose configuration
 carries a database URL with a password. Then every published file is read as text: _site/** (HTML, JSON,
-CSS, the pptx unzipped), _build/email.html and _build/email.eml (every MIME part decoded), and searched
+CSS, the pptx unzipped), _build/email.html and _build/email.eml (every MIME part decoded), the report
+history kept between runs (data/history/*.json.gz, decompressed), and searched
 for every address in every textual form, after undoing HTML entities and Markdown backslashes. The same
 log rendered as an internal build shows the addresses: the search is able to find them.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import email
+import gzip
 import html
 import ipaddress
 import random
@@ -149,6 +151,10 @@ def published_texts(config: Config) -> dict[str, str]:
                     )
         elif part.get_content_maintype() == "text":
             texts[f"email.eml!{index}"] = payload.decode("utf-8", "replace")
+    # the report history (issue 19) leaves the machine too: the workflow keeps it between runs
+    history = config.paths.data_dir / "history"
+    for path in sorted(history.glob("*.json.gz")):
+        texts[f"history/{path.name}"] = gzip.decompress(path.read_bytes()).decode("utf-8")
     return texts
 
 
@@ -227,6 +233,7 @@ def test_no_full_address_in_any_published_file(public) -> None:
     config, addresses = public
     texts = published_texts(config)
     assert "questions/q4.html" in texts and "slide.pptx!ppt/slides/slide1.xml" in texts
+    assert any(name.startswith("history/") for name in texts)  # the build kept its report
     assert _leaks(texts, addresses) == {}
 
 

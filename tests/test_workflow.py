@@ -99,6 +99,27 @@ def test_steps_in_order(workflow: dict) -> None:
     assert steps[upload]["with"]["path"] == "_site"
 
 
+def test_history_is_kept_between_runs_like_the_snapshot(workflow: dict) -> None:
+    """The report history (issue 19) is restored before the build and saved after it, with the snapshot:
+    without it every scheduled report would be a first report."""
+    steps = _steps(workflow)
+    caches = {
+        step["with"]["path"]: (index, step)
+        for index, step in enumerate(steps)
+        if step.get("uses", "").startswith("actions/cache@")
+    }
+    assert {"data/snapshot", "data/history"} <= set(caches)
+    build = next(i for i, s in enumerate(steps) if "curriculum-insights build" in s.get("run", ""))
+    for path, (index, step) in caches.items():
+        assert index < build, f"{path} must be restored before the build"
+        key, restore = step["with"]["key"], step["with"]["restore-keys"]
+        assert key.endswith("${{ github.run_id }}") and key.startswith(restore), path
+    assert "--no-history" not in steps[build]["run"]
+    uploads = [s for s in steps if s.get("uses", "").startswith("actions/upload")]
+    for step in uploads:  # the history stays in the cache, it is not published as an artifact
+        assert "history" not in str(step["with"]["path"])
+
+
 def test_actionlint() -> None:
     actionlint = shutil.which("actionlint")
     if not actionlint:

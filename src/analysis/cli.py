@@ -191,6 +191,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     summary = add("summary", "Print what the snapshot holds.", _summary)
     del summary
+
+    history = add(
+        "history",
+        "List the stored reports (data end, build time, incidents per tier, settings digest).",
+        _history,
+    )
+    history.add_argument(
+        "--prune",
+        action="store_true",
+        help="delete all but the [history] keep newest reports, then list what is left",
+    )
     return parser
 
 
@@ -207,6 +218,17 @@ def _add_render_options(parser: argparse.ArgumentParser) -> None:
         help="auto uses quarto when it is on PATH, else the jupytext/nbclient/pandoc chain",
     )
     parser.add_argument("--site-dir", type=Path, help="output directory (default: _site)")
+    parser.add_argument(
+        "--no-history",
+        action="store_true",
+        help="neither read nor add to the report history (no 'since the last report' section)",
+    )
+    parser.add_argument(
+        "--compare-to",
+        metavar="DATE",
+        help="compare with the stored report whose data ends on DATE (YYYY-MM-DD; default: the "
+        "latest one ending earlier; see `history`)",
+    )
 
 
 def _configure(args: argparse.Namespace) -> Config:
@@ -220,6 +242,18 @@ def _configure(args: argparse.Namespace) -> Config:
         config = config.replace(privacy=_replace(config.privacy, mode=args.privacy))
     if getattr(args, "site_dir", None):
         config = config.replace(paths=_replace(config.paths, site_dir=args.site_dir))
+    if getattr(args, "compare_to", None):
+        if getattr(args, "no_history", False):
+            raise ConfigError("--compare-to needs the history: leave out --no-history")
+        config = config.replace(history=_replace(config.history, compare_to=args.compare_to))
+    if getattr(args, "no_history", False):
+        config = config.replace(history=_replace(config.history, enabled=False))
+    if config.history.enabled and config.history.compare_to and args.handler in (_build, _render):
+        from analysis.history import load_history, parse_date, previous_entry
+
+        # a date no stored report ends on is a command-line error, said before anything is built
+        where = "--compare-to" if getattr(args, "compare_to", None) else "[history] compare_to"
+        previous_entry(load_history(config), None, parse_date(config.history.compare_to, where))
     return config
 
 
@@ -438,6 +472,18 @@ def _summary(args: argparse.Namespace, config: Config) -> int:
 
     with _data_lock(args, config, exclusive=False):
         print(describe_snapshot(config.paths.snapshot_dir))
+    return EXIT_OK
+
+
+def _history(args: argparse.Namespace, config: Config) -> int:
+    from analysis.history import describe_history, history_dir, prune
+    from analysis.sources.locking import locked
+
+    if args.prune:
+        with locked(history_dir(config), wait=not args.no_wait):
+            removed = prune(config)
+        print(f"pruned {len(removed)} report(s); keeping the {config.history.keep} newest")
+    print(describe_history(config))
     return EXIT_OK
 
 

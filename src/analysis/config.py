@@ -838,6 +838,32 @@ class AcquireConfig:
 
 
 @dataclass(frozen=True)
+class HistoryConfig:
+    """The history of published reports (what changed since the last one)."""
+
+    enabled: bool = setting(
+        True,
+        label="Keep a history of reports",
+        help="every publishing build keeps its masked findings in <data_dir>/history and the pages "
+        "say what changed since the previous report; false (or `build --no-history`): neither read "
+        "nor written",
+    )
+    keep: int = setting(
+        52,
+        range=AT_LEAST_ONE,
+        unit="reports",
+        label="Reports kept in the history",
+        help="newest reports kept (a year of weekly reports); older ones are pruned",
+    )
+    compare_to: str = setting(
+        "",
+        label="Report to compare with (data end)",
+        help="compare with the report whose data ends on this day (YYYY-MM-DD; `--compare-to`); "
+        "empty: the latest report whose data ends before this one's",
+    )
+
+
+@dataclass(frozen=True)
 class SiteConfig:
     """The published site and the email."""
 
@@ -932,6 +958,7 @@ class Config:
     q7: Q7Config = field(default_factory=Q7Config)
     q8: Q8Config = field(default_factory=Q8Config)
     acquire: AcquireConfig = field(default_factory=AcquireConfig)
+    history: HistoryConfig = field(default_factory=HistoryConfig)
     site: SiteConfig = field(default_factory=SiteConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)

@@ -161,11 +161,17 @@ def _code_fingerprint() -> str:
 def analysis_key(manifest: Manifest, config: Config) -> str:
     """What a report is a function of: the snapshot's content, the analysis settings and the code.
 
-    Output folders, the site and privacy settings and the database URL do not change the answers, so
-    they are left out (rendering to another folder or in internal mode reuses the same analysis)."""
+    Output folders, the site, privacy and history settings and the database URL do not change the
+    answers, so they are left out (rendering to another folder, in internal mode or with --no-history
+    reuses the same analysis)."""
     base = type(config)()
     settings = dataclasses.replace(
-        config, paths=base.paths, site=base.site, privacy=base.privacy, db_url=None
+        config,
+        paths=base.paths,
+        site=base.site,
+        privacy=base.privacy,
+        history=base.history,
+        db_url=None,
     )
     digest = hashlib.sha256()
     for part in (

@@ -40,16 +40,13 @@ import polars as pl
 from analysis import config as settings
 from analysis.config import Config, load_config
 from analysis.publish import privacy
+from analysis.publish.privacy import strip_paths
 from analysis.publish.tables import table_html
 
 PAGE_KEYS = ("index", "methods", "slide", "email")
 VEGA_SCRIPTS = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
 EXPORT_WIDTH = 560  # px: charts sized to their container get this width as PNG (slide, email)
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|$~^@:&\"'=%/;,?])")
-# An absolute path of the build machine (POSIX or Windows), shown as its file name only.
-_ABSOLUTE_PATH = re.compile(
-    r"(?<![\w.:/])(?:/[^\s/,;]+)+/([^\s/,;]+)|[A-Za-z]:\\(?:[^\s\\,;]+\\)*([^\s\\,;]+)"
-)
 
 # Readable names of the snapshot manifest's fields (Methods page); fields not listed are not shown.
 MANIFEST_LABELS: dict[str, str] = {
@@ -100,11 +97,6 @@ def md(text: str):
     from IPython.display import Markdown
 
     return Markdown(text)
-
-
-def strip_paths(text: Any) -> str:
-    """Absolute paths of the build machine -> their file names (what the Methods page may show)."""
-    return _ABSOLUTE_PATH.sub(lambda m: m.group(1) or m.group(2), str(text))
 
 
 # --- the report, once per kernel -----------------------------------------------------------------------
@@ -556,3 +548,133 @@ def all_parameters():
         out.append(f"\n### Question {number}: {ctx.text(result.title)}\n")
         out.append(raw_html(table_html(ctx.frame(frame), max_rows=frame.height)))
     return md("\n".join(out))
+
+
+# --- what changed since the last report (issue 19: analysis.history, analysis.changes) ------------------
+
+_CHANGES_STYLE = (
+    "<style>.badge-new{background:#b71c1c;color:#fff;border-radius:3px;padding:0 .45em;"
+    "font-size:.8em;font-weight:600}.badge-old{color:#555;font-size:.85em}"
+    ".only-new:checked~table tr.not-new{display:none}.changes-table td{padding:.2em .6em}</style>"
+)
+_STATUS_WORDS = {"new": "new", "continuing": "continuing", "gone": "no longer reported"}
+# question -> (continuing, gone) in the question's own words
+_QUESTION_STATUS = {
+    1: ("still listed", "left the list"),
+    2: ("still a case", "no longer a case"),
+    3: ("still flagged", "no longer flagged"),
+    6: ("still listed", "left the list"),
+    7: ("still listed", "left the list"),
+}
+
+
+def changes_result() -> Any:
+    """The comparison with the previous report (analysis.changes.Changes), computed once per kernel;
+    None when the history is off (`--no-history`)."""
+    report, config = load_bundle()
+    cached = _STATE.get("changes")
+    if cached is None or cached[0] is not report:
+        from analysis.history import changes_for
+
+        _STATE["changes"] = (report, changes_for(report, config))
+    return _STATE["changes"][1]
+
+
+def _changes_table(number: int, items: list[Any]) -> str:
+    """The compared rows, each marked new / continuing / gone, with a "show only new" filter."""
+    ctx = current()
+    with_tier = number == 4
+    head = "<th>Status</th><th>What</th>" + ("<th>Tier</th>" if with_tier else "")
+    words = dict(_STATUS_WORDS)
+    if number in _QUESTION_STATUS:
+        words["continuing"], words["gone"] = _QUESTION_STATUS[number]
+    rows = []
+    for item in items:
+        text = privacy.mask_text(item.label) if ctx.public else item.label
+        status = (
+            '<span class="badge-new">new</span>'
+            if item.status == "new"
+            else f'<span class="badge-old">{escape_html(words.get(item.status, item.status))}</span>'
+        )
+        tier = ""
+        if with_tier:
+            tier_text = str(item.tier or item.previous_tier or "")
+            if item.tier_changed and item.previous_tier:
+                tier_text = f"{item.tier} (was {item.previous_tier})"
+            tier = f"<td>{escape_html(tier_text)}</td>"
+        css = "is-new" if item.status == "new" else "not-new"
+        rows.append(f'<tr class="{css}"><td>{status}</td><td>{escape_html(text)}</td>{tier}</tr>')
+    ident = f"only-new-{ctx.key}-{number}"
+    return (
+        f'{_CHANGES_STYLE}<div class="changes"><input type="checkbox" class="only-new" id="{ident}">'
+        f' <label for="{ident}">Show only new rows</label>'
+        f'<table class="table changes-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def question_changes(number: int | None = None):
+    """A question page's change since the last report: one sentence, its rows marked new (with a
+    filter), and the trend of its headline number. Nothing with `--no-history`."""
+    from analysis.changes import no_comparison
+    from analysis.charts.history import chart_trend
+
+    ctx = current()
+    number = int(number if number is not None else ctx.key)
+    changes = changes_result()
+    if changes is None:
+        return md("")
+    if changes.first_report:
+        return md(f"\n## Since the last report\n\n{ctx.text(no_comparison(changes))}\n")
+    change = changes.question(number)
+    out = ["\n## What changed since the last report\n", ctx.text(change.sentence) + "\n"]
+    if changes.method_changed:
+        out.append(
+            ctx.text(
+                "The method changed since then (settings: "
+                + ", ".join(changes.changed_settings)
+                + "), so some differences come from that."
+            )
+            + "\n"
+        )
+    # every new and gone row; continuing ones in full when few, else those that moved (new activity,
+    # another tier) and a count of the rest
+    continuing = change.continuing
+    quiet = [i for i in continuing if not (i.active_since or i.tier_changed)]
+    if len(continuing) > 10:
+        continuing = [i for i in continuing if i.active_since or i.tier_changed]
+    else:
+        quiet = []
+    items = change.new + continuing + change.gone
+    if items:
+        out.append(raw_html(_changes_table(number, items)))
+    if quiet:
+        one, many = ("incident", "incidents") if number == 4 else ("row", "rows")
+        out.append(
+            f"{len(quiet):,} earlier {one + ' continues' if len(quiet) == 1 else many + ' continue'} "
+            "unchanged (listed in the tables below).\n"
+        )
+    if not changes.trends.filter(pl.col("question") == number).is_empty():
+        out.append(ctx.chart_html(chart_trend(changes, number)))
+    return md("\n".join(out) + "\n")
+
+
+def since_last_report():
+    """The summary page's opening: "Since the report of DATE" and 3-5 plain bullets (new and needing
+    action first), then a compact row of trends; a plain sentence for the first report; nothing with
+    `--no-history`."""
+    from analysis.changes import bullets, no_comparison
+    from analysis.charts.history import chart_trend_row
+
+    ctx = current()
+    changes = changes_result()
+    if changes is None:
+        return md("")
+    if changes.first_report:
+        return md(f"\n## Since the last report\n\n{ctx.text(no_comparison(changes))}\n")
+    out = [f"\n## Since the report of {changes.since}\n"]
+    out += [f"- {ctx.text(line)}" for line in bullets(changes)]
+    out.append("")
+    if changes.trends.get_column("data_end").n_unique() > 1:
+        out.append(ctx.chart_html(chart_trend_row(changes)))
+    return md("\n".join(out) + "\n")

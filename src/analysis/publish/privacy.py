@@ -250,3 +250,14 @@ def for_mode(
     if is_public(mode):
         return mask_text, mask_frame, mask_value
     return (lambda t: t), (lambda f: f), (lambda v: v)
+
+
+# An absolute path of the build machine (POSIX or Windows), shown as its file name only.
+_ABSOLUTE_PATH = re.compile(
+    r"(?<![\w.:/])(?:/[^\s/,;]+)+/([^\s/,;]+)|[A-Za-z]:\\(?:[^\s\\,;]+\\)*([^\s\\,;]+)"
+)
+
+
+def strip_paths(text: Any) -> str:
+    """Absolute paths of the build machine -> their file names (what the Methods page may show)."""
+    return _ABSOLUTE_PATH.sub(lambda m: m.group(1) or m.group(2), str(text))

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from analysis import history
 from analysis.config import PROJECT_ROOT, Config
 from analysis.errors import ConfigError, TargetError, UserError
 from analysis.progress import step
@@ -396,6 +397,7 @@ def render(
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise TargetError(f"cannot write the outputs ({site_dir}): {exc}") from exc
+    summary.notes += history.record(report, config)  # after the site: a failed render keeps none
 
     summary.outputs = [site_dir / source.replace(".qmd", ".html") for source in SITE_PAGES] + [
         site_dir / path.name for path in slide_outputs
