@@ -24,7 +24,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import ipaddress
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -349,8 +351,133 @@ def _seconds_of(clock: pl.Expr) -> pl.Expr:
     return pl.when(parts.struct.field("1") == "-").then(-seconds).otherwise(seconds)
 
 
+# --- content digest per day (reconciliation) --------------------------------------------------------------
+#
+# Every row gets a number r in [0, P): a Horner hash over five field codes (seconds of day, path, user id,
+# cohort id, IP), each reduced mod P; NULL (and the text "NULL" or an empty path, which the quarantine's
+# raw text cannot tell apart from NULL) is the code P. Text fields are coded by CRC32 of their UTF-8 bytes,
+# an IP by CRC32 of its packed address (4 or 16 bytes), so the IP's spelling does not matter (import keeps
+# the canonical form). A day's digest is (rows, sum of r, sum of r^3 mod P): exact integers, order
+# independent, and the cube makes swaps of values between rows visible. MariaDB/MySQL computes it in
+# one grouped query (DIGEST_SQL); the snapshot side computes the same numbers with polars, CRC32 running
+# once per distinct path and IP (zlib), never per row.
+DIGEST_P = 2_147_483_647  # 2^31 - 1 (prime): every product below stays under 2^63
+DIGEST_M = 1_000_003
+
+
+def _sql_code(expr: str) -> str:
+    return f"COALESCE(MOD(MOD({expr}, {DIGEST_P}) + {DIGEST_P}, {DIGEST_P}), {DIGEST_P})"
+
+
+def _sql_text_null(column: str) -> str:
+    return (
+        f"`{column}` IS NULL OR LENGTH(`{column}`) = 0 "
+        f"OR CAST(`{column}` AS BINARY) = CAST('NULL' AS BINARY)"
+    )
+
+
+def _sql_row_hash() -> str:
+    codes = [
+        _sql_code("TIME_TO_SEC(`time`)"),
+        f"CASE WHEN {_sql_text_null('path')} THEN {DIGEST_P} "
+        f"ELSE MOD(CRC32(CONVERT(`path` USING utf8mb4)), {DIGEST_P}) END",
+        _sql_code("`user_id`"),
+        _sql_code("`cohort_id`"),
+        f"CASE WHEN {_sql_text_null('ip')} THEN {DIGEST_P} "
+        f"ELSE MOD(COALESCE(CRC32(INET6_ATON(`ip`)), CRC32(CONVERT(`ip` USING utf8mb4))), "
+        f"{DIGEST_P}) END",
+    ]
+    acc = codes[0]
+    for code in codes[1:]:
+        acc = f"MOD(({acc}) * {DIGEST_M} + ({code}), {DIGEST_P})"
+    return acc
+
+
+DIGEST_SQL = (
+    "SELECT day, COUNT(*) AS n, CAST(SUM(r) AS SIGNED) AS s1, "
+    f"CAST(SUM(MOD(MOD(r * r, {DIGEST_P}) * r, {DIGEST_P})) AS SIGNED) AS s3 "
+    f"FROM (SELECT CAST(`date` AS CHAR) AS day, {_sql_row_hash()} AS r FROM `{LOGS_TABLE}`) AS coded "
+    "GROUP BY day"
+)
+
+
+def _text_codes(values: pl.Series) -> pl.DataFrame:
+    """Distinct texts -> their code (CRC32 of the UTF-8 bytes mod P; null, "" and "NULL" -> P)."""
+    distinct = values.drop_nulls().unique()
+    codes = [
+        DIGEST_P if text in ("", "NULL") else zlib.crc32(text.encode("utf-8")) % DIGEST_P
+        for text in distinct.to_list()  # once per distinct value
+    ]
+    return pl.DataFrame(
+        {"value": distinct, "code": pl.Series(codes, dtype=pl.Int64)},
+        schema={"value": pl.String, "code": pl.Int64},
+    )
+
+
+def _ip_code(text: str) -> int:
+    if text in ("", "NULL"):
+        return DIGEST_P
+    if "%" not in text:  # a scoped IPv6 address: MySQL's INET6_ATON refuses it, so code the text
+        with contextlib.suppress(ValueError):
+            return zlib.crc32(ipaddress.ip_address(text).packed) % DIGEST_P
+    return zlib.crc32(text.encode("utf-8")) % DIGEST_P
+
+
+def _ip_codes(values: pl.Series) -> pl.DataFrame:
+    distinct = values.drop_nulls().unique()
+    codes = [_ip_code(text) for text in distinct.to_list()]  # once per distinct value
+    return pl.DataFrame(
+        {"value": distinct, "code": pl.Series(codes, dtype=pl.Int64)},
+        schema={"value": pl.String, "code": pl.Int64},
+    )
+
+
+def _code(column: str, table: pl.DataFrame) -> pl.Expr:
+    return (
+        pl.col(column)
+        .replace_strict(table["value"], table["code"], default=DIGEST_P, return_dtype=pl.Int64)
+        .fill_null(DIGEST_P)
+    )
+
+
+def _int_code(expr: pl.Expr) -> pl.Expr:
+    return (((expr.cast(pl.Int64) % DIGEST_P) + DIGEST_P) % DIGEST_P).fill_null(DIGEST_P)
+
+
+def _day_digests(fields: pl.LazyFrame) -> pl.DataFrame:
+    """Per day: rows, sum of r, sum of r^3 (see DIGEST_SQL) of `fields` (day, seconds, path, user_id,
+    cohort_id, ip: day/path/ip text, the others integers or null)."""
+    distinct = fields.select(pl.col("path").unique().implode(), pl.col("ip").unique().implode())
+    values = distinct.collect().row(0)
+    paths = _text_codes(pl.Series(values[0], dtype=pl.String))
+    ips = _ip_codes(pl.Series(values[1], dtype=pl.String))
+    codes = [
+        _int_code(pl.col("seconds")),
+        _code("path", paths),
+        _int_code(pl.col("user_id")),
+        _int_code(pl.col("cohort_id")),
+        _code("ip", ips),
+    ]
+    acc = codes[0]
+    for code in codes[1:]:
+        acc = (acc * DIGEST_M + code) % DIGEST_P
+    return (
+        fields.select(pl.col("day"), acc.alias("r"))
+        .group_by("day")
+        .agg(
+            pl.len().cast(pl.Int64).alias("rows"),
+            pl.col("r").sum().cast(pl.Int64).alias("s1"),
+            ((pl.col("r") * pl.col("r") % DIGEST_P) * pl.col("r") % DIGEST_P)
+            .sum()
+            .cast(pl.Int64)
+            .alias("s3"),
+        )
+        .collect()
+    )
+
+
 def _local_days(logs: pl.LazyFrame, quarantine: pl.DataFrame) -> pl.DataFrame:
-    """Rows and summed seconds of day per date text, over valid rows plus quarantined database rows."""
+    """The per-day digest (DIGEST_SQL) of valid rows plus quarantined database rows."""
     valid = logs.select(
         pl.col("timestamp").dt.strftime("%Y-%m-%d").alias("day"),
         (
@@ -358,31 +485,28 @@ def _local_days(logs: pl.LazyFrame, quarantine: pl.DataFrame) -> pl.DataFrame:
             + pl.col("timestamp").dt.minute().cast(pl.Int64) * 60
             + pl.col("timestamp").dt.second().cast(pl.Int64)
         ).alias("seconds"),
+        pl.col("path"),
+        pl.col("user_id").cast(pl.Int64),
+        pl.col("cohort_id").cast(pl.Int64),
+        pl.col("ip"),
     )
+    # A database row's raw text is its six fields joined by spaces ("NULL" for NULL): date, time, user,
+    # cohort and IP hold no space, so the path is whatever lies between.
+    tokens = pl.col("raw").str.split(" ")
+    count = tokens.list.len()
     rejected = (
         quarantine.lazy()
         .filter(pl.col("source") == LOGS_TABLE)
         .select(
             _day_of(pl.col("raw")),
-            _seconds_of(pl.col("raw").str.split(" ").list.get(1, null_on_oob=True)).alias(
-                "seconds"
-            ),
+            _seconds_of(tokens.list.get(1, null_on_oob=True)).alias("seconds"),
+            tokens.list.slice(2, (count - 5).clip(0)).list.join(" ").alias("path"),
+            tokens.list.get(-3, null_on_oob=True).cast(pl.Int64, strict=False).alias("user_id"),
+            tokens.list.get(-2, null_on_oob=True).cast(pl.Int64, strict=False).alias("cohort_id"),
+            tokens.list.get(-1, null_on_oob=True).alias("ip"),
         )
     )
-    return (
-        pl.concat([valid, rejected])
-        .group_by("day")
-        .agg(pl.len().cast(pl.Int64).alias("rows"), pl.col("seconds").sum().cast(pl.Int64))
-        .collect()
-    )
-
-
-def _quarantine_on(quarantine: pl.DataFrame, days: pl.Series) -> pl.DataFrame:
-    day = _day_of(pl.col("raw"))
-    on_days = day.is_in(days.drop_nulls().implode())
-    if days.null_count():
-        on_days = on_days | day.is_null()
-    return quarantine.filter((pl.col("source") == LOGS_TABLE) & on_days.fill_null(False))
+    return _day_digests(pl.concat([valid, rejected]))
 
 
 class _Refresh:
@@ -432,6 +556,8 @@ class _Refresh:
             params = {"day": last_seen.date().isoformat(), "clock": last_seen.strftime("%H:%M:%S")}
         context = "connecting"
         notes: list[str] = []
+        replaced = False
+        new_rows: int | None = None
         try:
             with self.engine.connect() as conn:
                 context = "checking tables"
@@ -461,12 +587,17 @@ class _Refresh:
                         report = self.run(full=True)
                         note = f"reconciled: {reconciled}; re-read the whole table"
                         return dataclasses.replace(report, notes=(note, *report.notes))
-                    extra_logs, extra_quarantine, reread, note = reconciled
-                    logs = pl.concat([logs, extra_logs])
-                    quarantine = pl.concat([quarantine, extra_quarantine])
-                    fetched += reread
-                    fetched_valid += extra_logs.height
-                    notes.append(note)
+                    fetched += reconciled.reread
+                    fetched_valid += reconciled.added
+                    notes.append(reconciled.note)
+                    if reconciled.replace_days is None:
+                        logs = pl.concat([logs, reconciled.logs])
+                        quarantine = pl.concat([quarantine, reconciled.quarantine])
+                        new_rows = logs.height
+                    else:
+                        new_rows = logs.height + reconciled.added
+                        logs, quarantine = self._replace_days(logs, quarantine, reconciled)
+                        replaced = True
         except _FAULTS as exc:
             raise _driver_error(exc, url, context) from exc
         if last_seen is None and logs.height == 0:
@@ -474,8 +605,8 @@ class _Refresh:
                 f"table '{LOGS_TABLE}' in '{url.database}' at {where} has no valid rows "
                 f"({quarantine.height:,} rejected)"
             )
-        base = snapshot_dir if last_seen is not None else None
-        simulated = read_manifest(snapshot_dir).simulated if base is not None else False
+        base = snapshot_dir if last_seen is not None and not replaced else None
+        simulated = read_manifest(snapshot_dir).simulated if last_seen is not None else False
         manifest = write_snapshot(
             snapshot_dir,
             logs,
@@ -494,7 +625,7 @@ class _Refresh:
             manifest=manifest,
             lines_read=fetched,
             rows_imported=fetched_valid,
-            new_rows=logs.height,
+            new_rows=logs.height if new_rows is None else new_rows,
             quarantined=quarantine.height,
             reasons=reasons,
             examples=examples,
@@ -528,47 +659,59 @@ class _Refresh:
         quarantine = multiset_surplus(quarantine, old_quarantine, list(QUARANTINE_SCHEMA))
         return logs, quarantine
 
+    def _replace_days(
+        self, new_logs: pl.DataFrame, new_quarantine: pl.DataFrame, reconciled: _Reconciled
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The whole snapshot (old rows + this refresh's) with the re-read days' rows replaced by the
+        database's (rows edited or deleted there): written afresh, not on top of the old parts."""
+        days = reconciled.replace_days
+        assert days is not None
+        old_logs = pl.scan_parquet(self.snapshot_dir / "logs" / "*.parquet").collect()
+        all_logs = pl.concat([old_logs, new_logs])
+        named = pl.Series("day", [day for day in days.to_list() if day is not None], pl.String)
+        on_days = pl.col("timestamp").dt.strftime("%Y-%m-%d").is_in(named.implode())
+        old_quarantine = pl.read_parquet(self.snapshot_dir / "quarantine.parquet")
+        all_quarantine = pl.concat([old_quarantine, new_quarantine])
+        return (
+            pl.concat([all_logs.filter(~on_days), reconciled.logs]),
+            pl.concat([all_quarantine.filter(~_quarantine_days(days)), reconciled.quarantine]),
+        )
+
     def _reconcile(
         self, conn: sa.Connection, new_logs: pl.DataFrame, new_quarantine: pl.DataFrame
-    ) -> tuple[pl.DataFrame, pl.DataFrame, int, str] | str:
-        """Compare rows and summed seconds per day: database vs snapshot + quarantine + this refresh.
-
-        Returns the rows to add (valid, quarantined), the rows re-read and a note, or why only a full re-read is right
-        (the snapshot holds rows the database lacks, or too many days differ)."""
+    ) -> _Reconciled | str:
+        """Compare each day's content digest (DIGEST_SQL): database vs snapshot + quarantine + this
+        refresh. Days that differ are re-read: rows only the database has are added; if the snapshot
+        holds rows the database no longer has (deleted or edited there), those days' rows are replaced.
+        Returns what to do, or why only a full re-read is right (too many days differ)."""
         old_logs = pl.scan_parquet(self.snapshot_dir / "logs" / "*.parquet")
         old_quarantine = pl.read_parquet(self.snapshot_dir / "quarantine.parquet")
         local_logs = pl.concat([old_logs, new_logs.lazy()])
         local_quarantine = pl.concat([old_quarantine, new_quarantine])
-        rows = conn.execute(
-            sa.text(
-                "SELECT CAST(`date` AS CHAR) AS day, COUNT(*) AS n, "
-                "CAST(COALESCE(SUM(TIME_TO_SEC(`time`)), 0) AS SIGNED) AS s "
-                f"FROM `{LOGS_TABLE}` GROUP BY CAST(`date` AS CHAR)"
-            )
-        ).fetchall()
+        rows = conn.execute(sa.text(DIGEST_SQL)).fetchall()
         database = pl.DataFrame(
             [tuple(row) for row in rows],
-            schema={"day": pl.String, "rows": pl.Int64, "seconds": pl.Int64},
+            schema={"day": pl.String, "rows": pl.Int64, "s1": pl.Int64, "s3": pl.Int64},
             orient="row",
         )
         local = _local_days(local_logs, local_quarantine)
         compared = database.join(local, on="day", how="full", coalesce=True, nulls_equal=True)
         differ = compared.filter(
-            (pl.col("rows").fill_null(0) != pl.col("rows_right").fill_null(0))
-            | (pl.col("seconds").fill_null(0) != pl.col("seconds_right").fill_null(0))
-        )
+            pl.any_horizontal(
+                pl.col(name).fill_null(0) != pl.col(f"{name}_right").fill_null(0)
+                for name in ("rows", "s1", "s3")
+            )
+        ).sort("day", nulls_last=True)
         total = int(database["rows"].sum() or 0)
         if differ.height == 0:
-            return (
+            return _Reconciled(
                 pl.DataFrame(schema=LOG_SCHEMA),
                 pl.DataFrame(schema=QUARANTINE_SCHEMA),
                 0,
-                f"reconciled: the snapshot and its quarantine match the database "
+                0,
+                f"reconciled: the snapshot and its quarantine match the database, row by row "
                 f"({total:,} rows over {database.height:,} days)",
             )
-        gone = "the snapshot holds rows the database no longer has"
-        if (differ["rows_right"].fill_null(0) > differ["rows"].fill_null(0)).any():
-            return gone
         if differ.height > MAX_DAYS_REREAD:
             return f"{differ.height:,} days differ from the database"
         days = differ["day"]
@@ -586,22 +729,66 @@ class _Refresh:
         )
         on_days = pl.col("timestamp").dt.strftime("%Y-%m-%d").is_in(pl.Series(named).implode())
         local_day_logs = local_logs.filter(on_days).collect()
-        local_day_quarantine = _quarantine_on(local_quarantine, days)
-        if (
+        local_day_quarantine = local_quarantine.filter(_quarantine_days(days))
+        gone = (
             multiset_surplus(local_day_logs, logs, list(LOG_SCHEMA)).height
-            or multiset_surplus(local_day_quarantine, quarantine, list(QUARANTINE_SCHEMA)).height
-        ):
-            return gone
+            + multiset_surplus(local_day_quarantine, quarantine, list(QUARANTINE_SCHEMA)).height
+        )
         added = multiset_surplus(logs, local_day_logs, list(LOG_SCHEMA))
         added_quarantine = multiset_surplus(
             quarantine, local_day_quarantine, list(QUARANTINE_SCHEMA)
         )
-        shown = ", ".join("no date" if day is None else day for day in days.to_list()[:5])
-        more = f" and {days.len() - 5} more" if days.len() > 5 else ""
-        return (
-            added,
-            added_quarantine,
+        why = [
+            f"{'no date' if day is None else day}: {_why(ours or 0, theirs or 0)}"
+            for day, theirs, ours in differ.select("day", "rows", "rows_right").iter_rows()
+        ]
+        shown = "; ".join(why[:5]) + (f"; and {len(why) - 5} more" if len(why) > 5 else "")
+        head = f"reconciled: {days.len()} day(s) differed from the database ({shown}); re-read them"
+        if not gone:
+            return _Reconciled(
+                added,
+                added_quarantine,
+                reread,
+                added.height,
+                f"{head}: {added.height:,} late rows added, {added_quarantine.height:,} quarantined",
+            )
+        return _Reconciled(
+            logs,
+            quarantine,
             reread,
-            f"reconciled: {days.len()} day(s) differed from the database ({shown}{more}); "
-            f"re-read them: {added.height:,} late rows added, {added_quarantine.height:,} quarantined",
+            added.height,
+            f"{head}: {gone:,} rows changed or deleted in the database replaced, "
+            f"{added.height:,} rows added, {added_quarantine.height:,} quarantined; "
+            "the snapshot was rewritten",
+            replace_days=days,
         )
+
+
+@dataclass(frozen=True)
+class _Reconciled:
+    """What reconciliation found: rows to add (or, with `replace_days`, the re-read days' rows that
+    replace the snapshot's), rows re-read, valid rows added, and the note for the report."""
+
+    logs: pl.DataFrame
+    quarantine: pl.DataFrame
+    reread: int
+    added: int
+    note: str
+    replace_days: pl.Series | None = None
+
+
+def _why(ours: int, theirs: int) -> str:
+    if theirs > ours:
+        return f"{theirs - ours:,} more rows in the database"
+    if theirs < ours:
+        return f"{ours - theirs:,} rows fewer in the database"
+    return "same row count, different content"
+
+
+def _quarantine_days(days: pl.Series) -> pl.Expr:
+    """Quarantined database rows dated on `days` (a null day: rows without a date)."""
+    day = _day_of(pl.col("raw"))
+    on_days = day.is_in(days.drop_nulls().implode())
+    if days.null_count():
+        on_days = on_days | day.is_null()
+    return (pl.col("source") == LOGS_TABLE) & on_days.fill_null(False)
