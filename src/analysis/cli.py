@@ -22,6 +22,7 @@ from analysis.errors import (
     EXIT_TARGET,
     EXIT_USAGE,
     ConfigError,
+    InputError,
     UserError,
     os_reason,
 )
@@ -189,8 +190,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source(build)
     _add_render_options(build)
 
-    summary = add("summary", "Print what the snapshot holds.", _summary)
-    del summary
+    summary = add(
+        "summary", "Print what the snapshot holds (after checking its checksums).", _summary
+    )
+    summary.add_argument(
+        "--verify",
+        action="store_true",
+        help="also decode every Parquet file and check its row count against the manifest",
+    )
     return parser
 
 
@@ -321,6 +328,7 @@ def _acquire(args: argparse.Namespace, config: Config) -> int:
 def _snapshot_step(args: argparse.Namespace, config: Config) -> Callable[[], Any] | None:
     """What would bring the snapshot up to date from the source the arguments name, or None."""
     from analysis.sources.ingest import import_demo, import_files
+    from analysis.sources.snapshot import REBUILD_HINT, holds_snapshot_data, needs_recovery
 
     quiet = args.quiet
     if getattr(args, "logs", None) or getattr(args, "cohorts", None):
@@ -339,8 +347,18 @@ def _snapshot_step(args: argparse.Namespace, config: Config) -> Callable[[], Any
             connect_timeout=config.acquire.connect_timeout_seconds,
             read_timeout=config.acquire.read_timeout_seconds,
         )
-    if getattr(args, "demo", False) or not (config.paths.snapshot_dir / "manifest.json").exists():
+    if getattr(args, "demo", False):
         return lambda: import_demo(config, progress=not quiet)
+    target = config.paths.snapshot_dir
+    if not (target / "manifest.json").exists():
+        if holds_snapshot_data(target) and not needs_recovery(target):
+            # never replace data the user imported with the demo: a snapshot whose manifest is gone
+            raise InputError(
+                f"{target} holds a snapshot without its manifest.json; it was not replaced by the "
+                f"demo data: {REBUILD_HINT} (or pass --demo)"
+            )
+        if not needs_recovery(target):
+            return lambda: import_demo(config, progress=not quiet)
     return None
 
 
@@ -437,7 +455,9 @@ def _summary(args: argparse.Namespace, config: Config) -> int:
     from analysis.sources.ingest import describe_snapshot
 
     with _data_lock(args, config, exclusive=False):
-        print(describe_snapshot(config.paths.snapshot_dir))
+        print(describe_snapshot(config.paths.snapshot_dir, deep=args.verify))
+        if args.verify:
+            print("verified: every file matches its checksum and its row count in the manifest")
     return EXIT_OK
 
 

@@ -47,7 +47,7 @@ from analysis.sources.ingest import (
     validate_fields,
 )
 from analysis.sources.locking import locked
-from analysis.sources.snapshot import read_manifest, write_snapshot
+from analysis.sources.snapshot import read_manifest, verify_snapshot, write_snapshot
 
 DEFAULT_DATABASE = "curriculum_logs"
 LOGS_TABLE = "logs"
@@ -278,6 +278,7 @@ def _last_seen(snapshot_dir: Path, url: URL, full: bool) -> dt.datetime | None:
     if full or not (snapshot_dir / "manifest.json").exists():
         return None
     manifest = read_manifest(snapshot_dir)
+    verify_snapshot(snapshot_dir, manifest)  # a damaged part: exit 3, rebuild with --full
     same_source = manifest.source == "mysql" and manifest.source_detail == url.render_as_string(
         hide_password=True
     )

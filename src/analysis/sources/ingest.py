@@ -28,7 +28,7 @@ import polars as pl
 from analysis.errors import InputError
 from analysis.progress import Progress
 from analysis.schema import COHORT_SCHEMA, LOG_SCHEMA, QUARANTINE_SCHEMA
-from analysis.sources.snapshot import Manifest, read_manifest, write_snapshot
+from analysis.sources.snapshot import Manifest, read_manifest, verify_snapshot, write_snapshot
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_BYTES = 128 << 20  # about 2.5 million log lines per parsing chunk
@@ -118,10 +118,12 @@ def summarize_quarantine(quarantine: pl.DataFrame, *, top: int = 5) -> tuple[lis
     return [(r, int(c)) for r, c in reasons.iter_rows()], examples
 
 
-def describe_snapshot(target: Path) -> str:
-    """What the snapshot holds (the `summary` command)."""
+def describe_snapshot(target: Path, *, deep: bool = False) -> str:
+    """What the snapshot holds (the `summary` command), after checking every file's checksum (and with
+    `deep`, decoding every file and checking its row count) against the manifest."""
     target = Path(target)
     m = read_manifest(target)
+    verify_snapshot(target, m, deep=deep)
     lines = []
     if m.simulated:
         lines.append("SIMULATED DATA: not the real log")
