@@ -354,131 +354,129 @@ def _seconds_of(clock: pl.Expr) -> pl.Expr:
 
 # --- content digest per day (reconciliation) --------------------------------------------------------------
 #
-# Every row gets a number r in [0, P): a Horner hash over five field codes (seconds of day, path, user id,
-# cohort id, IP), each reduced mod P; NULL (and the text "NULL" or an empty path, which the quarantine's
-# raw text cannot tell apart from NULL) is the code P. Text fields are coded by CRC32 of their UTF-8 bytes,
-# an IP by CRC32 of its packed address (4 or 16 bytes), so the IP's spelling does not matter (import keeps
-# the canonical form). A day's digest is (rows, sum of r, sum of r^3 mod P): exact integers, order
-# independent, and the cube makes swaps of values between rows visible. MariaDB/MySQL computes it in
-# one grouped query (DIGEST_SQL); the snapshot side computes the same numbers with polars, CRC32 running
-# once per distinct path and IP (zlib), never per row.
-DIGEST_P = 2_147_483_647  # 2^31 - 1 (prime): every product below stays under 2^63
+# Every row gets a number r in [0, P) from five field codes (all non-negative, 0 for NULL):
+#   time     TIME_TO_SEC + 3,100,000 (TIME spans +-838:59:59)
+#   path     CRC32 of its UTF-8 bytes (CRC32 of "" is 0, like NULL; in a quarantined row's raw text
+#            "NULL" counts as NULL, so a row rejected for another reason whose path or IP is the text
+#            "NULL", or whose IP holds a space (the raw text is split at spaces), makes its day differ
+#            at every refresh: re-read, nothing changes, the note says so)
+#   user id, cohort id   sign(x) * (|x| mod P) + P (MySQL's MOD keeps the dividend's sign)
+#   IP       CRC32 of the packed address (4 or 16 bytes), so its spelling does not matter (import keeps
+#            the canonical form); text that is not an address: CRC32 of the text
+# chained as r = ((r + k) * (code_k + M)) mod P, k = 1..4, starting from the time's code: the products
+# make r depend on how the values sit together in a row, so two rows swapping a value change the sum.
+# A day's digest is its row count and the sum of r: exact integers (every product < 2^63), independent
+# of order. MariaDB/MySQL computes it in one grouped query (digest_sql); the snapshot side computes the
+# same numbers with polars, CRC32 running once per distinct path and IP (zlib), never per row.
+DIGEST_P = 1_000_000_007  # a prime below 2^30
 DIGEST_M = 1_000_003
+TIME_OFFSET = 3_100_000
 
 
-def _sql_code(expr: str) -> str:
-    return f"COALESCE(MOD(MOD({expr}, {DIGEST_P}) + {DIGEST_P}, {DIGEST_P}), {DIGEST_P})"
+UTF8_CHARSETS = frozenset({"utf8mb4", "utf8mb3", "utf8", "ascii"})  # their bytes are UTF-8 already
 
 
-def _sql_text_null(column: str) -> str:
-    return (
-        f"`{column}` IS NULL OR LENGTH(`{column}`) = 0 "
-        f"OR CAST(`{column}` AS BINARY) = CAST('NULL' AS BINARY)"
-    )
+def _sql_text_crc(column: str, utf8: bool) -> str:
+    """CRC32 of the column's UTF-8 bytes (CRC32('') = 0, like NULL); CONVERT only when the column's
+    character set is not UTF-8 already (it costs about a quarter of the query)."""
+    text = f"`{column}`" if utf8 else f"CONVERT(`{column}` USING utf8mb4)"
+    return f"CRC32({text})"
 
 
-def _sql_row_hash() -> str:
+def _sql_row_hash(utf8: frozenset[str] = frozenset({"path", "ip"})) -> str:
     codes = [
-        _sql_code("TIME_TO_SEC(`time`)"),
-        f"CASE WHEN {_sql_text_null('path')} THEN {DIGEST_P} "
-        f"ELSE MOD(CRC32(CONVERT(`path` USING utf8mb4)), {DIGEST_P}) END",
-        _sql_code("`user_id`"),
-        _sql_code("`cohort_id`"),
-        f"CASE WHEN {_sql_text_null('ip')} THEN {DIGEST_P} "
-        f"ELSE MOD(COALESCE(CRC32(INET6_ATON(`ip`)), CRC32(CONVERT(`ip` USING utf8mb4))), "
-        f"{DIGEST_P}) END",
+        f"COALESCE(TIME_TO_SEC(`time`) + {TIME_OFFSET}, 0)",
+        f"COALESCE({_sql_text_crc('path', 'path' in utf8)}, 0)",
+        f"COALESCE(MOD(`user_id`, {DIGEST_P}) + {DIGEST_P}, 0)",
+        f"COALESCE(MOD(`cohort_id`, {DIGEST_P}) + {DIGEST_P}, 0)",
+        f"COALESCE(CRC32(INET6_ATON(`ip`)), {_sql_text_crc('ip', 'ip' in utf8)}, 0)",
     ]
     acc = codes[0]
-    for code in codes[1:]:
-        acc = f"MOD(({acc}) * {DIGEST_M} + ({code}), {DIGEST_P})"
+    for step, code in enumerate(codes[1:], start=1):
+        acc = f"MOD(({acc} + {step}) * ({code} + {DIGEST_M}), {DIGEST_P})"
     return acc
 
 
-DIGEST_SQL = (
-    "SELECT day, COUNT(*) AS n, CAST(SUM(r) AS SIGNED) AS s1, "
-    f"CAST(SUM(MOD(MOD(r * r, {DIGEST_P}) * r, {DIGEST_P})) AS SIGNED) AS s3 "
-    f"FROM (SELECT CAST(`date` AS CHAR) AS day, {_sql_row_hash()} AS r FROM `{LOGS_TABLE}`) AS coded "
-    "GROUP BY day"
-)
-
-
-def _text_codes(values: pl.Series) -> pl.DataFrame:
-    """Distinct texts -> their code (CRC32 of the UTF-8 bytes mod P; null, "" and "NULL" -> P)."""
-    distinct = values.drop_nulls().unique()
-    codes = [
-        DIGEST_P if text in ("", "NULL") else zlib.crc32(text.encode("utf-8")) % DIGEST_P
-        for text in distinct.to_list()  # once per distinct value
-    ]
-    return pl.DataFrame(
-        {"value": distinct, "code": pl.Series(codes, dtype=pl.Int64)},
-        schema={"value": pl.String, "code": pl.Int64},
+def digest_sql(utf8: frozenset[str] = frozenset()) -> str:
+    """The per-day digest query; `utf8` names the text columns stored in a UTF-8 character set."""
+    return (
+        f"SELECT CAST(`date` AS CHAR) AS day, COUNT(*) AS n, "
+        f"CAST(SUM({_sql_row_hash(utf8)}) AS SIGNED) AS s FROM `{LOGS_TABLE}` GROUP BY `date`"
     )
 
 
-def _ip_code(text: str) -> int:
-    if text in ("", "NULL"):
-        return DIGEST_P
-    if "%" not in text:  # a scoped IPv6 address: MySQL's INET6_ATON refuses it, so code the text
+def _utf8_columns(conn: sa.Connection) -> frozenset[str]:
+    """Text columns of `logs` whose character set is UTF-8 (or ASCII)."""
+    rows = conn.execute(
+        sa.text(
+            "SELECT COLUMN_NAME, CHARACTER_SET_NAME FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :table"
+        ),
+        {"table": LOGS_TABLE},
+    ).fetchall()
+    return frozenset(
+        str(name) for name, charset in rows if str(charset or "").lower() in UTF8_CHARSETS
+    )
+
+
+def _text_crc(text: str) -> int:
+    return zlib.crc32(text.encode("utf-8"))
+
+
+def _ip_crc(text: str) -> int:
+    if "%" not in text:  # MySQL's INET6_ATON refuses scoped IPv6
         with contextlib.suppress(ValueError):
-            return zlib.crc32(ipaddress.ip_address(text).packed) % DIGEST_P
-    return zlib.crc32(text.encode("utf-8")) % DIGEST_P
+            return zlib.crc32(ipaddress.ip_address(text).packed)
+    return _text_crc(text)
 
 
-def _ip_codes(values: pl.Series) -> pl.DataFrame:
-    distinct = values.drop_nulls().unique()
-    codes = [_ip_code(text) for text in distinct.to_list()]  # once per distinct value
-    return pl.DataFrame(
-        {"value": distinct, "code": pl.Series(codes, dtype=pl.Int64)},
-        schema={"value": pl.String, "code": pl.Int64},
-    )
-
-
-def _code(column: str, table: pl.DataFrame) -> pl.Expr:
+def _crc_code(column: str, values: list[str | None], crc: Callable[[str], int]) -> pl.Expr:
+    """The CRC code of a text column, computed once per distinct value (`values`) and mapped back."""
+    distinct = [value for value in values if value is not None]
+    codes = pl.Series([crc(value) for value in distinct], dtype=pl.Int64)
     return (
         pl.col(column)
-        .replace_strict(table["value"], table["code"], default=DIGEST_P, return_dtype=pl.Int64)
-        .fill_null(DIGEST_P)
+        .replace_strict(pl.Series(distinct, dtype=pl.String), codes, default=0)
+        .cast(pl.Int64)
+        .fill_null(0)
     )
 
 
-def _int_code(expr: pl.Expr) -> pl.Expr:
-    return (((expr.cast(pl.Int64) % DIGEST_P) + DIGEST_P) % DIGEST_P).fill_null(DIGEST_P)
+def _id_code(column: str) -> pl.Expr:
+    """MySQL's MOD(x, P) + P (the remainder keeps the sign of x); 0 for NULL."""
+    value = pl.col(column).cast(pl.Int64)
+    return ((value.abs() % DIGEST_P) * value.sign() + DIGEST_P).fill_null(0)
 
 
 def _day_digests(fields: pl.LazyFrame) -> pl.DataFrame:
-    """Per day: rows, sum of r, sum of r^3 (see DIGEST_SQL) of `fields` (day, seconds, path, user_id,
+    """Per day: rows and the sum of r (see digest_sql) of `fields` (day, seconds, path, user_id,
     cohort_id, ip: day/path/ip text, the others integers or null)."""
     distinct = fields.select(pl.col("path").unique().implode(), pl.col("ip").unique().implode())
-    values = distinct.collect().row(0)
-    paths = _text_codes(pl.Series(values[0], dtype=pl.String))
-    ips = _ip_codes(pl.Series(values[1], dtype=pl.String))
+    paths, ips = distinct.collect().row(0)
     codes = [
-        _int_code(pl.col("seconds")),
-        _code("path", paths),
-        _int_code(pl.col("user_id")),
-        _int_code(pl.col("cohort_id")),
-        _code("ip", ips),
+        (pl.col("seconds").cast(pl.Int64) + TIME_OFFSET).fill_null(0),
+        _crc_code("path", paths, _text_crc),
+        _id_code("user_id"),
+        _id_code("cohort_id"),
+        _crc_code("ip", ips, _ip_crc),
     ]
     acc = codes[0]
-    for code in codes[1:]:
-        acc = (acc * DIGEST_M + code) % DIGEST_P
+    for step, code in enumerate(codes[1:], start=1):
+        acc = ((acc + step) * (code + DIGEST_M)) % DIGEST_P
     return (
         fields.select(pl.col("day"), acc.alias("r"))
         .group_by("day")
-        .agg(
-            pl.len().cast(pl.Int64).alias("rows"),
-            pl.col("r").sum().cast(pl.Int64).alias("s1"),
-            ((pl.col("r") * pl.col("r") % DIGEST_P) * pl.col("r") % DIGEST_P)
-            .sum()
-            .cast(pl.Int64)
-            .alias("s3"),
-        )
+        .agg(pl.len().cast(pl.Int64).alias("rows"), pl.col("r").sum().cast(pl.Int64).alias("s"))
         .collect()
     )
 
 
+def _not_null_text(text: pl.Expr) -> pl.Expr:
+    return pl.when(text == "NULL").then(None).otherwise(text)
+
+
 def _local_days(logs: pl.LazyFrame, quarantine: pl.DataFrame) -> pl.DataFrame:
-    """The per-day digest (DIGEST_SQL) of valid rows plus quarantined database rows."""
+    """The per-day digest (digest_sql) of valid rows plus quarantined database rows."""
     valid = logs.select(
         pl.col("timestamp").dt.strftime("%Y-%m-%d").alias("day"),
         (
@@ -501,10 +499,10 @@ def _local_days(logs: pl.LazyFrame, quarantine: pl.DataFrame) -> pl.DataFrame:
         .select(
             _day_of(pl.col("raw")),
             _seconds_of(tokens.list.get(1, null_on_oob=True)).alias("seconds"),
-            tokens.list.slice(2, (count - 5).clip(0)).list.join(" ").alias("path"),
+            _not_null_text(tokens.list.slice(2, (count - 5).clip(0)).list.join(" ")).alias("path"),
             tokens.list.get(-3, null_on_oob=True).cast(pl.Int64, strict=False).alias("user_id"),
             tokens.list.get(-2, null_on_oob=True).cast(pl.Int64, strict=False).alias("cohort_id"),
-            tokens.list.get(-1, null_on_oob=True).alias("ip"),
+            _not_null_text(tokens.list.get(-1, null_on_oob=True)).alias("ip"),
         )
     )
     return _day_digests(pl.concat([valid, rejected]))
@@ -681,7 +679,7 @@ class _Refresh:
     def _reconcile(
         self, conn: sa.Connection, new_logs: pl.DataFrame, new_quarantine: pl.DataFrame
     ) -> _Reconciled | str:
-        """Compare each day's content digest (DIGEST_SQL): database vs snapshot + quarantine + this
+        """Compare each day's content digest (digest_sql): database vs snapshot + quarantine + this
         refresh. Days that differ are re-read: rows only the database has are added; if the snapshot
         holds rows the database no longer has (deleted or edited there), those days' rows are replaced.
         Returns what to do, or why only a full re-read is right (too many days differ)."""
@@ -689,10 +687,10 @@ class _Refresh:
         old_quarantine = pl.read_parquet(self.snapshot_dir / "quarantine.parquet")
         local_logs = pl.concat([old_logs, new_logs.lazy()])
         local_quarantine = pl.concat([old_quarantine, new_quarantine])
-        rows = conn.execute(sa.text(DIGEST_SQL)).fetchall()
+        rows = conn.execute(sa.text(digest_sql(_utf8_columns(conn)))).fetchall()
         database = pl.DataFrame(
             [tuple(row) for row in rows],
-            schema={"day": pl.String, "rows": pl.Int64, "s1": pl.Int64, "s3": pl.Int64},
+            schema={"day": pl.String, "rows": pl.Int64, "s": pl.Int64},
             orient="row",
         )
         local = _local_days(local_logs, local_quarantine)
@@ -700,7 +698,7 @@ class _Refresh:
         differ = compared.filter(
             pl.any_horizontal(
                 pl.col(name).fill_null(0) != pl.col(f"{name}_right").fill_null(0)
-                for name in ("rows", "s1", "s3")
+                for name in ("rows", "s")
             )
         ).sort("day", nulls_last=True)
         total = int(database["rows"].sum() or 0)
