@@ -331,6 +331,7 @@ def _snapshot_step(args: argparse.Namespace, config: Config) -> Callable[[], Any
     from analysis.sources.snapshot import REBUILD_HINT, holds_snapshot_data, needs_recovery
 
     quiet = args.quiet
+    _one_source(args)
     if getattr(args, "logs", None) or getattr(args, "cohorts", None):
         if not (args.logs and args.cohorts):
             raise ConfigError("--logs and --cohorts go together")
@@ -362,6 +363,21 @@ def _snapshot_step(args: argparse.Namespace, config: Config) -> Callable[[], Any
     return None
 
 
+def _one_source(args: argparse.Namespace) -> None:
+    """--logs/--cohorts, --db-url and --demo name different sources: at most one of them (exit 2)."""
+    given = [
+        name
+        for name, present in (
+            ("--logs/--cohorts", getattr(args, "logs", None) or getattr(args, "cohorts", None)),
+            ("--db-url", getattr(args, "db_url", None)),
+            ("--demo", getattr(args, "demo", False)),
+        )
+        if present
+    ]
+    if len(given) > 1:
+        raise ConfigError(f"{' and '.join(given)} name different sources: pass one of them")
+
+
 def _report_from_source(args: argparse.Namespace, config: Config):
     """Refresh the snapshot if asked, then compute the report, under one hold of the data lock (a
     writer's exclusive one when it refreshes): the report describes the data this run printed.
@@ -390,7 +406,31 @@ def _evaluate(args: argparse.Namespace, config: Config) -> int:
     from analysis.scenarios.evaluate import run_evaluation, run_scenarios
     from analysis.scenarios.library import SCENARIOS, get_scenario
 
+    if args.scenario and args.all_scenarios:
+        raise ConfigError("--scenario and --all-scenarios exclude each other: pass one of them")
+    if not (args.scenario or args.all_scenarios):
+        for flag, value in (("--scale", args.scale), ("--keep", args.keep)):
+            if value is not None:
+                raise ConfigError(
+                    f"{flag} applies to simulated scenarios: add --scenario or --all-scenarios"
+                )
     if args.scenario or args.all_scenarios:
+        sources = [
+            flag
+            for flag, value in (
+                ("--logs", args.logs),
+                ("--cohorts", args.cohorts),
+                ("--db-url", args.db_url),
+                ("--demo", args.demo),
+                ("--labels", args.labels),
+            )
+            if value
+        ]
+        if sources:
+            raise ConfigError(
+                f"{', '.join(sources)} cannot be combined with --scenario/--all-scenarios "
+                "(each scenario is simulated with its own data and labels)"
+            )
         if args.scale is not None and (not math.isfinite(args.scale) or args.scale <= 0):
             raise ConfigError(f"--scale must be a positive number, got {args.scale}")
         names = (
