@@ -390,11 +390,14 @@ def _report_from_source(args: argparse.Namespace, config: Config):
 
 
 def _analyze(args: argparse.Namespace, config: Config) -> int:
+    from analysis.publish.outputs import recover
     from analysis.report import save_report, write_findings
 
     report, manifest = _report_from_source(args, config)
     out_dir = args.out or config.paths.build_dir
     with _outputs_lock(args, out_dir):
+        if Path(out_dir).absolute() == Path(config.paths.build_dir).absolute():
+            recover(config.paths.site_dir, out_dir)  # a pending publish must not overwrite this
         out = write_findings(report, out_dir)
         save_report(report, manifest, out_dir)  # `render` reuses it (from the build folder)
     print(report.describe())
@@ -479,13 +482,13 @@ def _compute(config: Config, quiet: bool):
 
 def _build(args: argparse.Namespace, config: Config) -> int:
     from analysis.publish.render import render
-    from analysis.report import save_report, write_findings
 
     report, manifest = _report_from_source(args, config)
     with _outputs_lock(args, config.paths.site_dir, config.paths.build_dir):
-        write_findings(report, config.paths.build_dir)
-        save_report(report, manifest, config.paths.build_dir)
-        summary = render(config, engine=args.engine, progress=not args.quiet, report=report)
+        # findings.json and the report cache are published with the site, slide and email (one run)
+        summary = render(
+            config, engine=args.engine, progress=not args.quiet, report=report, manifest=manifest
+        )
     print(report.describe())
     print(summary.describe())
     return EXIT_OK
@@ -498,7 +501,21 @@ def _summary(args: argparse.Namespace, config: Config) -> int:
         print(describe_snapshot(config.paths.snapshot_dir, deep=args.verify))
         if args.verify:
             print("verified: every file matches its checksum and its row count in the manifest")
+    print(_outputs_line(config))
     return EXIT_OK
+
+
+def _outputs_line(config: Config) -> str:
+    """Which run the published outputs come from (publish/outputs.py), in one line."""
+    from analysis.publish.outputs import check_outputs
+
+    site_dir, build_dir = config.paths.site_dir, config.paths.build_dir
+    if not (build_dir / "findings.json").exists():
+        return f"outputs: none in {build_dir}"
+    try:
+        return f"outputs: findings.json, site, slide and email of run {check_outputs(site_dir, build_dir)}"
+    except UserError as error:
+        return f"outputs: {error}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
