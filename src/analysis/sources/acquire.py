@@ -478,12 +478,8 @@ def _not_null_text(text: pl.Expr) -> pl.Expr:
 def _local_days(logs: pl.LazyFrame, quarantine: pl.DataFrame) -> pl.DataFrame:
     """The per-day digest (digest_sql) of valid rows plus quarantined database rows."""
     valid = logs.select(
-        pl.col("timestamp").dt.strftime("%Y-%m-%d").alias("day"),
-        (
-            pl.col("timestamp").dt.hour().cast(pl.Int64) * 3600
-            + pl.col("timestamp").dt.minute().cast(pl.Int64) * 60
-            + pl.col("timestamp").dt.second().cast(pl.Int64)
-        ).alias("seconds"),
+        pl.col("timestamp").dt.date().alias("day"),  # grouped as dates, formatted per day after
+        (pl.col("timestamp").dt.epoch("s") % 86_400).alias("seconds"),  # floor: 0..86399
         pl.col("path"),
         pl.col("user_id").cast(pl.Int64),
         pl.col("cohort_id").cast(pl.Int64),
@@ -505,7 +501,12 @@ def _local_days(logs: pl.LazyFrame, quarantine: pl.DataFrame) -> pl.DataFrame:
             _not_null_text(tokens.list.get(-1, null_on_oob=True)).alias("ip"),
         )
     )
-    return _day_digests(pl.concat([valid, rejected]))
+    days = [_day_digests(valid), _day_digests(rejected)]
+    return (
+        pl.concat([days[0].with_columns(pl.col("day").cast(pl.String)), days[1]])
+        .group_by("day")
+        .agg(pl.col("rows").sum(), pl.col("s").sum())
+    )
 
 
 class _Refresh:
