@@ -339,6 +339,22 @@ def test_empty_logs_table_is_a_source_error(scratch, tmp_path: Path) -> None:
         acquire(_url(name), tmp_path / "s", progress=False)
 
 
+@mysql
+def test_an_empty_cohorts_table_is_refused_and_the_snapshot_kept(scratch, tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    name, engine = scratch
+    _insert(engine, ROWS)
+    target = tmp_path / "snap"
+    acquire(_url(name), target, progress=False)
+    before = _fingerprint(target)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM cohorts"))
+    with pytest.raises(SourceError, match="table 'cohorts' .* has no valid cohorts"):
+        acquire(_url(name), target, progress=False)
+    assert _fingerprint(target) == before
+
+
 def test_normalize_url_and_error_messages_hide_the_password() -> None:
     """Unit checks (no server needed): driver default, default database, masked messages."""
     import pymysql

@@ -572,6 +572,11 @@ class _Refresh:
                     )
                 context = "reading cohorts"
                 cohorts, cohort_quarantine = _read_cohorts(conn)
+                if cohorts.height == 0:
+                    raise SourceError(
+                        f"table '{COHORTS_TABLE}' in '{url.database}' at {where} has no valid "
+                        f"cohorts ({cohort_quarantine.height:,} rejected); the snapshot was not changed"
+                    )
                 context = "reading logs"
                 logs, quarantine, fetched = self._read_logs(
                     conn, condition, params, total, f"reading logs from {where}"
