@@ -350,7 +350,7 @@ def test_an_empty_cohorts_table_is_refused_and_the_snapshot_kept(scratch, tmp_pa
     before = _fingerprint(target)
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM cohorts"))
-    with pytest.raises(SourceError, match="table 'cohorts' .* has no valid cohorts"):
+    with pytest.raises(SourceError, match=r"table 'cohorts' .* has no valid cohorts"):
         acquire(_url(name), target, progress=False)
     assert _fingerprint(target) == before
 

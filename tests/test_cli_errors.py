@@ -318,7 +318,7 @@ def test_invalid_utf8_in_a_cohort_row_is_quarantined_not_replaced(tmp_path, log,
         b"".join([lines[0], lines[1].replace(b"Arches", b"Arch\xffes"), *lines[2:]])
     )
     args = ["import", "--logs", str(log), "--cohorts", str(cohorts), "-q"]
-    code, out, err = _run(capsys, *args, "--data-dir", str(tmp_path / "d"))
+    code, _, err = _run(capsys, *args, "--data-dir", str(tmp_path / "d"))
     assert code == 0, err
     snapshot = tmp_path / "d" / "snapshot"
     from analysis.sources.snapshot import load_snapshot

@@ -409,3 +409,75 @@ def test_findings_json_with_full_addresses_is_private_and_carries_a_run_id(
     path = out / "findings.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{8}", json.loads(path.read_text())["run_id"])
+
+
+@pytest.mark.render
+def test_a_real_build_killed_while_publishing_then_one_run_id_everywhere(tmp_path: Path) -> None:
+    """`build` killed with os._exit at an output step of its publish (before the commit, in the middle
+    of the moves); the next `render` leaves findings.json, the site, the slide and the email of one run."""
+    from analysis.config import PROJECT_ROOT
+    from analysis.publish.outputs import check_outputs, run_ids
+
+    cohorts = PROJECT_ROOT / "data" / "reference" / "cohorts.csv"
+    site, build = tmp_path / "_site", tmp_path / "_build"
+    config = tmp_path / "c.toml"
+    config.write_text(f'[paths]\nsite_dir = "{site}"\nbuild_dir = "{build}"\n')
+    common = [
+        "--config",
+        str(config),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--engine",
+        "pandoc",
+        "-q",
+    ]
+    log = tmp_path / "a.log"
+    _small_log(log, 5)
+    build_args = ["build", "--logs", str(log), "--cohorts", str(cohorts), *common]
+    first = subprocess.run(
+        [sys.executable, "-m", "analysis", *build_args], capture_output=True, text=True
+    )
+    assert first.returncode == 0, first.stderr
+    old = check_outputs(site, build)
+    script = """
+        import os, sys
+        from pathlib import Path
+        from analysis.publish import outputs
+        from analysis.cli import main
+        kill_at, calls, real_publish = int(sys.argv[1]), [0], outputs.publish
+        real_replace, real_rename = os.replace, Path.rename
+        def dying(real):
+            def call(*args, **kwargs):
+                calls[0] += 1
+                if calls[0] == kill_at:
+                    os._exit(137)
+                return real(*args, **kwargs)
+            return call
+        def publish(*args, **kwargs):
+            os.replace, Path.rename = dying(real_replace), dying(real_rename)
+            return real_publish(*args, **kwargs)
+        outputs.publish = publish
+        sys.exit(main(sys.argv[2:]))
+    """
+    # publish: 1-2 stamp run.json, 3 the journal (commit), 4.. moves (email/, email.eml, email.html, ...)
+    for kill_at, committed in ((1, False), (7, True)):
+        killed = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(script), str(kill_at), *build_args],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert killed.returncode == 137, killed.stderr
+        ids = run_ids(site, build)
+        if committed:
+            assert set(ids.values()) != {old}  # the email moved, findings.json not yet
+        else:
+            assert check_outputs(site, build) == old  # nothing of the killed run was published
+        nxt = subprocess.run(
+            [sys.executable, "-m", "analysis", "render", *common], capture_output=True, text=True
+        )
+        assert nxt.returncode == 0, nxt.stderr
+        assert ("finished publishing run" in nxt.stderr) is committed
+        now = check_outputs(site, build)  # findings, site, slide and email: one run
+        assert now != old
+        old = now
+        assert not list(build.glob(".publish*"))
+        assert not [p for p in tmp_path.iterdir() if p.name.endswith((".partial", ".old"))]

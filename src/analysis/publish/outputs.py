@@ -124,7 +124,7 @@ def _finish(build_dir: Path, journal: dict[str, Any]) -> None:
     """Move every staged output into place; safe to repeat after a crash at any point."""
     stage = build_dir / str(journal["build_stage"])
     if stage.is_dir():
-        for source in sorted(stage.iterdir(), key=lambda p: p.name == RUN_FILE):  # run.json last
+        for source in sorted(stage.iterdir(), key=lambda p: (p.name == RUN_FILE, p.name)):
             target = build_dir / source.name
             if source.is_dir():
                 if target.exists():
