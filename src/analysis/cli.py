@@ -30,8 +30,8 @@ from analysis.errors import (
 EXIT_CODES_HELP = """exit codes:
   0  success
   1  internal error (a bug; a traceback is printed)
-  2  bad command line or configuration
-  3  input file missing, unreadable or empty
+  2  bad command line or configuration (incl. two sources at once, unknown track, bad IP or address)
+  3  input file missing, unreadable or empty; snapshot damaged or without manifest (rebuild it)
   4  database unreachable, credentials refused or tables missing
   5  quality targets missed (evaluate) or output could not be written (disk full, read-only)
   6  another run holds the snapshot or output lock (only with --no-wait; else this run waits)
