@@ -8,11 +8,13 @@ second are compared with the snapshot's as a multiset and only the surplus is ke
 in the same second as the last refresh are neither lost nor duplicated. The new rows go into one new
 Parquet part (older parts are hard-linked); a failure half-way leaves the previous snapshot untouched.
 
-Reconciliation: after every incremental refresh the database's row count and a cheap checksum (the sum of
-the seconds of day) per day are compared with the snapshot plus its quarantine. Days that differ (rows
-that arrived late, dated before the snapshot's last second; rows with a NULL or `0000-00-00` date, which
-go to the quarantine) are re-read and their missing rows added; if the snapshot holds rows the database
-no longer has, the whole table is re-read. The report says which.
+Reconciliation: after every incremental refresh each day's content digest (row count and the sum of a
+per-row hash of every column, `digest_sql`; the same integers computed by polars) is compared between the
+database and the snapshot plus its quarantine. Days that differ are re-read: rows only the database has
+are added (rows that arrived late, dated before the snapshot's last second; rows with a NULL or
+`0000-00-00` date, which go to the quarantine); if the snapshot holds rows the database no longer has
+(deleted or edited there), those days' rows are replaced and the snapshot rewritten; more than
+MAX_DAYS_REREAD days: the whole table is re-read. The report names each day and why.
 
 The whole refresh holds the data directory's exclusive lock (`analysis.sources.locking`), so two refreshes
 at once run one after the other and store each row once. Connect and read timeouts (`[acquire]` in the
