@@ -515,6 +515,8 @@ def test_edits_that_keep_counts_are_seen_and_their_day_re_read(scratch, tmp_path
     assert "1 day(s) differed from the database" in described
     assert "same row count, different content" in described
     assert "the snapshot was rewritten" in described
+    # only rows newly quarantined are counted: the invalid-IP row whose path was swapped is one
+    assert refresh.quarantined == (1 if edit == "two rows swap their paths" else 0)
     _assert_same_as_a_full_read(name, target, tmp_path)
 
 

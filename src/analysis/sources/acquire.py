@@ -560,6 +560,9 @@ class _Refresh:
         notes: list[str] = []
         replaced = False
         new_rows: int | None = None
+        reported: pl.DataFrame | None = (
+            None  # the rows newly quarantined, when the whole is rewritten
+        )
         try:
             with self.engine.connect() as conn:
                 context = "checking tables"
@@ -603,6 +606,7 @@ class _Refresh:
                         new_rows = logs.height
                     else:
                         new_rows = logs.height + reconciled.added
+                        reported = pl.concat([quarantine, reconciled.added_quarantine])
                         logs, quarantine = self._replace_days(logs, quarantine, reconciled)
                         replaced = True
         except _FAULTS as exc:
@@ -624,7 +628,9 @@ class _Refresh:
             source_detail=self.shown_url,
             base=base,
         )
-        reasons, examples = summarize_quarantine(quarantine)
+        if reported is None:
+            reported = quarantine
+        reasons, examples = summarize_quarantine(reported)
         return AcquireReport(
             source="mysql",
             source_detail=self.shown_url,
@@ -633,7 +639,7 @@ class _Refresh:
             lines_read=fetched,
             rows_imported=fetched_valid,
             new_rows=logs.height if new_rows is None else new_rows,
-            quarantined=quarantine.height,
+            quarantined=reported.height,
             reasons=reasons,
             examples=examples,
             cohorts=cohorts.height,
@@ -768,6 +774,7 @@ class _Refresh:
             f"{added.height:,} rows added, {added_quarantine.height:,} quarantined; "
             "the snapshot was rewritten",
             replace_days=days,
+            added_quarantine=added_quarantine,
         )
 
 
@@ -782,6 +789,9 @@ class _Reconciled:
     added: int
     note: str
     replace_days: pl.Series | None = None
+    added_quarantine: pl.DataFrame = dataclasses.field(
+        default_factory=lambda: pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    )
 
 
 def _why(ours: int, theirs: int) -> str:
