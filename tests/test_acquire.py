@@ -166,7 +166,9 @@ def test_incremental_refresh_keeps_boundary_second_rows_once(scratch, tmp_path: 
     # the boundary second (3 old + 2 new rows) and one later row, then the day that differed re-read
     assert refresh.lines_read == 3 + 3 + 6
     assert refresh.new_rows == 4
-    assert "1 day(s) differed from the database (2018-02-01)" in refresh.describe()
+    assert "1 day(s) differed from the database (2018-02-01: 1 more rows in the database)" in (
+        refresh.describe()
+    )
     assert "1 late rows added" in refresh.describe()
     assert refresh.quarantined == 0  # the invalid row is not re-quarantined
     assert sorted((target / "logs").glob("*.parquet")) == [
@@ -337,6 +339,22 @@ def test_empty_logs_table_is_a_source_error(scratch, tmp_path: Path) -> None:
         acquire(_url(name), tmp_path / "s", progress=False)
 
 
+@mysql
+def test_an_empty_cohorts_table_is_refused_and_the_snapshot_kept(scratch, tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    name, engine = scratch
+    _insert(engine, ROWS)
+    target = tmp_path / "snap"
+    acquire(_url(name), target, progress=False)
+    before = _fingerprint(target)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM cohorts"))
+    with pytest.raises(SourceError, match=r"table 'cohorts' .* has no valid cohorts"):
+        acquire(_url(name), target, progress=False)
+    assert _fingerprint(target) == before
+
+
 def test_normalize_url_and_error_messages_hide_the_password() -> None:
     """Unit checks (no server needed): driver default, default database, masked messages."""
     import pymysql
@@ -399,7 +417,7 @@ def test_null_and_zero_dates_are_quarantined_on_the_incremental_path(scratch, tm
 
 
 @mysql
-def test_rows_deleted_in_the_database_force_a_full_reread(scratch, tmp_path: Path) -> None:
+def test_rows_deleted_in_the_database_replace_their_day(scratch, tmp_path: Path) -> None:
     import sqlalchemy as sa
 
     name, engine = scratch
@@ -409,8 +427,97 @@ def test_rows_deleted_in_the_database_force_a_full_reread(scratch, tmp_path: Pat
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM logs WHERE user_id = 48"))
     refresh = acquire(_url(name), target, progress=False)
-    assert refresh.mode == "full" and refresh.manifest.rows == 6
-    assert "no longer has; re-read the whole table" in refresh.describe()
+    assert refresh.mode == "incremental" and refresh.manifest.rows == 6
+    assert "2018-01-26: 2 rows fewer in the database" in refresh.describe()
+    assert "2 rows changed or deleted in the database replaced" in refresh.describe()
+    _assert_same_as_a_full_read(name, target, tmp_path)
+
+
+def _assert_same_as_a_full_read(name: str, target: Path, tmp_path: Path) -> None:
+    full_dir = tmp_path / f"full-{uuid.uuid4().hex[:6]}"
+    full = acquire(_url(name), full_dir, full=True, progress=False)
+    assert load_snapshot(target).manifest.logs_digest == full.manifest.logs_digest
+    assert_frame_equal(_sorted_logs(target), _sorted_logs(full_dir))
+    assert_frame_equal(
+        load_snapshot(target).quarantine.sort(pl.all()),
+        load_snapshot(full_dir).quarantine.sort(pl.all()),
+    )
+    again = acquire(_url(name), target, progress=False)
+    assert "match the database, row by row" in again.describe()
+
+
+@mysql
+@pytest.mark.parametrize("charset", ["utf8mb4", "latin1"])
+def test_non_ascii_paths_and_ip_spellings_match_row_by_row(scratch, tmp_path, charset) -> None:
+    """The digest codes a path by its UTF-8 bytes whatever the column's character set, and an IP by
+    its address, so rows stored in another spelling than the snapshot's still match."""
+    import sqlalchemy as sa
+
+    name, engine = scratch
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"ALTER TABLE logs MODIFY path VARCHAR(255) CHARACTER SET {charset}"))
+    rows = [
+        *ROWS,
+        ("2018-01-28", "08:00:00", "café/résumé", 11, 22, "2001:DB8::1"),
+        ("2018-01-28", "08:00:01", "", 11, 22, "::ffff:10.0.0.1"),
+        ("2018-01-28", "08:00:02", "a path with spaces", 11, 22, "not-an-ip"),
+    ]
+    _insert(engine, rows)
+    target = tmp_path / "snap"
+    acquire(_url(name), target, progress=False)
+    again = acquire(_url(name), target, progress=False)
+    assert "match the database, row by row" in again.describe(), again.describe()
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE logs SET path = 'café/résumé-2' WHERE path = 'café/résumé'"))
+    edited = acquire(_url(name), target, progress=False)
+    assert "2018-01-28: same row count, different content" in edited.describe()
+    _assert_same_as_a_full_read(name, target, tmp_path)
+
+
+# Edits in the database that keep each day's row count and summed seconds (issue 18): the per-day
+# content digest must see every one, re-read the day and end equal to a full read.
+EDITS = {
+    "path": ["UPDATE logs SET path = 'edited' WHERE user_id = 48 AND time = '16:46:16'"],
+    "ip": ["UPDATE logs SET ip = '97.105.19.62' WHERE user_id = 48 AND time = '16:46:16'"],
+    "user id": ["UPDATE logs SET user_id = 49 WHERE user_id = 48 AND time = '16:46:16'"],
+    "cohort id": ["UPDATE logs SET cohort_id = 9 WHERE user_id = 48 AND time = '16:46:16'"],
+    "delete + insert in the same second": [
+        "DELETE FROM logs WHERE user_id = 48 AND time = '16:46:16'",
+        "INSERT INTO logs VALUES ('2018-01-26', '16:46:16', 'other', 50, 8, '10.9.9.9')",
+    ],
+    "times shifted +10 s and -10 s": [
+        "UPDATE logs SET time = '16:46:26' WHERE user_id = 48 AND time = '16:46:16'",
+        "UPDATE logs SET time = '16:46:07' WHERE user_id = 48 AND time = '16:46:17'",
+    ],
+    "two rows swap their paths": [
+        "UPDATE logs SET path = 'javascript-i' WHERE user_id = 12 AND path = 'java-ii'",
+        "UPDATE logs SET path = 'java-ii' WHERE user_id = 11 AND path = 'javascript-i'",
+    ],
+    "an invalid ip fixed": ["UPDATE logs SET ip = '10.0.0.9' WHERE ip = '300.1.1.1'"],
+}
+
+
+@mysql
+@pytest.mark.parametrize("edit", list(EDITS))
+def test_edits_that_keep_counts_are_seen_and_their_day_re_read(scratch, tmp_path, edit) -> None:
+    import sqlalchemy as sa
+
+    name, engine = scratch
+    _insert(engine, ROWS)
+    target = tmp_path / "snap"
+    acquire(_url(name), target, progress=False)
+    with engine.begin() as conn:
+        for statement in EDITS[edit]:
+            assert conn.execute(sa.text(statement)).rowcount == 1
+    refresh = acquire(_url(name), target, progress=False)
+    described = refresh.describe()
+    assert "match the database" not in described
+    assert "1 day(s) differed from the database" in described
+    assert "same row count, different content" in described
+    assert "the snapshot was rewritten" in described
+    # only rows newly quarantined are counted: the invalid-IP row whose path was swapped is one
+    assert refresh.quarantined == (1 if edit == "two rows swap their paths" else 0)
+    _assert_same_as_a_full_read(name, target, tmp_path)
 
 
 @mysql

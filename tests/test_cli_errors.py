@@ -264,3 +264,68 @@ def test_property_arbitrary_toml(document: bytes, capsys) -> None:
         assert code in DOCUMENTED and "Traceback" not in err
         assert code in (2, 3)  # a bad file is a configuration error; a good one finds no snapshot
         _one_line(err)
+
+
+# --- sources that exclude each other, and empty or undecodable cohort files (issue 18) -------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["analyze", "--logs", "L", "--cohorts", "C", "--db-url", "mysql://x@h/db"], "--db-url"),
+        (["build", "--logs", "L", "--cohorts", "C", "--demo"], "--demo"),
+        (["analyze", "--db-url", "mysql://x@h/db", "--demo"], "different sources"),
+        (["evaluate", "--demo", "--db-url", "mysql://x@h/db"], "different sources"),
+        (["evaluate", "--scenario", "demo", "--all-scenarios"], "exclude each other"),
+        (["evaluate", "--scenario", "demo", "--logs", "L"], "cannot be combined"),
+        (["evaluate", "--all-scenarios", "--labels", "x.csv"], "cannot be combined"),
+        (["evaluate", "--scale", "2"], "add --scenario"),
+    ],
+)
+def test_sources_that_exclude_each_other_are_exit_2(tmp_path, capsys, args, fragment) -> None:
+    code, _, err = _run(capsys, *args, "-q", "--data-dir", str(tmp_path / "d"))
+    assert code == 2, err
+    _one_line(err)
+    assert fragment in err
+    assert not (tmp_path / "d" / "snapshot").exists()  # nothing was read or written
+
+
+def test_a_cohorts_file_with_only_a_header_is_exit_3(tmp_path, log, capsys) -> None:
+    cohorts = tmp_path / "cohorts.csv"
+    cohorts.write_bytes(REFERENCE_COHORTS.read_bytes().splitlines(keepends=True)[0])
+    args = ["import", "--logs", str(log), "--cohorts", str(cohorts), "-q"]
+    code, _, err = _run(capsys, *args, "--data-dir", str(tmp_path / "d"))
+    assert code == 3
+    _one_line(err)
+    assert str(cohorts) in err and "no rows" in err
+
+
+def test_a_cohorts_file_whose_rows_are_all_rejected_is_exit_3(tmp_path, log, capsys) -> None:
+    cohorts = tmp_path / "cohorts.csv"
+    header = REFERENCE_COHORTS.read_bytes().splitlines(keepends=True)[0]
+    cohorts.write_bytes(header + b"x,Arches,#a,2014-02-04,2014-04-22,NULL,NULL,NULL,1\n")
+    args = ["import", "--logs", str(log), "--cohorts", str(cohorts), "-q"]
+    code, _, err = _run(capsys, *args, "--data-dir", str(tmp_path / "d"))
+    assert code == 3
+    _one_line(err)
+    assert "no valid cohorts" in err and "non-numeric id (1)" in err
+
+
+def test_invalid_utf8_in_a_cohort_row_is_quarantined_not_replaced(tmp_path, log, capsys) -> None:
+    lines = REFERENCE_COHORTS.read_bytes().splitlines(keepends=True)
+    cohorts = tmp_path / "cohorts.csv"
+    cohorts.write_bytes(
+        b"".join([lines[0], lines[1].replace(b"Arches", b"Arch\xffes"), *lines[2:]])
+    )
+    args = ["import", "--logs", str(log), "--cohorts", str(cohorts), "-q"]
+    code, _, err = _run(capsys, *args, "--data-dir", str(tmp_path / "d"))
+    assert code == 0, err
+    snapshot = tmp_path / "d" / "snapshot"
+    from analysis.sources.snapshot import load_snapshot
+
+    loaded = load_snapshot(snapshot)
+    assert loaded.cohorts.height == len(lines) - 2
+    assert 1 not in loaded.cohorts["id"].to_list()
+    assert "\ufffd" not in "".join(loaded.cohorts["name"].to_list())
+    row = loaded.quarantine.filter(pl.col("reason") == "invalid UTF-8").row(0, named=True)
+    assert row["line"] == 2 and "Arch\\xffes" in row["raw"]

@@ -253,3 +253,60 @@ def test_the_generated_file_loads_to_the_defaults_and_documents_every_setting() 
             assert name in raw[section], key
     assert "[q4]" in text and "share_min_days = 4" in text
     assert "# days with two IPs at the same time needed for a shared account [days, >= 1]" in text
+
+
+# --- settings checked beyond their type (issue 18) --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ('[programs.track]\n1 = "webdev"\n', "programs.track.1 = 'webdev' is not a track"),
+        ('[q5.lesson_home_overrides]\n"java-i" = "java"\n', "lesson_home_overrides"),
+        ('[q4]\ncampus_ips = ["not an ip"]\n', "q4.campus_ips holds 'not an ip'"),
+        ('[q4]\ncampus_ips = ["97.105.19.300"]\n', "not an IP address"),
+        (
+            '[site]\nemail_to = "boss@school.edu\\nBcc: all@evil.test"\n',
+            "site.email_to must be one line",
+        ),
+        ('[site]\nemail_to = "boss@school.edu\\r"\n', "site.email_to must be one line"),
+        ('[site]\nemail_from = "not an address"\n', "site.email_from: 'not an address' is not"),
+        ('[site]\nemail_from = "a@b.org, c@d.org"\n', "site.email_from must be one address"),
+        ('[site]\nemail_to = "boss@school"\n', "site.email_to"),
+    ],
+)
+def test_bad_tracks_ips_and_addresses_are_exit_2_naming_the_setting(
+    tmp_path: Path, capsys, content: str, fragment: str
+) -> None:
+    from analysis.cli import main
+
+    path = tmp_path / "c.toml"
+    path.write_text(content)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert fragment in str(caught.value)
+    code = main(["summary", "--config", str(path), "--data-dir", str(tmp_path / "d")])
+    err = capsys.readouterr().err
+    assert code == 2 and fragment in err and "Traceback" not in err
+
+
+def test_good_addresses_and_ips_are_kept_ips_in_canonical_form(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[q4]\ncampus_ips = ["97.105.19.61", "2001:DB8::0:1"]\n'
+        '[site]\nemail_from = "Data team <data@school.edu>"\n'
+        'email_to = "Board <board@school.edu>, ceo@school.edu"\n'
+        '[programs.track]\n5 = "data_science"\n'
+    )
+    config = load_config(path, environ={})
+    assert config.q4.campus_ips == ("97.105.19.61", "2001:db8::1")
+    assert config.site.email_to == "Board <board@school.edu>, ceo@school.edu"
+    assert config.programs.track[5] == "data_science"
+
+
+def test_config_tracks_are_the_tracks_question_5_compares() -> None:
+    from analysis.config import TRACKS
+    from analysis.questions.q5 import TRACK_NAMES
+
+    assert set(TRACKS) == set(TRACK_NAMES)
+    assert set(Config().programs.track.values()) <= set(TRACKS)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -284,3 +286,198 @@ def test_a_reader_of_a_folder_where_no_lock_file_can_be_created_still_reads(
         assert read_manifest(target).rows == 2
     with pytest.raises(Exception, match="cannot create the lock file"), locked(target):
         pass
+
+
+# --- one run's outputs together (issue 18) ----------------------------------------------------------------
+
+
+class Killed(BaseException):
+    """Stands for kill -9: no handler of the code under test runs."""
+
+
+def _stage_run(config, run: str) -> tuple[Path, Path]:
+    """Staged outputs of run `run` (site with slide, build with findings and email), as render leaves them."""
+    from analysis.publish import outputs
+
+    site_stage = outputs.site_stage(config.paths.site_dir)
+    site_stage.mkdir(parents=True)
+    for name in ("index.html", "questions/q1.html", "slide.html", "slide.pptx", "slide.png"):
+        (site_stage / name).parent.mkdir(parents=True, exist_ok=True)
+        (site_stage / name).write_text(f"{name} of {run}")
+    config.paths.build_dir.mkdir(parents=True, exist_ok=True)
+    build_stage = outputs.open_build_stage(config.paths.build_dir)
+    (build_stage / "findings.json").write_text(json.dumps({"run_id": run}))
+    for name in ("email.html", "email.eml", "report-cache.pickle", "email/chart.png"):
+        (build_stage / name).parent.mkdir(parents=True, exist_ok=True)
+        (build_stage / name).write_text(f"{name} of {run}")
+    return site_stage, build_stage
+
+
+def _publish(config, run: str) -> None:
+    from analysis.publish import outputs
+
+    site_stage, build_stage = _stage_run(config, run)
+    outputs.publish(run, site_stage, config.paths.site_dir, build_stage, config.paths.build_dir)
+
+
+def _published_contents(config) -> set[str]:
+    """Which run each published file's content comes from."""
+    runs = set()
+    for folder in (config.paths.site_dir, config.paths.build_dir):
+        for path in folder.rglob("*"):
+            if path.is_file() and path.suffix in (".html", ".eml", ".pptx", ".png", ".pickle"):
+                runs.add(path.read_text().rsplit(" of ", 1)[1])
+    runs.add(json.loads((config.paths.build_dir / "findings.json").read_text())["run_id"])
+    return runs
+
+
+def test_a_publish_killed_at_each_step_leaves_one_run_once_the_next_run_starts(
+    config, monkeypatch
+) -> None:
+    """Kill the publish at every rename (the output steps), then start the next run: findings.json,
+    the site, the slide and the email carry one run id: the old run's before the journal is written,
+    the new run's after."""
+    from analysis.publish import outputs
+
+    real_replace, real_rename = os.replace, Path.rename
+    step = 0
+    while True:
+        step += 1
+        for folder in (config.paths.site_dir, config.paths.build_dir):
+            shutil.rmtree(folder, ignore_errors=True)
+        for leftover in config.paths.site_dir.parent.glob(".*site*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        _publish(config, "old")
+        assert outputs.check_outputs(config.paths.site_dir, config.paths.build_dir) == "old"
+        calls = 0
+
+        def dying(real, kill_at: int = step):
+            def call(*args, **kwargs):
+                nonlocal calls
+                calls += 1
+                if calls == kill_at:
+                    raise Killed
+                return real(*args, **kwargs)
+
+            return call
+
+        monkeypatch.setattr(os, "replace", dying(real_replace))
+        monkeypatch.setattr(Path, "rename", dying(real_rename))
+        try:
+            _publish(config, "new")
+            finished = True
+        except Killed:
+            finished = False
+        monkeypatch.setattr(os, "replace", real_replace)
+        monkeypatch.setattr(Path, "rename", real_rename)
+        committed = (config.paths.build_dir / outputs.JOURNAL_NAME).exists()
+        outputs.recover(config.paths.site_dir, config.paths.build_dir)  # the next run starts
+        expected = "new" if finished or committed else "old"
+        assert outputs.check_outputs(config.paths.site_dir, config.paths.build_dir) == expected
+        assert _published_contents(config) == {expected}, step
+        assert not (config.paths.build_dir / outputs.BUILD_STAGE_NAME).exists()
+        if finished:
+            break
+    assert step > 8  # every rename of the publish was a kill point
+
+
+def test_check_outputs_names_parts_of_another_run(config) -> None:
+    from analysis.errors import InputError
+    from analysis.publish import outputs
+
+    _publish(config, "old")
+    (config.paths.build_dir / "email.eml").write_text("edited by hand")
+    with pytest.raises(InputError, match=r"email: missing or changed"):
+        outputs.check_outputs(config.paths.site_dir, config.paths.build_dir)
+
+
+def test_findings_json_with_full_addresses_is_private_and_carries_a_run_id(
+    tmp_path: Path, capsys
+) -> None:
+    import stat
+
+    from conftest import REFERENCE_COHORTS
+
+    from analysis.cli import main
+
+    log = tmp_path / "in.log"
+    _small_log(log, users=6)
+    data, out = tmp_path / "data", tmp_path / "out"
+    args = ["--data-dir", str(data), "-q"]
+    assert main(["import", "--logs", str(log), "--cohorts", str(REFERENCE_COHORTS), *args]) == 0
+    assert main(["analyze", "--out", str(out), *args]) == 0
+    path = out / "findings.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{8}", json.loads(path.read_text())["run_id"])
+
+
+@pytest.mark.render
+def test_a_real_build_killed_while_publishing_then_one_run_id_everywhere(tmp_path: Path) -> None:
+    """`build` killed with os._exit at an output step of its publish (before the commit, in the middle
+    of the moves); the next `render` leaves findings.json, the site, the slide and the email of one run."""
+    from analysis.config import PROJECT_ROOT
+    from analysis.publish.outputs import check_outputs, run_ids
+
+    cohorts = PROJECT_ROOT / "data" / "reference" / "cohorts.csv"
+    site, build = tmp_path / "_site", tmp_path / "_build"
+    config = tmp_path / "c.toml"
+    config.write_text(f'[paths]\nsite_dir = "{site}"\nbuild_dir = "{build}"\n')
+    common = [
+        "--config",
+        str(config),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--engine",
+        "pandoc",
+        "-q",
+    ]
+    log = tmp_path / "a.log"
+    _small_log(log, 5)
+    build_args = ["build", "--logs", str(log), "--cohorts", str(cohorts), *common]
+    first = subprocess.run(
+        [sys.executable, "-m", "analysis", *build_args], capture_output=True, text=True
+    )
+    assert first.returncode == 0, first.stderr
+    old = check_outputs(site, build)
+    script = """
+        import os, sys
+        from pathlib import Path
+        from analysis.publish import outputs
+        from analysis.cli import main
+        kill_at, calls, real_publish = int(sys.argv[1]), [0], outputs.publish
+        real_replace, real_rename = os.replace, Path.rename
+        def dying(real):
+            def call(*args, **kwargs):
+                calls[0] += 1
+                if calls[0] == kill_at:
+                    os._exit(137)
+                return real(*args, **kwargs)
+            return call
+        def publish(*args, **kwargs):
+            os.replace, Path.rename = dying(real_replace), dying(real_rename)
+            return real_publish(*args, **kwargs)
+        outputs.publish = publish
+        sys.exit(main(sys.argv[2:]))
+    """
+    # publish: 1-2 stamp run.json, 3 the journal (commit), 4.. moves (email/, email.eml, email.html, ...)
+    for kill_at, committed in ((1, False), (7, True)):
+        killed = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(script), str(kill_at), *build_args],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert killed.returncode == 137, killed.stderr
+        ids = run_ids(site, build)
+        if committed:
+            assert set(ids.values()) != {old}  # the email moved, findings.json not yet
+        else:
+            assert check_outputs(site, build) == old  # nothing of the killed run was published
+        nxt = subprocess.run(
+            [sys.executable, "-m", "analysis", "render", *common], capture_output=True, text=True
+        )
+        assert nxt.returncode == 0, nxt.stderr
+        assert ("finished publishing run" in nxt.stderr) is committed
+        now = check_outputs(site, build)  # findings, site, slide and email: one run
+        assert now != old
+        old = now
+        assert not list(build.glob(".publish*"))
+        assert not [p for p in tmp_path.iterdir() if p.name.endswith((".partial", ".old"))]

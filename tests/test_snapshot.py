@@ -124,3 +124,124 @@ def test_a_failing_chunk_source_leaves_the_target_untouched(tmp_path: Path) -> N
         _write(target, chunks())
     assert read_manifest(target) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [".s.lock", "s"]
+
+
+# --- a damaged or incomplete snapshot is refused, never analysed or replaced (issue 18) -------------------
+
+REFERENCE_COHORTS = Path(__file__).resolve().parents[1] / "data" / "reference" / "cohorts.csv"
+LOG_LINES = "".join(
+    f"2018-01-{26 + i % 3} 09:{i % 60:02d}:03 lesson-{i % 4} {1 + i % 5} 8 97.105.19.{i % 9}\n"
+    for i in range(200)
+)
+
+
+@pytest.fixture
+def imported(tmp_path: Path) -> Path:
+    """A data folder holding an imported (user) snapshot; returns the data folder."""
+    from analysis.cli import main
+
+    log = tmp_path / "in.log"
+    log.write_text(LOG_LINES)
+    data = tmp_path / "data"
+    args = ["import", "--logs", str(log), "--cohorts", str(REFERENCE_COHORTS), "-q"]
+    assert main([*args, "--data-dir", str(data)]) == 0
+    return data
+
+
+def _cli(capsys, *args: str) -> tuple[int, str]:
+    from analysis.cli import main
+
+    code = main(list(args))
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert len([line for line in err.splitlines() if line.startswith("error: ")]) == (code != 0)
+    return code, err
+
+
+def _state(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): _sha(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("command", ["analyze", "build", "evaluate"])
+def test_a_snapshot_without_manifest_is_refused_not_replaced_by_the_demo(
+    imported: Path, tmp_path: Path, capsys, command: str
+) -> None:
+    snapshot = imported / "snapshot"
+    (snapshot / "manifest.json").unlink()
+    before = _state(snapshot)
+    extra = ["--out", str(tmp_path / "out")] if command == "analyze" else []
+    if command == "build":
+        extra = ["--site-dir", str(tmp_path / "site")]
+    code, err = _cli(capsys, command, "-q", "--data-dir", str(imported), *extra)
+    assert code == 3
+    assert str(snapshot) in err and "without its manifest.json" in err
+    assert "curriculum-insights import" in err and "acquire --full" in err
+    assert _state(snapshot) == before  # the user's rows are still there, no demo written
+
+
+def _corrupt(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 64] = b"\x00" * 64
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "bytes overwritten",
+        "truncated",
+        "deleted",
+        "extra part",
+        "cohorts overwritten",
+        "bad manifest",
+    ],
+)
+@pytest.mark.parametrize("command", ["analyze", "summary", "render"])
+def test_a_damaged_snapshot_is_exit_3_naming_the_file(
+    imported: Path, tmp_path: Path, capsys, damage: str, command: str
+) -> None:
+    snapshot = imported / "snapshot"
+    part = snapshot / "logs" / "part-00000.parquet"
+    named = part
+    if damage == "bytes overwritten":
+        _corrupt(part)
+    elif damage == "truncated":
+        part.write_bytes(part.read_bytes()[:-100])
+    elif damage == "deleted":
+        part.unlink()
+    elif damage == "extra part":
+        named = snapshot / "logs" / "part-00007.parquet"
+        named.write_bytes(part.read_bytes())
+    elif damage == "cohorts overwritten":
+        named = snapshot / "cohorts.parquet"
+        _corrupt(named)
+    else:
+        named = snapshot / "manifest.json"
+        named.write_text("[1, 2]")
+    extra = {
+        "analyze": ["--out", str(tmp_path / "out")],
+        "render": ["--site-dir", str(tmp_path / "site"), "--engine", "pandoc"],
+        "summary": [],
+    }[command]
+    code, err = _cli(capsys, command, "-q", "--data-dir", str(imported), *extra)
+    assert code == 3, err
+    assert str(named) in err
+    assert "acquire --full" in err
+
+
+def test_summary_verify_decodes_every_file_and_checks_row_counts(
+    imported: Path, capsys, monkeypatch
+) -> None:
+    import json
+
+    code, _ = _cli(capsys, "summary", "--verify", "--data-dir", str(imported))
+    assert code == 0
+    # A manifest whose counts disagree with its (intact) files: only the deep check can see it.
+    path = imported / "snapshot" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["rows"] += 1
+    path.write_text(json.dumps(manifest))
+    assert _cli(capsys, "summary", "--data-dir", str(imported))[0] == 0
+    code, err = _cli(capsys, "summary", "--verify", "--data-dir", str(imported))
+    assert code == 3 and "holds 200 rows, the manifest says 201" in err

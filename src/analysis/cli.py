@@ -22,6 +22,7 @@ from analysis.errors import (
     EXIT_TARGET,
     EXIT_USAGE,
     ConfigError,
+    InputError,
     UserError,
     os_reason,
 )
@@ -29,8 +30,8 @@ from analysis.errors import (
 EXIT_CODES_HELP = """exit codes:
   0  success
   1  internal error (a bug; a traceback is printed)
-  2  bad command line or configuration
-  3  input file missing, unreadable or empty
+  2  bad command line or configuration (incl. two sources at once, unknown track, bad IP or address)
+  3  input file missing, unreadable or empty; snapshot damaged or without manifest (rebuild it)
   4  database unreachable, credentials refused or tables missing
   5  quality targets missed (evaluate) or output could not be written (disk full, read-only)
   6  another run holds the snapshot or output lock (only with --no-wait; else this run waits)
@@ -189,8 +190,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source(build)
     _add_render_options(build)
 
-    summary = add("summary", "Print what the snapshot holds.", _summary)
-    del summary
+    summary = add(
+        "summary", "Print what the snapshot holds (after checking its checksums).", _summary
+    )
+    summary.add_argument(
+        "--verify",
+        action="store_true",
+        help="also decode every Parquet file and check its row count against the manifest",
+    )
 
     history = add(
         "history",
@@ -355,8 +362,10 @@ def _acquire(args: argparse.Namespace, config: Config) -> int:
 def _snapshot_step(args: argparse.Namespace, config: Config) -> Callable[[], Any] | None:
     """What would bring the snapshot up to date from the source the arguments name, or None."""
     from analysis.sources.ingest import import_demo, import_files
+    from analysis.sources.snapshot import REBUILD_HINT, holds_snapshot_data, needs_recovery
 
     quiet = args.quiet
+    _one_source(args)
     if getattr(args, "logs", None) or getattr(args, "cohorts", None):
         if not (args.logs and args.cohorts):
             raise ConfigError("--logs and --cohorts go together")
@@ -373,9 +382,34 @@ def _snapshot_step(args: argparse.Namespace, config: Config) -> Callable[[], Any
             connect_timeout=config.acquire.connect_timeout_seconds,
             read_timeout=config.acquire.read_timeout_seconds,
         )
-    if getattr(args, "demo", False) or not (config.paths.snapshot_dir / "manifest.json").exists():
+    if getattr(args, "demo", False):
         return lambda: import_demo(config, progress=not quiet)
+    target = config.paths.snapshot_dir
+    if not (target / "manifest.json").exists():
+        if holds_snapshot_data(target) and not needs_recovery(target):
+            # never replace data the user imported with the demo: a snapshot whose manifest is gone
+            raise InputError(
+                f"{target} holds a snapshot without its manifest.json; it was not replaced by the "
+                f"demo data: {REBUILD_HINT} (or pass --demo)"
+            )
+        if not needs_recovery(target):
+            return lambda: import_demo(config, progress=not quiet)
     return None
+
+
+def _one_source(args: argparse.Namespace) -> None:
+    """--logs/--cohorts, --db-url and --demo name different sources: at most one of them (exit 2)."""
+    given = [
+        name
+        for name, present in (
+            ("--logs/--cohorts", getattr(args, "logs", None) or getattr(args, "cohorts", None)),
+            ("--db-url", getattr(args, "db_url", None)),
+            ("--demo", getattr(args, "demo", False)),
+        )
+        if present
+    ]
+    if len(given) > 1:
+        raise ConfigError(f"{' and '.join(given)} name different sources: pass one of them")
 
 
 def _report_from_source(args: argparse.Namespace, config: Config):
@@ -390,11 +424,14 @@ def _report_from_source(args: argparse.Namespace, config: Config):
 
 
 def _analyze(args: argparse.Namespace, config: Config) -> int:
+    from analysis.publish.outputs import recover
     from analysis.report import save_report, write_findings
 
     report, manifest = _report_from_source(args, config)
     out_dir = args.out or config.paths.build_dir
     with _outputs_lock(args, out_dir):
+        if Path(out_dir).absolute() == Path(config.paths.build_dir).absolute():
+            recover(config.paths.site_dir, out_dir)  # a pending publish must not overwrite this
         out = write_findings(report, out_dir)
         save_report(report, manifest, out_dir)  # `render` reuses it (from the build folder)
     print(report.describe())
@@ -406,7 +443,31 @@ def _evaluate(args: argparse.Namespace, config: Config) -> int:
     from analysis.scenarios.evaluate import run_evaluation, run_scenarios
     from analysis.scenarios.library import SCENARIOS, get_scenario
 
+    if args.scenario and args.all_scenarios:
+        raise ConfigError("--scenario and --all-scenarios exclude each other: pass one of them")
+    if not (args.scenario or args.all_scenarios):
+        for flag, value in (("--scale", args.scale), ("--keep", args.keep)):
+            if value is not None:
+                raise ConfigError(
+                    f"{flag} applies to simulated scenarios: add --scenario or --all-scenarios"
+                )
     if args.scenario or args.all_scenarios:
+        sources = [
+            flag
+            for flag, value in (
+                ("--logs", args.logs),
+                ("--cohorts", args.cohorts),
+                ("--db-url", args.db_url),
+                ("--demo", args.demo),
+                ("--labels", args.labels),
+            )
+            if value
+        ]
+        if sources:
+            raise ConfigError(
+                f"{', '.join(sources)} cannot be combined with --scenario/--all-scenarios "
+                "(each scenario is simulated with its own data and labels)"
+            )
         if args.scale is not None and (not math.isfinite(args.scale) or args.scale <= 0):
             raise ConfigError(f"--scale must be a positive number, got {args.scale}")
         names = (
@@ -455,13 +516,13 @@ def _compute(config: Config, quiet: bool):
 
 def _build(args: argparse.Namespace, config: Config) -> int:
     from analysis.publish.render import render
-    from analysis.report import save_report, write_findings
 
     report, manifest = _report_from_source(args, config)
     with _outputs_lock(args, config.paths.site_dir, config.paths.build_dir):
-        write_findings(report, config.paths.build_dir)
-        save_report(report, manifest, config.paths.build_dir)
-        summary = render(config, engine=args.engine, progress=not args.quiet, report=report)
+        # findings.json and the report cache are published with the site, slide and email (one run)
+        summary = render(
+            config, engine=args.engine, progress=not args.quiet, report=report, manifest=manifest
+        )
     print(report.describe())
     print(summary.describe())
     return EXIT_OK
@@ -471,7 +532,10 @@ def _summary(args: argparse.Namespace, config: Config) -> int:
     from analysis.sources.ingest import describe_snapshot
 
     with _data_lock(args, config, exclusive=False):
-        print(describe_snapshot(config.paths.snapshot_dir))
+        print(describe_snapshot(config.paths.snapshot_dir, deep=args.verify))
+        if args.verify:
+            print("verified: every file matches its checksum and its row count in the manifest")
+    print(_outputs_line(config))
     return EXIT_OK
 
 
@@ -485,6 +549,19 @@ def _history(args: argparse.Namespace, config: Config) -> int:
         print(f"pruned {len(removed)} report(s); keeping the {config.history.keep} newest")
     print(describe_history(config))
     return EXIT_OK
+
+
+def _outputs_line(config: Config) -> str:
+    """Which run the published outputs come from (publish/outputs.py), in one line."""
+    from analysis.publish.outputs import check_outputs
+
+    site_dir, build_dir = config.paths.site_dir, config.paths.build_dir
+    if not (build_dir / "findings.json").exists():
+        return f"outputs: none in {build_dir}"
+    try:
+        return f"outputs: findings.json, site, slide and email of run {check_outputs(site_dir, build_dir)}"
+    except UserError as error:
+        return f"outputs: {error}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,6 +17,7 @@ import copy
 import dataclasses
 import datetime as dt
 import inspect
+import ipaddress
 import json
 import math
 import os
@@ -1191,6 +1192,74 @@ def validate(config: Config, where: str = "configuration") -> None:
                 raise ConfigError(f"{where}: {key} must be {allowed.describe()}, got {number!r}")
 
 
+# --- settings checked beyond their type (issue 18): each fault is a ConfigError naming the setting --------
+
+# The curriculum tracks question 5 compares (questions/q5.py TRACK_NAMES; a test keeps them equal).
+TRACKS: tuple[str, ...] = ("web_dev", "data_science")
+_EMAIL_ADDRESS = re.compile(r"^[^@\s<>()\[\]\\,;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+def check_tracks(config: Config, where: str) -> None:
+    """[programs.track] and [q5] lesson_home_overrides name known tracks only."""
+    known = ", ".join(TRACKS)
+    for program, track in config.programs.track.items():
+        if track not in TRACKS:
+            raise ConfigError(
+                f"{where}: programs.track.{program} = {track!r} is not a track (known: {known})"
+            )
+    for lesson, track in config.q5.lesson_home_overrides.items():
+        if track not in TRACKS:
+            raise ConfigError(
+                f"{where}: q5.lesson_home_overrides.{lesson!r} = {track!r} is not a track "
+                f"(known: {known})"
+            )
+
+
+def check_campus_ips(config: Config, where: str) -> Config:
+    """[q4] campus_ips parsed as IP addresses; kept in canonical form (as the snapshot stores them)."""
+    canonical = []
+    for text in config.q4.campus_ips:
+        try:
+            canonical.append(str(ipaddress.ip_address(text.strip())))
+        except ValueError:
+            raise ConfigError(
+                f"{where}: q4.campus_ips holds {text!r}, which is not an IP address "
+                '(e.g. "97.105.19.61" or "2001:db8::1")'
+            ) from None
+    return config.replace(q4=dataclasses.replace(config.q4, campus_ips=tuple(canonical)))
+
+
+def check_email_addresses(config: Config, where: str) -> None:
+    """[site] email_from / email_to: empty, or one line of plausible addresses ("Name <a@b.org>";
+    email_to may list several, comma-separated). A header that would be dropped is refused here."""
+    from email.utils import getaddresses
+
+    for key in ("email_from", "email_to"):
+        value = getattr(config.site, key)
+        if not value.strip():
+            continue
+        setting = f"{where}: site.{key}"
+        if any(ord(char) < 32 or ord(char) == 127 for char in value):
+            raise ConfigError(f"{setting} must be one line without control characters")
+        addresses = getaddresses([value], strict=True) if _strict_getaddresses() else None
+        if addresses is None:
+            addresses = getaddresses([value])
+        if key == "email_from" and len(addresses) != 1:
+            raise ConfigError(f"{setting} must be one address, got {value!r}")
+        for _, address in addresses:
+            if not _EMAIL_ADDRESS.match(address):
+                raise ConfigError(
+                    f'{setting}: {value!r} is not a plausible address like "Name <name@school.edu>"'
+                )
+
+
+def _strict_getaddresses() -> bool:
+    import inspect
+    from email.utils import getaddresses
+
+    return "strict" in inspect.signature(getaddresses).parameters
+
+
 def check_data_dir(data_dir: Path, origin: str) -> None:
     """The data directory must be a directory, or creatable (no file on the way)."""
     path = Path(data_dir)
@@ -1264,6 +1333,10 @@ def load_config(
     privacy = config.privacy
     if env.get("CURRICULUM_PRIVACY"):
         privacy = dataclasses.replace(privacy, mode=env["CURRICULUM_PRIVACY"])
+    where = str(config_path or "defaults")
+    check_tracks(config, where)
+    check_email_addresses(config, where)
+    config = check_campus_ips(config, where)
     if privacy.mode not in ("public", "internal"):
         raise ConfigError(
             f"privacy mode must be 'public' or 'internal', got {privacy.mode!r} "

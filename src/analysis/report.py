@@ -15,6 +15,7 @@ import os
 import pickle
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -255,9 +256,17 @@ def validate_findings(document: dict[str, Any]) -> None:
         raise ValueError(f"findings.json breaks its schema at {where}: {first.message}{more}")
 
 
-def write_findings(report: Report, out_dir: Path) -> Path:
-    """Validate, then write out_dir/findings.json atomically (temp file + rename)."""
-    document = report.to_json()
+def new_run_id() -> str:
+    """A run id: UTC time (sortable, readable) and a random suffix (unique)."""
+    now = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{now}-{uuid.uuid4().hex[:8]}"
+
+
+def write_findings(report: Report, out_dir: Path, run_id: str | None = None) -> Path:
+    """Validate, then write out_dir/findings.json atomically (temp file + rename), mode 0600: it holds
+    full IP addresses, like the report caches. `run_id` names the run that published it with the site,
+    slide and email (publish/outputs.py); a new one is made when not given."""
+    document = {"run_id": run_id or new_run_id(), **report.to_json()}
     validate_findings(document)  # a broken contract is a bug: it must not reach the file
     text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     target = Path(out_dir) / FINDINGS_NAME
@@ -276,9 +285,7 @@ def write_findings(report: Report, out_dir: Path) -> Path:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(
-            tmp_name, 0o644
-        )  # temp files are private (0600); findings.json is an ordinary output
+        os.chmod(tmp_name, 0o600)  # full IP addresses: private, like the report caches
         os.replace(tmp_name, target)
     except OSError as exc:
         if tmp_name and os.path.exists(tmp_name):

@@ -35,6 +35,7 @@ from analysis import history
 from analysis.config import PROJECT_ROOT, Config
 from analysis.errors import ConfigError, TargetError, UserError
 from analysis.progress import step
+from analysis.publish import outputs
 from analysis.sources.locking import locked, repair_swap
 
 CELL_TIMEOUT = 600  # seconds per cell (the first cell of a page may compute the report)
@@ -49,6 +50,7 @@ class RenderSummary:
     outputs: list[Path] = field(default_factory=list)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    run_id: str = ""  # the run the outputs were published as (publish/outputs.py)
 
     def describe(self) -> str:
         lines = [f"rendered with engine {self.engine} in {self.seconds:.1f}s:"]
@@ -56,6 +58,8 @@ class RenderSummary:
             size = path.stat().st_size if path.exists() else 0
             lines.append(f"  {path}  ({size:,} bytes)")
         lines += [f"  note: {note}" for note in self.notes]
+        if self.run_id:
+            lines.append(f"  published as run {self.run_id} (findings.json, site, slide, email)")
         return "\n".join(lines)
 
 
@@ -288,17 +292,37 @@ def _holding_outputs(function):
         with contextlib.ExitStack() as stack:
             for folder in sorted({Path(site_dir).absolute(), Path(build_dir).absolute()}):
                 stack.enter_context(locked(folder, wait=wait))
+            outputs.recover(site_dir, build_dir)  # finish a publish a crash interrupted, first
             repair_swap(site_dir, site_dir.with_name(f".{site_dir.name}.old"))
             return function(config, *args, **kwargs)
 
     return locked_render
 
 
+def _publish(report: Any, manifest: Any, staging: Path, stage: Path, config: Config) -> str:
+    """findings.json (and the report cache, given the manifest) into the build stage, then publish
+    both staged sides as one run. Returns the run id."""
+    from analysis.report import save_report, write_findings
+
+    run_id = outputs.new_run_id()
+    write_findings(report, stage, run_id=run_id)
+    if manifest is not None:
+        save_report(report, manifest, stage)
+    outputs.publish(run_id, staging, config.paths.site_dir, stage, config.paths.build_dir)
+    return run_id
+
+
 @_holding_outputs
 def render(
-    config: Config, engine: str = "auto", progress: bool = True, report: Any = None
+    config: Config,
+    engine: str = "auto",
+    progress: bool = True,
+    report: Any = None,
+    manifest: Any = None,
 ) -> RenderSummary:
-    """Site, slide and email from the report (computed from the snapshot when not given)."""
+    """Site, slide, email and findings.json from the report (computed from the snapshot when not
+    given), published together as one run (publish/outputs.py); with `manifest` (the snapshot the
+    given report answers) the report cache is published with them."""
     from analysis.publish import pages
     from analysis.publish.email import render_email
     from analysis.publish.site import SITE_PAGES, copy_assets, finish_site, quarto_site, site_page
@@ -320,12 +344,16 @@ def render(
         if staging.exists():
             shutil.rmtree(staging)
         staging.mkdir(parents=True)
-        shutil.rmtree(build_dir / "email", ignore_errors=True)
+        stage = outputs.open_build_stage(
+            build_dir
+        )  # this run's build outputs, published at the end
     except OSError as exc:
         raise TargetError(f"cannot write the outputs ({site_dir}, {build_dir}): {exc}") from exc
 
-    # The pages see the staging folder as the site.
-    page_config = config.replace(paths=dataclasses.replace(config.paths, site_dir=staging))
+    # The pages see the staging folders as the site and the build folder (email images).
+    page_config = config.replace(
+        paths=dataclasses.replace(config.paths, site_dir=staging, build_dir=stage)
+    )
     cache = pages.write_cache(report, page_config, build_dir / CACHE_NAME)
     env = {**os.environ, "CURRICULUM_REPORT": str(cache)}  # forwarded to the kernel, not read here
     summary = RenderSummary(engine=engine)
@@ -377,7 +405,7 @@ def render(
             email_md = notebook_markdown(runner.run(email_path))
             email_seconds = time.monotonic() - t0
         t0 = time.monotonic()
-        slide_outputs, slide_notes = render_slide(slide_content, staging, build_dir, config)
+        slide_outputs, slide_notes = render_slide(slide_content, staging, stage, config)
         summary.notes += slide_notes
         step(
             f"slide.qmd -> {', '.join(p.name for p in slide_outputs)} "
@@ -386,16 +414,19 @@ def render(
         )
         t0 = time.monotonic() - email_seconds
         email_outputs, email_notes = render_email(
-            email_md, email_meta, build_dir, staging / "slide.pptx", config, simulated
+            email_md, email_meta, stage, staging / "slide.pptx", config, simulated
         )
+        email_outputs = [build_dir / path.name for path in email_outputs]
         summary.notes += email_notes
         step(f"email.qmd -> email.html, email.eml ({time.monotonic() - t0:.1f}s)", enabled=progress)
-        _swap(staging, site_dir)
+        summary.run_id = _publish(report, manifest, staging, stage, config)
     except UserError:
         shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(stage, ignore_errors=True)
         raise
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(stage, ignore_errors=True)
         raise TargetError(f"cannot write the outputs ({site_dir}): {exc}") from exc
     summary.notes += history.record(report, config)  # after the site: a failed render keeps none
 

@@ -8,11 +8,13 @@ second are compared with the snapshot's as a multiset and only the surplus is ke
 in the same second as the last refresh are neither lost nor duplicated. The new rows go into one new
 Parquet part (older parts are hard-linked); a failure half-way leaves the previous snapshot untouched.
 
-Reconciliation: after every incremental refresh the database's row count and a cheap checksum (the sum of
-the seconds of day) per day are compared with the snapshot plus its quarantine. Days that differ (rows
-that arrived late, dated before the snapshot's last second; rows with a NULL or `0000-00-00` date, which
-go to the quarantine) are re-read and their missing rows added; if the snapshot holds rows the database
-no longer has, the whole table is re-read. The report says which.
+Reconciliation: after every incremental refresh each day's content digest (row count and the sum of a
+per-row hash of every column, `digest_sql`; the same integers computed by polars) is compared between the
+database and the snapshot plus its quarantine. Days that differ are re-read: rows only the database has
+are added (rows that arrived late, dated before the snapshot's last second; rows with a NULL or
+`0000-00-00` date, which go to the quarantine); if the snapshot holds rows the database no longer has
+(deleted or edited there), those days' rows are replaced and the snapshot rewritten; more than
+MAX_DAYS_REREAD days: the whole table is re-read. The report names each day and why.
 
 The whole refresh holds the data directory's exclusive lock (`analysis.sources.locking`), so two refreshes
 at once run one after the other and store each row once. Connect and read timeouts (`[acquire]` in the
@@ -24,7 +26,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import ipaddress
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +49,7 @@ from analysis.sources.ingest import (
     validate_fields,
 )
 from analysis.sources.locking import locked
-from analysis.sources.snapshot import read_manifest, write_snapshot
+from analysis.sources.snapshot import read_manifest, verify_snapshot, write_snapshot
 
 DEFAULT_DATABASE = "curriculum_logs"
 LOGS_TABLE = "logs"
@@ -276,6 +280,7 @@ def _last_seen(snapshot_dir: Path, url: URL, full: bool) -> dt.datetime | None:
     if full or not (snapshot_dir / "manifest.json").exists():
         return None
     manifest = read_manifest(snapshot_dir)
+    verify_snapshot(snapshot_dir, manifest)  # a damaged part: exit 3, rebuild with --full
     same_source = manifest.source == "mysql" and manifest.source_detail == url.render_as_string(
         hide_password=True
     )
@@ -349,40 +354,161 @@ def _seconds_of(clock: pl.Expr) -> pl.Expr:
     return pl.when(parts.struct.field("1") == "-").then(-seconds).otherwise(seconds)
 
 
-def _local_days(logs: pl.LazyFrame, quarantine: pl.DataFrame) -> pl.DataFrame:
-    """Rows and summed seconds of day per date text, over valid rows plus quarantined database rows."""
-    valid = logs.select(
-        pl.col("timestamp").dt.strftime("%Y-%m-%d").alias("day"),
-        (
-            pl.col("timestamp").dt.hour().cast(pl.Int64) * 3600
-            + pl.col("timestamp").dt.minute().cast(pl.Int64) * 60
-            + pl.col("timestamp").dt.second().cast(pl.Int64)
-        ).alias("seconds"),
+# --- content digest per day (reconciliation) --------------------------------------------------------------
+#
+# Every row gets a number r in [0, P) from five field codes (all non-negative, 0 for NULL):
+#   time     TIME_TO_SEC + 3,100,000 (TIME spans +-838:59:59)
+#   path     CRC32 of its UTF-8 bytes (CRC32 of "" is 0, like NULL; in a quarantined row's raw text
+#            "NULL" counts as NULL, so a row rejected for another reason whose path or IP is the text
+#            "NULL", or whose IP holds a space (the raw text is split at spaces), makes its day differ
+#            at every refresh: re-read, nothing changes, the note says so)
+#   user id, cohort id   sign(x) * (|x| mod P) + P (MySQL's MOD keeps the dividend's sign)
+#   IP       CRC32 of the packed address (4 or 16 bytes), so its spelling does not matter (import keeps
+#            the canonical form); text that is not an address: CRC32 of the text
+# chained as r = ((r + k) * (code_k + M)) mod P, k = 1..4, starting from the time's code: the products
+# make r depend on how the values sit together in a row, so two rows swapping a value change the sum.
+# A day's digest is its row count and the sum of r: exact integers (every product < 2^63), independent
+# of order. MariaDB/MySQL computes it in one grouped query (digest_sql); the snapshot side computes the
+# same numbers with polars, CRC32 running once per distinct path and IP (zlib), never per row.
+DIGEST_P = 1_000_000_007  # a prime below 2^30
+DIGEST_M = 1_000_003
+TIME_OFFSET = 3_100_000
+
+
+UTF8_CHARSETS = frozenset({"utf8mb4", "utf8mb3", "utf8", "ascii"})  # their bytes are UTF-8 already
+
+
+def _sql_text_crc(column: str, utf8: bool) -> str:
+    """CRC32 of the column's UTF-8 bytes (CRC32('') = 0, like NULL); CONVERT only when the column's
+    character set is not UTF-8 already (it costs about a quarter of the query)."""
+    text = f"`{column}`" if utf8 else f"CONVERT(`{column}` USING utf8mb4)"
+    return f"CRC32({text})"
+
+
+def _sql_row_hash(utf8: frozenset[str] = frozenset({"path", "ip"})) -> str:
+    codes = [
+        f"COALESCE(TIME_TO_SEC(`time`) + {TIME_OFFSET}, 0)",
+        f"COALESCE({_sql_text_crc('path', 'path' in utf8)}, 0)",
+        f"COALESCE(MOD(`user_id`, {DIGEST_P}) + {DIGEST_P}, 0)",
+        f"COALESCE(MOD(`cohort_id`, {DIGEST_P}) + {DIGEST_P}, 0)",
+        f"COALESCE(CRC32(INET6_ATON(`ip`)), {_sql_text_crc('ip', 'ip' in utf8)}, 0)",
+    ]
+    acc = codes[0]
+    for step, code in enumerate(codes[1:], start=1):
+        acc = f"MOD(({acc} + {step}) * ({code} + {DIGEST_M}), {DIGEST_P})"
+    return acc
+
+
+def digest_sql(utf8: frozenset[str] = frozenset()) -> str:
+    """The per-day digest query; `utf8` names the text columns stored in a UTF-8 character set."""
+    return (
+        f"SELECT CAST(`date` AS CHAR) AS day, COUNT(*) AS n, "
+        f"CAST(SUM({_sql_row_hash(utf8)}) AS SIGNED) AS s FROM `{LOGS_TABLE}` GROUP BY `date`"
     )
+
+
+def _utf8_columns(conn: sa.Connection) -> frozenset[str]:
+    """Text columns of `logs` whose character set is UTF-8 (or ASCII)."""
+    rows = conn.execute(
+        sa.text(
+            "SELECT COLUMN_NAME, CHARACTER_SET_NAME FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :table"
+        ),
+        {"table": LOGS_TABLE},
+    ).fetchall()
+    return frozenset(
+        str(name) for name, charset in rows if str(charset or "").lower() in UTF8_CHARSETS
+    )
+
+
+def _text_crc(text: str) -> int:
+    return zlib.crc32(text.encode("utf-8"))
+
+
+def _ip_crc(text: str) -> int:
+    if "%" not in text:  # MySQL's INET6_ATON refuses scoped IPv6
+        with contextlib.suppress(ValueError):
+            return zlib.crc32(ipaddress.ip_address(text).packed)
+    return _text_crc(text)
+
+
+def _crc_code(column: str, values: list[str | None], crc: Callable[[str], int]) -> pl.Expr:
+    """The CRC code of a text column, computed once per distinct value (`values`) and mapped back."""
+    distinct = [value for value in values if value is not None]
+    codes = pl.Series([crc(value) for value in distinct], dtype=pl.Int64)
+    return (
+        pl.col(column)
+        .replace_strict(pl.Series(distinct, dtype=pl.String), codes, default=0)
+        .cast(pl.Int64)
+        .fill_null(0)
+    )
+
+
+def _id_code(column: str) -> pl.Expr:
+    """MySQL's MOD(x, P) + P (the remainder keeps the sign of x); 0 for NULL."""
+    value = pl.col(column).cast(pl.Int64)
+    return ((value.abs() % DIGEST_P) * value.sign() + DIGEST_P).fill_null(0)
+
+
+def _day_digests(fields: pl.LazyFrame) -> pl.DataFrame:
+    """Per day: rows and the sum of r (see digest_sql) of `fields` (day, seconds, path, user_id,
+    cohort_id, ip: day/path/ip text, the others integers or null)."""
+    distinct = fields.select(pl.col("path").unique().implode(), pl.col("ip").unique().implode())
+    paths, ips = distinct.collect().row(0)
+    codes = [
+        (pl.col("seconds").cast(pl.Int64) + TIME_OFFSET).fill_null(0),
+        _crc_code("path", paths, _text_crc),
+        _id_code("user_id"),
+        _id_code("cohort_id"),
+        _crc_code("ip", ips, _ip_crc),
+    ]
+    acc = codes[0]
+    for step, code in enumerate(codes[1:], start=1):
+        acc = ((acc + step) * (code + DIGEST_M)) % DIGEST_P
+    return (
+        fields.select(pl.col("day"), acc.alias("r"))
+        .group_by("day")
+        .agg(pl.len().cast(pl.Int64).alias("rows"), pl.col("r").sum().cast(pl.Int64).alias("s"))
+        .collect()
+    )
+
+
+def _not_null_text(text: pl.Expr) -> pl.Expr:
+    return pl.when(text == "NULL").then(None).otherwise(text)
+
+
+def _local_days(logs: pl.LazyFrame, quarantine: pl.DataFrame) -> pl.DataFrame:
+    """The per-day digest (digest_sql) of valid rows plus quarantined database rows."""
+    valid = logs.select(
+        pl.col("timestamp").dt.date().alias("day"),  # grouped as dates, formatted per day after
+        (pl.col("timestamp").dt.epoch("s") % 86_400).alias("seconds"),  # floor: 0..86399
+        pl.col("path"),
+        pl.col("user_id").cast(pl.Int64),
+        pl.col("cohort_id").cast(pl.Int64),
+        pl.col("ip"),
+    )
+    # A database row's raw text is its six fields joined by spaces ("NULL" for NULL): date, time, user,
+    # cohort and IP hold no space, so the path is whatever lies between.
+    tokens = pl.col("raw").str.split(" ")
+    count = tokens.list.len()
     rejected = (
         quarantine.lazy()
         .filter(pl.col("source") == LOGS_TABLE)
         .select(
             _day_of(pl.col("raw")),
-            _seconds_of(pl.col("raw").str.split(" ").list.get(1, null_on_oob=True)).alias(
-                "seconds"
-            ),
+            _seconds_of(tokens.list.get(1, null_on_oob=True)).alias("seconds"),
+            _not_null_text(tokens.list.slice(2, (count - 5).clip(0)).list.join(" ")).alias("path"),
+            tokens.list.get(-3, null_on_oob=True).cast(pl.Int64, strict=False).alias("user_id"),
+            tokens.list.get(-2, null_on_oob=True).cast(pl.Int64, strict=False).alias("cohort_id"),
+            _not_null_text(tokens.list.get(-1, null_on_oob=True)).alias("ip"),
         )
     )
+    days = [_day_digests(valid), _day_digests(rejected)]
     return (
-        pl.concat([valid, rejected])
+        pl.concat([days[0].with_columns(pl.col("day").cast(pl.String)), days[1]])
         .group_by("day")
-        .agg(pl.len().cast(pl.Int64).alias("rows"), pl.col("seconds").sum().cast(pl.Int64))
-        .collect()
+        .agg(pl.col("rows").sum(), pl.col("s").sum())
     )
-
-
-def _quarantine_on(quarantine: pl.DataFrame, days: pl.Series) -> pl.DataFrame:
-    day = _day_of(pl.col("raw"))
-    on_days = day.is_in(days.drop_nulls().implode())
-    if days.null_count():
-        on_days = on_days | day.is_null()
-    return quarantine.filter((pl.col("source") == LOGS_TABLE) & on_days.fill_null(False))
 
 
 class _Refresh:
@@ -432,6 +558,11 @@ class _Refresh:
             params = {"day": last_seen.date().isoformat(), "clock": last_seen.strftime("%H:%M:%S")}
         context = "connecting"
         notes: list[str] = []
+        replaced = False
+        new_rows: int | None = None
+        reported: pl.DataFrame | None = (
+            None  # the rows newly quarantined, when the whole is rewritten
+        )
         try:
             with self.engine.connect() as conn:
                 context = "checking tables"
@@ -446,6 +577,11 @@ class _Refresh:
                     )
                 context = "reading cohorts"
                 cohorts, cohort_quarantine = _read_cohorts(conn)
+                if cohorts.height == 0:
+                    raise SourceError(
+                        f"table '{COHORTS_TABLE}' in '{url.database}' at {where} has no valid "
+                        f"cohorts ({cohort_quarantine.height:,} rejected); the snapshot was not changed"
+                    )
                 context = "reading logs"
                 logs, quarantine, fetched = self._read_logs(
                     conn, condition, params, total, f"reading logs from {where}"
@@ -461,12 +597,18 @@ class _Refresh:
                         report = self.run(full=True)
                         note = f"reconciled: {reconciled}; re-read the whole table"
                         return dataclasses.replace(report, notes=(note, *report.notes))
-                    extra_logs, extra_quarantine, reread, note = reconciled
-                    logs = pl.concat([logs, extra_logs])
-                    quarantine = pl.concat([quarantine, extra_quarantine])
-                    fetched += reread
-                    fetched_valid += extra_logs.height
-                    notes.append(note)
+                    fetched += reconciled.reread
+                    fetched_valid += reconciled.added
+                    notes.append(reconciled.note)
+                    if reconciled.replace_days is None:
+                        logs = pl.concat([logs, reconciled.logs])
+                        quarantine = pl.concat([quarantine, reconciled.quarantine])
+                        new_rows = logs.height
+                    else:
+                        new_rows = logs.height + reconciled.added
+                        reported = pl.concat([quarantine, reconciled.added_quarantine])
+                        logs, quarantine = self._replace_days(logs, quarantine, reconciled)
+                        replaced = True
         except _FAULTS as exc:
             raise _driver_error(exc, url, context) from exc
         if last_seen is None and logs.height == 0:
@@ -474,8 +616,8 @@ class _Refresh:
                 f"table '{LOGS_TABLE}' in '{url.database}' at {where} has no valid rows "
                 f"({quarantine.height:,} rejected)"
             )
-        base = snapshot_dir if last_seen is not None else None
-        simulated = read_manifest(snapshot_dir).simulated if base is not None else False
+        base = snapshot_dir if last_seen is not None and not replaced else None
+        simulated = read_manifest(snapshot_dir).simulated if last_seen is not None else False
         manifest = write_snapshot(
             snapshot_dir,
             logs,
@@ -486,7 +628,9 @@ class _Refresh:
             source_detail=self.shown_url,
             base=base,
         )
-        reasons, examples = summarize_quarantine(quarantine)
+        if reported is None:
+            reported = quarantine
+        reasons, examples = summarize_quarantine(reported)
         return AcquireReport(
             source="mysql",
             source_detail=self.shown_url,
@@ -494,8 +638,8 @@ class _Refresh:
             manifest=manifest,
             lines_read=fetched,
             rows_imported=fetched_valid,
-            new_rows=logs.height,
-            quarantined=quarantine.height,
+            new_rows=logs.height if new_rows is None else new_rows,
+            quarantined=reported.height,
             reasons=reasons,
             examples=examples,
             cohorts=cohorts.height,
@@ -528,47 +672,59 @@ class _Refresh:
         quarantine = multiset_surplus(quarantine, old_quarantine, list(QUARANTINE_SCHEMA))
         return logs, quarantine
 
+    def _replace_days(
+        self, new_logs: pl.DataFrame, new_quarantine: pl.DataFrame, reconciled: _Reconciled
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The whole snapshot (old rows + this refresh's) with the re-read days' rows replaced by the
+        database's (rows edited or deleted there): written afresh, not on top of the old parts."""
+        days = reconciled.replace_days
+        assert days is not None
+        old_logs = pl.scan_parquet(self.snapshot_dir / "logs" / "*.parquet").collect()
+        all_logs = pl.concat([old_logs, new_logs])
+        named = pl.Series("day", [day for day in days.to_list() if day is not None], pl.String)
+        on_days = pl.col("timestamp").dt.strftime("%Y-%m-%d").is_in(named.implode())
+        old_quarantine = pl.read_parquet(self.snapshot_dir / "quarantine.parquet")
+        all_quarantine = pl.concat([old_quarantine, new_quarantine])
+        return (
+            pl.concat([all_logs.filter(~on_days), reconciled.logs]),
+            pl.concat([all_quarantine.filter(~_quarantine_days(days)), reconciled.quarantine]),
+        )
+
     def _reconcile(
         self, conn: sa.Connection, new_logs: pl.DataFrame, new_quarantine: pl.DataFrame
-    ) -> tuple[pl.DataFrame, pl.DataFrame, int, str] | str:
-        """Compare rows and summed seconds per day: database vs snapshot + quarantine + this refresh.
-
-        Returns the rows to add (valid, quarantined), the rows re-read and a note, or why only a full re-read is right
-        (the snapshot holds rows the database lacks, or too many days differ)."""
+    ) -> _Reconciled | str:
+        """Compare each day's content digest (digest_sql): database vs snapshot + quarantine + this
+        refresh. Days that differ are re-read: rows only the database has are added; if the snapshot
+        holds rows the database no longer has (deleted or edited there), those days' rows are replaced.
+        Returns what to do, or why only a full re-read is right (too many days differ)."""
         old_logs = pl.scan_parquet(self.snapshot_dir / "logs" / "*.parquet")
         old_quarantine = pl.read_parquet(self.snapshot_dir / "quarantine.parquet")
         local_logs = pl.concat([old_logs, new_logs.lazy()])
         local_quarantine = pl.concat([old_quarantine, new_quarantine])
-        rows = conn.execute(
-            sa.text(
-                "SELECT CAST(`date` AS CHAR) AS day, COUNT(*) AS n, "
-                "CAST(COALESCE(SUM(TIME_TO_SEC(`time`)), 0) AS SIGNED) AS s "
-                f"FROM `{LOGS_TABLE}` GROUP BY CAST(`date` AS CHAR)"
-            )
-        ).fetchall()
+        rows = conn.execute(sa.text(digest_sql(_utf8_columns(conn)))).fetchall()
         database = pl.DataFrame(
             [tuple(row) for row in rows],
-            schema={"day": pl.String, "rows": pl.Int64, "seconds": pl.Int64},
+            schema={"day": pl.String, "rows": pl.Int64, "s": pl.Int64},
             orient="row",
         )
         local = _local_days(local_logs, local_quarantine)
         compared = database.join(local, on="day", how="full", coalesce=True, nulls_equal=True)
         differ = compared.filter(
-            (pl.col("rows").fill_null(0) != pl.col("rows_right").fill_null(0))
-            | (pl.col("seconds").fill_null(0) != pl.col("seconds_right").fill_null(0))
-        )
+            pl.any_horizontal(
+                pl.col(name).fill_null(0) != pl.col(f"{name}_right").fill_null(0)
+                for name in ("rows", "s")
+            )
+        ).sort("day", nulls_last=True)
         total = int(database["rows"].sum() or 0)
         if differ.height == 0:
-            return (
+            return _Reconciled(
                 pl.DataFrame(schema=LOG_SCHEMA),
                 pl.DataFrame(schema=QUARANTINE_SCHEMA),
                 0,
-                f"reconciled: the snapshot and its quarantine match the database "
+                0,
+                f"reconciled: the snapshot and its quarantine match the database, row by row "
                 f"({total:,} rows over {database.height:,} days)",
             )
-        gone = "the snapshot holds rows the database no longer has"
-        if (differ["rows_right"].fill_null(0) > differ["rows"].fill_null(0)).any():
-            return gone
         if differ.height > MAX_DAYS_REREAD:
             return f"{differ.height:,} days differ from the database"
         days = differ["day"]
@@ -586,22 +742,70 @@ class _Refresh:
         )
         on_days = pl.col("timestamp").dt.strftime("%Y-%m-%d").is_in(pl.Series(named).implode())
         local_day_logs = local_logs.filter(on_days).collect()
-        local_day_quarantine = _quarantine_on(local_quarantine, days)
-        if (
+        local_day_quarantine = local_quarantine.filter(_quarantine_days(days))
+        gone = (
             multiset_surplus(local_day_logs, logs, list(LOG_SCHEMA)).height
-            or multiset_surplus(local_day_quarantine, quarantine, list(QUARANTINE_SCHEMA)).height
-        ):
-            return gone
+            + multiset_surplus(local_day_quarantine, quarantine, list(QUARANTINE_SCHEMA)).height
+        )
         added = multiset_surplus(logs, local_day_logs, list(LOG_SCHEMA))
         added_quarantine = multiset_surplus(
             quarantine, local_day_quarantine, list(QUARANTINE_SCHEMA)
         )
-        shown = ", ".join("no date" if day is None else day for day in days.to_list()[:5])
-        more = f" and {days.len() - 5} more" if days.len() > 5 else ""
-        return (
-            added,
-            added_quarantine,
+        why = [
+            f"{'no date' if day is None else day}: {_why(ours or 0, theirs or 0)}"
+            for day, theirs, ours in differ.select("day", "rows", "rows_right").iter_rows()
+        ]
+        shown = "; ".join(why[:5]) + (f"; and {len(why) - 5} more" if len(why) > 5 else "")
+        head = f"reconciled: {days.len()} day(s) differed from the database ({shown}); re-read them"
+        if not gone:
+            return _Reconciled(
+                added,
+                added_quarantine,
+                reread,
+                added.height,
+                f"{head}: {added.height:,} late rows added, {added_quarantine.height:,} quarantined",
+            )
+        return _Reconciled(
+            logs,
+            quarantine,
             reread,
-            f"reconciled: {days.len()} day(s) differed from the database ({shown}{more}); "
-            f"re-read them: {added.height:,} late rows added, {added_quarantine.height:,} quarantined",
+            added.height,
+            f"{head}: {gone:,} rows changed or deleted in the database replaced, "
+            f"{added.height:,} rows added, {added_quarantine.height:,} quarantined; "
+            "the snapshot was rewritten",
+            replace_days=days,
+            added_quarantine=added_quarantine,
         )
+
+
+@dataclass(frozen=True)
+class _Reconciled:
+    """What reconciliation found: rows to add (or, with `replace_days`, the re-read days' rows that
+    replace the snapshot's), rows re-read, valid rows added, and the note for the report."""
+
+    logs: pl.DataFrame
+    quarantine: pl.DataFrame
+    reread: int
+    added: int
+    note: str
+    replace_days: pl.Series | None = None
+    added_quarantine: pl.DataFrame = dataclasses.field(
+        default_factory=lambda: pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    )
+
+
+def _why(ours: int, theirs: int) -> str:
+    if theirs > ours:
+        return f"{theirs - ours:,} more rows in the database"
+    if theirs < ours:
+        return f"{ours - theirs:,} rows fewer in the database"
+    return "same row count, different content"
+
+
+def _quarantine_days(days: pl.Series) -> pl.Expr:
+    """Quarantined database rows dated on `days` (a null day: rows without a date)."""
+    day = _day_of(pl.col("raw"))
+    on_days = day.is_in(days.drop_nulls().implode())
+    if days.null_count():
+        on_days = on_days | day.is_null()
+    return (pl.col("source") == LOGS_TABLE) & on_days.fill_null(False)

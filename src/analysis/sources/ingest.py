@@ -14,6 +14,7 @@ import gzip
 import io
 import ipaddress
 import json
+import re
 import threading
 import time
 import zlib
@@ -28,7 +29,7 @@ import polars as pl
 from analysis.errors import InputError
 from analysis.progress import Progress
 from analysis.schema import COHORT_SCHEMA, LOG_SCHEMA, QUARANTINE_SCHEMA
-from analysis.sources.snapshot import Manifest, read_manifest, write_snapshot
+from analysis.sources.snapshot import Manifest, read_manifest, verify_snapshot, write_snapshot
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_BYTES = 128 << 20  # about 2.5 million log lines per parsing chunk
@@ -118,10 +119,12 @@ def summarize_quarantine(quarantine: pl.DataFrame, *, top: int = 5) -> tuple[lis
     return [(r, int(c)) for r, c in reasons.iter_rows()], examples
 
 
-def describe_snapshot(target: Path) -> str:
-    """What the snapshot holds (the `summary` command)."""
+def describe_snapshot(target: Path, *, deep: bool = False) -> str:
+    """What the snapshot holds (the `summary` command), after checking every file's checksum (and with
+    `deep`, decoding every file and checking its row count) against the manifest."""
     target = Path(target)
     m = read_manifest(target)
+    verify_snapshot(target, m, deep=deep)
     lines = []
     if m.simulated:
         lines.append("SIMULATED DATA: not the real log")
@@ -460,6 +463,8 @@ def validate_cohorts(
     """
     names = list(COHORT_SCHEMA)
     nfields = raw["_nfields"] if "_nfields" in raw.columns else None
+    invalid = raw["_invalid_utf8"] if "_invalid_utf8" in raw.columns else None
+    raw_line = raw["_raw_line"] if "_raw_line" in raw.columns else None
     text = raw.select(
         pl.when(_is_null_token(name))
         .then(None)
@@ -495,10 +500,21 @@ def validate_cohorts(
             if nfields is not None
             else pl.lit(None, dtype=pl.Int64).alias("_nfields")
         ),
+        (
+            pl.Series("_invalid_utf8", invalid, dtype=pl.Boolean)
+            if invalid is not None
+            else pl.lit(False).alias("_invalid_utf8")
+        ),
+        (
+            pl.Series("_raw_line", raw_line, dtype=pl.String)
+            if raw_line is not None
+            else pl.lit(None, dtype=pl.String).alias("_raw_line")
+        ),
     )
     reason: Any = pl.when(
         pl.col("_nfields").is_not_null() & (pl.col("_nfields") != len(names))
     ).then(pl.format(f"expected {len(names)} fields, got {{}}", pl.col("_nfields")))
+    reason = reason.when(pl.col("_invalid_utf8")).then(pl.lit(INVALID_UTF8))
     reason = reason.when(pl.col("_id").is_null()).then(pl.lit("non-numeric id"))
     reason = reason.when(pl.col("_occurrence") > 0).then(pl.lit("duplicate id"))
     for name in ("program_id", "start_date", "end_date", "created_at", "updated_at", "deleted_at"):
@@ -523,7 +539,7 @@ def validate_cohorts(
             if key_prefix
             else pl.lit(None, dtype=pl.String)
         ).alias("key"),
-        pl.col("_raw").alias("raw"),
+        pl.coalesce(pl.col("_raw_line"), pl.col("_raw")).alias("raw"),
         pl.col("_reason").alias("reason"),
     )
     return cohorts.sort("id"), quarantine
@@ -543,7 +559,8 @@ def read_cohorts_file(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
             raise_if_empty=True,
             truncate_ragged_lines=True,
         )
-        counts = _csv_field_counts(path.read_bytes())
+        data = path.read_bytes()
+        counts = _csv_field_counts(data)
     except (pl.exceptions.PolarsError, OSError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{path}: unreadable cohorts CSV ({message})") from exc
@@ -555,10 +572,46 @@ def read_cohorts_file(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
             f"{path}: cohorts CSV has {len(raw.columns)} columns, expected {len(COHORT_SCHEMA)} "
             f"({', '.join(COHORT_SCHEMA)})"
         )
+    if raw.height == 0:
+        raise InputError(f"{path}: the cohorts CSV has a header but no rows (no cohorts)")
     selected = raw.select(list(COHORT_SCHEMA))
     if counts.len() == raw.height:  # one physical line per row (no line breaks inside quotes)
         selected = selected.with_columns(counts.alias("_nfields"))
-    return validate_cohorts(selected, source=path.name)
+    invalid, shown = _invalid_utf8_lines(data)
+    if invalid:
+        if counts.len() == raw.height:
+            flags = pl.Series("_invalid_utf8", [i in invalid for i in range(raw.height)])
+            lines = pl.Series("_raw_line", [shown.get(i) for i in range(raw.height)], pl.String)
+        else:  # rows span lines: the decoder's replacement character marks the damaged rows
+            flags = raw.select(
+                pl.any_horizontal(pl.all().str.contains("\ufffd", literal=True).fill_null(False))
+            ).to_series()
+            lines = pl.Series("_raw_line", [None] * raw.height, pl.String)
+        selected = selected.with_columns(flags.alias("_invalid_utf8"), lines)
+    cohorts, quarantine = validate_cohorts(selected, source=path.name)
+    if cohorts.height == 0:
+        reasons = ", ".join(f"{r} ({n})" for r, n in summarize_quarantine(quarantine)[0])
+        raise InputError(f"{path}: no valid cohorts ({raw.height} rows rejected: {reasons})")
+    return cohorts, quarantine
+
+
+def _invalid_utf8_lines(data: bytes) -> tuple[set[int], dict[int, str]]:
+    """Data lines (0-based, blank lines and the header skipped, as _csv_field_counts counts them) that
+    are not valid UTF-8, and each one's text with the bad bytes shown as \\xNN escapes."""
+    try:
+        data.decode("utf-8")
+        return set(), {}
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("utf-8", errors="surrogateescape")
+    lines = [line for line in text.splitlines() if line.strip() != ""][1:]
+    bad = re.compile("[\udc80-\udcff]")
+    invalid = {i for i, line in enumerate(lines) if bad.search(line)}
+    shown = {
+        i: lines[i].encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        for i in invalid
+    }
+    return invalid, shown
 
 
 def _csv_field_counts(data: bytes) -> pl.Series:
