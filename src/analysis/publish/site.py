@@ -34,7 +34,13 @@ VEGA_ASSETS = {
     "vega-embed.min.js": "vega-embed/build/vega-embed.min.js",
     "minisearch.js": "minisearch/dist/umd/index.js",
 }
-OWN_ASSETS = ("site.css", "tables.css", "tables.js", "search.js")  # ours, from templates/
+OWN_ASSETS = (
+    "site.css",
+    "tables.css",
+    "tables.js",
+    "search.js",
+    "slide.css",
+)  # ours, from templates/
 SEARCH_PAGE = "search.html"
 SEARCH_INDEX = "assets/search-index.js"
 DOWNLOADS = "downloads"
