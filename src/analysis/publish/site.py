@@ -480,7 +480,7 @@ def copy_assets(site_dir: Path) -> list[Path]:
 
 
 def quarto_site(site_dir: Path, env: dict[str, str]) -> None:
-    """`quarto render` of the website into site_dir (assets/ copied before, kept by quarto as a resource)."""
+    """`quarto render` of the website into site_dir (the assets are copied into it afterwards)."""
     command = ["quarto", "render", "--output-dir", str(site_dir)]
     result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
     if result.returncode != 0:
