@@ -244,9 +244,9 @@ def summarise(report: Any, config: Config) -> Summary:
 # --- the lead chart as a picture or a web chart (email PNG, summary page) -------------------------------
 
 
-def chart_altair(chart: ChartData, width: int = 560, font: int = 20) -> Any:
+def chart_altair(chart: ChartData, width: int | str = 560, font: int = 20) -> Any:
     """The lead chart as Altair: horizontal bars, the values as labels, `font` px text, `width` px wide
-    (the email's PNG uses large fonts; the summary page sizes it to its container)."""
+    (the email's PNG: large fonts), or "container" (the summary page: the site's chart styling)."""
     import altair as alt
 
     rows = [
@@ -294,6 +294,10 @@ def chart_altair(chart: ChartData, width: int = 560, font: int = 20) -> Any:
         base = source.encode(y=y, yOffset=alt.YOffset("series:N", sort=names), x=x)
         bars = base.mark_bar().encode(color=colour, tooltip=["category:N", "series:N", "value:Q"])
         labels = base.mark_text(align="left", dx=4, fontSize=font).encode(text=alt.Text("value:Q"))
+    if width == "container":  # the summary page: the site's chart styling, fitted to the column
+        from analysis.charts.base import finish
+
+        return finish(bars + labels, chart.title, chart.description())
     return (
         (bars + labels)
         .properties(
