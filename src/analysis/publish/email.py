@@ -6,15 +6,15 @@ link goes to the configured site (`[site] base_url` or CURRICULUM_SITE_URL); wit
 placeholder domain such as example.org) the build notes it and the email says plainly that the report is
 not online yet and the slide is attached. From and To come from `[site] email_from` / `email_to`; the
 Message-ID is made on the sender's domain (else the site's). A missing header is named in the build's
-notes. The .eml's HTML shows the chart as a cid: image (a related part); email.html carries the same
-PNG as a data URI, so it shows its chart when opened alone.
+notes. The .eml's HTML shows the chart as a cid: image (a related part); email.html points at the same
+PNG copied beside it (_build/slide-chart.png), so it shows its chart when opened alone.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 import re
+import shutil
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
@@ -109,7 +109,7 @@ def render_email(
         if not image.exists():
             raise TargetError(f"email.qmd: image cid:{cid} has no file {image}")
     html_out = build_dir / "email.html"
-    html_out.write_text(standalone(inlined, images), encoding="utf-8")
+    html_out.write_text(standalone(inlined, images, build_dir), encoding="utf-8")
 
     text = pandoc(markdown, "plain", ["--wrap=auto", "--columns=78"], where="email.qmd")
     message = EmailMessage()
@@ -141,17 +141,18 @@ def render_email(
     return [html_out, eml_out], setup_notes(config)
 
 
-def standalone(page: str, images: dict[str, Path]) -> str:
-    """The HTML with each cid: image as a data: URI (email.html opened alone shows its chart)."""
+def standalone(page: str, images: dict[str, Path], folder: Path) -> str:
+    """The HTML with each cid: image pointing at a PNG copied beside it (email.html opened alone, from
+    its folder, shows its chart; the .eml keeps cid:)."""
 
-    def inline(match: re.Match[str]) -> str:
+    def beside(match: re.Match[str]) -> str:
         image = images.get(match.group(1))
         if image is None:
             return match.group(0)
-        data = base64.b64encode(image.read_bytes()).decode("ascii")
-        return f'src="data:image/png;base64,{data}"'
+        shutil.copy2(image, folder / image.name)
+        return f'src="{image.name}"'
 
-    return _CID_SRC.sub(inline, page)
+    return _CID_SRC.sub(beside, page)
 
 
 # --- what email.qmd displays ---
