@@ -237,6 +237,19 @@ CHART_TEXTS = """els => els.flatMap((e, chart) => [...e.querySelectorAll('svg te
     .map(([x, y]) => [m.a * x + m.c * y + m.e, m.b * x + m.d * y + m.f]);
   return [chart, t.textContent.trim(), corners];
 }))"""
+# Chart and axis titles and axis labels that run outside their chart's drawing (cut at the edge).
+# (Legends are left out: a row of legend entries wider than a phone is the charts' own to fix.)
+CUT_TEXTS = """els => els.flatMap((e, chart) => {
+  const svg = e.querySelector('svg');
+  if (!svg) return [];
+  const box = svg.getBoundingClientRect();
+  return [...svg.querySelectorAll('text')]
+    .filter(t => t.textContent.trim() && !t.closest('.role-legend')).map(t => {
+    const r = t.getBoundingClientRect();
+    return [chart, t.textContent.trim(), r.left - box.left, box.right - r.right];
+  }).filter(([, , left, right]) => left < -2 || right < -2)
+    .map(([c, text]) => 'chart ' + (c + 1) + ': ' + JSON.stringify(text) + ' runs past the chart');
+})"""
 # Table cells whose content does not fit them, and scroll boxes that hide columns without scrolling.
 CLIPPED_CELLS = """() => {
   const out = [];
@@ -309,6 +322,7 @@ def test_page_reads_on_a_phone_and_a_laptop(site, browser, name: str, width: int
     try:
         texts = page.eval_on_selector_all(".vega-chart", CHART_TEXTS)
         assert not overlapping_labels(texts), overlapping_labels(texts)
+        assert page.eval_on_selector_all(".vega-chart", CUT_TEXTS) == []
         assert page.evaluate(CLIPPED_CELLS) == []
         for box in page.locator(".table-wrap").all():
             if not box.evaluate("b => b.scrollWidth > b.clientWidth + 1"):

@@ -261,3 +261,36 @@ def test_the_summary_page_leads_with_the_slide_s_finding_and_chart(public) -> No
     assert values == set(chart.plots[0].categories)
     assert json.dumps(spec["title"]).count(chart.chart_title.text_frame.text.split()[0]) >= 1
     assert page.index("lead-finding") < page.index('id="fig-key"') < page.index('id="the-answers"')
+
+
+def test_published_chart_specs_turn_level_labels_and_wrap_long_axis_titles() -> None:
+    """What a page publishes (charts.base.wrap_titles): level category labels turn on a narrow plot, a
+    long axis title comes in lines, continuous x axes keep their end labels inside; images untouched."""
+    import altair as alt
+    import polars as pl
+
+    from analysis.charts.base import AXIS_TITLE_CHARS, finish, wrap_titles
+
+    data = pl.DataFrame({"bin": ["under 5%", "5-10%"], "n": [3, 4]})
+    long_title = "Weekly lesson views, share of the cohort's typical student"
+    chart = finish(
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            x=alt.X("bin:O", title=long_title, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("n:Q", title="Students"),
+        ),
+        "A title",
+        "A description",
+    )
+    spec = wrap_titles(chart.to_dict())
+    axis = spec["encoding"]["x"]["axis"]
+    assert axis["labelAngle"] == {"expr": "width < 480 ? -40 : 0"}
+    assert axis["labelAlign"]["expr"].startswith("width < 480")
+    lines = spec["encoding"]["x"]["title"]
+    assert isinstance(lines, list) and len(lines) > 1
+    assert all(len(line) <= AXIS_TITLE_CHARS for line in lines) and " ".join(lines) == long_title
+    assert spec["encoding"]["y"]["title"] == "Students"
+    assert spec["config"]["axisX"]["labelFlush"] is True
+    fixed = chart.properties(width=560).to_dict()  # a PNG's fixed width: no width signal, unchanged
+    assert wrap_titles(fixed)["encoding"]["x"]["axis"] == {"labelAngle": 0}
