@@ -1,7 +1,9 @@
 """The built site in a real browser (Debian chromium via Playwright, no `playwright install`).
 
 Every page at 1280 and 390 px: no console errors, no request leaves 127.0.0.1, no horizontal overflow, every
-chart drawn with marks, zero axe-core violations (node_modules/axe-core, injected, offline), headings in order.
+chart drawn with marks, zero axe-core violations (node_modules/axe-core, injected, offline), headings in order;
+no chart label drawn over another (SVG text boxes), no table cell cut, wide tables say they scroll and keep
+their first column in view, and on a 390 px phone the first answer is in the first screen.
 Also: navbar links resolve, the current page is marked, the phone menu folds, search finds a known word and
 links to its page, tables sort and show all their rows.
 
@@ -213,6 +215,138 @@ def test_page_works_offline_fits_and_is_accessible(site, browser, name: str, wid
         assert not foreign, foreign
         violations = axe_violations(page)
         assert not violations, "\n".join(violations)
+    finally:
+        page.close()
+
+
+# --- phone first: the answer in the first screen, readable chart labels, tables that show they scroll ---
+
+PHONE_HEIGHT = 844  # px: a 390 x 844 phone (iPhone 12-15)
+# Every drawn text of every chart: [chart index, text, corners] with the four corners of the text's own box
+# on the screen (rotated labels stay rotated boxes); hidden labels are left out (vega hides overlapping
+# labels with opacity 0).
+CHART_TEXTS = """els => els.flatMap((e, chart) => [...e.querySelectorAll('svg text')].filter(t => {
+  if (!t.textContent.trim()) return false;
+  for (let n = t; n && n.tagName !== 'svg'; n = n.parentElement) {
+    const style = getComputedStyle(n);
+    if (style.display === 'none' || style.visibility === 'hidden' || +style.opacity === 0
+        || n.getAttribute('opacity') === '0' || n.getAttribute('fill-opacity') === '0') return false;
+  }
+  const r = t.getBoundingClientRect();
+  return r.width > 0 && r.height > 0;
+}).map(t => {
+  const b = t.getBBox(), m = t.getScreenCTM();
+  const corners = [[b.x, b.y], [b.x + b.width, b.y], [b.x + b.width, b.y + b.height], [b.x, b.y + b.height]]
+    .map(([x, y]) => [m.a * x + m.c * y + m.e, m.b * x + m.d * y + m.f]);
+  return [chart, t.textContent.trim(), corners];
+}))"""
+# Chart and axis titles and axis labels that run outside their chart's drawing (cut at the edge).
+# (Legends are left out: a row of legend entries wider than a phone is the charts' own to fix.)
+CUT_TEXTS = """els => els.flatMap((e, chart) => {
+  const svg = e.querySelector('svg');
+  if (!svg) return [];
+  const box = svg.getBoundingClientRect();
+  return [...svg.querySelectorAll('text')]
+    .filter(t => t.textContent.trim() && !t.closest('.role-legend')).map(t => {
+    const r = t.getBoundingClientRect();
+    return [chart, t.textContent.trim(), r.left - box.left, box.right - r.right];
+  }).filter(([, , left, right]) => left < -2 || right < -2)
+    .map(([c, text]) => 'chart ' + (c + 1) + ': ' + JSON.stringify(text) + ' runs past the chart');
+})"""
+# Table cells whose content does not fit them, and scroll boxes that hide columns without scrolling.
+CLIPPED_CELLS = """() => {
+  const out = [];
+  for (const cell of document.querySelectorAll('table.table th, table.table td')) {
+    if (!cell.offsetParent) continue;
+    if (cell.scrollWidth > cell.clientWidth + 1) out.push('cell: ' + cell.textContent.trim().slice(0, 40));
+  }
+  for (const box of document.querySelectorAll('.table-wrap')) {
+    const x = getComputedStyle(box).overflowX;
+    if (box.scrollWidth > box.clientWidth + 1 && !['auto', 'scroll'].includes(x))
+      out.push('box hides columns: ' + box.getAttribute('aria-label'));
+  }
+  return out;
+}"""
+
+
+def _overlap(a: list[list[float]], b: list[list[float]]) -> float:
+    """How deep two convex quadrilaterals overlap (px, separating-axis test): <= 0 when they do not."""
+    depth = float("inf")
+    for polygon in (a, b):
+        for (x0, y0), (x1, y1) in zip(polygon, polygon[1:] + polygon[:1], strict=True):
+            nx, ny = y0 - y1, x1 - x0
+            norm = (nx * nx + ny * ny) ** 0.5
+            if not norm:
+                continue
+            pa = [(x * nx + y * ny) / norm for x, y in a]
+            pb = [(x * nx + y * ny) / norm for x, y in b]
+            depth = min(depth, min(max(pa), max(pb)) - max(min(pa), min(pb)))
+    return depth
+
+
+def _box(left: float, top: float, right: float, bottom: float) -> list[list[float]]:
+    return [[left, top], [right, top], [right, bottom], [left, bottom]]
+
+
+def overlapping_labels(texts: list[list], tolerance: float = 1.0) -> list[str]:
+    """Pairs of chart texts of one chart whose boxes overlap by more than `tolerance` px."""
+    found = []
+    for i, (chart, text, corners) in enumerate(texts):
+        for other, other_text, other_corners in texts[i + 1 :]:
+            if other == chart and _overlap(corners, other_corners) > tolerance:
+                found.append(f"chart {chart + 1}: {text!r} overlaps {other_text!r}")
+    return found
+
+
+def test_overlap_check_finds_overlapping_boxes() -> None:
+    """The check can fail: two labels drawn on top of each other are found, neighbours are not, and
+    turned labels whose upright bounding boxes overlap but whose own boxes do not are fine."""
+    texts = [
+        [0, "Java", _box(0, 0, 40, 12)],
+        [0, "PHP", _box(30, 2, 60, 14)],
+        [0, "Data", _box(61, 0, 90, 12)],
+    ]
+    assert overlapping_labels(texts) == ["chart 1: 'Java' overlaps 'PHP'"]
+    assert overlapping_labels([[0, "a", _box(0, 0, 10, 10)], [1, "b", _box(0, 0, 10, 10)]]) == []
+    turned = [  # two 40 x 10 labels turned 45 degrees, 20 px apart along the axis
+        [0, "under 5%", [[0, 28], [28, 0], [35, 7], [7, 35]]],
+        [0, "5-10%", [[20, 28], [48, 0], [55, 7], [27, 35]]],
+    ]
+    assert overlapping_labels(turned) == []
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("name", PAGES)
+def test_page_reads_on_a_phone_and_a_laptop(site, browser, name: str, width: int) -> None:
+    """No chart label drawn over another; no table cell cut; a table wider than its box says it scrolls
+    and keeps its first column in view; at 390 px the first answer is in the first screen."""
+    _, base = site
+    page, _, _, _ = open_page(browser, base + name, width)
+    try:
+        texts = page.eval_on_selector_all(".vega-chart", CHART_TEXTS)
+        assert not overlapping_labels(texts), overlapping_labels(texts)
+        assert page.eval_on_selector_all(".vega-chart", CUT_TEXTS) == []
+        assert page.evaluate(CLIPPED_CELLS) == []
+        for box in page.locator(".table-wrap").all():
+            if not box.evaluate("b => b.scrollWidth > b.clientWidth + 1"):
+                continue
+            block = box.locator("xpath=..")
+            assert block.locator(".table-scroll-hint").is_visible(), box.get_attribute("aria-label")
+            first = box.locator("tbody tr:not(.more) td").first
+            if "wrap" in (first.get_attribute("class") or ""):
+                continue
+            left = box.bounding_box()["x"]
+            box.evaluate("b => { b.scrollLeft = 200; }")
+            assert abs(first.bounding_box()["x"] - left) <= 1.5, "first column scrolled away"
+            box.evaluate("b => { b.scrollLeft = 0; }")
+        answer = page.locator("main .answer").first
+        if width == 390 and answer.count():
+            lead = answer.locator("p, li").first.bounding_box()
+            assert lead is not None, name
+            bottom = lead["y"] + lead["height"]
+            assert lead["y"] >= 0 and bottom <= PHONE_HEIGHT, (
+                f"{name}: the answer ends at {bottom}px"
+            )
     finally:
         page.close()
 

@@ -125,11 +125,23 @@ def test_locks_hold_what_pyproject_declares_and_agree_on_versions() -> None:
             assert pins[name].get(package) == version, f"{name}.txt: {package} differs from runtime"
 
 
+def _points_at_the_runtime_lock(path: Path) -> bool:
+    """requirements.txt at the top may only include the hashed runtime lock (tests/test_requirements.py)."""
+    lines = [
+        line.strip()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    return path.name == "requirements.txt" and lines == ["-r requirements/runtime.txt"]
+
+
 def test_no_unlocked_requirements_file() -> None:
-    """Only the hashed locks: a stray requirements.txt with bare pins would be installed by no one."""
+    """Only the hashed locks: a stray requirements.txt with bare pins would be installed by no one (the
+    top-level requirements.txt is the runtime lock itself, included with -r)."""
     stray = [
         path.relative_to(PROJECT_ROOT)
         for path in [*PROJECT_ROOT.glob("requirements*.txt"), *PROJECT_ROOT.glob("bench/req*.txt")]
+        if not _points_at_the_runtime_lock(path)
     ]
     assert stray == []
 

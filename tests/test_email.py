@@ -93,9 +93,10 @@ def test_default_config_has_no_placeholder(config) -> None:
 
 @pytest.mark.render
 def test_structure_and_headers(configured_site) -> None:
-    _config, _, summary, _, msg = configured_site
+    _, _, summary, _, msg = configured_site
     assert msg.get_content_type() == "multipart/mixed"
     assert msg["To"] == LEADER and msg["From"] == SENDER
+    assert re.fullmatch(r"<[^@<>\s]+@curriculum-board\.net>", msg["Message-ID"])  # sender's domain
     assert "simulated" in msg["Subject"].lower()
     types = [part.get_content_type() for part in msg.walk()]
     assert "text/plain" in types and "text/html" in types and "multipart/related" in types
@@ -111,13 +112,17 @@ def test_the_configured_link_is_in_both_parts(configured_site) -> None:
 
 @pytest.mark.render
 def test_without_a_site_url_the_build_warns_and_the_email_says_where(unconfigured) -> None:
-    config, _, summary, _raw, msg = unconfigured
+    config, _, summary, _, msg = unconfigured
     assert any("no site URL configured" in note for note in summary.notes), summary.notes
     assert any("no To: header" in note for note in summary.notes), summary.notes
     assert msg["To"] is None and msg["From"] is None
+    assert re.fullmatch(
+        r"<[^@<>\s]+@curriculum-insights>", msg["Message-ID"]
+    )  # never the host name
     text = _text(msg)
-    assert f"in the {config.paths.site_dir.name} folder of the build" in text
-    assert "attached" in text
+    # plainly where the report is, for a board member: not online yet (no build folder named)
+    assert "has not been put online yet" in text and "attached" in text
+    assert config.paths.site_dir.name not in text and "folder" not in text
     assert not re.search(r'href="https?://', _html(msg))
 
 
@@ -146,12 +151,12 @@ def test_html_is_a_narrow_table_with_inline_styles_and_no_script(configured_site
 @pytest.mark.render
 def test_top_findings_come_first(configured_site) -> None:
     config, report, _, _, msg = configured_site
-    from analysis.publish import pages, slide
+    from analysis.publish import summary
 
-    title = slide.action_title(pages.Page(key="email", report=report, config=config))
+    title = summary.summarise(report, config).title
     text = _text(msg)
     assert title in text
-    answers_at = text.find("The eight answers")
+    answers_at = text.find("The answers")
     assert 0 < text.find(title) < answers_at
 
 
@@ -174,9 +179,9 @@ def test_every_cid_resolves_and_the_chart_is_large(configured_site) -> None:
         assert width >= 560, (cid, width)
     chart = re.search(r'<img[^>]*src="cid:slide-chart"[^>]*>', body)
     assert chart and 'width="560"' in chart.group(0)
-    from analysis.publish import pages, slide
+    from analysis.publish import pages, summary
 
-    data = slide.chart_data(pages.Page(key="email", report=report, config=config))
+    data = summary.summarise(report, config).chart
     assert data is not None
     assert f'alt="{pages.escape_html(data.description())}"' in chart.group(
         0
@@ -200,3 +205,28 @@ def test_answers_and_numbers_match_findings(configured_site) -> None:
         answer = privacy.mask_text(findings["questions"][str(number)]["answer"])
         for value in re.findall(r"\d[\d,.]*\d|\d", answer):
             assert value in text, (number, value)
+
+
+@pytest.mark.render
+def test_email_html_opened_alone_shows_its_chart(configured_site) -> None:
+    """email.html points at the chart PNG beside it (no cid: left); the .eml keeps cid: + the part."""
+    config, _, _, _, msg = configured_site
+    page = (config.paths.build_dir / "email.html").read_text(encoding="utf-8")
+    assert "cid:" not in page
+    sources = re.findall(r'<img[^>]*src="([^"]+)"', page)
+    assert sources == ["slide-chart.png"]
+    png = (config.paths.build_dir / sources[0]).read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", png[16:24])[0] >= 560
+    assert 'src="cid:slide-chart"' in _html(msg)
+
+
+def test_message_id_domain_comes_from_the_configuration(config) -> None:
+    def domain(**site) -> str:
+        return email_module.message_id_domain(
+            config.replace(site=dataclasses.replace(config.site, **site))
+        )
+
+    assert domain(email_from=SENDER, base_url=SITE) == "curriculum-board.net"
+    assert domain(base_url="https://reports.school.edu/x") == "reports.school.edu"
+    assert domain(email_from="me@example.org") == "curriculum-insights"  # placeholder: ignored
+    assert domain() == "curriculum-insights"

@@ -12,11 +12,9 @@ import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 PACKAGE = "analysis"
-# Cycles that exist today, each being removed on another branch of issue 15 (item 4: the summary
-# object for slide <-> email; item 5: the scenarios package for simulate <-> inject). One entry per
-# cycle, its modules sorted; the test fails when one is gone (remove it here) or a new one appears.
+# Cycles that exist today (issue 15 item 5: the scenarios package for simulate <-> inject). One entry
+# per cycle, its modules sorted; the test fails when one is gone (remove it here) or a new one appears.
 KNOWN_CYCLES: set[tuple[str, ...]] = {
-    ("analysis.publish.email", "analysis.publish.slide"),
     ("analysis.scenarios.inject", "analysis.scenarios.simulate"),
 }
 

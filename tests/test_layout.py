@@ -118,16 +118,16 @@ def test_each_module_declares_itself(number: int) -> None:
 
 
 def test_site_slide_and_navigation_follow_the_registry() -> None:
-    from analysis.publish import site, slide
+    from analysis.publish import site, summary
 
     pages = [f"questions/q{n}.qmd" for n in NUMBERS]
     assert site.SITE_PAGES == site.site_pages() == ("index.qmd", *pages, "methods.qmd")
     nav = site.navigation()
     assert [href for href, _, _ in nav[1:-1]] == [f"questions/q{n}.html" for n in NUMBERS]
     assert [full for _, _, full in nav[1:-1]] == [registry.TITLES[n] for n in NUMBERS]
-    assert registry.slide_bullets() == slide.BULLET_QUESTIONS
+    assert registry.slide_bullets() == summary.BULLET_QUESTIONS
     leads = [q.number for q in registry.questions() if "slide lead" in q.feeds]
-    assert sorted([*slide.BULLET_QUESTIONS, *leads]) == list(NUMBERS)  # each on the slide once
+    assert sorted([*summary.BULLET_QUESTIONS, *leads]) == list(NUMBERS)  # each on the slide once
 
 
 def test_a_module_that_disagrees_with_its_registry_line_is_refused(

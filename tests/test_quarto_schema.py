@@ -350,3 +350,58 @@ def test_wrong_cell_options_fail() -> None:
     assert any("cell 1" in e and "unknown option 'fig-capt'" in e for e in errors), errors
     assert any("cell 2" in e and "echo" in e for e in errors), errors
     assert check_cells("```{python}\n#| label: fig-x\n#| fig-cap: Fine\n1\n```\n", "ok.qmd") == []
+
+
+# --- resources: nothing from an output folder is copied into the site ------------------------------------
+
+
+def quarto_glob(pattern: str) -> re.Pattern[str]:
+    """A Quarto resource glob as a regex over project-relative POSIX paths. Quarto's globs match at any
+    depth unless they start with "/" (quarto.org/docs/reference/globs.html); a folder matches everything
+    under it; `*` stays within one folder, `**` crosses folders."""
+    anchored = pattern.startswith("/")
+    body = pattern.strip("/")
+    parts = []
+    for piece in re.split(r"(\*\*/?|\*|\?)", body):
+        if piece in ("**", "**/"):
+            parts.append(r"(?:.*/)?" if piece.endswith("/") else r".*")
+        elif piece == "*":
+            parts.append(r"[^/]*")
+        elif piece == "?":
+            parts.append(r"[^/]")
+        else:
+            parts.append(re.escape(piece))
+    prefix = "" if anchored else r"(?:.*/)?"
+    return re.compile(rf"^{prefix}{''.join(parts)}(?:/.*)?$")
+
+
+def output_paths(config: dict[str, Any]) -> list[str]:
+    """Files a previous build leaves in the output folders: Quarto's output-dir, the default site folder,
+    and render's staging and swap folders beside it."""
+    from analysis.config import Config
+
+    names = {str(config["project"]["output-dir"]).strip("/"), Config().paths.site_dir.name}
+    folders = {f for name in names for f in (name, f".{name}.partial", f".{name}.old")}
+    files = ("index.html", "assets/vega.min.js", "assets/reveal.js/reveal.js", "questions/q1.html")
+    return sorted(f"{folder}/{file}" for folder in folders for file in files)
+
+
+def test_resource_globs_cannot_match_anything_in_an_output_folder() -> None:
+    config = yaml.safe_load((ROOT / "_quarto.yml").read_text(encoding="utf-8"))
+    globs = config["project"].get("resources") or []
+    globs = [globs] if isinstance(globs, str) else globs
+    paths = output_paths(config)
+    for glob in globs:
+        if str(glob).startswith("!"):
+            continue  # an exclusion removes files, it never adds one
+        matched = [path for path in paths if quarto_glob(str(glob)).match(path)]
+        assert not matched, f"resource glob {glob!r} would copy {matched} into the site"
+
+
+def test_the_glob_check_catches_an_unanchored_folder() -> None:
+    """The check can fail: the glob issue 17 found (`assets/`) matches the previous site's assets."""
+    assert quarto_glob("assets/").match("_site/assets/vega.min.js")
+    assert quarto_glob("*.css").match("_site/assets/site.css")
+    assert not quarto_glob("/assets/").match("_site/assets/vega.min.js")
+    assert quarto_glob("/assets/").match("assets/vega.min.js")
+    assert not quarto_glob("/*.css").match("_site/site.css")

@@ -234,3 +234,63 @@ def test_every_page_has_dates_navbar_and_search(public) -> None:
     assert "questions/q4.html#" in index and SECRET_IP not in index
     for name in ("minisearch.js", "search.js", "tables.js"):
         assert (site_dir / "assets" / name).stat().st_size > 500
+
+
+@pytest.mark.render
+def test_the_summary_page_leads_with_the_slide_s_finding_and_chart(public) -> None:
+    """Emphasis follows importance: the summary page's first block is the slide's title, its key chart is
+    the slide's chart (the same ChartData), and both come before the list of answers."""
+    import html
+    import json
+
+    from pptx import Presentation
+
+    config, _, _ = public
+    page = (config.paths.site_dir / "index.html").read_text(encoding="utf-8")
+    slide = Presentation(str(config.paths.site_dir / "slide.pptx")).slides[0]
+    title = slide.shapes.title.text_frame.text
+    chart = next(s for s in slide.shapes if s.has_chart).chart
+    lead = re.search(r'<div class="answer lead-finding">\s*<p><strong>(.*?)</strong>', page, re.S)
+    assert lead and " ".join(html.unescape(lead.group(1)).split()) == title
+    key = re.search(r'<div id="fig-key".*?vegaEmbed\("#[\w-]+", (\{.*?\}), \{', page, re.S)
+    assert key, "no key chart"
+    spec = json.loads(key.group(1).replace("<\\/", "</"))
+    values = {row["category"] for row in spec["data"]["values"]} if "data" in spec else set()
+    if not values:  # altair moves inline data to datasets
+        values = {row["category"] for rows in spec["datasets"].values() for row in rows}
+    assert values == set(chart.plots[0].categories)
+    assert json.dumps(spec["title"]).count(chart.chart_title.text_frame.text.split()[0]) >= 1
+    assert page.index("lead-finding") < page.index('id="fig-key"') < page.index('id="the-answers"')
+
+
+def test_published_chart_specs_turn_level_labels_and_wrap_long_axis_titles() -> None:
+    """What a page publishes (charts.base.wrap_titles): level category labels turn on a narrow plot, a
+    long axis title comes in lines, continuous x axes keep their end labels inside; images untouched."""
+    import altair as alt
+    import polars as pl
+
+    from analysis.charts.base import AXIS_TITLE_CHARS, finish, wrap_titles
+
+    data = pl.DataFrame({"bin": ["under 5%", "5-10%"], "n": [3, 4]})
+    long_title = "Weekly lesson views, share of the cohort's typical student"
+    chart = finish(
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            x=alt.X("bin:O", title=long_title, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("n:Q", title="Students"),
+        ),
+        "A title",
+        "A description",
+    )
+    spec = wrap_titles(chart.to_dict())
+    axis = spec["encoding"]["x"]["axis"]
+    assert axis["labelAngle"] == {"expr": "width < 480 ? -40 : 0"}
+    assert axis["labelAlign"]["expr"].startswith("width < 480")
+    lines = spec["encoding"]["x"]["title"]
+    assert isinstance(lines, list) and len(lines) > 1
+    assert all(len(line) <= AXIS_TITLE_CHARS for line in lines) and " ".join(lines) == long_title
+    assert spec["encoding"]["y"]["title"] == "Students"
+    assert spec["config"]["axisX"]["labelFlush"] is True
+    fixed = chart.properties(width=560).to_dict()  # a PNG's fixed width: no width signal, unchanged
+    assert wrap_titles(fixed)["encoding"]["x"]["axis"] == {"labelAngle": 0}

@@ -21,7 +21,7 @@ from pptx.enum.text import MSO_AUTO_SIZE
 from pptx.util import Emu, Pt
 from render_support import SECRET_IP, demo_build, hostile_build
 
-from analysis.publish import pages, slide
+from analysis.publish import slide, summary
 
 # --- content (unit, tiny inline results) ------------------------------------------------------------------
 
@@ -65,8 +65,8 @@ TIERED = [
 ]
 
 
-def _page(config, results: dict, simulated: bool = True) -> pages.Page:
-    report = SimpleNamespace(
+def _report(results: dict, simulated: bool = True) -> SimpleNamespace:
+    return SimpleNamespace(
         results=results,
         dataset={
             "first_seen": "2018-01-26T09:00:00",
@@ -75,11 +75,44 @@ def _page(config, results: dict, simulated: bool = True) -> pages.Page:
             "source": "test",
         },
     )
-    return pages.Page(key="slide", report=report, config=config)
+
+
+def _q4(incidents: pl.DataFrame):
+    """A real Q4Result over `incidents` (its per-tier and per-kind counts made here, as q4 defines them)."""
+    from analysis.questions import q4
+
+    per_kind = incidents.group_by("tier", "kind").agg(
+        pl.len().cast(pl.Int64).alias("incidents"),
+        pl.col("user_id").n_unique().cast(pl.Int64).alias("users"),
+        pl.col("views").sum().cast(pl.Int64).alias("views"),
+    )
+    grid = pl.DataFrame(
+        {"tier": [t for t in q4.TIERS for _ in q4.KINDS], "kind": [*q4.KINDS] * len(q4.TIERS)}
+    )
+    summary_frame = (
+        grid.join(per_kind, on=["tier", "kind"], how="left", maintain_order="left")
+        .with_columns(pl.col("incidents", "users", "views").fill_null(0))
+        .cast(q4.SUMMARY_SCHEMA)
+    )
+    tiers = (
+        summary_frame.group_by("tier", maintain_order=True)
+        .agg(pl.col("incidents", "users", "views").sum())
+        .cast(q4.TIER_SCHEMA)
+    )
+    return q4.Q4Result(
+        number=4,
+        title="Question 4",
+        answer="Answer 4.",
+        supporting=[],
+        method="",
+        incidents=incidents,
+        tiers=tiers,
+        summary=summary_frame,
+        total_incidents=incidents.height,
+    )
 
 
 def _report_results(incidents: pl.DataFrame | None) -> dict:
-    q4 = _result(4, "incidents", incidents=incidents) if incidents is not None else None
     results = {
         1: _result(1, "javascript-i is a top 5 lesson in all 28 Java web dev cohorts"),
         3: _result(3, "21 of 702 students hardly use the curriculum; 8 look like drop-outs"),
@@ -90,40 +123,39 @@ def _report_results(incidents: pl.DataFrame | None) -> dict:
         ),
         6: _result(6, "694 of 706 graduates kept reading after graduating"),
     }
-    if q4 is not None:
-        results[4] = q4
+    if incidents is not None:
+        results[4] = _q4(incidents)
     return results
 
 
-def _content(page) -> slide.SlideContent:
-    return slide.SlideContent(
-        title=slide.action_title(page),
-        bullets=slide.bullets(page),
-        chart=slide.chart_data(page),
-        footer=slide.footer(page),
-        notes=slide.notes(page),
-    )
+def _content(config, results: dict, simulated: bool = True) -> slide.SlideContent:
+    return slide.content(summary.summarise(_report(results, simulated), config))
 
 
 def test_high_risk_incidents_lead_the_title_bullet_and_chart(config) -> None:
-    content = _content(_page(config, _report_results(_incidents(TIERED))))
-    scraping, shared = slide._kind_nouns("scraping"), slide._kind_nouns("account_sharing")
-    assert content.title == f"3 high-risk incidents need review: 2 {scraping[1]}, 1 {shared[0]}"
-    assert content.bullets[0] == "3 high-risk and 2 medium-risk incidents; 5 more are low risk"
+    """The chart shows the high tier only (a longer medium or low bar cannot dwarf it); every tier's
+    count is text, high first."""
+    content = _content(config, _report_results(_incidents(TIERED)))
+    assert content.title == "3 incidents need action: 2 automated downloads and 1 shared account"
+    assert content.bullets[0] == "3 high-risk, 2 medium-risk and 5 low-risk incidents"
+    assert content.numbers == [("High risk", "3"), ("Medium risk", "2"), ("Low risk", "5")]
+    assert content.question == 4
     chart = content.chart
-    assert chart is not None and chart.stacked
-    assert chart.title == "High- and medium-risk incidents by kind"
-    assert [name for name, _ in chart.series] == ["High risk", "Medium risk"]  # low: in the bullet
-    labels = {
-        kind: slide._kind_label(kind) for kind in ("scraping", "account_sharing", "heavy_day")
-    }
-    assert chart.categories == [labels["scraping"], labels["account_sharing"], labels["heavy_day"]]
-    assert chart.series[0][1] == [2, 1, 0] and chart.series[1][1] == [1, 0, 1]
-    assert len(chart.colours) == 2
+    assert chart is not None and not chart.stacked
+    assert chart.title == "High-risk incidents by kind"
+    assert chart.categories == ["Automated fetching", "Shared account"]
+    assert chart.series == [("High-risk incidents", [2.0, 1.0])]
+
+
+def test_without_high_risk_the_medium_tier_is_charted(config) -> None:
+    content = _content(config, _report_results(_incidents([t for t in TIERED if t[0] != "high"])))
+    assert content.chart is not None and content.chart.title == "Medium-risk incidents by kind"
+    assert content.bullets[0] == "2 medium-risk and 5 low-risk incidents"
+    assert content.numbers[0] == ("High risk", "0")
 
 
 def test_bullets_are_few_short_and_dates_readable(config) -> None:
-    content = _content(_page(config, _report_results(_incidents(TIERED))))
+    content = _content(config, _report_results(_incidents(TIERED)))
     assert len(content.bullets) == slide.MAX_BULLETS
     assert all(len(b.split()) <= slide.MAX_WORDS for b in content.bullets), content.bullets
     assert content.bullets[1].startswith("21 of 702 students")  # Q3 follows the lead
@@ -136,27 +168,23 @@ def test_bullets_are_few_short_and_dates_readable(config) -> None:
 
 
 def test_public_slide_masks_ips_in_the_notes(config) -> None:
-    content = _content(_page(config, _report_results(_incidents(TIERED))))
+    content = _content(config, _report_results(_incidents(TIERED)))
     notes = "\n".join(content.notes)
     assert SECRET_IP not in notes and "198.51.100.x" in notes
     assert "user 100 fetched 300 pages" in notes  # the high-risk evidence is in the notes
-    assert "Full report: the _site folder" in notes  # no URL configured, no placeholder domain
-
-
-def test_without_tiers_the_counts_come_by_kind(config) -> None:
-    frame = _incidents(TIERED).drop("tier")
-    content = _content(_page(config, _report_results(frame)))
-    scraping, unknown = slide._kind_nouns("scraping"), slide._kind_nouns("unknown_user")
-    assert content.title == f"10 suspicious incidents flagged; the most severe are {scraping[1]}"
-    assert content.bullets[0] == f"Most common: 5 {unknown[1]} and 3 {scraping[1]}"
-    assert content.chart is not None and [n for n, _ in content.chart.series] == ["Incidents"]
+    assert "Full report: the website in the _site folder" in notes  # no URL configured
 
 
 def test_without_incidents_graduates_lead(config) -> None:
+    from analysis.questions import q6
+
     results = _report_results(None)
-    results[6] = _result(
-        6,
-        "694 of 706 graduates kept reading",
+    results[6] = q6.Q6Result(
+        number=6,
+        title="Question 6",
+        answer="Answer 6.",
+        supporting=[],
+        method="",
         programs=pl.DataFrame(
             {
                 "program": ["Java web dev", "Data science"],
@@ -167,7 +195,7 @@ def test_without_incidents_graduates_lead(config) -> None:
         graduates=700,
         alumni_readers=684,
     )
-    content = _content(_page(config, results, simulated=False))
+    content = _content(config, results, simulated=False)
     assert content.title == "98% of graduates keep using the curriculum after graduating"
     assert content.bullets[0] == "684 of 700 graduates came back after graduating"
     assert content.chart is not None and content.chart.categories == [
@@ -175,6 +203,36 @@ def test_without_incidents_graduates_lead(config) -> None:
         "Data science",
     ]
     assert "Simulated" not in content.footer
+
+
+def test_slide_and_email_share_one_summary_without_an_import_cycle() -> None:
+    """slide.py and email.py both import summary.py; neither imports the other; summary imports neither."""
+    import ast
+    import inspect
+
+    from analysis.publish import email as email_module
+
+    def imports(module) -> set[str]:
+        tree = ast.parse(inspect.getsource(module))
+        names = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+            elif isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+        return names
+
+    slide_imports, email_imports = imports(slide), imports(email_module)
+    summary_imports = imports(summary)
+    assert (
+        "analysis.publish.summary" in slide_imports and "analysis.publish.summary" in email_imports
+    )
+    assert not any(name.startswith("analysis.publish.email") for name in slide_imports)
+    assert not any(name.startswith("analysis.publish.slide") for name in email_imports)
+    assert not any(
+        name.startswith(("analysis.publish.slide", "analysis.publish.email"))
+        for name in summary_imports
+    )
 
 
 def test_clip_words_cuts_at_a_clause_then_at_the_limit() -> None:
@@ -186,7 +244,7 @@ def test_clip_words_cuts_at_a_clause_then_at_the_limit() -> None:
 
 
 def test_content_survives_the_notebook_round_trip(config) -> None:
-    content = _content(_page(config, _report_results(_incidents(TIERED))))
+    content = _content(config, _report_results(_incidents(TIERED)))
     notebook = SimpleNamespace(
         cells=[{"outputs": [{"data": {slide.SLIDE_MIME: content.to_json()}}]}]
     )
@@ -226,21 +284,24 @@ def _check_pptx(path: Path) -> Presentation:
             for run in paragraph.runs:
                 assert run.font.size is not None and run.font.size >= Pt(16), (shape.name, run.text)
     notes = presentation.slides[0].notes_slide.notes_text_frame.text
-    assert "The eight answers" in notes
+    assert "The answers:" in notes
     return presentation
 
 
 def test_built_pptx_reads_back(config, tmp_path: Path) -> None:
-    content = _content(_page(config, _report_results(_incidents(TIERED))))
+    content = _content(config, _report_results(_incidents(TIERED)))
     path = slide.build_pptx(content, tmp_path / "slide.pptx")
     presentation = _check_pptx(path)
     shapes = {s.name: s for s in presentation.slides[0].shapes}
     assert shapes["Title"].text_frame.text == content.title
+    # the title is the layout's title placeholder: the slide's title for PowerPoint and Google Slides
+    title = presentation.slides[0].shapes.title
+    assert title is not None and title.is_placeholder and title.text_frame.text == content.title
     assert shapes["Footer"].text_frame.text == content.footer
     series = shapes["Chart"].chart.plots[0].series
-    assert [s.name for s in series] == ["High risk", "Medium risk"]
-    assert list(series[0].values) == [2.0, 1.0, 0.0] and list(series[1].values) == [1.0, 0.0, 1.0]
-    assert shapes["Chart"].chart.chart_type == 58  # XL_CHART_TYPE.BAR_STACKED
+    assert [s.name for s in series] == ["High-risk incidents"]
+    assert list(series[0].values) == [2.0, 1.0]
+    assert shapes["Chart"].chart.chart_type == 57  # XL_CHART_TYPE.BAR_CLUSTERED
 
 
 def test_without_libreoffice_the_png_is_named_as_missing(monkeypatch, tmp_path: Path) -> None:
@@ -262,7 +323,7 @@ def built(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.mark.render
 def test_rendered_pptx_reads_back(built) -> None:
-    config, _report, _ = built
+    config, _, _ = built
     presentation = _check_pptx(config.paths.site_dir / "slide.pptx")
     text = "\n".join(s.text_frame.text for s in presentation.slides[0].shapes if s.has_text_frame)
     assert "Simulated data" in text
@@ -413,7 +474,7 @@ def test_the_longest_allowed_content_still_fits(tmp_path: Path) -> None:
             stacked=True,
         ),
         footer="Data from 26 Jan 2018 to 21 Apr 2021 · Simulated data: it shows the method, not real students",
-        notes=["The eight answers:"],
+        notes=["The answers:"],
     )
     site, build = tmp_path / "_site", tmp_path / "_build"
     path = slide.build_pptx(content, site / "slide.pptx")
@@ -445,10 +506,17 @@ def test_slide_html_carries_the_same_content(built) -> None:
             assert _squash(paragraph.text) in squashed, paragraph.text
     for category in shapes["Chart"].chart.plots[0].categories:
         assert html.escape(category) in page
-    assert page.count('<section class="slide"') == 1
-    assert '<meta name="viewport"' in page
-    assert "<img" not in page and "<script" not in page  # nothing to break on a phone
+    assert page.count('class="slide level1"') == 1  # one reveal.js slide (pandoc's revealjs writer)
+    assert '<meta name="viewport"' in page and "<img" not in page
     assert 'href="slide.pptx"' in page
+    # reveal.js and its notes plugin from the site's own assets (copied from node_modules): no CDN
+    scripts = re.findall(r'<(?:script|link)[^>]*(?:src|href)="([^"]+)"', page)
+    assert "assets/reveal.js/reveal.js" in scripts and "assets/reveal.js/plugin/notes.js" in scripts
+    assert not [s for s in scripts if "//" in s and not s.startswith("data:")], scripts
+    for local in scripts:
+        if not local.startswith("data:"):
+            assert (config.paths.site_dir / local).is_file(), local
+    assert '<aside class="notes">' in page  # the speaker notes (press S)
 
 
 @pytest.mark.parametrize("stacked", [True, False])
@@ -484,8 +552,9 @@ def test_chart_html_and_png_show_every_value(stacked: bool) -> None:
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [1280, 390])
 def test_slide_html_fits_a_phone_and_is_accessible(built, width: int) -> None:
-    """slide.html in Chromium: no horizontal overflow, no console error or foreign request, no broken
-    image, zero axe-core violations, the chart's bars drawn."""
+    """slide.html in Chromium: reveal.js loads from the site (no request leaves 127.0.0.1, no console
+    error), no horizontal overflow, no broken image, zero axe-core violations, the chart's bars drawn;
+    on a phone the title is in the first screen at a readable size (the slide reflows, not shrinks)."""
     import test_browser as tb
 
     executable = shutil.which("chromium")
@@ -502,6 +571,15 @@ def test_slide_html_fits_a_phone_and_is_accessible(built, width: int) -> None:
             assert page.locator("img").count() == 0
             bars = page.locator(".bars .bar")
             assert bars.count() >= 1 and bars.first.bounding_box()["width"] > 0
+            assert page.evaluate("() => typeof Reveal !== 'undefined' && Reveal.isReady()")
+            title = page.locator("section.slide h1").bounding_box()
+            assert title is not None and title["y"] >= 0 and title["y"] + title["height"] <= 900
+            size = page.eval_on_selector(
+                "section.slide li",
+                "e => parseFloat(getComputedStyle(e).fontSize)"
+                " * e.getBoundingClientRect().width / e.offsetWidth",
+            )
+            assert size >= 14, size  # rendered px, after reveal.js's scaling
             assert tb.axe_violations(page) == []
         finally:
             page.close()

@@ -71,7 +71,7 @@ def _add_source(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="curriculum-insights",
-        description="Curriculum access logs -> answers to leadership's eight questions (site, slide, email).",
+        description="Curriculum access logs -> answers to leadership's questions (site, slide, email).",
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     analyze = add(
-        "analyze", "Answer the eight questions and write findings.json (no rendering).", _analyze
+        "analyze", "Answer the questions and write findings.json (no rendering).", _analyze
     )
     _add_source(analyze)
     analyze.add_argument(

@@ -92,3 +92,48 @@ def to_jsonable(value: Any) -> Any:
     if hasattr(value, "item") and not isinstance(value, str | bytes):
         return value.item()  # numpy scalars
     return value
+
+
+# --- what a question hands the summary (slide, email, summary page) -------------------------------------
+
+
+@dataclass(frozen=True)
+class ChartData:
+    """A small category chart: one value per (series, category); bounded (<= 8 categories)."""
+
+    title: str
+    categories: list[str]
+    series: list[tuple[str, list[float]]]  # (name, values in category order)
+    colours: list[str] = field(default_factory=list)  # one hex colour per series
+    unit: str = ""  # what the values count, for the axis and the text alternative
+    stacked: bool = False  # series stacked in one bar per category (else side by side)
+
+    def description(self) -> str:
+        """A text alternative: the title, then every value."""
+        parts = []
+        for name, values in self.series:
+            pairs = ", ".join(
+                f"{c} {_chart_num(v)}" for c, v in zip(self.categories, values, strict=True) if v
+            )
+            parts.append(f"{name}: {pairs}" if len(self.series) > 1 else pairs)
+        return f"{self.title}. " + "; ".join(p for p in parts if p) + "."
+
+
+def _chart_num(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+@dataclass(frozen=True)
+class Lead:
+    """A question's claim to lead the slide, the email and the summary page (its `lead(result)`).
+
+    Plain text from the result's fields (the summary masks, shortens and dates it): a title stating the
+    finding, the bullet supporting the chart, the chart, details for the speaker notes, and the counts
+    a reader should see as text beside the chart (label, value)."""
+
+    question: int
+    title: str
+    bullet: str
+    chart: ChartData | None
+    details: list[str] = field(default_factory=list)
+    numbers: list[tuple[str, str]] = field(default_factory=list)

@@ -46,6 +46,9 @@ HEIGHT = 300
 TITLE_CHARS = 38  # a title line this long fits a 320 px phone (about 285 px at 14 px bold)
 WIDE_PLOT = 480  # px of plot width from which titles take lines of 2 * TITLE_CHARS
 LABEL_LIMIT = 130  # px: longer axis labels end in an ellipsis (the tooltip has the full text)
+# degrees: level category labels turn this much on a plot narrower than WIDE_PLOT
+PHONE_LABEL_ANGLE = -40
+AXIS_TITLE_CHARS = 30  # an axis title line this long fits a 320 px phone's narrowest plot (12 px)
 
 
 def program_palette(programs: Iterable[str]) -> dict[str, str]:
@@ -156,7 +159,80 @@ def empty(title: str, message: str) -> alt.TopLevelMixin:
 
 def wrap_titles(spec: dict[str, Any], width: int = TITLE_CHARS) -> dict[str, Any]:
     """The spec with a title that fits its chart: lines of at most `width` characters on a phone,
-    of twice that on wider screens (a Vega expression on the chart's width; what a page publishes)."""
+    of twice that on wider screens (a Vega expression on the chart's width; what a page publishes), and
+    level category labels that turn when the plot is narrow (`angle_band_labels`), axis titles in
+    lines that fit a phone and the end labels of continuous x axes kept inside the plot
+    (`fit_axis_text`)."""
+    return fit_axis_text(angle_band_labels(_wrap_title(spec, width)))
+
+
+def fit_axis_text(spec: dict[str, Any], width: int = AXIS_TITLE_CHARS) -> dict[str, Any]:
+    """Axis titles longer than `width` characters in lines (a title wider than a phone's plot would be
+    cut at the chart's edge), and continuous x axes' first and last labels flush with the axis ends
+    (never half past the chart's edge)."""
+    if spec.get("width") != "container":
+        return spec
+
+    def visit(node: Any) -> Any:
+        if isinstance(node, list):
+            return [visit(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out = {key: visit(value) for key, value in node.items()}
+        encoding = out.get("encoding")
+        if isinstance(encoding, dict):
+            fixed = dict(encoding)
+            for channel in ("x", "y"):
+                field = encoding.get(channel)
+                title = field.get("title") if isinstance(field, dict) else None
+                if isinstance(field, dict) and isinstance(title, str) and len(title) > width:
+                    fixed[channel] = {**field, "title": wrap_title(title, width)}
+            out["encoding"] = fixed
+        return out
+
+    out = dict(visit(spec))
+    config = dict(out.get("config") or {})
+    config["axisX"] = {"labelFlush": True, **(config.get("axisX") or {})}
+    out["config"] = config
+    return out
+
+
+def angle_band_labels(spec: dict[str, Any]) -> dict[str, Any]:
+    """Category (band) x-axis labels a chart draws level (labelAngle 0) are turned by PHONE_LABEL_ANGLE
+    when the plot is narrower than WIDE_PLOT, so neighbouring labels never overlap on a phone (a Vega
+    expression on the chart's width: only container-sized charts have one)."""
+    if spec.get("width") != "container":
+        return spec
+    narrow = f"width < {WIDE_PLOT}"
+    turned = {
+        "labelAngle": {"expr": f"{narrow} ? {PHONE_LABEL_ANGLE} : 0"},
+        "labelAlign": {"expr": f"{narrow} ? 'right' : 'center'"},
+        "labelBaseline": {"expr": f"{narrow} ? 'middle' : 'top'"},
+    }
+
+    def visit(node: Any) -> Any:
+        if isinstance(node, list):
+            return [visit(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out = {key: visit(value) for key, value in node.items()}
+        encoding = out.get("encoding")
+        x = encoding.get("x") if isinstance(encoding, dict) else None
+        axis = x.get("axis") if isinstance(x, dict) else None
+        if (
+            isinstance(encoding, dict)
+            and isinstance(x, dict)
+            and isinstance(axis, dict)
+            and x.get("type") in ("ordinal", "nominal")
+            and axis.get("labelAngle") == 0
+        ):
+            out["encoding"] = {**encoding, "x": {**x, "axis": {**axis, **turned}}}
+        return out
+
+    return dict(visit(spec))
+
+
+def _wrap_title(spec: dict[str, Any], width: int) -> dict[str, Any]:
     title = spec.get("title")
     params = title if isinstance(title, dict) else {"text": title, "anchor": "start"}
     text = params.get("text")

@@ -1,17 +1,20 @@
-"""The email: email.html (table layout <= 600 px, CSS inlined, cid: images, no script) and email.eml.
+"""The email: email.eml (ready to send) and email.html (the same message, standalone).
 
-email.qmd is the source: it leads with the slide's finding and bullets (the top findings first), then the
-slide's chart as a large-font PNG, the eight answers, and where the full report lives. The link goes to
-the configured site (`[site] base_url` or CURRICULUM_SITE_URL); without one (or with a placeholder domain
-such as example.org) the build notes it and the email says the report is in the build's site folder and
-the slide is attached. To/From come from `[site] email_to` / `email_from`; without them the .eml has no
-such header and the build says so.
+email.qmd is the source: it lays out the shared summary (publish/summary.py, the same lead finding,
+bullets and chart as the slide and the summary page), then the answers and where the full report is. The
+link goes to the configured site (`[site] base_url` or CURRICULUM_SITE_URL); without one (or with a
+placeholder domain such as example.org) the build notes it and the email says plainly that the report is
+not online yet and the slide is attached. From and To come from `[site] email_from` / `email_to`; the
+Message-ID is made on the sender's domain (else the site's). A missing header is named in the build's
+notes. The .eml's HTML shows the chart as a cid: image (a related part); email.html points at the same
+PNG copied beside it (_build/slide-chart.png), so it shows its chart when opened alone.
 """
 
 from __future__ import annotations
 
 import html
 import re
+import shutil
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
@@ -20,43 +23,33 @@ from urllib.parse import urlparse
 
 from analysis.config import Config
 from analysis.errors import TargetError
-from analysis.publish import slide
+from analysis.publish import summary
 from analysis.publish.common import TEMPLATES, pandoc
 from analysis.publish.pages import Page, escape_html, raw_html
+from analysis.publish.summary import is_placeholder_host, site_url
+
+__all__ = ["is_placeholder_host", "message_id_domain", "render_email", "setup_notes", "site_url"]
 
 PPTX_TYPE = ("application", "vnd.openxmlformats-officedocument.presentationml.presentation")
 CHART_CID = "slide-chart"
 CHART_WIDTH = 560  # px shown in the email (the PNG holds twice as many pixels)
 EMAIL_WIDTH = 600  # px, the layout table
-# Reserved example/test names (RFC 2606, RFC 6761): never a real site or mailbox.
-PLACEHOLDER_HOST = re.compile(
-    r"(^|\.)(example\.(com|net|org)|example|invalid|test|localhost|local)$", re.I
-)
+MESSAGE_ID_FALLBACK = "curriculum-insights"  # Message-ID domain when neither sender nor site is set
+_CID_SRC = re.compile(r'src="cid:([A-Za-z0-9._-]+)"')
 
 
-def is_placeholder_host(host: str) -> bool:
-    return bool(PLACEHOLDER_HOST.search(host.strip().rstrip(".")))
-
-
-def site_url(config: Config) -> str:
-    """The configured public URL of the site, or "" (none, not http(s), or a placeholder domain)."""
-    url = config.site.base_url.strip()
-    if not re.fullmatch(r"https?://[^\s<>\"']+", url):
-        return ""
-    host = urlparse(url).hostname or ""
-    return "" if not host or is_placeholder_host(host) else url
-
-
-def _address(value: str) -> str:
-    """A usable address header value, or "" (empty, malformed, or at a placeholder domain)."""
-    _, address = parseaddr(value)
-    if "@" not in address:
-        return ""
-    return "" if is_placeholder_host(address.rsplit("@", 1)[1]) else value.strip()
+def message_id_domain(config: Config) -> str:
+    """The Message-ID's right-hand side: the sender's domain, else the site's host, else a fixed name
+    (never the build machine's host name)."""
+    sender = summary.address(config.site.email_from)
+    if sender:
+        return parseaddr(sender)[1].rsplit("@", 1)[1].lower()
+    url = site_url(config)
+    return (urlparse(url).hostname or MESSAGE_ID_FALLBACK) if url else MESSAGE_ID_FALLBACK
 
 
 def setup_notes(config: Config) -> list[str]:
-    """What the build tells the user about the email's link and headers."""
+    """What the build tells the user about the email's link and headers (what to set to send it)."""
     notes = []
     url = config.site.base_url.strip()
     if not site_url(config):
@@ -66,12 +59,15 @@ def setup_notes(config: Config) -> list[str]:
             else "no site URL configured ([site] base_url or CURRICULUM_SITE_URL)"
         )
         notes.append(
-            f"{reason}: the email has no link; it says the report is in the "
-            f"{slide.report_folder(config)} folder and the slide is attached"
+            f"{reason}: the email has no link to the report; it says the report is not online yet "
+            "and the slide is attached"
         )
     for header, key in (("To", "email_to"), ("From", "email_from")):
-        if not _address(getattr(config.site, key)):
-            notes.append(f"email.eml has no {header}: header (set [site] {key})")
+        if not summary.address(getattr(config.site, key)):
+            notes.append(
+                f"email.eml has no {header}: header (set [site] {key}, e.g. "
+                f'"Name <name@school.edu>"): add it in your mail program before sending'
+            )
     return notes
 
 
@@ -106,28 +102,31 @@ def render_email(
     inlined = css_inline.inline(_document(subject, fragment))
     if re.search(r"<script\b", inlined, re.I):
         raise TargetError("email.qmd: the email body contains a <script> element (not allowed)")
+    images = {
+        cid: build_dir / "email" / f"{cid}.png" for cid in dict.fromkeys(_CID_SRC.findall(inlined))
+    }
+    for cid, image in images.items():
+        if not image.exists():
+            raise TargetError(f"email.qmd: image cid:{cid} has no file {image}")
     html_out = build_dir / "email.html"
-    html_out.write_text(inlined, encoding="utf-8")
+    html_out.write_text(standalone(inlined, images, build_dir), encoding="utf-8")
 
     text = pandoc(markdown, "plain", ["--wrap=auto", "--columns=78"], where="email.qmd")
     message = EmailMessage()
     message["Subject"] = subject
     for header, key in (("From", "email_from"), ("To", "email_to")):
-        value = _address(getattr(config.site, key))
+        value = summary.address(getattr(config.site, key))
         if value:
             message[header] = value
     message["Date"] = formatdate(localtime=True)
-    url = site_url(config)
-    if url:
-        message["Message-ID"] = make_msgid(domain=urlparse(url).hostname)
+    message["Message-ID"] = make_msgid(
+        idstring="curriculum-insights", domain=message_id_domain(config)
+    )
     message.set_content(text)
     message.add_alternative(inlined, subtype="html")
     payload: Any = message.get_payload()  # [text, html] after add_alternative
     html_part = payload[1]
-    for cid in dict.fromkeys(re.findall(r'src="cid:([A-Za-z0-9._-]+)"', inlined)):
-        image = build_dir / "email" / f"{cid}.png"
-        if not image.exists():
-            raise TargetError(f"email.qmd: image cid:{cid} has no file {image}")
+    for cid, image in images.items():
         html_part.add_related(
             image.read_bytes(),
             "image",
@@ -142,31 +141,56 @@ def render_email(
     return [html_out, eml_out], setup_notes(config)
 
 
+def standalone(page: str, images: dict[str, Path], folder: Path) -> str:
+    """The HTML with each cid: image pointing at a PNG copied beside it (email.html opened alone, from
+    its folder, shows its chart; the .eml keeps cid:)."""
+
+    def beside(match: re.Match[str]) -> str:
+        image = images.get(match.group(1))
+        if image is None:
+            return match.group(0)
+        shutil.copy2(image, folder / image.name)
+        return f'src="{image.name}"'
+
+    return _CID_SRC.sub(beside, page)
+
+
 # --- what email.qmd displays ---
 
 
+def _summary(page: Page) -> summary.Summary:
+    from analysis.publish.pages import changes_result
+
+    return summary.summarise(page.report, page.config, changes_result())
+
+
 def top_findings(page: Page) -> str:
-    """The slide's action title and bullets: what matters most, first."""
-    lines = [f"**{page.text(slide.action_title(page))}**", ""]
-    lines += [f"- {page.text(bullet)}" for bullet in slide.bullets(page)]
+    """What is new since the last report first, then the summary's lead finding and bullets (the
+    slide's): what matters most."""
+    shared = _summary(page)
+    lines = [f"- {page.text(line)}" for line in shared.news]
+    if lines:
+        lines = ["**What is new since the last report**", "", *lines, ""]
+    lines += [f"**{page.text(shared.title)}**", ""]
+    lines += [f"- {page.text(bullet)}" for bullet in shared.bullets]
     return "\n".join(lines) + "\n"
 
 
 def answers(page: Page) -> str:
-    lines = []
-    for number in sorted(page.report.results):
-        result = page.report.results[number]
-        lines.append(f"{number}. **{page.text(result.title)}** {page.text(result.answer)}")
+    lines = [
+        f"{number}. **{page.text(title)}** {page.text(answer)}"
+        for number, title, answer in _summary(page).answers
+    ]
     return "\n".join(lines) + "\n"
 
 
 def chart(page: Page) -> str:
-    """The slide's chart as a large-font PNG (cid:), CHART_WIDTH px wide in the email, with alt text."""
-    data = slide.chart_data(page)
+    """The summary's chart as a large-font PNG (cid:), CHART_WIDTH px wide in the email, with alt text."""
+    data = _summary(page).chart
     if data is None:
         return ""
     image = page.config.paths.build_dir / "email" / f"{CHART_CID}.png"
-    page.png(slide.chart_altair(data, width=CHART_WIDTH), image, scale=2)
+    page.png(summary.chart_altair(data, width=CHART_WIDTH), image, scale=2)
     return raw_html(
         f'<img src="cid:{CHART_CID}" alt="{escape_html(data.description())}" '
         f'width="{CHART_WIDTH}" class="chart">'
@@ -174,15 +198,14 @@ def chart(page: Page) -> str:
 
 
 def site_link(page: Page) -> str:
-    """Where the full report is: the configured site, else the build's site folder and the attachment."""
+    """Where the full report is: the configured site's address, else plainly that it is not online yet."""
     url = site_url(page.config)
     if url:
         return (
             "The full report, with charts, tables, methods and caveats for each answer, is at "
             f"<{url}>.\n"
         )
-    folder = page.text(slide.report_folder(page.config))
     return (
-        "The full report, with charts, tables, methods and caveats for each answer, is not online "
-        f"yet: it is in the {folder} folder of the build (open index.html there).\n"
+        "The full report, with charts, tables, methods and caveats for each answer, has not been "
+        "put online yet, so this email has no link to it.\n"
     )

@@ -448,7 +448,7 @@ def headline_numbers():
 
 
 def answers_list(link_prefix: str = "questions/"):
-    """The eight answers, one line each, linking to their pages."""
+    """The answers, one line each, linking to their pages."""
     ctx = current()
     lines = []
     for number in sorted(ctx.report.results):

@@ -42,7 +42,13 @@ VEGA_ASSETS = {
     "vega-embed.min.js": "vega-embed/build/vega-embed.min.js",
     "minisearch.js": "minisearch/dist/umd/index.js",
 }
-OWN_ASSETS = ("site.css", "tables.css", "tables.js", "search.js")  # ours, from templates/
+OWN_ASSETS = (
+    "site.css",
+    "tables.css",
+    "tables.js",
+    "search.js",
+    "slide.css",
+)  # ours, from templates/
 SEARCH_PAGE = "search.html"
 SEARCH_INDEX = "assets/search-index.js"
 DOWNLOADS = "downloads"
@@ -136,6 +142,53 @@ def dates_line(dataset: dict[str, Any], built: dt.date | None = None) -> str:
     built = built or dt.datetime.now(dt.UTC).date()
     last = str(dataset.get("last_seen") or "")[:10]
     return f"Data through {last}, built {built}." if last else f"Built {built}."
+
+
+# --- the summary page (index.qmd): the shared summary, laid out for the web ---------------------------
+
+
+def _index_summary():
+    from analysis.publish import pages, summary
+
+    page = pages.current()
+    return page, summary.summarise(page.report, page.config, pages.changes_result())
+
+
+def lead_finding():
+    """What matters most, first on the summary page: the lead finding (the slide's title), its counts
+    (the key numbers, most serious first) and a link to its question's page."""
+    from analysis.publish.pages import escape_html, md, raw_html
+
+    page, shared = _index_summary()
+    lines = [f"**{page.text(shared.title)}**", ""]
+    # what is new has its own section above ("Since the report of ..."): not repeated here
+    lines += [
+        f"- {page.text(bullet)}" for bullet in shared.bullets[1:] if bullet != shared.news_bullet
+    ]
+    out = "\n::: {.answer .lead-finding}\n" + "\n".join(lines) + "\n:::\n"
+    if shared.numbers:
+        cells = "".join(
+            f'<div class="stat"><div class="stat-value">{escape_html(value)}</div>'
+            f'<div class="stat-label">{escape_html(label)}</div></div>'
+            for label, value in shared.numbers
+        )
+        out += raw_html(f'<div class="stats key-numbers">{cells}</div>')
+    if shared.question:
+        out += (
+            f"\nThe details are on [question {shared.question}: {page.text(shared.question_title)}]"
+            f"(questions/q{shared.question}.html).\n"
+        )
+    return md(out)
+
+
+def key_chart():
+    """The key chart: the lead finding's chart, the one the slide and the email show."""
+    from analysis.publish import pages, summary
+
+    _, shared = _index_summary()
+    if shared.chart is None:  # no output: no empty figure
+        return None
+    return pages.chart(summary.chart_altair(shared.chart, width="container", font=13))
 
 
 # --- pages ----------------------------------------------------------------------------------------------
@@ -482,7 +535,7 @@ def copy_assets(site_dir: Path) -> list[Path]:
 
 
 def quarto_site(site_dir: Path, env: dict[str, str]) -> None:
-    """`quarto render` of the website into site_dir (assets/ copied before, kept by quarto as a resource)."""
+    """`quarto render` of the website into site_dir (the assets are copied into it afterwards)."""
     command = ["quarto", "render", "--output-dir", str(site_dir)]
     result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
     if result.returncode != 0:

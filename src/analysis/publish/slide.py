@@ -1,18 +1,23 @@
-"""The one-slide summary: slide.pptx (python-pptx, a native chart), slide.png (LibreOffice) and slide.html.
+"""The one-slide summary: slide.pptx (python-pptx, a native chart), slide.png (LibreOffice) and slide.html
+(a reveal.js slide written by pandoc's revealjs writer).
 
-slide.qmd is the source of the slide's content: its cells call the named functions below (`action_title`,
-`bullets`, `chart_data`, `footer`, `notes`) and hand the parts to `show()`, which displays a preview and
-emits them as one `SlideContent` (JSON, mime type SLIDE_MIME) in the executed notebook. render.py reads
-that object back (`content_from_notebook`) and `render_slide` builds every format from it:
+slide.qmd is the source: its cell computes the shared summary (`summary.summarise`, the same object the
+email and the summary page lay out), turns it into a `SlideContent` (`content`) and hands it to `show()`,
+which displays a preview and emits the content as JSON (mime type SLIDE_MIME) in the executed notebook.
+render.py reads that object back (`content_from_notebook`) and `render_slide` builds every format from it:
 
 - slide.pptx: one 16:9 slide drawn with python-pptx (pandoc's pptx writer cannot make a native chart or fix
-  font sizes): title, at most MAX_BULLETS bullets, a bar chart the viewer can edit (incidents by kind,
-  stacked by risk tier), a footer with the data period and the simulated-data notice, the details in the
-  speaker notes. Each text box has one fixed size (>= MIN_PT, the largest that fits), autofit is off and
-  word wrap on, and every shape lies inside the slide.
+  font sizes): the title in the layout's title placeholder (so PowerPoint, Keynote and Google Slides
+  know it as the slide's title), at most MAX_BULLETS bullets, a bar chart the viewer can edit, a footer
+  with the data period and the simulated-data notice, the details in the speaker notes. Each text box has
+  one fixed size (>= MIN_PT, the largest that fits), autofit is off and word wrap on, and every shape lies
+  inside the slide.
 - slide.png: the pptx itself as LibreOffice draws it (soffice --convert-to pdf, then pdftoppm at 96 dpi:
   1280 x 720). Without LibreOffice or poppler the build notes which file it could not make.
-- slide.html: the same content as a responsive page (the chart as HTML bars: no script, no image).
+- slide.html: the same content as a reveal.js slide (pandoc's revealjs writer with templates/
+  slide-revealjs.html; reveal.js from the site's assets/, copied from node_modules: no CDN); the chart is
+  HTML bars (no image), the notes are the speaker notes (press S); on a phone the slide reflows instead
+  of shrinking.
 
 All text is plain (not Markdown) and masked for public builds before it enters the content object.
 """
@@ -20,39 +25,46 @@ All text is plain (not Markdown) and masked for public builds before it enters t
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import html
 import json
-import re
 import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from string import Template
-from typing import Any, cast
-
-import polars as pl
+from typing import Any
 
 from analysis.config import Config
 from analysis.errors import TargetError
-from analysis.publish import privacy
-from analysis.publish.common import TEMPLATES
-from analysis.questions import slide_bullets
+from analysis.publish.common import TEMPLATES, pandoc
+from analysis.publish.summary import (
+    MAX_BULLETS,
+    MAX_TITLE_WORDS,
+    MAX_WORDS,
+    ChartData,
+    Summary,
+    chart_altair,
+    clip_words,
+    readable_dates,
+)
+
+__all__ = [
+    "MAX_BULLETS",
+    "MAX_TITLE_WORDS",
+    "MAX_WORDS",
+    "ChartData",
+    "SlideContent",
+    "build_html",
+    "build_pptx",
+    "chart_altair",
+    "clip_words",
+    "content",
+    "readable_dates",
+    "render_slide",
+]
 
 SLIDE_MIME = "application/vnd.curriculum-insights.slide+json"
-MAX_BULLETS = 4
-MAX_WORDS = 15  # per bullet
-MAX_TITLE_WORDS = 14
-ISO_DATE = re.compile(r"(?<![\d-])\d{4}-\d{2}-\d{2}(?![\d-])")
-CLAUSE_BREAK = re.compile(r"[;:,](?=\s)|\s—\s")
-MIN_CLAUSE_WORDS = 4  # a clipped bullet keeps at least this many words, else it is cut at the limit
 MIN_PT = 16  # smallest text on the slide (footer, bullets)
-# After the lead bullet, the questions whose headlines fill the slide, most important first.
-BULLET_QUESTIONS = slide_bullets()  # from the registry: the modules' SLIDE_RANK
-TIERS = ("high", "medium", "low")
-TIER_LABELS = {"high": "High risk", "medium": "Medium risk", "low": "Low risk"}
-TIER_COLOURS = {"high": "#b02a37", "medium": "#e08e0b", "low": "#6c757d", "": "#2780e3"}
 
 # Slide geometry (inches; 16:9 = 13.333 x 7.5).
 SLIDE_W, SLIDE_H = 13.333, 7.5
@@ -65,28 +77,9 @@ TITLE_PT, BULLET_PT, FOOTER_PT, CHART_PT = 28, 20, 16, 14
 CHAR_EM = 0.55  # average Arial character width (bold, digits) in em, for the fit estimate
 LINE_EM = 1.2  # line height in em
 BULLET_GAP_IN = 0.12  # space after each bullet
-
-
-@dataclass(frozen=True)
-class ChartData:
-    """A small category chart: one value per (series, category); bounded (<= 8 categories)."""
-
-    title: str
-    categories: list[str]
-    series: list[tuple[str, list[float]]]  # (name, values in category order)
-    colours: list[str] = field(default_factory=list)  # one hex colour per series
-    unit: str = ""  # what the values count, for the axis and the text alternative
-    stacked: bool = False  # series stacked in one bar per category (else side by side)
-
-    def description(self) -> str:
-        """A text alternative: the title, then every value."""
-        parts = []
-        for name, values in self.series:
-            pairs = ", ".join(
-                f"{c} {_num(v)}" for c, v in zip(self.categories, values, strict=True) if v
-            )
-            parts.append(f"{name}: {pairs}" if len(self.series) > 1 else pairs)
-        return f"{self.title}. " + "; ".join(p for p in parts if p) + "."
+TITLE_ONLY_LAYOUT = (
+    5  # python-pptx's default template: "Title Only" (a title placeholder, nothing else)
+)
 
 
 @dataclass(frozen=True)
@@ -96,6 +89,8 @@ class SlideContent:
     chart: ChartData | None
     footer: str
     notes: list[str] = field(default_factory=list)
+    numbers: list[tuple[str, str]] = field(default_factory=list)  # the lead's counts, as text
+    question: int = 0  # the question the title comes from (its page is linked)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -118,365 +113,38 @@ class SlideContent:
             else None,
             footer=str(data.get("footer", "")),
             notes=[str(n) for n in data.get("notes", [])],
+            numbers=[(str(k), str(v)) for k, v in data.get("numbers", [])],
+            question=int(data.get("question", 0)),
         )
 
 
-# --- words ----------------------------------------------------------------------------------------------
+def content(summary: Summary) -> SlideContent:
+    """The slide's part of the shared summary (it lays it out; it decides nothing)."""
+    return SlideContent(
+        title=summary.title,
+        bullets=list(summary.bullets[:MAX_BULLETS]),
+        chart=summary.chart,
+        footer=summary.footer,
+        notes=list(summary.notes),
+        numbers=list(summary.numbers),
+        question=summary.question,
+    )
 
 
 def _num(value: float) -> str:
     return f"{int(value):,}" if float(value).is_integer() else f"{value:,.1f}"
 
 
-def _plural(count: int, nouns: tuple[str, str]) -> str:
-    return f"{count:,} {nouns[0] if count == 1 else nouns[1]}"
-
-
-def _q4_words(name: str) -> dict[str, Any]:
-    """Question 4's own reader words for its kinds (KIND_NOUNS, KIND_LABELS), when it has them."""
-    from analysis.questions import q4
-
-    value = getattr(q4, name, None)
-    return dict(value) if isinstance(value, dict) else {}
-
-
-def _kind_nouns(kind: str) -> tuple[str, str]:
-    """(singular, plural) for a Q4 kind: question 4's nouns, else the code in words."""
-    nouns = _q4_words("KIND_NOUNS").get(kind)
-    if nouns and len(nouns) == 2:
-        return str(nouns[0]), str(nouns[1])
-    label = str(kind).replace("_", " ")
-    return label, label
-
-
-def _kind_label(kind: str) -> str:
-    """The chart's category label: question 4's label, else the capitalised plural noun."""
-    label = _q4_words("KIND_LABELS").get(kind)
-    if label:
-        return str(label)
-    plural = _kind_nouns(kind)[1]
-    return plural[:1].upper() + plural[1:]
-
-
-def clip_words(text: str, limit: int) -> str:
-    """At most `limit` words: cut at the latest clause break (; : — ,) that fits, else after `limit` words."""
-    words = " ".join(str(text).split()).rstrip(" .")
-    if len(words.split()) <= limit:
-        return words
-    heads = [words[: m.start()] for m in CLAUSE_BREAK.finditer(words)]
-    fitting = [h for h in heads if MIN_CLAUSE_WORDS <= len(h.split()) <= limit]
-    if fitting:
-        return max(fitting, key=len).rstrip(" .,;:")
-    return " ".join(words.split()[:limit]).rstrip(" .,;:") + "…"
-
-
-def readable_dates(text: str) -> str:
-    """ISO dates as people write them (2019-06-01 -> 1 Jun 2019): no line break inside a date."""
-
-    def human(match: re.Match[str]) -> str:
-        try:
-            date = dt.date.fromisoformat(match.group(0))
-        except ValueError:
-            return match.group(0)
-        return f"{date.day} {date:%b %Y}"
-
-    return ISO_DATE.sub(human, text)
-
-
-def report_folder(config: Config) -> str:
-    """The site folder's name as the user knows it (the pages run while render writes to `.NAME.partial`)."""
-    name = config.paths.site_dir.name
-    if name.startswith(".") and name.endswith(".partial"):
-        name = name[1 : -len(".partial")]
-    return name
-
-
-def _public_text(page: Any, text: Any) -> str:
-    raw = " ".join(str(text).split())
-    return privacy.mask_text(raw) if page.public else raw
-
-
-def _slide_text(page: Any, text: Any, limit: int) -> str:
-    """A title or bullet: masked, dates readable, at most `limit` words."""
-    return clip_words(readable_dates(_public_text(page, text)), limit)
-
-
-def _results(page: Any) -> dict[int, Any]:
-    return dict(getattr(page.report, "results", {}) or {})
-
-
-def _headline(result: Any) -> str:
-    try:
-        text = result.headline()
-    except Exception:  # a result object mid-rewrite: its plain answer still reads
-        text = getattr(result, "answer", "")
-    return str(text or getattr(result, "answer", "") or "")
-
-
-# --- the lead finding -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Lead:
-    question: int
-    title: str
-    bullet: str
-    chart: ChartData | None
-    details: list[str]
-
-
-def _q4_lead(page: Any) -> Lead | None:
-    """Suspicious activity leads when Q4 found incidents: high-risk ones first (tiers), else by kind."""
-    result = _results(page).get(4)
-    incidents = getattr(result, "incidents", None)
-    if not isinstance(incidents, pl.DataFrame) or incidents.is_empty():
-        return None
-    if "kind" not in incidents.columns:
-        return None
-    tiered = "tier" in incidents.columns and bool(
-        set(incidents["tier"].cast(pl.String).unique().to_list()) & set(TIERS)
-    )
-    frame = incidents.select(
-        pl.col("kind").cast(pl.String).alias("kind"),
-        (pl.col("tier").cast(pl.String) if tiered else pl.lit("")).alias("tier"),
-    )
-    counts = frame.group_by("kind", "tier").agg(pl.len().alias("n"))
-    summary = getattr(result, "summary", None)
-    if (
-        not tiered
-        and isinstance(summary, pl.DataFrame)
-        and {"kind", "incidents"} <= set(summary.columns)
-        and summary["incidents"].sum()
-    ):  # counts per kind before the incidents list was cut to its most severe
-        counts = summary.select(
-            pl.col("kind").cast(pl.String).alias("kind"),
-            pl.lit("").alias("tier"),
-            pl.col("incidents").cast(pl.Int64).alias("n"),
-        ).filter(pl.col("n") > 0)
-    by_tier = dict(counts.group_by("tier").agg(pl.col("n").sum()).iter_rows())
-    total = int(getattr(result, "total_incidents", 0) or 0) or incidents.height
-    present = [t for t in TIERS if by_tier.get(t)] if tiered else [""]
-    # the chart shows the tiers that need attention (high, medium) when there are any
-    shown = [t for t in present if t in ("high", "medium")] or present
-    # categories: kinds, by high count, then medium, then total (at most 6 on the slide)
-    wide = (
-        counts.filter(pl.col("tier").is_in(shown))
-        .group_by("kind")
-        .agg(
-            *[pl.col("n").filter(pl.col("tier") == t).sum().alias(t or "all") for t in shown],
-            pl.col("n").sum().alias("total"),
-        )
-        .sort([*(t or "all" for t in shown), "total", "kind"], descending=True)
-        .head(6)
-    )
-    kinds = wide["kind"].to_list()
-    series = [
-        (TIER_LABELS.get(t, "Incidents"), [float(v) for v in wide[t or "all"].to_list()])
-        for t in shown
-    ]
-    colours = [TIER_COLOURS[t] for t in shown]
-    high = int(by_tier.get("high", 0))
-    if tiered and high:
-        top = (
-            counts.filter(pl.col("tier") == "high")
-            .sort(["n", "kind"], descending=[True, False])
-            .head(2)
-        )
-        parts = [_plural(int(n), _kind_nouns(k)) for k, _, n in top.iter_rows()]
-        verb = "needs" if high == 1 else "need"
-        noun = "incident" if high == 1 else "incidents"
-        title = f"{high:,} high-risk {noun} {verb} review: {', '.join(parts)}"
-        pick = incidents.filter(pl.col("tier").cast(pl.String) == "high")
-    else:
-        top = counts.sort(["n", "kind"], descending=[True, False]).head(2)
-        parts = [_plural(int(n), _kind_nouns(k)) for k, _, n in top.iter_rows()]
-        first = incidents.sort("rank").row(0, named=True) if "rank" in incidents.columns else None
-        lead_kind = _kind_nouns(str(first["kind"]))[1] if first else parts[0]
-        title = f"{total:,} suspicious incidents flagged; the most severe are {lead_kind}"
-        pick = incidents
-    if tiered:
-        flagged = [t for t in shown if t != "low"]
-        bullet = " and ".join(f"{int(by_tier[t]):,} {t}-risk" for t in flagged)
-        shown_total = sum(int(by_tier[t]) for t in flagged)
-        bullet += " incident" if shown_total == 1 else " incidents"
-        low = int(by_tier.get("low", 0))
-        if flagged and low:
-            bullet += f"; {low:,} more {'is' if low == 1 else 'are'} low risk"
-        if not flagged:
-            bullet = (
-                f"{low:,} low-risk {'incident' if low == 1 else 'incidents'}, none high or medium"
-            )
-        risk = f"{shown[0]}- and {shown[1]}-risk" if len(shown) == 2 else f"{shown[0]}-risk"
-        chart_title = f"{risk.capitalize()} incidents by kind"
-    else:
-        bullet = f"Most common: {' and '.join(parts)}"
-        chart_title = "Incidents by kind"
-    if "rank" in pick.columns:
-        pick = pick.sort("rank")
-    details = [
-        _public_text(page, text)
-        for text in (pick["evidence"].head(5).to_list() if "evidence" in pick.columns else [])
-        if text
-    ]
-    chart = ChartData(
-        title=chart_title,
-        categories=[_kind_label(k) for k in kinds],
-        series=series,
-        colours=colours,
-        unit="incidents",
-        stacked=tiered and len(series) > 1,
-    )
-    return Lead(
-        question=4,
-        title=_slide_text(page, title, MAX_TITLE_WORDS),
-        bullet=_slide_text(page, bullet, MAX_WORDS),
-        chart=chart,
-        details=details,
-    )
-
-
-def _q6_lead(page: Any) -> Lead | None:
-    """Without incidents: graduates who keep reading, per program."""
-    result = _results(page).get(6)
-    programs = getattr(result, "programs", None)
-    need = {"program", "graduates", "alumni_readers"}
-    if not isinstance(programs, pl.DataFrame) or programs.is_empty():
-        return None
-    if not need <= set(programs.columns):
-        return None
-    frame = programs.sort("graduates", descending=True).head(6)
-    readers = int(getattr(result, "alumni_readers", 0) or frame["alumni_readers"].sum())
-    graduates = int(getattr(result, "graduates", 0) or frame["graduates"].sum())
-    share = round(100 * readers / graduates) if graduates else 0
-    chart = ChartData(
-        title="Graduates who kept reading, by program",
-        categories=[str(p) for p in frame["program"].to_list()],
-        series=[
-            ("Graduates", [float(v) for v in frame["graduates"].to_list()]),
-            ("Kept reading", [float(v) for v in frame["alumni_readers"].to_list()]),
-        ],
-        colours=["#6c757d", "#2780e3"],
-        unit="graduates",
-    )
-    title = f"{share}% of graduates keep using the curriculum after graduating"
-    bullet = f"{readers:,} of {graduates:,} graduates came back after graduating"
-    return Lead(
-        6,
-        _slide_text(page, title, MAX_TITLE_WORDS),
-        _slide_text(page, bullet, MAX_WORDS),
-        chart,
-        [_public_text(page, getattr(result, "answer", ""))],
-    )
-
-
-def lead(page: Any) -> Lead:
-    """The single most important finding: Q4's incidents when there are any, else Q6, else Q1's answer."""
-    for build in (_q4_lead, _q6_lead):
-        found = build(page)
-        if found is not None:
-            return found
-    results = _results(page)
-    number = min(results) if results else 0
-    text = _headline(results[number]) if results else "No findings: the log is empty"
-    return Lead(number, _slide_text(page, text, MAX_TITLE_WORDS), "", None, [])
-
-
-# --- what slide.qmd calls --------------------------------------------------------------------------------
-
-
-def action_title(page: Any) -> str:
-    """The slide's title: the lead finding as a sentence."""
-    return lead(page).title
-
-
-def bullets(page: Any) -> list[str]:
-    """At most MAX_BULLETS bullets of at most MAX_WORDS words: the lead's, then other headlines."""
-    found = lead(page)
-    out = [found.bullet] if found.bullet else []
-    results = _results(page)
-    for number in BULLET_QUESTIONS:
-        if len(out) >= MAX_BULLETS:
-            break
-        if number == found.question or number not in results:
-            continue
-        text = _slide_text(page, _headline(results[number]), MAX_WORDS)
-        if text and text not in out:
-            out.append(text)
-    return out
-
-
-def chart_data(page: Any) -> ChartData | None:
-    """The chart supporting the lead bullet (native in the pptx, HTML bars in slide.html)."""
-    return lead(page).chart
-
-
-def _period(page: Any) -> str:
-    data = page.dataset
-    first, last = data.get("first_seen"), data.get("last_seen")
-    if not first or not last:
-        return ""
-
-    def day(value: Any) -> str:
-        try:
-            date = dt.date.fromisoformat(str(value)[:10])
-            return f"{date.day} {date:%b %Y}"
-        except ValueError:
-            return str(value)[:10]
-
-    return f"Data from {day(first)} to {day(last)}"
-
-
-def footer(page: Any) -> str:
-    """The data period and, for simulated data, the notice."""
-    parts = [_period(page)]
-    if page.simulated:
-        parts.append("Simulated data: it shows the method, not real students")
-    return " · ".join(p for p in parts if p)
-
-
-def notes(page: Any) -> list[str]:
-    """Speaker notes: the lead's details, then every question's answer, then where the report is."""
-    found = lead(page)
-    out = []
-    if found.details:
-        out.append("Behind the title:")
-        out += [f"- {d}" for d in found.details]
-    if found.chart is not None:
-        out.append(f"Chart: {found.chart.description()}")
-    out.append("The eight answers:")
-    for number, result in sorted(_results(page).items()):
-        title = _public_text(page, getattr(result, "title", ""))
-        sep = " " if title.endswith(("?", ".", ":")) else ": "
-        out.append(f"Q{number}. {title}{sep}{_public_text(page, getattr(result, 'answer', ''))}")
-    from analysis.publish.email import site_url  # (email builds on the slide: imported here)
-
-    url = site_url(page.config)
-    out.append(
-        f"Full report: {url}"
-        if url
-        else f"Full report: the {report_folder(page.config)} folder of the build (index.html)"
-    )
-    if page.simulated:
-        out.append(
-            "The data is simulated (calibrated to facts published about the real log): "
-            "the numbers illustrate the method; they are not findings about real students."
-        )
-    return out
+# --- the notebook ---------------------------------------------------------------------------------------
 
 
 def show(content: SlideContent):
-    """Display the slide's content in the notebook: a Markdown preview plus the content as JSON."""
+    """Display the slide in the notebook: its Markdown (what Quarto's revealjs format renders, the same
+    text pandoc's revealjs writer gets here) plus the content as JSON (what the build draws from)."""
     from IPython.display import display
 
-    from analysis.publish.pages import escape_md
-
-    lines = [f"## {escape_md(content.title)}", ""]
-    lines += [f"- {escape_md(b)}" for b in content.bullets]
-    if content.chart is not None:
-        lines += ["", f"*{escape_md(content.chart.description())}*"]
-    lines += ["", escape_md(content.footer)]
     display(
-        {"text/markdown": "\n".join(lines) + "\n", SLIDE_MIME: content.to_json()},
+        {"text/markdown": slide_markdown(content, png=True), SLIDE_MIME: content.to_json()},
         raw=True,
     )
 
@@ -517,6 +185,26 @@ def _text_box(slide: Any, box: tuple[float, float, float, float], name: str):
     frame = shape.text_frame
     frame.word_wrap = True
     frame.auto_size = MSO_AUTO_SIZE.NONE
+    for side in ("margin_left", "margin_right", "margin_top", "margin_bottom"):
+        setattr(frame, side, Inches(0.05))
+    return shape
+
+
+def _title_placeholder(slide: Any):
+    """The layout's title placeholder, moved to TITLE_BOX, top-left aligned, no autofit, word wrap on."""
+    from pptx.enum.text import MSO_ANCHOR, MSO_AUTO_SIZE
+    from pptx.util import Inches
+
+    shape = slide.shapes.title
+    if shape is None:
+        raise TargetError("the pptx layout has no title placeholder")
+    shape.left, shape.top, shape.width, shape.height = (Inches(v) for v in TITLE_BOX)
+    shape.name = "Title"
+    frame = shape.text_frame
+    frame.clear()
+    frame.word_wrap = True
+    frame.auto_size = MSO_AUTO_SIZE.NONE
+    frame.vertical_anchor = MSO_ANCHOR.TOP
     for side in ("margin_left", "margin_right", "margin_top", "margin_bottom"):
         setattr(frame, side, Inches(0.05))
     return shape
@@ -635,16 +323,20 @@ def fitted_size(
 def build_pptx(content: SlideContent, path: Path) -> Path:
     """One 16:9 slide: title, bullets, native chart, footer, speaker notes."""
     from pptx import Presentation
+    from pptx.enum.text import PP_ALIGN
     from pptx.util import Inches
 
     presentation = Presentation()
     presentation.slide_width = Inches(SLIDE_W)
     presentation.slide_height = Inches(SLIDE_H)
-    slide = presentation.slides.add_slide(presentation.slide_layouts[6])  # blank
-
-    title = _text_box(slide, TITLE_BOX, "Title")
+    # "Title Only": the title goes in the layout's title placeholder (the slide's title for PowerPoint,
+    # Google Slides, screen readers and the outline), placed and styled like the other text boxes.
+    slide = presentation.slides.add_slide(presentation.slide_layouts[TITLE_ONLY_LAYOUT])
+    title = _title_placeholder(slide)
     title_pt = fitted_size([content.title], TITLE_BOX, (TITLE_PT, 24, 20))
-    _run(title.text_frame.paragraphs[0], content.title, title_pt, bold=True, colour="#1b2a41")
+    paragraph = title.text_frame.paragraphs[0]
+    paragraph.alignment = PP_ALIGN.LEFT
+    _run(paragraph, content.title, title_pt, bold=True, colour="#1b2a41")
 
     left, top, width, height = BULLET_BOX
     if content.chart is None:  # the bullets take the whole width
@@ -789,21 +481,50 @@ def chart_bars_html(chart: ChartData) -> str:
     )
 
 
-def build_html(content: SlideContent, path: Path, config: Config, png: bool) -> Path:
-    template = Template((TEMPLATES / "slide.html").read_text(encoding="utf-8"))
-    downloads = ['<a href="slide.pptx">slide.pptx</a>']
+def slide_markdown(content: SlideContent, png: bool) -> str:
+    """The slide as pandoc Markdown for the revealjs writer: one level-1 section (the slide), the bullets,
+    the lead's counts and chart, the footer with the downloads, the speaker notes."""
+    from analysis.publish.pages import escape_md, raw_html
+
+    links = ["[slide.pptx](slide.pptx)"]
     if png:
-        downloads.append('<a href="slide.png">slide.png</a>')
-    downloads.append('<a href="index.html">the full report</a>')
-    page = template.substitute(
-        pagetitle=html.escape(f"{config.site.title}: summary slide"),
-        title=html.escape(content.title),
-        bullets="".join(f"<li>{html.escape(b)}</li>" for b in content.bullets),
-        chart=chart_bars_html(content.chart) if content.chart else "",
-        footer=html.escape(content.footer),
-        notes="".join(f"<p>{html.escape(n)}</p>" for n in content.notes),
-        downloads=" · ".join(downloads),
-    )
+        links.append("[slide.png](slide.png)")
+    report = "[the full report](index.html)"
+    if content.question:
+        report += f", [question {content.question}](questions/q{content.question}.html)"
+    links.append(report)
+    lines = [f"# {escape_md(content.title)}", "", "::: bullets"]
+    lines += [f"- {escape_md(bullet)}" for bullet in content.bullets[:MAX_BULLETS]]
+    lines += [":::", ""]
+    if content.chart is not None or content.numbers:
+        lead = ""
+        if content.numbers:
+            lead += (
+                '<ul class="numbers" aria-label="Counts">'
+                + "".join(
+                    f"<li><strong>{html.escape(value)}</strong>{html.escape(label)}</li>"
+                    for label, value in content.numbers
+                )
+                + "</ul>"
+            )
+        if content.chart is not None:
+            lead += chart_bars_html(content.chart)
+        lines += [raw_html(f'<div class="lead">{lead}</div>'), ""]
+    lines += ["::: slide-footer", f"{escape_md(content.footer)} · {' · '.join(links)}", ":::", ""]
+    lines += ["::: notes"] + [f"{escape_md(note)}\n" for note in content.notes] + [":::", ""]
+    return "\n".join(lines)
+
+
+def build_html(content: SlideContent, path: Path, config: Config, png: bool) -> Path:
+    """slide.html: pandoc's revealjs writer with templates/slide-revealjs.html (reveal.js from assets/)."""
+    extra = [
+        "--standalone",
+        f"--template={TEMPLATES / 'slide-revealjs.html'}",
+        "--slide-level=1",
+        "-M",
+        f"pagetitle={config.site.title}: summary slide",
+    ]
+    page = pandoc(slide_markdown(content, png), "revealjs", extra, where="slide.qmd")
     path.write_text(page, encoding="utf-8")
     return path
 
@@ -821,61 +542,3 @@ def render_slide(
     html_out = build_html(content, site_dir / "slide.html", config, png=note is None)
     outputs = [html_out, pptx] + ([png] if note is None else [])
     return outputs, [note] if note else []
-
-
-def chart_altair(chart: ChartData, width: int = 560):
-    """The slide's chart for a PNG (email): grouped horizontal bars, large fonts, fitted to `width` px."""
-    import altair as alt
-
-    rows = [
-        {"category": category, "series": name, "value": values[index], "order": index}
-        for name, values in chart.series
-        for index, category in enumerate(chart.categories)
-    ]
-    names = [name for name, _ in chart.series]
-    colour = alt.Color(
-        "series:N",
-        title=None,
-        scale=alt.Scale(domain=names, range=cast(Any, chart.colours or None)),
-        legend=alt.Legend(orient="bottom", labelFontSize=20, symbolSize=300)
-        if len(names) > 1
-        else None,
-    )
-    y = alt.Y("category:N", sort=chart.categories, title=None, axis=alt.Axis(labelLimit=260))
-    x = alt.X(
-        "value:Q", title=chart.unit.capitalize() or None, axis=None, stack=chart.stacked or None
-    )
-    source = alt.Chart(alt.Data(values=rows))
-    if chart.stacked:  # one bar per category, the total as its label
-        bars = (
-            source.mark_bar()
-            .encode(
-                y=y,
-                x=x,
-                color=colour,
-                order="series_order:Q",
-                tooltip=["category:N", "series:N", "value:Q"],
-            )
-            .transform_calculate(series_order=f"indexof({json.dumps(names)}, datum.series)")
-        )
-        labels = (
-            source.transform_aggregate(total="sum(value)", groupby=["category"])
-            .mark_text(align="left", dx=4, fontSize=20)
-            .encode(y=y, x=alt.X("total:Q", axis=None), text=alt.Text("total:Q"))
-        )
-    else:
-        base = source.encode(y=y, yOffset=alt.YOffset("series:N", sort=names), x=x)
-        bars = base.mark_bar().encode(color=colour, tooltip=["category:N", "series:N", "value:Q"])
-        labels = base.mark_text(align="left", dx=4, fontSize=20).encode(text=alt.Text("value:Q"))
-    return (
-        (bars + labels)
-        .properties(
-            width=width,
-            height=alt.Step(36),
-            title=alt.Title(chart.title, fontSize=22, anchor="start"),
-            description=chart.description(),
-            autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
-        )
-        .configure_axis(labelFontSize=20)
-        .configure_view(stroke=None)
-    )

@@ -429,3 +429,54 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
             daily, top_heavy.row(0, named=True) if top_heavy.height else None
         ),
     )
+
+
+# --- the lead of the slide, the email and the summary page (publish/summary.py asks) -------------------
+
+from analysis.results import ChartData, Lead  # noqa: E402  (kept with lead(): appended section)
+
+
+def lead(result: Q4Result) -> Lead | None:
+    """Suspicious activity leads when there is any incident. The chart shows the most serious tier
+    present, by kind (so a longer medium or low bar can never dwarf the high one); every tier's count is
+    given as text beside it, high first."""
+    from analysis.questions.q4_detect import KIND_LABELS as kind_labels
+    from analysis.questions.q4_detect import TIERS as tiers
+
+    counts = {str(tier): int(n) for tier, n in result.tiers.select("tier", "incidents").iter_rows()}
+    if not result.total_incidents or not any(counts.values()):
+        return None
+    top = next(tier for tier in tiers if counts.get(tier))
+    colours = {"high": "#b02a37", "medium": "#9a5b00", "low": "#5c636a"}
+    by_kind = (
+        result.summary.filter((pl.col("tier") == top) & (pl.col("incidents") > 0))
+        .with_columns(
+            pl.col("kind")
+            .replace_strict({k: i for i, k in enumerate(KINDS)}, default=len(KINDS))
+            .alias("order")
+        )
+        .sort(["incidents", "order"], descending=[True, False])
+        .head(6)
+    )
+    risk = f"{top}-risk"
+    chart = ChartData(
+        title=f"{risk.capitalize()} incidents by kind",
+        categories=[kind_labels.get(k, k) for k in by_kind["kind"].to_list()],
+        series=[(f"{risk.capitalize()} incidents", [float(v) for v in by_kind["incidents"]])],
+        colours=[colours.get(top, "#1a5ba6")],
+        unit="incidents",
+    )
+    present = [tier for tier in tiers if counts.get(tier)]
+    parts = [f"{counts[tier]:,} {tier}-risk" for tier in present]
+    words = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    noun = "incident" if sum(counts[t] for t in present) == 1 else "incidents"
+    bullet = f"{words} {noun}"
+    evidence = result.incidents.filter(pl.col("tier") == top).sort("rank")["evidence"].head(5)
+    return Lead(
+        question=4,
+        title=result.headline(),
+        bullet=bullet,
+        chart=chart,
+        details=[str(text) for text in evidence.to_list() if text],
+        numbers=[(f"{tier.capitalize()} risk", f"{counts.get(tier, 0):,}") for tier in tiers],
+    )

@@ -407,3 +407,38 @@ def _sentences(data: Q6Data) -> tuple[str, list[str]]:
             + "."
         )
     return answer_text, supporting[:5]
+
+
+# --- the lead of the slide, the email and the summary page (publish/summary.py asks) -------------------
+
+from analysis.results import ChartData, Lead  # noqa: E402  (kept with lead(): appended section)
+
+
+def lead(result: Q6Result) -> Lead | None:
+    """Without incidents, graduates who keep reading lead: graduates and returning readers per program."""
+    programs = result.programs
+    if programs.is_empty() or not result.graduates:
+        return None
+    frame = programs.sort("graduates", descending=True).head(6)
+    share = round(100 * result.alumni_readers / result.graduates)
+    chart = ChartData(
+        title="Graduates who kept reading, by program",
+        categories=[str(p) for p in frame["program"].to_list()],
+        series=[
+            ("Graduates", [float(v) for v in frame["graduates"].to_list()]),
+            ("Kept reading", [float(v) for v in frame["alumni_readers"].to_list()]),
+        ],
+        colours=["#6c757d", "#1a5ba6"],
+        unit="graduates",
+    )
+    return Lead(
+        question=6,
+        title=f"{share}% of graduates keep using the curriculum after graduating",
+        bullet=f"{result.alumni_readers:,} of {result.graduates:,} graduates came back after graduating",
+        chart=chart,
+        details=[result.answer],
+        numbers=[
+            ("Graduates", f"{result.graduates:,}"),
+            ("Came back", f"{result.alumni_readers:,}"),
+        ],
+    )

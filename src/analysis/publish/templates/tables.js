@@ -59,6 +59,28 @@
     });
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setup);
-  else setup();
+  // A table wider than its box: say that it scrolls (the CSS shadows show on which side).
+  function markScrolling() {
+    var boxes = document.querySelectorAll(".table-wrap");
+    Array.prototype.forEach.call(boxes, function (box) {
+      var scrolls = box.scrollWidth > box.clientWidth + 1;
+      box.classList.toggle("scrolls", scrolls);
+      var block = box.parentNode;
+      if (scrolls && block && !block.querySelector(".table-scroll-hint")) {
+        var hint = document.createElement("p");
+        hint.className = "table-scroll-hint";
+        hint.textContent = "More columns: scroll the table sideways \u2192";
+        block.insertBefore(hint, box);
+      }
+    });
+  }
+
+  function start() {
+    setup();
+    markScrolling();
+    window.addEventListener("resize", markScrolling);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();
