@@ -123,6 +123,15 @@ class Q4Config:
     sweep_min_share: float = 0.8
     episode_gap_hours: int = 6  # machine sessions this close together form one episode
     probe_episode_days: int = 7  # attack probes from one IP this close together form one episode
+    # an IP's probe episode is high tier when it sweeps (this many requests) or persists (probes on
+    # this many days); the others are one-off probes (routine scanning), one grouped medium incident
+    probe_sweep_requests: int = 10
+    probe_persist_days: int = 2
+    # automated fetching around the clock: an account's views with no gap over sleep_gap_hours for
+    # at least around_clock_hours, with views in at least around_clock_hour_share of those hours
+    sleep_gap_hours: float = 2.0
+    around_clock_hours: float = 36.0
+    around_clock_hour_share: float = 0.75
     # heavy day: at least the population's heavy_pop_quantile of daily views (staff against staff) and
     # heavy_day_min_views, and heavy_own_z robust deviations above the person's own usual day (log
     # scale; one deviation is at least a factor heavy_own_floor); with fewer than heavy_min_days
@@ -133,6 +142,13 @@ class Q4Config:
     heavy_own_times: float = 15.0  # ... or at least this many times the person's usual day
     heavy_own_floor: float = 2.0
     heavy_min_days: int = 5
+    # one person's heavy days of one phase (enrolled, alumni, staff) this close together are one
+    # episode; heavy on more than heavy_habit_share of their days in a phase is their normal: no incident
+    heavy_episode_days: int = 28
+    heavy_habit_share: float = 0.1
+    heavy_medium_max: int = (
+        15  # the most abnormal heavy-day episodes in the medium tier; others low
+    )
     # shared account: within windows of share_window_days, two IPs in one share_slot_minutes slot
     # (one used by the account on share_min_days days within two windows and half its time only) on
     # share_min_days days; or, within windows twice as long, more outside networks than
@@ -403,12 +419,20 @@ RANGES: dict[str, Range] = {
     "q4.sweep_min_share": SHARE,
     "q4.episode_gap_hours": POSITIVE,
     "q4.probe_episode_days": POSITIVE,
+    "q4.probe_sweep_requests": Range(2),
+    "q4.probe_persist_days": Range(2),
+    "q4.sleep_gap_hours": POSITIVE,
+    "q4.around_clock_hours": POSITIVE,
+    "q4.around_clock_hour_share": SHARE,
     "q4.heavy_day_min_views": AT_LEAST_ONE,
     "q4.heavy_pop_quantile": SHARE,
     "q4.heavy_own_z": POSITIVE,
     "q4.heavy_own_times": Range(1, open_low=True),
     "q4.heavy_own_floor": Range(1, open_low=True),
     "q4.heavy_min_days": AT_LEAST_ONE,
+    "q4.heavy_episode_days": AT_LEAST_ONE,
+    "q4.heavy_habit_share": SHARE,
+    "q4.heavy_medium_max": AT_LEAST_ONE,
     "q4.share_window_days": AT_LEAST_ONE,
     "q4.share_slot_minutes": AT_LEAST_ONE,
     "q4.share_min_days": AT_LEAST_ONE,

@@ -70,6 +70,14 @@ SETTING_LABELS: dict[str, str] = {
     "scrape_window_seconds": "Scraping window (seconds)",
     "scrape_min_pages": "Pages in the window that make a scraping burst",
     "scrape_min_distinct": "Distinct pages in the window that make a scraping burst",
+    "heavy_episode_days": "Days between heavy days of one episode",
+    "heavy_habit_share": "Share of heavy days that is a person's normal",
+    "heavy_medium_max": "Most heavy-day episodes in the medium tier",
+    "probe_sweep_requests": "Probe requests from one address that make a sweep",
+    "probe_persist_days": "Days of probes that make an address persistent",
+    "sleep_gap_hours": "Longest pause (hours) of an account read around the clock",
+    "around_clock_hours": "Hours without sleep that make automated fetching",
+    "around_clock_hour_share": "Share of those hours with views",
     "heavy_day_min_views": "Fewest views for an abnormally heavy day",
     "shared_ip_min_users": "Users on one IP that make it a shared (campus) address",
     "campus_ip_min_share": "Share of all views that makes an IP the campus",
@@ -453,11 +461,32 @@ def method(result: Any):
     return md("\n".join(out) + "\n")
 
 
+def set_aside_note(report: Any, number: int) -> str | None:
+    """The sentence saying how many views of automated actors question `number` left out, and why,
+    from question 4's typed fields (one list of automated actors for the whole report); None when
+    nothing was set aside or the question is question 4 itself (it reports them)."""
+    q4 = getattr(report, "results", {}).get(4)
+    views = int(getattr(q4, "set_aside_views", 0) or 0)
+    if number == 4 or q4 is None or views == 0:
+        return None
+    episodes = int(getattr(q4, "set_aside_episodes", 0) or 0)
+    students = int(getattr(q4, "set_aside_student_views", 0) or 0)
+    return (
+        f"{views:,} page views ({students:,} of them students' lesson views) made during "
+        f"{episodes:,} episodes of automated fetching or attack probes (the high tier of question 4) "
+        "are left out of this answer: machines are not students."
+    )
+
+
 def caveats(result: Any):
     ctx = current()
-    if not result.caveats:
+    notes = list(result.caveats)
+    note = set_aside_note(ctx.report, int(getattr(result, "number", 0) or 0))
+    if note:
+        notes.append(note)
+    if not notes:
         return md("No caveats beyond those on the Methods page.\n")
-    return md("\n".join(f"- {ctx.text(c)}" for c in result.caveats) + "\n")
+    return md("\n".join(f"- {ctx.text(c)}" for c in notes) + "\n")
 
 
 # --- the summary page -----------------------------------------------------------------------------------

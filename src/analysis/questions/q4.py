@@ -23,7 +23,7 @@ from typing import Any
 import polars as pl
 
 from analysis.config import Config
-from analysis.prepare import Prepared, campus_ips, prepare
+from analysis.prepare import Prepared, all_views, campus_ips, prepare
 from analysis.questions import q4_detect as detect_
 from analysis.questions.q4_detect import (
     INCIDENT_SCHEMA,
@@ -90,6 +90,11 @@ class Q4Result(QuestionResult):
     total_incidents: int = 0  # = incidents.height (the list is never truncated)
     scrape_timeline: pl.DataFrame = field(default_factory=pl.DataFrame)  # top episode, per minute
     heavy_day_series: pl.DataFrame = field(default_factory=pl.DataFrame)  # top heavy user's days
+    # the one list of automated actors (Prepared.automated): the views of its high-tier episodes
+    # are set aside from the populations of questions 1-3 and 5-8 (publish.pages.set_aside_note)
+    set_aside_episodes: int = 0
+    set_aside_views: int = 0
+    set_aside_student_views: int = 0  # ... of which students' lesson views
 
     def count(self, tier: str) -> int:
         row = self.tiers.filter(pl.col("tier") == tier)
@@ -279,28 +284,38 @@ def _method(config: Config) -> str:
 
 
 def detect(prepared: Prepared, config: Config) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
-    """All incidents (ranked), the daily frame of heavy-day users, and the campus IPs."""
-    frame = prepared.views.select(detect_.BASE_COLUMNS).collect()
+    """All incidents (ranked), the daily frame of heavy-day users, and the campus IPs. Automated
+    fetching and probes come from the one list of automated actors (`prepared.automated`); the other
+    detectors read every view (`all_views`), those of automated episodes included."""
+    frame = all_views(prepared).select(detect_.BASE_COLUMNS).collect()
     base = frame.lazy()
     detected = campus_ips(prepared, config)
     campus = detect_.campus_addresses(base, config, detected)
+    automated = prepared.automated
     days_table, groups = pl.collect_all([detect_.network_days(base), detect_.user_groups(base)])
-    rows = detect_.session_rows(base.with_row_index("idx"), days_table.lazy(), config).collect()
-    session_table = detect_.sessions(rows.lazy()).collect()
-    auto = detect_.automated_sessions(rows, frame["path"], session_table.lazy(), config).collect()
-    del rows, session_table
-    auto_days = auto.lazy().select("user_id", pl.col("start").dt.date().alias("date")).unique()
+    auto_days = (
+        automated.scraping.lazy()
+        .select(
+            "user_id",
+            pl.date_ranges(pl.col("start").dt.date(), pl.col("end").dt.date()).alias("date"),
+        )
+        .explode("date")
+        .unique()
+    )
     daily = detect_.daily_views(base, groups.lazy(), config).collect().lazy()
     heavy_users = daily.filter(pl.col("heavy").any().over("user_id"))
     parts = pl.collect_all(
         [
-            detect_.probes(base, config),
-            detect_.scraping(auto.lazy(), config, campus),
+            detect_.probes(automated.probes.lazy()),
+            detect_.scraping(automated.scraping.lazy(), config, campus),
             detect_.account_sharing(base, days_table.lazy(), groups.lazy(), config, campus),
             detect_.shared_ips(base, config, campus),
             detect_.heavy_days(base, daily, auto_days, config),
             detect_.stale_accounts(base, config, prepared.data_start),
-            detect_.unknown_users(base, daily, config),
+            # an account seen only in automated episodes is reported as automated fetching only
+            detect_.unknown_users(
+                prepared.views.select(detect_.BASE_COLUMNS), daily, config, campus
+            ),
             heavy_users,
         ]
     )
@@ -418,9 +433,12 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         campus_ips=campus,
         total_incidents=total,
         scrape_timeline=_scrape_timeline(
-            prepared.views, top_scrape.row(0, named=True) if top_scrape.height else None
+            all_views(prepared), top_scrape.row(0, named=True) if top_scrape.height else None
         ),
         heavy_day_series=_heavy_series(
             daily, top_heavy.row(0, named=True) if top_heavy.height else None
         ),
+        set_aside_episodes=prepared.automated.episodes.height,
+        set_aside_views=prepared.automated.views_set_aside,
+        set_aside_student_views=prepared.automated.student_views_set_aside,
     )

@@ -38,6 +38,8 @@ import math
 
 import polars as pl
 
+from analysis.automation import network_days as network_days
+from analysis.automation import page_views
 from analysis.config import Config
 from analysis.schema import INCIDENT_KINDS, INCIDENT_TIERS, ColumnTypes
 
@@ -81,6 +83,7 @@ BASE_COLUMNS = (
     "page_kind",
     "role",
     "end_date",
+    "window",
 )
 
 
@@ -160,177 +163,27 @@ def campus_addresses(base: pl.LazyFrame, config: Config, detected: list[str]) ->
     return list(detected) + extra
 
 
-# --- sessions and automated fetching -----------------------------------------------------------------------
-
-
-def page_views(base: pl.LazyFrame) -> pl.LazyFrame:
-    """Known users' page views on a known IP (lessons and navigation: no probes, assets or empty
-    rows), the rows every timing and network test reads."""
-    return base.filter(
-        pl.col("user_id").is_not_null()
-        & pl.col("ip").is_not_null()
-        & pl.col("page_kind").is_in(["lesson", "navigation"])
-    )
-
-
-def network_days(base: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per user, IP and day of `page_views`: views, first and last view."""
+def network(ip: pl.Expr, campus: list[str]) -> pl.Expr:
+    """The network an address belongs to when judging who is where: every campus address is one
+    network ("campus"), and an IPv4 address is its /24 block (a NAT or carrier pool hands one person
+    neighbouring addresses request by request); other addresses are themselves."""
+    text = ip.cast(pl.String)
     return (
-        page_views(base)
-        .group_by("user_id", "ip", "date")
-        .agg(
-            pl.len().alias("views"),
-            pl.col("timestamp").min().alias("start"),
-            pl.col("timestamp").max().alias("end"),
-        )
+        pl.when(text.is_in(campus))
+        .then(pl.lit("campus"))
+        .otherwise(text.str.replace(r"^(\d+\.\d+\.\d+)\.\d+$", "${1}"))
     )
 
 
-def session_rows(base: pl.LazyFrame, days: pl.LazyFrame, config: Config) -> pl.LazyFrame:
-    """The page views of user-IP-days busy enough to hold a machine session (at least
-    min(`scrape_min_pages`, `slow_min_pages`) views; the day before and after too, for sessions
-    across midnight), sorted by user, IP and time, with the gap to the previous view of the same
-    user and IP and a session id `sid`. `idx` is the row's position in `base`. Only these rows are
-    sorted, so the cost follows the busy days, not the log."""
+# --- automated fetching and attack probes (found once in analysis.automation) ------------------------------
+
+
+def scraping(episodes: pl.LazyFrame, config: Config, campus: list[str]) -> pl.LazyFrame:
+    """Automated fetching episodes (`Prepared.automated.scraping`) as incidents; the IP is withheld
+    when it is a campus one. The pace is the episode's duration over its pages less one."""
     q4 = config.q4
-    limit = q4.session_gap_seconds
-    busy = days.filter(pl.col("views") >= min(q4.scrape_min_pages, q4.slow_min_pages)).select(
-        "user_id", "ip", "date"
-    )
-    keys = pl.concat(
-        [busy.with_columns(pl.col("date") + pl.duration(days=shift)) for shift in (-1, 0, 1)]
-    ).unique()
-    new_pair = (pl.col("user_id") != pl.col("user_id").shift(1)) | (
-        pl.col("ip") != pl.col("ip").shift(1)
-    )
-    return (
-        page_views(base)
-        .select("idx", "user_id", "ip", "date", "timestamp")
-        .join(keys, on=["user_id", "ip", "date"], how="semi")
-        .drop("date")
-        .sort("user_id", "ip", "timestamp")
-        .with_columns(
-            pl.when(new_pair.fill_null(True))
-            .then(None)
-            .otherwise(pl.col("timestamp").diff().dt.total_milliseconds() / 1000.0)
-            .alias("gap")
-        )
-        .with_columns(
-            (pl.col("gap").is_null() | (pl.col("gap") > limit))
-            .cast(pl.UInt32)
-            .cum_sum()
-            .alias("sid"),
-        )
-        .with_columns(
-            pl.when(pl.col("gap") > limit).then(None).otherwise(pl.col("gap")).alias("gap")
-        )
-    )
-
-
-def sessions(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per session: user, IP, start, end, views."""
-    return rows.group_by("sid").agg(
-        pl.col("user_id").first(),
-        pl.col("ip").first(),
-        pl.col("timestamp").min().alias("start"),
-        pl.col("timestamp").max().alias("end"),
-        pl.len().alias("views"),
-    )
-
-
-def automated_sessions(
-    rows: pl.DataFrame, paths: pl.Series, session_table: pl.LazyFrame, config: Config
-) -> pl.LazyFrame:
-    """Sessions whose pace, evenness or order is a machine's (see the module docstring). `rows` is
-    `session_rows` collected, `paths` the path column of the base frame."""
-    q4 = config.q4
-    k = q4.scrape_min_pages
-    candidates = (
-        session_table.filter(pl.col("views") >= min(k, q4.slow_min_pages)).select("sid").collect()
-    )
-    picked = rows.join(candidates, on="sid", how="semi")
-    lazy = picked.with_columns(paths.gather(picked["idx"]).alias("path")).lazy()
-    order = (
-        lazy.select(pl.col("path").unique().sort())
-        .with_row_index("path_order")
-        .with_columns(pl.col("path_order").cast(pl.Int64))
-    )
-    same_k = pl.col("sid").shift(-(k - 1)) == pl.col("sid")
-    stats = (
-        lazy.join(order, on="path", how="left")
-        .sort("sid", "timestamp")
-        .with_columns(
-            pl.when(same_k)
-            .then((pl.col("timestamp").shift(-(k - 1)) - pl.col("timestamp")).dt.total_seconds())
-            .alias("span_k"),
-            pl.when(pl.col("sid").shift(1) == pl.col("sid"))
-            .then(pl.col("path_order") - pl.col("path_order").shift(1))
-            .alias("step"),
-        )
-        .group_by("sid")
-        .agg(
-            pl.len().alias("views"),
-            pl.col("path").n_unique().alias("distinct"),
-            pl.col("gap").median().alias("gap_median"),
-            pl.col("gap").quantile(0.1).alias("gap_q10"),
-            pl.col("gap").quantile(0.9).alias("gap_q90"),
-            pl.col("span_k").min().alias("fastest_k"),
-            (pl.col("step") > 0).mean().alias("ascending"),
-        )
-        .with_columns(
-            (
-                (pl.col("gap_q90") - pl.col("gap_q10")) / pl.col("gap_median").clip(lower_bound=1.0)
-            ).alias("spread"),
-        )
-    )
-    enough = pl.col("distinct") >= q4.scrape_min_distinct
-    long = pl.col("views") >= q4.slow_min_pages
-    fast = pl.col("fastest_k").is_not_null() & (pl.col("fastest_k") <= q4.scrape_window_seconds)
-    even = long & (pl.col("spread") <= q4.scrape_max_spread)
-    ordered = (
-        long
-        & (pl.col("ascending") >= q4.sweep_min_share)
-        & (pl.col("spread") <= 2 * q4.scrape_max_spread)
-    )
-    return (
-        stats.filter(enough & (fast | even | ordered))
-        .with_columns(fast.alias("fast"), ordered.alias("ordered"))
-        .join(session_table.select("sid", "user_id", "ip", "start", "end"), on="sid", how="inner")
-    )
-
-
-def scraping(auto: pl.LazyFrame, config: Config, campus: list[str]) -> pl.LazyFrame:
-    """Automated sessions merged into episodes per user; the IP is withheld when it is a campus one."""
-    q4 = config.q4
-    gap = q4.episode_gap_hours * 3600
-    episodes = (
-        auto.sort("user_id", "start")
-        .with_columns(
-            (
-                (pl.col("user_id") != pl.col("user_id").shift(1)).fill_null(True)
-                | ((pl.col("start") - pl.col("end").shift(1)).dt.total_seconds().fill_null(0) > gap)
-            )
-            .cast(pl.UInt32)
-            .cum_sum()
-            .alias("episode")
-        )
-        .group_by("episode")
-        .agg(
-            pl.col("user_id").first(),
-            pl.col("start").min(),
-            pl.col("end").max(),
-            pl.col("views").sum(),
-            pl.col("distinct").max(),
-            pl.col("ip").cast(pl.String).unique().alias("ips"),
-            (pl.col("gap_median") * pl.col("views")).sum().alias("gap_weighted"),
-            pl.col("spread").median().alias("spread"),
-            pl.col("ascending").max().alias("ascending"),
-            pl.col("fast").any().alias("fast"),
-            pl.col("ordered").any().alias("ordered"),
-        )
-    )
     seconds = (pl.col("end") - pl.col("start")).dt.total_seconds().cast(pl.Float64)
-    pace = pl.col("gap_weighted") / pl.col("views")
+    pace = seconds / (pl.col("views") - 1).clip(lower_bound=1)
     one_ip = pl.col("ips").list.len() == 1
     ip = pl.col("ips").list.first()
     on_campus = one_ip & ip.is_in(campus)
@@ -344,6 +197,8 @@ def scraping(auto: pl.LazyFrame, config: Config, campus: list[str]) -> pl.LazyFr
     how = (
         pl.when(pl.col("fast"))
         .then(pl.lit("far faster than anyone reads"))
+        .when(pl.col("around_clock"))
+        .then(pl.lit("around the clock without a pause for sleep"))
         .when(pl.col("ordered"))
         .then(pl.lit("walking the pages in order at an even pace"))
         .otherwise(pl.lit("at a machine's even pace"))
@@ -356,18 +211,17 @@ def scraping(auto: pl.LazyFrame, config: Config, campus: list[str]) -> pl.LazyFr
             (
                 0.5
                 + 0.25 * _grade(pl.col("views"), q4.scrape_min_pages, 30 * q4.scrape_min_pages)
-                + 0.25 * pl.col("fast").cast(pl.Float64)
+                + 0.25 * (pl.col("fast") | pl.col("around_clock")).cast(pl.Float64)
             ).alias("severity"),
             pl.format(
-                "user {} fetched {} pages ({} different) in {} from {}, starting {}: one every {} "
-                "seconds, {}",
+                "user {} fetched {} pages ({} different) in {} from {}, starting {}: one every {}, {}",
                 pl.col("user_id"),
                 pl.col("views"),
                 pl.col("distinct"),
                 _duration(seconds),
                 where,
                 _when(pl.col("start")),
-                pace.round(1).cast(pl.String),
+                _duration(pace),
                 how,
             ).alias("evidence"),
         ),
@@ -375,56 +229,24 @@ def scraping(auto: pl.LazyFrame, config: Config, campus: list[str]) -> pl.LazyFr
     )
 
 
-# --- attack probes -----------------------------------------------------------------------------------------
-
-
-def probes(base: pl.LazyFrame, config: Config) -> pl.LazyFrame:
-    """Requests for attack paths, one incident per IP and episode (`probe_episode_days` apart)."""
-    gap = config.q4.probe_episode_days * 86400
-    rows = (
-        base.filter(pl.col("page_kind") == "probe")
-        .select("ip", "user_id", "timestamp", "path")
-        .with_columns(pl.col("ip", "path").cast(pl.String))
-        .sort("ip", "timestamp", nulls_last=True)
-        .with_columns(
-            (
-                (pl.col("ip") != pl.col("ip").shift(1)).fill_null(True)
-                | (
-                    (pl.col("timestamp") - pl.col("timestamp").shift(1))
-                    .dt.total_seconds()
-                    .fill_null(0)
-                    > gap
-                )
-            )
-            .cast(pl.UInt32)
-            .cum_sum()
-            .alias("episode")
-        )
-    )
-    return finish(
-        rows.group_by("episode")
-        .agg(
-            pl.col("ip").first(),
-            pl.len().alias("views"),
-            pl.col("path").n_unique().alias("paths"),
-            pl.col("path").first().alias("example"),
-            pl.col("user_id").drop_nulls().n_unique().alias("users"),
-            pl.col("user_id").drop_nulls().first().alias("user_id"),
-            pl.col("timestamp").min().alias("start"),
-            pl.col("timestamp").max().alias("end"),
-        )
-        .with_columns(
-            pl.lit("high").alias("tier"),
-            pl.when(pl.col("users") == 1).then(pl.col("user_id")).otherwise(None).alias("user_id"),
+def probes(episodes: pl.LazyFrame) -> pl.LazyFrame:
+    """Probe episodes (`Prepared.automated.probes`): one high incident per sweeping or persistent
+    address and episode; the one-off probes (routine scanning) of all other addresses in one
+    medium incident (how many addresses, which targets, when)."""
+    high = episodes.filter(pl.col("tier") == "high")
+    single = finish(
+        high.with_columns(
             pl.col("views").cast(pl.Float64).alias("score"),
             (0.5 + 0.5 * _grade(pl.col("views"), 1, 100)).alias("severity"),
             pl.format(
-                "{} asked for {} known attack addresses ({} different, such as {}) between {} and "
-                "{}{}",
+                "{} asked for {} known attack addresses ({} different, such as {}) on {} {} "
+                "between {} and {}{}",
                 pl.col("ip").fill_null("an unknown address"),
                 pl.col("views"),
                 pl.col("paths"),
                 pl.col("example").str.slice(0, 60),
+                pl.col("days"),
+                pl.when(pl.col("days") == 1).then(pl.lit("day")).otherwise(pl.lit("days")),
                 _when(pl.col("start")),
                 _when(pl.col("end")),
                 pl.when(pl.col("users") == 1)
@@ -436,6 +258,44 @@ def probes(base: pl.LazyFrame, config: Config) -> pl.LazyFrame:
         ),
         "probe",
     )
+    one_off = episodes.filter(pl.col("tier") != "high")
+    targets = (
+        one_off.group_by("example")
+        .agg(pl.len().alias("n"))
+        .sort(["n", "example"], descending=[True, False])
+        .head(3)
+        .select(pl.col("example").str.slice(0, 40).str.join(", ").alias("targets"))
+    )
+    grouped = (
+        one_off.select(
+            pl.len().alias("addresses"),
+            pl.col("views").sum().alias("views"),
+            pl.col("start").min().alias("start"),
+            pl.col("end").max().alias("end"),
+        )
+        .join(targets, how="cross")
+        .filter(pl.col("addresses") > 0)
+    )
+    group = finish(
+        grouped.with_columns(
+            pl.lit("medium").alias("tier"),
+            pl.lit(None, dtype=pl.Int64).alias("user_id"),
+            pl.lit(None, dtype=pl.String).alias("ip"),
+            pl.col("addresses").cast(pl.Float64).alias("score"),
+            _grade(pl.col("addresses"), 1, 100).alias("severity"),
+            pl.format(
+                "{} addresses each asked for known attack addresses once or a few times ({} "
+                "requests in all, such as {}) between {} and {}: routine internet scanning",
+                pl.col("addresses"),
+                pl.col("views"),
+                pl.col("targets"),
+                _day(pl.col("start")),
+                _day(pl.col("end")),
+            ).alias("evidence"),
+        ),
+        "probe",
+    )
+    return pl.concat([single, group])
 
 
 # --- daily volumes: heavy days -----------------------------------------------------------------------------
@@ -458,25 +318,34 @@ def user_groups(base: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def daily_views(base: pl.LazyFrame, groups: pl.LazyFrame, config: Config) -> pl.LazyFrame:
-    """Per user and day: views, the user's own usual day (median and spread of log views over their
-    active days), the population's heavy-day bar for their group, and the `heavy` flag."""
+    """Per user and day: views, the day's phase (a student's enrollment window that day: enrolled,
+    alumni or before; else the role), the person's usual day IN THAT PHASE (median and spread of log
+    views over their active days of the phase), the population's heavy-day bar for their group, and
+    the `heavy` flag."""
     q4 = config.q4
     counts = (
         base.filter(pl.col("user_id").is_not_null() & (pl.col("page_kind") != "probe"))
         .group_by("user_id", "date")
-        .agg(pl.len().alias("views"))
+        .agg(
+            pl.len().alias("views"),
+            pl.coalesce(
+                pl.col("window").cast(pl.String).drop_nulls().min(),
+                pl.col("role").cast(pl.String).drop_nulls().first(),
+                pl.lit("unknown"),
+            ).alias("phase"),
+        )
         .join(groups, on="user_id", how="left")
         .with_columns(pl.col("views").cast(pl.Float64).log().alias("log_views"))
         .collect()  # read three times below: computed once
         .lazy()
     )
-    own = counts.group_by("user_id").agg(
+    own = counts.group_by("user_id", "phase").agg(
         pl.col("log_views").median().alias("own_median"),
         pl.len().alias("own_days"),
     )
     spread = (
-        counts.join(own, on="user_id")
-        .group_by("user_id")
+        counts.join(own, on=["user_id", "phase"])
+        .group_by("user_id", "phase")
         .agg((pl.col("log_views") - pl.col("own_median")).abs().median().alias("own_mad"))
     )
     bar = counts.group_by("group").agg(
@@ -484,8 +353,8 @@ def daily_views(base: pl.LazyFrame, groups: pl.LazyFrame, config: Config) -> pl.
     )
     floor = math.log(q4.heavy_own_floor)
     return (
-        counts.join(own, on="user_id")
-        .join(spread, on="user_id")
+        counts.join(own, on=["user_id", "phase"])
+        .join(spread, on=["user_id", "phase"])
         .join(bar, on="group")
         .with_columns(
             (
@@ -510,51 +379,128 @@ def daily_views(base: pl.LazyFrame, groups: pl.LazyFrame, config: Config) -> pl.
     )
 
 
+PHASE_WORDS = {
+    "active": "enrolled",
+    "alumni": "after graduating",
+    "before": "before their course",
+    "staff": "as staff",
+}
+
+
 def heavy_days(
     base: pl.LazyFrame, daily: pl.LazyFrame, auto_days: pl.LazyFrame, config: Config
 ) -> pl.LazyFrame:
+    """Heavy days as episodes: one person's heavy days of one phase less than `heavy_episode_days`
+    apart are one incident, shown by its most abnormal day; a person heavy on more than
+    `heavy_habit_share` of their days in that phase reads that way habitually: no incident. The
+    `heavy_medium_max` most abnormal episodes (times their usual day, and above the population
+    bar) are medium; the others low (for the record)."""
     q4 = config.q4
-    flagged = daily.filter(pl.col("heavy")).join(auto_days, on=["user_id", "date"], how="anti")
+    habitual = (
+        daily.group_by("user_id", "phase")
+        .agg(pl.col("heavy").mean().alias("heavy_share"))
+        .filter(pl.col("heavy_share") > q4.heavy_habit_share)
+    )
+    flagged = (
+        daily.filter(pl.col("heavy"))
+        .join(auto_days, on=["user_id", "date"], how="anti")
+        .join(habitual, on=["user_id", "phase"], how="anti")
+        .sort("user_id", "phase", "date")
+        .with_columns(
+            (
+                (pl.col("user_id") != pl.col("user_id").shift(1)).fill_null(True)
+                | (pl.col("phase") != pl.col("phase").shift(1)).fill_null(True)
+                | (
+                    (pl.col("date") - pl.col("date").shift(1)).dt.total_days().fill_null(0)
+                    > q4.heavy_episode_days
+                )
+            )
+            .cast(pl.UInt32)
+            .cum_sum()
+            .alias("episode")
+        )
+        .with_columns(
+            (pl.col("views") / pl.col("usual").clip(lower_bound=1.0)).alias("times"),
+        )
+    )
+    episodes = flagged.group_by("episode").agg(
+        pl.all().sort_by("times", descending=True).first(),
+        pl.len().alias("heavy_days"),
+        pl.col("date").min().alias("first_day"),
+        pl.col("date").max().alias("last_day"),
+        pl.col("views").sum().alias("episode_views"),
+    )
     details = (
-        base.join(flagged.select("user_id", "date"), on=["user_id", "date"], how="semi")
+        base.join(episodes.select("user_id", "date"), on=["user_id", "date"], how="semi")
         .filter(pl.col("page_kind") != "probe")
         .group_by("user_id", "date")
         .agg(
-            pl.col("timestamp").min().alias("start"),
-            pl.col("timestamp").max().alias("end"),
+            pl.col("timestamp").min().alias("day_start"),
+            pl.col("timestamp").max().alias("day_end"),
             pl.col("ip").cast(pl.String).first().alias("ip"),
             pl.col("ip").n_unique().alias("ips"),
         )
     )
-    hours = (pl.col("end") - pl.col("start")).dt.total_seconds() / 3600
+    hours = (pl.col("day_end") - pl.col("day_start")).dt.total_seconds() / 3600
     busier = (
         pl.when(pl.col("group") == "staff")
         .then(pl.lit("busier than nearly any staff member's day"))
         .otherwise(pl.lit("busier than nearly any student's day"))
     )
-    times = (pl.col("views") / pl.col("usual").clip(lower_bound=1.0)).round(0)
-    return finish(
-        flagged.join(details, on=["user_id", "date"], how="left").with_columns(
-            pl.lit("medium").alias("tier"),
-            pl.when(pl.col("ips") == 1).then(pl.col("ip")).otherwise(None).alias("ip"),
-            pl.col("own_z").alias("score"),
-            (
-                0.5 * _grade(pl.col("views") / pl.col("bar"), 1.0, 5.0)
-                + 0.5 * _grade(pl.col("views") / pl.col("usual").clip(lower_bound=1.0), 5.0, 100.0)
-            ).alias("severity"),
+    phase = pl.col("phase").replace_strict(PHASE_WORDS, default=pl.col("phase"))
+    more = (
+        pl.when(pl.col("heavy_days") > 1)
+        .then(
             pl.format(
-                "user {} read {} pages on {} within {} hours; {}",
+                " (the heaviest of {} heavy days between {} and {})",
+                pl.col("heavy_days"),
+                _day(pl.col("first_day")),
+                _day(pl.col("last_day")),
+            )
+        )
+        .otherwise(pl.lit(""))
+    )
+    start = pl.col("first_day").cast(pl.Datetime("us"))
+    end = pl.col("last_day").cast(pl.Datetime("us")) + pl.duration(hours=23, minutes=59)
+    severity = 0.25 * _grade(pl.col("views") / pl.col("bar"), 1.0, 5.0) + 0.75 * _grade(
+        pl.col("times"), 3.0, 60.0
+    )
+    most_abnormal = (
+        pl.struct(severity.alias("s"), pl.col("views").alias("v"))
+        .rank("ordinal", descending=True)
+        .cast(pl.Int64)
+        <= q4.heavy_medium_max
+    )
+    return finish(
+        episodes.join(details, on=["user_id", "date"], how="left").with_columns(
+            pl.when(most_abnormal).then(pl.lit("medium")).otherwise(pl.lit("low")).alias("tier"),
+            pl.when(pl.col("ips") == 1).then(pl.col("ip")).otherwise(None).alias("ip"),
+            pl.when(pl.col("heavy_days") > 1)
+            .then(start)
+            .otherwise(pl.col("day_start"))
+            .alias("start"),
+            pl.when(pl.col("heavy_days") > 1).then(end).otherwise(pl.col("day_end")).alias("end"),
+            pl.when(pl.col("heavy_days") > 1)
+            .then(pl.col("episode_views"))
+            .otherwise(pl.col("views"))
+            .alias("views"),
+            pl.col("own_z").alias("score"),
+            severity.alias("severity"),
+            pl.format(
+                "user {} read {} pages on {} within {} hours{}; {}",
                 pl.col("user_id"),
                 pl.col("views"),
-                _day(pl.col("start")),
+                _day(pl.col("day_start")),
                 hours.round(1).cast(pl.String),
+                more,
                 pl.when(pl.col("own_days") < q4.heavy_min_days)
                 .then(pl.format("too few days to know their usual day, but {}", busier))
                 .otherwise(
                     pl.format(
-                        "about {} times their usual {} a day, and {}",
-                        _int(times),
+                        "about {} times their usual {} a day {}, and {}",
+                        _int(pl.col("times")),
                         _int(pl.col("usual")),
+                        phase,
                         busier,
                     )
                 ),
@@ -621,7 +567,7 @@ def account_sharing(
         page_views(base)
         .join(episodic_days, on=["user_id", "date"], how="semi")
         .group_by("user_id", pl.col("timestamp").dt.truncate(f"{q4.share_slot_minutes}m"))
-        .agg(pl.col("ip").n_unique().alias("ips"))
+        .agg(network(pl.col("ip"), campus).n_unique().alias("ips"))
         .filter(pl.col("ips") >= 2)
         .select("user_id", pl.col("timestamp").dt.date().alias("date"))
         .unique()
@@ -876,9 +822,10 @@ def stale_accounts(base: pl.LazyFrame, config: Config, data_start: object) -> pl
             pl.lit("medium").alias("tier"),
             pl.when(pl.col("ips") == 1).then(pl.col("ip")).otherwise(None).alias("ip"),
             pl.col("best_days").cast(pl.Float64).alias("score"),
-            (
-                0.5 * _grade(pl.col("best_days"), q4.stale_min_days, days)
-                + 0.5 * _grade(pl.col("best_views"), q4.stale_min_views, 10 * q4.stale_min_views)
+            (  # an account years past its course is among the medium tier's most abnormal
+                0.75
+                + 0.125 * _grade(pl.col("best_days"), q4.stale_min_days, days)
+                + 0.125 * _grade(pl.col("best_views"), q4.stale_min_views, 10 * q4.stale_min_views)
             ).alias("severity"),
             pl.format(
                 "user {} finished their course {} years before they read here, yet read {} pages "
@@ -898,7 +845,9 @@ def stale_accounts(base: pl.LazyFrame, config: Config, data_start: object) -> pl
     )
 
 
-def unknown_users(base: pl.LazyFrame, daily: pl.LazyFrame, config: Config) -> pl.LazyFrame:
+def unknown_users(
+    base: pl.LazyFrame, daily: pl.LazyFrame, config: Config, campus: list[str]
+) -> pl.LazyFrame:
     """Accounts never seen with a known cohort (not staff): medium when they name a cohort id absent
     from the cohorts table, or when their busiest week is above `unknown_week_quantile` of all
     accounts' busiest weeks; low otherwise. `daily` is `daily_views`."""
@@ -935,7 +884,7 @@ def unknown_users(base: pl.LazyFrame, daily: pl.LazyFrame, config: Config) -> pl
         page_views(known_users.filter(unidentified))
         .join(roles, on="user_id", how="semi")
         .group_by("user_id", pl.col("timestamp").dt.truncate(f"{q4.share_slot_minutes}m"))
-        .agg(pl.col("ip").n_unique().alias("ips"))
+        .agg(network(pl.col("ip"), campus).n_unique().alias("ips"))
         .filter(pl.col("ips") >= 2)
         .group_by("user_id")
         .agg(pl.col("timestamp").dt.date().n_unique().alias("two_network_days"))
@@ -1006,17 +955,19 @@ def unknown_users(base: pl.LazyFrame, daily: pl.LazyFrame, config: Config) -> pl
 # --- all together --------------------------------------------------------------------------------------
 
 
-# Kinds that lead the high tier in this order; the other kinds of a tier are interleaved.
+# Kinds that lead the high tier in this order; the other kinds of the high tier are interleaved.
 LEADING_KINDS: tuple[str, ...] = ("probe", "scraping")
 
 
 def rank(incidents: pl.DataFrame) -> pl.DataFrame:
-    """Tier first (high, medium, low). Within a tier, attack probes and automated fetching lead (by
-    severity); the other kinds are interleaved, each kind's most severe first (the first of each kind,
-    then the second of each kind ...), so no kind with many cases hides another. Rank 1 is shown
-    first."""
+    """Tier first (high, medium, low). Within the high tier, attack probes and automated fetching
+    lead (by severity); the other kinds are interleaved, each kind's most severe first (the first of
+    each kind, then the second of each kind ...), so no kind with many cases hides another. The
+    medium and low tiers are ranked by how abnormal the episode is (severity), then by kind. Rank 1
+    is shown first."""
     tier_order = {t: i for i, t in enumerate(TIERS)}
     kind_order = {k: i for i, k in enumerate(KINDS)}
+    high = pl.col("tier") == "high"
     return (
         incidents.sort(
             ["severity", "views", "start", "user_id", "ip"],
@@ -1029,18 +980,29 @@ def rank(incidents: pl.DataFrame) -> pl.DataFrame:
             .replace_strict(kind_order, default=99, return_dtype=pl.Int64)
             .alias("_k"),
             pl.int_range(pl.len()).over("tier", "kind").alias("_n"),
+            pl.int_range(pl.len()).alias("_s"),
         )
         .with_columns(
-            pl.when(pl.col("kind").is_in(list(LEADING_KINDS)))
+            pl.when(high & pl.col("kind").is_in(list(LEADING_KINDS)))
             .then(pl.lit(0))
             .otherwise(pl.lit(1))
             .alias("_lead"),
         )
         .with_columns(
-            pl.when(pl.col("_lead") == 0).then(pl.col("_k")).otherwise(pl.col("_n")).alias("_a"),
-            pl.when(pl.col("_lead") == 0).then(pl.col("_n")).otherwise(pl.col("_k")).alias("_b"),
+            pl.when(~high)
+            .then(pl.col("_s"))
+            .when(pl.col("_lead") == 0)
+            .then(pl.col("_k"))
+            .otherwise(pl.col("_n"))
+            .alias("_a"),
+            pl.when(~high)
+            .then(pl.col("_k"))
+            .when(pl.col("_lead") == 0)
+            .then(pl.col("_n"))
+            .otherwise(pl.col("_k"))
+            .alias("_b"),
         )
         .sort(["_t", "_lead", "_a", "_b"], maintain_order=True)
-        .drop("_t", "_k", "_n", "_lead", "_a", "_b")
+        .drop("_t", "_k", "_n", "_s", "_lead", "_a", "_b")
         .with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("rank"))
     )

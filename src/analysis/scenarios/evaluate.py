@@ -40,7 +40,9 @@ MATCH_SLACK = dt.timedelta(days=1)
 TOP_ALL = 25  # every labelled incident within this rank
 TOP_FIRST = 10  # scraping and probes within this rank
 TOP_FIRST_KINDS = ("scraping", "probe")
-MAX_HIGH = 25
+MAX_HIGH = 15
+MAX_MEDIUM = 25
+MAX_UNLABELLED_SHARING = 3  # shared-account incidents that match no label
 RECALL_TARGET = 0.9
 CUTOFF_TOLERANCE_DAYS = 14
 MAX_UNLABELLED_Q2 = 2  # per program
@@ -54,7 +56,19 @@ KIND_ALIASES = {
     "many_ips": "account_sharing",
     "unknown_identity": "unknown_user",
 }
-TARGET_NAMES = ("top25", "top10", "high", "recall", "campus", "q5", "q2", "q3")
+TARGET_NAMES = (
+    "top25",
+    "top10",
+    "high",
+    "medium",
+    "recall",
+    "campus",
+    "sharing_fp",
+    "scatter",
+    "q5",
+    "q2",
+    "q3",
+)
 
 
 @dataclass(frozen=True)
@@ -219,10 +233,22 @@ def match_pairs(labels: pl.DataFrame, incidents: pl.DataFrame) -> pl.DataFrame:
     )  # fmt: skip
     l_start = pl.coalesce("l_start", "l_end")
     l_end = pl.coalesce("l_end", "l_start")
-    actor = (pl.col("l_user").is_not_null() & (pl.col("l_user") == pl.col("i_user"))) | (
-        pl.col("l_ip").is_not_null()
-        & (pl.col("l_ip") == pl.col("i_ip"))
-        & (pl.col("l_user").is_null() | pl.col("i_user").is_null())
+    # a label of many actors (no user, no address: e.g. scattered probes) is found by a grouped
+    # incident, which names neither
+    grouped = (
+        pl.col("l_user").is_null()
+        & pl.col("l_ip").is_null()
+        & pl.col("i_user").is_null()
+        & pl.col("i_ip").is_null()
+    )
+    actor = (
+        (pl.col("l_user").is_not_null() & (pl.col("l_user") == pl.col("i_user")))
+        | (
+            pl.col("l_ip").is_not_null()
+            & (pl.col("l_ip") == pl.col("i_ip"))
+            & (pl.col("l_user").is_null() | pl.col("i_user").is_null())
+        )
+        | grouped
     )
     overlap = (
         l_start.is_null()
@@ -338,6 +364,13 @@ def score(
         Target("high", "no tier" if high is None else str(high), f"<= {MAX_HIGH}",
                high is not None and high <= MAX_HIGH)
     )  # fmt: skip
+    medium = (
+        incidents.filter(pl.col("tier") == "medium").height if "tier" in incidents.columns else None
+    )
+    targets.append(
+        Target("medium", "no tier" if medium is None else str(medium), f"<= {MAX_MEDIUM}",
+               medium is not None and medium <= MAX_MEDIUM)
+    )  # fmt: skip
     found = sum(s.found for s in kinds)
     recall = found / n if n else None
     targets.append(
@@ -349,6 +382,32 @@ def score(
     targets.append(Target("campus", f"{scrapers} campus scrapers", "0", scrapers == 0))
     if not campus:
         notes.append("simulation.json lists no campus IPs: the campus check is empty")
+    # shared accounts nobody injected (e.g. every campus student when the campus NAT alternates
+    # addresses): at most MAX_UNLABELLED_SHARING
+    sharing = incidents.filter(pl.col("kind") == "account_sharing").with_row_index("_i")
+    sharing_hits = match_pairs(
+        q4_labels.with_row_index("label_id"),
+        sharing.with_columns(pl.col("_i").cast(pl.Int64).alias("rank")),
+    )["rank"].n_unique()
+    unlabelled = sharing.height - sharing_hits
+    targets.append(
+        Target("sharing_fp", f"{unlabelled} unlabelled", f"<= {MAX_UNLABELLED_SHARING}",
+               unlabelled <= MAX_UNLABELLED_SHARING)
+    )  # fmt: skip
+    # scattered one-off probes from many addresses: ONE incident over the label's span
+    scattered = q4_labels.filter((pl.col("kind") == "probe") & (pl.col("shape") == "scattered"))
+    grouped = [
+        incidents.filter(
+            (pl.col("kind") == "probe")
+            & (pl.col("start") <= row["end"] + MATCH_SLACK)
+            & (pl.col("end") >= row["start"] - MATCH_SLACK)
+        ).height
+        for row in scattered.iter_rows(named=True)
+    ]
+    targets.append(
+        Target("scatter", ",".join(str(g) for g in grouped) or "none", "1 per scattered label",
+               all(g == 1 for g in grouped))
+    )  # fmt: skip
 
     true_ranks = set(
         match_pairs(

@@ -1095,12 +1095,15 @@ def _month_rows(
         np.minimum(kind, len(NAV) - 1),
         np.where(kind == len(NAV), image, np.where(kind == len(NAV) + 1, bare, lesson)),
     )
+    r_ip = ip[r_s]
+    if sc.campus_alternate:  # a load-balanced NAT pool: a campus request leaves by either address
+        r_ip = np.where(r_ip < 2, rng.integers(0, 2, n_r), r_ip)
     return {
         "ts": ts.astype(np.int64),
         "pid": pid.astype(np.int64),
         "uidx": user[r_s].astype(np.int64),
         "cohort": cohort[r_s].astype(np.int64),
-        "ipid": ip[r_s].astype(np.int64),
+        "ipid": r_ip.astype(np.int64),
         "cross": cross[r_s],
         "lesson": kind > len(NAV) + 1,
     }
