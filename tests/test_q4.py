@@ -433,10 +433,23 @@ def test_answer_is_short_plain_and_supported(cfg):
     assert len(result.answer.split()) <= 30
     assert not JARGON.search(result.answer), result.answer
     assert 3 <= len(result.supporting) <= 5
-    assert result.answer.startswith("1 incident needs action now: 1 automated download; 1 more is")
-    assert "automated download" in result.answer
+    assert result.answer.startswith(
+        "1 incident needs action now: 1 case of automated fetching; 1 more is"
+    )
+    assert "automated fetching" in result.answer
     assert "quantile" in result.method  # the statistics live in the method
-    assert result.headline() == "1 incident needs action: 1 automated download."
+    assert result.headline() == "1 incident needs action: 1 case of automated fetching."
+
+
+def test_method_and_caveats_hold_no_unformatted_placeholder(cfg):
+    """The method is generated from the settings the code reads: no literal `{...}` survives, and
+    the settings' values appear in it."""
+    result = q4.answer(_snapshot(_background()), cfg)
+    for text in [result.method, *result.caveats, result.answer, *result.supporting]:
+        assert "{" not in text and "}" not in text, text
+    q = cfg.q4
+    for value in (q.heavy_min_days, q.heavy_medium_max, q.probe_sweep_requests):
+        assert f" {value} " in result.method
 
 
 def test_empty_snapshot_answers_without_error(cfg):
@@ -473,7 +486,7 @@ def test_every_chart_builds(cfg, quiet):
 
 @pytest.mark.slow
 def test_demo_snapshot_finds_labelled_incidents(demo_snapshot, demo_config, demo_labels):
-    """On the demo: every labelled automated download is in the high tier and the top 10; heavy days
+    """On the demo: every labelled case of automated fetching is in the high tier and the top 10; heavy days
     are found; no campus IP is named as a scraper."""
     result = q4.answer(demo_snapshot, demo_config)
     incidents = result.incidents

@@ -78,7 +78,18 @@ def test_every_irregularity_in_at_least_two_shapes():
             shapes.setdefault(kind, set()).add(shape)
     for kind in IRREGULARITIES:
         assert len(shapes.get(kind, ())) >= 2, kind
-    assert {"burst", "slow_crawler"} <= shapes["scraping"]
+    assert {"burst", "slow_crawler", "jitter_crawler", "around_clock"} <= shapes["scraping"]
+    assert {"scattered", "two_days"} <= shapes["probe"]
+    assert {"light_cram"} <= shapes["heavy_day"] and {"two_cities"} <= shapes["account_sharing"]
+
+
+def test_network_and_reader_variants_of_issue_16():
+    """A campus NAT pool alternating per request with a second campus, phones on a carrier address
+    shared by many, and habitual heavy readers (a long lognormal tail, heavy alumni)."""
+    pool = SCENARIOS["campus_pool"]
+    assert pool.campus_alternate and len(pool.campus_ips) >= 3 and pool.shared_pool_p >= 0.2
+    habitual = SCENARIOS["habitual_heavy"]
+    assert habitual.activity_sigma > 1.0 and habitual.alumni_factor > 1.0
 
 
 @pytest.mark.parametrize("name", VARIANTS)
@@ -180,8 +191,20 @@ def test_labels_describe_rows_really_written(name: str, simulated: dict[str, Pat
                 assert 20 <= gaps.mean() <= 40 and gaps.std() < 0.15 * gaps.mean()
                 assert (mine["ts"].max() - mine["ts"].min()) >= dt.timedelta(hours=3)
                 assert mine["cohort_id"].null_count() == mine.height
+            elif shape == "jitter_crawler":  # a drawn pace of 8-90 s, +-50 %
+                assert 6 <= gaps.mean() <= 95 and gaps.max() <= 1.6 * gaps.mean()
+            elif shape == "around_clock":  # every hour of three days and nights or more
+                assert (mine["ts"].max() - mine["ts"].min()) >= dt.timedelta(days=3)
+                assert gaps.max() <= 1300
             else:
                 assert gaps.mean() <= 3
+        elif kind == "probe" and shape == "scattered":  # dozens of addresses, once or twice each
+            mine = log.filter(
+                pl.col("ts").is_between(label["start"], label["end"])
+                & pl.col("path").is_in(list(PROBE_PATHS))
+            )
+            per_ip = mine.group_by("ip").len()
+            assert per_ip.height >= 30 and per_ip["len"].max() <= 2
         elif kind == "probe":
             mine = rows(label).filter(pl.col("ip") == label["ip"])
             assert mine["path"].is_in(list(PROBE_PATHS)).sum() >= 20

@@ -44,7 +44,8 @@ def chart_tiers(result: Q4Result) -> alt.TopLevelMixin:
         .mark_bar()
         .encode(
             y=alt.Y("kind:N", title=None, sort=kinds),
-            x=alt.X("incidents:Q", title="Incidents"),
+            # symlog: one high-tier incident stays visible beside dozens of low-tier ones
+            x=alt.X("incidents:Q", title="Incidents", scale=alt.Scale(type="symlog")),
             color=alt.Color(
                 "tier:N",
                 title="Tier",
@@ -68,7 +69,12 @@ def chart_tiers(result: Q4Result) -> alt.TopLevelMixin:
         f"{row['kind']} ({row['tier'].lower()}): {row['incidents']}"
         for row in data.iter_rows(named=True)
     )
-    return finish(chart, title, f"Bar chart of incidents per kind, coloured by tier. {text}.")
+    return finish(
+        chart,
+        title,
+        f"Bar chart of incidents per kind, coloured by tier, on a scale that keeps small counts "
+        f"visible. {text}.",
+    )
 
 
 def chart_high_timeline(result: Q4Result) -> alt.TopLevelMixin:
@@ -112,11 +118,11 @@ def chart_high_timeline(result: Q4Result) -> alt.TopLevelMixin:
 
 
 def chart_scrape_timeline(result: Q4Result) -> alt.TopLevelMixin:
-    """Pages per minute during the top automated download: a machine keeps a steady pace."""
+    """Pages per minute during the first automated fetching: a machine keeps a steady pace."""
     timeline = result.scrape_timeline
     scraping = result.incidents.filter(pl.col("kind") == "scraping")
     if timeline.height == 0 or scraping.height == 0:
-        return _empty("No automated download detected", "No automated download to plot.")
+        return _empty("No automated fetching detected", "No automated fetching to plot.")
     top = scraping.row(0, named=True)
     start: Any = timeline["minute"].min()
     data = timeline.select(
@@ -124,7 +130,6 @@ def chart_scrape_timeline(result: Q4Result) -> alt.TopLevelMixin:
         pl.col("minute").dt.strftime("%H:%M").alias("time"),
         pl.col("views"),
     )
-    minutes = int(cast(int, data["minutes"].max() or 0)) + 1
     chart = (
         alt.Chart(data)
         .mark_bar(color=ACCENT)
@@ -139,9 +144,9 @@ def chart_scrape_timeline(result: Q4Result) -> alt.TopLevelMixin:
         )
         .properties(width=WIDTH, height=HEIGHT)
     )
-    title = f"User {top['user_id']} fetched {top['views']:,} pages in {minutes:,} minutes"
+    title = f"User {top['user_id']} fetched {top['views']:,} pages in {top['duration']}"
     description = (
-        f"Bar chart of pages per minute during the first automated download: {top['evidence']}. "
+        f"Bar chart of pages per minute during the first automated fetching: {top['evidence']}. "
         f"At most {int(cast(int, data['views'].max()))} pages in one minute."
     )
     return finish(chart, title, description)

@@ -387,8 +387,9 @@ def chart(chart_object: Any):
     return md(current().chart_html(chart_object))
 
 
-def table(source: Any, key: str | int | None = None):
-    """One table: a DataFrame, or `key` (title or position) of a result's tables()."""
+def table(source: Any, key: str | int | None = None, shown: int | None = None):
+    """One table: a DataFrame, or `key` (title or position) of a result's tables(); `shown` folds a
+    long one to its first rows (the others behind "Show all", and all of them in the CSV)."""
     ctx = current()
     frame = source
     if not isinstance(source, pl.DataFrame):
@@ -396,7 +397,8 @@ def table(source: Any, key: str | int | None = None):
         if isinstance(key, str) and key not in tables:
             raise KeyError(f"question {source.number} has no table {key!r}: {', '.join(tables)}")
         frame = list(tables.values())[key] if isinstance(key, int) else tables[key]
-    return md(raw_html(table_html(ctx.frame(frame), max_rows=max(frame.height, 1))))
+    rows = max(frame.height, 1) if shown is None else max(shown, 1)
+    return md(raw_html(table_html(ctx.frame(frame), max_rows=rows)))
 
 
 def tables(result: Any, start: int = 0):

@@ -53,7 +53,7 @@ __all__ = [
 # kind -> (singular, plural) for sentences
 KIND_NOUNS: dict[str, tuple[str, str]] = {
     "probe": ("attack probe", "attack probes"),
-    "scraping": ("automated download", "automated downloads"),
+    "scraping": ("case of automated fetching", "cases of automated fetching"),
     "account_sharing": ("shared account", "shared accounts"),
     "shared_ip": ("outside network shared by many", "outside networks shared by many"),
     "heavy_day": ("unusually heavy day", "unusually heavy days"),
@@ -124,6 +124,16 @@ class Q4Result(QuestionResult):
             )
         return out
 
+    def low_tier_text(self) -> str:
+        """The Low tier folded to one sentence: its count by kind (the rows are in the table's CSV)."""
+        low = self.count("low")
+        if not low:
+            return "No Low incident."
+        return (
+            f"{_plural(low, 'Low incident')}: {_kinds_text(self.summary, 'low')}. The first five are "
+            "shown; the table's CSV holds every one."
+        )
+
     def headline(self) -> str:
         """Counts per tier for the slide and the index."""
         return _headline(self.summary, self.tiers) if self.total_incidents else self.answer
@@ -175,7 +185,7 @@ def _answer(summary: pl.DataFrame, tiers: pl.DataFrame) -> str:
             f"{'is' if medium == 1 else 'are'} worth a look: "
             f"{_kinds_text(summary, 'medium')}."
         )
-    return "Nothing needs action: no automated downloads, attack probes or shared accounts."
+    return "Nothing needs action: no automated fetching, attack probes or shared accounts."
 
 
 def _summaries(incidents: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -236,47 +246,73 @@ def _method(config: Config) -> str:
     q4 = config.q4
     return (
         "Every incident is one actor (an account or an address) and one episode, with a tier from "
-        "what the behaviour means; the list is ranked by tier; within a tier attack probes and "
-        "automated fetching lead, and the other kinds are interleaved (each kind's most severe first); "
+        "what the behaviour means (High, Medium, Low); within the High tier attack probes and "
+        "automated fetching lead and the other kinds are interleaved (each kind's most severe "
+        "first); the Medium and Low tiers are ranked by how abnormal the episode is, then by kind; "
         "the list is never truncated. "
-        "Attack probes: requests whose path contains one of [lessons] probe_patterns, per IP; episodes "
-        f"more than {q4.probe_episode_days} days apart are separate. "
-        f"Automated fetching: per user and IP, views (lessons and navigation) cut into sessions at gaps "
-        f"over {q4.session_gap_seconds} s; a session is automated when it covers at least "
-        f"{q4.scrape_min_distinct} distinct paths and either holds {q4.scrape_min_pages} views within "
-        f"{q4.scrape_window_seconds} s, or over at least {q4.slow_min_pages} views has even timing "
-        f"(gap spread (90th - 10th percentile) / median <= {q4.scrape_max_spread}; human reading "
-        f"gaps vary widely), or walks the paths in sorted order (>= {q4.sweep_min_share:.0%} of "
-        f"steps) with spread <= {2 * q4.scrape_max_spread}. Automated sessions of a user less than "
-        f"{q4.episode_gap_hours} h apart are one episode; a campus IP is never named as the source. "
+        "One list of automated actors is found once for the whole report, before any question: "
+        "the views of its High episodes (automated fetching, sweeping or persistent probes) are left "
+        "out of every other question's population for those episodes only, and each page says how "
+        "many. "
+        "Attack probes: requests whose path contains one of [lessons] probe_patterns, per address; "
+        f"requests less than {q4.probe_episode_days} days apart are one episode. An episode is High "
+        f"when the address sweeps (at least {q4.probe_sweep_requests} requests) or persists (probes "
+        f"on at least {q4.probe_persist_days} days); the one-off probes of all other addresses "
+        "(routine internet scanning) are one Medium incident. "
+        "Automated fetching, by pace: per account and address, views (lessons and navigation) cut "
+        f"into sessions at gaps over {q4.session_gap_seconds} s; a session is automated when it "
+        f"covers at least {q4.scrape_min_distinct} distinct paths and either holds "
+        f"{q4.scrape_min_pages} views within {q4.scrape_window_seconds} s, or over at least "
+        f"{q4.slow_min_pages} views has even timing (gap spread (90th - 10th percentile) / median "
+        f"<= {q4.scrape_max_spread:g}; human reading gaps vary widely), or walks the paths in sorted "
+        f"order (>= {q4.sweep_min_share:.0%} of steps) with spread <= "
+        f"{2 * q4.scrape_max_spread:g}. Automated fetching, around the clock: an account's views "
+        f"with no pause over {q4.sleep_gap_hours:g} hours for at least {q4.around_clock_hours:g} "
+        f"hours, with views in at least {q4.around_clock_hour_share:.0%} of those hours, whatever "
+        f"the pace. Automated sessions of an account less than {q4.episode_gap_hours} hours apart "
+        "are one episode; its pace is its duration divided by its pages less one; a campus address "
+        "is never named as the source. "
+        "Networks: when judging who is where, every campus address is one network and an IPv4 "
+        "address stands for its /24 block (a NAT or carrier pool hands one person neighbouring "
+        "addresses request by request). "
         f"Shared account: within windows of {q4.share_window_days} days (two grids offset by half a "
-        f"window), two IPs within one {q4.share_slot_minutes}-minute slot on >= {q4.share_min_days} "
-        f"days, one of the IPs used by the account on >= {q4.share_min_days} days within "
-        f"{2 * q4.share_window_days} days and half its time in the log only; or, within windows of "
-        f"{2 * q4.share_window_days} days, more non-campus IPs than {q4.share_networks_factor} x the "
-        f"{q4.share_networks_quantile:.0%} quantile of the same group's windows (students or staff) "
-        f"and at least {q4.share_min_networks}, or at least {q4.share_min_networks} non-campus IPs "
-        f"making >= {q4.share_network_ratio:.0%} of its IP-days (a new network nearly every day). "
-        f"Shared outside network: a non-campus IP used by >= {q4.shared_ip_window_users} accounts "
-        f"within {q4.shared_ip_window_days} days; high when that window holds >= "
-        f"{q4.shared_ip_spike_share:.0%} of the IP's accounts, low when shared all along. "
-        f"Heavy day: daily views at least the {q4.heavy_pop_quantile:.1%} quantile of all user-days of "
-        f"the same group (staff against staff) and at least {q4.heavy_day_min_views}, and a robust z "
-        f"of log views against the person's own days (median, 1.4826 x MAD, floored at log "
-        f"{q4.heavy_own_floor}) >= {q4.heavy_own_z} or at least {q4.heavy_own_times:g} times their "
-        "median day; with fewer than {q4.heavy_min_days} active days "
-        "the population bar alone; days of an automated episode are reported as automated fetching. "
-        f"Old account in use: a student whose cohort ended more than {q4.stale_years} years before "
-        f"the log begins, active on >= {q4.stale_min_days} days or reading >= {q4.stale_min_views} "
-        f"pages within one {q4.share_window_days}-day window. Unknown account: never seen with a "
-        "known cohort and not staff; medium when it names a cohort id absent from the cohorts table, "
-        f"is on two IPs within one {q4.share_slot_minutes}-minute slot on >= {q4.share_min_days} days, "
-        f"or its busiest week is above the {q4.unknown_week_quantile:.0%} quantile of all accounts' "
-        "busiest weeks, else low. "
-        f"Campus IPs: [q4] campus_ips, any IP with >= {q4.campus_ip_min_share:.0%} of all views from "
-        f">= {q4.shared_ip_min_users} accounts, and any IP used by >= {q4.campus_weekly_users} "
-        f"accounts in each of >= {q4.campus_min_weeks} weeks. Routine reading after graduation is no "
-        "incident."
+        f"window), two networks within one {q4.share_slot_minutes}-minute slot on >= "
+        f"{q4.share_min_days} days, one of the addresses used by the account on >= "
+        f"{q4.share_min_days} days within {2 * q4.share_window_days} days and half its time in the "
+        f"log only; or, within windows of {2 * q4.share_window_days} days, more non-campus "
+        f"addresses than {q4.share_networks_factor:g} x the {q4.share_networks_quantile:.0%} "
+        "quantile of the same group's windows (students or staff) and at least "
+        f"{q4.share_min_networks}, or at least {q4.share_min_networks} non-campus addresses making "
+        f">= {q4.share_network_ratio:.0%} of its address-days (a new network nearly every day). "
+        f"Shared outside network: a non-campus address used by >= {q4.shared_ip_window_users} "
+        f"accounts within {q4.shared_ip_window_days} days; High when that window holds >= "
+        f"{q4.shared_ip_spike_share:.0%} of the address's accounts, Low when shared all along. "
+        "Heavy day: a person's ordinary day is measured on comparable days (enrolled against "
+        "enrolled, after graduating against after graduating, staff against staff) on a log scale. "
+        f"A day is heavy when it reaches the {q4.heavy_pop_quantile:.1%} quantile of all days of "
+        f"the same group and at least {q4.heavy_day_min_views} views, and a robust z of log views "
+        f"against the person's days of that phase (median, 1.4826 x MAD, floored at log "
+        f"{q4.heavy_own_floor:g}) >= {q4.heavy_own_z:g} or at least {q4.heavy_own_times:g} times "
+        f"their median day; with fewer than {q4.heavy_min_days} days in the phase the population "
+        f"bar alone. One person's heavy days of one phase less than {q4.heavy_episode_days} days "
+        "apart are one episode, shown by its most abnormal day; a person heavy on more than "
+        f"{q4.heavy_habit_share:.0%} of their days in a phase reads that way habitually (no "
+        f"incident); the {q4.heavy_medium_max} most abnormal episodes (times their ordinary day, "
+        "then above the population bar) are Medium, the others Low; days of automated fetching are "
+        "reported as automated fetching. "
+        f"Old account in use: a student whose cohort ended more than {q4.stale_years:g} years "
+        f"before the log begins, active on >= {q4.stale_min_days} days or reading >= "
+        f"{q4.stale_min_views} pages within one {q4.share_window_days}-day window; ranked with the "
+        "Medium tier's most abnormal. Unknown account: never seen with a known cohort and not "
+        "staff; Medium when it names a cohort id absent from the cohorts table, is on two networks "
+        f"within one {q4.share_slot_minutes}-minute slot on >= {q4.share_min_days} days, or its "
+        f"busiest week is above the {q4.unknown_week_quantile:.0%} quantile of all accounts' "
+        "busiest weeks, else Low; an account seen only in automated episodes is reported as "
+        "automated fetching only. "
+        f"Campus addresses: [q4] campus_ips, any address with >= {q4.campus_ip_min_share:.0%} of "
+        f"all views from >= {q4.shared_ip_min_users} accounts, and any address used by >= "
+        f"{q4.campus_weekly_users} accounts in each of >= {q4.campus_min_weeks} weeks. Routine "
+        "reading after graduation is no incident."
     )
 
 
@@ -408,7 +444,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
             else _answer(summary, tiers)
         )
         supporting = [
-            "No automated downloads, attack probes, shared accounts, shared networks, heavy days or "
+            "No automated fetching, attack probes, shared accounts, shared networks, heavy days or "
             "unknown accounts met the bars listed under Method.",
             "Reading after graduation is normal and not counted.",
             f"{_plural(len(campus), 'classroom network')} shared by whole classes "

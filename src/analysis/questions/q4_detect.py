@@ -70,6 +70,9 @@ INCIDENT_SCHEMA: ColumnTypes = {
     "score": pl.Float64(),
     "severity": pl.Float64(),
     "evidence": pl.String(),
+    # how long the episode lasted, in words ("6 minutes"): the one source of that number for the
+    # evidence, the tables and the chart titles
+    "duration": pl.String(),
 }
 INCIDENT_COLUMNS = tuple(INCIDENT_SCHEMA)
 
@@ -134,7 +137,13 @@ def finish(frame: pl.LazyFrame, kind: str) -> pl.LazyFrame:
         pl.col("score").cast(pl.Float64).alias("score"),
         pl.col("severity").cast(pl.Float64).alias("severity"),
         pl.col("evidence").cast(pl.String).alias("evidence"),
+        episode_duration().alias("duration"),
     )
+
+
+def episode_duration() -> pl.Expr:
+    """An incident's span (end - start) in words: the same text wherever it is shown."""
+    return _duration((pl.col("end") - pl.col("start")).dt.total_seconds().cast(pl.Float64))
 
 
 def empty_incidents() -> pl.DataFrame:
@@ -218,7 +227,7 @@ def scraping(episodes: pl.LazyFrame, config: Config, campus: list[str]) -> pl.La
                 pl.col("user_id"),
                 pl.col("views"),
                 pl.col("distinct"),
-                _duration(seconds),
+                episode_duration(),
                 where,
                 _when(pl.col("start")),
                 _duration(pace),
@@ -398,8 +407,8 @@ def heavy_days(
     q4 = config.q4
     habitual = (
         daily.group_by("user_id", "phase")
-        .agg(pl.col("heavy").mean().alias("heavy_share"))
-        .filter(pl.col("heavy_share") > q4.heavy_habit_share)
+        .agg(pl.col("heavy").mean().alias("heavy_share"), pl.col("heavy").sum().alias("heavy_n"))
+        .filter((pl.col("heavy_share") > q4.heavy_habit_share) & (pl.col("heavy_n") >= 2))
     )
     flagged = (
         daily.filter(pl.col("heavy"))
@@ -915,9 +924,15 @@ def unknown_users(
             pl.when(medium).then(pl.lit("medium")).otherwise(pl.lit("low")).alias("tier"),
             pl.when(pl.col("ips") == 1).then(pl.col("ip")).otherwise(None).alias("ip"),
             pl.col("views").cast(pl.Float64).alias("score"),
-            (
-                0.5 * ((pl.col("bad_views") > 0) | crowd).cast(pl.Float64)
-                + 0.5 * _grade(pl.col("busiest_week") / pl.col("bar").clip(lower_bound=1), 1, 10)
+            (  # a missing cohort; in use from two networks at once on most of its days; busy
+                0.5 * (pl.col("bad_views") > 0).cast(pl.Float64)
+                + 0.5
+                * pl.max_horizontal(
+                    pl.when(crowd)
+                    .then(pl.col("two_network_days").fill_null(0) / pl.col("days"))
+                    .otherwise(0.0),
+                    _grade(pl.col("busiest_week") / pl.col("bar").clip(lower_bound=1), 1, 10),
+                )
             ).alias("severity"),
             pl.format(
                 "user {} {}: {} pages on {} {} between {} and {}{}{}",
@@ -962,9 +977,9 @@ LEADING_KINDS: tuple[str, ...] = ("probe", "scraping")
 def rank(incidents: pl.DataFrame) -> pl.DataFrame:
     """Tier first (high, medium, low). Within the high tier, attack probes and automated fetching
     lead (by severity); the other kinds are interleaved, each kind's most severe first (the first of
-    each kind, then the second of each kind ...), so no kind with many cases hides another. The
-    medium and low tiers are ranked by how abnormal the episode is (severity), then by kind. Rank 1
-    is shown first."""
+    each kind, then the second of each kind ...), so no kind with many cases hides another. In the
+    medium and low tiers each kind's most abnormal episode comes first, then the rest by how
+    abnormal the episode is (severity), then by kind. Rank 1 is shown first."""
     tier_order = {t: i for i, t in enumerate(TIERS)}
     kind_order = {k: i for i, k in enumerate(KINDS)}
     high = pl.col("tier") == "high"
@@ -1002,7 +1017,8 @@ def rank(incidents: pl.DataFrame) -> pl.DataFrame:
             .otherwise(pl.col("_k"))
             .alias("_b"),
         )
-        .sort(["_t", "_lead", "_a", "_b"], maintain_order=True)
-        .drop("_t", "_k", "_n", "_s", "_lead", "_a", "_b")
+        .with_columns((~high & (pl.col("_n") > 0)).alias("_later"))
+        .sort(["_t", "_lead", "_later", "_a", "_b"], maintain_order=True)
+        .drop("_t", "_k", "_n", "_s", "_lead", "_later", "_a", "_b")
         .with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("rank"))
     )

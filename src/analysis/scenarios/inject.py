@@ -17,8 +17,8 @@ Shapes by kind:
   scanning, one label), `two_days` (one address, an attack path every 30-90 minutes for two days).
 - heavy_day: `day` (a working day of reading at human pace), `evening` (a cramming evening),
   `light_cram` (a cramming evening by the lightest of a dozen readers).
-- account_sharing (more): `two_cities` (a second person on their own home address reads at the same
-  hours for six to ten weeks).
+- account_sharing (more): `two_cities` (a second person on their own address reads within a quarter
+  of an hour of the owner, on most working days for five to eight weeks).
 - account_sharing: `two_people` (a second person on other networks reads the same account for a few
   weeks, at the same times as its owner); `many_ips` is made in the population (simulate.py).
 - shared_ip: `study_group` (8-15 students on one outside address in the evenings of one week),
@@ -342,19 +342,22 @@ def account_two_people(c: _Ctx) -> None:
 
 
 def account_two_cities(c: _Ctx) -> None:
-    """A second person in another city reads the account at the same hours as its owner, from their
-    own home address, for six to ten weeks."""
+    """Two people in two cities read one account at the same hours for five to eight weeks: on most
+    working days the owner reads from home while the other reads from their own address within a
+    quarter of an hour of them."""
     u, cid = c.student()
     s, e = c.term(cid)
-    length = int(c.rng.integers(42, 71))
+    length = int(c.rng.integers(35, 57))
     a = int(c.rng.integers(s, max(s + 1, e - length)))
     other = c.ip()
     days = np.arange(a, a + length)
-    days = days[(c.cal.weekday[days] < 5) & (c.rng.random(len(days)) < 0.8)]
-    per_day = max(1, round(c.daily_rows(u) / 8))
-    days = np.repeat(days, c.rng.integers(1, per_day + 2, len(days)))
-    ts = c.sessions(days, (9, 21), 8.0)
-    c.add(ts, c.own_lessons(cid, len(ts)), u, cid, other)
+    days = days[(c.cal.weekday[days] < 5) & (c.rng.random(len(days)) < 0.7)]
+    theirs = c.sessions(days, (9, 21), 8.0)
+    firsts = np.unique(theirs // 86400, return_index=True)[1]
+    owner = theirs[firsts] + c.rng.integers(-900, 900, len(firsts))
+    owner = np.sort(owner[:, None] + np.arange(5)[None, :] * 60).ravel()
+    c.add(theirs, c.own_lessons(cid, len(theirs)), u, cid, other)
+    c.add(owner, c.own_lessons(cid, len(owner)), u, cid, c.pop.home[u][0])
     c.label("account_sharing", "two_cities", user=u, cohort=cid, a=a, b=a + length,
             detail=f"a second person in another city at the same hours for {length} days")  # fmt: skip
 

@@ -275,6 +275,7 @@ SCENARIOS: dict[str, Scenario] = {
         events=(
             ("scraping", "burst", 1),
             ("probe", "sweep", 1),
+            ("probe", "two_days", 1),
             ("heavy_day", "evening", 1),
             ("account_sharing", "two_cities", 1),
             ("shared_ip", "hotspot", 1),
@@ -312,8 +313,11 @@ SCENARIOS: dict[str, Scenario] = {
         DEMO,
         name="web_noise",
         description="the public web's noise: a round-the-clock crawler, a jittery crawler, scattered "
-        "one-off probes, slow probes",
+        "one-off probes, slow probes; people on more networks",
         demo_events=False,
+        roam_mean=8.0,
+        shared_pool=30,
+        shared_pool_p=0.1,
         events=(
             ("scraping", "around_clock", 1),
             ("scraping", "jitter_crawler", 1),
