@@ -475,7 +475,7 @@ def set_aside_note(report: Any, number: int) -> str | None:
     students = int(getattr(q4, "set_aside_student_views", 0) or 0)
     return (
         f"{views:,} page views ({students:,} of them students' lesson views) made during "
-        f"{episodes:,} episodes of automated fetching or attack probes (the high tier of question 4) "
+        f"{episodes:,} episodes of automated fetching or attack probes (question 4's High tier) "
         "are left out of this answer: machines are not students."
     )
 

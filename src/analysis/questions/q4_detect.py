@@ -113,9 +113,13 @@ def _when(expr: pl.Expr) -> pl.Expr:
 
 
 def _duration(seconds: pl.Expr) -> pl.Expr:
-    """'40 seconds', '12 minutes' or '3.5 hours'."""
+    """'1 second', '0.8 seconds', '40 seconds', '12 minutes' or '3.5 hours'."""
     return (
-        pl.when(seconds < 120)
+        pl.when(seconds.round(1) == 1.0)
+        .then(pl.lit("1 second"))
+        .when(seconds < 10)
+        .then(pl.format("{} seconds", seconds.round(1).cast(pl.String)))
+        .when(seconds < 120)
         .then(pl.format("{} seconds", _int(seconds)))
         .when(seconds < 5400)
         .then(pl.format("{} minutes", _int(seconds / 60)))

@@ -188,8 +188,8 @@ def scraping_jitter_crawler(c: _Ctx) -> None:
     u = c.pop.add_user(c.rng, key=float(day) + 0.25)
     ip = c.ip(HOSTING_OCTETS)
     order = _crawl_order(c, day)
-    hours = float(c.rng.uniform(2.5, 6.0))
     period = float(c.rng.uniform(8.0, 90.0))
+    hours = max(float(c.rng.uniform(2.5, 6.0)), 170 * period / 3600)  # at least ~170 pages
     gaps = period * c.rng.uniform(0.5, 1.5, max(int(hours * 3600 / period), 2))
     start = c.base + day * 86400 + int(c.rng.integers(0, 18 * 3600))
     ts = start + np.cumsum(gaps).astype(np.int64)

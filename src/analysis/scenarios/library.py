@@ -291,7 +291,7 @@ SCENARIOS: dict[str, Scenario] = {
         description="habitual heavy readers (a long lognormal tail of daily rates), heavy alumni, "
         "light readers cramming",
         demo_events=False,
-        activity_sigma=1.3,
+        activity_sigma=1.1,
         activity_cap=20.0,
         alumni_factor=3.0,
         p_late_alumni=0.3,
