@@ -1,32 +1,33 @@
 """Question 4's detectors: each one lazy polars query over the same thin frame of views, each returning
 incidents in the columns of `INCIDENT_COLUMNS` (one row per actor and episode).
 
-- `probe`: requests for attack paths (page_kind "probe"), per IP; requests less than
-  `probe_episode_days` apart are one episode.
-- `scraping`: automated fetching at any pace. The views of busy user-IP-days are cut into sessions at
-  gaps over `session_gap_seconds`; a session is machine-made when it covers at least
-  `scrape_min_distinct` pages and either holds `scrape_min_pages` views within `scrape_window_seconds`
-  (no person reads that fast) or, over at least `slow_min_pages` views, its timing is even (the spread
-  of its gaps, (90th - 10th percentile) / median, at most `scrape_max_spread`; people read in bursts) or
-  it walks the pages in order (`sweep_min_share` of steps go to the next page in path order) at a
-  fairly even pace. Sessions of one user less than `episode_gap_hours` apart form one episode.
+- `probe` and `scraping` format the one list of automated actors found in the shared preparation
+  (`analysis.automation`, `Prepared.automated`): probes per address and episode (a sweeping or
+  persistent address is high; the one-off probes of all other addresses are ONE medium incident),
+  automated fetching per account and episode (by pace, evenness, order, or around the clock).
 - `account_sharing`: one account used by several people within a short window: on at least
-  `share_min_days` days of a `share_window_days` window it is on two IPs within one
-  `share_slot_minutes` slot (one person is in one place at a time), on days when it used a network
+  `share_min_days` days of a `share_window_days` window it is on two networks within one
+  `share_slot_minutes` slot (one person is in one place at a time), on days when it used an address
   that is episodic for it (used on `share_min_days` days, within two windows and half the account's
   time only: a second person's network, not the owner's home); or, within windows twice as long, it
-  is seen on far more outside networks than its peers (staff against staff), or on a new one nearly
-  every day (`share_network_ratio`).
+  is seen on far more outside addresses than its peers (staff against staff), or on at least as many
+  as nearly all its peers (their `share_networks_quantile`) and a new one nearly every day
+  (`share_network_ratio`). Networks, not addresses: every campus address is one network and an IPv4
+  address stands for its /24 block (`network`).
 - `shared_ip`: an outside (non-campus) address used by at least `shared_ip_window_users` distinct
   people within a `shared_ip_window_days` window (two grids offset by half a window); high when that
   window holds `shared_ip_spike_share` of the address's people, low when it is shared all along.
-- `heavy_day`: a day far above the person's own usual day (robust z of log daily views) and above the
-  population's `heavy_pop_quantile` (staff against staff); days of an automated episode are left out.
+- `heavy_day`: a day far above the person's own ordinary day IN THE SAME PHASE (enrolled, alumni,
+  staff; robust z of log daily views) and above the population's `heavy_pop_quantile` (staff against
+  staff); one person's heavy days close together are one episode; habitual heavy reading is no
+  incident; the most abnormal episodes are medium, the others low; days of automated fetching are
+  left out.
 - `stale_account`: a student whose cohort ended more than `stale_years` before the log begins and who
-  reads on `stale_min_days` days, or `stale_min_views` pages, within one `share_window_days` window.
+  reads on `stale_min_days` days, or `stale_min_views` pages, within one `share_window_days` window;
+  ranked with the medium tier's most abnormal.
 - `unknown_user`: an account never seen with a known cohort (and not staff): medium when it names a
-  cohort id absent from the cohorts table or its busiest week is above `unknown_week_quantile` of all
-  accounts' busiest weeks, low otherwise.
+  cohort id absent from the cohorts table, is in two places at once on `share_min_days` days, or its
+  busiest week is above `unknown_week_quantile` of all accounts' busiest weeks, low otherwise.
 
 Campus addresses (configured, or detected: a large share of all views from many people, or many people
 week after week) are shared by whole classrooms: never a scraping or shared address.
@@ -615,14 +616,15 @@ def account_sharing(
     network_bar = network_windows.group_by("group").agg(
         pl.col("networks").quantile(q4.share_networks_quantile).alias("peer_bar")
     )
-    # far more networks than peers, or a new network for nearly every session
+    # far more networks than peers, or as many as nearly all peers at most and a new network for
+    # nearly every session
     many_rule = (
         pl.col("networks")
         >= pl.max_horizontal(
             q4.share_networks_factor * pl.col("peer_bar"), pl.lit(q4.share_min_networks)
         )
     ) | (
-        (pl.col("networks") >= q4.share_min_networks)
+        (pl.col("networks") >= pl.max_horizontal(pl.col("peer_bar"), pl.lit(q4.share_min_networks)))
         & (pl.col("networks") >= q4.share_network_ratio * pl.col("sessions"))
     )
     # ties between windows go to the earliest one (the rows carry no order)
