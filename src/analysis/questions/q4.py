@@ -323,13 +323,28 @@ def _method(config: Config) -> str:
 def detect(prepared: Prepared, config: Config) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
     """All incidents (ranked), the daily frame of heavy-day users, and the campus IPs. Automated
     fetching and probes come from the one list of automated actors (`prepared.automated`); the other
-    detectors read every view (`all_views`), those of automated episodes included."""
-    frame = all_views(prepared).select(detect_.BASE_COLUMNS).collect()
-    base = frame.lazy()
-    detected = campus_ips(prepared, config)
-    campus = detect_.campus_addresses(base, config, detected)
+    detectors read three frames computed once here from every view (those of automated episodes
+    included, marked `kept` False): per user, address and day (`user_ip_days`), per user and day
+    (`daily_views`) and per user, 10-minute slot and network (`network_slots`). No detector
+    re-scans the views."""
+    columns = list(detect_.BASE_COLUMNS)
+    parts_in = [prepared.views.select(columns).with_columns(pl.lit(True).alias("kept"))]
+    if prepared.set_aside is not None:
+        parts_in.append(
+            prepared.set_aside.select(columns).with_columns(pl.lit(False).alias("kept"))
+        )
+    base = pl.concat(parts_in, how="vertical_relaxed").collect().lazy()
+    uid = detect_.user_ip_days(base).collect().lazy()
+    campus = detect_.campus_addresses(uid, config, campus_ips(prepared, config))
     automated = prepared.automated
-    days_table, groups = pl.collect_all([detect_.network_days(base), detect_.user_groups(base)])
+    days_table, groups, slots = pl.collect_all(
+        [
+            detect_.days_of_pages(uid),
+            detect_.user_groups(uid),
+            detect_.network_slots(base, config, campus),
+        ]
+    )
+    del base
     auto_days = (
         automated.scraping.lazy()
         .select(
@@ -339,20 +354,17 @@ def detect(prepared: Prepared, config: Config) -> tuple[pl.DataFrame, pl.DataFra
         .explode("date")
         .unique()
     )
-    daily = detect_.daily_views(base, groups.lazy(), config).collect().lazy()
+    daily = detect_.daily_views(uid, groups.lazy(), config).collect().lazy()
     heavy_users = daily.filter(pl.col("heavy").any().over("user_id"))
     parts = pl.collect_all(
         [
             detect_.probes(automated.probes.lazy()),
             detect_.scraping(automated.scraping.lazy(), config, campus),
-            detect_.account_sharing(base, days_table.lazy(), groups.lazy(), config, campus),
-            detect_.shared_ips(base, config, campus),
-            detect_.heavy_days(base, daily, auto_days, config),
-            detect_.stale_accounts(base, config, prepared.data_start),
-            # an account seen only in automated episodes is reported as automated fetching only
-            detect_.unknown_users(
-                prepared.views.select(detect_.BASE_COLUMNS), daily, config, campus
-            ),
+            detect_.account_sharing(slots.lazy(), days_table.lazy(), groups.lazy(), config, campus),
+            detect_.shared_ips(uid, config, campus),
+            detect_.heavy_days(uid, daily, auto_days, config),
+            detect_.stale_accounts(uid, config, prepared.data_start),
+            detect_.unknown_users(uid, slots.lazy(), daily, config),
             heavy_users,
         ]
     )

@@ -39,7 +39,6 @@ import math
 
 import polars as pl
 
-from analysis.automation import network_days as network_days
 from analysis.automation import page_views
 from analysis.config import Config
 from analysis.schema import INCIDENT_KINDS, INCIDENT_TIERS, ColumnTypes
@@ -80,7 +79,6 @@ INCIDENT_COLUMNS = tuple(INCIDENT_SCHEMA)
 BASE_COLUMNS = (
     "timestamp",
     "date",
-    "path",
     "user_id",
     "cohort_id",
     "ip",
@@ -155,15 +153,75 @@ def empty_incidents() -> pl.DataFrame:
     return pl.DataFrame(schema=INCIDENT_SCHEMA)
 
 
+# --- the shared frames: every detector reads these, none re-scans the views -------------------------------
+
+
+def user_ip_days(base: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per user, address, day and cohort (with its role, end date and the student's window,
+    and `kept`: False for views of an automated episode set aside by the preparation): all rows,
+    rows other than probes (`nonprobe`), lesson and navigation rows (`pages`), and the first and last
+    of each. The one pass over the views of question 4; the detectors aggregate this frame."""
+    nonprobe = pl.col("page_kind") != "probe"
+    page = pl.col("page_kind").is_in(["lesson", "navigation"])
+    ts = pl.col("timestamp")
+    return base.group_by(
+        "user_id", "ip", "date", "cohort_id", "role", "end_date", "window", "kept"
+    ).agg(
+        pl.len().alias("rows"),
+        nonprobe.sum().alias("nonprobe"),
+        page.sum().alias("pages"),
+        ts.min().alias("first"),
+        ts.max().alias("last"),
+        ts.filter(nonprobe).min().alias("np_first"),
+        ts.filter(nonprobe).max().alias("np_last"),
+        ts.filter(page).min().alias("pg_first"),
+        ts.filter(page).max().alias("pg_last"),
+    )
+
+
+def network_slots(base: pl.LazyFrame, config: Config, campus: list[str]) -> pl.LazyFrame:
+    """Known users' page views per `share_slot_minutes` slot and network (`network`): who was in two
+    places at once. `kept` and `unidentified` (no known cohort) as in the views."""
+    return (
+        page_views(base)
+        .group_by(
+            "user_id",
+            pl.col("timestamp").dt.truncate(f"{config.q4.share_slot_minutes}m").alias("slot"),
+            network(pl.col("ip"), campus).alias("network"),
+            "kept",
+            pl.col("role").is_in(["no_cohort", "unknown_cohort"]).alias("unidentified"),
+        )
+        .agg(pl.len().alias("views"))
+        .with_columns(pl.col("slot").dt.date().alias("date"))
+    )
+
+
+def days_of_pages(uid: pl.LazyFrame) -> pl.LazyFrame:
+    """`network_days` from the user-IP-day frame: known users' lesson and navigation views per
+    address and day, with the first and last."""
+    return (
+        uid.filter(
+            pl.col("user_id").is_not_null() & pl.col("ip").is_not_null() & (pl.col("pages") > 0)
+        )
+        .group_by("user_id", "ip", "date")
+        .agg(
+            pl.col("pages").sum().alias("views"),
+            pl.col("pg_first").min().alias("start"),
+            pl.col("pg_last").max().alias("end"),
+        )
+    )
+
+
 # --- campus ------------------------------------------------------------------------------------------------
 
 
-def campus_addresses(base: pl.LazyFrame, config: Config, detected: list[str]) -> list[str]:
+def campus_addresses(uid: pl.LazyFrame, config: Config, detected: list[str]) -> list[str]:
     """Configured and share-detected campus IPs (prepare.campus_ips), plus addresses used by at least
-    `campus_weekly_users` people in each of at least `campus_min_weeks` weeks (a classroom's NAT)."""
+    `campus_weekly_users` people in each of at least `campus_min_weeks` weeks (a classroom's NAT).
+    `uid` is `user_ip_days`."""
     q4 = config.q4
     weekly = (
-        base.filter(pl.col("user_id").is_not_null() & pl.col("ip").is_not_null())
+        uid.filter(pl.col("user_id").is_not_null() & pl.col("ip").is_not_null())
         .group_by("ip", pl.col("date").dt.truncate("1w").alias("week"))
         .agg(pl.col("user_id").n_unique().alias("users"))
         .filter(pl.col("users") >= q4.campus_weekly_users)
@@ -315,10 +373,10 @@ def probes(episodes: pl.LazyFrame) -> pl.LazyFrame:
 # --- daily volumes: heavy days -----------------------------------------------------------------------------
 
 
-def user_groups(base: pl.LazyFrame) -> pl.LazyFrame:
+def user_groups(uid: pl.LazyFrame) -> pl.LazyFrame:
     """user_id -> group ("staff" when any view names a staff cohort, else "students")."""
     return (
-        base.filter(pl.col("user_id").is_not_null())
+        uid.filter(pl.col("user_id").is_not_null())
         .group_by("user_id")
         .agg((pl.col("role") == "staff").any().alias("staff"))
         .with_columns(
@@ -331,20 +389,20 @@ def user_groups(base: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def daily_views(base: pl.LazyFrame, groups: pl.LazyFrame, config: Config) -> pl.LazyFrame:
+def daily_views(uid: pl.LazyFrame, groups: pl.LazyFrame, config: Config) -> pl.LazyFrame:
     """Per user and day: views, the day's phase (a student's enrollment window that day: enrolled,
     alumni or before; else the role), the person's usual day IN THAT PHASE (median and spread of log
     views over their active days of the phase), the population's heavy-day bar for their group, and
     the `heavy` flag."""
     q4 = config.q4
     counts = (
-        base.filter(pl.col("user_id").is_not_null() & (pl.col("page_kind") != "probe"))
+        uid.filter(pl.col("user_id").is_not_null() & (pl.col("nonprobe") > 0))
         .group_by("user_id", "date")
         .agg(
-            pl.len().alias("views"),
+            pl.col("nonprobe").sum().cast(pl.UInt32).alias("views"),
             pl.coalesce(
                 pl.col("window").cast(pl.String).drop_nulls().min(),
-                pl.col("role").cast(pl.String).drop_nulls().first(),
+                pl.col("role").cast(pl.String).drop_nulls().min(),
                 pl.lit("unknown"),
             ).alias("phase"),
         )
@@ -402,7 +460,7 @@ PHASE_WORDS = {
 
 
 def heavy_days(
-    base: pl.LazyFrame, daily: pl.LazyFrame, auto_days: pl.LazyFrame, config: Config
+    uid: pl.LazyFrame, daily: pl.LazyFrame, auto_days: pl.LazyFrame, config: Config
 ) -> pl.LazyFrame:
     """Heavy days as episodes: one person's heavy days of one phase less than `heavy_episode_days`
     apart are one incident, shown by its most abnormal day; a person heavy on more than
@@ -445,13 +503,13 @@ def heavy_days(
         pl.col("views").sum().alias("episode_views"),
     )
     details = (
-        base.join(episodes.select("user_id", "date"), on=["user_id", "date"], how="semi")
-        .filter(pl.col("page_kind") != "probe")
+        uid.join(episodes.select("user_id", "date"), on=["user_id", "date"], how="semi")
+        .filter(pl.col("nonprobe") > 0)
         .group_by("user_id", "date")
         .agg(
-            pl.col("timestamp").min().alias("day_start"),
-            pl.col("timestamp").max().alias("day_end"),
-            pl.col("ip").cast(pl.String).first().alias("ip"),
+            pl.col("np_first").min().alias("day_start"),
+            pl.col("np_last").max().alias("day_end"),
+            pl.col("ip").cast(pl.String).min().alias("ip"),
             pl.col("ip").n_unique().alias("ips"),
         )
     )
@@ -535,15 +593,15 @@ def _windows(days: int, column: str = "date") -> list[pl.Expr]:
 
 
 def account_sharing(
-    base: pl.LazyFrame,
+    slots: pl.LazyFrame,
     days_table: pl.LazyFrame,
     groups: pl.LazyFrame,
     config: Config,
     campus: list[str],
 ) -> pl.LazyFrame:
     """Accounts used from two networks at the same time on many days of a window, or from far more
-    outside networks than their peers within one window (staff against staff). `days_table` is
-    `network_days`."""
+    outside networks than their peers within one window (staff against staff). `slots` is
+    `network_slots`, `days_table` `network_days`."""
     q4 = config.q4
     days = q4.share_window_days
     # A network is episodic for an account when the account used it on share_min_days days within at
@@ -578,12 +636,11 @@ def account_sharing(
         .unique()
     )
     overlaps = (
-        page_views(base)
-        .join(episodic_days, on=["user_id", "date"], how="semi")
-        .group_by("user_id", pl.col("timestamp").dt.truncate(f"{q4.share_slot_minutes}m"))
-        .agg(network(pl.col("ip"), campus).n_unique().alias("ips"))
+        slots.join(episodic_days, on=["user_id", "date"], how="semi")
+        .group_by("user_id", "slot")
+        .agg(pl.col("network").n_unique().alias("ips"))
         .filter(pl.col("ips") >= 2)
-        .select("user_id", pl.col("timestamp").dt.date().alias("date"))
+        .select("user_id", pl.col("slot").dt.date().alias("date"))
         .unique()
         .with_columns(_windows(days))
     )
@@ -722,20 +779,20 @@ def account_sharing(
     )
 
 
-def shared_ips(base: pl.LazyFrame, config: Config, campus: list[str]) -> pl.LazyFrame:
+def shared_ips(uid: pl.LazyFrame, config: Config, campus: list[str]) -> pl.LazyFrame:
     """Outside addresses used by many people within one short window; a spike (most of the address's
     people in that window) is high, a network shared all along (a VPN, a phone carrier) low."""
     q4 = config.q4
     days = q4.shared_ip_window_days
-    rows = base.filter(
+    rows = uid.filter(
         pl.col("user_id").is_not_null() & pl.col("ip").is_not_null() & ~pl.col("ip").is_in(campus)
-    ).select("ip", "user_id", "date", "timestamp", "role")
+    )
     per_day = (
         rows.group_by("ip", "user_id", "date")
         .agg(
-            pl.len().alias("views"),
-            pl.col("timestamp").min().alias("start"),
-            pl.col("timestamp").max().alias("end"),
+            pl.col("rows").sum().cast(pl.UInt32).alias("views"),
+            pl.col("first").min().alias("start"),
+            pl.col("last").max().alias("end"),
             (pl.col("role") == "student").any().alias("student"),
         )
         .with_columns(_windows(days))
@@ -793,7 +850,7 @@ def shared_ips(base: pl.LazyFrame, config: Config, campus: list[str]) -> pl.Lazy
 # --- identities ------------------------------------------------------------------------------------------
 
 
-def stale_accounts(base: pl.LazyFrame, config: Config, data_start: object) -> pl.LazyFrame:
+def stale_accounts(uid: pl.LazyFrame, config: Config, data_start: object) -> pl.LazyFrame:
     """Students of a cohort that ended more than `stale_years` before the log begins, in sustained use:
     within one `share_window_days` window, active on `stale_min_days` days or reading
     `stale_min_views` pages."""
@@ -802,12 +859,12 @@ def stale_accounts(base: pl.LazyFrame, config: Config, data_start: object) -> pl
     cutoff = pl.lit(data_start).cast(pl.Datetime("us")).dt.date() - pl.duration(
         days=round(365.25 * q4.stale_years)
     )
-    rows = base.filter((pl.col("role") == "student") & pl.col("end_date").is_not_null()).filter(
+    rows = uid.filter((pl.col("role") == "student") & pl.col("end_date").is_not_null()).filter(
         pl.col("end_date") < cutoff
     )
     active = (
         rows.group_by("user_id", "cohort_id", "date")
-        .agg(pl.len().alias("views"))
+        .agg(pl.col("rows").sum().cast(pl.UInt32).alias("views"))
         .with_columns(_windows(days))
     )
     windows = pl.concat(
@@ -823,12 +880,12 @@ def stale_accounts(base: pl.LazyFrame, config: Config, data_start: object) -> pl
         pl.col("window_views").max().alias("best_views"),
     )
     totals = rows.group_by("user_id", "cohort_id").agg(
-        pl.len().alias("views"),
+        pl.col("rows").sum().cast(pl.UInt32).alias("views"),
         pl.col("date").n_unique().alias("active_days"),
-        pl.col("timestamp").min().alias("start"),
-        pl.col("timestamp").max().alias("end"),
-        pl.col("end_date").first().alias("end_date"),
-        pl.col("ip").cast(pl.String).first().alias("ip"),
+        pl.col("first").min().alias("start"),
+        pl.col("last").max().alias("end"),
+        pl.col("end_date").min().alias("end_date"),
+        pl.col("ip").cast(pl.String).min().alias("ip"),
         pl.col("ip").n_unique().alias("ips"),
     )
     years = (pl.col("start").dt.date() - pl.col("end_date")).dt.total_days() / 365.25
@@ -861,14 +918,16 @@ def stale_accounts(base: pl.LazyFrame, config: Config, data_start: object) -> pl
 
 
 def unknown_users(
-    base: pl.LazyFrame, daily: pl.LazyFrame, config: Config, campus: list[str]
+    uid: pl.LazyFrame, slots: pl.LazyFrame, daily: pl.LazyFrame, config: Config
 ) -> pl.LazyFrame:
     """Accounts never seen with a known cohort (not staff): medium when they name a cohort id absent
     from the cohorts table, or when their busiest week is above `unknown_week_quantile` of all
-    accounts' busiest weeks; low otherwise. `daily` is `daily_views`."""
+    accounts' busiest weeks; low otherwise. `uid` is `user_ip_days`, `slots` `network_slots` and
+    `daily` `daily_views`; only views outside automated episodes count (`kept`): an account seen
+    only in automated episodes is reported as automated fetching only."""
     q4 = config.q4
     unidentified = pl.col("role").is_in(["no_cohort", "unknown_cohort"])
-    known_users = base.filter(pl.col("user_id").is_not_null())
+    known_users = uid.filter(pl.col("user_id").is_not_null() & pl.col("kept"))
     weekly = daily.select("user_id", "views", *_windows(7))
     busiest = (
         pl.concat(
@@ -885,7 +944,7 @@ def unknown_users(
     bar = busiest.select(pl.col("busiest_week").quantile(q4.unknown_week_quantile).alias("bar"))
     roles = (
         known_users.group_by("user_id", "role")
-        .agg(pl.len().alias("n"))
+        .agg(pl.col("rows").sum().alias("n"))
         .group_by("user_id")
         .agg(
             (pl.col("role") == "staff").any().alias("is_staff"),
@@ -896,26 +955,26 @@ def unknown_users(
     )
     # days on which the account was on two IPs within one share_slot_minutes slot
     concurrent = (
-        page_views(known_users.filter(unidentified))
+        slots.filter(pl.col("kept") & pl.col("unidentified"))
         .join(roles, on="user_id", how="semi")
-        .group_by("user_id", pl.col("timestamp").dt.truncate(f"{q4.share_slot_minutes}m"))
-        .agg(network(pl.col("ip"), campus).n_unique().alias("ips"))
+        .group_by("user_id", "slot")
+        .agg(pl.col("network").n_unique().alias("ips"))
         .filter(pl.col("ips") >= 2)
         .group_by("user_id")
-        .agg(pl.col("timestamp").dt.date().n_unique().alias("two_network_days"))
+        .agg(pl.col("slot").dt.date().n_unique().alias("two_network_days"))
     )
     users = (
         known_users.filter(unidentified)
         .join(roles, on="user_id", how="semi")
         .group_by("user_id")
         .agg(
-            pl.len().alias("views"),
-            pl.col("timestamp").min().alias("start"),
-            pl.col("timestamp").max().alias("end"),
+            pl.col("rows").sum().cast(pl.UInt32).alias("views"),
+            pl.col("first").min().alias("start"),
+            pl.col("last").max().alias("end"),
             pl.col("date").n_unique().alias("days"),
             pl.col("ip").n_unique().alias("ips"),
-            pl.col("ip").cast(pl.String).first().alias("ip"),
-            pl.col("cohort_id").filter(pl.col("role") == "unknown_cohort").first().alias("bad_id"),
+            pl.col("ip").cast(pl.String).min().alias("ip"),
+            pl.col("cohort_id").filter(pl.col("role") == "unknown_cohort").min().alias("bad_id"),
         )
         .join(roles, on="user_id", how="inner")
         .join(concurrent, on="user_id", how="left")
