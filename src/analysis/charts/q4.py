@@ -28,6 +28,15 @@ def _empty(message: str, description: str) -> alt.TopLevelMixin:
     return finish(chart, message, description)
 
 
+def _ticks(top: int) -> list[int]:
+    """0, 1, 2, 5, 10, 20, 50 ... up to `top`: readable ticks on a symlog axis."""
+    ticks, step = [0], 1
+    while step <= max(top, 1):
+        ticks += [v for v in (step, 2 * step, 5 * step) if v <= max(top, 1)]
+        step *= 10
+    return ticks
+
+
 def chart_tiers(result: Q4Result) -> alt.TopLevelMixin:
     """Incidents per kind, coloured by tier (only kinds and tiers that occur)."""
     data = result.summary.filter(pl.col("incidents") > 0).select(
@@ -44,8 +53,16 @@ def chart_tiers(result: Q4Result) -> alt.TopLevelMixin:
         .mark_bar()
         .encode(
             y=alt.Y("kind:N", title=None, sort=kinds),
-            # symlog: one high-tier incident stays visible beside dozens of low-tier ones
-            x=alt.X("incidents:Q", title="Incidents", scale=alt.Scale(type="symlog")),
+            # one bar per tier (side by side, not stacked) on a symlog scale: one High incident
+            # stays visible beside dozens of Low ones
+            yOffset=alt.YOffset("tier:N", sort=tiers),
+            x=alt.X(
+                "incidents:Q",
+                title="Incidents",
+                stack=None,
+                scale=alt.Scale(type="symlog"),
+                axis=alt.Axis(values=_ticks(int(cast(int, data["incidents"].max())))),
+            ),
             color=alt.Color(
                 "tier:N",
                 title="Tier",
@@ -61,7 +78,7 @@ def chart_tiers(result: Q4Result) -> alt.TopLevelMixin:
                 alt.Tooltip("incidents:Q", title="Incidents"),
             ],
         )
-        .properties(width=WIDTH, height=max(80, 36 * len(kinds)))
+        .properties(width=WIDTH, height=max(80, 24 * len(kinds) * len(tiers)))
     )
     high, medium = result.count("high"), result.count("medium")
     title = f"{high:,} incidents need action now; {medium:,} more are worth a look"
