@@ -233,7 +233,7 @@ def _supporting(incidents: pl.DataFrame, summary: pl.DataFrame, campus: list[str
             f"{medium.row(0, named=True)['evidence']}."
         )
     low = incidents.filter(pl.col("tier") == "low").height
-    tail = f" {_plural(low, 'account')} without a cohort read a little (low tier)." if low else ""
+    tail = f" For the record (Low tier): {_kinds_text(summary, 'low')}." if low else ""
     out.append(
         "Reading after graduation is normal and not counted; "
         f"{_plural(len(campus), 'classroom network')} shared by whole classes "
