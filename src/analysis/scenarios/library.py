@@ -49,6 +49,7 @@ class Scenario:
         False  # the campus NAT pool of two hands out either address per request
     )
     home_ips_p: tuple[float, float, float] = (0.4, 0.4, 0.2)  # chance of 1, 2, 3 home addresses
+    home_reassign_days: int = 0  # the ISP re-assigns home addresses this often (0 = never)
     roam_mean: float = 5.0  # other addresses a person is seen on (cafes, friends)
     roam_p: float = 0.1  # share of sessions on them
     shared_pool: int = 0  # phone-carrier / VPN exit addresses shared by several people (0 = none)
@@ -265,11 +266,12 @@ SCENARIOS: dict[str, Scenario] = {
     "campus_pool": dataclasses.replace(
         DEMO,
         name="campus_pool",
-        description="a campus NAT pool alternating per request, a second campus, phones on a carrier "
-        "address shared by many",
+        description="a campus NAT pool alternating per request, a second campus, home addresses the "
+        "ISP re-assigns every four months, phones on a carrier address shared by many",
         demo_events=False,
         campus_ips=("97.105.19.58", "97.105.19.61", "64.71.3.10"),
         campus_alternate=True,
+        home_reassign_days=120,
         shared_pool=10,
         shared_pool_p=0.3,
         events=(
