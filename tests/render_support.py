@@ -96,10 +96,13 @@ def hostile_snapshot(seed: int = 7) -> Snapshot:
                 moment = dt.datetime.combine(day, dt.time(rng.randint(8, 20), rng.randint(0, 59)))
                 path = rng.choice(pool) if rng.random() > 0.05 else rng.choice(LESSONS)
                 rows.append((moment, path, user, int(cohort_id), ip))
-    # hostile paths, read by one student from a "secret" IP
+    # hostile paths, read by one student from a "secret" IP; those that are attack probes ("<script")
+    # by another student, so the probe episode (whose views are set aside from every question but
+    # question 4) does not take the hostile lesson paths out of the pages
     for i, path in enumerate(HOSTILE_PATHS):
+        user = 9 if "<script" in path else 8
         for k in range(40):
-            rows.append((dt.datetime(2018, 10, 1 + k % 20, 10, i), path, 8, 2, SECRET_IP))
+            rows.append((dt.datetime(2018, 10, 1 + k % 20, 10, i), path, user, 2, SECRET_IP))
     # a scraper: 80 distinct pages in 80 seconds at night
     for k in range(80):
         rows.append(

@@ -140,13 +140,39 @@ def test_precision_counts_true_positives_of_the_top():
     assert evaluation.precision_top25 == pytest.approx(0.2)  # ten shown
 
 
-def test_tiers_limit_the_high_incidents():
-    many = [{"kind": "heavy_day", "user_id": 900 + i, "tier": "high"} for i in range(26)]
+def test_tiers_limit_the_high_and_medium_incidents():
+    many = [{"kind": "heavy_day", "user_id": 900 + i, "tier": "high"} for i in range(16)]
     assert not _target(_score([], _incidents(many)), "high").passed
-    assert _target(_score([], _incidents(many[:25])), "high").passed
+    assert _target(_score([], _incidents(many[:15])), "high").passed
+    medium = [{"kind": "heavy_day", "user_id": 900 + i, "tier": "medium"} for i in range(26)]
+    assert not _target(_score([], _incidents(medium)), "medium").passed
+    assert _target(_score([], _incidents(medium[:25])), "medium").passed
     untiered = _incidents(many[:3]).drop("tier")
     assert _target(_score([], untiered), "high").value == "no tier"
     assert not _target(_score([], untiered), "high").passed
+
+
+def test_scattered_probes_must_be_one_grouped_incident():
+    label = {"kind": "probe", "start": T0, "end": T0 + 9 * DAY, "shape": "scattered"}
+    grouped = _incidents([{"kind": "probe", "tier": "medium", "start": T0, "end": T0 + 9 * DAY}])
+    evaluation = _score([label], grouped)
+    assert _target(evaluation, "scatter").passed and _target(evaluation, "recall").passed
+    one_each = _incidents(
+        [{"kind": "probe", "ip": f"45.1.2.{i}", "start": T0 + i * DAY} for i in range(5)]
+    )
+    evaluation = _score([label], one_each)
+    assert not _target(evaluation, "scatter").passed
+    assert not _target(evaluation, "recall").passed  # no incident names the whole group
+
+
+def test_shared_accounts_nobody_injected_are_limited():
+    share = {"kind": "account_sharing", "user_id": 7, "start": T0, "end": T0 + 20 * DAY}
+    found = [{"kind": "account_sharing", "user_id": 7, "start": T0 + DAY}]
+    campus_students = [
+        {"kind": "account_sharing", "user_id": 100 + i, "start": T0} for i in range(4)
+    ]
+    assert _target(_score([share], _incidents(found + campus_students[:3])), "sharing_fp").passed
+    assert not _target(_score([share], _incidents(found + campus_students)), "sharing_fp").passed
 
 
 def test_a_campus_scraper_fails():

@@ -101,19 +101,19 @@ def test_incidents_matched_by_kind_actor_and_overlapping_episode() -> None:
     result = ch.compare(current_document(), PREVIOUS)
     q4 = result.question(4)
     assert {i.label for i in q4.new} == {
-        "automated download by address 198.51.100.x (from 2021-03-01)",
-        "automated download by user 7 (from 2021-03-03)",  # same actor, a new episode: new
+        "automated fetching by address 198.51.100.x (from 2021-03-01)",
+        "automated fetching by user 7 (from 2021-03-03)",  # same actor, a new episode: new
     }
     continuing = {i.label: i for i in q4.continuing}
     assert set(continuing) == {
-        "automated download by user 7 (from 2021-01-10)",
-        "shared account by user 8 (from 2021-01-20)",
+        "automated fetching by user 7 (from 2021-01-10)",
+        "shared account: user 8 (from 2021-01-20)",
     }
-    sharing = continuing["shared account by user 8 (from 2021-01-20)"]
+    sharing = continuing["shared account: user 8 (from 2021-01-20)"]
     assert sharing.tier_changed and sharing.previous_tier == "medium" and sharing.tier == "high"
     assert sharing.active_since  # its episode goes on after the previous report's data
-    assert not continuing["automated download by user 7 (from 2021-01-10)"].active_since
-    assert [i.label for i in q4.gone] == ["unusually heavy day by user 9 (from 2021-02-01)"]
+    assert not continuing["automated fetching by user 7 (from 2021-01-10)"].active_since
+    assert [i.label for i in q4.gone] == ["heavy day by user 9 (from 2021-02-01)"]
     assert q4.sentence == (
         "Since the report of 2021-02-14: 2 new incidents (2 needing action now), 2 continuing, "
         "1 tier change, 1 no longer reported."
@@ -177,7 +177,7 @@ def test_headline_changes_put_new_items_first() -> None:
     result = ch.compare(current_document(), PREVIOUS)
     lines = ch.headline_changes(result)
     assert 1 <= len(lines) <= 3
-    assert lines[0].startswith("New, needs action now: automated download by address 198.51.100.x")
+    assert lines[0].startswith("New, needs action now: automated fetching by address 198.51.100.x")
     assert lines[1].startswith("Newly flagged students: user 12")
     note = ch.slide_note(result)
     assert note.startswith("Since the report of 2021-02-14: New, needs action now")
@@ -240,7 +240,7 @@ def test_pages_show_new_rows_first_and_count_the_quiet_ones(config: Config) -> N
     pages.start("index")
     summary = pages.since_last_report().data
     assert "## Since the report of 2021-02-14" in summary
-    assert "New, needs action now: automated download by address 203.0.113.x" in summary.replace(
+    assert "New, needs action now: automated fetching by address 203.0.113.x" in summary.replace(
         "\\", ""
     )
     pages._STATE["changes"] = (report, None)  # --no-history: nothing at all
@@ -491,14 +491,14 @@ def test_the_second_report_names_exactly_the_additions(tmp_path: Path) -> None:
     assert result.previous_end == dt.date(2019, 9, 30)
     q4 = result.question(4)
     assert {i.label for i in q4.new} == {
-        "automated download by user 33 (from 2019-11-05)",
-        "shared account by user 30 (from 2019-10-03)",
+        "automated fetching by user 33 (from 2019-11-05)",
+        "shared account: user 30 (from 2019-10-03)",
     }
-    assert [i.label for i in q4.continuing] == ["automated download by user 3 (from 2019-04-02)"]
+    assert [i.label for i in q4.continuing] == ["automated fetching by user 3 (from 2019-04-02)"]
     assert not q4.gone
     assert [i.label for i in result.question(3).new] == ["user 41 (Hopper): likely drop-out"]
     assert ch.headline_changes(result)[:2] == [
-        "New, needs action now: automated download by user 33 (from 2019-11-05); shared account by user 30 (from 2019-10-03).",
+        "New, needs action now: automated fetching by user 33 (from 2019-11-05); shared account: user 30 (from 2019-10-03).",
         "Newly flagged students: user 41 (Hopper): likely drop-out.",
     ]
 
@@ -526,7 +526,7 @@ def test_two_builds_show_what_is_new_and_keep_the_history(tmp_path: Path, monkey
     index = _text(site / "index.html")
     assert "Since the report of 2019-09-30" in index
     assert (
-        "New, needs action now: automated download by user 33 (from 2019-11-05); shared account by user 30"
+        "New, needs action now: automated fetching by user 33 (from 2019-11-05); shared account: user 30"
         in index
     )
     assert "Newly flagged students: user 41 (Hopper): likely drop-out" in index
@@ -631,9 +631,9 @@ def test_demo_cut_then_full_with_additions(demo_snapshot, demo_labels, tmp_path:
     assert labelled.select("kind", "user_id").rows() == [("scraping", 853)]
     q4 = result.question(4)
     assert {i.label for i in q4.new} == {
-        f"automated download by user {scraper} (from 2021-04-10)",
-        f"shared account by user {sharer} (from 2021-03-18)",
-        "automated download by user 853 (from 2021-03-15)",  # the demo's own, after the cut
+        f"automated fetching by user {scraper} (from 2021-04-10)",
+        f"shared account: user {sharer} (from 2021-03-18)",
+        "automated fetching by user 853 (from 2021-03-15)",  # the demo's own, after the cut
     }
     assert len(q4.continuing) == 83 and not q4.gone
     q3_new = {i.key[0]: i.label for i in result.question(3).new}
@@ -645,5 +645,5 @@ def test_demo_cut_then_full_with_additions(demo_snapshot, demo_labels, tmp_path:
     for user, label in q3_new.items():
         assert user == dropout or label.split("(")[1].split(")")[0] in young, label
     lines = ch.headline_changes(result)
-    assert lines[0].startswith("New, needs action now: automated download by user")
-    assert f"shared account by user {sharer}" in lines[0]
+    assert lines[0].startswith("New, needs action now: automated fetching by user")
+    assert f"shared account: user {sharer}" in lines[0]

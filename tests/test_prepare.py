@@ -386,3 +386,39 @@ def test_common_scanner_paths_are_probes(path: str) -> None:
     config = load_config(environ={})
     kind = pl.select(page_kind(pl.lit(path), config)).item()
     assert kind == "probe"
+
+
+def test_automated_episodes_are_found_once_and_set_aside(reference_cohorts, config):
+    """The one list of automated actors: a 200-page burst of one student (a page a second) is an
+    automated fetching episode; its views leave `views` (every other question's population) for that
+    episode only, and `all_views` (question 4's) keeps every row."""
+    from analysis.prepare import all_views
+
+    burst_at = dt.datetime(2019, 3, 1, 2, 0)
+    burst = [burst_at + dt.timedelta(seconds=i) for i in range(200)]
+    reading = [dt.datetime(2019, 3, 2, 10) + dt.timedelta(minutes=4 * i) for i in range(6)]
+    stamps = burst + reading
+    logs = pl.DataFrame(
+        {
+            "timestamp": stamps,
+            "path": [f"javascript-i/lesson-{i}" for i in range(len(stamps))],
+            "user_id": [7] * len(stamps),
+            "cohort_id": [30] * len(stamps),
+            "ip": ["203.0.113.9"] * len(stamps),
+        }
+    )
+    prepared = prepare(Snapshot.from_frames(logs, reference_cohorts), config)
+    episodes = prepared.automated.episodes
+    assert episodes.select("kind", "user_id").rows() == [("scraping", 7)]
+    assert (episodes["start"][0], episodes["end"][0]) == (burst[0], burst[-1])
+    kept = prepared.views.collect()
+    assert kept.height == 6 and kept["timestamp"].min() == reading[0]
+    assert prepared.automated.views_set_aside == 200
+    assert prepared.automated.student_views_set_aside == 200
+    assert all_views(prepared).collect().height == len(stamps)
+    assert student_lesson_views(prepared).collect().height == 6
+
+
+def test_no_automation_leaves_the_views_whole(reference_cohorts, config):
+    views = _views(["javascript-i/intro", "java-ii/spring"], reference_cohorts, config)
+    assert views.height == 2

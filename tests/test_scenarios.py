@@ -78,7 +78,20 @@ def test_every_irregularity_in_at_least_two_shapes():
             shapes.setdefault(kind, set()).add(shape)
     for kind in IRREGULARITIES:
         assert len(shapes.get(kind, ())) >= 2, kind
-    assert {"burst", "slow_crawler"} <= shapes["scraping"]
+    assert {"burst", "slow_crawler", "jitter_crawler", "around_clock"} <= shapes["scraping"]
+    assert {"scattered", "two_days"} <= shapes["probe"]
+    assert {"light_cram"} <= shapes["heavy_day"] and {"two_cities"} <= shapes["account_sharing"]
+
+
+def test_network_and_reader_variants_of_issue_16():
+    """A campus NAT pool alternating per request with a second campus, home addresses the ISP
+    re-assigns, phones on a carrier address shared by many, and habitual heavy readers (a long
+    lognormal tail, heavy alumni)."""
+    pool = SCENARIOS["campus_pool"]
+    assert pool.campus_alternate and len(pool.campus_ips) >= 3 and pool.shared_pool_p >= 0.2
+    assert 0 < pool.home_reassign_days <= 180  # home addresses re-assigned every few months
+    habitual = SCENARIOS["habitual_heavy"]
+    assert habitual.activity_sigma > 1.0 and habitual.alumni_factor > 1.0
 
 
 @pytest.mark.parametrize("name", VARIANTS)
@@ -180,8 +193,20 @@ def test_labels_describe_rows_really_written(name: str, simulated: dict[str, Pat
                 assert 20 <= gaps.mean() <= 40 and gaps.std() < 0.15 * gaps.mean()
                 assert (mine["ts"].max() - mine["ts"].min()) >= dt.timedelta(hours=3)
                 assert mine["cohort_id"].null_count() == mine.height
+            elif shape == "jitter_crawler":  # a drawn pace of 8-90 s, +-50 %
+                assert 6 <= gaps.mean() <= 95 and gaps.max() <= 1.6 * gaps.mean()
+            elif shape == "around_clock":  # every hour of three days and nights or more
+                assert (mine["ts"].max() - mine["ts"].min()) >= dt.timedelta(days=3)
+                assert gaps.max() <= 1300
             else:
                 assert gaps.mean() <= 3
+        elif kind == "probe" and shape == "scattered":  # dozens of addresses, once or twice each
+            mine = log.filter(
+                pl.col("ts").is_between(label["start"], label["end"])
+                & pl.col("path").is_in(list(PROBE_PATHS))
+            )
+            per_ip = mine.group_by("ip").len()
+            assert per_ip.height >= 30 and per_ip["len"].max() <= 2
         elif kind == "probe":
             mine = rows(label).filter(pl.col("ip") == label["ip"])
             assert mine["path"].is_in(list(PROBE_PATHS)).sum() >= 20
@@ -265,11 +290,20 @@ def evaluations(simulated: dict[str, Path]) -> dict[str, ev.Evaluation]:
     return out
 
 
+# Targets missed at the default seed by questions this branch does not own, said out loud (strict:
+# the test fails as soon as the target is met, so the entry must then go).
+KNOWN_MISSES: dict[tuple[str, str], str] = {}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("target", ev.TARGET_NAMES)
 @pytest.mark.parametrize("name", list(SCENARIOS))
-def test_targets(name: str, target: str, evaluations: dict[str, ev.Evaluation]):
-    """Issue 9's targets, with the one configuration of curriculum-insights.toml."""
+def test_targets(
+    name: str, target: str, evaluations: dict[str, ev.Evaluation], request: pytest.FixtureRequest
+):
+    """Issue 9's and issue 16's targets, with the one configuration of curriculum-insights.toml."""
+    if (name, target) in KNOWN_MISSES:
+        request.applymarker(pytest.mark.xfail(reason=KNOWN_MISSES[name, target], strict=True))
     evaluation = evaluations[name]
     result = evaluation.target(target)
     assert result is not None

@@ -28,7 +28,7 @@ from typing import Any
 
 import polars as pl
 
-from analysis.questions.q4 import KIND_NOUNS
+from analysis.glossary import KIND_NAMES
 
 NEW, CONTINUING, GONE = "new", "continuing", "gone"
 TIER_ORDER = {"high": 0, "medium": 1, "low": 2}
@@ -50,7 +50,7 @@ class Item:
     """One thing a question lists (an incident, a student, a case, a lesson), compared."""
 
     key: tuple[Any, ...]  # what it is matched on
-    label: str  # plain words, e.g. "automated download by user 877 (from 2021-02-01)"
+    label: str  # plain words, e.g. "automated fetching by user 877 (from 2021-02-01)"
     status: str  # NEW, CONTINUING or GONE
     tier: str | None = None  # question 4
     previous_tier: str | None = None
@@ -194,9 +194,15 @@ def _overlaps(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 def _incident_label(row: dict[str, Any]) -> str:
     kind = str(row.get("kind") or "incident")
-    noun = KIND_NOUNS.get(kind, (kind.replace("_", " "), ""))[0]
+    name = KIND_NAMES.get(kind, kind.replace("_", " ")).lower()  # the glossary's kind name
+    # "automated fetching by user 7", but "shared account: user 7" (an account is not done by anyone)
+    who = (
+        f": {_actor(row)}"
+        if name.endswith("account") or "network" in name
+        else f" by {_actor(row)}"
+    )
     start = str(row.get("start") or "")[:10]
-    return f"{noun} by {_actor(row)}" + (f" (from {start})" if start else "")
+    return f"{name}{who}" + (f" (from {start})" if start else "")
 
 
 def _incidents(current: dict[str, Any], previous: dict[str, Any], prev_end: dt.date) -> list[Item]:

@@ -481,6 +481,42 @@ class Q4Config:
         label="Gap between attack probes of one episode (days)",
         help="attack probes from one IP this close together form one episode",
     )
+    probe_sweep_requests: int = setting(
+        10,
+        range=Range(2),
+        unit="requests",
+        label="Probe requests from one address that make a sweep",
+        help="an address's probe episode is High when it sweeps (this many requests) or persists; "
+        "the others are one-off probes (routine scanning), one grouped Medium incident",
+    )
+    probe_persist_days: int = setting(
+        2,
+        range=Range(2),
+        unit="days",
+        label="Days of probes that make an address persistent",
+        help="... or persists: probes on this many days",
+    )
+    sleep_gap_hours: float = setting(
+        2.0,
+        range=POSITIVE,
+        unit="hours",
+        label="Longest pause (hours) of an account read around the clock",
+        help="automated fetching around the clock: an account's views with no gap over this long ...",
+    )
+    around_clock_hours: float = setting(
+        36.0,
+        range=POSITIVE,
+        unit="hours",
+        label="Hours without sleep that make automated fetching",
+        help="... for at least this many hours ...",
+    )
+    around_clock_hour_share: float = setting(
+        0.75,
+        range=SHARE,
+        unit="share",
+        label="Share of those hours with views",
+        help="... with views in at least this share of those hours",
+    )
     heavy_day_min_views: int = setting(
         100,
         range=AT_LEAST_ONE,
@@ -526,6 +562,29 @@ class Q4Config:
         unit="days",
         label="Fewest active days for a person's usual day",
         help="with fewer active days only the population bar applies",
+    )
+    heavy_episode_days: int = setting(
+        28,
+        range=AT_LEAST_ONE,
+        unit="days",
+        label="Days between heavy days of one episode",
+        help="one person's heavy days of one phase (enrolled, alumni, staff) this close together are "
+        "one episode",
+    )
+    heavy_habit_share: float = setting(
+        0.1,
+        range=SHARE,
+        unit="share",
+        label="Share of heavy days that is a person's normal",
+        help="heavy on more than this share of their days in a phase is that person's normal: no "
+        "incident",
+    )
+    heavy_medium_max: int = setting(
+        15,
+        range=AT_LEAST_ONE,
+        unit="episodes",
+        label="Most heavy-day episodes in the medium tier",
+        help="the most abnormal heavy-day episodes in the Medium tier; the others Low",
     )
     share_window_days: int = setting(
         28,

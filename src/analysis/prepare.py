@@ -42,12 +42,14 @@ own lessons.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import polars as pl
 
+from analysis.automation import Automated, episode_filter, find_automated
 from analysis.config import Config
 from analysis.errors import ConfigError
 from analysis.schema import ColumnTypes
@@ -111,6 +113,11 @@ class Prepared:
     lesson_track: LessonTrack = field(
         default_factory=LessonTrack, init=False, repr=False, compare=False
     )
+    # The one list of automated actors (analysis.automation), found once: `views` holds every row
+    # except those of its high-tier episodes, which `set_aside` holds (same columns); question 4
+    # reads both (`all_views`), every other question only `views`.
+    automated: Automated = field(default_factory=Automated)
+    set_aside: pl.LazyFrame | None = None
 
 
 def clean_path(path: pl.Expr) -> pl.Expr:
@@ -345,13 +352,53 @@ def prepare(snapshot: Snapshot, config: Config) -> Prepared:
         pl.col("timestamp").min().alias("start"), pl.col("timestamp").max().alias("end")
     ).collect()
     start, end = bounds.row(0)
+    views, set_aside, automated = set_aside_automated(snapshot.logs, views, config)
     return Prepared(
         views=views,
         cohorts=cohorts,
         data_start=start or dt.datetime(1970, 1, 1),
         data_end=end or dt.datetime(1970, 1, 1),
         simulated=snapshot.manifest.simulated,
+        automated=automated,
+        set_aside=set_aside,
     )
+
+
+def set_aside_automated(
+    logs: pl.LazyFrame, views: pl.LazyFrame, config: Config
+) -> tuple[pl.LazyFrame, pl.LazyFrame | None, Automated]:
+    """The automated actors of the log (analysis.automation), found once on the raw rows with their
+    page kinds, and the views split into those kept and those of high-tier automated episodes."""
+    rows = logs.with_columns(pl.col("timestamp").dt.date().alias("date")).join(
+        path_table(logs, config).select("path", "page_kind"),
+        on="path",
+        how="left",
+        nulls_equal=True,
+    )
+    automated = find_automated(rows, config)
+    if automated.episodes.is_empty():
+        return views, None, automated
+    inside = episode_filter(automated.episodes)
+    counts = views.select(
+        inside.sum().alias("all"),
+        (inside & (pl.col("role") == "student") & (pl.col("page_kind") == "lesson"))
+        .sum()
+        .alias("students"),
+    ).collect()
+    automated = dataclasses.replace(
+        automated,
+        views_set_aside=int(counts["all"][0]),
+        student_views_set_aside=int(counts["students"][0]),
+    )
+    return views.filter(~inside), views.filter(inside), automated
+
+
+def all_views(prepared: Prepared) -> pl.LazyFrame:
+    """Every view, automated episodes included (question 4's population)."""
+    if prepared.set_aside is None:
+        return prepared.views
+    columns = prepared.views.collect_schema().names()
+    return pl.concat([prepared.views, prepared.set_aside.select(columns)], how="vertical_relaxed")
 
 
 def student_lesson_views(prepared: Prepared) -> pl.LazyFrame:

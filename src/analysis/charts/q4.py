@@ -28,6 +28,15 @@ def _empty(message: str, description: str) -> alt.TopLevelMixin:
     return finish(chart, message, description)
 
 
+def _ticks(top: int) -> list[int]:
+    """0, 1, 2, 5, 10, 20, 50 ... up to `top`: readable ticks on a symlog axis."""
+    ticks, step = [0], 1
+    while step <= max(top, 1):
+        ticks += [v for v in (step, 2 * step, 5 * step) if v <= max(top, 1)]
+        step *= 10
+    return ticks
+
+
 def chart_tiers(result: Q4Result) -> alt.TopLevelMixin:
     """Incidents per kind, coloured by tier (only kinds and tiers that occur)."""
     data = result.summary.filter(pl.col("incidents") > 0).select(
@@ -44,7 +53,16 @@ def chart_tiers(result: Q4Result) -> alt.TopLevelMixin:
         .mark_bar()
         .encode(
             y=alt.Y("kind:N", title=None, sort=kinds),
-            x=alt.X("incidents:Q", title="Incidents"),
+            # one bar per tier (side by side, not stacked) on a symlog scale: one High incident
+            # stays visible beside dozens of Low ones
+            yOffset=alt.YOffset("tier:N", sort=tiers),
+            x=alt.X(
+                "incidents:Q",
+                title="Incidents",
+                stack=None,
+                scale=alt.Scale(type="symlog"),
+                axis=alt.Axis(values=_ticks(int(cast(int, data["incidents"].max())))),
+            ),
             color=alt.Color(
                 "tier:N",
                 title="Tier",
@@ -60,7 +78,7 @@ def chart_tiers(result: Q4Result) -> alt.TopLevelMixin:
                 alt.Tooltip("incidents:Q", title="Incidents"),
             ],
         )
-        .properties(width=WIDTH, height=max(80, 36 * len(kinds)))
+        .properties(width=WIDTH, height=max(80, 24 * len(kinds) * len(tiers)))
     )
     high, medium = result.count("high"), result.count("medium")
     title = f"{high:,} incidents need action now; {medium:,} more are worth a look"
@@ -68,7 +86,12 @@ def chart_tiers(result: Q4Result) -> alt.TopLevelMixin:
         f"{row['kind']} ({row['tier'].lower()}): {row['incidents']}"
         for row in data.iter_rows(named=True)
     )
-    return finish(chart, title, f"Bar chart of incidents per kind, coloured by tier. {text}.")
+    return finish(
+        chart,
+        title,
+        f"Bar chart of incidents per kind, coloured by tier, on a scale that keeps small counts "
+        f"visible. {text}.",
+    )
 
 
 def chart_high_timeline(result: Q4Result) -> alt.TopLevelMixin:
@@ -112,11 +135,11 @@ def chart_high_timeline(result: Q4Result) -> alt.TopLevelMixin:
 
 
 def chart_scrape_timeline(result: Q4Result) -> alt.TopLevelMixin:
-    """Pages per minute during the top automated download: a machine keeps a steady pace."""
+    """Pages per minute during the first automated fetching: a machine keeps a steady pace."""
     timeline = result.scrape_timeline
     scraping = result.incidents.filter(pl.col("kind") == "scraping")
     if timeline.height == 0 or scraping.height == 0:
-        return _empty("No automated download detected", "No automated download to plot.")
+        return _empty("No automated fetching detected", "No automated fetching to plot.")
     top = scraping.row(0, named=True)
     start: Any = timeline["minute"].min()
     data = timeline.select(
@@ -124,7 +147,6 @@ def chart_scrape_timeline(result: Q4Result) -> alt.TopLevelMixin:
         pl.col("minute").dt.strftime("%H:%M").alias("time"),
         pl.col("views"),
     )
-    minutes = int(cast(int, data["minutes"].max() or 0)) + 1
     chart = (
         alt.Chart(data)
         .mark_bar(color=ACCENT)
@@ -139,9 +161,9 @@ def chart_scrape_timeline(result: Q4Result) -> alt.TopLevelMixin:
         )
         .properties(width=WIDTH, height=HEIGHT)
     )
-    title = f"User {top['user_id']} fetched {top['views']:,} pages in {minutes:,} minutes"
+    title = f"User {top['user_id']} fetched {top['views']:,} pages in {top['duration']}"
     description = (
-        f"Bar chart of pages per minute during the first automated download: {top['evidence']}. "
+        f"Bar chart of pages per minute during the first automated fetching: {top['evidence']}. "
         f"At most {int(cast(int, data['views'].max()))} pages in one minute."
     )
     return finish(chart, title, description)

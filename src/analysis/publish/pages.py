@@ -341,8 +341,9 @@ def chart(chart_object: Any):
     return md(current().chart_html(chart_object))
 
 
-def table(source: Any, key: str | int | None = None):
-    """One table: a DataFrame, or `key` (title or position) of a result's tables()."""
+def table(source: Any, key: str | int | None = None, shown: int | None = None):
+    """One table: a DataFrame, or `key` (title or position) of a result's tables(); `shown` folds a
+    long one to its first rows (the others behind "Show all", and all of them in the CSV)."""
     ctx = current()
     frame = source
     if not isinstance(source, pl.DataFrame):
@@ -350,7 +351,8 @@ def table(source: Any, key: str | int | None = None):
         if isinstance(key, str) and key not in tables:
             raise KeyError(f"question {source.number} has no table {key!r}: {', '.join(tables)}")
         frame = list(tables.values())[key] if isinstance(key, int) else tables[key]
-    return md(raw_html(table_html(ctx.frame(frame), max_rows=max(frame.height, 1))))
+    rows = max(frame.height, 1) if shown is None else max(shown, 1)
+    return md(raw_html(table_html(ctx.frame(frame), max_rows=rows)))
 
 
 def tables(result: Any, start: int = 0):
@@ -413,11 +415,32 @@ def method(result: Any):
     return md("\n".join(out) + "\n")
 
 
+def set_aside_note(report: Any, number: int) -> str | None:
+    """The sentence saying how many views of automated actors question `number` left out, and why,
+    from question 4's typed fields (one list of automated actors for the whole report); None when
+    nothing was set aside or the question is question 4 itself (it reports them)."""
+    q4 = getattr(report, "results", {}).get(4)
+    views = int(getattr(q4, "set_aside_views", 0) or 0)
+    if number == 4 or q4 is None or views == 0:
+        return None
+    episodes = int(getattr(q4, "set_aside_episodes", 0) or 0)
+    students = int(getattr(q4, "set_aside_student_views", 0) or 0)
+    return (
+        f"{views:,} page views ({students:,} of them students' lesson views) made during "
+        f"{episodes:,} episodes of automated fetching or attack probes (question 4's High tier) "
+        "are left out of this answer: machines are not students."
+    )
+
+
 def caveats(result: Any):
     ctx = current()
-    if not result.caveats:
+    notes = list(result.caveats)
+    note = set_aside_note(ctx.report, int(getattr(result, "number", 0) or 0))
+    if note:
+        notes.append(note)
+    if not notes:
         return md("No caveats beyond those on the Methods page.\n")
-    return md("\n".join(f"- {ctx.text(c)}" for c in result.caveats) + "\n")
+    return md("\n".join(f"- {ctx.text(c)}" for c in notes) + "\n")
 
 
 # --- the summary page -----------------------------------------------------------------------------------

@@ -22,8 +22,9 @@ from typing import Any
 
 import polars as pl
 
+from analysis import glossary
 from analysis.config import Config
-from analysis.prepare import Prepared, campus_ips, prepare
+from analysis.prepare import Prepared, all_views, campus_ips, prepare
 from analysis.questions import q4_detect as detect_
 from analysis.questions.q4_detect import (
     INCIDENT_SCHEMA,
@@ -58,7 +59,7 @@ __all__ = [
 # kind -> (singular, plural) for sentences
 KIND_NOUNS: dict[str, tuple[str, str]] = {
     "probe": ("attack probe", "attack probes"),
-    "scraping": ("automated download", "automated downloads"),
+    "scraping": ("case of automated fetching", "cases of automated fetching"),
     "account_sharing": ("shared account", "shared accounts"),
     "shared_ip": ("outside network shared by many", "outside networks shared by many"),
     "heavy_day": ("unusually heavy day", "unusually heavy days"),
@@ -95,6 +96,11 @@ class Q4Result(QuestionResult):
     total_incidents: int = 0  # = incidents.height (the list is never truncated)
     scrape_timeline: pl.DataFrame = field(default_factory=pl.DataFrame)  # top episode, per minute
     heavy_day_series: pl.DataFrame = field(default_factory=pl.DataFrame)  # top heavy user's days
+    # the one list of automated actors (Prepared.automated): the views of its high-tier episodes
+    # are set aside from the populations of questions 1-3 and 5-8 (publish.pages.set_aside_note)
+    set_aside_episodes: int = 0
+    set_aside_views: int = 0
+    set_aside_student_views: int = 0  # ... of which students' lesson views
 
     def count(self, tier: str) -> int:
         row = self.tiers.filter(pl.col("tier") == tier)
@@ -123,6 +129,16 @@ class Q4Result(QuestionResult):
                 pl.col("evidence").alias("Evidence"),
             )
         return out
+
+    def low_tier_text(self) -> str:
+        """The Low tier folded to one sentence: its count by kind (the rows are in the table's CSV)."""
+        low = self.count("low")
+        if not low:
+            return "No Low incident."
+        return (
+            f"{_plural(low, 'Low incident')}: {_kinds_text(self.summary, 'low')}. The first five are "
+            "shown; the table's CSV holds every one."
+        )
 
     def headline(self) -> str:
         """Counts per tier for the slide and the index."""
@@ -175,7 +191,7 @@ def _answer(summary: pl.DataFrame, tiers: pl.DataFrame) -> str:
             f"{'is' if medium == 1 else 'are'} worth a look: "
             f"{_kinds_text(summary, 'medium')}."
         )
-    return "Nothing needs action: no automated downloads, attack probes or shared accounts."
+    return "Nothing needs action: no automated fetching, attack probes or shared accounts."
 
 
 def _summaries(incidents: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -223,7 +239,7 @@ def _supporting(incidents: pl.DataFrame, summary: pl.DataFrame, campus: list[str
             f"{medium.row(0, named=True)['evidence']}."
         )
     low = incidents.filter(pl.col("tier") == "low").height
-    tail = f" {_plural(low, 'account')} without a cohort read a little (low tier)." if low else ""
+    tail = f" For the record (Low tier): {_kinds_text(summary, 'low')}." if low else ""
     out.append(
         "Reading after graduation is normal and not counted; "
         f"{_plural(len(campus), 'classroom network')} shared by whole classes "
@@ -236,47 +252,74 @@ def _method(config: Config) -> str:
     q4 = config.q4
     return (
         "Every incident is one actor (an account or an address) and one episode, with a tier from "
-        "what the behaviour means; the list is ranked by tier; within a tier attack probes and "
-        "automated fetching lead, and the other kinds are interleaved (each kind's most severe first); "
+        "what the behaviour means (High, Medium, Low); within the High tier attack probes and "
+        "automated fetching lead and the other kinds are interleaved (each kind's most severe "
+        "first); the Medium and Low tiers are ranked by how abnormal the episode is, then by kind; "
         "the list is never truncated. "
-        "Attack probes: requests whose path contains one of [lessons] probe_patterns, per IP; episodes "
-        f"more than {q4.probe_episode_days} days apart are separate. "
-        f"Automated fetching: per user and IP, views (lessons and navigation) cut into sessions at gaps "
-        f"over {q4.session_gap_seconds} s; a session is automated when it covers at least "
-        f"{q4.scrape_min_distinct} distinct paths and either holds {q4.scrape_min_pages} views within "
-        f"{q4.scrape_window_seconds} s, or over at least {q4.slow_min_pages} views has even timing "
-        f"(gap spread (90th - 10th percentile) / median <= {q4.scrape_max_spread}; human reading "
-        f"gaps vary widely), or walks the paths in sorted order (>= {q4.sweep_min_share:.0%} of "
-        f"steps) with spread <= {2 * q4.scrape_max_spread}. Automated sessions of a user less than "
-        f"{q4.episode_gap_hours} h apart are one episode; a campus IP is never named as the source. "
+        "One list of automated actors is found once for the whole report, before any question: "
+        "the views of its High episodes (automated fetching, sweeping or persistent probes) are left "
+        "out of every other question's population for those episodes only, and each page says how "
+        "many. "
+        "Attack probes: requests whose path contains one of [lessons] probe_patterns, per address; "
+        f"requests less than {q4.probe_episode_days} days apart are one episode. An episode is High "
+        f"when the address sweeps (at least {q4.probe_sweep_requests} requests) or persists (probes "
+        f"on at least {q4.probe_persist_days} days); the one-off probes of all other addresses "
+        "(routine internet scanning) are one Medium incident. "
+        "Automated fetching, by pace: per account and address, views (lessons and navigation) cut "
+        f"into sessions at gaps over {q4.session_gap_seconds} s; a session is automated when it "
+        f"covers at least {q4.scrape_min_distinct} distinct paths and either holds "
+        f"{q4.scrape_min_pages} views within {q4.scrape_window_seconds} s, or over at least "
+        f"{q4.slow_min_pages} views has even timing (gap spread (90th - 10th percentile) / median "
+        f"<= {q4.scrape_max_spread:g}; human reading gaps vary widely), or walks the paths in sorted "
+        f"order (>= {q4.sweep_min_share:.0%} of steps) with spread <= "
+        f"{2 * q4.scrape_max_spread:g}. Automated fetching, around the clock: an account's views "
+        f"with no pause over {q4.sleep_gap_hours:g} hours for at least {q4.around_clock_hours:g} "
+        f"hours, with views in at least {q4.around_clock_hour_share:.0%} of those hours, whatever "
+        f"the pace. Automated sessions of an account less than {q4.episode_gap_hours} hours apart "
+        "are one episode; its pace is its duration divided by its pages less one; a campus address "
+        "is never named as the source. "
+        "Networks: when judging who is where, every campus address is one network and an IPv4 "
+        "address stands for its /24 block (a NAT or carrier pool hands one person neighbouring "
+        "addresses request by request). "
         f"Shared account: within windows of {q4.share_window_days} days (two grids offset by half a "
-        f"window), two IPs within one {q4.share_slot_minutes}-minute slot on >= {q4.share_min_days} "
-        f"days, one of the IPs used by the account on >= {q4.share_min_days} days within "
-        f"{2 * q4.share_window_days} days and half its time in the log only; or, within windows of "
-        f"{2 * q4.share_window_days} days, more non-campus IPs than {q4.share_networks_factor} x the "
-        f"{q4.share_networks_quantile:.0%} quantile of the same group's windows (students or staff) "
-        f"and at least {q4.share_min_networks}, or at least {q4.share_min_networks} non-campus IPs "
-        f"making >= {q4.share_network_ratio:.0%} of its IP-days (a new network nearly every day). "
-        f"Shared outside network: a non-campus IP used by >= {q4.shared_ip_window_users} accounts "
-        f"within {q4.shared_ip_window_days} days; high when that window holds >= "
-        f"{q4.shared_ip_spike_share:.0%} of the IP's accounts, low when shared all along. "
-        f"Heavy day: daily views at least the {q4.heavy_pop_quantile:.1%} quantile of all user-days of "
-        f"the same group (staff against staff) and at least {q4.heavy_day_min_views}, and a robust z "
-        f"of log views against the person's own days (median, 1.4826 x MAD, floored at log "
-        f"{q4.heavy_own_floor}) >= {q4.heavy_own_z} or at least {q4.heavy_own_times:g} times their "
-        f"median day; with fewer than {q4.heavy_min_days} active days "
-        "the population bar alone; days of an automated episode are reported as automated fetching. "
-        f"Old account in use: a student whose cohort ended more than {q4.stale_years} years before "
-        f"the log begins, active on >= {q4.stale_min_days} days or reading >= {q4.stale_min_views} "
-        f"pages within one {q4.share_window_days}-day window. Unknown account: never seen with a "
-        "known cohort and not staff; medium when it names a cohort id absent from the cohorts table, "
-        f"is on two IPs within one {q4.share_slot_minutes}-minute slot on >= {q4.share_min_days} days, "
-        f"or its busiest week is above the {q4.unknown_week_quantile:.0%} quantile of all accounts' "
-        "busiest weeks, else low. "
-        f"Campus IPs: [q4] campus_ips, any IP with >= {q4.campus_ip_min_share:.0%} of all views from "
-        f">= {q4.shared_ip_min_users} accounts, and any IP used by >= {q4.campus_weekly_users} "
-        f"accounts in each of >= {q4.campus_min_weeks} weeks. Routine reading after graduation is no "
-        "incident."
+        f"window), two networks within one {q4.share_slot_minutes}-minute slot on >= "
+        f"{q4.share_min_days} days, one of the addresses used by the account on >= "
+        f"{q4.share_min_days} days within {2 * q4.share_window_days} days and half its time in the "
+        f"log only; or, within windows of {2 * q4.share_window_days} days, more non-campus "
+        f"addresses than {q4.share_networks_factor:g} x the {q4.share_networks_quantile:.0%} "
+        "quantile of the same group's windows (students or staff) and at least "
+        f"{q4.share_min_networks}, or at least that quantile and {q4.share_min_networks} "
+        f"non-campus addresses making >= {q4.share_network_ratio:.0%} of its address-days (a new "
+        "network nearly every day). "
+        f"Shared outside network: a non-campus address used by >= {q4.shared_ip_window_users} "
+        f"accounts within {q4.shared_ip_window_days} days; High when that window holds >= "
+        f"{q4.shared_ip_spike_share:.0%} of the address's accounts, Low when shared all along. "
+        "Heavy day: a person's ordinary day is measured on comparable days (enrolled against "
+        "enrolled, after graduating against after graduating, staff against staff) on a log scale. "
+        f"A day is heavy when it reaches the {q4.heavy_pop_quantile:.1%} quantile of all days of "
+        f"the same group and at least {q4.heavy_day_min_views} views, and a robust z of log views "
+        f"against the person's days of that phase (median, 1.4826 x MAD, floored at log "
+        f"{q4.heavy_own_floor:g}) >= {q4.heavy_own_z:g} or at least {q4.heavy_own_times:g} times "
+        f"their median day; with fewer than {q4.heavy_min_days} days in the phase the population "
+        f"bar alone. One person's heavy days of one phase less than {q4.heavy_episode_days} days "
+        "apart are one episode, shown by its most abnormal day; a person heavy on more than "
+        f"{q4.heavy_habit_share:.0%} of their days in a phase reads that way habitually (no "
+        f"incident); the {q4.heavy_medium_max} most abnormal episodes (times their ordinary day, "
+        "then above the population bar) are Medium, the others Low; days of automated fetching are "
+        "reported as automated fetching. "
+        f"Old account in use: a student whose cohort ended more than {q4.stale_years:g} years "
+        f"before the log begins, active on >= {q4.stale_min_days} days or reading >= "
+        f"{q4.stale_min_views} pages within one {q4.share_window_days}-day window; ranked with the "
+        "Medium tier's most abnormal. Unknown account: never seen with a known cohort and not "
+        "staff; Medium when it names a cohort id absent from the cohorts table, is on two networks "
+        f"within one {q4.share_slot_minutes}-minute slot on >= {q4.share_min_days} days, or its "
+        f"busiest week is above the {q4.unknown_week_quantile:.0%} quantile of all accounts' "
+        "busiest weeks, else Low; an account seen only in automated episodes is reported as "
+        "automated fetching only. "
+        f"Campus addresses: [q4] campus_ips, any address with >= {q4.campus_ip_min_share:.0%} of "
+        f"all views from >= {q4.shared_ip_min_users} accounts, and any address used by >= "
+        f"{q4.campus_weekly_users} accounts in each of >= {q4.campus_min_weeks} weeks. Routine "
+        "reading after graduation is no incident."
     )
 
 
@@ -284,28 +327,50 @@ def _method(config: Config) -> str:
 
 
 def detect(prepared: Prepared, config: Config) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
-    """All incidents (ranked), the daily frame of heavy-day users, and the campus IPs."""
-    frame = prepared.views.select(detect_.BASE_COLUMNS).collect()
-    base = frame.lazy()
-    detected = campus_ips(prepared, config)
-    campus = detect_.campus_addresses(base, config, detected)
-    days_table, groups = pl.collect_all([detect_.network_days(base), detect_.user_groups(base)])
-    rows = detect_.session_rows(base.with_row_index("idx"), days_table.lazy(), config).collect()
-    session_table = detect_.sessions(rows.lazy()).collect()
-    auto = detect_.automated_sessions(rows, frame["path"], session_table.lazy(), config).collect()
-    del rows, session_table
-    auto_days = auto.lazy().select("user_id", pl.col("start").dt.date().alias("date")).unique()
-    daily = detect_.daily_views(base, groups.lazy(), config).collect().lazy()
+    """All incidents (ranked), the daily frame of heavy-day users, and the campus IPs. Automated
+    fetching and probes come from the one list of automated actors (`prepared.automated`); the other
+    detectors read three frames computed once here from every view (those of automated episodes
+    included, marked `kept` False): per user, address and day (`user_ip_days`), per user and day
+    (`daily_views`) and per user, 10-minute slot and network (`network_slots`). No detector
+    re-scans the views."""
+    columns = list(detect_.BASE_COLUMNS)
+    parts_in = [prepared.views.select(columns).with_columns(pl.lit(True).alias("kept"))]
+    if prepared.set_aside is not None:
+        parts_in.append(
+            prepared.set_aside.select(columns).with_columns(pl.lit(False).alias("kept"))
+        )
+    base = pl.concat(parts_in, how="vertical_relaxed").collect().lazy()
+    uid = detect_.user_ip_days(base).collect().lazy()
+    campus = detect_.campus_addresses(uid, config, campus_ips(prepared, config))
+    automated = prepared.automated
+    days_table, groups, slots = pl.collect_all(
+        [
+            detect_.days_of_pages(uid),
+            detect_.user_groups(uid),
+            detect_.network_slots(base, config, campus),
+        ]
+    )
+    del base
+    auto_days = (
+        automated.scraping.lazy()
+        .select(
+            "user_id",
+            pl.date_ranges(pl.col("start").dt.date(), pl.col("end").dt.date()).alias("date"),
+        )
+        .explode("date")
+        .unique()
+    )
+    daily = detect_.daily_views(uid, groups.lazy(), config).collect().lazy()
     heavy_users = daily.filter(pl.col("heavy").any().over("user_id"))
     parts = pl.collect_all(
         [
-            detect_.probes(base, config),
-            detect_.scraping(auto.lazy(), config, campus),
-            detect_.account_sharing(base, days_table.lazy(), groups.lazy(), config, campus),
-            detect_.shared_ips(base, config, campus),
-            detect_.heavy_days(base, daily, auto_days, config),
-            detect_.stale_accounts(base, config, prepared.data_start),
-            detect_.unknown_users(base, daily, config),
+            detect_.probes(automated.probes.lazy()),
+            detect_.scraping(automated.scraping.lazy(), config, campus),
+            detect_.account_sharing(slots.lazy(), days_table.lazy(), groups.lazy(), config, campus),
+            detect_.shared_ips(uid, config, campus),
+            detect_.heavy_days(uid, daily, auto_days, config),
+            detect_.stale_accounts(uid, config, prepared.data_start),
+            detect_.unknown_users(uid, slots.lazy(), daily, config),
             heavy_users,
         ]
     )
@@ -398,7 +463,7 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
             else _answer(summary, tiers)
         )
         supporting = [
-            "No automated downloads, attack probes, shared accounts, shared networks, heavy days or "
+            "No automated fetching, attack probes, shared accounts, shared networks, heavy days or "
             "unknown accounts met the bars listed under Method.",
             "Reading after graduation is normal and not counted.",
             f"{_plural(len(campus), 'classroom network')} shared by whole classes "
@@ -423,11 +488,14 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
         campus_ips=campus,
         total_incidents=total,
         scrape_timeline=_scrape_timeline(
-            prepared.views, top_scrape.row(0, named=True) if top_scrape.height else None
+            all_views(prepared), top_scrape.row(0, named=True) if top_scrape.height else None
         ),
         heavy_day_series=_heavy_series(
             daily, top_heavy.row(0, named=True) if top_heavy.height else None
         ),
+        set_aside_episodes=prepared.automated.episodes.height,
+        set_aside_views=prepared.automated.views_set_aside,
+        set_aside_student_views=prepared.automated.student_views_set_aside,
     )
 
 
@@ -458,16 +526,18 @@ def lead(result: Q4Result) -> Lead | None:
         .sort(["incidents", "order"], descending=[True, False])
         .head(6)
     )
-    risk = f"{top}-risk"
+    tier_word = glossary.tier_name(top)  # "High tier": the glossary's one name for a tier
     chart = ChartData(
-        title=f"{risk.capitalize()} incidents by kind",
+        title=f"{tier_word.replace(' ', '-')} incidents by kind",
         categories=[kind_labels.get(k, k) for k in by_kind["kind"].to_list()],
-        series=[(f"{risk.capitalize()} incidents", [float(v) for v in by_kind["incidents"]])],
+        series=[
+            (f"{tier_word.replace(' ', '-')} incidents", [float(v) for v in by_kind["incidents"]])
+        ],
         colours=[colours.get(top, "#1a5ba6")],
         unit="incidents",
     )
     present = [tier for tier in tiers if counts.get(tier)]
-    parts = [f"{counts[tier]:,} {tier}-risk" for tier in present]
+    parts = [f"{counts[tier]:,} {glossary.tier_name(tier).replace(' ', '-')}" for tier in present]
     words = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     noun = "incident" if sum(counts[t] for t in present) == 1 else "incidents"
     bullet = f"{words} {noun}"
@@ -478,5 +548,5 @@ def lead(result: Q4Result) -> Lead | None:
         bullet=bullet,
         chart=chart,
         details=[str(text) for text in evidence.to_list() if text],
-        numbers=[(f"{tier.capitalize()} risk", f"{counts.get(tier, 0):,}") for tier in tiers],
+        numbers=[(glossary.tier_name(tier), f"{counts.get(tier, 0):,}") for tier in tiers],
     )

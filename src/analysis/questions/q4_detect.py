@@ -1,32 +1,33 @@
 """Question 4's detectors: each one lazy polars query over the same thin frame of views, each returning
 incidents in the columns of `INCIDENT_COLUMNS` (one row per actor and episode).
 
-- `probe`: requests for attack paths (page_kind "probe"), per IP; requests less than
-  `probe_episode_days` apart are one episode.
-- `scraping`: automated fetching at any pace. The views of busy user-IP-days are cut into sessions at
-  gaps over `session_gap_seconds`; a session is machine-made when it covers at least
-  `scrape_min_distinct` pages and either holds `scrape_min_pages` views within `scrape_window_seconds`
-  (no person reads that fast) or, over at least `slow_min_pages` views, its timing is even (the spread
-  of its gaps, (90th - 10th percentile) / median, at most `scrape_max_spread`; people read in bursts) or
-  it walks the pages in order (`sweep_min_share` of steps go to the next page in path order) at a
-  fairly even pace. Sessions of one user less than `episode_gap_hours` apart form one episode.
+- `probe` and `scraping` format the one list of automated actors found in the shared preparation
+  (`analysis.automation`, `Prepared.automated`): probes per address and episode (a sweeping or
+  persistent address is high; the one-off probes of all other addresses are ONE medium incident),
+  automated fetching per account and episode (by pace, evenness, order, or around the clock).
 - `account_sharing`: one account used by several people within a short window: on at least
-  `share_min_days` days of a `share_window_days` window it is on two IPs within one
-  `share_slot_minutes` slot (one person is in one place at a time), on days when it used a network
+  `share_min_days` days of a `share_window_days` window it is on two networks within one
+  `share_slot_minutes` slot (one person is in one place at a time), on days when it used an address
   that is episodic for it (used on `share_min_days` days, within two windows and half the account's
   time only: a second person's network, not the owner's home); or, within windows twice as long, it
-  is seen on far more outside networks than its peers (staff against staff), or on a new one nearly
-  every day (`share_network_ratio`).
+  is seen on far more outside addresses than its peers (staff against staff), or on at least as many
+  as nearly all its peers (their `share_networks_quantile`) and a new one nearly every day
+  (`share_network_ratio`). Networks, not addresses: every campus address is one network and an IPv4
+  address stands for its /24 block (`network`).
 - `shared_ip`: an outside (non-campus) address used by at least `shared_ip_window_users` distinct
   people within a `shared_ip_window_days` window (two grids offset by half a window); high when that
   window holds `shared_ip_spike_share` of the address's people, low when it is shared all along.
-- `heavy_day`: a day far above the person's own usual day (robust z of log daily views) and above the
-  population's `heavy_pop_quantile` (staff against staff); days of an automated episode are left out.
+- `heavy_day`: a day far above the person's own ordinary day IN THE SAME PHASE (enrolled, alumni,
+  staff; robust z of log daily views) and above the population's `heavy_pop_quantile` (staff against
+  staff); one person's heavy days close together are one episode; habitual heavy reading is no
+  incident; the most abnormal episodes are medium, the others low; days of automated fetching are
+  left out.
 - `stale_account`: a student whose cohort ended more than `stale_years` before the log begins and who
-  reads on `stale_min_days` days, or `stale_min_views` pages, within one `share_window_days` window.
+  reads on `stale_min_days` days, or `stale_min_views` pages, within one `share_window_days` window;
+  ranked with the medium tier's most abnormal.
 - `unknown_user`: an account never seen with a known cohort (and not staff): medium when it names a
-  cohort id absent from the cohorts table or its busiest week is above `unknown_week_quantile` of all
-  accounts' busiest weeks, low otherwise.
+  cohort id absent from the cohorts table, is in two places at once on `share_min_days` days, or its
+  busiest week is above `unknown_week_quantile` of all accounts' busiest weeks, low otherwise.
 
 Campus addresses (configured, or detected: a large share of all views from many people, or many people
 week after week) are shared by whole classrooms: never a scraping or shared address.
@@ -38,23 +39,17 @@ import math
 
 import polars as pl
 
+from analysis import glossary
+from analysis.automation import page_views
 from analysis.config import Config
 from analysis.schema import INCIDENT_KINDS, INCIDENT_TIERS, ColumnTypes
 
 TIERS: tuple[str, ...] = INCIDENT_TIERS
-TIER_LABELS: dict[str, str] = {"high": "High", "medium": "Medium", "low": "Low"}
+TIER_LABELS: dict[str, str] = glossary.TIER_NAMES  # the glossary's one name per tier
 
 # Incident kinds (contract with evaluate: the names), in their order of precedence.
 KINDS: tuple[str, ...] = INCIDENT_KINDS
-KIND_LABELS: dict[str, str] = {
-    "probe": "Attack probes",
-    "scraping": "Automated fetching",
-    "account_sharing": "Shared account",
-    "shared_ip": "Shared outside network",
-    "heavy_day": "Heavy day",
-    "stale_account": "Old account in use",
-    "unknown_user": "Unknown account",
-}
+KIND_LABELS: dict[str, str] = glossary.KIND_NAMES  # the glossary's one name per kind
 
 INCIDENT_SCHEMA: ColumnTypes = {
     "rank": pl.Int64(),
@@ -68,19 +63,22 @@ INCIDENT_SCHEMA: ColumnTypes = {
     "score": pl.Float64(),
     "severity": pl.Float64(),
     "evidence": pl.String(),
+    # how long the episode lasted, in words ("6 minutes"): the one source of that number for the
+    # evidence, the tables and the chart titles
+    "duration": pl.String(),
 }
 INCIDENT_COLUMNS = tuple(INCIDENT_SCHEMA)
 
 BASE_COLUMNS = (
     "timestamp",
     "date",
-    "path",
     "user_id",
     "cohort_id",
     "ip",
     "page_kind",
     "role",
     "end_date",
+    "window",
 )
 
 
@@ -107,9 +105,13 @@ def _when(expr: pl.Expr) -> pl.Expr:
 
 
 def _duration(seconds: pl.Expr) -> pl.Expr:
-    """'40 seconds', '12 minutes' or '3.5 hours'."""
+    """'1 second', '0.8 seconds', '40 seconds', '12 minutes' or '3.5 hours'."""
     return (
-        pl.when(seconds < 120)
+        pl.when(seconds.round(1) == 1.0)
+        .then(pl.lit("1 second"))
+        .when(seconds < 10)
+        .then(pl.format("{} seconds", seconds.round(1).cast(pl.String)))
+        .when(seconds < 120)
         .then(pl.format("{} seconds", _int(seconds)))
         .when(seconds < 5400)
         .then(pl.format("{} minutes", _int(seconds / 60)))
@@ -131,22 +133,88 @@ def finish(frame: pl.LazyFrame, kind: str) -> pl.LazyFrame:
         pl.col("score").cast(pl.Float64).alias("score"),
         pl.col("severity").cast(pl.Float64).alias("severity"),
         pl.col("evidence").cast(pl.String).alias("evidence"),
+        episode_duration().alias("duration"),
     )
+
+
+def episode_duration() -> pl.Expr:
+    """An incident's span (end - start) in words: the same text wherever it is shown."""
+    return _duration((pl.col("end") - pl.col("start")).dt.total_seconds().cast(pl.Float64))
 
 
 def empty_incidents() -> pl.DataFrame:
     return pl.DataFrame(schema=INCIDENT_SCHEMA)
 
 
+# --- the shared frames: every detector reads these, none re-scans the views -------------------------------
+
+
+def user_ip_days(base: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per user, address, day and cohort (with its role, end date and the student's window,
+    and `kept`: False for views of an automated episode set aside by the preparation): all rows,
+    rows other than probes (`nonprobe`), lesson and navigation rows (`pages`), and the first and last
+    of each. The one pass over the views of question 4; the detectors aggregate this frame."""
+    nonprobe = pl.col("page_kind") != "probe"
+    page = pl.col("page_kind").is_in(["lesson", "navigation"])
+    ts = pl.col("timestamp")
+    return base.group_by(
+        "user_id", "ip", "date", "cohort_id", "role", "end_date", "window", "kept"
+    ).agg(
+        pl.len().alias("rows"),
+        nonprobe.sum().alias("nonprobe"),
+        page.sum().alias("pages"),
+        ts.min().alias("first"),
+        ts.max().alias("last"),
+        ts.filter(nonprobe).min().alias("np_first"),
+        ts.filter(nonprobe).max().alias("np_last"),
+        ts.filter(page).min().alias("pg_first"),
+        ts.filter(page).max().alias("pg_last"),
+    )
+
+
+def network_slots(base: pl.LazyFrame, config: Config, campus: list[str]) -> pl.LazyFrame:
+    """Known users' page views per `share_slot_minutes` slot and network (`network`): who was in two
+    places at once. `kept` and `unidentified` (no known cohort) as in the views."""
+    return (
+        page_views(base)
+        .group_by(
+            "user_id",
+            pl.col("timestamp").dt.truncate(f"{config.q4.share_slot_minutes}m").alias("slot"),
+            network(pl.col("ip"), campus).alias("network"),
+            "kept",
+            pl.col("role").is_in(["no_cohort", "unknown_cohort"]).alias("unidentified"),
+        )
+        .agg(pl.len().alias("views"))
+        .with_columns(pl.col("slot").dt.date().alias("date"))
+    )
+
+
+def days_of_pages(uid: pl.LazyFrame) -> pl.LazyFrame:
+    """`network_days` from the user-IP-day frame: known users' lesson and navigation views per
+    address and day, with the first and last."""
+    return (
+        uid.filter(
+            pl.col("user_id").is_not_null() & pl.col("ip").is_not_null() & (pl.col("pages") > 0)
+        )
+        .group_by("user_id", "ip", "date")
+        .agg(
+            pl.col("pages").sum().alias("views"),
+            pl.col("pg_first").min().alias("start"),
+            pl.col("pg_last").max().alias("end"),
+        )
+    )
+
+
 # --- campus ------------------------------------------------------------------------------------------------
 
 
-def campus_addresses(base: pl.LazyFrame, config: Config, detected: list[str]) -> list[str]:
+def campus_addresses(uid: pl.LazyFrame, config: Config, detected: list[str]) -> list[str]:
     """Configured and share-detected campus IPs (prepare.campus_ips), plus addresses used by at least
-    `campus_weekly_users` people in each of at least `campus_min_weeks` weeks (a classroom's NAT)."""
+    `campus_weekly_users` people in each of at least `campus_min_weeks` weeks (a classroom's NAT).
+    `uid` is `user_ip_days`."""
     q4 = config.q4
     weekly = (
-        base.filter(pl.col("user_id").is_not_null() & pl.col("ip").is_not_null())
+        uid.filter(pl.col("user_id").is_not_null() & pl.col("ip").is_not_null())
         .group_by("ip", pl.col("date").dt.truncate("1w").alias("week"))
         .agg(pl.col("user_id").n_unique().alias("users"))
         .filter(pl.col("users") >= q4.campus_weekly_users)
@@ -160,177 +228,27 @@ def campus_addresses(base: pl.LazyFrame, config: Config, detected: list[str]) ->
     return list(detected) + extra
 
 
-# --- sessions and automated fetching -----------------------------------------------------------------------
-
-
-def page_views(base: pl.LazyFrame) -> pl.LazyFrame:
-    """Known users' page views on a known IP (lessons and navigation: no probes, assets or empty
-    rows), the rows every timing and network test reads."""
-    return base.filter(
-        pl.col("user_id").is_not_null()
-        & pl.col("ip").is_not_null()
-        & pl.col("page_kind").is_in(["lesson", "navigation"])
-    )
-
-
-def network_days(base: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per user, IP and day of `page_views`: views, first and last view."""
+def network(ip: pl.Expr, campus: list[str]) -> pl.Expr:
+    """The network an address belongs to when judging who is where: every campus address is one
+    network ("campus"), and an IPv4 address is its /24 block (a NAT or carrier pool hands one person
+    neighbouring addresses request by request); other addresses are themselves."""
+    text = ip.cast(pl.String)
     return (
-        page_views(base)
-        .group_by("user_id", "ip", "date")
-        .agg(
-            pl.len().alias("views"),
-            pl.col("timestamp").min().alias("start"),
-            pl.col("timestamp").max().alias("end"),
-        )
+        pl.when(text.is_in(campus))
+        .then(pl.lit("campus"))
+        .otherwise(text.str.replace(r"^(\d+\.\d+\.\d+)\.\d+$", "${1}"))
     )
 
 
-def session_rows(base: pl.LazyFrame, days: pl.LazyFrame, config: Config) -> pl.LazyFrame:
-    """The page views of user-IP-days busy enough to hold a machine session (at least
-    min(`scrape_min_pages`, `slow_min_pages`) views; the day before and after too, for sessions
-    across midnight), sorted by user, IP and time, with the gap to the previous view of the same
-    user and IP and a session id `sid`. `idx` is the row's position in `base`. Only these rows are
-    sorted, so the cost follows the busy days, not the log."""
+# --- automated fetching and attack probes (found once in analysis.automation) ------------------------------
+
+
+def scraping(episodes: pl.LazyFrame, config: Config, campus: list[str]) -> pl.LazyFrame:
+    """Automated fetching episodes (`Prepared.automated.scraping`) as incidents; the IP is withheld
+    when it is a campus one. The pace is the episode's duration over its pages less one."""
     q4 = config.q4
-    limit = q4.session_gap_seconds
-    busy = days.filter(pl.col("views") >= min(q4.scrape_min_pages, q4.slow_min_pages)).select(
-        "user_id", "ip", "date"
-    )
-    keys = pl.concat(
-        [busy.with_columns(pl.col("date") + pl.duration(days=shift)) for shift in (-1, 0, 1)]
-    ).unique()
-    new_pair = (pl.col("user_id") != pl.col("user_id").shift(1)) | (
-        pl.col("ip") != pl.col("ip").shift(1)
-    )
-    return (
-        page_views(base)
-        .select("idx", "user_id", "ip", "date", "timestamp")
-        .join(keys, on=["user_id", "ip", "date"], how="semi")
-        .drop("date")
-        .sort("user_id", "ip", "timestamp")
-        .with_columns(
-            pl.when(new_pair.fill_null(True))
-            .then(None)
-            .otherwise(pl.col("timestamp").diff().dt.total_milliseconds() / 1000.0)
-            .alias("gap")
-        )
-        .with_columns(
-            (pl.col("gap").is_null() | (pl.col("gap") > limit))
-            .cast(pl.UInt32)
-            .cum_sum()
-            .alias("sid"),
-        )
-        .with_columns(
-            pl.when(pl.col("gap") > limit).then(None).otherwise(pl.col("gap")).alias("gap")
-        )
-    )
-
-
-def sessions(rows: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per session: user, IP, start, end, views."""
-    return rows.group_by("sid").agg(
-        pl.col("user_id").first(),
-        pl.col("ip").first(),
-        pl.col("timestamp").min().alias("start"),
-        pl.col("timestamp").max().alias("end"),
-        pl.len().alias("views"),
-    )
-
-
-def automated_sessions(
-    rows: pl.DataFrame, paths: pl.Series, session_table: pl.LazyFrame, config: Config
-) -> pl.LazyFrame:
-    """Sessions whose pace, evenness or order is a machine's (see the module docstring). `rows` is
-    `session_rows` collected, `paths` the path column of the base frame."""
-    q4 = config.q4
-    k = q4.scrape_min_pages
-    candidates = (
-        session_table.filter(pl.col("views") >= min(k, q4.slow_min_pages)).select("sid").collect()
-    )
-    picked = rows.join(candidates, on="sid", how="semi")
-    lazy = picked.with_columns(paths.gather(picked["idx"]).alias("path")).lazy()
-    order = (
-        lazy.select(pl.col("path").unique().sort())
-        .with_row_index("path_order")
-        .with_columns(pl.col("path_order").cast(pl.Int64))
-    )
-    same_k = pl.col("sid").shift(-(k - 1)) == pl.col("sid")
-    stats = (
-        lazy.join(order, on="path", how="left")
-        .sort("sid", "timestamp")
-        .with_columns(
-            pl.when(same_k)
-            .then((pl.col("timestamp").shift(-(k - 1)) - pl.col("timestamp")).dt.total_seconds())
-            .alias("span_k"),
-            pl.when(pl.col("sid").shift(1) == pl.col("sid"))
-            .then(pl.col("path_order") - pl.col("path_order").shift(1))
-            .alias("step"),
-        )
-        .group_by("sid")
-        .agg(
-            pl.len().alias("views"),
-            pl.col("path").n_unique().alias("distinct"),
-            pl.col("gap").median().alias("gap_median"),
-            pl.col("gap").quantile(0.1).alias("gap_q10"),
-            pl.col("gap").quantile(0.9).alias("gap_q90"),
-            pl.col("span_k").min().alias("fastest_k"),
-            (pl.col("step") > 0).mean().alias("ascending"),
-        )
-        .with_columns(
-            (
-                (pl.col("gap_q90") - pl.col("gap_q10")) / pl.col("gap_median").clip(lower_bound=1.0)
-            ).alias("spread"),
-        )
-    )
-    enough = pl.col("distinct") >= q4.scrape_min_distinct
-    long = pl.col("views") >= q4.slow_min_pages
-    fast = pl.col("fastest_k").is_not_null() & (pl.col("fastest_k") <= q4.scrape_window_seconds)
-    even = long & (pl.col("spread") <= q4.scrape_max_spread)
-    ordered = (
-        long
-        & (pl.col("ascending") >= q4.sweep_min_share)
-        & (pl.col("spread") <= 2 * q4.scrape_max_spread)
-    )
-    return (
-        stats.filter(enough & (fast | even | ordered))
-        .with_columns(fast.alias("fast"), ordered.alias("ordered"))
-        .join(session_table.select("sid", "user_id", "ip", "start", "end"), on="sid", how="inner")
-    )
-
-
-def scraping(auto: pl.LazyFrame, config: Config, campus: list[str]) -> pl.LazyFrame:
-    """Automated sessions merged into episodes per user; the IP is withheld when it is a campus one."""
-    q4 = config.q4
-    gap = q4.episode_gap_hours * 3600
-    episodes = (
-        auto.sort("user_id", "start")
-        .with_columns(
-            (
-                (pl.col("user_id") != pl.col("user_id").shift(1)).fill_null(True)
-                | ((pl.col("start") - pl.col("end").shift(1)).dt.total_seconds().fill_null(0) > gap)
-            )
-            .cast(pl.UInt32)
-            .cum_sum()
-            .alias("episode")
-        )
-        .group_by("episode")
-        .agg(
-            pl.col("user_id").first(),
-            pl.col("start").min(),
-            pl.col("end").max(),
-            pl.col("views").sum(),
-            pl.col("distinct").max(),
-            pl.col("ip").cast(pl.String).unique().alias("ips"),
-            (pl.col("gap_median") * pl.col("views")).sum().alias("gap_weighted"),
-            pl.col("spread").median().alias("spread"),
-            pl.col("ascending").max().alias("ascending"),
-            pl.col("fast").any().alias("fast"),
-            pl.col("ordered").any().alias("ordered"),
-        )
-    )
     seconds = (pl.col("end") - pl.col("start")).dt.total_seconds().cast(pl.Float64)
-    pace = pl.col("gap_weighted") / pl.col("views")
+    pace = seconds / (pl.col("views") - 1).clip(lower_bound=1)
     one_ip = pl.col("ips").list.len() == 1
     ip = pl.col("ips").list.first()
     on_campus = one_ip & ip.is_in(campus)
@@ -344,6 +262,8 @@ def scraping(auto: pl.LazyFrame, config: Config, campus: list[str]) -> pl.LazyFr
     how = (
         pl.when(pl.col("fast"))
         .then(pl.lit("far faster than anyone reads"))
+        .when(pl.col("around_clock"))
+        .then(pl.lit("around the clock without a pause for sleep"))
         .when(pl.col("ordered"))
         .then(pl.lit("walking the pages in order at an even pace"))
         .otherwise(pl.lit("at a machine's even pace"))
@@ -356,18 +276,17 @@ def scraping(auto: pl.LazyFrame, config: Config, campus: list[str]) -> pl.LazyFr
             (
                 0.5
                 + 0.25 * _grade(pl.col("views"), q4.scrape_min_pages, 30 * q4.scrape_min_pages)
-                + 0.25 * pl.col("fast").cast(pl.Float64)
+                + 0.25 * (pl.col("fast") | pl.col("around_clock")).cast(pl.Float64)
             ).alias("severity"),
             pl.format(
-                "user {} fetched {} pages ({} different) in {} from {}, starting {}: one every {} "
-                "seconds, {}",
+                "user {} fetched {} pages ({} different) in {} from {}, starting {}: one every {}, {}",
                 pl.col("user_id"),
                 pl.col("views"),
                 pl.col("distinct"),
-                _duration(seconds),
+                episode_duration(),
                 where,
                 _when(pl.col("start")),
-                pace.round(1).cast(pl.String),
+                _duration(pace),
                 how,
             ).alias("evidence"),
         ),
@@ -375,56 +294,24 @@ def scraping(auto: pl.LazyFrame, config: Config, campus: list[str]) -> pl.LazyFr
     )
 
 
-# --- attack probes -----------------------------------------------------------------------------------------
-
-
-def probes(base: pl.LazyFrame, config: Config) -> pl.LazyFrame:
-    """Requests for attack paths, one incident per IP and episode (`probe_episode_days` apart)."""
-    gap = config.q4.probe_episode_days * 86400
-    rows = (
-        base.filter(pl.col("page_kind") == "probe")
-        .select("ip", "user_id", "timestamp", "path")
-        .with_columns(pl.col("ip", "path").cast(pl.String))
-        .sort("ip", "timestamp", nulls_last=True)
-        .with_columns(
-            (
-                (pl.col("ip") != pl.col("ip").shift(1)).fill_null(True)
-                | (
-                    (pl.col("timestamp") - pl.col("timestamp").shift(1))
-                    .dt.total_seconds()
-                    .fill_null(0)
-                    > gap
-                )
-            )
-            .cast(pl.UInt32)
-            .cum_sum()
-            .alias("episode")
-        )
-    )
-    return finish(
-        rows.group_by("episode")
-        .agg(
-            pl.col("ip").first(),
-            pl.len().alias("views"),
-            pl.col("path").n_unique().alias("paths"),
-            pl.col("path").first().alias("example"),
-            pl.col("user_id").drop_nulls().n_unique().alias("users"),
-            pl.col("user_id").drop_nulls().first().alias("user_id"),
-            pl.col("timestamp").min().alias("start"),
-            pl.col("timestamp").max().alias("end"),
-        )
-        .with_columns(
-            pl.lit("high").alias("tier"),
-            pl.when(pl.col("users") == 1).then(pl.col("user_id")).otherwise(None).alias("user_id"),
+def probes(episodes: pl.LazyFrame) -> pl.LazyFrame:
+    """Probe episodes (`Prepared.automated.probes`): one high incident per sweeping or persistent
+    address and episode; the one-off probes (routine scanning) of all other addresses in one
+    medium incident (how many addresses, which targets, when)."""
+    high = episodes.filter(pl.col("tier") == "high")
+    single = finish(
+        high.with_columns(
             pl.col("views").cast(pl.Float64).alias("score"),
             (0.5 + 0.5 * _grade(pl.col("views"), 1, 100)).alias("severity"),
             pl.format(
-                "{} asked for {} known attack addresses ({} different, such as {}) between {} and "
-                "{}{}",
+                "{} asked for {} known attack addresses ({} different, such as {}) on {} {} "
+                "between {} and {}{}",
                 pl.col("ip").fill_null("an unknown address"),
                 pl.col("views"),
                 pl.col("paths"),
                 pl.col("example").str.slice(0, 60),
+                pl.col("days"),
+                pl.when(pl.col("days") == 1).then(pl.lit("day")).otherwise(pl.lit("days")),
                 _when(pl.col("start")),
                 _when(pl.col("end")),
                 pl.when(pl.col("users") == 1)
@@ -436,15 +323,53 @@ def probes(base: pl.LazyFrame, config: Config) -> pl.LazyFrame:
         ),
         "probe",
     )
+    one_off = episodes.filter(pl.col("tier") != "high")
+    targets = (
+        one_off.group_by("example")
+        .agg(pl.len().alias("n"))
+        .sort(["n", "example"], descending=[True, False])
+        .head(3)
+        .select(pl.col("example").str.slice(0, 40).str.join(", ").alias("targets"))
+    )
+    grouped = (
+        one_off.select(
+            pl.len().alias("addresses"),
+            pl.col("views").sum().alias("views"),
+            pl.col("start").min().alias("start"),
+            pl.col("end").max().alias("end"),
+        )
+        .join(targets, how="cross")
+        .filter(pl.col("addresses") > 0)
+    )
+    group = finish(
+        grouped.with_columns(
+            pl.lit("medium").alias("tier"),
+            pl.lit(None, dtype=pl.Int64).alias("user_id"),
+            pl.lit(None, dtype=pl.String).alias("ip"),
+            pl.col("addresses").cast(pl.Float64).alias("score"),
+            _grade(pl.col("addresses"), 1, 100).alias("severity"),
+            pl.format(
+                "{} addresses each asked for known attack addresses once or a few times ({} "
+                "requests in all, such as {}) between {} and {}: routine internet scanning",
+                pl.col("addresses"),
+                pl.col("views"),
+                pl.col("targets"),
+                _day(pl.col("start")),
+                _day(pl.col("end")),
+            ).alias("evidence"),
+        ),
+        "probe",
+    )
+    return pl.concat([single, group])
 
 
 # --- daily volumes: heavy days -----------------------------------------------------------------------------
 
 
-def user_groups(base: pl.LazyFrame) -> pl.LazyFrame:
+def user_groups(uid: pl.LazyFrame) -> pl.LazyFrame:
     """user_id -> group ("staff" when any view names a staff cohort, else "students")."""
     return (
-        base.filter(pl.col("user_id").is_not_null())
+        uid.filter(pl.col("user_id").is_not_null())
         .group_by("user_id")
         .agg((pl.col("role") == "staff").any().alias("staff"))
         .with_columns(
@@ -457,26 +382,35 @@ def user_groups(base: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def daily_views(base: pl.LazyFrame, groups: pl.LazyFrame, config: Config) -> pl.LazyFrame:
-    """Per user and day: views, the user's own usual day (median and spread of log views over their
-    active days), the population's heavy-day bar for their group, and the `heavy` flag."""
+def daily_views(uid: pl.LazyFrame, groups: pl.LazyFrame, config: Config) -> pl.LazyFrame:
+    """Per user and day: views, the day's phase (a student's enrollment window that day: enrolled,
+    alumni or before; else the role), the person's usual day IN THAT PHASE (median and spread of log
+    views over their active days of the phase), the population's heavy-day bar for their group, and
+    the `heavy` flag."""
     q4 = config.q4
     counts = (
-        base.filter(pl.col("user_id").is_not_null() & (pl.col("page_kind") != "probe"))
+        uid.filter(pl.col("user_id").is_not_null() & (pl.col("nonprobe") > 0))
         .group_by("user_id", "date")
-        .agg(pl.len().alias("views"))
+        .agg(
+            pl.col("nonprobe").sum().cast(pl.UInt32).alias("views"),
+            pl.coalesce(
+                pl.col("window").cast(pl.String).drop_nulls().min(),
+                pl.col("role").cast(pl.String).drop_nulls().min(),
+                pl.lit("unknown"),
+            ).alias("phase"),
+        )
         .join(groups, on="user_id", how="left")
         .with_columns(pl.col("views").cast(pl.Float64).log().alias("log_views"))
         .collect()  # read three times below: computed once
         .lazy()
     )
-    own = counts.group_by("user_id").agg(
+    own = counts.group_by("user_id", "phase").agg(
         pl.col("log_views").median().alias("own_median"),
         pl.len().alias("own_days"),
     )
     spread = (
-        counts.join(own, on="user_id")
-        .group_by("user_id")
+        counts.join(own, on=["user_id", "phase"])
+        .group_by("user_id", "phase")
         .agg((pl.col("log_views") - pl.col("own_median")).abs().median().alias("own_mad"))
     )
     bar = counts.group_by("group").agg(
@@ -484,8 +418,8 @@ def daily_views(base: pl.LazyFrame, groups: pl.LazyFrame, config: Config) -> pl.
     )
     floor = math.log(q4.heavy_own_floor)
     return (
-        counts.join(own, on="user_id")
-        .join(spread, on="user_id")
+        counts.join(own, on=["user_id", "phase"])
+        .join(spread, on=["user_id", "phase"])
         .join(bar, on="group")
         .with_columns(
             (
@@ -510,51 +444,128 @@ def daily_views(base: pl.LazyFrame, groups: pl.LazyFrame, config: Config) -> pl.
     )
 
 
+PHASE_WORDS = {
+    "active": "enrolled",
+    "alumni": "after graduating",
+    "before": "before their course",
+    "staff": "as staff",
+}
+
+
 def heavy_days(
-    base: pl.LazyFrame, daily: pl.LazyFrame, auto_days: pl.LazyFrame, config: Config
+    uid: pl.LazyFrame, daily: pl.LazyFrame, auto_days: pl.LazyFrame, config: Config
 ) -> pl.LazyFrame:
+    """Heavy days as episodes: one person's heavy days of one phase less than `heavy_episode_days`
+    apart are one incident, shown by its most abnormal day; a person heavy on more than
+    `heavy_habit_share` of their days in that phase reads that way habitually: no incident. The
+    `heavy_medium_max` most abnormal episodes (times their usual day, and above the population
+    bar) are medium; the others low (for the record)."""
     q4 = config.q4
-    flagged = daily.filter(pl.col("heavy")).join(auto_days, on=["user_id", "date"], how="anti")
+    habitual = (
+        daily.group_by("user_id", "phase")
+        .agg(pl.col("heavy").mean().alias("heavy_share"), pl.col("heavy").sum().alias("heavy_n"))
+        .filter((pl.col("heavy_share") > q4.heavy_habit_share) & (pl.col("heavy_n") >= 2))
+    )
+    flagged = (
+        daily.filter(pl.col("heavy"))
+        .join(auto_days, on=["user_id", "date"], how="anti")
+        .join(habitual, on=["user_id", "phase"], how="anti")
+        .sort("user_id", "phase", "date")
+        .with_columns(
+            (
+                (pl.col("user_id") != pl.col("user_id").shift(1)).fill_null(True)
+                | (pl.col("phase") != pl.col("phase").shift(1)).fill_null(True)
+                | (
+                    (pl.col("date") - pl.col("date").shift(1)).dt.total_days().fill_null(0)
+                    > q4.heavy_episode_days
+                )
+            )
+            .cast(pl.UInt32)
+            .cum_sum()
+            .alias("episode")
+        )
+        .with_columns(
+            (pl.col("views") / pl.col("usual").clip(lower_bound=1.0)).alias("times"),
+        )
+    )
+    episodes = flagged.group_by("episode").agg(
+        pl.all().sort_by("times", descending=True).first(),
+        pl.len().alias("heavy_days"),
+        pl.col("date").min().alias("first_day"),
+        pl.col("date").max().alias("last_day"),
+        pl.col("views").sum().alias("episode_views"),
+    )
     details = (
-        base.join(flagged.select("user_id", "date"), on=["user_id", "date"], how="semi")
-        .filter(pl.col("page_kind") != "probe")
+        uid.join(episodes.select("user_id", "date"), on=["user_id", "date"], how="semi")
+        .filter(pl.col("nonprobe") > 0)
         .group_by("user_id", "date")
         .agg(
-            pl.col("timestamp").min().alias("start"),
-            pl.col("timestamp").max().alias("end"),
-            pl.col("ip").cast(pl.String).first().alias("ip"),
+            pl.col("np_first").min().alias("day_start"),
+            pl.col("np_last").max().alias("day_end"),
+            pl.col("ip").cast(pl.String).min().alias("ip"),
             pl.col("ip").n_unique().alias("ips"),
         )
     )
-    hours = (pl.col("end") - pl.col("start")).dt.total_seconds() / 3600
+    hours = (pl.col("day_end") - pl.col("day_start")).dt.total_seconds() / 3600
     busier = (
         pl.when(pl.col("group") == "staff")
         .then(pl.lit("busier than nearly any staff member's day"))
         .otherwise(pl.lit("busier than nearly any student's day"))
     )
-    times = (pl.col("views") / pl.col("usual").clip(lower_bound=1.0)).round(0)
-    return finish(
-        flagged.join(details, on=["user_id", "date"], how="left").with_columns(
-            pl.lit("medium").alias("tier"),
-            pl.when(pl.col("ips") == 1).then(pl.col("ip")).otherwise(None).alias("ip"),
-            pl.col("own_z").alias("score"),
-            (
-                0.5 * _grade(pl.col("views") / pl.col("bar"), 1.0, 5.0)
-                + 0.5 * _grade(pl.col("views") / pl.col("usual").clip(lower_bound=1.0), 5.0, 100.0)
-            ).alias("severity"),
+    phase = pl.col("phase").replace_strict(PHASE_WORDS, default=pl.col("phase"))
+    more = (
+        pl.when(pl.col("heavy_days") > 1)
+        .then(
             pl.format(
-                "user {} read {} pages on {} within {} hours; {}",
+                " (the heaviest of {} heavy days between {} and {})",
+                pl.col("heavy_days"),
+                _day(pl.col("first_day")),
+                _day(pl.col("last_day")),
+            )
+        )
+        .otherwise(pl.lit(""))
+    )
+    start = pl.col("first_day").cast(pl.Datetime("us"))
+    end = pl.col("last_day").cast(pl.Datetime("us")) + pl.duration(hours=23, minutes=59)
+    severity = 0.25 * _grade(pl.col("views") / pl.col("bar"), 1.0, 5.0) + 0.75 * _grade(
+        pl.col("times"), 3.0, 60.0
+    )
+    most_abnormal = (
+        pl.struct(severity.alias("s"), pl.col("views").alias("v"))
+        .rank("ordinal", descending=True)
+        .cast(pl.Int64)
+        <= q4.heavy_medium_max
+    )
+    return finish(
+        episodes.join(details, on=["user_id", "date"], how="left").with_columns(
+            pl.when(most_abnormal).then(pl.lit("medium")).otherwise(pl.lit("low")).alias("tier"),
+            pl.when(pl.col("ips") == 1).then(pl.col("ip")).otherwise(None).alias("ip"),
+            pl.when(pl.col("heavy_days") > 1)
+            .then(start)
+            .otherwise(pl.col("day_start"))
+            .alias("start"),
+            pl.when(pl.col("heavy_days") > 1).then(end).otherwise(pl.col("day_end")).alias("end"),
+            pl.when(pl.col("heavy_days") > 1)
+            .then(pl.col("episode_views"))
+            .otherwise(pl.col("views"))
+            .alias("views"),
+            pl.col("own_z").alias("score"),
+            severity.alias("severity"),
+            pl.format(
+                "user {} read {} pages on {} within {} hours{}; {}",
                 pl.col("user_id"),
                 pl.col("views"),
-                _day(pl.col("start")),
+                _day(pl.col("day_start")),
                 hours.round(1).cast(pl.String),
+                more,
                 pl.when(pl.col("own_days") < q4.heavy_min_days)
                 .then(pl.format("too few days to know their usual day, but {}", busier))
                 .otherwise(
                     pl.format(
-                        "about {} times their usual {} a day, and {}",
-                        _int(times),
+                        "about {} times their usual {} a day {}, and {}",
+                        _int(pl.col("times")),
                         _int(pl.col("usual")),
+                        phase,
                         busier,
                     )
                 ),
@@ -575,15 +586,15 @@ def _windows(days: int, column: str = "date") -> list[pl.Expr]:
 
 
 def account_sharing(
-    base: pl.LazyFrame,
+    slots: pl.LazyFrame,
     days_table: pl.LazyFrame,
     groups: pl.LazyFrame,
     config: Config,
     campus: list[str],
 ) -> pl.LazyFrame:
     """Accounts used from two networks at the same time on many days of a window, or from far more
-    outside networks than their peers within one window (staff against staff). `days_table` is
-    `network_days`."""
+    outside networks than their peers within one window (staff against staff). `slots` is
+    `network_slots`, `days_table` `network_days`."""
     q4 = config.q4
     days = q4.share_window_days
     # A network is episodic for an account when the account used it on share_min_days days within at
@@ -618,12 +629,11 @@ def account_sharing(
         .unique()
     )
     overlaps = (
-        page_views(base)
-        .join(episodic_days, on=["user_id", "date"], how="semi")
-        .group_by("user_id", pl.col("timestamp").dt.truncate(f"{q4.share_slot_minutes}m"))
-        .agg(pl.col("ip").n_unique().alias("ips"))
+        slots.join(episodic_days, on=["user_id", "date"], how="semi")
+        .group_by("user_id", "slot")
+        .agg(pl.col("network").n_unique().alias("ips"))
         .filter(pl.col("ips") >= 2)
-        .select("user_id", pl.col("timestamp").dt.date().alias("date"))
+        .select("user_id", pl.col("slot").dt.date().alias("date"))
         .unique()
         .with_columns(_windows(days))
     )
@@ -656,14 +666,15 @@ def account_sharing(
     network_bar = network_windows.group_by("group").agg(
         pl.col("networks").quantile(q4.share_networks_quantile).alias("peer_bar")
     )
-    # far more networks than peers, or a new network for nearly every session
+    # far more networks than peers, or as many as nearly all peers at most and a new network for
+    # nearly every session
     many_rule = (
         pl.col("networks")
         >= pl.max_horizontal(
             q4.share_networks_factor * pl.col("peer_bar"), pl.lit(q4.share_min_networks)
         )
     ) | (
-        (pl.col("networks") >= q4.share_min_networks)
+        (pl.col("networks") >= pl.max_horizontal(pl.col("peer_bar"), pl.lit(q4.share_min_networks)))
         & (pl.col("networks") >= q4.share_network_ratio * pl.col("sessions"))
     )
     # ties between windows go to the earliest one (the rows carry no order)
@@ -761,20 +772,20 @@ def account_sharing(
     )
 
 
-def shared_ips(base: pl.LazyFrame, config: Config, campus: list[str]) -> pl.LazyFrame:
+def shared_ips(uid: pl.LazyFrame, config: Config, campus: list[str]) -> pl.LazyFrame:
     """Outside addresses used by many people within one short window; a spike (most of the address's
     people in that window) is high, a network shared all along (a VPN, a phone carrier) low."""
     q4 = config.q4
     days = q4.shared_ip_window_days
-    rows = base.filter(
+    rows = uid.filter(
         pl.col("user_id").is_not_null() & pl.col("ip").is_not_null() & ~pl.col("ip").is_in(campus)
-    ).select("ip", "user_id", "date", "timestamp", "role")
+    )
     per_day = (
         rows.group_by("ip", "user_id", "date")
         .agg(
-            pl.len().alias("views"),
-            pl.col("timestamp").min().alias("start"),
-            pl.col("timestamp").max().alias("end"),
+            pl.col("rows").sum().cast(pl.UInt32).alias("views"),
+            pl.col("first").min().alias("start"),
+            pl.col("last").max().alias("end"),
             (pl.col("role") == "student").any().alias("student"),
         )
         .with_columns(_windows(days))
@@ -832,7 +843,7 @@ def shared_ips(base: pl.LazyFrame, config: Config, campus: list[str]) -> pl.Lazy
 # --- identities ------------------------------------------------------------------------------------------
 
 
-def stale_accounts(base: pl.LazyFrame, config: Config, data_start: object) -> pl.LazyFrame:
+def stale_accounts(uid: pl.LazyFrame, config: Config, data_start: object) -> pl.LazyFrame:
     """Students of a cohort that ended more than `stale_years` before the log begins, in sustained use:
     within one `share_window_days` window, active on `stale_min_days` days or reading
     `stale_min_views` pages."""
@@ -841,12 +852,12 @@ def stale_accounts(base: pl.LazyFrame, config: Config, data_start: object) -> pl
     cutoff = pl.lit(data_start).cast(pl.Datetime("us")).dt.date() - pl.duration(
         days=round(365.25 * q4.stale_years)
     )
-    rows = base.filter((pl.col("role") == "student") & pl.col("end_date").is_not_null()).filter(
+    rows = uid.filter((pl.col("role") == "student") & pl.col("end_date").is_not_null()).filter(
         pl.col("end_date") < cutoff
     )
     active = (
         rows.group_by("user_id", "cohort_id", "date")
-        .agg(pl.len().alias("views"))
+        .agg(pl.col("rows").sum().cast(pl.UInt32).alias("views"))
         .with_columns(_windows(days))
     )
     windows = pl.concat(
@@ -862,12 +873,12 @@ def stale_accounts(base: pl.LazyFrame, config: Config, data_start: object) -> pl
         pl.col("window_views").max().alias("best_views"),
     )
     totals = rows.group_by("user_id", "cohort_id").agg(
-        pl.len().alias("views"),
+        pl.col("rows").sum().cast(pl.UInt32).alias("views"),
         pl.col("date").n_unique().alias("active_days"),
-        pl.col("timestamp").min().alias("start"),
-        pl.col("timestamp").max().alias("end"),
-        pl.col("end_date").first().alias("end_date"),
-        pl.col("ip").cast(pl.String).first().alias("ip"),
+        pl.col("first").min().alias("start"),
+        pl.col("last").max().alias("end"),
+        pl.col("end_date").min().alias("end_date"),
+        pl.col("ip").cast(pl.String).min().alias("ip"),
         pl.col("ip").n_unique().alias("ips"),
     )
     years = (pl.col("start").dt.date() - pl.col("end_date")).dt.total_days() / 365.25
@@ -876,9 +887,10 @@ def stale_accounts(base: pl.LazyFrame, config: Config, data_start: object) -> pl
             pl.lit("medium").alias("tier"),
             pl.when(pl.col("ips") == 1).then(pl.col("ip")).otherwise(None).alias("ip"),
             pl.col("best_days").cast(pl.Float64).alias("score"),
-            (
-                0.5 * _grade(pl.col("best_days"), q4.stale_min_days, days)
-                + 0.5 * _grade(pl.col("best_views"), q4.stale_min_views, 10 * q4.stale_min_views)
+            (  # an account years past its course is among the medium tier's most abnormal
+                0.75
+                + 0.125 * _grade(pl.col("best_days"), q4.stale_min_days, days)
+                + 0.125 * _grade(pl.col("best_views"), q4.stale_min_views, 10 * q4.stale_min_views)
             ).alias("severity"),
             pl.format(
                 "user {} finished their course {} years before they read here, yet read {} pages "
@@ -898,13 +910,17 @@ def stale_accounts(base: pl.LazyFrame, config: Config, data_start: object) -> pl
     )
 
 
-def unknown_users(base: pl.LazyFrame, daily: pl.LazyFrame, config: Config) -> pl.LazyFrame:
+def unknown_users(
+    uid: pl.LazyFrame, slots: pl.LazyFrame, daily: pl.LazyFrame, config: Config
+) -> pl.LazyFrame:
     """Accounts never seen with a known cohort (not staff): medium when they name a cohort id absent
     from the cohorts table, or when their busiest week is above `unknown_week_quantile` of all
-    accounts' busiest weeks; low otherwise. `daily` is `daily_views`."""
+    accounts' busiest weeks; low otherwise. `uid` is `user_ip_days`, `slots` `network_slots` and
+    `daily` `daily_views`; only views outside automated episodes count (`kept`): an account seen
+    only in automated episodes is reported as automated fetching only."""
     q4 = config.q4
     unidentified = pl.col("role").is_in(["no_cohort", "unknown_cohort"])
-    known_users = base.filter(pl.col("user_id").is_not_null())
+    known_users = uid.filter(pl.col("user_id").is_not_null() & pl.col("kept"))
     weekly = daily.select("user_id", "views", *_windows(7))
     busiest = (
         pl.concat(
@@ -921,7 +937,7 @@ def unknown_users(base: pl.LazyFrame, daily: pl.LazyFrame, config: Config) -> pl
     bar = busiest.select(pl.col("busiest_week").quantile(q4.unknown_week_quantile).alias("bar"))
     roles = (
         known_users.group_by("user_id", "role")
-        .agg(pl.len().alias("n"))
+        .agg(pl.col("rows").sum().alias("n"))
         .group_by("user_id")
         .agg(
             (pl.col("role") == "staff").any().alias("is_staff"),
@@ -932,26 +948,26 @@ def unknown_users(base: pl.LazyFrame, daily: pl.LazyFrame, config: Config) -> pl
     )
     # days on which the account was on two IPs within one share_slot_minutes slot
     concurrent = (
-        page_views(known_users.filter(unidentified))
+        slots.filter(pl.col("kept") & pl.col("unidentified"))
         .join(roles, on="user_id", how="semi")
-        .group_by("user_id", pl.col("timestamp").dt.truncate(f"{q4.share_slot_minutes}m"))
-        .agg(pl.col("ip").n_unique().alias("ips"))
+        .group_by("user_id", "slot")
+        .agg(pl.col("network").n_unique().alias("ips"))
         .filter(pl.col("ips") >= 2)
         .group_by("user_id")
-        .agg(pl.col("timestamp").dt.date().n_unique().alias("two_network_days"))
+        .agg(pl.col("slot").dt.date().n_unique().alias("two_network_days"))
     )
     users = (
         known_users.filter(unidentified)
         .join(roles, on="user_id", how="semi")
         .group_by("user_id")
         .agg(
-            pl.len().alias("views"),
-            pl.col("timestamp").min().alias("start"),
-            pl.col("timestamp").max().alias("end"),
+            pl.col("rows").sum().cast(pl.UInt32).alias("views"),
+            pl.col("first").min().alias("start"),
+            pl.col("last").max().alias("end"),
             pl.col("date").n_unique().alias("days"),
             pl.col("ip").n_unique().alias("ips"),
-            pl.col("ip").cast(pl.String).first().alias("ip"),
-            pl.col("cohort_id").filter(pl.col("role") == "unknown_cohort").first().alias("bad_id"),
+            pl.col("ip").cast(pl.String).min().alias("ip"),
+            pl.col("cohort_id").filter(pl.col("role") == "unknown_cohort").min().alias("bad_id"),
         )
         .join(roles, on="user_id", how="inner")
         .join(concurrent, on="user_id", how="left")
@@ -966,9 +982,15 @@ def unknown_users(base: pl.LazyFrame, daily: pl.LazyFrame, config: Config) -> pl
             pl.when(medium).then(pl.lit("medium")).otherwise(pl.lit("low")).alias("tier"),
             pl.when(pl.col("ips") == 1).then(pl.col("ip")).otherwise(None).alias("ip"),
             pl.col("views").cast(pl.Float64).alias("score"),
-            (
-                0.5 * ((pl.col("bad_views") > 0) | crowd).cast(pl.Float64)
-                + 0.5 * _grade(pl.col("busiest_week") / pl.col("bar").clip(lower_bound=1), 1, 10)
+            (  # a missing cohort; in use from two networks at once on most of its days; busy
+                0.5 * (pl.col("bad_views") > 0).cast(pl.Float64)
+                + 0.5
+                * pl.max_horizontal(
+                    pl.when(crowd)
+                    .then(pl.col("two_network_days").fill_null(0) / pl.col("days"))
+                    .otherwise(0.0),
+                    _grade(pl.col("busiest_week") / pl.col("bar").clip(lower_bound=1), 1, 10),
+                )
             ).alias("severity"),
             pl.format(
                 "user {} {}: {} pages on {} {} between {} and {}{}{}",
@@ -1006,17 +1028,19 @@ def unknown_users(base: pl.LazyFrame, daily: pl.LazyFrame, config: Config) -> pl
 # --- all together --------------------------------------------------------------------------------------
 
 
-# Kinds that lead the high tier in this order; the other kinds of a tier are interleaved.
+# Kinds that lead the high tier in this order; the other kinds of the high tier are interleaved.
 LEADING_KINDS: tuple[str, ...] = ("probe", "scraping")
 
 
 def rank(incidents: pl.DataFrame) -> pl.DataFrame:
-    """Tier first (high, medium, low). Within a tier, attack probes and automated fetching lead (by
-    severity); the other kinds are interleaved, each kind's most severe first (the first of each kind,
-    then the second of each kind ...), so no kind with many cases hides another. Rank 1 is shown
-    first."""
+    """Tier first (high, medium, low). Within the high tier, attack probes and automated fetching
+    lead (by severity); the other kinds are interleaved, each kind's most severe first (the first of
+    each kind, then the second of each kind ...), so no kind with many cases hides another. In the
+    medium and low tiers each kind's most abnormal episode comes first, then the rest by how
+    abnormal the episode is (severity), then by kind. Rank 1 is shown first."""
     tier_order = {t: i for i, t in enumerate(TIERS)}
     kind_order = {k: i for i, k in enumerate(KINDS)}
+    high = pl.col("tier") == "high"
     return (
         incidents.sort(
             ["severity", "views", "start", "user_id", "ip"],
@@ -1029,18 +1053,30 @@ def rank(incidents: pl.DataFrame) -> pl.DataFrame:
             .replace_strict(kind_order, default=99, return_dtype=pl.Int64)
             .alias("_k"),
             pl.int_range(pl.len()).over("tier", "kind").alias("_n"),
+            pl.int_range(pl.len()).alias("_s"),
         )
         .with_columns(
-            pl.when(pl.col("kind").is_in(list(LEADING_KINDS)))
+            pl.when(high & pl.col("kind").is_in(list(LEADING_KINDS)))
             .then(pl.lit(0))
             .otherwise(pl.lit(1))
             .alias("_lead"),
         )
         .with_columns(
-            pl.when(pl.col("_lead") == 0).then(pl.col("_k")).otherwise(pl.col("_n")).alias("_a"),
-            pl.when(pl.col("_lead") == 0).then(pl.col("_n")).otherwise(pl.col("_k")).alias("_b"),
+            pl.when(~high)
+            .then(pl.col("_s"))
+            .when(pl.col("_lead") == 0)
+            .then(pl.col("_k"))
+            .otherwise(pl.col("_n"))
+            .alias("_a"),
+            pl.when(~high)
+            .then(pl.col("_k"))
+            .when(pl.col("_lead") == 0)
+            .then(pl.col("_n"))
+            .otherwise(pl.col("_k"))
+            .alias("_b"),
         )
-        .sort(["_t", "_lead", "_a", "_b"], maintain_order=True)
-        .drop("_t", "_k", "_n", "_lead", "_a", "_b")
+        .with_columns((~high & (pl.col("_n") > 0)).alias("_later"))
+        .sort(["_t", "_lead", "_later", "_a", "_b"], maintain_order=True)
+        .drop("_t", "_k", "_n", "_s", "_lead", "_later", "_a", "_b")
         .with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("rank"))
     )

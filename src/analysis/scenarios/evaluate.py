@@ -8,8 +8,11 @@ An incident is a true positive when it matches some label of its kind.
 
 Targets (issue 9; any miss -> exit code 5), the columns of `evaluate --all-scenarios`:
 - top25: every labelled question-4 incident ranks in the top 25; top10: scraping and probes in the top 10;
-- high: at most 25 incidents of tier high; recall: kind-matched recall >= 0.9 over the whole list;
-- campus: no campus NAT address called a scraper;
+- high: at most 15 incidents of tier high; medium: at most 25 of tier medium; recall: kind-matched
+  recall >= 0.9 over the whole list;
+- campus: no campus NAT address called a scraper; sharing_fp: at most 3 shared-account incidents that
+  match no label; scatter: a scattered-probes label (dozens of addresses) is covered by exactly one
+  probe incident (a label naming neither user nor address is found by an incident naming neither);
 - q5: question 5's date within 14 days of the simulated shut-off;
 - q2: the labelled over-use case is reported, with at most 2 unlabelled cases per program;
 - q3: flagged students (low usage or likely drop-out) at most 3x the labelled ones, all but one found.
@@ -40,7 +43,9 @@ MATCH_SLACK = dt.timedelta(days=1)
 TOP_ALL = 25  # every labelled incident within this rank
 TOP_FIRST = 10  # scraping and probes within this rank
 TOP_FIRST_KINDS = ("scraping", "probe")
-MAX_HIGH = 25
+MAX_HIGH = 15
+MAX_MEDIUM = 25
+MAX_UNLABELLED_SHARING = 3  # shared-account incidents that match no label
 RECALL_TARGET = 0.9
 CUTOFF_TOLERANCE_DAYS = 14
 MAX_UNLABELLED_Q2 = 2  # per program
@@ -54,7 +59,19 @@ KIND_ALIASES = {
     "many_ips": "account_sharing",
     "unknown_identity": "unknown_user",
 }
-TARGET_NAMES = ("top25", "top10", "high", "recall", "campus", "q5", "q2", "q3")
+TARGET_NAMES = (
+    "top25",
+    "top10",
+    "high",
+    "medium",
+    "recall",
+    "campus",
+    "sharing_fp",
+    "scatter",
+    "q5",
+    "q2",
+    "q3",
+)
 
 
 @dataclass(frozen=True)
@@ -219,10 +236,22 @@ def match_pairs(labels: pl.DataFrame, incidents: pl.DataFrame) -> pl.DataFrame:
     )  # fmt: skip
     l_start = pl.coalesce("l_start", "l_end")
     l_end = pl.coalesce("l_end", "l_start")
-    actor = (pl.col("l_user").is_not_null() & (pl.col("l_user") == pl.col("i_user"))) | (
-        pl.col("l_ip").is_not_null()
-        & (pl.col("l_ip") == pl.col("i_ip"))
-        & (pl.col("l_user").is_null() | pl.col("i_user").is_null())
+    # a label of many actors (no user, no address: e.g. scattered probes) is found by a grouped
+    # incident, which names neither
+    grouped = (
+        pl.col("l_user").is_null()
+        & pl.col("l_ip").is_null()
+        & pl.col("i_user").is_null()
+        & pl.col("i_ip").is_null()
+    )
+    actor = (
+        (pl.col("l_user").is_not_null() & (pl.col("l_user") == pl.col("i_user")))
+        | (
+            pl.col("l_ip").is_not_null()
+            & (pl.col("l_ip") == pl.col("i_ip"))
+            & (pl.col("l_user").is_null() | pl.col("i_user").is_null())
+        )
+        | grouped
     )
     overlap = (
         l_start.is_null()
@@ -338,6 +367,13 @@ def score(
         Target("high", "no tier" if high is None else str(high), f"<= {MAX_HIGH}",
                high is not None and high <= MAX_HIGH)
     )  # fmt: skip
+    medium = (
+        incidents.filter(pl.col("tier") == "medium").height if "tier" in incidents.columns else None
+    )
+    targets.append(
+        Target("medium", "no tier" if medium is None else str(medium), f"<= {MAX_MEDIUM}",
+               medium is not None and medium <= MAX_MEDIUM)
+    )  # fmt: skip
     found = sum(s.found for s in kinds)
     recall = found / n if n else None
     targets.append(
@@ -349,6 +385,32 @@ def score(
     targets.append(Target("campus", f"{scrapers} campus scrapers", "0", scrapers == 0))
     if not campus:
         notes.append("simulation.json lists no campus IPs: the campus check is empty")
+    # shared accounts nobody injected (e.g. every campus student when the campus NAT alternates
+    # addresses): at most MAX_UNLABELLED_SHARING
+    sharing = incidents.filter(pl.col("kind") == "account_sharing").with_row_index("_i")
+    sharing_hits = match_pairs(
+        q4_labels.with_row_index("label_id"),
+        sharing.with_columns(pl.col("_i").cast(pl.Int64).alias("rank")),
+    )["rank"].n_unique()
+    unlabelled = sharing.height - sharing_hits
+    targets.append(
+        Target("sharing_fp", f"{unlabelled} unlabelled", f"<= {MAX_UNLABELLED_SHARING}",
+               unlabelled <= MAX_UNLABELLED_SHARING)
+    )  # fmt: skip
+    # scattered one-off probes from many addresses: ONE incident over the label's span
+    scattered = q4_labels.filter((pl.col("kind") == "probe") & (pl.col("shape") == "scattered"))
+    grouped = [
+        incidents.filter(
+            (pl.col("kind") == "probe")
+            & (pl.col("start") <= row["end"] + MATCH_SLACK)
+            & (pl.col("end") >= row["start"] - MATCH_SLACK)
+        ).height
+        for row in scattered.iter_rows(named=True)
+    ]
+    targets.append(
+        Target("scatter", ",".join(str(g) for g in grouped) or "none", "1 per scattered label",
+               all(g == 1 for g in grouped))
+    )  # fmt: skip
 
     true_ranks = set(
         match_pairs(
@@ -585,9 +647,11 @@ def _short(t: Target) -> str:
 
 LEGEND = (
     "top25: labelled incidents in the top 25 / labelled; top10: scraping and probes in the top 10; "
-    "high: incidents of tier high; recall: found anywhere in the list / labelled; campus: campus "
-    "addresses called scrapers; q5: date error; q2: labelled cases found / labelled +most unlabelled "
-    "cases in one program; q3: labelled students found / labelled, f = students flagged"
+    "high, medium: incidents of that tier; recall: found anywhere in the list / labelled; campus: "
+    "campus addresses called scrapers; sharing_fp: shared-account incidents matching no label; "
+    "scatter: probe incidents over each scattered-probes label; q5: date error; q2: labelled cases "
+    "found / labelled +most unlabelled cases in one program; q3: labelled students found / "
+    "labelled, f = students flagged"
 )
 
 
@@ -595,11 +659,14 @@ def targets_markdown() -> str:
     """The targets, for the Methods page (from the constants above, never retyped)."""
     return "\n".join(
         [
-            f"- every labelled incident in the top {TOP_ALL} of the published list, scraping and "
-            f"probes in the top {TOP_FIRST};",
-            f"- at most {MAX_HIGH} incidents of tier high, and recall of at least "
-            f"{RECALL_TARGET:.0%} with the kind matched;",
-            "- no campus network address called a scraper;",
+            f"- every labelled incident in the top {TOP_ALL} of the published list (heavy days "
+            f"and old accounts in use included), scraping and probes in the top {TOP_FIRST};",
+            f"- at most {MAX_HIGH} incidents of tier high and {MAX_MEDIUM} of tier medium, and "
+            f"recall of at least {RECALL_TARGET:.0%} with the kind matched;",
+            "- no campus network address called a scraper, and at most "
+            f"{MAX_UNLABELLED_SHARING} shared-account incidents that match no label (a campus NAT "
+            "pool alternating addresses must not make every student a shared account);",
+            "- scattered one-off probes from dozens of addresses: exactly one incident;",
             f"- the question-5 date within {CUTOFF_TOLERANCE_DAYS} days of the simulated one;",
             f"- the labelled question-2 case reported, with at most {MAX_UNLABELLED_Q2} other cases "
             "per program;",

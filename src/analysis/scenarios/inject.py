@@ -11,7 +11,14 @@ Shapes by kind:
   curriculum in order, an account with no cohort, one data-centre address).
 - probe: `sweep` (dozens of attack paths within minutes from one address), `slow` (a few attack paths a
   day for weeks from a student account on one outside address, between ordinary pages).
-- heavy_day: `day` (a working day of reading at human pace), `evening` (a cramming evening).
+  `jitter_crawler` (a drawn pace of 8-90 s, each gap +-50 %, random page order, for hours),
+  `around_clock` (a search-engine crawler: a page every 10-20 minutes day and night for 3-5 days).
+- probe (more): `scattered` (30-45 addresses asking once or twice each over ten days: routine
+  scanning, one label), `two_days` (one address, an attack path every 30-90 minutes for two days).
+- heavy_day: `day` (a working day of reading at human pace), `evening` (a cramming evening),
+  `light_cram` (a cramming evening by the lightest of a dozen readers).
+- account_sharing (more): `two_cities` (a second person on their own address reads within a quarter
+  of an hour of the owner, on most working days for five to eight weeks).
 - account_sharing: `two_people` (a second person on other networks reads the same account for a few
   weeks, at the same times as its owner); `many_ips` is made in the population (simulate.py).
 - shared_ip: `study_group` (8-15 students on one outside address in the evenings of one week),
@@ -175,6 +182,74 @@ def scraping_slow_crawler(c: _Ctx) -> None:
             detail=f"{len(ts)} pages {gaps.mean():.0f} s apart over {hours:.1f} hours, in order")  # fmt: skip
 
 
+def scraping_jitter_crawler(c: _Ctx) -> None:
+    """A crawler at its own drawn pace (8-90 s), each gap jittered by +-50 %, in random page order."""
+    day = int(c.rng.integers(60, c.cal.n_days - 60))
+    u = c.pop.add_user(c.rng, key=float(day) + 0.25)
+    ip = c.ip(HOSTING_OCTETS)
+    order = _crawl_order(c, day)
+    period = float(c.rng.uniform(8.0, 90.0))
+    hours = max(float(c.rng.uniform(2.5, 6.0)), 170 * period / 3600)  # at least ~170 pages
+    gaps = period * c.rng.uniform(0.5, 1.5, max(int(hours * 3600 / period), 2))
+    start = c.base + day * 86400 + int(c.rng.integers(0, 18 * 3600))
+    ts = start + np.cumsum(gaps).astype(np.int64)
+    c.add(ts, order[c.rng.integers(0, len(order), len(ts))], u, None, ip)
+    c.label("scraping", "jitter_crawler", user=u, ip=ip, ts=(int(ts[0]), int(ts[-1])),
+            detail=f"{len(ts)} pages about {period:.0f} s apart (+-50 %) over {hours:.1f} hours, "
+            "random order")  # fmt: skip
+
+
+def scraping_around_clock(c: _Ctx) -> None:
+    """A search-engine crawler: a page every 10-20 minutes, day and night, for three to five days."""
+    day = int(c.rng.integers(60, c.cal.n_days - 60))
+    u = c.pop.add_user(c.rng, key=float(day) + 0.5)
+    ip = c.ip(HOSTING_OCTETS)
+    order = _crawl_order(c, day)
+    days = int(c.rng.integers(3, 6))
+    gaps = c.rng.uniform(600.0, 1200.0, int(days * 86400 / 900))
+    start = c.base + day * 86400 + int(c.rng.integers(0, 86400))
+    ts = start + np.cumsum(gaps).astype(np.int64)
+    c.add(ts, order[c.rng.integers(0, len(order), len(ts))], u, None, ip)
+    c.label("scraping", "around_clock", user=u, ip=ip, ts=(int(ts[0]), int(ts[-1])),
+            detail=f"{len(ts)} pages over {days} days and nights, one every 10-20 minutes")  # fmt: skip
+
+
+def probe_scattered(c: _Ctx) -> None:
+    """Routine internet scanning: 30-45 addresses (one account each) ask once or twice for an
+    attack path, scattered over ten days."""
+    day = int(c.rng.integers(30, c.cal.n_days - 30))
+    n = int(c.rng.integers(30, 46))
+    first, last = None, None
+    for k in range(n):
+        u = c.pop.add_user(c.rng, key=float(day) + 0.01 * (k + 1))
+        ip = c.ip(HOSTING_OCTETS)
+        m = int(c.rng.integers(1, 3))
+        paths = c.rng.choice(np.array([0, 4, 5, 8]), m)  # wp-login, xmlrpc, .env, .git/config
+        at = c.base + int(c.rng.integers(day * 86400, (day + 10) * 86400))
+        ts = at + np.arange(m, dtype=np.int64) * int(c.rng.integers(1, 5))
+        c.add(ts, np.array([_path_id(c, PROBE_PATHS[int(i)]) for i in paths]), u, None, ip)
+        first = int(ts[0]) if first is None else min(first, int(ts[0]))
+        last = int(ts[-1]) if last is None else max(last, int(ts[-1]))
+    c.label("probe", "scattered", ts=(int(first or 0), int(last or 0)),
+            detail=f"{n} addresses asked for an attack path once or twice each")  # fmt: skip
+
+
+def probe_two_days(c: _Ctx) -> None:
+    """Probes low and slow: one address asks for an attack path every 30-90 minutes for two days."""
+    day = int(c.rng.integers(30, c.cal.n_days - 30))
+    u = c.pop.add_user(c.rng, key=float(day) + 0.75)
+    ip = c.ip(HOSTING_OCTETS)
+    gaps = c.rng.uniform(1800.0, 5400.0, 48)
+    ts = c.base + day * 86400 + int(c.rng.integers(0, 86400)) + np.cumsum(gaps).astype(np.int64)
+    ts = ts[ts < ts[0] + 2 * 86400]
+    pids = np.array(
+        [_path_id(c, PROBE_PATHS[int(i)]) for i in c.rng.choice(len(PROBE_PATHS), len(ts))]
+    )
+    c.add(ts, pids, u, None, ip)
+    c.label("probe", "two_days", user=u, ip=ip, ts=(int(ts[0]), int(ts[-1])),
+            detail=f"{len(ts)} attack paths over two days, one every 30-90 minutes")  # fmt: skip
+
+
 def probe_sweep(c: _Ctx) -> None:
     day = int(c.rng.integers(30, c.cal.n_days - 30))
     u = c.pop.add_user(c.rng, key=float(day))
@@ -221,12 +296,18 @@ def _path_id(c: _Ctx, path: str) -> int:
     return c.cur.extra_ids[path]
 
 
+def _light_student(c: _Ctx) -> tuple[int, int]:
+    """The lightest reader of a dozen unused students (by their expected working-day views)."""
+    picks = [c.student() for _ in range(12)]
+    return min(picks, key=lambda pick: c.daily_rows(pick[0]))
+
+
 def heavy_day(c: _Ctx, shape: str) -> None:
-    u, cid = c.student()
+    u, cid = _light_student(c) if shape == "light_cram" else c.student()
     s, e = c.term(cid)
     day = c.weekday_in(s + 30, e)
     usual = c.daily_rows(u)
-    if shape == "evening":  # cramming from late afternoon to late evening
+    if shape in ("evening", "light_cram"):  # cramming from late afternoon to late evening
         n = int(max(c.rng.integers(150, 261), 10 * usual))
         start = c.base + day * 86400 + 17 * 3600 + int(c.rng.integers(0, 5400))
         gaps = c.rng.exponential(max(20.0, 5.5 * 3600 / n), n) + 4
@@ -258,6 +339,27 @@ def account_two_people(c: _Ctx) -> None:
         c.add(ts[mask], c.own_lessons(cid, int(mask.sum())), u, cid, other[which])
     c.label("account_sharing", "two_people", user=u, cohort=cid, a=a, b=a + length,
             detail=f"a second person on two other networks for {length} days")  # fmt: skip
+
+
+def account_two_cities(c: _Ctx) -> None:
+    """Two people in two cities read one account at the same hours for five to eight weeks: on most
+    working days the owner reads from home while the other reads from their own address within a
+    quarter of an hour of them."""
+    u, cid = c.student()
+    s, e = c.term(cid)
+    length = int(c.rng.integers(35, 57))
+    a = int(c.rng.integers(s, max(s + 1, e - length)))
+    other = c.ip()
+    days = np.arange(a, a + length)
+    days = days[(c.cal.weekday[days] < 5) & (c.rng.random(len(days)) < 0.7)]
+    theirs = c.sessions(days, (9, 21), 8.0)
+    firsts = np.unique(theirs // 86400, return_index=True)[1]
+    owner = theirs[firsts] + c.rng.integers(-900, 900, len(firsts))
+    owner = np.sort(owner[:, None] + np.arange(5)[None, :] * 60).ravel()
+    c.add(theirs, c.own_lessons(cid, len(theirs)), u, cid, other)
+    c.add(owner, c.own_lessons(cid, len(owner)), u, cid, c.pop.home[u][0])
+    c.label("account_sharing", "two_cities", user=u, cohort=cid, a=a, b=a + length,
+            detail=f"a second person in another city at the same hours for {length} days")  # fmt: skip
 
 
 def shared_ip(c: _Ctx, shape: str) -> None:
@@ -430,6 +532,12 @@ def add_overuse(rng, pop, cal, enrolled_views, students, program_of) -> None:
 INJECTORS = {
     ("scraping", "burst"): scraping_burst,
     ("scraping", "slow_crawler"): scraping_slow_crawler,
+    ("scraping", "jitter_crawler"): scraping_jitter_crawler,
+    ("scraping", "around_clock"): scraping_around_clock,
+    ("probe", "scattered"): probe_scattered,
+    ("probe", "two_days"): probe_two_days,
+    ("heavy_day", "light_cram"): lambda c: heavy_day(c, "light_cram"),
+    ("account_sharing", "two_cities"): account_two_cities,
     ("probe", "sweep"): probe_sweep,
     ("probe", "slow"): probe_slow,
     ("heavy_day", "day"): lambda c: heavy_day(c, "day"),

@@ -45,7 +45,11 @@ class Scenario:
     # networks
     campus_ips: tuple[str, ...] = ("97.105.19.58", "97.105.19.61")
     p_campus: float = 0.97
+    campus_alternate: bool = (
+        False  # the campus NAT pool of two hands out either address per request
+    )
     home_ips_p: tuple[float, float, float] = (0.4, 0.4, 0.2)  # chance of 1, 2, 3 home addresses
+    home_reassign_days: int = 0  # the ISP re-assigns home addresses this often (0 = never)
     roam_mean: float = 5.0  # other addresses a person is seen on (cafes, friends)
     roam_p: float = 0.1  # share of sessions on them
     shared_pool: int = 0  # phone-carrier / VPN exit addresses shared by several people (0 = none)
@@ -257,6 +261,79 @@ SCENARIOS: dict[str, Scenario] = {
             ("cohort_overuse", "concentrated", 1),
             ("dropout", "trickle", 1),
             ("dropout", "stops_early", 1),
+        ),
+    ),
+    "campus_pool": dataclasses.replace(
+        DEMO,
+        name="campus_pool",
+        description="a campus NAT pool alternating per request, a second campus, home addresses the "
+        "ISP re-assigns every four months, phones on a carrier address shared by many",
+        demo_events=False,
+        campus_ips=("97.105.19.58", "97.105.19.61", "64.71.3.10"),
+        campus_alternate=True,
+        home_reassign_days=120,
+        shared_pool=10,
+        shared_pool_p=0.3,
+        events=(
+            ("scraping", "burst", 1),
+            ("probe", "sweep", 1),
+            ("probe", "two_days", 1),
+            ("heavy_day", "evening", 1),
+            ("account_sharing", "two_cities", 1),
+            ("shared_ip", "hotspot", 1),
+            ("stale_account", "daily", 1),
+            ("unknown_user", "ghost_id", 1),
+            ("cohort_overuse", "spread", 1),
+            ("dropout", "stops_early", 2),
+        ),
+    ),
+    "habitual_heavy": dataclasses.replace(
+        DEMO,
+        name="habitual_heavy",
+        description="habitual heavy readers (a long lognormal tail of daily rates), heavy alumni, "
+        "light readers cramming",
+        demo_events=False,
+        activity_sigma=1.1,
+        activity_cap=20.0,
+        alumni_factor=3.0,
+        p_late_alumni=0.3,
+        cutoff_base=dt.date(2019, 9, 16),
+        events=(
+            ("scraping", "jitter_crawler", 1),
+            ("probe", "two_days", 1),
+            ("heavy_day", "light_cram", 2),
+            ("heavy_day", "evening", 1),
+            ("account_sharing", "two_people", 1),
+            ("shared_ip", "study_group", 1),
+            ("stale_account", "weekly", 1),
+            ("unknown_user", "bad_cohort_id", 1),
+            ("cohort_overuse", "concentrated", 1),
+            ("dropout", "trickle", 2),
+        ),
+    ),
+    "web_noise": dataclasses.replace(
+        DEMO,
+        name="web_noise",
+        description="the public web's noise: a round-the-clock crawler, a jittery crawler, scattered "
+        "one-off probes, slow probes; people on more networks",
+        demo_events=False,
+        roam_mean=8.0,
+        shared_pool=30,
+        shared_pool_p=0.1,
+        events=(
+            ("scraping", "around_clock", 1),
+            ("scraping", "jitter_crawler", 1),
+            ("probe", "scattered", 1),
+            ("probe", "two_days", 1),
+            ("probe", "sweep", 1),
+            ("heavy_day", "day", 1),
+            ("account_sharing", "two_cities", 1),
+            ("shared_ip", "hotspot", 1),
+            ("stale_account", "daily", 1),
+            ("unknown_user", "ghost_id", 1),
+            ("cohort_overuse", "spread", 1),
+            ("dropout", "stops_early", 2),
+            ("low_usage", "light_reader", 1),
         ),
     ),
 }

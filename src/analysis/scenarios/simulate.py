@@ -452,6 +452,7 @@ class Population:
     injected: list[dict[str, np.ndarray]] = field(default_factory=list)
     sc: Scenario = DEMO
     pool: list[int] = field(default_factory=list)  # per user: shared phone/VPN address (-1 none)
+    home_base: list[int] = field(default_factory=list)  # home addresses per ISP period
     overuse: list[dict[str, Any]] = field(default_factory=list)  # planned over-use (inject.py)
 
     def new_ips(self, rng: np.random.Generator, n: int) -> list[int]:
@@ -748,6 +749,11 @@ def _population(
         from analysis.scenarios.inject import inject_events
 
         inject_events(np.random.default_rng([seed, 6]), pop, cal, cur, info, regular, plan_users)
+    pop.home_base = [len(h) for h in pop.home]
+    if sc.home_reassign_days > 0:  # the ISP hands each home a new address every few months
+        isp_rng = np.random.default_rng([seed, 7])
+        periods = cal.n_days // sc.home_reassign_days + 1
+        pop.home = [h + pop.new_ips(isp_rng, len(h) * (periods - 1)) for h in pop.home]
     return pop
 
 
@@ -935,6 +941,7 @@ class Frame:
     roam_p: np.ndarray
     null_until: np.ndarray
     pool: np.ndarray  # per user: shared phone/VPN address or -1
+    home_base: np.ndarray | None = None  # per user: home addresses per ISP period (None: home_n)
     sc: Scenario = DEMO
 
 
@@ -965,6 +972,7 @@ def _frame(pop: Population, cal: Calendar) -> Frame:
         roam_p=np.array(pop.roam_p),
         null_until=np.array(pop.null_until, dtype=np.int64),
         pool=np.array(pop.pool, dtype=np.int64),
+        home_base=np.array(pop.home_base or [len(h) for h in pop.home], dtype=np.int64),
         sc=pop.sc,
     )
 
@@ -1022,7 +1030,10 @@ def _month_rows(
             campus_ip,
         )
     roam = (rng.random(n_s) < f.roam_p[user]) & (f.roam_n[user] > 0)
-    home_pick = (rng.random(n_s) ** 2 * f.home_n[user]).astype(np.int64)
+    base_n = f.home_n[user] if f.home_base is None else f.home_base[user]
+    home_pick = (rng.random(n_s) ** 2 * base_n).astype(np.int64)
+    if sc.home_reassign_days > 0:  # this period's block of the user's home addresses
+        home_pick = home_pick + (day // sc.home_reassign_days) * base_n
     roam_pick = (rng.random(n_s) * np.maximum(f.roam_n[user], 1)).astype(np.int64)
     ip = np.where(
         campus,
@@ -1095,12 +1106,15 @@ def _month_rows(
         np.minimum(kind, len(NAV) - 1),
         np.where(kind == len(NAV), image, np.where(kind == len(NAV) + 1, bare, lesson)),
     )
+    r_ip = ip[r_s]
+    if sc.campus_alternate:  # a load-balanced NAT pool: a campus request leaves by either address
+        r_ip = np.where(r_ip < 2, rng.integers(0, 2, n_r), r_ip)
     return {
         "ts": ts.astype(np.int64),
         "pid": pid.astype(np.int64),
         "uidx": user[r_s].astype(np.int64),
         "cohort": cohort[r_s].astype(np.int64),
-        "ipid": ip[r_s].astype(np.int64),
+        "ipid": r_ip.astype(np.int64),
         "cross": cross[r_s],
         "lesson": kind > len(NAV) + 1,
     }

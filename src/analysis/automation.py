@@ -1,0 +1,388 @@
+"""The one list of automated actors: machine-made views, found once for the whole report.
+
+`find_automated(views, config)` runs in the shared preparation (`prepare.prepare`), before any
+question; question 4 reports the episodes, and the views of high-tier episodes are set aside from
+the student populations of every other question (`Prepared.views` holds the rest,
+`Prepared.automated.views` the set-aside rows), for those episodes only, not for the rest of an
+account's history.
+
+- Automated fetching, by the pace of a session: the views of busy user-IP-days are cut into
+  sessions at gaps over `q4.session_gap_seconds`; a session is machine-made when it covers at least
+  `q4.scrape_min_distinct` pages and either holds `q4.scrape_min_pages` views within
+  `q4.scrape_window_seconds` (no person reads that fast) or, over at least `q4.slow_min_pages` views,
+  its timing is even (the spread of its gaps, (90th - 10th percentile) / median, at most
+  `q4.scrape_max_spread`; people read in bursts) or it walks the pages in order
+  (`q4.sweep_min_share` of steps go to the next page in path order) at a fairly even pace.
+- Automated fetching, around the clock: an account's views with no gap over `q4.sleep_gap_hours`
+  for at least `q4.around_clock_hours` hours, in at least `q4.around_clock_hour_share` of those
+  hours (nobody reads without sleeping for days), whatever the pace.
+- Machine sessions and stretches of one user less than `q4.episode_gap_hours` apart are one episode.
+- Attack probes: requests for attack paths (page_kind "probe") per address; requests less than
+  `q4.probe_episode_days` apart are one episode. An episode is high tier when the address sweeps (at
+  least `q4.probe_sweep_requests` requests) or persists (probes on at least `q4.probe_persist_days`
+  days); the other episodes are one-off probes (routine internet scanning), grouped by question 4.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import reduce
+
+import polars as pl
+
+from analysis.config import Config
+from analysis.schema import ColumnTypes
+
+AUTOMATION_COLUMNS = ("timestamp", "date", "path", "user_id", "ip", "page_kind")
+
+SCRAPE_SCHEMA: ColumnTypes = {
+    "user_id": pl.Int64(),
+    "start": pl.Datetime("us"),
+    "end": pl.Datetime("us"),
+    "views": pl.Int64(),
+    "distinct": pl.Int64(),
+    "ips": pl.List(pl.String()),
+    "fast": pl.Boolean(),
+    "ordered": pl.Boolean(),
+    "around_clock": pl.Boolean(),
+}
+PROBE_SCHEMA: ColumnTypes = {
+    "ip": pl.String(),
+    "user_id": pl.Int64(),  # null unless one account made every request
+    "users": pl.Int64(),
+    "views": pl.Int64(),
+    "paths": pl.Int64(),
+    "example": pl.String(),
+    "days": pl.Int64(),
+    "start": pl.Datetime("us"),
+    "end": pl.Datetime("us"),
+    "tier": pl.String(),  # "high": a sweep or a persistent address; "medium": a one-off probe
+}
+EPISODE_SCHEMA: ColumnTypes = {
+    "kind": pl.String(),  # "scraping" or "probe"
+    "user_id": pl.Int64(),  # the actor: an account (scraping, a probe by one account) ...
+    "ip": pl.String(),  # ... or an address (a probe)
+    "start": pl.Datetime("us"),
+    "end": pl.Datetime("us"),
+}
+
+
+@dataclass(frozen=True)
+class Automated:
+    """Automated actors of the whole log (see the module docstring)."""
+
+    scraping: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SCRAPE_SCHEMA))
+    probes: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PROBE_SCHEMA))
+    # the high-tier episodes whose views are set aside from the other questions' populations
+    episodes: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=EPISODE_SCHEMA))
+    views_set_aside: int = 0  # every row of those episodes
+    student_views_set_aside: int = 0  # ... of which rows of students' lesson views
+
+
+def page_views(base: pl.LazyFrame) -> pl.LazyFrame:
+    """Known users' page views on a known IP (lessons and navigation: no probes, assets or empty
+    rows), the rows every timing and network test reads."""
+    return base.filter(
+        pl.col("user_id").is_not_null()
+        & pl.col("ip").is_not_null()
+        & pl.col("page_kind").is_in(["lesson", "navigation"])
+    )
+
+
+def network_days(base: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per user, IP and day of `page_views`: views, first and last view."""
+    return (
+        page_views(base)
+        .group_by("user_id", "ip", "date")
+        .agg(
+            pl.len().alias("views"),
+            pl.col("timestamp").min().alias("start"),
+            pl.col("timestamp").max().alias("end"),
+        )
+    )
+
+
+def session_rows(base: pl.LazyFrame, days: pl.LazyFrame, config: Config) -> pl.LazyFrame:
+    """The page views of user-IP-days busy enough to hold a machine session (at least
+    min(`scrape_min_pages`, `slow_min_pages`) views; the day before and after too, for sessions
+    across midnight), sorted by user, IP and time, with the gap to the previous view of the same
+    user and IP and a session id `sid`. `idx` is the row's position in `base`."""
+    q4 = config.q4
+    limit = q4.session_gap_seconds
+    busy = days.filter(pl.col("views") >= min(q4.scrape_min_pages, q4.slow_min_pages)).select(
+        "user_id", "ip", "date"
+    )
+    keys = pl.concat(
+        [busy.with_columns(pl.col("date") + pl.duration(days=shift)) for shift in (-1, 0, 1)]
+    ).unique()
+    new_pair = (pl.col("user_id") != pl.col("user_id").shift(1)) | (
+        pl.col("ip") != pl.col("ip").shift(1)
+    )
+    return (
+        page_views(base)
+        .select("idx", "user_id", "ip", "date", "timestamp")
+        .join(keys, on=["user_id", "ip", "date"], how="semi")
+        .drop("date")
+        .sort("user_id", "ip", "timestamp")
+        .with_columns(
+            pl.when(new_pair.fill_null(True))
+            .then(None)
+            .otherwise(pl.col("timestamp").diff().dt.total_milliseconds() / 1000.0)
+            .alias("gap")
+        )
+        .with_columns(
+            (pl.col("gap").is_null() | (pl.col("gap") > limit))
+            .cast(pl.UInt32)
+            .cum_sum()
+            .alias("sid"),
+        )
+        .with_columns(
+            pl.when(pl.col("gap") > limit).then(None).otherwise(pl.col("gap")).alias("gap")
+        )
+    )
+
+
+def sessions(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per session: user, IP, start, end, views."""
+    return rows.group_by("sid").agg(
+        pl.col("user_id").first(),
+        pl.col("ip").first(),
+        pl.col("timestamp").min().alias("start"),
+        pl.col("timestamp").max().alias("end"),
+        pl.len().alias("views"),
+    )
+
+
+def automated_sessions(
+    rows: pl.DataFrame, paths: pl.Series, session_table: pl.LazyFrame, config: Config
+) -> pl.LazyFrame:
+    """Sessions whose pace, evenness or order is a machine's (see the module docstring). `rows` is
+    `session_rows` collected, `paths` the path column of the base frame."""
+    q4 = config.q4
+    k = q4.scrape_min_pages
+    candidates = (
+        session_table.filter(pl.col("views") >= min(k, q4.slow_min_pages)).select("sid").collect()
+    )
+    picked = rows.join(candidates, on="sid", how="semi")
+    lazy = picked.with_columns(paths.gather(picked["idx"]).alias("path")).lazy()
+    order = (
+        lazy.select(pl.col("path").unique().sort())
+        .with_row_index("path_order")
+        .with_columns(pl.col("path_order").cast(pl.Int64))
+    )
+    same_k = pl.col("sid").shift(-(k - 1)) == pl.col("sid")
+    stats = (
+        lazy.join(order, on="path", how="left")
+        .sort("sid", "timestamp")
+        .with_columns(
+            pl.when(same_k)
+            .then((pl.col("timestamp").shift(-(k - 1)) - pl.col("timestamp")).dt.total_seconds())
+            .alias("span_k"),
+            pl.when(pl.col("sid").shift(1) == pl.col("sid"))
+            .then(pl.col("path_order") - pl.col("path_order").shift(1))
+            .alias("step"),
+        )
+        .group_by("sid")
+        .agg(
+            pl.len().alias("views"),
+            pl.col("path").n_unique().alias("distinct"),
+            pl.col("gap").median().alias("gap_median"),
+            pl.col("gap").quantile(0.1).alias("gap_q10"),
+            pl.col("gap").quantile(0.9).alias("gap_q90"),
+            pl.col("span_k").min().alias("fastest_k"),
+            (pl.col("step") > 0).mean().alias("ascending"),
+        )
+        .with_columns(
+            (
+                (pl.col("gap_q90") - pl.col("gap_q10")) / pl.col("gap_median").clip(lower_bound=1.0)
+            ).alias("spread"),
+        )
+    )
+    enough = pl.col("distinct") >= q4.scrape_min_distinct
+    long = pl.col("views") >= q4.slow_min_pages
+    fast = pl.col("fastest_k").is_not_null() & (pl.col("fastest_k") <= q4.scrape_window_seconds)
+    even = long & (pl.col("spread") <= q4.scrape_max_spread)
+    ordered = (
+        long
+        & (pl.col("ascending") >= q4.sweep_min_share)
+        & (pl.col("spread") <= 2 * q4.scrape_max_spread)
+    )
+    return (
+        stats.filter(enough & (fast | even | ordered))
+        .with_columns(fast.alias("fast"), ordered.alias("ordered"))
+        .join(session_table.select("sid", "user_id", "ip", "start", "end"), on="sid", how="inner")
+        .select(
+            "user_id",
+            pl.col("ip").cast(pl.String),
+            "start",
+            "end",
+            "views",
+            "distinct",
+            "fast",
+            "ordered",
+            pl.lit(False).alias("around_clock"),
+        )
+    )
+
+
+def around_the_clock(base: pl.LazyFrame, config: Config) -> pl.LazyFrame:
+    """Stretches of one account's page views with no gap over `sleep_gap_hours`, lasting at least
+    `around_clock_hours` and with views in at least `around_clock_hour_share` of their hours."""
+    q4 = config.q4
+    sleep = q4.sleep_gap_hours * 3600
+    new_user = (pl.col("user_id") != pl.col("user_id").shift(1)).fill_null(True)
+    gap = (pl.col("timestamp") - pl.col("timestamp").shift(1)).dt.total_seconds().fill_null(0)
+    hours = ((pl.col("end") - pl.col("start")).dt.total_seconds() / 3600).alias("hours")
+    return (
+        page_views(base)
+        .select("user_id", pl.col("ip").cast(pl.String), "path", "timestamp")
+        .sort("user_id", "timestamp")
+        .with_columns((new_user | (gap > sleep)).cast(pl.UInt32).cum_sum().alias("stretch"))
+        .group_by("stretch")
+        .agg(
+            pl.col("user_id").first(),
+            pl.col("ip").first(),
+            pl.col("timestamp").min().alias("start"),
+            pl.col("timestamp").max().alias("end"),
+            pl.len().alias("views"),
+            pl.col("path").n_unique().alias("distinct"),
+            pl.col("timestamp").dt.truncate("1h").n_unique().alias("busy_hours"),
+        )
+        .with_columns(hours)
+        .filter(
+            (pl.col("hours") >= q4.around_clock_hours)
+            & (pl.col("busy_hours") >= q4.around_clock_hour_share * (pl.col("hours") + 1))
+        )
+        .select(
+            "user_id",
+            "ip",
+            "start",
+            "end",
+            "views",
+            "distinct",
+            pl.lit(False).alias("fast"),
+            pl.lit(False).alias("ordered"),
+            pl.lit(True).alias("around_clock"),
+        )
+    )
+
+
+def scrape_episodes(machine: pl.LazyFrame, config: Config) -> pl.LazyFrame:
+    """Machine sessions and stretches of one user less than `episode_gap_hours` apart: one episode."""
+    gap = config.q4.episode_gap_hours * 3600
+    new = (pl.col("user_id") != pl.col("user_id").shift(1)).fill_null(True) | (
+        (pl.col("start") - pl.col("end").cum_max().shift(1)).dt.total_seconds().fill_null(0) > gap
+    )
+    return (
+        machine.sort("user_id", "start")
+        .with_columns(new.cast(pl.UInt32).cum_sum().alias("episode"))
+        .group_by("episode")
+        .agg(
+            pl.col("user_id").first(),
+            pl.col("start").min(),
+            pl.col("end").max(),
+            pl.col("views").sum(),
+            pl.col("distinct").max(),
+            pl.col("ip").unique().sort().alias("ips"),
+            pl.col("fast").any(),
+            pl.col("ordered").any(),
+            pl.col("around_clock").any(),
+        )
+        .drop("episode")
+    )
+
+
+def probe_episodes(base: pl.LazyFrame, config: Config) -> pl.LazyFrame:
+    """Requests for attack paths, one row per IP and episode (`probe_episode_days` apart), tiered."""
+    q4 = config.q4
+    gap = q4.probe_episode_days * 86400
+    rows = (
+        base.filter(pl.col("page_kind") == "probe")
+        .select("ip", "user_id", "timestamp", "path")
+        .with_columns(pl.col("ip", "path").cast(pl.String))
+        .sort("ip", "timestamp", nulls_last=True)
+        .with_columns(
+            (
+                (pl.col("ip") != pl.col("ip").shift(1)).fill_null(True)
+                | (
+                    (pl.col("timestamp") - pl.col("timestamp").shift(1))
+                    .dt.total_seconds()
+                    .fill_null(0)
+                    > gap
+                )
+            )
+            .cast(pl.UInt32)
+            .cum_sum()
+            .alias("episode")
+        )
+    )
+    high = (pl.col("views") >= q4.probe_sweep_requests) | (pl.col("days") >= q4.probe_persist_days)
+    return (
+        rows.group_by("episode")
+        .agg(
+            pl.col("ip").first(),
+            pl.col("user_id").drop_nulls().n_unique().alias("users"),
+            pl.col("user_id").drop_nulls().first().alias("user_id"),
+            pl.len().alias("views"),
+            pl.col("path").n_unique().alias("paths"),
+            pl.col("path").mode().sort().first().alias("example"),
+            pl.col("timestamp").dt.date().n_unique().alias("days"),
+            pl.col("timestamp").min().alias("start"),
+            pl.col("timestamp").max().alias("end"),
+        )
+        .with_columns(
+            pl.when(pl.col("users") == 1).then(pl.col("user_id")).otherwise(None).alias("user_id"),
+            pl.when(high).then(pl.lit("high")).otherwise(pl.lit("medium")).alias("tier"),
+        )
+        .sort("start", "ip")
+    )
+
+
+def episode_filter(episodes: pl.DataFrame) -> pl.Expr:
+    """True on a view inside one of `episodes` (EPISODE_SCHEMA): the actor's views between the
+    episode's first and last request (an account's views when it names one, else the address's)."""
+    terms: list[pl.Expr] = []
+    for row in episodes.iter_rows(named=True):
+        span = pl.col("timestamp").is_between(
+            pl.lit(row["start"], dtype=pl.Datetime("us")),
+            pl.lit(row["end"], dtype=pl.Datetime("us")),
+        )
+        if row["user_id"] is not None:
+            terms.append((pl.col("user_id") == row["user_id"]) & span)
+        elif row["ip"] is not None:
+            terms.append((pl.col("ip").cast(pl.String) == row["ip"]) & span)
+    if not terms:
+        return pl.lit(False)
+    return reduce(lambda a, b: a | b, terms).fill_null(False)
+
+
+def find_automated(base: pl.LazyFrame, config: Config) -> Automated:
+    """Every automated episode of `base` (columns AUTOMATION_COLUMNS at least; see the module
+    docstring), and the high-tier ones as actor and time window."""
+    frame = base.select(AUTOMATION_COLUMNS).collect()
+    lazy = frame.lazy().with_row_index("idx")
+    days = network_days(lazy).collect()
+    rows = session_rows(lazy, days.lazy(), config).collect()
+    table = sessions(rows.lazy())
+    paced = automated_sessions(rows, frame["path"].cast(pl.String), table, config)
+    machine = pl.concat([paced, around_the_clock(lazy, config)], how="vertical_relaxed")
+    scraping, probes = pl.collect_all(
+        [scrape_episodes(machine, config), probe_episodes(lazy, config)]
+    )
+    scraping = scraping.select(SCRAPE_SCHEMA.keys()).cast(SCRAPE_SCHEMA)
+    probes = probes.select(PROBE_SCHEMA.keys()).cast(PROBE_SCHEMA)
+    episodes = pl.concat(
+        [
+            scraping.select(
+                pl.lit("scraping").alias("kind"),
+                "user_id",
+                pl.lit(None, dtype=pl.String).alias("ip"),
+                "start",
+                "end",
+            ),
+            probes.filter(pl.col("tier") == "high").select(
+                pl.lit("probe").alias("kind"), "user_id", "ip", "start", "end"
+            ),
+        ]
+    ).cast(EPISODE_SCHEMA)
+    return Automated(scraping=scraping, probes=probes, episodes=episodes)
