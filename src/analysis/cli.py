@@ -207,6 +207,11 @@ def _add_render_options(parser: argparse.ArgumentParser) -> None:
         help="auto uses quarto when it is on PATH, else the jupytext/nbclient/pandoc chain",
     )
     parser.add_argument("--site-dir", type=Path, help="output directory (default: _site)")
+    parser.add_argument(
+        "--slide-png",
+        action="store_true",
+        help="also draw slide.png with LibreOffice (soffice and pdftoppm; adds about 1.5 s)",
+    )
 
 
 def _configure(args: argparse.Namespace) -> Config:
@@ -405,7 +410,9 @@ def _render(args: argparse.Namespace, config: Config) -> int:
         _data_lock(args, config, exclusive=False),
         _outputs_lock(args, config.paths.site_dir, config.paths.build_dir),
     ):
-        summary = render(config, engine=args.engine, progress=not args.quiet)
+        summary = render(
+            config, engine=args.engine, progress=not args.quiet, slide_png=args.slide_png
+        )
     print(summary.describe())
     return EXIT_OK
 
@@ -427,7 +434,13 @@ def _build(args: argparse.Namespace, config: Config) -> int:
     with _outputs_lock(args, config.paths.site_dir, config.paths.build_dir):
         write_findings(report, config.paths.build_dir)
         save_report(report, manifest, config.paths.build_dir)
-        summary = render(config, engine=args.engine, progress=not args.quiet, report=report)
+        summary = render(
+            config,
+            engine=args.engine,
+            progress=not args.quiet,
+            report=report,
+            slide_png=args.slide_png,
+        )
     print(report.describe())
     print(summary.describe())
     return EXIT_OK

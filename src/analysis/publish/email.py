@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 from analysis.config import Config
 from analysis.errors import TargetError
 from analysis.publish import slide
-from analysis.publish.common import TEMPLATES, pandoc
+from analysis.publish.common import TEMPLATES, PandocJob, pandoc_many
 from analysis.publish.pages import Page, escape_html, raw_html
 
 PPTX_TYPE = ("application", "vnd.openxmlformats-officedocument.presentationml.presentation")
@@ -102,14 +102,15 @@ def render_email(
     import css_inline
 
     subject = str(meta.get("title", config.site.title)) + (" (simulated data)" if simulated else "")
-    fragment = pandoc(markdown, "html", [], where="email.qmd")
+    fragment, text = pandoc_many(  # the HTML fragment and the plain text, one pandoc run
+        [PandocJob(markdown, "html"), PandocJob(markdown, "plain", columns=78)], where="email.qmd"
+    )
     inlined = css_inline.inline(_document(subject, fragment))
     if re.search(r"<script\b", inlined, re.I):
         raise TargetError("email.qmd: the email body contains a <script> element (not allowed)")
     html_out = build_dir / "email.html"
     html_out.write_text(inlined, encoding="utf-8")
 
-    text = pandoc(markdown, "plain", ["--wrap=auto", "--columns=78"], where="email.qmd")
     message = EmailMessage()
     message["Subject"] = subject
     for header, key in (("From", "email_from"), ("To", "email_to")):
