@@ -971,13 +971,14 @@ def round_ratios(top: dict, bottom: dict) -> list[float]:
     return [a[k] / max(b[k], 1e-9) for k in sorted(set(a) & set(b), key=int)]
 
 
-def spread_text(values: list[float], digits: int = 2) -> str:
-    """'median [min-max] over N rounds'."""
+def spread_text(values: list[float], digits: int = 2, unit: str = "") -> str:
+    """'median [min-max] over N rounds' (`unit` after each number, e.g. " s")."""
     ordered = sorted(values)
     middle = len(ordered) // 2
     median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
     rounds = f"{len(ordered)} round{'s' if len(ordered) != 1 else ''}"
-    return f"{median:.{digits}f} [{ordered[0]:.{digits}f}-{ordered[-1]:.{digits}f}] over {rounds}"
+    low, high = ordered[0], ordered[-1]
+    return f"{median:.{digits}f}{unit} [{low:.{digits}f}-{high:.{digits}f}{unit}] over {rounds}"
 
 
 def _ratio_target(
@@ -1049,7 +1050,7 @@ def targets(results: dict) -> list[dict]:
             out.append(
                 {
                     "target": f"render alone at {scale:g}x <= {TARGET_RENDER_S[scale]:g} s",
-                    "measured": f"{spread_text(samples)} s; worst round {max(samples):.2f} s",
+                    "measured": f"{spread_text(samples, unit=' s')}; worst round {max(samples):.2f} s",
                     "met": max(samples) <= TARGET_RENDER_S[scale],
                 }
             )
