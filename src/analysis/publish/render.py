@@ -215,7 +215,6 @@ class InProcessRunner:
 
         from IPython.core.displaypub import CapturingDisplayPublisher
         from IPython.core.interactiveshell import InteractiveShell
-        from traitlets.config import Config as ShellConfig
 
         from analysis.publish import pages
 
@@ -224,7 +223,9 @@ class InProcessRunner:
         if InteractiveShell.initialized():
             self._shell = InteractiveShell.instance()
         else:
-            settings = ShellConfig()
+            # IPython's (traitlets') Config class, taken from the shell: traitlets is not ours to import.
+            config_trait: Any = InteractiveShell.class_traits()["config"]
+            settings = config_trait.klass()
             settings.HistoryManager.enabled = False  # no history file in the user's home
             self._shell = InteractiveShell.instance(config=settings)
         self._saved_publisher = self._shell.display_pub
