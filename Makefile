@@ -68,8 +68,8 @@ format: $(TEST_STAMP) ## ruff format and autofix
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-bench: $(BENCH_STAMP) ## benchmarks at 1x, 10x, 50x with the pandas baseline (slow; not part of test)
-	$(BIN)/python bench/run.py
+bench: $(BENCH_STAMP) ## benchmarks 1x, 10x (5 rounds), 50x (3) vs DuckDB, GoAccess, pandas (slow; BENCH_ARGS="--scales 1 --rounds 1=2" for a quick run)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 config-file: ## regenerate the commented curriculum-insights.toml from the settings declared in config.py
 	$(BIN)/python -m analysis.config > curriculum-insights.toml

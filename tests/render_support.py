@@ -169,20 +169,20 @@ def configured(root: Path, privacy: str = "public") -> Config:
 
 
 def hostile_build(root: Path, privacy: str = "public"):
-    """Render site, slide and email of the hostile snapshot once per (session, privacy)."""
+    """Render site, slide and email (slide.png too) of the hostile snapshot once per (session, privacy)."""
     key = f"hostile-{privacy}"
     if key not in _CACHE:
         from analysis.publish.render import render
 
         config = configured(root, privacy)
         report = report_for(hostile_snapshot(), config)
-        summary = render(config, engine="pandoc", progress=False, report=report)
+        summary = render(config, engine="pandoc", progress=False, report=report, slide_png=True)
         _CACHE[key] = (config, report, summary)
     return _CACHE[key]
 
 
 def demo_build(root: Path, snapshot_dir: Path):
-    """Render the demo snapshot once per session (browser, slide, email, pages tests)."""
+    """Render the demo snapshot (slide.png too) once per session (browser, slide, email, pages tests)."""
     if "demo" not in _CACHE:
         from analysis.publish.render import render
         from analysis.report import compute_report, write_findings
@@ -191,6 +191,6 @@ def demo_build(root: Path, snapshot_dir: Path):
         config = configured(root)
         report = compute_report(config, progress=False, snapshot=load_snapshot(snapshot_dir))
         write_findings(report, config.paths.build_dir)
-        summary = render(config, engine="pandoc", progress=False, report=report)
+        summary = render(config, engine="pandoc", progress=False, report=report, slide_png=True)
         _CACHE["demo"] = (config, report, summary)
     return _CACHE["demo"]

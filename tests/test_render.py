@@ -233,3 +233,132 @@ def test_cell_options_make_numbered_floats_like_quarto() -> None:
         "echo": False,
         "fig-cap": "x: y",
     }
+
+
+# --- the pages run in-process; pandoc once per output kind; slide.png only when asked -----------------
+
+RUNNER_PAGE = """---
+title: "x"
+---
+
+Text.
+
+```{python}
+#| include: false
+from IPython.display import Markdown, display
+value = 6 * 7
+print("noise")
+```
+
+```{python}
+display({"text/markdown": "shown", "application/x-test+json": {"n": value}}, raw=True)
+Markdown(f"**{value}**")
+```
+
+```{python}
+Markdown("hidden by the semicolon");
+```
+"""
+
+
+def _bundle(tmp_path: Path) -> Path:
+    import pickle
+
+    from analysis.config import load_config
+
+    path = tmp_path / "bundle"
+    path.write_bytes(pickle.dumps({"report": None, "config": load_config(environ={})}))
+    return path
+
+
+def _outputs(notebook) -> list[list[tuple[str, dict]]]:
+    """Per code cell: (output type, data) of every output but streams."""
+    return [
+        [
+            (o["output_type"], dict(o.get("data", {})))
+            for o in c.outputs
+            if o.output_type != "stream"
+        ]
+        for c in notebook.cells
+        if c.cell_type == "code"
+    ]
+
+
+def test_in_process_runner_gives_the_outputs_a_kernel_gives(tmp_path: Path) -> None:
+    from analysis.publish.render import InProcessRunner, notebook_markdown
+
+    page = tmp_path / "page.qmd"
+    page.write_text(RUNNER_PAGE)
+    with InProcessRunner(_bundle(tmp_path)) as runner:
+        local = runner.run(page)
+    with PageRunner({}, tmp_path / "kernel.log") as runner:
+        kernel = runner.run(page)
+    assert _outputs(local) == _outputs(kernel)
+    assert _outputs(local)[1] == [
+        ("display_data", {"text/markdown": "shown", "application/x-test+json": {"n": 42}}),
+        (
+            "execute_result",
+            {"text/plain": "<IPython.core.display.Markdown object>", "text/markdown": "**42**"},
+        ),
+    ]
+    assert _outputs(local)[2] == []  # `;` hides the value, as in Jupyter
+    assert notebook_markdown(local) == notebook_markdown(kernel)
+
+
+def test_in_process_failing_cell_names_the_qmd(tmp_path: Path) -> None:
+    from analysis.publish import pages
+    from analysis.publish.render import InProcessRunner
+
+    page = tmp_path / "broken.qmd"
+    page.write_text('```{python}\nx = 1\n```\n\n```{python}\nraise ValueError("boom")\n```\n')
+    with (
+        InProcessRunner(_bundle(tmp_path)) as runner,
+        pytest.raises(TargetError, match=r"broken\.qmd: code cell 2 .*ValueError: boom"),
+    ):
+        runner.run(page)
+    assert "bundle" not in pages._STATE  # the page state is cleared on the way out
+
+
+def test_pandoc_many_makes_what_the_command_line_makes(tmp_path: Path) -> None:
+    from analysis.publish.common import TEMPLATES, PandocJob, pandoc, pandoc_many
+
+    text = '---\ntitle: "T <x>"\n---\n\n# One\n\nSome *text* and a [link](a.html).\n\n## Two\n\n- a\n- b\n'
+    variables = {"root": "../", "navbar": "<nav>N</nav>", "question": "Q &amp; A"}
+    args = ["--standalone", f"--template={TEMPLATES / 'site.html'}", "--section-divs"]
+    for key, value in variables.items():
+        args += ["-V", f"{key}={value}"]
+    site = PandocJob(
+        text, template=TEMPLATES / "site.html", variables=variables, toc=True, section_divs=True
+    )
+    batch = pandoc_many([site, PandocJob(text, "html"), PandocJob(text * 3, "plain", columns=30)])
+    assert batch == [
+        pandoc(text, "html", [*args, "--toc", "--toc-depth=2"]),
+        pandoc(text, "html", []),
+        pandoc(text * 3, "plain", ["--wrap=auto", "--columns=30"]),
+    ]
+
+
+def test_slide_png_only_when_asked(tmp_path: Path) -> None:
+    from render_support import configured, hostile_snapshot, report_for
+
+    from analysis.publish.render import render
+
+    config = configured(tmp_path)
+    summary = render(
+        config, engine="pandoc", progress=False, report=report_for(hostile_snapshot(), config)
+    )
+    site = config.paths.site_dir
+    assert (site / "slide.pptx").exists() and not (site / "slide.png").exists()
+    assert "slide.png" not in (site / "index.html").read_text(encoding="utf-8")  # no dead link
+    assert "slide.png" not in (site / "slide.html").read_text(encoding="utf-8")
+    assert not any("slide.png" in note for note in summary.notes), summary.notes
+    assert all(path.exists() for path in summary.outputs)
+
+
+def test_slide_png_when_asked(public) -> None:
+    config, _, summary = public  # render_support builds with slide_png=True
+    site = config.paths.site_dir
+    made = (site / "slide.png").exists()
+    assert made == (site / "slide.png" in summary.outputs)
+    assert made == ("slide.png" in (site / "index.html").read_text(encoding="utf-8"))
+    assert made or any("slide.png" in note for note in summary.notes)

@@ -313,18 +313,27 @@ def _cohort_lookup(logs: pl.LazyFrame, cohorts: pl.DataFrame) -> pl.LazyFrame:
     )
 
 
+# Columns of the views that are functions of the row's timestamp (report.materialize keeps them lazy).
+TIME_COLUMNS: tuple[str, ...] = ("date", "hour", "weekday")
+
+
+def time_columns() -> list[pl.Expr]:
+    """date, hour and weekday (1 = Monday) of the row's timestamp (TIME_COLUMNS)."""
+    timestamp = pl.col("timestamp")
+    return [
+        timestamp.dt.date().alias("date"),
+        timestamp.dt.hour().alias("hour"),
+        timestamp.dt.weekday().alias("weekday"),
+    ]
+
+
 def prepare(snapshot: Snapshot, config: Config) -> Prepared:
     """Columns of `views`: timestamp, date, hour, weekday (1=Mon), path, user_id, cohort_id, ip,
     page_kind, lesson, lesson_title, module, cohort_name, program_id, program, track, role, start_date, end_date,
     window, days_after_end (alumni only) and days_before_start (before only)."""
     cohorts = cohort_table(snapshot.cohorts, config)
     views = (
-        snapshot.logs.with_columns(
-            pl.col("path", "ip").cast(pl.Categorical),
-            pl.col("timestamp").dt.date().alias("date"),
-            pl.col("timestamp").dt.hour().alias("hour"),
-            pl.col("timestamp").dt.weekday().alias("weekday"),
-        )
+        snapshot.logs.with_columns(pl.col("path", "ip").cast(pl.Categorical), *time_columns())
         # The regexes and the people rules run once per distinct path (about 2,000) and per distinct
         # cohort id, not once per row (bench/README.md); the joins only gather Categorical labels.
         .join(_path_lookup(snapshot.logs, config), on="path", how="left", nulls_equal=True)

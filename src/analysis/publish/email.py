@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 from analysis.config import Config
 from analysis.errors import TargetError
 from analysis.publish import summary
-from analysis.publish.common import TEMPLATES, pandoc
+from analysis.publish.common import TEMPLATES, PandocJob, pandoc_many
 from analysis.publish.pages import Page, escape_html, raw_html
 from analysis.publish.summary import is_placeholder_host, site_url
 
@@ -98,7 +98,9 @@ def render_email(
     import css_inline
 
     subject = str(meta.get("title", config.site.title)) + (" (simulated data)" if simulated else "")
-    fragment = pandoc(markdown, "html", [], where="email.qmd")
+    fragment, text = pandoc_many(  # the HTML fragment and the plain text, one pandoc run
+        [PandocJob(markdown, "html"), PandocJob(markdown, "plain", columns=78)], where="email.qmd"
+    )
     inlined = css_inline.inline(_document(subject, fragment))
     if re.search(r"<script\b", inlined, re.I):
         raise TargetError("email.qmd: the email body contains a <script> element (not allowed)")
@@ -111,7 +113,6 @@ def render_email(
     html_out = build_dir / "email.html"
     html_out.write_text(standalone(inlined, images, build_dir), encoding="utf-8")
 
-    text = pandoc(markdown, "plain", ["--wrap=auto", "--columns=78"], where="email.qmd")
     message = EmailMessage()
     message["Subject"] = subject
     for header, key in (("From", "email_from"), ("To", "email_to")):

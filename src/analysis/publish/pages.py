@@ -256,7 +256,9 @@ class Page:
         """The chart as published: masked (public builds), its title wrapped to fit a phone."""
         from analysis.charts.base import wrap_titles
 
-        spec = wrap_titles(chart.to_dict())
+        # Not validated against the Vega-Lite schema here (0.6 s a render): every chart's spec is
+        # validated by its tests (tests/test_qN.py, tests/test_chart_bounds.py); the spec is the same.
+        spec = wrap_titles(chart.to_dict(validate=False))
         return privacy.mask_value(spec) if self.public else spec
 
     # -- data --

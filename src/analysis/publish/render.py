@@ -3,14 +3,21 @@
 Engine "quarto" runs `quarto render` on the project (when the binary is on PATH). Engine "pandoc" (the
 default without Quarto) renders the same .qmd sources itself:
 
-    .qmd --jupytext (read as R Markdown)--> notebook --nbclient (one kernel for all pages)-->
-    executed notebook --nbconvert MarkdownExporter (inputs and streams removed)--> Markdown
-    --pandoc (pypandoc-binary, templates/site.html)--> _site/*.html
+    .qmd --jupytext (read as R Markdown)--> notebook --InProcessRunner (every page's cells run in this
+    process, one IPython shell, no kernel)--> executed notebook --nbconvert MarkdownExporter (one
+    exporter for all pages; inputs and streams removed)--> Markdown --pandoc (one process per output
+    kind: publish/common.pandoc_many)--> _site/*.html
 
 The pages do not compute anything: render pickles the report and the config once
-(`_build/findings-cache`, passed to the kernel as CURRICULUM_REPORT) and the pages read it. The slide is
-one content object from slide.qmd drawn as pptx (python-pptx, native chart), PNG (LibreOffice) and HTML; the email is a pandoc HTML fragment with
-CSS inlined (css_inline), charts as cid: PNG images, packed in an .eml with the .pptx attached.
+(`_build/findings-cache`: masked in a public build, no secret) and the pages read it (in-process through
+`pages.use`; Quarto's kernel through CURRICULUM_REPORT). Site, slide and email are built from the same
+executed pages of one run. The slide is one content object from slide.qmd drawn as pptx (python-pptx,
+native chart), HTML and, only when asked (`render --slide-png`, the publishing workflow) and LibreOffice
+is installed, PNG; the email is a pandoc HTML fragment with CSS inlined (css_inline), charts as cid: PNG
+images, packed in an .eml with the .pptx attached.
+
+`PageRunner` (one Jupyter kernel for every page) is kept for callers that want the pages isolated from
+this process; render itself uses `InProcessRunner` (a kernel cost about 1 s to start and to reach).
 
 Everything the outputs load is copied into _site/assets/ (vega, vega-lite, vega-embed, reveal.js): no
 CDN, the site works offline. The site is rendered into a staging folder and swapped in at the end, so a
@@ -19,6 +26,7 @@ failed render leaves the previous site in place.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import dataclasses
 import functools
@@ -27,6 +35,7 @@ import os
 import re
 import shutil
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,6 +184,126 @@ class PageRunner:
         return notebook
 
 
+def _run_cell(source: str, namespace: dict[str, Any], filename: str) -> Any:
+    """Execute a cell as a kernel does: every statement, then the value of a final expression (None
+    when the cell ends with a statement or with `;`)."""
+    tree = ast.parse(source, filename)
+    last = tree.body[-1] if tree.body else None
+    if isinstance(last, ast.Expr):
+        tree.body.pop()
+    else:
+        last = None
+    # Our own .qmd pages, run as a kernel would run them.
+    exec(compile(tree, filename, "exec"), namespace)
+    if last is None:
+        return None
+    value = eval(compile(ast.Expression(last.value), filename, "eval"), namespace)
+    return None if source.rstrip().endswith(";") else value
+
+
+class InProcessRunner:
+    """Every page's cells executed in this process, in turn (no kernel to start or to talk to).
+
+    The cells run as a Jupyter kernel runs them: one IPython shell formats `display(...)` calls and a
+    cell's final expression into the cell's outputs (display_data, execute_result); prints and warnings
+    are dropped, as notebook_markdown drops streams. Each page gets its own namespace. The report and
+    config the pages read are the ones render pickled (`bundle`, masked in a public build), loaded once
+    with `pages.use`; the page state is cleared on exit."""
+
+    def __init__(self, bundle: Path) -> None:
+        self.bundle = bundle
+        self._shell: Any = None
+        self._saved_publisher: Any = None
+
+    def __enter__(self) -> InProcessRunner:
+        import pickle
+
+        from IPython.core.displaypub import CapturingDisplayPublisher
+        from IPython.core.interactiveshell import InteractiveShell
+
+        from analysis.publish import pages
+
+        data = pickle.loads(self.bundle.read_bytes())
+        pages.use(data["report"], data["config"])
+        if InteractiveShell.initialized():
+            self._shell = InteractiveShell.instance()
+        else:
+            # IPython's (traitlets') Config class, taken from the shell: traitlets is not ours to import.
+            config_trait: Any = InteractiveShell.class_traits()["config"]
+            settings = config_trait.klass()
+            settings.HistoryManager.enabled = False  # no history file in the user's home
+            self._shell = InteractiveShell.instance(config=settings)
+        self._saved_publisher = self._shell.display_pub
+        self._shell.display_pub = CapturingDisplayPublisher()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from analysis.publish import pages
+
+        if self._shell is not None:
+            self._shell.display_pub = self._saved_publisher
+        pages._STATE.clear()  # no masked report left behind in a long-lived process
+
+    def run(self, path: Path):
+        """Execute the page's cells; an exception names the .qmd and the cell."""
+        import io
+
+        import nbformat
+
+        notebook = read_qmd(path)
+        outputs = self._shell.display_pub.outputs
+        namespace: dict[str, Any] = {"__name__": "__main__"}
+        code_index = 0
+        for cell in notebook.cells:
+            if cell.cell_type != "code":
+                continue
+            code_index += 1
+            outputs.clear()
+            filename = f"<{path.name}, code cell {code_index}>"
+            try:
+                with (
+                    contextlib.redirect_stdout(io.StringIO()),
+                    contextlib.redirect_stderr(io.StringIO()),
+                ):
+                    value = _run_cell(cell.source, namespace, filename)
+                    result = (
+                        self._shell.display_formatter.format(value) if value is not None else None
+                    )
+            except Exception as exc:
+                lines = cell.source.strip().splitlines()
+                first = lines[-1] if lines else ""
+                reason = f"{type(exc).__name__}: {exc}".strip().splitlines()[-1]
+                raise TargetError(
+                    f"{_rel(path)}: code cell {code_index} (`{first}`) failed: {reason}"
+                ) from exc
+            # Outputs as a kernel reports them (built without nbformat's per-output validation).
+            cell.outputs = [
+                nbformat.from_dict(
+                    {
+                        "output_type": "display_data",
+                        "data": out["data"],
+                        "metadata": out.get("metadata") or {},
+                    }
+                )
+                for out in outputs
+            ]
+            if result is not None:
+                data, metadata = result
+                cell.outputs.append(
+                    nbformat.from_dict(
+                        {
+                            "output_type": "execute_result",
+                            "data": data,
+                            "metadata": metadata or {},
+                            "execution_count": code_index,
+                        }
+                    )
+                )
+            cell.execution_count = code_index
+        outputs.clear()
+        return notebook
+
+
 def cell_options(source: str) -> dict[str, Any]:
     """The `#| key: value` lines that open a code cell, read as YAML (as Quarto reads them)."""
     import yaml
@@ -218,9 +347,6 @@ def notebook_markdown(notebook) -> str:
     Cell options do what Quarto does with them: `include: false` / `output: false` hide the output, and a
     `label: fig-...` / `tbl-...` with `fig-cap` / `tbl-cap` makes the output a numbered figure or table
     (`@fig-...` in the text becomes a link "Figure N")."""
-    import nbformat
-    from nbconvert import MarkdownExporter
-
     cells, numbers, counters = [], {}, dict.fromkeys(FLOAT_KINDS, 0)
     for cell in notebook.cells:
         if cell.cell_type != "code":
@@ -240,8 +366,7 @@ def notebook_markdown(notebook) -> str:
         opening, closing = _float_cells(
             label, kind, counters[kind], str(options.get(f"{kind}-cap", ""))
         )
-        cells += [nbformat.v4.new_markdown_cell(opening), cell]
-        cells.append(nbformat.v4.new_markdown_cell(closing))
+        cells += [_markdown_cell(opening), cell, _markdown_cell(closing)]
     for cell in cells:
         if cell.cell_type == "markdown":
             cell.source = _CROSSREF.sub(
@@ -253,9 +378,24 @@ def notebook_markdown(notebook) -> str:
                 cell.source,
             )
     notebook.cells = cells
-    exporter = MarkdownExporter(exclude_input=True, exclude_input_prompt=True)
-    body, _ = exporter.from_notebook_node(notebook)
+    body, _ = _markdown_exporter().from_notebook_node(notebook)
     return body
+
+
+def _markdown_cell(source: str) -> Any:
+    """A Markdown cell (as nbformat.v4.new_markdown_cell makes it, without its 1 ms validation)."""
+    import nbformat
+
+    cell = {"id": uuid.uuid4().hex[:8], "cell_type": "markdown", "metadata": {}, "source": source}
+    return nbformat.from_dict(cell)
+
+
+@functools.cache
+def _markdown_exporter():
+    """One nbconvert exporter for every page (building one compiles its Jinja templates: 50 ms)."""
+    from nbconvert import MarkdownExporter
+
+    return MarkdownExporter(exclude_input=True, exclude_input_prompt=True)
 
 
 # --- the whole render -----------------------------------------------------------------------------------
@@ -319,14 +459,23 @@ def render(
     progress: bool = True,
     report: Any = None,
     manifest: Any = None,
+    slide_png: bool = False,
 ) -> RenderSummary:
     """Site, slide, email and findings.json from the report (computed from the snapshot when not
     given), published together as one run (publish/outputs.py); with `manifest` (the snapshot the
-    given report answers) the report cache is published with them."""
+    given report answers) the report cache is published with them. `slide_png`: also draw slide.png
+    with LibreOffice (when installed; about 1.5 s)."""
     from analysis.publish import pages
+    from analysis.publish.common import pandoc_many
     from analysis.publish.email import render_email
-    from analysis.publish.site import SITE_PAGES, copy_assets, finish_site, quarto_site, site_page
-    from analysis.publish.slide import content_from_notebook, render_slide
+    from analysis.publish.site import (
+        SITE_PAGES,
+        copy_assets,
+        finish_site,
+        quarto_site,
+        site_page_job,
+    )
+    from analysis.publish.slide import content_from_notebook, png_tools_missing, render_slide
 
     started = time.monotonic()
     engine = resolve_engine(engine)
@@ -355,7 +504,7 @@ def render(
         paths=dataclasses.replace(config.paths, site_dir=staging, build_dir=stage)
     )
     cache = pages.write_cache(report, page_config, build_dir / CACHE_NAME)
-    env = {**os.environ, "CURRICULUM_REPORT": str(cache)}  # forwarded to the kernel, not read here
+    env = {**os.environ, "CURRICULUM_REPORT": str(cache)}  # for quarto's kernel, not read here
     summary = RenderSummary(engine=engine)
     if reused is not None:
         summary.notes.append(
@@ -365,29 +514,45 @@ def render(
         )
 
     try:
-        with PageRunner(env, build_dir / "kernel.log") as runner:
+        # Every page (site, slide, email) is executed once, in this process, from the same bundle.
+        with InProcessRunner(cache) as runner:
             if engine == "quarto":
                 step("quarto render (site)", enabled=progress)
                 quarto_site(staging, env)
             else:
+                t0 = time.monotonic()
+                png_made = slide_png and png_tools_missing() is None  # the summary links it
+                jobs, targets = [], []
                 for source in SITE_PAGES:
-                    t0 = time.monotonic()
                     path = PROJECT_ROOT / source
                     meta, _ = split_front_matter(path.read_text(encoding="utf-8"))
                     markdown = notebook_markdown(runner.run(path))
                     root = "../" if "/" in source else ""
-                    site_page(
-                        markdown,
-                        meta,
-                        staging / source.replace(".qmd", ".html"),
-                        root,
-                        config,
-                        simulated,
-                        toc=root != "",
-                        dataset=report.dataset,
-                        site_dir=staging,
+                    target = staging / source.replace(".qmd", ".html")
+                    jobs.append(
+                        site_page_job(
+                            markdown,
+                            meta,
+                            target,
+                            root,
+                            config,
+                            simulated,
+                            toc=root != "",
+                            dataset=report.dataset,
+                            site_dir=staging,
+                            slide_png=png_made,
+                        )
                     )
-                    step(f"{source} ({time.monotonic() - t0:.1f}s)", enabled=progress)
+                    targets.append(target)
+                    step(f"{source} executed ({time.monotonic() - t0:.1f}s)", enabled=progress)
+                t0 = time.monotonic()
+                for target, page_html in zip(targets, pandoc_many(jobs), strict=True):
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_text(page_html, encoding="utf-8")
+                step(
+                    f"{len(jobs)} pages -> HTML, one pandoc run ({time.monotonic() - t0:.1f}s)",
+                    enabled=progress,
+                )
             copy_assets(staging)  # after the site: quarto may clean its output folder
             finish_site(
                 staging,
@@ -405,7 +570,9 @@ def render(
             email_md = notebook_markdown(runner.run(email_path))
             email_seconds = time.monotonic() - t0
         t0 = time.monotonic()
-        slide_outputs, slide_notes = render_slide(slide_content, staging, stage, config)
+        slide_outputs, slide_notes = render_slide(
+            slide_content, staging, stage, config, png=slide_png
+        )
         summary.notes += slide_notes
         step(
             f"slide.qmd -> {', '.join(p.name for p in slide_outputs)} "

@@ -25,7 +25,7 @@ from typing import Any
 from analysis.config import PROJECT_ROOT, Config
 from analysis.errors import TargetError
 from analysis.publish import privacy
-from analysis.publish.common import NODE_MODULES, TEMPLATES, pandoc
+from analysis.publish.common import NODE_MODULES, TEMPLATES, PandocJob, pandoc_many
 
 
 def site_pages() -> tuple[str, ...]:
@@ -129,10 +129,12 @@ def pager_html(current: str, root: str) -> str:
     return f'<nav class="pager" aria-label="Previous and next page">{"".join(links)}</nav>'
 
 
-def slide_box(root: str) -> str:
+def slide_box(root: str, png: bool = True) -> str:
+    """The summary page's links to the slide (slide.png only when the render makes it)."""
     links = " · ".join(
         f'<a href="{root}{href}"{extra}>{html.escape(text)}</a>'
         for href, text, extra in SLIDE_LINKS
+        if png or href != "slide.png"
     )
     return f'<p class="slide-box"><strong>One-slide summary for the board:</strong> {links}</p>'
 
@@ -194,7 +196,7 @@ def key_chart():
 # --- pages ----------------------------------------------------------------------------------------------
 
 
-def site_page(
+def site_page_job(
     markdown: str,
     meta: dict[str, Any],
     target: Path,
@@ -205,7 +207,9 @@ def site_page(
     question: str = "",
     dataset: dict[str, Any] | None = None,
     site_dir: Path | None = None,
-) -> Path:
+    slide_png: bool = True,
+) -> PandocJob:
+    """The pandoc job that makes one page of the site (templates/site.html around the Markdown)."""
     import yaml
 
     front: dict[str, str] = {k: str(meta[k]) for k in ("title", "subtitle") if k in meta}
@@ -228,18 +232,39 @@ def site_page(
         "dates": html.escape(dates_line(dataset or {})),
     }
     if current == "index.html":
-        variables["slidebox"] = slide_box(root)
+        variables["slidebox"] = slide_box(root, png=slide_png)
     if simulated:
         variables["simulated"] = "true"
-    if question:  # -V values are inserted verbatim: escape them
+    if question:  # template variables are inserted verbatim: escape them
         variables["question"] = html.escape(question)
-    extra = ["--standalone", f"--template={TEMPLATES / 'site.html'}", "--section-divs"]
-    for key, value in variables.items():
-        extra += ["-V", f"{key}={value}"]
-    if toc:
-        extra += ["--toc", "--toc-depth=2"]
+    return PandocJob(
+        text=document,
+        template=TEMPLATES / "site.html",
+        variables=variables,
+        toc=toc,
+        section_divs=True,
+        where=target.name,
+    )
+
+
+def site_page(
+    markdown: str,
+    meta: dict[str, Any],
+    target: Path,
+    root: str,
+    config: Config,
+    simulated: bool,
+    toc: bool,
+    question: str = "",
+    dataset: dict[str, Any] | None = None,
+    site_dir: Path | None = None,
+) -> Path:
+    """One page written alone (render converts all pages in one pandoc run: site_page_job)."""
+    job = site_page_job(
+        markdown, meta, target, root, config, simulated, toc, question, dataset, site_dir
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(pandoc(document, "html", extra, where=str(target.name)), encoding="utf-8")
+    target.write_text(pandoc_many([job])[0], encoding="utf-8")
     return target
 
 

@@ -13,7 +13,8 @@ render.py reads that object back (`content_from_notebook`) and `render_slide` bu
   one fixed size (>= MIN_PT, the largest that fits), autofit is off and word wrap on, and every shape lies
   inside the slide.
 - slide.png: the pptx itself as LibreOffice draws it (soffice --convert-to pdf, then pdftoppm at 96 dpi:
-  1280 x 720). Without LibreOffice or poppler the build notes which file it could not make.
+  1280 x 720), only when asked (`render --slide-png`: the publishing workflow does; starting LibreOffice
+  costs about 1.5 s). Asked without LibreOffice or poppler, the build notes which file it could not make.
 - slide.html: the same content as a reveal.js slide (pandoc's revealjs writer with templates/
   slide-revealjs.html; reveal.js from the site's assets/, copied from node_modules: no CDN); the chart is
   HTML bars (no image), the notes are the speaker notes (press S); on a phone the slide reflows instead
@@ -532,13 +533,27 @@ def build_html(content: SlideContent, path: Path, config: Config, png: bool) -> 
 # --- the whole slide --------------------------------------------------------------------------------------
 
 
+def png_tools_missing() -> str | None:
+    """Why slide.png cannot be made here (LibreOffice or poppler missing), or None."""
+    if not (shutil.which("soffice") or shutil.which("libreoffice")):
+        return (
+            "LibreOffice (soffice) not found: slide.png (the rendered slide) was not made "
+            "(install Debian libreoffice-impress)"
+        )
+    if not shutil.which("pdftoppm"):
+        return "pdftoppm not found: slide.png was not made (install Debian poppler-utils)"
+    return None
+
+
 def render_slide(
-    content: SlideContent, site_dir: Path, build_dir: Path, config: Config
+    content: SlideContent, site_dir: Path, build_dir: Path, config: Config, png: bool = True
 ) -> tuple[list[Path], list[str]]:
-    """slide.pptx, slide.png (when LibreOffice and poppler are installed) and slide.html; notes."""
+    """slide.pptx, slide.html and, when `png` (render --slide-png) and LibreOffice and poppler are
+    installed, slide.png (LibreOffice takes about 1.5 s to start: only the publishing workflow asks)."""
     pptx = build_pptx(content, site_dir / "slide.pptx")
-    png = site_dir / "slide.png"
-    note = pptx_to_png(pptx, png, build_dir / "slide.pdf")
-    html_out = build_html(content, site_dir / "slide.html", config, png=note is None)
-    outputs = [html_out, pptx] + ([png] if note is None else [])
+    png_path = site_dir / "slide.png"
+    note = pptx_to_png(pptx, png_path, build_dir / "slide.pdf") if png else None
+    made = png and note is None
+    html_out = build_html(content, site_dir / "slide.html", config, png=made)
+    outputs = [html_out, pptx] + ([png_path] if made else [])
     return outputs, [note] if note else []
