@@ -20,7 +20,6 @@ two runs are never left behind once any later run has started. Until then, `chec
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -30,6 +29,7 @@ from typing import Any
 
 from analysis.errors import InputError
 from analysis.report import new_run_id
+from analysis.sources.snapshot import file_sha256
 
 __all__ = ["check_outputs", "new_run_id", "publish", "recover", "run_ids"]
 
@@ -54,17 +54,9 @@ def open_build_stage(build_dir: Path) -> Path:
     return stage
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _files(folder: Path) -> dict[str, str]:
     return {
-        path.relative_to(folder).as_posix(): _sha256(path)
+        path.relative_to(folder).as_posix(): file_sha256(path)
         for path in sorted(folder.rglob("*"))
         if path.is_file() and path.name != RUN_FILE
     }
@@ -194,7 +186,7 @@ def run_ids(site_dir: Path, build_dir: Path) -> dict[str, str | None]:
         files = run.get("files", {})
         for name in names:
             path = folder / name
-            if name not in files or not path.is_file() or _sha256(path) != files[name]:
+            if name not in files or not path.is_file() or file_sha256(path) != files[name]:
                 return None
         return str(run.get("run_id"))
 

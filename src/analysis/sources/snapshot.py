@@ -161,7 +161,8 @@ def describe(
     )
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB blocks (snapshot parts, published outputs)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -269,7 +270,7 @@ def _write_snapshot(
                 next_part = max(next_part, int(part.stem.split("-")[1]) + 1)
                 relative = f"logs/{part.name}"
                 known = base_manifest.files.get(relative)
-                files[relative] = known if known else _sha256(part)
+                files[relative] = known if known else file_sha256(part)
             digest = base_manifest.logs_digest
         for frame in frames:
             frame = conform(frame, LOG_SCHEMA)
@@ -293,7 +294,7 @@ def _write_snapshot(
         cohorts.write_parquet(staging / "cohorts.parquet")
         quarantine.write_parquet(staging / "quarantine.parquet")
         for name in ("cohorts.parquet", "quarantine.parquet"):
-            files[name] = _sha256(staging / name)
+            files[name] = file_sha256(staging / name)
         # Counts come from a lazy scan of three columns of the parts (new and linked).
         all_logs = pl.scan_parquet(staging / "logs" / "*.parquet").select(
             "timestamp", "user_id", "ip"
@@ -318,7 +319,7 @@ def _write_part(staging: Path, index: int, frame: pl.DataFrame, files: dict[str,
     frame.sort("timestamp", maintain_order=True).write_parquet(
         path, row_group_size=LOG_ROW_GROUP_SIZE, statistics=True
     )
-    files[f"logs/{path.name}"] = _sha256(path)
+    files[f"logs/{path.name}"] = file_sha256(path)
 
 
 def _leftovers(target: Path) -> tuple[list[Path], list[Path]]:
@@ -442,7 +443,7 @@ def verify_snapshot(target: Path, manifest: Manifest, *, deep: bool = False) -> 
     for relative, expected in manifest.files.items():
         path = target / relative
         try:
-            actual = _sha256(path)
+            actual = file_sha256(path)
         except FileNotFoundError:
             raise _damaged(path, target, f"missing (listed in {manifest_path})") from None
         except OSError as exc:
