@@ -22,7 +22,7 @@ import pytest
 
 from analysis.config import PROJECT_ROOT, load_config
 from analysis.scenarios import evaluate as ev
-from analysis.scenarios.inject import INJECTORS, PROBE_PATHS, SHAPES
+from analysis.scenarios.injections import INJECTORS, PROBE_PATHS, SHAPES
 from analysis.scenarios.library import DEMO, SCENARIOS, Scenario, get_scenario
 from analysis.scenarios.simulate import simulate
 from analysis.schema import LABEL_KINDS, LABEL_SCHEMA, Q4_LABEL_KINDS

@@ -30,15 +30,14 @@ import pytest
 from analysis.config import PROJECT_ROOT, load_config
 from analysis.errors import InputError
 from analysis.prepare import lesson_name
+from analysis.scenarios.curriculum import DS_MODULES, normalise_lesson
 from analysis.scenarios.simulate import (
     CAMPUS_IPS,
     CUTOFF_BASE,
     DATA_END,
     DATA_START,
-    DS_MODULES,
     DS_ONLINE,
     SimulationSummary,
-    _normalise_lesson,
     simulate,
 )
 from analysis.schema import LABEL_KINDS, LABEL_SCHEMA
@@ -182,7 +181,7 @@ def test_missing_reference_table_is_an_input_error(tmp_path: Path) -> None:
 def test_label_lessons_use_the_pipeline_normalisation(path: str) -> None:
     config = load_config(environ={})
     expected = pl.select(lesson_name(pl.lit(path), config)).item()
-    assert _normalise_lesson(path) == expected
+    assert normalise_lesson(path) == expected
 
 
 # --- calibration of the embedded demo dataset --------------------------------------------------------

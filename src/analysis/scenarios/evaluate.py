@@ -340,78 +340,16 @@ def score(
     missed: list[str] = []
     incidents = published(cast(pl.DataFrame, _frame(q4, "incidents")))
     kinds = score_incidents(labels, incidents)
-    targets: list[Target] = []
-
     q4_labels = labels.filter(pl.col("kind").is_in(list(Q4_LABEL_KINDS)))
-    ranks = {s.kind: s.ranks for s in kinds}
-    ordered = pl.concat(
-        [q4_labels.filter(pl.col("kind") == kind) for kind in Q4_LABEL_KINDS]
-    ).with_columns(pl.Series("best", [r for k in Q4_LABEL_KINDS for r in ranks[k]], pl.Int64))
-    for row in ordered.iter_rows(named=True):
-        if row["best"] is None or row["best"] > TOP_ALL:
-            where = "not listed" if row["best"] is None else f"rank {row['best']}"
-            missed.append(f"{_describe_label(row)}: {where}")
-    n = ordered.height
-    in25 = ordered.filter(pl.col("best") <= TOP_ALL).height
-    first = ordered.filter(pl.col("kind").is_in(list(TOP_FIRST_KINDS)))
-    in10 = first.filter(pl.col("best") <= TOP_FIRST).height
-    targets.append(Target("top25", f"{in25}/{n}", f"all in the top {TOP_ALL}", in25 == n))
-    targets.append(
-        Target("top10", f"{in10}/{first.height}", f"scraping, probes in the top {TOP_FIRST}",
-               in10 == first.height)
-    )  # fmt: skip
-    high = (
-        incidents.filter(pl.col("tier") == "high").height if "tier" in incidents.columns else None
-    )
-    targets.append(
-        Target("high", "no tier" if high is None else str(high), f"<= {MAX_HIGH}",
-               high is not None and high <= MAX_HIGH)
-    )  # fmt: skip
-    medium = (
-        incidents.filter(pl.col("tier") == "medium").height if "tier" in incidents.columns else None
-    )
-    targets.append(
-        Target("medium", "no tier" if medium is None else str(medium), f"<= {MAX_MEDIUM}",
-               medium is not None and medium <= MAX_MEDIUM)
-    )  # fmt: skip
-    found = sum(s.found for s in kinds)
-    recall = found / n if n else None
-    targets.append(
-        Target("recall", f"{found}/{n}", f">= {RECALL_TARGET:.0%}",
-               recall is None or recall >= RECALL_TARGET)
-    )  # fmt: skip
-    campus = [str(ip) for ip in simulation.get("campus_ips", [])]
-    scrapers = incidents.filter((pl.col("kind") == "scraping") & pl.col("ip").is_in(campus)).height
-    targets.append(Target("campus", f"{scrapers} campus scrapers", "0", scrapers == 0))
-    if not campus:
-        notes.append("simulation.json lists no campus IPs: the campus check is empty")
-    # shared accounts nobody injected (e.g. every campus student when the campus NAT alternates
-    # addresses): at most MAX_UNLABELLED_SHARING
-    sharing = incidents.filter(pl.col("kind") == "account_sharing").with_row_index("_i")
-    sharing_hits = match_pairs(
-        q4_labels.with_row_index("label_id"),
-        sharing.with_columns(pl.col("_i").cast(pl.Int64).alias("rank")),
-    )["rank"].n_unique()
-    unlabelled = sharing.height - sharing_hits
-    targets.append(
-        Target("sharing_fp", f"{unlabelled} unlabelled", f"<= {MAX_UNLABELLED_SHARING}",
-               unlabelled <= MAX_UNLABELLED_SHARING)
-    )  # fmt: skip
-    # scattered one-off probes from many addresses: ONE incident over the label's span
-    scattered = q4_labels.filter((pl.col("kind") == "probe") & (pl.col("shape") == "scattered"))
-    grouped = [
-        incidents.filter(
-            (pl.col("kind") == "probe")
-            & (pl.col("start") <= row["end"] + MATCH_SLACK)
-            & (pl.col("end") >= row["start"] - MATCH_SLACK)
-        ).height
-        for row in scattered.iter_rows(named=True)
+    top25, top10, recall = _ranking_targets(q4_labels, kinds, missed)
+    high, tiers = _tier_targets(incidents)
+    targets = [
+        top25,
+        top10,
+        *tiers,
+        recall,
+        *_noise_targets(q4_labels, incidents, simulation, notes),
     ]
-    targets.append(
-        Target("scatter", ",".join(str(g) for g in grouped) or "none", "1 per scattered label",
-               all(g == 1 for g in grouped))
-    )  # fmt: skip
-
     true_ranks = set(
         match_pairs(
             q4_labels.with_row_index("label_id"),
@@ -423,77 +361,8 @@ def score(
         shown = min(k, incidents.height)
         return sum(r <= k for r in true_ranks) / shown if shown else None
 
-    # question 5
-    true_cutoff = simulation.get("cross_program_cutoff")
-    true_date = dt.date.fromisoformat(str(true_cutoff)[:10]) if true_cutoff else None
-    cutoff = getattr(q5, "cutoff", None) if q5 is not None else None
-    if true_date is None or q5 is None:
-        notes.append("no simulated shut-off date or no question 5 result: q5 not scored")
-        targets.append(Target("q5", "not scored", f"<= {CUTOFF_TOLERANCE_DAYS} days", True))
-    else:
-        error = abs((cutoff - true_date).days) if cutoff is not None else None
-        targets.append(
-            Target(
-                "q5",
-                f"{error} days ({cutoff} vs {true_date})" if error is not None else "no date",
-                f"<= {CUTOFF_TOLERANCE_DAYS} days",
-                error is not None and error <= CUTOFF_TOLERANCE_DAYS,
-            )
-        )
-
-    # question 2
-    own = labels.filter(pl.col("kind") == "cohort_overuse").select("cohort_id", "lesson")
-    cases = _frame(q2, "cases")
-    if cases is None:
-        targets.append(
-            Target("q2", "no result", "labelled case, <= 2 others/program", not own.height)
-        )
-    else:
-        hit = own.join(cases, on=["cohort_id", "lesson"], how="semi").height
-        others = cases.join(own, on=["cohort_id", "lesson"], how="anti")
-        by_program = cast(
-            int,
-            (others.group_by("program").len()["len"].max() if "program" in others.columns else 0)
-            or 0,
-        )
-        targets.append(
-            Target(
-                "q2",
-                f"{hit}/{own.height} found, {by_program} other max/program",
-                f"all found, <= {MAX_UNLABELLED_Q2} others/program",
-                hit == own.height and by_program <= MAX_UNLABELLED_Q2,
-            )
-        )
-        for row in own.join(cases, on=["cohort_id", "lesson"], how="anti").iter_rows(named=True):
-            missed.append(
-                f"cohort_overuse cohort {row['cohort_id']} lesson {row['lesson']}: not reported"
-            )
-
-    # question 3
-    students = _frame(q3, "students")
-    wanted = labels.filter(pl.col("kind").is_in(list(Q3_LABEL_KINDS)))["user_id"].unique()
-    if students is None:
-        targets.append(
-            Target("q3", "no result", "flags <= 3x labelled, all but one", not wanted.len())
-        )
-    else:
-        flag_cols = [c for c in ("low_usage", "likely_dropout") if c in students.columns]
-        flagged = (students.filter(pl.any_horizontal(flag_cols)) if flag_cols else students)[
-            "user_id"
-        ].unique()
-        hit = int(wanted.is_in(flagged.implode()).sum())
-        ok = flagged.len() <= Q3_MAX_FACTOR * wanted.len() and hit >= wanted.len() - Q3_MAX_MISSED
-        targets.append(
-            Target(
-                "q3",
-                f"{hit}/{wanted.len()} found, {flagged.len()} flagged",
-                f"<= {Q3_MAX_FACTOR:g}x labelled, all but {Q3_MAX_MISSED} found",
-                ok,
-            )
-        )
-        for user in wanted.filter(~wanted.is_in(flagged.implode())).to_list():
-            missed.append(f"q3 user {user}: not flagged")
-
+    cutoff, true_date, q5_target = _q5_target(q5, simulation, notes)
+    targets += [q5_target, _q2_target(labels, q2, missed), _q3_target(labels, q3, missed)]
     return Evaluation(
         labels_path=labels_path,
         kinds=kinds,
@@ -507,6 +376,156 @@ def score(
         scenario=str(simulation.get("scenario", "")),
         notes=notes,
         missed=missed,
+    )
+
+
+def _ranking_targets(
+    q4_labels: pl.DataFrame, kinds: list[KindScore], missed: list[str]
+) -> tuple[Target, Target, Target]:
+    """Question 4: every label in the top 25, scraping and probes in the top 10, recall; the labels
+    not in the top 25 go to `missed`."""
+    ranks = {s.kind: s.ranks for s in kinds}
+    ordered = pl.concat(
+        [q4_labels.filter(pl.col("kind") == kind) for kind in Q4_LABEL_KINDS]
+    ).with_columns(pl.Series("best", [r for k in Q4_LABEL_KINDS for r in ranks[k]], pl.Int64))
+    for row in ordered.iter_rows(named=True):
+        if row["best"] is None or row["best"] > TOP_ALL:
+            where = "not listed" if row["best"] is None else f"rank {row['best']}"
+            missed.append(f"{_describe_label(row)}: {where}")
+    n = ordered.height
+    in25 = ordered.filter(pl.col("best") <= TOP_ALL).height
+    first = ordered.filter(pl.col("kind").is_in(list(TOP_FIRST_KINDS)))
+    in10 = first.filter(pl.col("best") <= TOP_FIRST).height
+    found = sum(s.found for s in kinds)
+    recall = found / n if n else None
+    return (
+        Target("top25", f"{in25}/{n}", f"all in the top {TOP_ALL}", in25 == n),
+        Target("top10", f"{in10}/{first.height}", f"scraping, probes in the top {TOP_FIRST}",
+               in10 == first.height),
+        Target("recall", f"{found}/{n}", f">= {RECALL_TARGET:.0%}",
+               recall is None or recall >= RECALL_TARGET),
+    )  # fmt: skip
+
+
+def _tier_targets(incidents: pl.DataFrame) -> tuple[int | None, list[Target]]:
+    """Question 4: how many incidents are high and medium (None without tiers), and their targets."""
+    tiered = "tier" in incidents.columns
+    high = incidents.filter(pl.col("tier") == "high").height if tiered else None
+    medium = incidents.filter(pl.col("tier") == "medium").height if tiered else None
+    return high, [
+        Target("high", "no tier" if high is None else str(high), f"<= {MAX_HIGH}",
+               high is not None and high <= MAX_HIGH),
+        Target("medium", "no tier" if medium is None else str(medium), f"<= {MAX_MEDIUM}",
+               medium is not None and medium <= MAX_MEDIUM),
+    ]  # fmt: skip
+
+
+def _noise_targets(
+    q4_labels: pl.DataFrame, incidents: pl.DataFrame, simulation: dict[str, Any], notes: list[str]
+) -> list[Target]:
+    """Question 4 on what nobody injected: no campus scrapers, few unlabelled shared accounts, one
+    incident per scattered-probe label."""
+    campus = [str(ip) for ip in simulation.get("campus_ips", [])]
+    scrapers = incidents.filter((pl.col("kind") == "scraping") & pl.col("ip").is_in(campus)).height
+    if not campus:
+        notes.append("simulation.json lists no campus IPs: the campus check is empty")
+    # shared accounts nobody injected (e.g. every campus student when the campus NAT alternates
+    # addresses): at most MAX_UNLABELLED_SHARING
+    sharing = incidents.filter(pl.col("kind") == "account_sharing").with_row_index("_i")
+    sharing_hits = match_pairs(
+        q4_labels.with_row_index("label_id"),
+        sharing.with_columns(pl.col("_i").cast(pl.Int64).alias("rank")),
+    )["rank"].n_unique()
+    unlabelled = sharing.height - sharing_hits
+    # scattered one-off probes from many addresses: ONE incident over the label's span
+    scattered = q4_labels.filter((pl.col("kind") == "probe") & (pl.col("shape") == "scattered"))
+    grouped = [
+        incidents.filter(
+            (pl.col("kind") == "probe")
+            & (pl.col("start") <= row["end"] + MATCH_SLACK)
+            & (pl.col("end") >= row["start"] - MATCH_SLACK)
+        ).height
+        for row in scattered.iter_rows(named=True)
+    ]
+    return [
+        Target("campus", f"{scrapers} campus scrapers", "0", scrapers == 0),
+        Target("sharing_fp", f"{unlabelled} unlabelled", f"<= {MAX_UNLABELLED_SHARING}",
+               unlabelled <= MAX_UNLABELLED_SHARING),
+        Target("scatter", ",".join(str(g) for g in grouped) or "none", "1 per scattered label",
+               all(g == 1 for g in grouped)),
+    ]  # fmt: skip
+
+
+def _q5_target(
+    q5: Any, simulation: dict[str, Any], notes: list[str]
+) -> tuple[dt.date | None, dt.date | None, Target]:
+    """Question 5's date against the simulated shut-off: (its date, the true one, the target)."""
+    true_cutoff = simulation.get("cross_program_cutoff")
+    true_date = dt.date.fromisoformat(str(true_cutoff)[:10]) if true_cutoff else None
+    cutoff = getattr(q5, "cutoff", None) if q5 is not None else None
+    if true_date is None or q5 is None:
+        notes.append("no simulated shut-off date or no question 5 result: q5 not scored")
+        return (
+            cutoff,
+            true_date,
+            Target("q5", "not scored", f"<= {CUTOFF_TOLERANCE_DAYS} days", True),
+        )
+    error = abs((cutoff - true_date).days) if cutoff is not None else None
+    return (
+        cutoff,
+        true_date,
+        Target(
+            "q5",
+            f"{error} days ({cutoff} vs {true_date})" if error is not None else "no date",
+            f"<= {CUTOFF_TOLERANCE_DAYS} days",
+            error is not None and error <= CUTOFF_TOLERANCE_DAYS,
+        ),
+    )
+
+
+def _q2_target(labels: pl.DataFrame, q2: Any, missed: list[str]) -> Target:
+    """Question 2: the labelled over-use cases reported, few other cases per program."""
+    own = labels.filter(pl.col("kind") == "cohort_overuse").select("cohort_id", "lesson")
+    cases = _frame(q2, "cases")
+    if cases is None:
+        return Target("q2", "no result", "labelled case, <= 2 others/program", not own.height)
+    hit = own.join(cases, on=["cohort_id", "lesson"], how="semi").height
+    others = cases.join(own, on=["cohort_id", "lesson"], how="anti")
+    by_program = cast(
+        int,
+        (others.group_by("program").len()["len"].max() if "program" in others.columns else 0) or 0,
+    )
+    for row in own.join(cases, on=["cohort_id", "lesson"], how="anti").iter_rows(named=True):
+        missed.append(
+            f"cohort_overuse cohort {row['cohort_id']} lesson {row['lesson']}: not reported"
+        )
+    return Target(
+        "q2",
+        f"{hit}/{own.height} found, {by_program} other max/program",
+        f"all found, <= {MAX_UNLABELLED_Q2} others/program",
+        hit == own.height and by_program <= MAX_UNLABELLED_Q2,
+    )
+
+
+def _q3_target(labels: pl.DataFrame, q3: Any, missed: list[str]) -> Target:
+    """Question 3: the labelled drop-outs and light readers flagged, not many more flagged."""
+    students = _frame(q3, "students")
+    wanted = labels.filter(pl.col("kind").is_in(list(Q3_LABEL_KINDS)))["user_id"].unique()
+    if students is None:
+        return Target("q3", "no result", "flags <= 3x labelled, all but one", not wanted.len())
+    flag_cols = [c for c in ("low_usage", "likely_dropout") if c in students.columns]
+    flagged = (students.filter(pl.any_horizontal(flag_cols)) if flag_cols else students)[
+        "user_id"
+    ].unique()
+    hit = int(wanted.is_in(flagged.implode()).sum())
+    ok = flagged.len() <= Q3_MAX_FACTOR * wanted.len() and hit >= wanted.len() - Q3_MAX_MISSED
+    for user in wanted.filter(~wanted.is_in(flagged.implode())).to_list():
+        missed.append(f"q3 user {user}: not flagged")
+    return Target(
+        "q3",
+        f"{hit}/{wanted.len()} found, {flagged.len()} flagged",
+        f"<= {Q3_MAX_FACTOR:g}x labelled, all but {Q3_MAX_MISSED} found",
+        ok,
     )
 
 

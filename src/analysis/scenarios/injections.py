@@ -1,4 +1,6 @@
-"""Irregularities injected into a scenario, each in a named shape, with its ground-truth label.
+"""Irregularities injected into a scenario, each in a named shape, with its ground-truth label: the
+demo's own events (`inject_demo_events`), every other scenario's (`inject_events`, one injector per
+kind and shape in `INJECTORS`), and the cohort over-use sized on the base log (`add_overuse`).
 
 Written from what the behaviour is (a crawler fetching a page every half minute for hours, a study
 group on one cafe network for a week ...), not from the detectors: no threshold of the analysis is
@@ -20,7 +22,7 @@ Shapes by kind:
 - account_sharing (more): `two_cities` (a second person on their own address reads within a quarter
   of an hour of the owner, on most working days for five to eight weeks).
 - account_sharing: `two_people` (a second person on other networks reads the same account for a few
-  weeks, at the same times as its owner); `many_ips` is made in the population (simulate.py).
+  weeks, at the same times as its owner); `many_ips` is made in the population (population.py).
 - shared_ip: `study_group` (8-15 students on one outside address in the evenings of one week),
   `hotspot` (8-15 students of several cohorts on one outside address by day for one week).
 - stale_account: `daily` (an alumnus of years ago reading nearly every weekday for months),
@@ -35,11 +37,23 @@ Shapes by kind:
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 from typing import Any
 
 import numpy as np
 
-from analysis.scenarios import simulate as sim
+from analysis.scenarios.calendar import Calendar, epoch
+from analysis.scenarios.curriculum import DS_MODULES, WEB_MODULES, Curriculum, normalise_lesson
+from analysis.scenarios.population import (
+    NON_STUDENT_COHORTS,
+    SPECIAL_SHAPES,
+    Population,
+    Roster,
+    injected_rows,
+    make_label,
+    scaled,
+)
 
 PROBE_PATHS = (
     "wp-login.php", "wp-admin/", "wp-admin/setup-config.php", "wp-content/plugins/", "xmlrpc.php",
@@ -50,21 +64,25 @@ PROBE_PATHS = (
 )  # fmt: skip
 HOSTING_OCTETS = (45, 185, 193, 194, 195)  # addresses of data centres, not homes
 
-HANDLED_IN_POPULATION = {
-    ("dropout", "stops_early"),
-    ("dropout", "trickle"),
-    ("low_usage", "light_reader"),
-    ("account_sharing", "many_ips"),
-}
+FRONT_END_COHORT = 10  # one user, one day, 5 rows (a test program)
+HANDLED_IN_POPULATION = set(SPECIAL_SHAPES)  # made with the student (population.py)
 
 
 class _Ctx:
     """What the injectors share: the population, calendar, curriculum and the students to pick."""
 
-    def __init__(self, rng, pop, cal, cur, info, regular, plan_users) -> None:
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        pop: Population,
+        cal: Calendar,
+        cur: Curriculum,
+        roster: Roster,
+    ) -> None:
+        info, regular = roster.info, roster.regular
         self.rng, self.pop, self.cal, self.cur, self.info = rng, pop, cal, cur, info
-        self.base = sim._epoch(cal.day0)
-        self.plan_users = plan_users
+        self.base = epoch(cal.day0)
+        self.plan_users = roster.plan_users
         # students whose whole term lies well inside the log
         self.students = [
             (u, cid)
@@ -106,7 +124,7 @@ class _Ctx:
     def own_lessons(self, cid: int | None, n: int) -> np.ndarray:
         """n lesson path ids from a few modules of the cohort's own program (web dev if none)."""
         ds = cid is not None and self.info[cid]["program_id"] == 3
-        own = [j for j, m in enumerate(self.cur.modules) if (m in sim.DS_MODULES) == ds]
+        own = [j for j, m in enumerate(self.cur.modules) if (m in DS_MODULES) == ds]
         j = self.rng.choice(self.rng.choice(own, 3, replace=False), n)
         idx = np.searchsorted(self.cur.lesson_cdf, j + self.rng.random(n), side="right")
         return self.cur.lesson_old[np.minimum(idx, len(self.cur.lesson_old) - 1)]
@@ -135,12 +153,10 @@ class _Ctx:
         return (first + offset).astype(np.int64)
 
     def add(self, ts, pids, user, cohort, ip) -> None:
-        self.pop.injected.append(
-            sim._injected_rows(np.asarray(ts), np.asarray(pids), user, cohort, ip)
-        )
+        self.pop.injected.append(injected_rows(np.asarray(ts), np.asarray(pids), user, cohort, ip))
 
     def label(self, kind: str, shape: str, **kw: Any) -> None:
-        self.pop.labels.append(sim._label(kind, self.cal, shape=shape, **kw))
+        self.pop.labels.append(make_label(kind, self.cal, shape=shape, **kw))
 
 
 def _crawl_order(c: _Ctx, day: int) -> np.ndarray:
@@ -308,11 +324,11 @@ def heavy_day(c: _Ctx, shape: str) -> None:
     day = c.weekday_in(s + 30, e)
     usual = c.daily_rows(u)
     if shape in ("evening", "light_cram"):  # cramming from late afternoon to late evening
-        n = int(max(c.rng.integers(150, 261), 10 * usual))
+        n = int(max(int(c.rng.integers(150, 261)), 10 * usual))
         start = c.base + day * 86400 + 17 * 3600 + int(c.rng.integers(0, 5400))
         gaps = c.rng.exponential(max(20.0, 5.5 * 3600 / n), n) + 4
     else:  # a working day of reading
-        n = int(max(c.rng.integers(200, 321), 10 * usual))
+        n = int(max(int(c.rng.integers(200, 321)), 10 * usual))
         start = c.base + day * 86400 + 8 * 3600 + int(c.rng.integers(0, 3600))
         gaps = c.rng.exponential(max(20.0, 11 * 3600 / n), n) + 4
     ts = np.minimum(start + np.cumsum(gaps).astype(np.int64), c.base + day * 86400 + 86399)
@@ -399,7 +415,7 @@ def stale_account(c: _Ctx, shape: str) -> None:
     students = [  # real classes of the three programs (not Staff, placeholders or the stub program)
         cid
         for cid, row in c.info.items()
-        if row["program_id"] in (1, 2, 3) and row["name"] not in sim.NON_STUDENT_COHORTS
+        if row["program_id"] in (1, 2, 3) and row["name"] not in NON_STUDENT_COHORTS
     ]
     by_end = sorted(students, key=lambda cid: c.info[cid]["end_date"])
     gap = {cid: (day0 - c.info[cid]["end_date"]).days for cid in by_end}
@@ -472,7 +488,7 @@ def cohort_overuse(c: _Ctx, shape: str) -> None:
     cid = int(rng.choice(candidates))
     ds = info[cid]["program_id"] == 3
     web = ("javascript-ii", "jquery", "mysql", "java-ii", "java-iii")
-    module = str(rng.choice(list(sim.DS_MODULES) if ds else web))
+    module = str(rng.choice(list(DS_MODULES) if ds else web))
     j = c.cur.modules.index(module)
     entry = int(np.searchsorted(c.cur.lesson_cdf, j, side="right")) + int(rng.integers(2, 6))
     pids = {int(c.cur.lesson_old[entry]), int(c.cur.lesson_new[entry])}
@@ -487,7 +503,7 @@ def cohort_overuse(c: _Ctx, shape: str) -> None:
         lo, hi = s, e + 1
     c.pop.overuse.append(
         {"cohort": cid, "program": info[cid]["program_id"], "pids": sorted(pids),
-         "lesson": sim._normalise_lesson(c.cur.paths[int(c.cur.lesson_old[entry])]),
+         "lesson": normalise_lesson(c.cur.paths[int(c.cur.lesson_old[entry])]),
          "factor": float(rng.uniform(3.2, 4.0)), "shape": shape, "readers": readers,
          "lo": lo, "hi": hi, "term": (s, e), "name": info[cid]["name"]}
     )  # fmt: skip
@@ -496,7 +512,7 @@ def cohort_overuse(c: _Ctx, shape: str) -> None:
 def add_overuse(rng, pop, cal, enrolled_views, students, program_of) -> None:
     """Rows and labels of the planned over-use cases. `enrolled_views[cohort, pid]` and
     `students[cohort]` are the base log's lesson views and readers of each cohort while enrolled."""
-    base = sim._epoch(cal.day0)
+    base = epoch(cal.day0)
     for plan in pop.overuse:
         cid = plan["cohort"]
         own = sum(enrolled_views.get((cid, pid), 0) for pid in plan["pids"])
@@ -515,11 +531,11 @@ def add_overuse(rng, pop, cal, enrolled_views, students, program_of) -> None:
                 days = rng.integers(plan["lo"], plan["hi"], n)
                 ts = np.sort(base + days * 86400 + rng.integers(9 * 3600, 21 * 3600, n))
                 pid = np.full(n, plan["pids"][0])
-                pop.injected.append(sim._injected_rows(ts, pid, u, cid, pop.home[u][0]))
+                pop.injected.append(injected_rows(ts, pid, u, cid, pop.home[u][0]))
         ratio = (own + extra) / n_own / peer_rate if peer_rate else float("inf")
         s, e = plan["term"]
         pop.labels.append(
-            sim._label(
+            make_label(
                 "cohort_overuse", cal, cohort=cid, lesson=plan["lesson"], a=s, b=e + 1,
                 shape=plan["shape"],
                 detail=f"cohort {plan['name']} reads {plan['lesson']} {ratio:.1f}x as often as the "
@@ -555,12 +571,178 @@ INJECTORS = {
 SHAPES: tuple[tuple[str, str], ...] = (*INJECTORS, *sorted(HANDLED_IN_POPULATION))
 
 
-def inject_events(rng, pop, cal, cur, info, regular, plan_users) -> None:
+def inject_events(
+    rng: np.random.Generator, pop: Population, cal: Calendar, cur: Curriculum, roster: Roster
+) -> None:
     """Add every event of the scenario (`pop.sc.events`) not already made in the population."""
-    c = _Ctx(rng, pop, cal, cur, info, regular, plan_users)
+    c = _Ctx(rng, pop, cal, cur, roster)
     for kind, shape, n in pop.sc.events:
         if (kind, shape) in HANDLED_IN_POPULATION:
             continue
         injector = INJECTORS[kind, shape]
         for _ in range(n):
             injector(c)
+
+
+# --- the demo's own events ---------------------------------------------------------------------------
+
+
+class _Demo:
+    """What the demo's events share: the setup stream, the students in a fixed shuffled order."""
+
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        pop: Population,
+        cal: Calendar,
+        cur: Curriculum,
+        roster: Roster,
+    ) -> None:
+        info = roster.info
+        self.rng, self.pop, self.cal, self.cur, self.roster = rng, pop, cal, cur, roster
+        self.base = epoch(cal.day0)
+        self.lessons = np.array(cur.all_lessons)
+        self.regular = [
+            (u, cid)
+            for u, cid in roster.regular
+            if max(cal.day(info[cid]["start_date"]), 0) + 45
+            < min(cal.day(info[cid]["end_date"]), cal.n_days - 2)
+        ]
+        order = rng.permutation(len(self.regular))
+        self.picks = itertools.cycle(order.tolist())
+
+    def student(self) -> tuple[int, int]:
+        return self.regular[next(self.picks)]
+
+    def window(self, cid: int, after: int) -> int:
+        """A weekday of the cohort's term, at least `after` days into it."""
+        info, cal = self.roster.info, self.cal
+        s, e = cal.day(info[cid]["start_date"]), cal.day(info[cid]["end_date"])
+        lo, hi = max(s + after, 1), min(e, cal.n_days - 2)
+        day = int(self.rng.integers(lo, max(lo + 1, hi)))
+        while cal.weekday[day] >= 5:
+            day -= 1
+        return day
+
+
+def inject_demo_events(
+    rng: np.random.Generator,
+    scale: float,
+    pop: Population,
+    cal: Calendar,
+    cur: Curriculum,
+    roster: Roster,
+) -> None:
+    """The demo's injected events on the setup stream (other scenarios inject theirs with
+    `inject_events`): scraping, heavy days and cohort over-use only in the demo; in every scenario
+    the front-end test user and the row with no path."""
+    d = _Demo(rng, pop, cal, cur, roster)
+    demo = pop.sc.demo_events
+    for _ in range(scaled(4, scale) if demo else 0):
+        _demo_scraping(d)
+    for _ in range(scaled(6, scale) if demo else 0):
+        _demo_heavy_day(d)
+    # cohorts do not multiply with the scale (their students do): three cases at every scale
+    _demo_overuse(d, 3 if demo else 0)
+    _front_end_user(d)
+    for _ in range(scaled(1, scale)):  # one row with no path (real log has one)
+        u, cid = d.student()
+        day = d.window(cid, 5)
+        ts = np.array([d.base + day * 86400 + 11 * 3600 + int(rng.integers(0, 3600))])
+        pop.injected.append(injected_rows(ts, np.array([-1]), u, cid, pop.home[u][0]))
+
+
+def _demo_scraping(d: _Demo) -> None:
+    """Scraping: ~150-300 pages in minutes, at night."""
+    rng, pop = d.rng, d.pop
+    u, cid = d.student()
+    day = d.window(cid, 20)
+    n = int(rng.integers(150, 301))
+    start = d.base + day * 86400 + int(rng.integers(3600, 4 * 3600))
+    ts = start + np.cumsum(rng.uniform(0.6, 1.6, n)).astype(np.int64)
+    first = int(rng.integers(0, len(d.lessons)))
+    pids = d.lessons[(first + np.arange(n)) % len(d.lessons)]
+    ip = pop.new_ips(rng, 1)[0]
+    pop.injected.append(injected_rows(ts, pids, u, cid, ip))
+    pop.labels.append(
+        make_label("scraping", d.cal, user=u, cohort=cid, ts=(int(ts[0]), int(ts[-1])), ip=ip,
+                   detail=f"{n} pages in {int(ts[-1] - ts[0])} s", shape="burst")
+    )  # fmt: skip
+
+
+def _demo_heavy_day(d: _Demo) -> None:
+    """A heavy day: 200+ pages in a working day."""
+    rng, pop, cur, info = d.rng, d.pop, d.cur, d.roster.info
+    u, cid = d.student()
+    day = d.window(cid, 30)
+    n = int(rng.integers(200, 321))
+    start = d.base + day * 86400 + 8 * 3600 + int(rng.integers(0, 3600))
+    ts = start + np.cumsum(rng.exponential(70.0, n) + 4).astype(np.int64)
+    own = [
+        j for j, m in enumerate(cur.modules) if (m in DS_MODULES) == (info[cid]["program_id"] == 3)
+    ]
+    j = rng.choice(rng.choice(own, 3, replace=False), n)
+    idx = np.searchsorted(cur.lesson_cdf, j + rng.random(n), side="right")
+    pids = cur.lesson_old[np.minimum(idx, len(cur.lesson_old) - 1)]
+    pop.injected.append(injected_rows(ts, pids, u, cid, pop.home[u][0]))
+    pop.labels.append(
+        make_label("heavy_day", d.cal, user=u, cohort=cid, a=day, b=day + 1, detail=f"{n} pages",
+                   shape="day")
+    )  # fmt: skip
+
+
+def _demo_overuse(d: _Demo, n_over: int) -> None:
+    """Cohort over-use: one cohort reads one lesson far more than its peers, `n_over` times."""
+    rng, pop, cal, cur = d.rng, d.pop, d.cal, d.cur
+    info, plan_users = d.roster.info, d.roster.plan_users
+    chosen: list[int] = []
+    big = min(3, max(len(v) for v in plan_users.values()))
+    inside = [  # whole enrollment window inside the data: the over-use is visible against peers
+        c
+        for c in plan_users
+        if len(plan_users[c]) >= big
+        and cal.day(info[c]["start_date"]) >= 0
+        and cal.day(info[c]["end_date"]) < cal.n_days - 1
+    ] or list(plan_users)
+    java = [c for c in inside if info[c]["program_id"] == 2]
+    ds = [c for c in inside if info[c]["program_id"] == 3]
+    for i in range(n_over):
+        pool = ds if (i % 3 == 2 and ds) else java
+        pool = [c for c in pool if c not in chosen] or pool
+        cid = int(rng.choice(pool))
+        chosen.append(cid)
+        module = (
+            "classification"
+            if info[cid]["program_id"] == 3
+            else str(rng.choice(["java-ii", "javascript-ii", "jquery", "mysql", "java-iii"]))
+        )
+        j = cur.modules.index(module)
+        lesson_list = DS_MODULES[module][1] if module in DS_MODULES else WEB_MODULES[module]
+        rank = int(rng.integers(3, min(8, len(lesson_list))))
+        offset = int(np.searchsorted(cur.lesson_cdf, j, side="right"))
+        pid = int(cur.lesson_old[offset + rank])
+        lesson = normalise_lesson(cur.paths[pid])
+        s, e = cal.day(info[cid]["start_date"]), cal.day(info[cid]["end_date"])
+        s, e = max(s, 0), min(e, cal.n_days - 1)
+        for u in plan_users[cid]:
+            n = int(rng.poisson(30))
+            if n == 0:
+                continue
+            days = rng.integers(s, e + 1, n)
+            ts = d.base + days * 86400 + rng.integers(9 * 3600, 20 * 3600, n)
+            pop.injected.append(injected_rows(np.sort(ts), np.full(n, pid), u, cid, pop.home[u][0]))
+        pop.labels.append(
+            make_label("cohort_overuse", cal, cohort=cid, lesson=lesson, a=s, b=e + 1,
+                       detail=f"cohort {info[cid]['name']} reads {lesson} far more than its peers",
+                       shape="strong")
+        )  # fmt: skip
+
+
+def _front_end_user(d: _Demo) -> None:
+    """Front end: one user, one day, five rows (a test program)."""
+    rng, pop, cal, cur = d.rng, d.pop, d.cal, d.cur
+    u = pop.add_user(rng, key=float(cal.day(dt.date(2019, 2, 12))))
+    day = cal.day(dt.date(2019, 2, 12))
+    ts = d.base + day * 86400 + 14 * 3600 + np.cumsum(rng.integers(20, 90, 5))
+    pids = np.array([cur.bare_old[0], *cur.lesson_old[:4]])
+    pop.injected.append(injected_rows(ts, pids, u, FRONT_END_COHORT, pop.home[u][0]))
