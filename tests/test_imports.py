@@ -12,8 +12,8 @@ import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 PACKAGE = "analysis"
-# Cycles that exist today (issue 15 item 5: the scenarios package for simulate <-> inject). One entry
-# per cycle, its modules sorted; the test fails when one is gone (remove it here) or a new one appears.
+# Cycles accepted for now: none. One entry per cycle, its modules sorted; the test fails when one is gone
+# (remove it here) or a new one appears.
 KNOWN_CYCLES: set[tuple[str, ...]] = set()
 
 
