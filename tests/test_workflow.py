@@ -135,11 +135,38 @@ def test_history_is_kept_between_runs_like_the_snapshot(workflow: dict) -> None:
         assert "history" not in str(step["with"]["path"])
 
 
+KEEP = WORKFLOW.with_name("keep-history.yml")
+
+
+def test_the_cache_is_touched_between_weekly_runs(workflow: dict) -> None:
+    """GitHub removes a cache entry not accessed in over 7 days and publish.yml runs weekly: a daily
+    restore of the same paths and prefixes (read only, never a save) keeps the history alive across a late
+    or failed run."""
+    keep = yaml.safe_load(KEEP.read_text(encoding="utf-8"))
+    triggers = keep[True] if True in keep else keep["on"]
+    day, month, weekday = triggers["schedule"][0]["cron"].split()[2:]
+    assert (day, month, weekday) == ("*", "*", "*"), "at least daily"
+    assert keep["permissions"] == {} and all(j["permissions"] == {} for j in keep["jobs"].values())
+    restored = {
+        step["with"]["path"]: step["with"]["restore-keys"]
+        for step in _steps(keep)
+        if "uses" in step
+    }
+    uses = [step["uses"] for step in _steps(keep) if "uses" in step]
+    assert all(u.startswith("actions/cache/restore@") and PINNED.fullmatch(u) for u in uses), uses
+    published = {
+        step["with"]["path"]: step["with"]["restore-keys"]
+        for step in _steps(workflow)
+        if step.get("uses", "").startswith("actions/cache@")
+    }
+    assert restored == published
+
+
 def test_actionlint() -> None:
     actionlint = shutil.which("actionlint")
     if not actionlint:
         pytest.skip("actionlint not installed")
-    result = subprocess.run([actionlint, str(WORKFLOW)], capture_output=True, text=True)
+    result = subprocess.run([actionlint, str(WORKFLOW), str(KEEP)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
