@@ -717,6 +717,28 @@ def headline_changes(changes: Changes | None) -> list[str]:
     return bullets(changes, limit=3)
 
 
+def news_bullet(changes: Changes | None) -> str:
+    """The slide's one bullet on what is new: counts, most urgent first, each part a clause of its own
+    (the slide clips at a clause, never inside an item; its notes name the items). "" for the first
+    report or without a comparison (the notes say so)."""
+    if changes is None or changes.first_report:
+        return ""
+    q4, q3, q2 = changes.question(4), changes.question(3), changes.question(2)
+    high = sum(1 for item in q4.new if item.tier == "high")
+    parts = [
+        _count(high, "incident needs action", "incidents need action") if high else "",
+        _count(len(q4.new) - high, "incident worth a look", "incidents worth a look")
+        if len(q4.new) > high
+        else "",
+        _count(len(q3.new), "flagged student", "flagged students") if q3.new else "",
+        _count(len(q2.new), "outlier reading", "outlier readings") if q2.new else "",
+    ]
+    found = [part for part in parts if part]
+    if not found:
+        return f"Nothing new needs action since the {changes.since} report"
+    return f"New since the {changes.since} report: " + ", ".join(found)
+
+
 def slide_note(changes: Changes | None) -> str:
     """The slide's speaker note on what changed (one paragraph)."""
     if changes is None:

@@ -170,10 +170,13 @@ def top_findings(page: Page) -> str:
     slide's): what matters most."""
     shared = _summary(page)
     lines = [f"- {page.text(line)}" for line in shared.news]
-    if lines:
+    if lines and not shared.news_bullet:  # the first report (or the same data again): say so
+        lines = [page.text(" ".join(shared.news)), ""]
+    elif lines:
         lines = ["**What is new since the last report**", "", *lines, ""]
     lines += [f"**{page.text(shared.title)}**", ""]
-    lines += [f"- {page.text(bullet)}" for bullet in shared.bullets]
+    # the slide's bullets, less the one on what is new (its items are listed just above)
+    lines += [f"- {page.text(b)}" for b in shared.bullets if b and b != shared.news_bullet]
     return "\n".join(lines) + "\n"
 
 

@@ -166,7 +166,7 @@ def find_lead(results: dict[int, Any]) -> Lead:
 def summarise(report: Any, config: Config, changes: Any = None) -> Summary:
     """The summary of `report` (results + dataset) as published under `config` (privacy, site URL);
     `changes` (analysis.changes.Changes, None without a history) adds what is new since the last report."""
-    from analysis.changes import headline_changes, slide_note
+    from analysis.changes import headline_changes, news_bullet, slide_note
     from analysis.questions import TITLES
 
     public = privacy.is_public(config.privacy.mode)
@@ -185,10 +185,11 @@ def summarise(report: Any, config: Config, changes: Any = None) -> Summary:
 
     news = [plain(line) for line in headline_changes(changes) if line]
     bullets = [short(found.bullet, MAX_WORDS)] if found.bullet else []
-    news_bullet = ""
-    if news and not getattr(changes, "first_report", True):
-        news_bullet = short(news[0], MAX_WORDS)  # one bullet says what is new
-        bullets.append(news_bullet)
+    # one bullet says what is new (counts; the notes name the items): clipping the first news line
+    # could cut an item in half ("...; shared account")
+    new_bullet = short(news_bullet(changes), MAX_WORDS)
+    if new_bullet:
+        bullets.append(new_bullet)
     for number in BULLET_QUESTIONS:
         if len(bullets) >= MAX_BULLETS:
             break
@@ -254,7 +255,7 @@ def summarise(report: Any, config: Config, changes: Any = None) -> Summary:
         site_url=url,
         simulated=simulated,
         news=news,
-        news_bullet=news_bullet,
+        news_bullet=new_bullet,
     )
 
 
