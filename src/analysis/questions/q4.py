@@ -280,7 +280,12 @@ def _method(config: Config) -> str:
         "is never named as the source. "
         "Networks: when judging who is where, every campus address is one network and an IPv4 "
         "address stands for its /24 block (a NAT or carrier pool hands one person neighbouring "
-        "addresses request by request). "
+        "addresses request by request); so are the outside addresses one account alternates "
+        f"between within a session (views less than {q4.session_gap_seconds} s apart, switching "
+        f"on >= {q4.pool_switch_share:.0%} of consecutive requests, each address seen twice), "
+        "when the account uses each of them with another outside address in >= "
+        f"{q4.pool_together_share:.0%} of its sessions of four views or more (two people sharing "
+        "an account each keep their own address, which one of them also uses alone). "
         f"Shared account: within windows of {q4.share_window_days} days (two grids offset by half a "
         f"window), two networks within one {q4.share_slot_minutes}-minute slot on >= "
         f"{q4.share_min_days} days, one of the addresses used by the account on >= "
@@ -343,11 +348,13 @@ def detect(prepared: Prepared, config: Config) -> tuple[pl.DataFrame, pl.DataFra
     uid = detect_.user_ip_days(base).collect().lazy()
     campus = detect_.campus_addresses(uid, config, campus_ips(prepared, config))
     automated = prepared.automated
-    days_table, groups, slots = pl.collect_all(
+    pooled = detect_.pooled_views(base, config, campus)
+    days_table, groups, slots, pools = pl.collect_all(
         [
             detect_.days_of_pages(uid),
             detect_.user_groups(uid),
-            detect_.network_slots(base, config, campus),
+            detect_.network_slots(pooled, config),
+            detect_.pool_days(pooled),
         ]
     )
     del base
@@ -366,7 +373,9 @@ def detect(prepared: Prepared, config: Config) -> tuple[pl.DataFrame, pl.DataFra
         [
             detect_.probes(automated.probes.lazy()),
             detect_.scraping(automated.scraping.lazy(), config, campus),
-            detect_.account_sharing(slots.lazy(), days_table.lazy(), groups.lazy(), config, campus),
+            detect_.account_sharing(
+                slots.lazy(), days_table.lazy(), groups.lazy(), config, campus, pools.lazy()
+            ),
             detect_.shared_ips(uid, config, campus),
             detect_.heavy_days(uid, daily, auto_days, config),
             detect_.stale_accounts(uid, config, prepared.data_start),
