@@ -113,7 +113,17 @@ def chart_high_timeline(result: Q4Result) -> alt.TopLevelMixin:
         .encode(
             x=alt.X("day:T", title="Date"),
             y=alt.Y("kind:N", title=None, sort=kinds),
-            size=alt.Size("views:Q", title="Pages", scale=alt.Scale(type="sqrt")),
+            # three round sizes in the legend (no empty "0" dot): a row that fits a phone
+            size=alt.Size(
+                "views:Q",
+                title="Pages",
+                scale=alt.Scale(type="sqrt"),
+                legend=alt.Legend(
+                    orient="bottom",
+                    direction="horizontal",
+                    values=[v for v in _ticks(int(cast(int, data["views"].max()))) if v][-3:],
+                ),
+            ),
             tooltip=[
                 alt.Tooltip("rank:Q", title="Rank"),
                 alt.Tooltip("kind:N", title="Kind"),
