@@ -3,8 +3,7 @@ question's answer and chart titles is a value of the result's typed data (its fi
 rounded for display), and the numbers the answer states equal the corresponding table values.
 
 Golden tier: the demo snapshot, plus two other scenarios simulated at a small scale and imported into
-a temporary folder (as tests/test_scenarios.py does). Questions 1-3 and 5-8; question 4 is checked by
-its own tests.
+a temporary folder (as tests/test_scenarios.py does). Every question, 1-8.
 """
 
 from __future__ import annotations
@@ -22,13 +21,14 @@ import pytest
 from analysis.charts import q1 as c1
 from analysis.charts import q2 as c2
 from analysis.charts import q3 as c3
+from analysis.charts import q4 as c4
 from analysis.charts import q5 as c5
 from analysis.charts import q6 as c6
 from analysis.charts import q7 as c7
 from analysis.charts import q8 as c8
 from analysis.config import PROJECT_ROOT, load_config
 from analysis.prepare import prepare
-from analysis.questions import q1, q2, q3, q5, q6, q7, q8
+from analysis.questions import q1, q2, q3, q4, q5, q6, q7, q8
 from analysis.results import QuestionResult
 from analysis.sources.snapshot import Snapshot
 
@@ -38,6 +38,7 @@ QUESTIONS = {
     1: (q1, c1),
     2: (q2, c2),
     3: (q3, c3),
+    4: (q4, c4),
     5: (q5, c5),
     6: (q6, c6),
     7: (q7, c7),
@@ -117,7 +118,7 @@ def chart_titles(result: QuestionResult, charts: Any) -> list[str]:
 
 @pytest.fixture(scope="module", params=["demo", *SCENARIOS])
 def results(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    """Questions 1-3 and 5-8 answered on one snapshot (the demo or a simulated scenario)."""
+    """Every question answered on one snapshot (the demo or a simulated scenario)."""
     from analysis.scenarios.simulate import simulate
     from analysis.sources.ingest import import_files
     from analysis.sources.snapshot import load_snapshot
@@ -226,6 +227,34 @@ def test_q3_answer_matches_its_tables_and_chart(results) -> None:
             f"Yes: {result.low_students} of {result.eligible_students:,} students"
         )
     assert "shared account" not in result.answer.lower()
+
+
+def test_q4_answer_matches_its_tables_and_charts(results) -> None:
+    _, answered = results
+    result = answered[4]
+    tables = result.tables()
+    by_kind = tables.get("Incidents by tier and kind")
+    for tier in q4.TIERS:  # every tier's count in the answer is its table's length
+        shown = tables[f"{q4.TIER_LABELS[tier]} tier"]
+        assert shown.height == result.count(tier)
+        if by_kind is not None:
+            label = q4.TIER_LABELS[tier]
+            assert by_kind.filter(pl.col("Tier") == label)["Incidents"].sum() == shown.height
+    high, medium = result.count("high"), result.count("medium")
+    if high:
+        assert result.answer.startswith(f"{high:,} incident")
+        assert f"{medium:,} more" in result.answer or not medium
+    titles = chart_titles(result, c4)
+    assert titles[0].startswith(f"{high:,} incidents need action now; {medium:,} more")
+    scraping = result.incidents.filter(pl.col("kind") == "scraping")
+    if scraping.height and result.scrape_timeline.height:
+        top = scraping.row(0, named=True)
+        assert f"{top['views']:,} pages in {top['duration']}" in titles[2]
+    if result.heavy_user is not None:
+        assert titles[3] == (
+            f"User {result.heavy_user} read {result.heavy_views:,} pages on {result.heavy_day}, "
+            f"against a usual {result.heavy_usual:,} a day"
+        )
 
 
 def test_q5_text_and_chart_use_one_measure(results) -> None:

@@ -281,6 +281,53 @@ def test_campus_pool_alternating_per_request_is_one_network(cfg):
     assert {CAMPUS, "10.0.0.2"} <= set(result.campus_ips)
 
 
+def _evenings(user: int, ips: list[str], hour: int, days: int, seed: int) -> dict:
+    """One reader's evenings for `days` days from 4 February 2019: ~18 views each, 1-4 minutes
+    apart, each request through one of `ips` drawn at random (a load-balanced NAT when two)."""
+    rng = np.random.default_rng(seed)
+    stamps, chosen = [], []
+    for d in range(days):
+        t = dt.datetime(2019, 2, 4, hour, 0) + dt.timedelta(days=d, minutes=int(rng.integers(0, 5)))
+        for _ in range(18):
+            t += dt.timedelta(seconds=int(rng.integers(60, 240)))
+            stamps.append(t)
+            chosen.append(ips[int(rng.integers(0, len(ips)))])
+    rows = _rows(stamps, user, 11, ips[0])
+    rows["ip"] = chosen
+    return rows
+
+
+def test_address_pool_alternating_per_request_is_one_network(cfg):
+    """User 140 reads from home every morning for two months and, for three weeks, every evening
+    through an outside NAT pool that hands each request either of two addresses in different /16
+    blocks: one network, not two people."""
+    home = _evenings(140, ["198.51.100.140"], 9, 60, seed=3)
+    pool = _evenings(140, ["192.0.2.10", "100.64.7.9"], 20, 21, seed=4)
+    parts = [*_background(), home, pool]
+    assert _kind(q4.answer(_snapshot(parts), cfg), "account_sharing").height == 0
+    # the pool is what keeps it quiet: judged address by address, two networks at once
+    unpooled = dataclasses.replace(cfg, q4=dataclasses.replace(cfg.q4, pool_switch_share=1.0))
+    shared = _kind(q4.answer(_snapshot(parts), unpooled), "account_sharing")
+    assert shared["user_id"].to_list() == [140]
+
+
+def test_two_people_interleaving_at_the_same_hours_for_weeks_share_an_account(cfg):
+    """User 141 reads from home every morning for two months and every evening for four weeks,
+    while a second person in another city reads the same account at the same evening hours from
+    their own address: the requests interleave request by request, but each person keeps their own
+    address (the owner's home is theirs alone in the mornings): a shared account, not a pool."""
+    mornings = _evenings(141, ["198.51.100.141"], 9, 60, seed=3)
+    owner = _evenings(141, ["198.51.100.141"], 20, 28, seed=6)
+    friend = _evenings(141, ["203.0.113.50"], 20, 28, seed=7)
+    parts = [*_background(), mornings, owner, friend]
+    shared = _kind(q4.answer(_snapshot(parts), cfg), "account_sharing")
+    assert shared["user_id"].to_list() == [141]
+    assert "at the same time" in shared["evidence"][0]
+    # the evenings alone would look like a pool: it is the owner's own mornings that tell
+    everyone = dataclasses.replace(cfg, q4=dataclasses.replace(cfg.q4, pool_together_share=0.01))
+    assert _kind(q4.answer(_snapshot(parts), everyone), "account_sharing").height == 0
+
+
 def test_heavy_days_of_one_person_are_one_episode_judged_in_their_phase(cfg):
     """Three cramming evenings of one enrolled student within a fortnight are one incident, shown by
     its heaviest day, with the pages of all three (and that day's ordinary reading)."""

@@ -640,6 +640,22 @@ class Q4Config:
         label="Share of sessions on a new network for a shared account",
         help="... or at least share_min_networks, a new one for this share of its sessions",
     )
+    pool_switch_share: float = setting(
+        0.3,
+        range=OPEN_SHARE,
+        unit="share",
+        label="Share of requests switching address in an address pool",
+        help="one account's session whose addresses (each seen twice) switch on at least this "
+        "share of consecutive requests is on one network (a NAT pool), for the shared-account rules",
+    )
+    pool_together_share: float = setting(
+        0.75,
+        range=OPEN_SHARE,
+        unit="share",
+        label="Share of sessions in which a pool address has a partner",
+        help="... and only addresses the account uses with another outside address in at least "
+        "this share of its sessions of four views or more (not someone's own address)",
+    )
     shared_ip_window_days: int = setting(
         14,
         range=AT_LEAST_ONE,

@@ -113,7 +113,17 @@ def chart_high_timeline(result: Q4Result) -> alt.TopLevelMixin:
         .encode(
             x=alt.X("day:T", title="Date"),
             y=alt.Y("kind:N", title=None, sort=kinds),
-            size=alt.Size("views:Q", title="Pages", scale=alt.Scale(type="sqrt")),
+            # three round sizes in the legend (no empty "0" dot): a row that fits a phone
+            size=alt.Size(
+                "views:Q",
+                title="Pages",
+                scale=alt.Scale(type="sqrt"),
+                legend=alt.Legend(
+                    orient="bottom",
+                    direction="horizontal",
+                    values=[v for v in _ticks(int(cast(int, data["views"].max()))) if v][-3:],
+                ),
+            ),
             tooltip=[
                 alt.Tooltip("rank:Q", title="Rank"),
                 alt.Tooltip("kind:N", title="Kind"),
@@ -124,11 +134,15 @@ def chart_high_timeline(result: Q4Result) -> alt.TopLevelMixin:
         )
         .properties(width=WIDTH, height=max(80, 40 * len(kinds)))
     )
-    first: Any = data["day"].min()
-    last: Any = data["day"].max()
-    title = f"{high.height:,} urgent incidents between {str(first)[:4]} and {str(last)[:4]}"
+    first, last, count = result.high_first, result.high_last, result.count("high")
+    span = (
+        f"in {first:%Y}"
+        if first is None or last is None or first.year == last.year
+        else f"between {first:%Y} and {last:%Y}"
+    )
+    title = f"{count:,} urgent {'incident' if count == 1 else 'incidents'} {span}"
     description = (
-        f"Timeline of the {high.height} high-tier incidents by kind, dot size the pages involved, "
+        f"Timeline of the {count:,} high-tier incidents by kind, dot size the pages involved, "
         f"from {first} to {last}. First: {data['evidence'][0]}."
     )
     return finish(chart, title, description)
@@ -174,11 +188,12 @@ def chart_heavy_day(result: Q4Result) -> alt.TopLevelMixin:
     series = result.heavy_day_series
     if series.height == 0:
         return _empty("No unusually heavy day", "No heavy day to plot.")
-    user = int(series["user_id"][0])
-    flagged = series.filter(pl.col("flagged"))
-    day = flagged["date"][0] if flagged.height else None
-    views = int(flagged["views"][0]) if flagged.height else 0
-    usual = float(series["usual"][0] or 0)
+    user, day, views, usual = (
+        result.heavy_user,
+        result.heavy_day,
+        result.heavy_views,
+        result.heavy_usual,
+    )
     data = series.with_columns(pl.col("date").cast(pl.String).alias("day"))
     base = alt.Chart(data).encode(x=alt.X("day:T", title="Date"))
     points = base.mark_circle(size=40).encode(
@@ -188,10 +203,10 @@ def chart_heavy_day(result: Q4Result) -> alt.TopLevelMixin:
     )
     typical = base.mark_line(color=_GREY, strokeDash=[4, 3]).encode(y="usual:Q")
     chart = alt.layer(typical, points).properties(width=WIDTH, height=HEIGHT)
-    title = f"User {user} read {views:,} pages on {day}, against a usual {usual:.0f} a day"
+    title = f"User {user} read {views:,} pages on {day}, against a usual {usual:,} a day"
     description = (
         f"Daily pages of user {user} over {series.height} active days; the dashed line is their "
-        f"usual day ({usual:.0f} pages); the flagged day {day} with {views:,} pages in red."
+        f"usual day ({usual:,} pages); the flagged day {day} with {views:,} pages in red."
     )
     return finish(chart, title, description)
 

@@ -17,6 +17,7 @@ use is (heavy days, machine-paced use, an old account in sustained use). The det
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,7 @@ from analysis.questions.q4_detect import (
     TIER_LABELS,
     TIERS,
 )
-from analysis.results import QuestionResult
+from analysis.results import QuestionResult, Words, data_fields
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
 
@@ -50,10 +51,13 @@ __all__ = [
     "KIND_LABELS",
     "TIERS",
     "TIER_LABELS",
+    "Q4Data",
     "Q4Result",
     "answer",
+    "compute",
     "detect",
     "detect_all",
+    "words",
 ]
 
 # kind -> (singular, plural) for sentences
@@ -87,8 +91,10 @@ SUMMARY_SCHEMA: ColumnTypes = {
 }
 
 
-@dataclass(frozen=True)
-class Q4Result(QuestionResult):
+@dataclass(frozen=True, kw_only=True)
+class Q4Data:
+    """The numbers of question 4 (computed by `compute`, told by `words` and the charts)."""
+
     incidents: pl.DataFrame = field(default_factory=detect_.empty_incidents)  # all, ranked
     tiers: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=TIER_SCHEMA))
     summary: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SUMMARY_SCHEMA))
@@ -101,7 +107,20 @@ class Q4Result(QuestionResult):
     set_aside_episodes: int = 0
     set_aside_views: int = 0
     set_aside_student_views: int = 0  # ... of which students' lesson views
+    # the first and last day a High incident began (the urgent incidents' timeline)
+    high_first: dt.date | None = None
+    high_last: dt.date | None = None
+    # the first heavy day charted: its reader, day and pages, and their usual day in whole pages
+    heavy_user: int | None = None
+    heavy_day: dt.date | None = None
+    heavy_views: int = 0
+    heavy_usual: int = 0
+    no_views: bool = False  # the snapshot holds no page view at all
+    simulated: bool = False
 
+
+@dataclass(frozen=True, kw_only=True)
+class Q4Result(QuestionResult, Q4Data):
     def count(self, tier: str) -> int:
         row = self.tiers.filter(pl.col("tier") == tier)
         return int(row["incidents"][0]) if row.height else 0
@@ -280,7 +299,12 @@ def _method(config: Config) -> str:
         "is never named as the source. "
         "Networks: when judging who is where, every campus address is one network and an IPv4 "
         "address stands for its /24 block (a NAT or carrier pool hands one person neighbouring "
-        "addresses request by request). "
+        "addresses request by request); so are the outside addresses one account alternates "
+        f"between within a session (views less than {q4.session_gap_seconds} s apart, switching "
+        f"on >= {q4.pool_switch_share:.0%} of consecutive requests, each address seen twice), "
+        "when the account uses each of them with another outside address in >= "
+        f"{q4.pool_together_share:.0%} of its sessions of four views or more (two people sharing "
+        "an account each keep their own address, which one of them also uses alone). "
         f"Shared account: within windows of {q4.share_window_days} days (two grids offset by half a "
         f"window), two networks within one {q4.share_slot_minutes}-minute slot on >= "
         f"{q4.share_min_days} days, one of the addresses used by the account on >= "
@@ -343,11 +367,13 @@ def detect(prepared: Prepared, config: Config) -> tuple[pl.DataFrame, pl.DataFra
     uid = detect_.user_ip_days(base).collect().lazy()
     campus = detect_.campus_addresses(uid, config, campus_ips(prepared, config))
     automated = prepared.automated
-    days_table, groups, slots = pl.collect_all(
+    pooled = detect_.pooled_views(base, config, campus)
+    days_table, groups, slots, pools = pl.collect_all(
         [
             detect_.days_of_pages(uid),
             detect_.user_groups(uid),
-            detect_.network_slots(base, config, campus),
+            detect_.network_slots(pooled, config),
+            detect_.pool_days(pooled),
         ]
     )
     del base
@@ -366,7 +392,9 @@ def detect(prepared: Prepared, config: Config) -> tuple[pl.DataFrame, pl.DataFra
         [
             detect_.probes(automated.probes.lazy()),
             detect_.scraping(automated.scraping.lazy(), config, campus),
-            detect_.account_sharing(slots.lazy(), days_table.lazy(), groups.lazy(), config, campus),
+            detect_.account_sharing(
+                slots.lazy(), days_table.lazy(), groups.lazy(), config, campus, pools.lazy()
+            ),
             detect_.shared_ips(uid, config, campus),
             detect_.heavy_days(uid, daily, auto_days, config),
             detect_.stale_accounts(uid, config, prepared.data_start),
@@ -437,30 +465,72 @@ def _heavy_series(daily: pl.DataFrame, top: dict[str, Any] | None) -> pl.DataFra
     )
 
 
-def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q4Result:
+def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q4Data:
     """Triage suspicious activity into ranked incidents (see the module docstring)."""
     prepared = prepared or prepare(snapshot, config)
+    incidents, daily, campus = detect(prepared, config)
+    summary, tiers = _summaries(incidents)
+    high: list[dt.date] = sorted(incidents.filter(pl.col("tier") == "high")["start"].dt.date())
+    top_scrape = incidents.filter(pl.col("kind") == "scraping").head(1)
+    top_heavy = incidents.filter(pl.col("kind") == "heavy_day").head(1)
+    series = _heavy_series(daily, top_heavy.row(0, named=True) if top_heavy.height else None)
+    flagged = series.filter(pl.col("flagged"))
+    return Q4Data(
+        incidents=incidents,
+        tiers=tiers,
+        summary=summary,
+        campus_ips=campus,
+        total_incidents=incidents.height,
+        scrape_timeline=_scrape_timeline(
+            all_views(prepared), top_scrape.row(0, named=True) if top_scrape.height else None
+        ),
+        heavy_day_series=series,
+        set_aside_episodes=prepared.automated.episodes.height,
+        set_aside_views=prepared.automated.views_set_aside,
+        set_aside_student_views=prepared.automated.student_views_set_aside,
+        high_first=high[0] if high else None,
+        high_last=high[-1] if high else None,
+        heavy_user=int(series["user_id"][0]) if series.height else None,
+        heavy_day=flagged["date"][0] if flagged.height else None,
+        heavy_views=int(flagged["views"][0]) if flagged.height else 0,
+        heavy_usual=round(float(series["usual"][0] or 0)) if series.height else 0,
+        no_views=snapshot.manifest.rows == 0,
+        simulated=prepared.simulated,
+    )
+
+
+def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q4Result:
+    """The question's numbers (`compute`) told in words (`words`)."""
+    data = compute(snapshot, config, prepared)
     parameters = {
         name: (list(value) if isinstance(value, tuple) else value)
         for name, value in vars(config.q4).items()
     }
+    return Q4Result(
+        number=NUMBER,
+        title=TITLE,
+        parameters=parameters,
+        **words(data, config).text(),
+        **data_fields(data),
+    )
+
+
+def words(data: Q4Data, config: Config) -> Words:
+    """The answer, supporting sentences, method and caveats, formatted from `data`'s fields."""
     caveats = [
         "Incidents are leads for a security review, not proof: a shared network can be a household "
         "or a café, and a heavy day can be exam preparation.",
         "Classroom networks shared by whole classes are never reported as a scraper or a shared "
         "network; automated fetching from campus is reported against the account only.",
     ]
-    if prepared.simulated:
+    if data.simulated:
         caveats.append(SIMULATED_CAVEAT)
-    incidents, daily, campus = detect(prepared, config)
-    summary, tiers = _summaries(incidents)
-    total = incidents.height
-    if total == 0:
-        no_views = snapshot.manifest.rows == 0
+    campus = data.campus_ips
+    if data.total_incidents == 0:
         sentence = (
             "There are no page views, so no suspicious activity could be assessed."
-            if no_views
-            else _answer(summary, tiers)
+            if data.no_views
+            else _answer(data.summary, data.tiers)
         )
         supporting = [
             "No automated fetching, attack probes, shared accounts, shared networks, heavy days or "
@@ -470,33 +540,9 @@ def answer(snapshot: Snapshot, config: Config, prepared: Prepared | None = None)
             f"{'was' if len(campus) == 1 else 'were'} recognised.",
         ]
     else:
-        sentence = _answer(summary, tiers)
-        supporting = _supporting(incidents, summary, campus)
-    top_scrape = incidents.filter(pl.col("kind") == "scraping").head(1)
-    top_heavy = incidents.filter(pl.col("kind") == "heavy_day").head(1)
-    return Q4Result(
-        number=4,
-        title=TITLE,
-        answer=sentence,
-        supporting=supporting,
-        method=_method(config),
-        parameters=parameters,
-        caveats=caveats,
-        incidents=incidents,
-        tiers=tiers,
-        summary=summary,
-        campus_ips=campus,
-        total_incidents=total,
-        scrape_timeline=_scrape_timeline(
-            all_views(prepared), top_scrape.row(0, named=True) if top_scrape.height else None
-        ),
-        heavy_day_series=_heavy_series(
-            daily, top_heavy.row(0, named=True) if top_heavy.height else None
-        ),
-        set_aside_episodes=prepared.automated.episodes.height,
-        set_aside_views=prepared.automated.views_set_aside,
-        set_aside_student_views=prepared.automated.student_views_set_aside,
-    )
+        sentence = _answer(data.summary, data.tiers)
+        supporting = _supporting(data.incidents, data.summary, campus)
+    return Words(answer=sentence, supporting=supporting, method=_method(config), caveats=caveats)
 
 
 # --- the lead of the slide, the email and the summary page (publish/summary.py asks) -------------------

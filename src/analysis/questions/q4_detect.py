@@ -12,8 +12,9 @@ incidents in the columns of `INCIDENT_COLUMNS` (one row per actor and episode).
   time only: a second person's network, not the owner's home); or, within windows twice as long, it
   is seen on far more outside addresses than its peers (staff against staff), or on at least as many
   as nearly all its peers (their `share_networks_quantile`) and a new one nearly every day
-  (`share_network_ratio`). Networks, not addresses: every campus address is one network and an IPv4
-  address stands for its /24 block (`network`).
+  (`share_network_ratio`). Networks, not addresses: every campus address is one network, an IPv4
+  address stands for its /24 block (`network`), and the addresses one account alternates between
+  request by request within a session are one network (`pooled_views`).
 - `shared_ip`: an outside (non-campus) address used by at least `shared_ip_window_users` distinct
   people within a `shared_ip_window_days` window (two grids offset by half a window); high when that
   window holds `shared_ip_spike_share` of the address's people, low when it is shared all along.
@@ -172,20 +173,107 @@ def user_ip_days(base: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def network_slots(base: pl.LazyFrame, config: Config, campus: list[str]) -> pl.LazyFrame:
-    """Known users' page views per `share_slot_minutes` slot and network (`network`): who was in two
-    places at once. `kept` and `unidentified` (no known cohort) as in the views."""
-    return (
+def pooled_views(base: pl.LazyFrame, config: Config, campus: list[str]) -> pl.LazyFrame:
+    """Known users' page views with the network each one counts on for the shared-account rules
+    (`network`, plus `pool`: the pool's id, null when the view is in no pool). An address pool is
+    the addresses ONE account alternates between request by request within one session (views
+    less than `session_gap_seconds` apart): a session switching network on at least
+    `pool_switch_share` of its consecutive requests, each of those addresses seen at least twice in
+    it (a load-balanced NAT hands one person either address per request); and only addresses the
+    account uses together with another outside address in at least `pool_together_share` of its
+    sessions of four views or more (campus addresses are one network already). Two people who
+    share an account each keep their own address through their own sessions: however much those
+    sessions overlap, each also reads alone on other days, so their addresses are no pool."""
+    q4 = config.q4
+    ts = pl.col("timestamp")
+    new = (
+        (pl.col("user_id") != pl.col("user_id").shift())
+        | ((ts - ts.shift()).dt.total_seconds() > q4.session_gap_seconds)
+    ).fill_null(True)
+    views = (
         page_views(base)
-        .group_by(
+        .select(
             "user_id",
-            pl.col("timestamp").dt.truncate(f"{config.q4.share_slot_minutes}m").alias("slot"),
-            network(pl.col("ip"), campus).alias("network"),
+            "timestamp",
+            "date",
+            "ip",
             "kept",
             pl.col("role").is_in(["no_cohort", "unknown_cohort"]).alias("unidentified"),
+            network(pl.col("ip"), campus).alias("net"),
+        )
+        .sort("user_id", "timestamp", "net")
+        .with_columns(new.alias("new"))
+        .with_columns(
+            pl.col("new").cum_sum().alias("sid"),
+            ((pl.col("net") != pl.col("net").shift()) & ~pl.col("new"))
+            .fill_null(False)
+            .alias("switch"),
+        )
+    )
+    outside = pl.col("net") != "campus"  # a campus address is already one network
+    sessions = views.group_by("sid").agg(
+        pl.len().alias("n"),
+        pl.col("switch").sum().alias("switches"),
+        pl.col("net").filter(outside).n_unique().alias("outside"),
+    )
+    per_net = (
+        views.filter(outside)
+        .group_by("sid", "user_id", "net")
+        .agg(pl.len().alias("seen"))
+        .join(sessions, on="sid")
+    )
+    # a pool's address is used with another outside address in nearly all of the account's sessions
+    # long enough to show a pool (four views, the address seen twice); an address someone also uses
+    # on their own (their home) is not one
+    pool_addresses = (
+        per_net.filter((pl.col("n") >= 4) & (pl.col("seen") >= 2))
+        .group_by("user_id", "net")
+        .agg((pl.col("outside") >= 2).mean().alias("together"))
+        .filter(pl.col("together") >= q4.pool_together_share)
+        .select("user_id", "net")
+    )
+    members = (
+        per_net.join(pool_addresses, on=["user_id", "net"], how="semi")
+        .filter(
+            (pl.col("seen") >= 2) & (pl.col("switches") >= q4.pool_switch_share * (pl.col("n") - 1))
+        )
+        .with_columns(
+            pl.col("net").min().over("sid").alias("pool"),
+            pl.len().over("sid").alias("members"),
+        )
+        .filter(pl.col("members") >= 2)
+        .select("sid", "net", "pool")
+    )
+    return (
+        views.join(members, on=["sid", "net"], how="left")
+        .with_columns(pl.coalesce("pool", "net").alias("network"))
+        .drop("new", "switch", "net")
+    )
+
+
+def network_slots(pooled: pl.LazyFrame, config: Config) -> pl.LazyFrame:
+    """Known users' page views per `share_slot_minutes` slot and network (`pooled_views`): who was
+    in two places at once. `kept` and `unidentified` (no known cohort) as in the views."""
+    return (
+        pooled.group_by(
+            "user_id",
+            pl.col("timestamp").dt.truncate(f"{config.q4.share_slot_minutes}m").alias("slot"),
+            "network",
+            "kept",
+            "unidentified",
         )
         .agg(pl.len().alias("views"))
         .with_columns(pl.col("slot").dt.date().alias("date"))
+    )
+
+
+def pool_days(pooled: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per user, address and day on which the address was in one of the user's address
+    pools (`pooled_views`), with the pool's id: the "many networks" rule counts a pool once."""
+    return (
+        pooled.filter(pl.col("pool").is_not_null())
+        .group_by("user_id", "ip", "date")
+        .agg(pl.format("pool {}", pl.col("pool").min()).alias("address"))
     )
 
 
@@ -591,10 +679,12 @@ def account_sharing(
     groups: pl.LazyFrame,
     config: Config,
     campus: list[str],
+    pools: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
     """Accounts used from two networks at the same time on many days of a window, or from far more
     outside networks than their peers within one window (staff against staff). `slots` is
-    `network_slots`, `days_table` `network_days`."""
+    `network_slots`, `days_table` `network_days`, `pools` `pool_days` (an address pool counts as
+    one outside network)."""
     q4 = config.q4
     days = q4.share_window_days
     # A network is episodic for an account when the account used it on share_min_days days within at
@@ -649,13 +739,20 @@ def account_sharing(
             for w in ("w0", "w1")
         ]
     ).filter(pl.col("overlap_days") >= q4.share_min_days)
-    outside = days_table.filter(~pl.col("ip").is_in(campus)).with_columns(_windows(2 * days))
+    outside = days_table.filter(~pl.col("ip").is_in(campus)).select("user_id", "ip", "date")
+    if pools is not None:  # the addresses of one pool are one network
+        outside = (
+            outside.join(pools, on=["user_id", "ip", "date"], how="left")
+            .select("user_id", pl.coalesce("address", "ip").alias("ip"), "date")
+            .unique()
+        )
+    outside = outside.with_columns(_windows(2 * days))
     network_windows = pl.concat(
         [
             outside.group_by("user_id", pl.col(w).alias("window"))
             .agg(
                 pl.col("ip").n_unique().alias("networks"),
-                pl.len().alias("sessions"),  # network-days: one per IP and day
+                pl.len().alias("sessions"),  # network-days: one per network and day
                 pl.col("date").min().alias("first"),
                 pl.col("date").max().alias("last"),
             )
