@@ -166,14 +166,19 @@ def _summary(page: Page) -> summary.Summary:
 
 
 def top_findings(page: Page) -> str:
-    """What is new since the last report first, then the summary's lead finding and bullets (the
-    slide's): what matters most."""
+    """What is new since the last report first, then the summary's lead finding, bullets and key
+    numbers (the slide's): what matters most."""
     shared = _summary(page)
     lines = [f"- {page.text(line)}" for line in shared.news]
     if lines:
         lines = ["**What is new since the last report**", "", *lines, ""]
     lines += [f"**{page.text(shared.title)}**", ""]
     lines += [f"- {page.text(bullet)}" for bullet in shared.bullets]
+    if shared.numbers:  # the lead's counts, as the slide and the summary page show them
+        counts = " · ".join(
+            f"**{page.text(value)}** {page.text(label)}" for label, value in shared.numbers
+        )
+        lines += ["", "::: key-numbers", counts, ":::"]
     return "\n".join(lines) + "\n"
 
 

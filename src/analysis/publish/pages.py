@@ -540,7 +540,7 @@ def definitions():
                 f"{len(c.lessons.aliases)} renamed paths are mapped to one name.",
                 "- **Student**: a user whose cohort belongs to a program and is not the staff or "
                 "placeholder cohort; **active** = between the cohort's start and end dates; "
-                "**alumni** = after the end date; **before** = before the start date.",
+                "**graduate** = a student after the end date; **before** = before the start date.",
                 f"- **Staff**: users of the cohort(s) {ctx.text(staff)}.",
                 "- **Programs**: "
                 + ctx.text(
