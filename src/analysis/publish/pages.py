@@ -684,10 +684,16 @@ def question_changes(number: int | None = None):
     return md("\n".join(out) + "\n")
 
 
+SINCE_SHOWN = (
+    2  # bullets of "Since the report of ..." shown before the fold (the rest in a <details>)
+)
+
+
 def since_last_report():
     """The summary page's opening: "Since the report of DATE" and 3-5 plain bullets (new and needing
-    action first), then a compact row of trends; a plain sentence for the first report; nothing with
-    `--no-history`."""
+    action first; the first SINCE_SHOWN shown, the others folded), then a compact row of trends (hidden
+    on phones, which get a pointer to the question pages); a plain sentence for the first report;
+    nothing with `--no-history`."""
     from analysis.changes import bullets, no_comparison
     from analysis.charts.history import chart_trend_row
 
@@ -698,8 +704,29 @@ def since_last_report():
     if changes.first_report:
         return md(f"\n## Since the last report\n\n{ctx.text(no_comparison(changes))}\n")
     out = [f"\n## Since the report of {changes.since}\n"]
-    out += [f"- {ctx.text(line)}" for line in bullets(changes)]
+    lines = [f"- {ctx.text(line)}" for line in bullets(changes)]
+    out += lines[:SINCE_SHOWN]
     out.append("")
+    if lines[
+        SINCE_SHOWN:
+    ]:  # the rest folded, so that on a phone the first answer is in the first screen
+        rest = len(lines) - SINCE_SHOWN
+        out.append(
+            raw_html(
+                f'<details class="more-changes"><summary>{rest} more '
+                f"{'change' if rest == 1 else 'changes'}</summary>"
+            )
+        )
+        out += ["", *lines[SINCE_SHOWN:], "", raw_html("</details>")]
     if changes.trends.get_column("data_end").n_unique() > 1:
+        # eight small panels: unreadable on a phone, where each question's page shows its own trend
+        out.append(raw_html('<div class="trend-row">'))
         out.append(ctx.chart_html(chart_trend_row(changes)))
+        out.append(raw_html("</div>"))
+        out.append(
+            raw_html(
+                '<p class="trend-row-note">The trend of each answer\'s headline number is on its '
+                "question's page (and here on a wider screen).</p>"
+            )
+        )
     return md("\n".join(out) + "\n")
