@@ -580,7 +580,12 @@ def all_parameters():
 _CHANGES_STYLE = (
     "<style>.badge-new{background:#b71c1c;color:#fff;border-radius:3px;padding:0 .45em;"
     "font-size:.8em;font-weight:600}.badge-old{color:#555;font-size:.85em}"
-    ".only-new:checked~table tr.not-new{display:none}.changes-table td{padding:.2em .6em}</style>"
+    ".only-new:checked~table tr.not-new{display:none}.changes-table td{padding:.2em .6em}"
+    # a phone: long labels (lesson paths) wrap inside the column instead of widening the page
+    ".changes{max-width:100%;overflow-x:auto}.changes-table{width:100%}"
+    "table.table.changes-table td{white-space:normal;overflow-wrap:anywhere}"
+    "table.table.changes-table td:first-child"
+    "{white-space:nowrap;width:1%}</style>"
 )
 _STATUS_WORDS = {"new": "new", "continuing": "continuing", "gone": "no longer reported"}
 # question -> (continuing, gone) in the question's own words
