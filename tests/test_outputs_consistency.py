@@ -257,8 +257,18 @@ def read_outputs(name: str, config: Any, report: Any) -> Outputs:
     return outputs
 
 
+_BUILDS: dict[str, Any] = {}
+
+
 def scenario_build(root: Path, name: str):
-    """Simulate `name` at a small scale, import it, answer and render it (pandoc engine)."""
+    """Simulate `name` at a small scale, import it, answer and render it twice (pandoc engine): once
+    without its last EARLIER_DAYS days, then all of it. Once per session."""
+    if name not in _BUILDS:
+        _BUILDS[name] = _scenario_build(root, name)
+    return _BUILDS[name]
+
+
+def _scenario_build(root: Path, name: str):
     from analysis.publish.render import render
     from analysis.report import compute_report
     from analysis.scenarios.simulate import simulate
@@ -473,3 +483,52 @@ def test_one_term_for_one_thing(outputs: Outputs) -> None:
 )
 def test_one_term_for_one_thing_in_wording_owned_elsewhere(outputs: Outputs) -> None:
     assert _drift(outputs.texts, OWNED_ELSEWHERE) == [], outputs.name
+
+
+# --- a second report, read on a phone ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def second_report(tmp_path_factory: pytest.TempPathFactory):
+    """The scenario's site after its second report (shared with the `outputs` fixture)."""
+    config, _ = scenario_build(tmp_path_factory.mktemp(SCENARIO), SCENARIO)
+    return config.paths.site_dir
+
+
+@pytest.mark.browser
+def test_a_second_report_reads_on_a_phone(second_report: Path) -> None:
+    """After a second report the summary page opens with what is new, yet at 390 px the first answer is
+    still in the first screen, the row of trend panels gives way to a pointer (it shows at 1280 px), and
+    no page (with its "What changed" table) is wider than the phone."""
+    import shutil
+
+    from conftest import require
+    from test_browser import PAGES, PHONE_HEIGHT, chromium, open_page, overflow, serve
+
+    executable = shutil.which("chromium")
+    require(bool(executable), "chromium is not installed (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api")
+    with serve(second_report) as base, chromium(str(executable)) as browser:
+        for width in (390, 1280):
+            page, _, errors, _ = open_page(browser, base + "index.html", width)
+            try:
+                assert not errors, errors
+                assert page.get_by_text("Since the report of").first.is_visible()
+                trends = page.locator(".trend-row")
+                if trends.count():
+                    assert trends.first.is_visible() == (width == 1280)
+                    assert page.locator(".trend-row-note").first.is_visible() == (width == 390)
+                lead = page.locator(".lead-finding p").first.bounding_box()
+                assert lead is not None
+                if width == 390:
+                    bottom = lead["y"] + lead["height"]
+                    assert bottom <= PHONE_HEIGHT, f"the first answer ends at {bottom}px"
+            finally:
+                page.close()
+        for name in PAGES:
+            page, _, _, _ = open_page(browser, base + name, 390)
+            try:
+                scroll, inner = overflow(page)
+                assert scroll <= inner, f"{name}: {scroll}px wide on a {inner}px phone"
+            finally:
+                page.close()

@@ -689,9 +689,8 @@ def question_changes(number: int | None = None):
     return md("\n".join(out) + "\n")
 
 
-SINCE_SHOWN = (
-    2  # bullets of "Since the report of ..." shown before the fold (the rest in a <details>)
-)
+# bullets of "Since the report of ..." shown before the fold (the rest in a <details>)
+SINCE_SHOWN = 2
 
 
 def since_last_report():
