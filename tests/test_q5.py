@@ -115,7 +115,7 @@ def test_access_after_the_cutoff_is_listed(result: q5.Q5Result) -> None:
     assert result.after_lessons.row(0, named=True)["lesson"] == "javascript-i/p2"
     assert "but 1 student kept reading them" in result.answer
     assert result.headline() == (
-        "Cross-program access dropped on 2019-06-15, but 6 views by 1 student continued"
+        "Cross-program access dropped on 15 June 2019, but 6 views by 1 student continued"
     )
 
 

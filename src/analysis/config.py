@@ -832,13 +832,13 @@ class Q6Config:
     min_days_after_end: int = setting(
         1,
         unit="days",
-        label="Days after the cohort's end before a view counts as alumni use",
+        label="Days after the cohort's end before a view counts as a graduate's",
         help="views this many days after the cohort's end count as alumni use",
     )
     min_alumni: int = setting(
         5,
         unit="students",
-        label="Fewest alumni readers for a program to be charted",
+        label="Fewest returning graduates for a program to be charted",
         help="a program with fewer returning graduates is reported but not charted or named in "
         "the answer (one or two readers show no pattern)",
     )

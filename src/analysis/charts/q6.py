@@ -43,7 +43,7 @@ def chart_top_modules(result: Q6Result) -> alt.TopLevelMixin:
                 alt.Tooltip("topic:N", title="Folder"),
                 alt.Tooltip("alumni:Q", title="Graduates who opened it", format=","),
                 alt.Tooltip("alumni_readers:Q", title="Returning graduates", format=","),
-                alt.Tooltip("views:Q", title="Alumni views", format=","),
+                alt.Tooltip("views:Q", title="Graduates' views", format=","),
                 alt.Tooltip("median_days:Q", title="Median days after graduation"),
             ],
         )
@@ -81,7 +81,9 @@ def chart_days_after(result: Q6Result) -> alt.TopLevelMixin:
     )
     if data.is_empty():
         return empty("Too few graduates came back to chart", result.answer)
-    title = f"{result.first_year_pct}% of alumni reading happens in the first year after graduation"
+    title = (
+        f"{result.first_year_pct}% of graduates' reading happens in the first year after graduation"
+    )
     chart = (
         alt.Chart(data)
         .mark_bar()
@@ -93,18 +95,18 @@ def chart_days_after(result: Q6Result) -> alt.TopLevelMixin:
                 axis=alt.Axis(tickMinStep=1, format="d"),
             ),
             x2="years_to:Q",
-            y=alt.Y("views:Q", title="Alumni lesson views", stack="zero"),
+            y=alt.Y("views:Q", title="Graduates' lesson views", stack="zero"),
             color=program_color(programs),
             tooltip=[
                 alt.Tooltip("program:N", title="Program"),
                 alt.Tooltip("period:N", title="After graduation"),
-                alt.Tooltip("views:Q", title="Alumni views", format=","),
+                alt.Tooltip("views:Q", title="Graduates' views", format=","),
             ],
         )
         .properties(height=240)
     )
     description = (
-        f"Stacked bar chart of alumni lesson views by quarter after graduation, per program: {title}. "
+        f"Stacked bar chart of graduates' lesson views by quarter after graduation, per program: {title}. "
         + " ".join(
             f"{r['program']}: {r['views']:,} views by {r['alumni_readers']} graduates, half of them "
             f"within {r['median_days'] or 0:.0f} days."

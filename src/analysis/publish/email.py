@@ -166,8 +166,8 @@ def _summary(page: Page) -> summary.Summary:
 
 
 def top_findings(page: Page) -> str:
-    """What is new since the last report first, then the summary's lead finding and bullets (the
-    slide's): what matters most."""
+    """What is new since the last report first, then the summary's lead finding, bullets and key
+    numbers (the slide's): what matters most."""
     shared = _summary(page)
     lines = [f"- {page.text(line)}" for line in shared.news]
     if lines and not shared.news_bullet:  # the first report (or the same data again): say so
@@ -177,6 +177,11 @@ def top_findings(page: Page) -> str:
     lines += [f"**{page.text(shared.title)}**", ""]
     # the slide's bullets, less the one on what is new (its items are listed just above)
     lines += [f"- {page.text(b)}" for b in shared.bullets if b and b != shared.news_bullet]
+    if shared.numbers:  # the lead's counts, as the slide and the summary page show them
+        counts = " · ".join(
+            f"**{page.text(value)}** {page.text(label)}" for label, value in shared.numbers
+        )
+        lines += ["", "::: key-numbers", counts, ":::"]
     return "\n".join(lines) + "\n"
 
 

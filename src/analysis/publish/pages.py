@@ -540,7 +540,7 @@ def definitions():
                 f"{len(c.lessons.aliases)} renamed paths are mapped to one name.",
                 "- **Student**: a user whose cohort belongs to a program and is not the staff or "
                 "placeholder cohort; **active** = between the cohort's start and end dates; "
-                "**alumni** = after the end date; **before** = before the start date.",
+                "**graduate** = a student after the end date; **before** = before the start date.",
                 f"- **Staff**: users of the cohort(s) {ctx.text(staff)}.",
                 "- **Programs**: "
                 + ctx.text(
@@ -580,7 +580,12 @@ def all_parameters():
 _CHANGES_STYLE = (
     "<style>.badge-new{background:#b71c1c;color:#fff;border-radius:3px;padding:0 .45em;"
     "font-size:.8em;font-weight:600}.badge-old{color:#555;font-size:.85em}"
-    ".only-new:checked~table tr.not-new{display:none}.changes-table td{padding:.2em .6em}</style>"
+    ".only-new:checked~table tr.not-new{display:none}.changes-table td{padding:.2em .6em}"
+    # a phone: long labels (lesson paths) wrap inside the column instead of widening the page
+    ".changes{max-width:100%;overflow-x:auto}.changes-table{width:100%}"
+    "table.table.changes-table td{white-space:normal;overflow-wrap:anywhere}"
+    "table.table.changes-table td:first-child"
+    "{white-space:nowrap;width:1%}</style>"
 )
 _STATUS_WORDS = {"new": "new", "continuing": "continuing", "gone": "no longer reported"}
 # question -> (continuing, gone) in the question's own words
@@ -684,11 +689,16 @@ def question_changes(number: int | None = None):
     return md("\n".join(out) + "\n")
 
 
+# bullets of "Since the report of ..." shown before the fold (the rest in a <details>)
+SINCE_SHOWN = 2
+
+
 def since_last_report():
     """The summary page's opening: "Since the report of DATE" and 3-5 plain bullets (new and needing
-    action first), then a compact row of trends; a plain sentence for the first report; nothing with
-    `--no-history`."""
-    from analysis.changes import bullets, no_comparison
+    action first; the first SINCE_SHOWN shown, the others folded), then a compact row of trends (hidden
+    on phones, which get a pointer to the question pages); a plain sentence for the first report;
+    nothing with `--no-history`."""
+    from analysis.changes import bullets, news_bullet, no_comparison
     from analysis.charts.history import chart_trend_row
 
     ctx = current()
@@ -698,8 +708,32 @@ def since_last_report():
     if changes.first_report:
         return md(f"\n## Since the last report\n\n{ctx.text(no_comparison(changes))}\n")
     out = [f"\n## Since the report of {changes.since}\n"]
-    out += [f"- {ctx.text(line)}" for line in bullets(changes)]
+    lead = news_bullet(changes)  # the slide's bullet on what is new, word for word
+    if lead:
+        out += [ctx.text(lead if lead.endswith(".") else f"{lead}."), ""]
+    lines = [f"- {ctx.text(line)}" for line in bullets(changes)]
+    out += lines[:SINCE_SHOWN]
     out.append("")
+    if lines[
+        SINCE_SHOWN:
+    ]:  # the rest folded, so that on a phone the first answer is in the first screen
+        rest = len(lines) - SINCE_SHOWN
+        out.append(
+            raw_html(
+                f'<details class="more-changes"><summary>{rest} more '
+                f"{'change' if rest == 1 else 'changes'}</summary>"
+            )
+        )
+        out += ["", *lines[SINCE_SHOWN:], "", raw_html("</details>")]
     if changes.trends.get_column("data_end").n_unique() > 1:
+        # eight small panels: unreadable on a phone, where each question's page shows its own trend
+        out.append(raw_html('<div class="trend-row">'))
         out.append(ctx.chart_html(chart_trend_row(changes)))
+        out.append(raw_html("</div>"))
+        out.append(
+            raw_html(
+                '<p class="trend-row-note">The trend of each answer\'s headline number is on its '
+                "question's page (and here on a wider screen).</p>"
+            )
+        )
     return md("\n".join(out) + "\n")

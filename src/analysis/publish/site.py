@@ -157,16 +157,15 @@ def _index_summary():
 
 
 def lead_finding():
-    """What matters most, first on the summary page: the lead finding (the slide's title), its counts
-    (the key numbers, most serious first) and a link to its question's page."""
+    """What matters most, first on the summary page: the lead finding (the slide's title), the slide's
+    bullets, its counts (the key numbers, most serious first) and a link to its question's page."""
     from analysis.publish.pages import escape_html, md, raw_html
 
     page, shared = _index_summary()
     lines = [f"**{page.text(shared.title)}**", ""]
-    # what is new has its own section above ("Since the report of ..."): not repeated here
-    lines += [
-        f"- {page.text(bullet)}" for bullet in shared.bullets[1:] if bullet != shared.news_bullet
-    ]
+    # the slide's bullets, word for word; what is new has its own section above ("Since the report
+    # of ..."), so its bullet is not repeated here
+    lines += [f"- {page.text(bullet)}" for bullet in shared.bullets if bullet != shared.news_bullet]
     out = "\n::: {.answer .lead-finding}\n" + "\n".join(lines) + "\n:::\n"
     if shared.numbers:
         cells = "".join(

@@ -321,7 +321,7 @@ def words(data: Q2Data, config: Config) -> Words:
         f"whose enrolled students read it; {data.other_track_views:,} enrolled views of the other "
         "program's lessons are left out (question 5 covers them), shared lessons stay in.",
         "Only reading while enrolled counts: students' views before or after their course are left "
-        "out (question 6 covers alumni).",
+        "out (question 6 covers graduates).",
         "Curriculum changes (a lesson added or renamed for later cohorts) can still make a cohort "
         "stand out: check the dates before acting on a case.",
     ]
@@ -457,7 +457,7 @@ def _sentences(data: Q2Data) -> tuple[str, list[str]]:
         data.by_program,
         data.not_compared,
     )
-    scope = "Only reading while enrolled counts, not alumni reading"
+    scope = "Only reading while enrolled counts, not graduates' reading"
     scope += (
         f"; {not_compared.height} cohort{'s' if not_compared.height != 1 else ''} enrolled "
         "only partly inside the data were not compared."
@@ -523,7 +523,7 @@ def _method(config: Config, tests: int, z: float) -> str:
     return (
         "Only students' lesson views while enrolled (cohort start to end date) count, and only of "
         "lessons of the program's own track (lessons whose home track is the program's, or shared "
-        "ones; see question 5): other-track lessons are cross-program reading, alumni reading is "
+        "ones; see question 5): other-track lessons are cross-program reading, graduates' reading is "
         "question 6. Cohorts are compared when at least "
         f"{q2.min_window_in_data:.0%} of their enrolled window lies inside the data and they have at "
         f"least {q2.min_students} students with a lesson view. For each cohort and lesson, the "

@@ -201,7 +201,7 @@ class Q5Result(QuestionResult, Q5Data):
         if self.cutoff is None:
             return f"No clear shut-off: {self.cross_views:,} views of the other program's lessons"
         return (
-            f"Cross-program access dropped on {self.cutoff.isoformat()}, but "
+            f"Cross-program access dropped on {_day(self.cutoff)}, but "
             f"{self.views_after:,} views by {_plural(self.users_after, 'student', True)} continued"
         )
 

@@ -28,7 +28,7 @@ FEEDS = ("page", "slide bullet", "email")
 SLIDE_RANK = 3
 TITLE = "What topics do graduates keep referencing after graduation (per program)?"
 SIMULATED_CAVEAT = (
-    "The data is simulated (calibrated to the real log's published facts, with alumni reading at a "
+    "The data is simulated (calibrated to the real log's published facts, with graduates reading at a "
     "lower rate after graduation): topics and numbers illustrate the method."
 )
 BIN_DAYS = 30  # histogram bins of days after graduation ("months")
@@ -125,7 +125,7 @@ def table_programs(result: Q6Data) -> pl.DataFrame:
         pl.col("graduates").alias("Graduates in the data"),
         pl.col("alumni_readers").alias("Came back after graduating"),
         (pl.col("share_readers") * 100).round(0).alias("Share (%)"),
-        pl.col("views").alias("Alumni lesson views"),
+        pl.col("views").alias("Graduates' lesson views"),
         pl.col("median_days").round(0).alias("Median days after graduation"),
     )
 
@@ -147,8 +147,8 @@ def _top_table(top: pl.DataFrame, topic_label: str, path_label: str) -> pl.DataF
             pl.col("program").alias("Program"),
             pl.col("rank_by_alumni").alias("Rank"),
             pl.col("topic_title").alias(topic_label),
-            pl.col("alumni").alias("Alumni"),
-            pl.col("views").alias("Alumni views"),
+            pl.col("alumni").alias("Graduates"),
+            pl.col("views").alias("Graduates' views"),
             pl.col("median_days").round(0).alias("Median days after graduation"),
             pl.col("topic").alias(path_label),
         )
@@ -286,9 +286,9 @@ def words(data: Q6Data) -> Words:
     """The answer, supporting sentences, method and caveats, formatted from `data`'s fields."""
     answer_text, supporting = _sentences(data)
     caveats = [
-        "Alumni can only come back inside the data's time range: recent cohorts have had less time "
+        "Graduates can only come back inside the data's time range: recent cohorts have had less time "
         "to return, so their share of readers is a lower bound.",
-        "A graduate who later joined another cohort counts as alumni only on rows that name the "
+        "A graduate who later joined another cohort counts as a graduate only on rows that name the "
         "cohort they graduated from.",
     ]
     if data.simulated:
@@ -297,11 +297,11 @@ def words(data: Q6Data) -> Words:
     method = (
         "Students' lesson views dated at least "
         f"{min_days} day{'s' if min_days != 1 else ''} after the end "
-        "date of the cohort named on the row are alumni views. Per program, lessons and modules "
+        "date of the cohort named on the row are graduates' views. Per program, lessons and modules "
         "(the first segment of the lesson path, i.e. the topic) are counted by views and by "
-        f"distinct alumni; the top {top_n} by views are listed, plus any lesson or module in "
-        f"the top {top_n} by distinct alumni. Timing is the median and 90th percentile of days "
-        "after graduation over the alumni views. Graduates in the data are students seen under a "
+        f"distinct graduates; the top {top_n} by views are listed, plus any lesson or module in "
+        f"the top {top_n} by distinct graduates. Timing is the median and 90th percentile of days "
+        "after graduation over the graduates' views. Graduates in the data are students seen under a "
         "cohort whose end date lies at least that many days before the data ends. Programs with "
         f"fewer than {data.min_alumni} returning graduates are listed in the tables but neither "
         "charted nor named in the answer: so few readers show no pattern. The topic chart shows, "
