@@ -245,7 +245,7 @@ def test_q4_answer_matches_its_tables_and_charts(results) -> None:
         assert result.answer.startswith(f"{high:,} incident")
         assert f"{medium:,} more" in result.answer or not medium
     titles = chart_titles(result, c4)
-    assert titles[0].startswith(f"{high:,} incidents need action now; {medium:,} more")
+    assert titles[0].startswith(f"{high:,} in the High tier need action now; {medium:,} more")
     scraping = result.incidents.filter(pl.col("kind") == "scraping")
     if scraping.height and result.scrape_timeline.height:
         top = scraping.row(0, named=True)

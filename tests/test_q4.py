@@ -483,11 +483,11 @@ def test_answer_is_short_plain_and_supported(cfg):
     assert not JARGON.search(result.answer), result.answer
     assert 3 <= len(result.supporting) <= 5
     assert result.answer.startswith(
-        "1 incident needs action now: 1 case of automated fetching; 1 more is"
+        "1 incident in the High tier needs action now: 1 case of automated fetching; 1 more is"
     )
     assert "automated fetching" in result.answer
     assert "quantile" in result.method  # the statistics live in the method
-    assert result.headline() == "1 incident needs action: 1 case of automated fetching."
+    assert result.headline() == "Act on 1 incident now: 1 case of automated fetching."
 
 
 def test_method_and_caveats_hold_no_unformatted_placeholder(cfg):

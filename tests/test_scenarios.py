@@ -86,7 +86,7 @@ def test_every_irregularity_in_at_least_two_shapes():
 def test_network_and_reader_variants_of_issue_16():
     """A campus NAT pool alternating per request with a second campus, home addresses the ISP
     re-assigns, phones on a carrier address shared by many, and habitual heavy readers (a long
-    lognormal tail, heavy alumni)."""
+    lognormal tail, graduates who read heavily)."""
     pool = SCENARIOS["campus_pool"]
     assert pool.campus_alternate and len(pool.campus_ips) >= 3 and pool.shared_pool_p >= 0.2
     assert 0 < pool.home_reassign_days <= 180  # home addresses re-assigned every few months

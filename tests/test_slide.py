@@ -138,22 +138,22 @@ def test_high_risk_incidents_lead_the_title_bullet_and_chart(config) -> None:
     content = _content(config, _report_results(_incidents(TIERED)))
     assert (
         content.title
-        == "3 incidents need action: 2 cases of automated fetching and 1 shared account"
+        == "Act on 3 incidents now: 2 cases of automated fetching and 1 shared account"
     )
-    assert content.bullets[0] == "3 High-tier, 2 Medium-tier and 5 Low-tier incidents"
+    assert content.bullets[0] == "Incidents by tier: 3 High, 2 Medium and 5 Low"
     assert content.numbers == [("High tier", "3"), ("Medium tier", "2"), ("Low tier", "5")]
     assert content.question == 4
     chart = content.chart
     assert chart is not None and not chart.stacked
-    assert chart.title == "High-tier incidents by kind"
+    assert chart.title == "High tier: incidents by kind"
     assert chart.categories == ["Automated fetching", "Shared account"]
-    assert chart.series == [("High-tier incidents", [2.0, 1.0])]
+    assert chart.series == [("High tier", [2.0, 1.0])]
 
 
 def test_without_high_risk_the_medium_tier_is_charted(config) -> None:
     content = _content(config, _report_results(_incidents([t for t in TIERED if t[0] != "high"])))
-    assert content.chart is not None and content.chart.title == "Medium-tier incidents by kind"
-    assert content.bullets[0] == "2 Medium-tier and 5 Low-tier incidents"
+    assert content.chart is not None and content.chart.title == "Medium tier: incidents by kind"
+    assert content.bullets[0] == "Incidents by tier: 2 Medium and 5 Low"
     assert content.numbers[0] == ("High tier", "0")
 
 
@@ -174,7 +174,7 @@ def test_public_slide_masks_ips_in_the_notes(config) -> None:
     content = _content(config, _report_results(_incidents(TIERED)))
     notes = "\n".join(content.notes)
     assert SECRET_IP not in notes and "198.51.100.x" in notes
-    assert "user 100 fetched 300 pages" in notes  # the High-tier evidence is in the notes
+    assert "user 100 fetched 300 pages" in notes  # the High tier's evidence is in the notes
     assert "Full report: the website in the _site folder" in notes  # no URL configured
 
 
@@ -302,7 +302,7 @@ def test_built_pptx_reads_back(config, tmp_path: Path) -> None:
     assert title is not None and title.is_placeholder and title.text_frame.text == content.title
     assert shapes["Footer"].text_frame.text == content.footer
     series = shapes["Chart"].chart.plots[0].series
-    assert [s.name for s in series] == ["High-tier incidents"]
+    assert [s.name for s in series] == ["High tier"]
     assert list(series[0].values) == [2.0, 1.0]
     assert shapes["Chart"].chart.chart_type == 57  # XL_CHART_TYPE.BAR_CLUSTERED
 

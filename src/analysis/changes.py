@@ -726,7 +726,7 @@ def news_bullet(changes: Changes | None) -> str:
     q4, q3, q2 = changes.question(4), changes.question(3), changes.question(2)
     high = sum(1 for item in q4.new if item.tier == "high")
     parts = [
-        _count(high, "incident needs action", "incidents need action") if high else "",
+        _count(high, "incident in the High tier", "incidents in the High tier") if high else "",
         _count(len(q4.new) - high, "incident worth a look", "incidents worth a look")
         if len(q4.new) > high
         else "",

@@ -81,7 +81,7 @@ def chart_tiers(result: Q4Result) -> alt.TopLevelMixin:
         .properties(width=WIDTH, height=max(80, 24 * len(kinds) * len(tiers)))
     )
     high, medium = result.count("high"), result.count("medium")
-    title = f"{high:,} incidents need action now; {medium:,} more are worth a look"
+    title = f"{high:,} in the High tier need action now; {medium:,} more are worth a look"
     text = "; ".join(
         f"{row['kind']} ({row['tier'].lower()}): {row['incidents']}"
         for row in data.iter_rows(named=True)

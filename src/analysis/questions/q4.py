@@ -190,8 +190,8 @@ def _count(tiers: pl.DataFrame, tier: str) -> int:
 def _headline(summary: pl.DataFrame, tiers: pl.DataFrame) -> str:
     high, medium = _count(tiers, "high"), _count(tiers, "medium")
     if high:
-        verb = "needs" if high == 1 else "need"
-        return f"{_plural(high, 'incident')} {verb} action: {_kinds_text(summary, 'high')}."
+        # the slide's action title: short enough for its 14 words with two or three kinds
+        return f"Act on {_plural(high, 'incident')} now: {_kinds_text(summary, 'high')}."
     if medium:
         return f"No urgent incident; {_plural(medium, 'incident')} to review."
     return "No urgent or notable incident."
@@ -201,7 +201,10 @@ def _answer(summary: pl.DataFrame, tiers: pl.DataFrame) -> str:
     high, medium = _count(tiers, "high"), _count(tiers, "medium")
     if high:
         verb = "needs" if high == 1 else "need"
-        lead = f"{_plural(high, 'incident')} {verb} action now: {_kinds_text(summary, 'high')}"
+        lead = (
+            f"{_plural(high, 'incident')} in the High tier {verb} action now: "
+            f"{_kinds_text(summary, 'high')}"
+        )
         more = f"{medium:,} more {'is' if medium == 1 else 'are'} worth a look"
         return f"{lead}; {more}." if medium else f"{lead}."
     if medium:
@@ -574,19 +577,16 @@ def lead(result: Q4Result) -> Lead | None:
     )
     tier_word = glossary.tier_name(top)  # "High tier": the glossary's one name for a tier
     chart = ChartData(
-        title=f"{tier_word.replace(' ', '-')} incidents by kind",
+        title=f"{tier_word}: incidents by kind",
         categories=[kind_labels.get(k, k) for k in by_kind["kind"].to_list()],
-        series=[
-            (f"{tier_word.replace(' ', '-')} incidents", [float(v) for v in by_kind["incidents"]])
-        ],
+        series=[(tier_word, [float(v) for v in by_kind["incidents"]])],
         colours=[colours.get(top, "#1a5ba6")],
         unit="incidents",
     )
     present = [tier for tier in tiers if counts.get(tier)]
-    parts = [f"{counts[tier]:,} {glossary.tier_name(tier).replace(' ', '-')}" for tier in present]
+    parts = [f"{counts[tier]:,} {glossary.TIER_NAMES.get(tier, tier)}" for tier in present]
     words = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-    noun = "incident" if sum(counts[t] for t in present) == 1 else "incidents"
-    bullet = f"{words} {noun}"
+    bullet = f"Incidents by tier: {words}"  # "Incidents by tier: 7 High, 8 Medium and 68 Low"
     evidence = result.incidents.filter(pl.col("tier") == top).sort("rank")["evidence"].head(5)
     return Lead(
         question=4,

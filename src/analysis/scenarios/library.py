@@ -290,8 +290,8 @@ SCENARIOS: dict[str, Scenario] = {
     "habitual_heavy": dataclasses.replace(
         DEMO,
         name="habitual_heavy",
-        description="habitual heavy readers (a long lognormal tail of daily rates), heavy alumni, "
-        "light readers cramming",
+        description="habitual heavy readers (a long lognormal tail of daily rates), graduates who "
+        "read heavily, light readers cramming",
         demo_events=False,
         activity_sigma=1.1,
         activity_cap=20.0,
