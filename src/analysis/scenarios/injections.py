@@ -349,12 +349,7 @@ def account_two_people(c: _Ctx) -> None:
     per_day = max(1, round(c.daily_rows(u) / 8))
     days = np.repeat(days, c.rng.integers(1, per_day + 2, len(days)))
     ts = c.sessions(days, (8, 23), 8.0)
-    # The second person reads from one of their two networks on a given day (home or elsewhere), not
-    # request by request: addresses alternating per request are one network (a NAT pool) to question
-    # 4. The draws are the same as before (one per row); each day takes its first row's.
-    draws = c.rng.random(len(ts))
-    _, first, day_row = np.unique((ts - c.base) // 86400, return_index=True, return_inverse=True)
-    ip = np.where(draws[first][day_row] < 0.7, other[0], other[1])
+    ip = np.where(c.rng.random(len(ts)) < 0.7, other[0], other[1])
     for which in (0, 1):
         mask = ip == other[which]
         c.add(ts[mask], c.own_lessons(cid, int(mask.sum())), u, cid, other[which])
