@@ -255,8 +255,6 @@ CUT_TEXTS = """els => els.flatMap((e, chart) => {
 })"""
 # The same for legend entries (a size legend's "400" running off a phone: issue 17).
 CUT_LEGENDS = CUT_TEXTS.replace("!t.closest('.role-legend')", "t.closest('.role-legend')")
-# Pages whose legends do not fit a phone yet (their charts' owners fix them; then remove them here).
-LEGENDS_TO_FIX = {"questions/q5.html"}
 # Table cells whose content does not fit them, and scroll boxes that hide columns without scrolling.
 CLIPPED_CELLS = """() => {
   const out = [];
@@ -355,15 +353,7 @@ def test_page_reads_on_a_phone_and_a_laptop(site, browser, name: str, width: int
         page.close()
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(reason="legend wider than a phone", strict=False))
-        if n in LEGENDS_TO_FIX
-        else n
-        for n in PAGES
-    ],
-)
+@pytest.mark.parametrize("name", PAGES)
 def test_chart_legends_fit_on_a_phone(site, browser, name: str) -> None:
     """At 390 px every legend entry of every chart is drawn inside its chart."""
     assert CUT_LEGENDS != CUT_TEXTS  # the check looks at the legends

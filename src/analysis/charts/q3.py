@@ -53,7 +53,8 @@ def chart_distribution(result: Q3Result) -> alt.TopLevelMixin:
                     domain=["Hardly uses the curriculum", "Within the usual range"],
                     range=[ACCENT, "#9e9e9e"],
                 ),
-                legend=alt.Legend(orient="top"),
+                # whole labels, one a line: cut to fit a phone they lost their meaning
+                legend=alt.Legend(orient="top", direction="vertical", labelLimit=0),
             ),
             order=alt.Order("low_usage:N"),
             tooltip=[

@@ -31,6 +31,9 @@ def chart_monthly(result: Q5Result) -> alt.TopLevelMixin:
                 "label:N",
                 title="Students of -> reading",
                 scale=alt.Scale(domain=labels["label"].to_list(), range=colors),
+                # one entry a line under the plot: two long direction names side by side run past a
+                # phone's chart
+                legend=alt.Legend(orient="bottom", direction="vertical"),
             ),
             tooltip=[
                 alt.Tooltip("month:T", title="Month", format="%b %Y"),
