@@ -185,7 +185,7 @@ def test_headline_changes_put_new_items_first() -> None:
     assert "continue" in note
     # the slide's bullet: counts, each a clause (clipped at a clause, never inside an item)
     assert ch.news_bullet(result) == (
-        "New since the 2021-02-14 report: 2 incidents in the High tier, 1 flagged student"
+        "New since 2021-02-14: 2 incidents in the High tier, 1 flagged student"
     )
     nothing = ch.compare(PREVIOUS, document("2021-02-01T00:00:00", [OLD_SCRAPER, SHARING, GONE]))
     assert ch.news_bullet(nothing) == "Nothing new needs action since the 2021-02-01 report"
@@ -648,7 +648,7 @@ def test_two_builds_show_what_is_new_and_keep_the_history(tmp_path: Path, monkey
     assert re.search(r'<tr class="not-new">.*?continuing.*?user 3 \(from 2019-04-02\)', q4)
 
     # the slide: one bullet says what is new, the notes open with what changed
-    bullet = "New since the 30 Sep 2019 report: 2 incidents in the High tier, 1 flagged student"
+    bullet = "New since 30 Sep 2019: 2 incidents in the High tier, 1 flagged student"
     paragraphs, notes, shown, spoken = _slide(site)
     assert bullet in paragraphs and len(bullet.split()) <= 15
     lead = "Since the report of 2019-09-30: New, needs action now: automated fetching by user 33"

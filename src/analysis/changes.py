@@ -736,7 +736,7 @@ def news_bullet(changes: Changes | None) -> str:
     found = [part for part in parts if part]
     if not found:
         return f"Nothing new needs action since the {changes.since} report"
-    return f"New since the {changes.since} report: " + ", ".join(found)
+    return f"New since {changes.since}: " + ", ".join(found)
 
 
 def slide_note(changes: Changes | None) -> str:
