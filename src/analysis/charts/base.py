@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -173,24 +173,16 @@ def fit_axis_text(spec: dict[str, Any], width: int = AXIS_TITLE_CHARS) -> dict[s
     if spec.get("width") != "container":
         return spec
 
-    def visit(node: Any) -> Any:
-        if isinstance(node, list):
-            return [visit(item) for item in node]
-        if not isinstance(node, dict):
-            return node
-        out = {key: visit(value) for key, value in node.items()}
-        encoding = out.get("encoding")
-        if isinstance(encoding, dict):
-            fixed = dict(encoding)
-            for channel in ("x", "y"):
-                field = encoding.get(channel)
-                title = field.get("title") if isinstance(field, dict) else None
-                if isinstance(field, dict) and isinstance(title, str) and len(title) > width:
-                    fixed[channel] = {**field, "title": wrap_title(title, width)}
-            out["encoding"] = fixed
-        return out
+    def wrap_axis_titles(encoding: dict[str, Any]) -> dict[str, Any]:
+        fixed = dict(encoding)
+        for channel in ("x", "y"):
+            field = encoding.get(channel)
+            title = field.get("title") if isinstance(field, dict) else None
+            if isinstance(field, dict) and isinstance(title, str) and len(title) > width:
+                fixed[channel] = {**field, "title": wrap_title(title, width)}
+        return fixed
 
-    out = dict(visit(spec))
+    out = _map_encodings(spec, wrap_axis_titles)
     config = dict(out.get("config") or {})
     config["axisX"] = {"labelFlush": True, **(config.get("axisX") or {})}
     out["config"] = config
@@ -210,23 +202,34 @@ def angle_band_labels(spec: dict[str, Any]) -> dict[str, Any]:
         "labelBaseline": {"expr": f"{narrow} ? 'middle' : 'top'"},
     }
 
+    def turn_level_labels(encoding: dict[str, Any]) -> dict[str, Any]:
+        x = encoding.get("x")
+        axis = x.get("axis") if isinstance(x, dict) else None
+        if (
+            isinstance(x, dict)
+            and isinstance(axis, dict)
+            and x.get("type") in ("ordinal", "nominal")
+            and axis.get("labelAngle") == 0
+        ):
+            return {**encoding, "x": {**x, "axis": {**axis, **turned}}}
+        return encoding
+
+    return _map_encodings(spec, turn_level_labels)
+
+
+def _map_encodings(
+    spec: dict[str, Any], fix: Callable[[dict[str, Any]], dict[str, Any]]
+) -> dict[str, Any]:
+    """A copy of a Vega-Lite spec with `fix` applied to every view's encoding (layers and concats too)."""
+
     def visit(node: Any) -> Any:
         if isinstance(node, list):
             return [visit(item) for item in node]
         if not isinstance(node, dict):
             return node
         out = {key: visit(value) for key, value in node.items()}
-        encoding = out.get("encoding")
-        x = encoding.get("x") if isinstance(encoding, dict) else None
-        axis = x.get("axis") if isinstance(x, dict) else None
-        if (
-            isinstance(encoding, dict)
-            and isinstance(x, dict)
-            and isinstance(axis, dict)
-            and x.get("type") in ("ordinal", "nominal")
-            and axis.get("labelAngle") == 0
-        ):
-            out["encoding"] = {**encoding, "x": {**x, "axis": {**axis, **turned}}}
+        if isinstance(out.get("encoding"), dict):
+            out["encoding"] = fix(out["encoding"])
         return out
 
     return dict(visit(spec))
