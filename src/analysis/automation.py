@@ -227,15 +227,60 @@ def automated_sessions(
 
 def around_the_clock(base: pl.LazyFrame, config: Config) -> pl.LazyFrame:
     """Stretches of one account's page views with no gap over `sleep_gap_hours`, lasting at least
-    `around_clock_hours` and with views in at least `around_clock_hour_share` of their hours."""
+    `around_clock_hours` and with views in at least `around_clock_hour_share` of their hours.
+
+    With `sleep_gap_hours` of at least one hour, no gap inside a clock hour can end a stretch, so the
+    stretches are cut on one row per account and hour (first and last view, views) instead of
+    sorting every view; the address of the first view and the pages are read for the few stretches
+    that pass. The same stretches and values as `around_the_clock_by_row`, which shorter
+    sleep gaps use."""
     q4 = config.q4
+    if q4.sleep_gap_hours < 1:
+        return around_the_clock_by_row(base, config)
     sleep = q4.sleep_gap_hours * 3600
+    views = page_views(base).select("user_id", "ip", "path", "timestamp")
+    new_user = (pl.col("user_id") != pl.col("user_id").shift(1)).fill_null(True)
+    gap = (pl.col("start") - pl.col("end").shift(1)).dt.total_seconds().fill_null(0)
+    stretches = (
+        views.group_by("user_id", pl.col("timestamp").dt.truncate("1h").alias("hour"))
+        .agg(
+            pl.col("timestamp").min().alias("start"),
+            pl.col("timestamp").max().alias("end"),
+            pl.len().alias("views"),
+        )
+        .sort("user_id", "hour")
+        .with_columns((new_user | (gap > sleep)).cast(pl.UInt32).cum_sum().alias("stretch"))
+        .group_by("stretch")
+        .agg(
+            pl.col("user_id").first(),
+            pl.col("start").min(),
+            pl.col("end").max(),
+            pl.col("views").sum(),
+            pl.len().alias("busy_hours"),
+        )
+        .with_columns(_hours())
+        .filter(_around_clock_bars(config))
+    )
+    distinct = (
+        views.join(stretches.select("stretch", "user_id", "start", "end"), on="user_id")
+        .filter(pl.col("timestamp").is_between(pl.col("start"), pl.col("end")))
+        .group_by("stretch")
+        .agg(
+            pl.col("ip").sort_by("timestamp").first(),
+            pl.col("path").n_unique().alias("distinct"),
+        )
+    )
+    return stretches.join(distinct, on="stretch", how="left").select(_AROUND_CLOCK_COLUMNS)
+
+
+def around_the_clock_by_row(base: pl.LazyFrame, config: Config) -> pl.LazyFrame:
+    """`around_the_clock` over every view sorted by account and time (any `sleep_gap_hours`)."""
+    sleep = config.q4.sleep_gap_hours * 3600
     new_user = (pl.col("user_id") != pl.col("user_id").shift(1)).fill_null(True)
     gap = (pl.col("timestamp") - pl.col("timestamp").shift(1)).dt.total_seconds().fill_null(0)
-    hours = ((pl.col("end") - pl.col("start")).dt.total_seconds() / 3600).alias("hours")
     return (
         page_views(base)
-        .select("user_id", pl.col("ip").cast(pl.String), "path", "timestamp")
+        .select("user_id", "ip", "path", "timestamp")
         .sort("user_id", "timestamp")
         .with_columns((new_user | (gap > sleep)).cast(pl.UInt32).cum_sum().alias("stretch"))
         .group_by("stretch")
@@ -248,23 +293,34 @@ def around_the_clock(base: pl.LazyFrame, config: Config) -> pl.LazyFrame:
             pl.col("path").n_unique().alias("distinct"),
             pl.col("timestamp").dt.truncate("1h").n_unique().alias("busy_hours"),
         )
-        .with_columns(hours)
-        .filter(
-            (pl.col("hours") >= q4.around_clock_hours)
-            & (pl.col("busy_hours") >= q4.around_clock_hour_share * (pl.col("hours") + 1))
-        )
-        .select(
-            "user_id",
-            "ip",
-            "start",
-            "end",
-            "views",
-            "distinct",
-            pl.lit(False).alias("fast"),
-            pl.lit(False).alias("ordered"),
-            pl.lit(True).alias("around_clock"),
-        )
+        .with_columns(_hours())
+        .filter(_around_clock_bars(config))
+        .select(_AROUND_CLOCK_COLUMNS)
     )
+
+
+def _hours() -> pl.Expr:
+    return ((pl.col("end") - pl.col("start")).dt.total_seconds() / 3600).alias("hours")
+
+
+def _around_clock_bars(config: Config) -> pl.Expr:
+    q4 = config.q4
+    return (pl.col("hours") >= q4.around_clock_hours) & (
+        pl.col("busy_hours") >= q4.around_clock_hour_share * (pl.col("hours") + 1)
+    )
+
+
+_AROUND_CLOCK_COLUMNS = (
+    pl.col("user_id"),
+    pl.col("ip").cast(pl.String),
+    pl.col("start"),
+    pl.col("end"),
+    pl.col("views"),
+    pl.col("distinct"),
+    pl.lit(False).alias("fast"),
+    pl.lit(False).alias("ordered"),
+    pl.lit(True).alias("around_clock"),
+)
 
 
 def scrape_episodes(machine: pl.LazyFrame, config: Config) -> pl.LazyFrame:

@@ -174,13 +174,18 @@ def user_ip_days(base: pl.LazyFrame) -> pl.LazyFrame:
 
 def network_slots(base: pl.LazyFrame, config: Config, campus: list[str]) -> pl.LazyFrame:
     """Known users' page views per `share_slot_minutes` slot and network (`network`): who was in two
-    places at once. `kept` and `unidentified` (no known cohort) as in the views."""
+    places at once. `kept` and `unidentified` (no known cohort) as in the views. The network is
+    computed once per distinct address and joined, not once per row (a regex on 9M rows at 10x)."""
+    networks = base.select(pl.col("ip").unique()).with_columns(
+        network(pl.col("ip"), campus).alias("network")
+    )
     return (
         page_views(base)
+        .join(networks, on="ip", how="left", nulls_equal=True)
         .group_by(
             "user_id",
             pl.col("timestamp").dt.truncate(f"{config.q4.share_slot_minutes}m").alias("slot"),
-            network(pl.col("ip"), campus).alias("network"),
+            "network",
             "kept",
             pl.col("role").is_in(["no_cohort", "unknown_cohort"]).alias("unidentified"),
         )
