@@ -280,9 +280,9 @@ CATEGORICAL_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _path_lookup(logs: pl.LazyFrame, config: Config) -> pl.LazyFrame:
-    """`path_table` with Categorical columns, to join on the views' Categorical path."""
-    return path_table(logs, config).select(
+def _path_lookup(paths: pl.DataFrame) -> pl.LazyFrame:
+    """`path_table` (collected) with Categorical columns, to join on the views' Categorical path."""
+    return paths.lazy().select(
         pl.col(name).cast(pl.Categorical)
         for name in ("path", "page_kind", "lesson", "lesson_title", "module")
     )
@@ -338,11 +338,14 @@ def prepare(snapshot: Snapshot, config: Config) -> Prepared:
     cohorts = cohort_table(snapshot.cohorts, config)
     # about 60 rows: collected once, joined as a small in-memory table (and kept for materialize)
     cohort_labels = _cohort_lookup(snapshot.logs, cohorts).collect()
+    # one row per distinct path (a few thousand): classified once, read by the views and by the
+    # search for automated actors
+    paths = path_table(snapshot.logs, config).collect()
     views = (
         snapshot.logs.with_columns(pl.col("path", "ip").cast(pl.Categorical), *time_columns())
         # The regexes and the people rules run once per distinct path (about 2,000) and per distinct
         # cohort id, not once per row (bench/README.md); the joins only gather Categorical labels.
-        .join(_path_lookup(snapshot.logs, config), on="path", how="left", nulls_equal=True)
+        .join(_path_lookup(paths), on="path", how="left", nulls_equal=True)
         .join(cohort_labels.lazy(), on="cohort_id", how="left", nulls_equal=True)
         .with_columns(
             pl.when(pl.col("role") != "student")
@@ -367,7 +370,7 @@ def prepare(snapshot: Snapshot, config: Config) -> Prepared:
         pl.col("timestamp").min().alias("start"), pl.col("timestamp").max().alias("end")
     ).collect()
     start, end = bounds.row(0)
-    views, set_aside, automated = set_aside_automated(snapshot.logs, views, config)
+    views, set_aside, automated = set_aside_automated(snapshot.logs, views, config, paths)
     return Prepared(
         views=views,
         cohorts=cohorts,
@@ -381,14 +384,16 @@ def prepare(snapshot: Snapshot, config: Config) -> Prepared:
 
 
 def set_aside_automated(
-    logs: pl.LazyFrame, views: pl.LazyFrame, config: Config
+    logs: pl.LazyFrame, views: pl.LazyFrame, config: Config, paths: pl.DataFrame | None = None
 ) -> tuple[pl.LazyFrame, pl.LazyFrame | None, Automated]:
     """The automated actors of the log (analysis.automation), found once on the raw rows with their
     page kinds, and the views split into those kept (lazy) and those of high-tier automated episodes
     (a few thousand rows: collected once here, so question 4 and the counts do not run the views'
-    plan again for them)."""
+    plan again for them). `paths` is `path_table(logs, config)` collected, when the caller has it."""
     rows = logs.with_columns(pl.col("timestamp").dt.date().alias("date")).join(
-        path_table(logs, config).select("path", "page_kind"),
+        (paths.lazy() if paths is not None else path_table(logs, config)).select(
+            "path", "page_kind"
+        ),
         on="path",
         how="left",
         nulls_equal=True,
