@@ -8,7 +8,13 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from analysis.automation import around_the_clock, around_the_clock_by_row
+from analysis.automation import (
+    around_the_clock,
+    around_the_clock_by_row,
+    days_from_hours,
+    network_days,
+    network_hours,
+)
 from analysis.config import Config
 
 START = dt.datetime(2020, 3, 2, 8, 0, 0)
@@ -70,3 +76,12 @@ def test_around_the_clock_by_hour_equals_by_row(sleep_gap_hours: float) -> None:
     by_row = around_the_clock_by_row(_frame(), config).collect().sort("user_id", "start")
     assert by_hour.height > 0
     assert by_hour.equals(by_row)
+
+
+def test_days_from_hours_equal_network_days() -> None:
+    frame = _frame().with_columns(pl.col("timestamp").dt.date().alias("date"))
+    keys = ["user_id", "ip", "date"]
+    direct = network_days(frame).collect().sort(keys)
+    via_hours = days_from_hours(network_hours(frame)).collect().sort(keys)
+    assert direct.height == 11  # user 1 on two days, users 2-4 on three (probe, no-IP rows out)
+    assert via_hours.select(direct.columns).equals(direct)

@@ -102,6 +102,30 @@ def network_days(base: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def network_hours(base: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per user, IP and clock hour of `page_views`: views, first and last view. The one
+    group-by over every view that `network_days` and `around_the_clock` both aggregate further
+    (`days_from_hours`; `around_the_clock(..., hours)`)."""
+    return (
+        page_views(base)
+        .group_by("user_id", "ip", pl.col("timestamp").dt.truncate("1h").alias("hour"))
+        .agg(
+            pl.len().alias("views"),
+            pl.col("timestamp").min().alias("start"),
+            pl.col("timestamp").max().alias("end"),
+        )
+    )
+
+
+def days_from_hours(hours: pl.LazyFrame) -> pl.LazyFrame:
+    """`network_days` from `network_hours` (the same rows and values)."""
+    return hours.group_by("user_id", "ip", pl.col("hour").dt.date().alias("date")).agg(
+        pl.col("views").sum(),
+        pl.col("start").min(),
+        pl.col("end").max(),
+    )
+
+
 def session_rows(base: pl.LazyFrame, days: pl.LazyFrame, config: Config) -> pl.LazyFrame:
     """The page views of user-IP-days busy enough to hold a machine session (at least
     min(`scrape_min_pages`, `slow_min_pages`) views; the day before and after too, for sessions
@@ -225,7 +249,9 @@ def automated_sessions(
     )
 
 
-def around_the_clock(base: pl.LazyFrame, config: Config) -> pl.LazyFrame:
+def around_the_clock(
+    base: pl.LazyFrame, config: Config, hours: pl.LazyFrame | None = None
+) -> pl.LazyFrame:
     """Stretches of one account's page views with no gap over `sleep_gap_hours`, lasting at least
     `around_clock_hours` and with views in at least `around_clock_hour_share` of their hours.
 
@@ -233,7 +259,7 @@ def around_the_clock(base: pl.LazyFrame, config: Config) -> pl.LazyFrame:
     stretches are cut on one row per account and hour (first and last view, views) instead of
     sorting every view; the address of the first view and the pages are read for the few stretches
     that pass. The same stretches and values as `around_the_clock_by_row`, which shorter
-    sleep gaps use."""
+    sleep gaps use. `hours` is `network_hours(base)` when the caller has it."""
     q4 = config.q4
     if q4.sleep_gap_hours < 1:
         return around_the_clock_by_row(base, config)
@@ -241,13 +267,10 @@ def around_the_clock(base: pl.LazyFrame, config: Config) -> pl.LazyFrame:
     views = page_views(base).select("user_id", "ip", "path", "timestamp")
     new_user = (pl.col("user_id") != pl.col("user_id").shift(1)).fill_null(True)
     gap = (pl.col("start") - pl.col("end").shift(1)).dt.total_seconds().fill_null(0)
+    hours = hours if hours is not None else network_hours(base)
     stretches = (
-        views.group_by("user_id", pl.col("timestamp").dt.truncate("1h").alias("hour"))
-        .agg(
-            pl.col("timestamp").min().alias("start"),
-            pl.col("timestamp").max().alias("end"),
-            pl.len().alias("views"),
-        )
+        hours.group_by("user_id", "hour")
+        .agg(pl.col("start").min(), pl.col("end").max(), pl.col("views").sum())
         .sort("user_id", "hour")
         .with_columns((new_user | (gap > sleep)).cast(pl.UInt32).cum_sum().alias("stretch"))
         .group_by("stretch")
@@ -417,11 +440,12 @@ def find_automated(base: pl.LazyFrame, config: Config) -> Automated:
     docstring), and the high-tier ones as actor and time window."""
     frame = base.select(AUTOMATION_COLUMNS).collect()
     lazy = frame.lazy().with_row_index("idx")
-    days = network_days(lazy).collect()
+    hours = network_hours(lazy).collect().lazy()
+    days = days_from_hours(hours).collect()
     rows = session_rows(lazy, days.lazy(), config).collect()
     table = sessions(rows.lazy())
     paced = automated_sessions(rows, frame["path"].cast(pl.String), table, config)
-    machine = pl.concat([paced, around_the_clock(lazy, config)], how="vertical_relaxed")
+    machine = pl.concat([paced, around_the_clock(lazy, config, hours)], how="vertical_relaxed")
     scraping, probes = pl.collect_all(
         [scrape_episodes(machine, config), probe_episodes(lazy, config)]
     )
