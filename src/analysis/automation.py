@@ -102,6 +102,30 @@ def network_days(base: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+def network_hours(base: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per user, IP and clock hour of `page_views`: views, first and last view. The one
+    group-by over every view that `network_days` and `around_the_clock` both aggregate further
+    (`days_from_hours`; `around_the_clock(..., hours)`)."""
+    return (
+        page_views(base)
+        .group_by("user_id", "ip", pl.col("timestamp").dt.truncate("1h").alias("hour"))
+        .agg(
+            pl.len().alias("views"),
+            pl.col("timestamp").min().alias("start"),
+            pl.col("timestamp").max().alias("end"),
+        )
+    )
+
+
+def days_from_hours(hours: pl.LazyFrame) -> pl.LazyFrame:
+    """`network_days` from `network_hours` (the same rows and values)."""
+    return hours.group_by("user_id", "ip", pl.col("hour").dt.date().alias("date")).agg(
+        pl.col("views").sum(),
+        pl.col("start").min(),
+        pl.col("end").max(),
+    )
+
+
 def session_rows(base: pl.LazyFrame, days: pl.LazyFrame, config: Config) -> pl.LazyFrame:
     """The page views of user-IP-days busy enough to hold a machine session (at least
     min(`scrape_min_pages`, `slow_min_pages`) views; the day before and after too, for sessions
@@ -225,17 +249,61 @@ def automated_sessions(
     )
 
 
-def around_the_clock(base: pl.LazyFrame, config: Config) -> pl.LazyFrame:
+def around_the_clock(
+    base: pl.LazyFrame, config: Config, hours: pl.LazyFrame | None = None
+) -> pl.LazyFrame:
     """Stretches of one account's page views with no gap over `sleep_gap_hours`, lasting at least
-    `around_clock_hours` and with views in at least `around_clock_hour_share` of their hours."""
+    `around_clock_hours` and with views in at least `around_clock_hour_share` of their hours.
+
+    With `sleep_gap_hours` of at least one hour, no gap inside a clock hour can end a stretch, so the
+    stretches are cut on one row per account and hour (first and last view, views) instead of
+    sorting every view; the address of the first view and the pages are read for the few stretches
+    that pass. The same stretches and values as `around_the_clock_by_row`, which shorter
+    sleep gaps use. `hours` is `network_hours(base)` when the caller has it."""
     q4 = config.q4
+    if q4.sleep_gap_hours < 1:
+        return around_the_clock_by_row(base, config)
     sleep = q4.sleep_gap_hours * 3600
+    views = page_views(base).select("user_id", "ip", "path", "timestamp")
+    new_user = (pl.col("user_id") != pl.col("user_id").shift(1)).fill_null(True)
+    gap = (pl.col("start") - pl.col("end").shift(1)).dt.total_seconds().fill_null(0)
+    hours = hours if hours is not None else network_hours(base)
+    stretches = (
+        hours.group_by("user_id", "hour")
+        .agg(pl.col("start").min(), pl.col("end").max(), pl.col("views").sum())
+        .sort("user_id", "hour")
+        .with_columns((new_user | (gap > sleep)).cast(pl.UInt32).cum_sum().alias("stretch"))
+        .group_by("stretch")
+        .agg(
+            pl.col("user_id").first(),
+            pl.col("start").min(),
+            pl.col("end").max(),
+            pl.col("views").sum(),
+            pl.len().alias("busy_hours"),
+        )
+        .with_columns(_hours())
+        .filter(_around_clock_bars(config))
+    )
+    distinct = (
+        views.join(stretches.select("stretch", "user_id", "start", "end"), on="user_id")
+        .filter(pl.col("timestamp").is_between(pl.col("start"), pl.col("end")))
+        .group_by("stretch")
+        .agg(
+            pl.col("ip").sort_by("timestamp").first(),
+            pl.col("path").n_unique().alias("distinct"),
+        )
+    )
+    return stretches.join(distinct, on="stretch", how="left").select(_AROUND_CLOCK_COLUMNS)
+
+
+def around_the_clock_by_row(base: pl.LazyFrame, config: Config) -> pl.LazyFrame:
+    """`around_the_clock` over every view sorted by account and time (any `sleep_gap_hours`)."""
+    sleep = config.q4.sleep_gap_hours * 3600
     new_user = (pl.col("user_id") != pl.col("user_id").shift(1)).fill_null(True)
     gap = (pl.col("timestamp") - pl.col("timestamp").shift(1)).dt.total_seconds().fill_null(0)
-    hours = ((pl.col("end") - pl.col("start")).dt.total_seconds() / 3600).alias("hours")
     return (
         page_views(base)
-        .select("user_id", pl.col("ip").cast(pl.String), "path", "timestamp")
+        .select("user_id", "ip", "path", "timestamp")
         .sort("user_id", "timestamp")
         .with_columns((new_user | (gap > sleep)).cast(pl.UInt32).cum_sum().alias("stretch"))
         .group_by("stretch")
@@ -248,23 +316,34 @@ def around_the_clock(base: pl.LazyFrame, config: Config) -> pl.LazyFrame:
             pl.col("path").n_unique().alias("distinct"),
             pl.col("timestamp").dt.truncate("1h").n_unique().alias("busy_hours"),
         )
-        .with_columns(hours)
-        .filter(
-            (pl.col("hours") >= q4.around_clock_hours)
-            & (pl.col("busy_hours") >= q4.around_clock_hour_share * (pl.col("hours") + 1))
-        )
-        .select(
-            "user_id",
-            "ip",
-            "start",
-            "end",
-            "views",
-            "distinct",
-            pl.lit(False).alias("fast"),
-            pl.lit(False).alias("ordered"),
-            pl.lit(True).alias("around_clock"),
-        )
+        .with_columns(_hours())
+        .filter(_around_clock_bars(config))
+        .select(_AROUND_CLOCK_COLUMNS)
     )
+
+
+def _hours() -> pl.Expr:
+    return ((pl.col("end") - pl.col("start")).dt.total_seconds() / 3600).alias("hours")
+
+
+def _around_clock_bars(config: Config) -> pl.Expr:
+    q4 = config.q4
+    return (pl.col("hours") >= q4.around_clock_hours) & (
+        pl.col("busy_hours") >= q4.around_clock_hour_share * (pl.col("hours") + 1)
+    )
+
+
+_AROUND_CLOCK_COLUMNS = (
+    pl.col("user_id"),
+    pl.col("ip").cast(pl.String),
+    pl.col("start"),
+    pl.col("end"),
+    pl.col("views"),
+    pl.col("distinct"),
+    pl.lit(False).alias("fast"),
+    pl.lit(False).alias("ordered"),
+    pl.lit(True).alias("around_clock"),
+)
 
 
 def scrape_episodes(machine: pl.LazyFrame, config: Config) -> pl.LazyFrame:
@@ -361,11 +440,12 @@ def find_automated(base: pl.LazyFrame, config: Config) -> Automated:
     docstring), and the high-tier ones as actor and time window."""
     frame = base.select(AUTOMATION_COLUMNS).collect()
     lazy = frame.lazy().with_row_index("idx")
-    days = network_days(lazy).collect()
+    hours = network_hours(lazy).collect().lazy()
+    days = days_from_hours(hours).collect()
     rows = session_rows(lazy, days.lazy(), config).collect()
     table = sessions(rows.lazy())
     paced = automated_sessions(rows, frame["path"].cast(pl.String), table, config)
-    machine = pl.concat([paced, around_the_clock(lazy, config)], how="vertical_relaxed")
+    machine = pl.concat([paced, around_the_clock(lazy, config, hours)], how="vertical_relaxed")
     scraping, probes = pl.collect_all(
         [scrape_episodes(machine, config), probe_episodes(lazy, config)]
     )

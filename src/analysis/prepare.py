@@ -118,6 +118,10 @@ class Prepared:
     # reads both (`all_views`), every other question only `views`.
     automated: Automated = field(default_factory=Automated)
     set_aside: pl.LazyFrame | None = None
+    # One row per distinct cohort id of the log (null included) with the cohort's columns as the
+    # views carry them (`_cohort_lookup`, collected once): report.materialize looks the labels up here
+    # instead of scanning the views for them. None: not known (materialize finds them in the views).
+    cohort_labels: pl.DataFrame | None = None
 
 
 def clean_path(path: pl.Expr) -> pl.Expr:
@@ -276,9 +280,9 @@ CATEGORICAL_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _path_lookup(logs: pl.LazyFrame, config: Config) -> pl.LazyFrame:
-    """`path_table` with Categorical columns, to join on the views' Categorical path."""
-    return path_table(logs, config).select(
+def _path_lookup(paths: pl.DataFrame) -> pl.LazyFrame:
+    """`path_table` (collected) with Categorical columns, to join on the views' Categorical path."""
+    return paths.lazy().select(
         pl.col(name).cast(pl.Categorical)
         for name in ("path", "page_kind", "lesson", "lesson_title", "module")
     )
@@ -332,12 +336,17 @@ def prepare(snapshot: Snapshot, config: Config) -> Prepared:
     page_kind, lesson, lesson_title, module, cohort_name, program_id, program, track, role, start_date, end_date,
     window, days_after_end (alumni only) and days_before_start (before only)."""
     cohorts = cohort_table(snapshot.cohorts, config)
+    # about 60 rows: collected once, joined as a small in-memory table (and kept for materialize)
+    cohort_labels = _cohort_lookup(snapshot.logs, cohorts).collect()
+    # one row per distinct path (a few thousand): classified once, read by the views and by the
+    # search for automated actors
+    paths = path_table(snapshot.logs, config).collect()
     views = (
         snapshot.logs.with_columns(pl.col("path", "ip").cast(pl.Categorical), *time_columns())
         # The regexes and the people rules run once per distinct path (about 2,000) and per distinct
         # cohort id, not once per row (bench/README.md); the joins only gather Categorical labels.
-        .join(_path_lookup(snapshot.logs, config), on="path", how="left", nulls_equal=True)
-        .join(_cohort_lookup(snapshot.logs, cohorts), on="cohort_id", how="left", nulls_equal=True)
+        .join(_path_lookup(paths), on="path", how="left", nulls_equal=True)
+        .join(cohort_labels.lazy(), on="cohort_id", how="left", nulls_equal=True)
         .with_columns(
             pl.when(pl.col("role") != "student")
             .then(pl.lit(None, dtype=pl.Categorical))
@@ -361,7 +370,7 @@ def prepare(snapshot: Snapshot, config: Config) -> Prepared:
         pl.col("timestamp").min().alias("start"), pl.col("timestamp").max().alias("end")
     ).collect()
     start, end = bounds.row(0)
-    views, set_aside, automated = set_aside_automated(snapshot.logs, views, config)
+    views, set_aside, automated = set_aside_automated(snapshot.logs, views, config, paths)
     return Prepared(
         views=views,
         cohorts=cohorts,
@@ -370,16 +379,21 @@ def prepare(snapshot: Snapshot, config: Config) -> Prepared:
         simulated=snapshot.manifest.simulated,
         automated=automated,
         set_aside=set_aside,
+        cohort_labels=cohort_labels,
     )
 
 
 def set_aside_automated(
-    logs: pl.LazyFrame, views: pl.LazyFrame, config: Config
+    logs: pl.LazyFrame, views: pl.LazyFrame, config: Config, paths: pl.DataFrame | None = None
 ) -> tuple[pl.LazyFrame, pl.LazyFrame | None, Automated]:
     """The automated actors of the log (analysis.automation), found once on the raw rows with their
-    page kinds, and the views split into those kept and those of high-tier automated episodes."""
+    page kinds, and the views split into those kept (lazy) and those of high-tier automated episodes
+    (a few thousand rows: collected once here, so question 4 and the counts do not run the views'
+    plan again for them). `paths` is `path_table(logs, config)` collected, when the caller has it."""
     rows = logs.with_columns(pl.col("timestamp").dt.date().alias("date")).join(
-        path_table(logs, config).select("path", "page_kind"),
+        (paths.lazy() if paths is not None else path_table(logs, config)).select(
+            "path", "page_kind"
+        ),
         on="path",
         how="left",
         nulls_equal=True,
@@ -388,18 +402,14 @@ def set_aside_automated(
     if automated.episodes.is_empty():
         return views, None, automated
     inside = episode_filter(automated.episodes)
-    counts = views.select(
-        inside.sum().alias("all"),
-        (inside & (pl.col("role") == "student") & (pl.col("page_kind") == "lesson"))
-        .sum()
-        .alias("students"),
-    ).collect()
+    set_aside = views.filter(inside).collect()
+    students = set_aside.filter((pl.col("role") == "student") & (pl.col("page_kind") == "lesson"))
     automated = dataclasses.replace(
         automated,
-        views_set_aside=int(counts["all"][0]),
-        student_views_set_aside=int(counts["students"][0]),
+        views_set_aside=set_aside.height,
+        student_views_set_aside=students.height,
     )
-    return views.filter(~inside), views.filter(inside), automated
+    return views.filter(~inside), set_aside.lazy(), automated
 
 
 def all_views(prepared: Prepared) -> pl.LazyFrame:

@@ -137,7 +137,10 @@ def materialize(prepared: Prepared) -> Prepared:
     derived = {*COHORT_COLUMNS, *TIME_COLUMNS}
     stored = [name for name in order if name not in derived]
     rows = views.select(stored).collect(engine="streaming")
-    cohorts = views.select("cohort_id", *COHORT_COLUMNS).unique().collect(engine="streaming")
+    if prepared.cohort_labels is not None:  # prepare's lookup: no second pass over the views
+        cohorts = prepared.cohort_labels.select("cohort_id", *COHORT_COLUMNS)
+    else:
+        cohorts = views.select("cohort_id", *COHORT_COLUMNS).unique().collect(engine="streaming")
     if cohorts["cohort_id"].n_unique() != cohorts.height:
         # The labels are not functions of the cohort id (prepare changed?): keep them all stored.
         return dataclasses.replace(prepared, views=views.collect().lazy())

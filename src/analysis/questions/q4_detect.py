@@ -150,26 +150,46 @@ def empty_incidents() -> pl.DataFrame:
 # --- the shared frames: every detector reads these, none re-scans the views -------------------------------
 
 
+# The columns of `user_ip_days`, in order.
+UID_COLUMNS = (
+    "user_id", "ip", "date", "cohort_id", "role", "end_date", "window", "kept", "rows", "nonprobe",
+    "pages", "first", "last", "np_first", "np_last", "pg_first", "pg_last",
+)  # fmt: skip
+
+
 def user_ip_days(base: pl.LazyFrame) -> pl.LazyFrame:
     """One row per user, address, day and cohort (with its role, end date and the student's window,
     and `kept`: False for views of an automated episode set aside by the preparation): all rows,
     rows other than probes (`nonprobe`), lesson and navigation rows (`pages`), and the first and last
-    of each. The one pass over the views of question 4; the detectors aggregate this frame."""
+    of each. The one pass over the views of question 4; the detectors aggregate this frame.
+
+    Role and end date are functions of the cohort id, and the window of the cohort id and the date
+    (prepare), so they are taken from each group rather than grouped on; the first and last of a
+    kind of row are plain min/max of a column that is null on the other rows (3x less CPU at 10x
+    than filtered aggregations on eight keys; the same frame)."""
     nonprobe = pl.col("page_kind") != "probe"
     page = pl.col("page_kind").is_in(["lesson", "navigation"])
     ts = pl.col("timestamp")
-    return base.group_by(
-        "user_id", "ip", "date", "cohort_id", "role", "end_date", "window", "kept"
-    ).agg(
-        pl.len().alias("rows"),
-        nonprobe.sum().alias("nonprobe"),
-        page.sum().alias("pages"),
-        ts.min().alias("first"),
-        ts.max().alias("last"),
-        ts.filter(nonprobe).min().alias("np_first"),
-        ts.filter(nonprobe).max().alias("np_last"),
-        ts.filter(page).min().alias("pg_first"),
-        ts.filter(page).max().alias("pg_last"),
+    return (
+        base.with_columns(
+            pl.when(nonprobe).then(ts).alias("_np"), pl.when(page).then(ts).alias("_pg")
+        )
+        .group_by("user_id", "ip", "date", "cohort_id", "kept")
+        .agg(
+            pl.col("role").first(),
+            pl.col("end_date").first(),
+            pl.col("window").first(),
+            pl.len().alias("rows"),
+            nonprobe.sum().alias("nonprobe"),
+            page.sum().alias("pages"),
+            ts.min().alias("first"),
+            ts.max().alias("last"),
+            pl.col("_np").min().alias("np_first"),
+            pl.col("_np").max().alias("np_last"),
+            pl.col("_pg").min().alias("pg_first"),
+            pl.col("_pg").max().alias("pg_last"),
+        )
+        .select(UID_COLUMNS)
     )
 
 
@@ -190,8 +210,13 @@ def pooled_views(base: pl.LazyFrame, config: Config, campus: list[str]) -> pl.La
         (pl.col("user_id") != pl.col("user_id").shift())
         | ((ts - ts.shift()).dt.total_seconds() > q4.session_gap_seconds)
     ).fill_null(True)
+    # the network of each distinct address, joined (not a regex on every row: 9M rows at 10x)
+    networks = base.select(pl.col("ip").unique()).with_columns(
+        network(pl.col("ip"), campus).alias("net")
+    )
     views = (
         page_views(base)
+        .join(networks, on="ip", how="left", nulls_equal=True)
         .select(
             "user_id",
             "timestamp",
@@ -199,7 +224,7 @@ def pooled_views(base: pl.LazyFrame, config: Config, campus: list[str]) -> pl.La
             "ip",
             "kept",
             pl.col("role").is_in(["no_cohort", "unknown_cohort"]).alias("unidentified"),
-            network(pl.col("ip"), campus).alias("net"),
+            "net",
         )
         .sort("user_id", "timestamp", "net")
         .with_columns(new.alias("new"))

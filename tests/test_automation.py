@@ -1,0 +1,87 @@
+"""analysis.automation: the around-the-clock stretches, cut per hour or per row, are the same."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from analysis.automation import (
+    around_the_clock,
+    around_the_clock_by_row,
+    days_from_hours,
+    network_days,
+    network_hours,
+)
+from analysis.config import Config
+
+START = dt.datetime(2020, 3, 2, 8, 0, 0)
+
+
+def _views(user: int, ip: str, times: list[dt.datetime], pages: int = 5) -> list[dict[str, object]]:
+    return [
+        {
+            "user_id": user,
+            "ip": ip,
+            "path": f"java-i/lesson-{i % pages}",
+            "page_kind": "lesson",
+            "timestamp": t,
+        }
+        for i, t in enumerate(times)
+    ]
+
+
+def _frame() -> pl.LazyFrame:
+    every_40_min = [START + dt.timedelta(minutes=40 * i) for i in range(60)]  # 39h20m, no gap
+    # user 2: the same, but a gap of 2 hours and 1 second after 20 hours cuts it in two short ones
+    split = [START + dt.timedelta(minutes=40 * i) for i in range(30)]
+    split += [split[-1] + dt.timedelta(hours=2, seconds=1 + 40 * 60 * i) for i in range(30)]
+    # user 3: a gap of exactly 2 hours does not cut (only gaps over sleep_gap_hours do)
+    exact = [START + dt.timedelta(minutes=40 * i) for i in range(30)]
+    exact += [exact[-1] + dt.timedelta(hours=2, minutes=40 * i) for i in range(30)]
+    # user 4: 40 hours of views, but in too few of its hours (one view every 1h50m)
+    sparse = [START + dt.timedelta(minutes=110 * i) for i in range(23)]
+    rows = (
+        _views(1, "10.0.0.1", every_40_min, pages=25)
+        + _views(2, "10.0.0.2", split)
+        + _views(3, "10.0.0.3", exact)
+        + _views(4, "10.0.0.4", sparse)
+    )
+    # a probe row and a row without an address are not page views
+    rows.append({**rows[0], "page_kind": "probe", "timestamp": START - dt.timedelta(hours=1)})
+    rows.append({**rows[0], "ip": None, "timestamp": START - dt.timedelta(minutes=30)})
+    return pl.DataFrame(rows).lazy()
+
+
+def test_around_the_clock_known_stretches() -> None:
+    found = around_the_clock(_frame(), Config()).collect().sort("user_id")
+    assert found["user_id"].to_list() == [1, 3]
+    first = found.row(0, named=True)
+    assert first["ip"] == "10.0.0.1"
+    assert first["start"] == START
+    assert first["end"] == START + dt.timedelta(minutes=40 * 59)
+    assert (first["views"], first["distinct"]) == (60, 25)
+    assert first["around_clock"] and not first["fast"] and not first["ordered"]
+
+
+@pytest.mark.parametrize("sleep_gap_hours", [1.0, 2.0, 3.0])
+def test_around_the_clock_by_hour_equals_by_row(sleep_gap_hours: float) -> None:
+    config = Config()
+    config = dataclasses.replace(
+        config, q4=dataclasses.replace(config.q4, sleep_gap_hours=sleep_gap_hours)
+    )
+    by_hour = around_the_clock(_frame(), config).collect().sort("user_id", "start")
+    by_row = around_the_clock_by_row(_frame(), config).collect().sort("user_id", "start")
+    assert by_hour.height > 0
+    assert by_hour.equals(by_row)
+
+
+def test_days_from_hours_equal_network_days() -> None:
+    frame = _frame().with_columns(pl.col("timestamp").dt.date().alias("date"))
+    keys = ["user_id", "ip", "date"]
+    direct = network_days(frame).collect().sort(keys)
+    via_hours = days_from_hours(network_hours(frame)).collect().sort(keys)
+    assert direct.height == 11  # user 1 on two days, users 2-4 on three (probe, no-IP rows out)
+    assert via_hours.select(direct.columns).equals(direct)
