@@ -133,6 +133,27 @@ def test_headline_numbers_and_cross_program_periods() -> None:
     assert "25 cross-program views in the 2 months since, more than the 10" in q5.sentence
 
 
+def test_lessons_are_named_by_their_titles_and_matched_by_their_paths() -> None:
+    """Q7's list: a lesson is matched by its path (findings of older code have no title) and shown by its
+    title where the findings have one."""
+    old = {"program": "Java web dev", "lesson": "java-iii/user-input", "views": 5}
+    titled = {**old, "lesson_title": "Java III > User input"}
+    extra = {"program": "Java web dev", "lesson": "spring/intro", "views": 5}
+
+    def with_q7(base: dict, rows: list[dict]) -> dict:
+        return {**base, "questions": {**base["questions"], "7": {"least_accessed": rows}}}
+
+    result = ch.compare(
+        with_q7(current_document(), [titled, {**extra, "lesson_title": "Spring > Intro"}]),
+        with_q7(PREVIOUS, [old]),
+    )
+    q7 = result.question(7)
+    assert [i.label for i in q7.new] == ["Spring > Intro (Java web dev)"]
+    assert [i.label for i in q7.continuing] == ["Java III > User input (Java web dev)"]
+    untitled = ch.compare(with_q7(current_document(), [extra]), with_q7(PREVIOUS, []))
+    assert [i.label for i in untitled.question(7).new] == ["spring/intro (Java web dev)"]
+
+
 def test_method_change_names_the_settings() -> None:
     result = ch.compare(
         current_document(),

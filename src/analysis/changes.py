@@ -331,7 +331,9 @@ def _program_lesson(field_name: str) -> Callable[[dict[str, Any]], tuple[Any, ..
 
 
 def _lesson_label(field_name: str) -> Callable[[dict[str, Any]], str]:
-    return lambda r: f"{r.get(field_name)} ({r.get('program')})"
+    """A lesson or topic as readers see it: its title ("Java III > User input") where the findings have
+    one (`<field>_title`), else its path (findings of older code); matching stays on the path."""
+    return lambda r: f"{r.get(f'{field_name}_title') or r.get(field_name)} ({r.get('program')})"
 
 
 def _simple(
