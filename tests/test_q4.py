@@ -582,3 +582,27 @@ def test_demo_automated_accounts_are_set_aside_from_question_5(demo_snapshot, de
     note = set_aside_note(report, 5)
     assert note is not None and f"{result.set_aside_views:,} page views" in note
     assert set_aside_note(report, 4) is None
+
+
+@pytest.mark.parametrize("fraction", [False, True])
+def test_session_order_is_user_time_network(fraction):
+    """in_session_order sorts on one integer key when it can (whole seconds) and on the three columns
+    otherwise (a fraction of a second): the same rows in the same order as a plain sort."""
+    from analysis.questions.q4_detect import in_session_order
+
+    rng = np.random.default_rng(5)
+    n = 5000
+    start = dt.datetime(2020, 1, 6)
+    frame = pl.DataFrame(
+        {
+            "user_id": rng.integers(3, 60, n),
+            "timestamp": [start + dt.timedelta(seconds=int(s)) for s in rng.integers(0, 10**6, n)],
+            "net": rng.integers(0, 40, n),
+        },
+        schema={"user_id": pl.Int64, "timestamp": pl.Datetime("us"), "net": pl.UInt32},
+    )
+    if fraction:
+        frame = frame.with_columns(pl.col("timestamp") + pl.duration(microseconds=250))
+    ordered = in_session_order(frame)
+    assert ordered.equals(frame.sort("user_id", "timestamp", "net"))
+    assert ordered.schema == frame.schema
