@@ -34,7 +34,6 @@ from analysis.prepare import (
     keep_own_track,
     lesson_home_table,
     prepare,
-    student_lesson_views,
 )
 from analysis.results import QuestionResult, Words, data_fields
 from analysis.schema import ColumnTypes
@@ -162,10 +161,15 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     cohorts read them."""
     prepared = prepared or prepare(snapshot, config)
     q2 = config.q2
-    views = student_lesson_views(prepared).filter(
-        pl.col("lesson").is_not_null() & (pl.col("lesson") != "")
+    students = prepared.cohorts.filter(pl.col("role") == "student")["cohort_id"]
+    # students' lesson views while enrolled, chosen by cohort id (a role per row costs a lookup)
+    enrolled = prepared.views.filter(
+        pl.col("cohort_id").is_in(students.implode())
+        & (pl.col("page_kind") == "lesson")
+        & (pl.col("window") == "active")
+        & pl.col("lesson").is_not_null()
+        & (pl.col("lesson") != "")
     )
-    enrolled = views.filter(pl.col("window") == "active")
     # One scan (collect_all shares the sub-plan): per (cohort, lesson, user) views feed the pair
     # counts and the heaviest reader. Program and track are per cohort and are attached from the
     # small cohorts table afterwards; the lesson homes need only enrolled views per lesson and track,
