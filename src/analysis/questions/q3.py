@@ -403,7 +403,7 @@ def _enrollments(
     active_lesson = active & (pl.col("page_kind") == "lesson")
     observed_start = pl.max_horizontal(pl.col("start_date"), pl.lit(data_start))
     observed_end = pl.min_horizontal(pl.col("end_date"), pl.lit(data_end))
-    students = prepared.views.filter(pl.col("role") == "student")
+    students = _student_views(prepared)
     keys = ["user_id", "cohort_id"]
     # three narrow aggregations joined beat one wide aggregation with filtered n_unique per group
     spans = students.group_by(keys).agg(
@@ -412,13 +412,17 @@ def _enrollments(
         pl.col("ip").n_unique().alias("ips"),
     )
     # active days in and after the first weeks (a date lies wholly in one or the other): days,
-    # which long sessions do not inflate the way they inflate views
+    # which long sessions do not inflate the way they inflate views (one row per active date first:
+    # the cohort's start date is then joined once a day, not looked up per view)
     days = (
         students.filter(active)
+        .select(*keys, "date")
+        .unique()
+        .join(prepared.cohorts.lazy().select("cohort_id", "start_date"), on="cohort_id", how="left")
         .group_by(keys)
         .agg(
-            pl.col("date").n_unique().cast(pl.UInt32).alias("active_days"),
-            pl.col("date").filter(early).n_unique().cast(pl.UInt32).alias("early_days"),
+            pl.len().cast(pl.UInt32).alias("active_days"),
+            early.sum().cast(pl.UInt32).alias("early_days"),
         )
         .with_columns((pl.col("active_days") - pl.col("early_days")).alias("late_active_days"))
     )
@@ -463,6 +467,12 @@ def _enrollments(
     )
 
 
+def _student_views(prepared: Prepared) -> pl.LazyFrame:
+    """Students' views, chosen by cohort id (the role of every row would cost a lookup per row)."""
+    students = prepared.cohorts.filter(pl.col("role") == "student")["cohort_id"]
+    return prepared.views.filter(pl.col("cohort_id").is_in(students.implode()))
+
+
 def _excluded(enrollments: pl.DataFrame, status: str) -> pl.DataFrame:
     reasons = {
         "too_recent": "started fewer than the minimum enrolled days before the data ends",
@@ -500,7 +510,7 @@ def _user_ips(prepared: Prepared, config: Config) -> pl.LazyFrame:
         .select("ip")
     )
     return (
-        prepared.views.filter(pl.col("role") == "student")
+        _student_views(prepared)
         .join(personal, on="ip", how="semi")
         .select("user_id", "cohort_id", "ip")
         .unique()
@@ -517,7 +527,7 @@ def _same_person(prepared: Prepared, user_ips: pl.DataFrame, config: Config) -> 
     # memory cost of this question at scale) is computed for those few alone.
     shared = user_ips.filter(pl.col("user_id").n_unique().over("cohort_id", "ip") > 1)
     spans = (
-        prepared.views.filter(pl.col("role") == "student")
+        _student_views(prepared)
         .join(shared.lazy().select(keys).unique(), on=keys, how="semi")
         .group_by(keys)
         .agg(
