@@ -364,6 +364,18 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     tracked = prepared.cohorts.filter(
         (pl.col("role") == "student") & pl.col("track").is_not_null()
     ).select("cohort_id", "track")
+    # per track, "the row's cohort is one of its student cohorts": the reader's track is told from
+    # these conditions (cheaper than the views' per-row track, a Categorical lookup), and so are the
+    # cross-program views below
+    of_track = {
+        track: pl.col("cohort_id").is_in(cohorts["cohort_id"].implode())
+        for (track,), cohorts in tracked.group_by("track")
+    }
+    reader_track = (
+        pl.coalesce(pl.when(cond).then(pl.lit(track)) for track, cond in of_track.items())
+        if of_track
+        else pl.lit(None, dtype=pl.String)
+    )
     sv = prepared.views.filter(
         pl.col("cohort_id").is_in(tracked["cohort_id"].implode())
         & (pl.col("page_kind") == "lesson")
@@ -375,7 +387,7 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
         "user_id",
         "cohort_id",
         "program",
-        "track",
+        reader_track.alias("track"),
         "module",
         "lesson",
         "lesson_title",
@@ -399,9 +411,8 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     # of the other tracks' lessons (a filter on cohort ids and lessons, then the home joined to the
     # few rows left, instead of a join of every view)
     elsewhere = [
-        pl.col("cohort_id").is_in(cohorts["cohort_id"].implode())
-        & pl.col("lesson").is_in(homed.filter(pl.col("home") != track)["lesson"].implode())
-        for (track,), cohorts in tracked.group_by("track")
+        cond & pl.col("lesson").is_in(homed.filter(pl.col("home") != track)["lesson"].implode())
+        for track, cond in of_track.items()
     ]
     cross = (
         sv.filter(pl.any_horizontal(elsewhere) if elsewhere else pl.lit(False))
