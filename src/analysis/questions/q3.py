@@ -538,7 +538,9 @@ def _same_person(prepared: Prepared, user_ips: pl.DataFrame, config: Config) -> 
     # memory cost of this question at scale) is computed for those few alone.
     shared = user_ips.filter(pl.col("user_id").n_unique().over("cohort_id", "ip") > 1)
     spans = (
+        # their users' rows first (a cheap filter), then the exact enrollments
         _student_views(prepared)
+        .filter(pl.col("user_id").is_in(shared["user_id"].unique().implode()))
         .join(shared.lazy().select(keys).unique(), on=keys, how="semi")
         .group_by(keys)
         .agg(
