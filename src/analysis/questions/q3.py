@@ -431,8 +431,9 @@ def _enrollments(
     # the cohort's start date is then joined once a day, not looked up per view)
     days = (
         students.filter(active)
-        .select(*keys, "date")
-        .unique()
+        .group_by(keys)
+        .agg(pl.col("date").unique())  # a list of dates per enrollment: cheaper than a 3-key unique
+        .explode("date")
         .join(prepared.cohorts.lazy().select("cohort_id", "start_date"), on="cohort_id", how="left")
         .group_by(keys)
         .agg(
