@@ -161,10 +161,10 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     cohorts read them."""
     prepared = prepared or prepare(snapshot, config)
     q2 = config.q2
-    students = prepared.cohorts.filter(pl.col("role") == "student")["cohort_id"]
+    student_ids = prepared.cohorts.filter(pl.col("role") == "student")["cohort_id"]
     # students' lesson views while enrolled, chosen by cohort id (a role per row costs a lookup)
     enrolled = prepared.views.filter(
-        pl.col("cohort_id").is_in(students.implode())
+        pl.col("cohort_id").is_in(student_ids.implode())
         & (pl.col("page_kind") == "lesson")
         & (pl.col("window") == "active")
         & pl.col("lesson").is_not_null()
