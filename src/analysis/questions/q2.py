@@ -34,7 +34,6 @@ from analysis.prepare import (
     keep_own_track,
     lesson_home_table,
     prepare,
-    student_lesson_views,
 )
 from analysis.results import QuestionResult, Words, data_fields
 from analysis.schema import ColumnTypes
@@ -162,24 +161,39 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     cohorts read them."""
     prepared = prepared or prepare(snapshot, config)
     q2 = config.q2
-    views = student_lesson_views(prepared).filter(
-        pl.col("lesson").is_not_null() & (pl.col("lesson") != "")
+    student_ids = prepared.cohorts.filter(pl.col("role") == "student")["cohort_id"]
+    # students' lesson views while enrolled, chosen by cohort id (a role per row costs a lookup)
+    enrolled = prepared.views.filter(
+        pl.col("cohort_id").is_in(student_ids.implode())
+        & (pl.col("page_kind") == "lesson")
+        & (pl.col("window") == "active")
+        & pl.col("lesson").is_not_null()
+        & (pl.col("lesson") != "")
     )
-    enrolled = views.filter(pl.col("window") == "active")
-    # One scan (collect_all shares the sub-plan): per (cohort, lesson, user) views feed the pair
-    # counts and the heaviest reader. Program and track are per cohort and are attached from the
-    # small cohorts table afterwards; the lesson homes need only enrolled views per lesson and track,
-    # which the pair counts hold.
+    # One scan (collect_all shares the sub-plan): per (cohort, lesson) the views and the list of
+    # their readers (one user id per view), which gives the readers and the heaviest reader's views
+    # (cheaper than a group-by per (cohort, lesson, user)). Program and track are per cohort and are
+    # attached from the small cohorts table afterwards; the lesson homes need only enrolled views per
+    # lesson and track, which the pair counts hold.
+    readers = pl.col("_readers")
     pairs_raw, students = pl.collect_all(
         [
-            enrolled.group_by("cohort_id", "lesson", "user_id")
-            .agg(pl.len().alias("views"), pl.col("lesson_title").first())
-            .group_by("cohort_id", "lesson")
+            enrolled.group_by("cohort_id", "lesson")
             .agg(
-                pl.col("views").sum().cast(pl.Int64).alias("views"),
-                pl.col("views").max().cast(pl.Int64).alias("top_student_views"),
-                pl.len().cast(pl.Int64).alias("readers"),
+                pl.len().cast(pl.Int64).alias("views"),
+                pl.col("user_id").alias("_readers"),
                 pl.col("lesson_title").first(),
+            )
+            .select(
+                "cohort_id",
+                "lesson",
+                "views",
+                readers.list.eval(pl.element().unique_counts().max())
+                .list.first()
+                .cast(pl.Int64)
+                .alias("top_student_views"),
+                readers.list.n_unique().cast(pl.Int64).alias("readers"),
+                "lesson_title",
             ),
             enrolled.group_by("cohort_id").agg(
                 pl.col("user_id").n_unique().cast(pl.Int64).alias("students")

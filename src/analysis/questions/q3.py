@@ -229,10 +229,20 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     data_start = prepared.data_start.date()
     data_end = prepared.data_end.date()
 
+    # each student's addresses per cohort, with first and last view: the spans of the enrollments
+    # and the personal addresses come from this one group-by (collect_all computes it once)
+    addresses = (
+        _student_views(prepared)
+        .group_by("user_id", "cohort_id", "ip")
+        .agg(
+            pl.col("timestamp").min().alias("first_access"),
+            pl.col("timestamp").max().alias("last_access"),
+        )
+    )
     enrollments, user_ips = pl.collect_all(
         [
-            _enrollments(prepared, data_start, data_end, config),
-            _user_ips(prepared, config),
+            _enrollments(prepared, addresses, data_start, data_end, config),
+            _user_ips(prepared, addresses, config),
         ]
     )
     eligible = enrollments.filter(pl.col("status") == "eligible")
@@ -393,9 +403,14 @@ def _binned(judged: pl.DataFrame) -> pl.DataFrame:
 
 
 def _enrollments(
-    prepared: Prepared, data_start: dt.date, data_end: dt.date, config: Config
+    prepared: Prepared,
+    addresses: pl.LazyFrame,
+    data_start: dt.date,
+    data_end: dt.date,
+    config: Config,
 ) -> pl.LazyFrame:
-    """One row per (student, cohort): activity while enrolled, first/last access, eligibility."""
+    """One row per (student, cohort): activity while enrolled, first/last access, eligibility.
+    `addresses`: one row per (student, cohort, ip) with its first and last access."""
     q3 = config.q3
     min_days = q3.min_enrolled_days
     early = pl.col("date") <= pl.col("start_date") + pl.duration(days=q3.dropout_days)
@@ -403,22 +418,27 @@ def _enrollments(
     active_lesson = active & (pl.col("page_kind") == "lesson")
     observed_start = pl.max_horizontal(pl.col("start_date"), pl.lit(data_start))
     observed_end = pl.min_horizontal(pl.col("end_date"), pl.lit(data_end))
-    students = prepared.views.filter(pl.col("role") == "student")
+    students = _student_views(prepared)
     keys = ["user_id", "cohort_id"]
     # three narrow aggregations joined beat one wide aggregation with filtered n_unique per group
-    spans = students.group_by(keys).agg(
-        pl.col("timestamp").min().alias("first_access"),
-        pl.col("timestamp").max().alias("last_access"),
-        pl.col("ip").n_unique().alias("ips"),
+    spans = addresses.group_by(keys).agg(
+        pl.col("first_access").min(),
+        pl.col("last_access").max(),
+        pl.len().alias("ips"),
     )
     # active days in and after the first weeks (a date lies wholly in one or the other): days,
-    # which long sessions do not inflate the way they inflate views
+    # which long sessions do not inflate the way they inflate views (one row per active date first:
+    # the cohort's start date is then joined once a day, not looked up per view)
     days = (
         students.filter(active)
         .group_by(keys)
+        .agg(pl.col("date").unique())  # a list of dates per enrollment: cheaper than a 3-key unique
+        .explode("date")
+        .join(prepared.cohorts.lazy().select("cohort_id", "start_date"), on="cohort_id", how="left")
+        .group_by(keys)
         .agg(
-            pl.col("date").n_unique().cast(pl.UInt32).alias("active_days"),
-            pl.col("date").filter(early).n_unique().cast(pl.UInt32).alias("early_days"),
+            pl.len().cast(pl.UInt32).alias("active_days"),
+            early.sum().cast(pl.UInt32).alias("early_days"),
         )
         .with_columns((pl.col("active_days") - pl.col("early_days")).alias("late_active_days"))
     )
@@ -463,6 +483,12 @@ def _enrollments(
     )
 
 
+def _student_views(prepared: Prepared) -> pl.LazyFrame:
+    """Students' views, chosen by cohort id (the role of every row would cost a lookup per row)."""
+    students = prepared.cohorts.filter(pl.col("role") == "student")["cohort_id"]
+    return prepared.views.filter(pl.col("cohort_id").is_in(students.implode()))
+
+
 def _excluded(enrollments: pl.DataFrame, status: str) -> pl.DataFrame:
     reasons = {
         "too_recent": "started fewer than the minimum enrolled days before the data ends",
@@ -486,9 +512,10 @@ def _excluded(enrollments: pl.DataFrame, status: str) -> pl.DataFrame:
     )
 
 
-def _user_ips(prepared: Prepared, config: Config) -> pl.LazyFrame:
+def _user_ips(prepared: Prepared, addresses: pl.LazyFrame, config: Config) -> pl.LazyFrame:
     """(student, cohort, ip) for personal IPs: used by at most `same_person_max_ip_users` user_ids
-    (any role) and not a campus IP, so a classroom NAT or a cafe is never identity evidence."""
+    (any role) and not a campus IP, so a classroom NAT or a cafe is never identity evidence.
+    `addresses`: one row per (student, cohort, ip)."""
     max_users = config.q3.same_person_max_ip_users
     campus = list(config.q4.campus_ips)
     if max_users >= config.q4.shared_ip_min_users:  # detected campus IPs could pass the user bar
@@ -499,12 +526,7 @@ def _user_ips(prepared: Prepared, config: Config) -> pl.LazyFrame:
         .filter((pl.col("ip_users") <= max_users) & ~pl.col("ip").is_in(campus))
         .select("ip")
     )
-    return (
-        prepared.views.filter(pl.col("role") == "student")
-        .join(personal, on="ip", how="semi")
-        .select("user_id", "cohort_id", "ip")
-        .unique()
-    )
+    return addresses.join(personal, on="ip", how="semi").select("user_id", "cohort_id", "ip")
 
 
 def _same_person(prepared: Prepared, user_ips: pl.DataFrame, config: Config) -> pl.DataFrame:
@@ -517,7 +539,9 @@ def _same_person(prepared: Prepared, user_ips: pl.DataFrame, config: Config) -> 
     # memory cost of this question at scale) is computed for those few alone.
     shared = user_ips.filter(pl.col("user_id").n_unique().over("cohort_id", "ip") > 1)
     spans = (
-        prepared.views.filter(pl.col("role") == "student")
+        # their users' rows first (a cheap filter), then the exact enrollments
+        _student_views(prepared)
+        .filter(pl.col("user_id").is_in(shared["user_id"].unique().implode()))
         .join(shared.lazy().select(keys).unique(), on=keys, how="semi")
         .group_by(keys)
         .agg(

@@ -36,7 +36,6 @@ from analysis.prepare import (
     lesson_title,
     lesson_track_views,
     prepare,
-    track_lesson_views,
 )
 from analysis.results import QuestionResult, Words, data_fields
 from analysis.schema import ColumnTypes
@@ -360,13 +359,35 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     q5 = config.q5
     tracks = sorted(set(config.programs.track.values()))
     directions = [f"{a}->{b}" for a in tracks for b in tracks if a != b]
-    sv = track_lesson_views(prepared).select(
+    # `track_lesson_views`, chosen by cohort id: the student cohorts of a track (a role and a track
+    # looked up per row would cost a lookup each)
+    tracked = prepared.cohorts.filter(
+        (pl.col("role") == "student") & pl.col("track").is_not_null()
+    ).select("cohort_id", "track")
+    # per track, "the row's cohort is one of its student cohorts": the reader's track is told from
+    # these conditions (cheaper than the views' per-row track, a Categorical lookup), and so are the
+    # cross-program views below
+    of_track = {
+        track: pl.col("cohort_id").is_in(cohorts["cohort_id"].implode())
+        for (track,), cohorts in tracked.group_by("track")
+    }
+    reader_track = (
+        pl.coalesce(pl.when(cond).then(pl.lit(track)) for track, cond in of_track.items())
+        if of_track
+        else pl.lit(None, dtype=pl.String)
+    )
+    sv = prepared.views.filter(
+        pl.col("cohort_id").is_in(tracked["cohort_id"].implode())
+        & (pl.col("page_kind") == "lesson")
+        & pl.col("module").is_not_null()
+        & (pl.col("module") != "")
+    ).select(
         "timestamp",
         "date",
         "user_id",
         "cohort_id",
         "program",
-        "track",
+        reader_track.alias("track"),
         "module",
         "lesson",
         "lesson_title",
@@ -386,11 +407,17 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     homes = lesson_home_table(lesson_track, config)  # shared with questions 2 and 7 (prepare.py)
     homed = homes.filter(pl.col("home").is_not_null())
     without = homes.filter(pl.col("home").is_null())
+    # the views of a lesson homed in another track than the reader's: per track, its cohorts' views
+    # of the other tracks' lessons (a filter on cohort ids and lessons, then the home joined to the
+    # few rows left, instead of a join of every view)
+    elsewhere = [
+        cond & pl.col("lesson").is_in(homed.filter(pl.col("home") != track)["lesson"].implode())
+        for track, cond in of_track.items()
+    ]
     cross = (
-        # lesson and track are Categorical in the prepared views: the small side is cast to match
-        sv.join(homed.lazy().select(pl.col("lesson", "home").cast(pl.Categorical)), on="lesson")
-        .filter(pl.col("track") != pl.col("home"))
+        sv.filter(pl.any_horizontal(elsewhere) if elsewhere else pl.lit(False))
         .pipe(as_text)
+        .join(homed.lazy().select("lesson", "home"), on="lesson")
         .with_columns(_direction(pl.col("track"), pl.col("home")).alias("direction"))
         .drop("window")
         .collect()

@@ -16,7 +16,7 @@ from typing import cast
 import polars as pl
 
 from analysis.config import Config
-from analysis.prepare import Prepared, as_text, lesson_title, prepare, student_lesson_views
+from analysis.prepare import Prepared, as_text, lesson_title, prepare
 from analysis.results import QuestionResult, Words, data_fields, join_words
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
@@ -161,47 +161,54 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     q6 = config.q6
     data_end = prepared.data_end.date()
 
+    students = prepared.cohorts.filter(pl.col("role") == "student")["cohort_id"]
+    # students' lesson views after their cohort's end, chosen by cohort id (no role looked up per
+    # row); their labels stay Categorical (cheaper keys) and the aggregates are cast to text
     alumni_query = (
-        student_lesson_views(prepared)
-        # derived here from the two dates (the collected views leave the column out: report.py)
-        .with_columns((pl.col("date") - pl.col("end_date")).dt.total_days().alias("days_after_end"))
-        .filter(
-            (pl.col("window") == "alumni")
-            & (pl.col("days_after_end") >= q6.min_days_after_end)
+        prepared.views.filter(
+            pl.col("cohort_id").is_in(students.implode())
+            & (pl.col("page_kind") == "lesson")
+            & (pl.col("window") == "alumni")
             & pl.col("lesson").is_not_null()
             & (pl.col("lesson") != "")
         )
+        # derived here from the two dates (the collected views leave the column out: report.py)
+        .with_columns((pl.col("date") - pl.col("end_date")).dt.total_days().alias("days_after_end"))
+        .filter(pl.col("days_after_end") >= q6.min_days_after_end)
         .select("program", "lesson", "lesson_title", "module", "user_id", "days_after_end")
     )
     # graduates in the data: students seen under a cohort that ended early enough to have alumni days
-    graduates_query = (
-        prepared.views.filter(
-            (pl.col("role") == "student")
-            & (pl.col("end_date") <= pl.lit(data_end) - pl.duration(days=q6.min_days_after_end))
-        )
+    # (the cohorts chosen in the cohorts table, their students found by cohort id: no per-row lookup)
+    graduated = prepared.cohorts.filter(
+        (pl.col("role") == "student")
+        & (pl.col("end_date") <= pl.lit(data_end) - pl.duration(days=q6.min_days_after_end))
+    )
+    graduate_query = (
+        prepared.views.filter(pl.col("cohort_id").is_in(graduated["cohort_id"].implode()))
+        .select("cohort_id", "user_id")
+        .unique()
+    )
+    alumni, graduate_pairs = pl.collect_all([alumni_query, graduate_query])
+    graduates = (
+        graduate_pairs.join(graduated.select("cohort_id", "program"), on="cohort_id")
         .group_by("program")
         .agg(pl.col("user_id").n_unique().alias("graduates"))
     )
-    total_graduates_query = prepared.views.filter(
-        (pl.col("role") == "student")
-        & (pl.col("end_date") <= pl.lit(data_end) - pl.duration(days=q6.min_days_after_end))
-    ).select(pl.col("user_id").n_unique().alias("graduates"))
-    alumni, graduates, total_graduates = pl.collect_all(
-        [alumni_query, graduates_query, total_graduates_query]
-    )
-    alumni, graduates = as_text(alumni), as_text(graduates)
+    total_graduates = graduate_pairs.select(pl.col("user_id").n_unique().alias("graduates"))
 
     top_lessons = _top(alumni, "lesson", q6.top_n)
     top_modules = _top(alumni, "module", q6.top_n)
     programs = (
         graduates.join(
-            alumni.group_by("program").agg(
+            alumni.group_by("program")
+            .agg(
                 pl.col("user_id").n_unique().alias("alumni_readers"),
                 pl.len().alias("views"),
                 pl.col("lesson").n_unique().alias("lessons"),
                 pl.col("days_after_end").median().alias("median_days"),
                 pl.col("days_after_end").quantile(0.9, interpolation="linear").alias("p90_days"),
-            ),
+            )
+            .pipe(as_text),
             on="program",
             how="full",
             coalesce=True,
@@ -225,6 +232,7 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
         )
         .group_by("program", "days_from")
         .agg(pl.len().alias("views"), pl.col("user_id").n_unique().alias("alumni"))
+        .pipe(as_text)
         .with_columns((pl.col("days_from") + BIN_DAYS).alias("days_to"))
         .sort("program", "days_from")
         .select(HISTOGRAM_SCHEMA.keys())
@@ -320,6 +328,7 @@ def _top(alumni: pl.DataFrame, column: str, top_n: int) -> pl.DataFrame:
             pl.col("days_after_end").median().alias("median_days"),
             pl.col("days_after_end").quantile(0.9, interpolation="linear").alias("p90_days"),
         )
+        .pipe(as_text)  # program and topic are Categorical in the alumni views
         .rename({column: "topic"})
         .with_columns(lesson_title(pl.col("topic")).alias("topic_title"))
         .sort(["program", "views", "alumni", "topic"], descending=[False, True, True, False])

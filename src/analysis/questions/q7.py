@@ -25,7 +25,6 @@ from analysis.prepare import (
     lesson_home_table,
     lesson_track_views,
     prepare,
-    student_lesson_views,
     track_lesson_views,
 )
 from analysis.results import QuestionResult, Words, data_fields, join_words
@@ -195,36 +194,57 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     prepared = prepared or prepare(snapshot, config)
     q7 = config.q7
 
-    # One scan of the views for all aggregates (collect_all shares the common sub-plan); track and
-    # module are constant within a (program, lesson) group and only carried for the home-track filter.
-    # The lesson homes' views per track come from question 5 when it ran on these views.
+    # One scan of the views for all aggregates (collect_all shares the common sub-plan). Students'
+    # lesson views are chosen by cohort id and counted per (cohort, lesson) with their readers, so
+    # program and track (per cohort) are joined from the cohorts table, and module and title (per
+    # lesson) from the paths, instead of being looked up on every row. Track is constant within a
+    # (program, lesson) group and only carried for the home-track filter. The lesson homes' views
+    # per track come from question 5 when it ran on these views.
+    students = prepared.cohorts.filter(pl.col("role") == "student")
     lesson_track = prepared.lesson_track.views
     plans = [
-        student_lesson_views(prepared)
-        .filter(pl.col("lesson").is_not_null() & (pl.col("lesson") != ""))
-        .group_by("program", "lesson")
-        .agg(
-            pl.len().cast(pl.UInt32).alias("views"),
-            pl.col("user_id").n_unique().cast(pl.UInt32).alias("users"),
-            pl.col("cohort_id").n_unique().cast(pl.UInt32).alias("cohorts"),
-            pl.col("track").first().alias("track"),
-            pl.col("module").first().alias("module"),
-            pl.col("lesson_title").first().alias("lesson_title"),
-        ),
+        prepared.views.filter(
+            pl.col("cohort_id").is_in(students["cohort_id"].implode())
+            & (pl.col("page_kind") == "lesson")
+            & pl.col("lesson").is_not_null()
+            & (pl.col("lesson") != "")
+        )
+        .group_by("cohort_id", "lesson")
+        .agg(pl.len().alias("views"), pl.col("user_id").unique().alias("users")),
         # every raw path of every role: the long tail
         prepared.views.group_by("path").agg(
             pl.len().alias("hits"),
             pl.col("page_kind").first().alias("page_kind"),
             pl.col("lesson").first().alias("lesson"),
             pl.col("module").first().alias("module"),
+            pl.col("lesson_title").first().alias("lesson_title"),
         ),
     ]
     if lesson_track is None:
         plans.append(lesson_track_views(track_lesson_views(prepared)))
-    all_lessons, per_path, *computed = pl.collect_all(plans)
+    per_cohort, per_path, *computed = pl.collect_all(plans)
     if computed:
         lesson_track = prepared.lesson_track.views = computed[0]
-    all_lessons, per_path = as_text(all_lessons), as_text(per_path)  # Categorical labels -> String
+    per_cohort, per_path = as_text(per_cohort), as_text(per_path)  # Categorical labels -> String
+    all_lessons = (
+        per_cohort.join(students.select("cohort_id", "program", "track"), on="cohort_id")
+        .group_by("program", "lesson")
+        .agg(
+            pl.col("views").sum().cast(pl.UInt32).alias("views"),
+            pl.col("users")
+            .list.explode(keep_nulls=False, empty_as_null=False)
+            .n_unique()
+            .cast(pl.UInt32)
+            .alias("users"),
+            pl.len().cast(pl.UInt32).alias("cohorts"),
+            pl.col("track").first().alias("track"),
+        )
+        .join(
+            per_path.select("lesson", "module", "lesson_title").unique(),
+            on="lesson",
+            how="left",
+        )
+    )
     per_lesson = keep_own_track(
         all_lessons, lesson_home_table(cast(pl.DataFrame, lesson_track), config)
     )
@@ -360,7 +380,7 @@ def words(data: Q7Data, config: Config) -> Words:
 def _long_tail(per_path: pl.DataFrame, min_views: int) -> tuple[pl.DataFrame, int]:
     """Raw paths hit exactly once (all roles), classified; and the number of distinct raw paths.
 
-    `per_path`: one row per raw path with its hits, page_kind, lesson and module."""
+    `per_path`: one row per raw path with its hits, page_kind, lesson and module (and title)."""
     known_lessons = (
         per_path.filter(pl.col("page_kind") == "lesson")
         .group_by("lesson")

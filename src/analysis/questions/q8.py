@@ -166,56 +166,78 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     q8 = config.q8
     campus = campus_ips(prepared, config)
     views = prepared.views
-    students = views.filter(pl.col("role") == "student")
+    student_ids = prepared.cohorts.filter(pl.col("role") == "student")["cohort_id"]
+    students = views.filter(pl.col("cohort_id").is_in(student_ids.implode()))
     # The per-row aggregates are grouped by day first (months and years are derived from the few
     # thousand day rows afterwards, not truncated on every row); the students' first and last days and
-    # their count per year share one group-by per (student, year).
+    # their count per year share one group-by per (student, year). Program and role are per cohort:
+    # the views are counted per (day, cohort) and per (cohort, user) and the labels joined to those
+    # few rows, instead of being looked up on every row.
     (
-        day_program,
-        role_totals,
-        no_cohort,
-        programs,
-        multi_cohort,
+        day_cohort,
+        user_cohort,
+        labels,
         student_years,
         weekday_hour,
         user_ips,
     ) = pl.collect_all(
         [
-            views.group_by("date", "program").agg(
+            views.group_by("date", "cohort_id").agg(
                 pl.len().cast(pl.Int64).alias("views"),
                 pl.col("ip").is_in(campus).sum().cast(pl.Int64).alias("campus_views"),
             ),
-            views.group_by("role").agg(
-                pl.len().cast(pl.Int64).alias("views"),
-                pl.col("user_id").n_unique().cast(pl.Int64).alias("users"),
-            ),
-            views.filter(pl.col("role") == "no_cohort").select(
-                pl.col("user_id").n_unique().cast(pl.Int64).alias("users"),
-                pl.col("date").min().alias("first"),
-                pl.col("date").max().alias("last"),
-            ),
-            students.group_by("program").agg(
-                pl.len().cast(pl.Int64).alias("views"),
-                pl.col("user_id").n_unique().cast(pl.Int64).alias("users"),
-                pl.col("date").n_unique().cast(pl.Int64).alias("days"),
-                pl.col("cohort_id").n_unique().cast(pl.Int64).alias("cohorts"),
-            ),
-            views.filter(pl.col("cohort_id").is_not_null())
-            .group_by("user_id")
-            .agg(
-                pl.col("cohort_id").n_unique().alias("cohorts"),
-                (pl.col("role") == "staff").any().alias("staff"),
-                (pl.col("role") == "placeholder").any().alias("placeholder"),
-            )
-            .filter(pl.col("cohorts") > 1),
+            views.group_by("cohort_id", "user_id").agg(pl.len().cast(pl.Int64).alias("views")),
+            _cohort_labels(prepared),
             students.group_by("user_id", pl.col("date").dt.year().alias("year")).agg(
                 pl.col("date").min().alias("first"), pl.col("date").max().alias("last")
             ),
-            views.group_by("weekday", "hour").agg(pl.len().cast(pl.Int64).alias("views")),
-            views.filter((pl.col("role") == "student") & ~pl.col("ip").is_in(campus))
-            .select("user_id", "ip")
-            .unique(),
+            # per hour of the log first (a truncated timestamp is cheaper than two derived keys)
+            views.group_by(pl.col("timestamp").dt.truncate("1h").alias("slot"))
+            .agg(pl.len().cast(pl.Int64).alias("views"))
+            .group_by(
+                pl.col("slot").dt.weekday().alias("weekday"), pl.col("slot").dt.hour().alias("hour")
+            )
+            .agg(pl.col("views").sum()),
+            students.filter(~pl.col("ip").is_in(campus)).select("user_id", "ip").unique(),
         ]
+    )
+    day_cohort = day_cohort.join(labels, on="cohort_id", how="left", nulls_equal=True)
+    user_cohort = user_cohort.join(labels, on="cohort_id", how="left", nulls_equal=True)
+    day_program = day_cohort.group_by("date", "program").agg(
+        pl.col("views").sum(), pl.col("campus_views").sum()
+    )
+    role_totals = user_cohort.group_by("role").agg(
+        pl.col("views").sum(), pl.col("user_id").n_unique().cast(pl.Int64).alias("users")
+    )
+    no_cohort = day_cohort.filter(pl.col("role") == "no_cohort").select(
+        pl.col("date").min().alias("first"), pl.col("date").max().alias("last")
+    )
+    programs = (
+        user_cohort.filter(pl.col("role") == "student")
+        .group_by("program")
+        .agg(
+            pl.col("views").sum(),
+            pl.col("user_id").n_unique().cast(pl.Int64).alias("users"),
+            pl.col("cohort_id").n_unique().cast(pl.Int64).alias("cohorts"),
+        )
+        .join(
+            day_cohort.filter(pl.col("role") == "student")
+            .group_by("program")
+            .agg(pl.col("date").n_unique().cast(pl.Int64).alias("days")),
+            on="program",
+            how="left",
+        )
+        .select("program", "views", "users", "days", "cohorts")
+    )
+    multi_cohort = (
+        user_cohort.filter(pl.col("cohort_id").is_not_null())
+        .group_by("user_id")
+        .agg(
+            pl.col("cohort_id").n_unique().alias("cohorts"),
+            (pl.col("role") == "staff").any().alias("staff"),
+            (pl.col("role") == "placeholder").any().alias("placeholder"),
+        )
+        .filter(pl.col("cohorts") > 1)
     )
     day_program = day_program.with_columns(pl.col("date").dt.truncate("1mo").alias("month"))
     by_month_program = day_program.group_by("month", "program").agg(pl.col("views").sum())
@@ -386,6 +408,14 @@ def _pct1(value: float) -> float:
 def _p(pct: float) -> str:
     """A percent rounded by _pct1, as text."""
     return f"{pct:g}%"
+
+
+def _cohort_labels(prepared: Prepared) -> pl.LazyFrame:
+    """Program and role of every cohort id of the views (null included): prepare's lookup table, or
+    read from the views when it is not known."""
+    if prepared.cohort_labels is not None:
+        return prepared.cohort_labels.lazy().select("cohort_id", "program", "role")
+    return prepared.views.select("cohort_id", "program", "role").unique()
 
 
 def _role(role_totals: pl.DataFrame, role: str) -> tuple[int, int]:
