@@ -188,7 +188,7 @@ def automated_sessions(
         session_table.filter(pl.col("views") >= min(k, q4.slow_min_pages)).select("sid").collect()
     )
     picked = rows.join(candidates, on="sid", how="semi")
-    lazy = picked.with_columns(paths.gather(picked["idx"]).alias("path")).lazy()
+    lazy = picked.with_columns(paths.gather(picked["idx"]).cast(pl.String).alias("path")).lazy()
     order = (
         lazy.select(pl.col("path").unique().sort())
         .with_row_index("path_order")
@@ -444,7 +444,7 @@ def find_automated(base: pl.LazyFrame, config: Config) -> Automated:
     days = days_from_hours(hours).collect()
     rows = session_rows(lazy, days.lazy(), config).collect()
     table = sessions(rows.lazy())
-    paced = automated_sessions(rows, frame["path"].cast(pl.String), table, config)
+    paced = automated_sessions(rows, frame["path"], table, config)
     machine = pl.concat([paced, around_the_clock(lazy, config, hours)], how="vertical_relaxed")
     scraping, probes = pl.collect_all(
         [scrape_episodes(machine, config), probe_episodes(lazy, config)]

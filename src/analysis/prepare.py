@@ -247,7 +247,7 @@ def cohort_table(cohorts: pl.DataFrame, config: Config) -> pl.DataFrame:
 def path_table(logs: pl.LazyFrame, config: Config) -> pl.LazyFrame:
     """page_kind, lesson and module of every distinct path (null included)."""
     return (
-        logs.select(pl.col("path").unique())
+        logs.select(pl.col("path").unique().cast(pl.String))
         .with_columns(page_kind(pl.col("path"), config).alias("page_kind"))
         .with_columns(
             pl.when(pl.col("page_kind") == "lesson")
@@ -336,13 +336,16 @@ def prepare(snapshot: Snapshot, config: Config) -> Prepared:
     page_kind, lesson, lesson_title, module, cohort_name, program_id, program, track, role, start_date, end_date,
     window, days_after_end (alumni only) and days_before_start (before only)."""
     cohorts = cohort_table(snapshot.cohorts, config)
+    # The log read once (path and ip as Categorical, 4 bytes a row each): every step below works on
+    # these rows in memory instead of scanning the files again.
+    logs = snapshot.logs.with_columns(pl.col("path", "ip").cast(pl.Categorical)).collect().lazy()
     # about 60 rows: collected once, joined as a small in-memory table (and kept for materialize)
-    cohort_labels = _cohort_lookup(snapshot.logs, cohorts).collect()
+    cohort_labels = _cohort_lookup(logs, cohorts).collect()
     # one row per distinct path (a few thousand): classified once, read by the views and by the
     # search for automated actors
-    paths = path_table(snapshot.logs, config).collect()
+    paths = path_table(logs, config).collect()
     views = (
-        snapshot.logs.with_columns(pl.col("path", "ip").cast(pl.Categorical), *time_columns())
+        logs.with_columns(*time_columns())
         # The regexes and the people rules run once per distinct path (about 2,000) and per distinct
         # cohort id, not once per row (bench/README.md); the joins only gather Categorical labels.
         .join(_path_lookup(paths), on="path", how="left", nulls_equal=True)
@@ -366,11 +369,11 @@ def prepare(snapshot: Snapshot, config: Config) -> Prepared:
             .alias("days_before_start"),
         )
     )
-    bounds = snapshot.logs.select(
+    bounds = logs.select(
         pl.col("timestamp").min().alias("start"), pl.col("timestamp").max().alias("end")
     ).collect()
     start, end = bounds.row(0)
-    views, set_aside, automated = set_aside_automated(snapshot.logs, views, config, paths)
+    views, set_aside, automated = set_aside_automated(logs, views, config, paths)
     return Prepared(
         views=views,
         cohorts=cohorts,
@@ -390,10 +393,11 @@ def set_aside_automated(
     page kinds, and the views split into those kept (lazy) and those of high-tier automated episodes
     (a few thousand rows: collected once here, so question 4 and the counts do not run the views'
     plan again for them). `paths` is `path_table(logs, config)` collected, when the caller has it."""
-    rows = logs.with_columns(pl.col("timestamp").dt.date().alias("date")).join(
-        (paths.lazy() if paths is not None else path_table(logs, config)).select(
-            "path", "page_kind"
-        ),
+    table = paths if paths is not None else path_table(logs, config).collect()
+    rows = logs.with_columns(
+        pl.col("path", "ip").cast(pl.Categorical), pl.col("timestamp").dt.date().alias("date")
+    ).join(
+        _path_lookup(table).select("path", "page_kind"),
         on="path",
         how="left",
         nulls_equal=True,
