@@ -49,7 +49,7 @@ from typing import Any, TypeVar
 
 import polars as pl
 
-from analysis.automation import Automated, episode_filter, find_automated
+from analysis.automation import Automated, episode_rows, find_automated
 from analysis.config import Config
 from analysis.errors import ConfigError
 from analysis.schema import ColumnTypes
@@ -337,8 +337,14 @@ def prepare(snapshot: Snapshot, config: Config) -> Prepared:
     window, days_after_end (alumni only) and days_before_start (before only)."""
     cohorts = cohort_table(snapshot.cohorts, config)
     # The log read once (path and ip as Categorical, 4 bytes a row each): every step below works on
-    # these rows in memory instead of scanning the files again.
-    logs = snapshot.logs.with_columns(pl.col("path", "ip").cast(pl.Categorical)).collect().lazy()
+    # these rows in memory instead of scanning the files again. `_row` numbers them, so the views of
+    # automated episodes are found once (set_aside_automated) and split off by number.
+    logs = (
+        snapshot.logs.with_columns(pl.col("path", "ip").cast(pl.Categorical))
+        .collect()
+        .with_row_index("_row")
+        .lazy()
+    )
     # about 60 rows: collected once, joined as a small in-memory table (and kept for materialize)
     cohort_labels = _cohort_lookup(logs, cohorts).collect()
     # one row per distinct path (a few thousand): classified once, read by the views and by the
@@ -392,7 +398,8 @@ def set_aside_automated(
     """The automated actors of the log (analysis.automation), found once on the raw rows with their
     page kinds, and the views split into those kept (lazy) and those of high-tier automated episodes
     (a few thousand rows: collected once here, so question 4 and the counts do not run the views'
-    plan again for them). `paths` is `path_table(logs, config)` collected, when the caller has it."""
+    plan again for them). `logs` and `views` carry the log's row number `_row` (dropped here);
+    `paths` is `path_table(logs, config)` collected, when the caller has it."""
     table = paths if paths is not None else path_table(logs, config).collect()
     rows = logs.with_columns(
         pl.col("path", "ip").cast(pl.Categorical), pl.col("timestamp").dt.date().alias("date")
@@ -404,16 +411,18 @@ def set_aside_automated(
     )
     automated = find_automated(rows, config)
     if automated.episodes.is_empty():
-        return views, None, automated
-    inside = episode_filter(automated.episodes)
-    set_aside = views.filter(inside).collect()
+        return views.drop("_row"), None, automated
+    inside = (
+        episode_rows(logs.rename({"_row": "row"}), automated.episodes).collect()["row"].implode()
+    )
+    set_aside = views.filter(pl.col("_row").is_in(inside)).drop("_row").collect()
     students = set_aside.filter((pl.col("role") == "student") & (pl.col("page_kind") == "lesson"))
     automated = dataclasses.replace(
         automated,
         views_set_aside=set_aside.height,
         student_views_set_aside=students.height,
     )
-    return views.filter(~inside), set_aside.lazy(), automated
+    return views.filter(~pl.col("_row").is_in(inside)).drop("_row"), set_aside.lazy(), automated
 
 
 def all_views(prepared: Prepared) -> pl.LazyFrame:
