@@ -400,14 +400,13 @@ def set_aside_automated(
     (a few thousand rows: collected once here, so question 4 and the counts do not run the views'
     plan again for them). `logs` and `views` carry the log's row number `_row` (dropped here);
     `paths` is `path_table(logs, config)` collected, when the caller has it."""
-    table = paths if paths is not None else path_table(logs, config).collect()
-    rows = logs.with_columns(
-        pl.col("path", "ip").cast(pl.Categorical), pl.col("timestamp").dt.date().alias("date")
-    ).join(
-        _path_lookup(table).select("path", "page_kind"),
-        on="path",
-        how="left",
-        nulls_equal=True,
+    table = _path_lookup(paths if paths is not None else path_table(logs, config).collect())
+    kinds = table.select("path", "page_kind").collect()
+    # page_kind looked up per row rather than joined: the rows keep the log's own columns (in
+    # memory, not copied), which the search reads in place
+    rows = logs.with_columns(pl.col("path", "ip").cast(pl.Categorical)).with_columns(
+        pl.col("timestamp").dt.date().alias("date"),
+        pl.col("path").replace_strict(kinds["path"], kinds["page_kind"]).alias("page_kind"),
     )
     automated = find_automated(rows, config)
     if automated.episodes.is_empty():
