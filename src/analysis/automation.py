@@ -128,8 +128,8 @@ def days_from_hours(hours: pl.LazyFrame) -> pl.LazyFrame:
 def session_rows(base: pl.LazyFrame, days: pl.LazyFrame, config: Config) -> pl.LazyFrame:
     """The page views of user-IP-days busy enough to hold a machine session (at least
     min(`scrape_min_pages`, `slow_min_pages`) views; the day before and after too, for sessions
-    across midnight), sorted by user, IP and time, with the gap to the previous view of the same
-    user and IP and a session id `sid`. `idx` is the row's position in `base`."""
+    across midnight), sorted by user, IP (by code) and time, with the gap to the previous view of
+    the same user and IP and a session id `sid`. `idx` is the row's position in `base`."""
     q4 = config.q4
     limit = q4.session_gap_seconds
     busy = days.filter(pl.col("views") >= min(q4.scrape_min_pages, q4.slow_min_pages)).select(
@@ -146,7 +146,9 @@ def session_rows(base: pl.LazyFrame, days: pl.LazyFrame, config: Config) -> pl.L
         .select("idx", "user_id", "ip", "date", "timestamp")
         .join(keys, on=["user_id", "ip", "date"], how="semi")
         .drop("date")
-        .sort("user_id", "ip", "timestamp")
+        # the address by its physical code: only rows of one user and address need to be adjacent
+        # (a Categorical address sorts by its text, twice as slow)
+        .sort("user_id", pl.col("ip").to_physical(), "timestamp")
         .with_columns(
             pl.when(new_pair.fill_null(True))
             .then(None)
