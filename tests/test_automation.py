@@ -9,9 +9,11 @@ import polars as pl
 import pytest
 
 from analysis.automation import (
+    EPISODE_SCHEMA,
     around_the_clock,
     around_the_clock_by_row,
     days_from_hours,
+    episode_rows,
     network_days,
     network_hours,
 )
@@ -121,3 +123,31 @@ def test_the_night_owl_filter_keeps_every_stretch(
     by_row = around_the_clock_by_row(frame, config).collect().sort("user_id", "start")
     assert by_hour.equals(by_row)
     assert by_row.height > 0 or minutes / 60 > sleep_gap_hours
+
+
+def test_episode_rows_are_the_actors_rows_inside_each_episode_once() -> None:
+    """An account's episode takes its rows between start and end (bounds included) whatever the
+    address, an address's episode (no account) that address's rows; overlapping episodes of one
+    actor name a row once."""
+    at = [START + dt.timedelta(hours=h) for h in range(6)]
+    rows = pl.DataFrame(
+        {
+            "timestamp": at * 3,
+            "user_id": [1] * 6 + [2] * 6 + [None] * 6,
+            "ip": ["10.0.0.1"] * 6 + ["10.0.0.9"] * 6 + ["10.0.0.9"] * 6,
+        }
+    ).with_row_index("row")
+    episodes = pl.DataFrame(
+        {
+            "kind": ["scraping", "probe", "probe"],
+            "user_id": [1, 1, None],
+            "ip": [None, "10.0.0.1", "10.0.0.9"],
+            "start": [at[1], at[2], at[4]],
+            "end": [at[3], at[4], at[5]],
+        },
+        schema=EPISODE_SCHEMA,
+    )
+    found = episode_rows(rows.lazy().with_columns(pl.col("ip").cast(pl.Categorical)), episodes)
+    # user 1 from hour 1 to 4 (two overlapping episodes); address 10.0.0.9 at hours 4 and 5,
+    # for user 2 and for the rows without an account
+    assert sorted(found.collect()["row"].to_list()) == [1, 2, 3, 4, 10, 11, 16, 17]
