@@ -49,7 +49,7 @@ from typing import Any, TypeVar
 
 import polars as pl
 
-from analysis.automation import Automated, episode_filter, find_automated
+from analysis.automation import Automated, episode_rows, find_automated
 from analysis.config import Config
 from analysis.errors import ConfigError
 from analysis.schema import ColumnTypes
@@ -247,7 +247,7 @@ def cohort_table(cohorts: pl.DataFrame, config: Config) -> pl.DataFrame:
 def path_table(logs: pl.LazyFrame, config: Config) -> pl.LazyFrame:
     """page_kind, lesson and module of every distinct path (null included)."""
     return (
-        logs.select(pl.col("path").unique())
+        logs.select(pl.col("path").unique().cast(pl.String))
         .with_columns(page_kind(pl.col("path"), config).alias("page_kind"))
         .with_columns(
             pl.when(pl.col("page_kind") == "lesson")
@@ -336,13 +336,22 @@ def prepare(snapshot: Snapshot, config: Config) -> Prepared:
     page_kind, lesson, lesson_title, module, cohort_name, program_id, program, track, role, start_date, end_date,
     window, days_after_end (alumni only) and days_before_start (before only)."""
     cohorts = cohort_table(snapshot.cohorts, config)
+    # The log read once (path and ip as Categorical, 4 bytes a row each): every step below works on
+    # these rows in memory instead of scanning the files again. `_row` numbers them, so the views of
+    # automated episodes are found once (set_aside_automated) and split off by number.
+    logs = (
+        snapshot.logs.with_columns(pl.col("path", "ip").cast(pl.Categorical))
+        .collect()
+        .with_row_index("_row")
+        .lazy()
+    )
     # about 60 rows: collected once, joined as a small in-memory table (and kept for materialize)
-    cohort_labels = _cohort_lookup(snapshot.logs, cohorts).collect()
+    cohort_labels = _cohort_lookup(logs, cohorts).collect()
     # one row per distinct path (a few thousand): classified once, read by the views and by the
     # search for automated actors
-    paths = path_table(snapshot.logs, config).collect()
+    paths = path_table(logs, config).collect()
     views = (
-        snapshot.logs.with_columns(pl.col("path", "ip").cast(pl.Categorical), *time_columns())
+        logs.with_columns(*time_columns())
         # The regexes and the people rules run once per distinct path (about 2,000) and per distinct
         # cohort id, not once per row (bench/README.md); the joins only gather Categorical labels.
         .join(_path_lookup(paths), on="path", how="left", nulls_equal=True)
@@ -366,11 +375,11 @@ def prepare(snapshot: Snapshot, config: Config) -> Prepared:
             .alias("days_before_start"),
         )
     )
-    bounds = snapshot.logs.select(
+    bounds = logs.select(
         pl.col("timestamp").min().alias("start"), pl.col("timestamp").max().alias("end")
     ).collect()
     start, end = bounds.row(0)
-    views, set_aside, automated = set_aside_automated(snapshot.logs, views, config, paths)
+    views, set_aside, automated = set_aside_automated(logs, views, config, paths)
     return Prepared(
         views=views,
         cohorts=cohorts,
@@ -389,27 +398,30 @@ def set_aside_automated(
     """The automated actors of the log (analysis.automation), found once on the raw rows with their
     page kinds, and the views split into those kept (lazy) and those of high-tier automated episodes
     (a few thousand rows: collected once here, so question 4 and the counts do not run the views'
-    plan again for them). `paths` is `path_table(logs, config)` collected, when the caller has it."""
-    rows = logs.with_columns(pl.col("timestamp").dt.date().alias("date")).join(
-        (paths.lazy() if paths is not None else path_table(logs, config)).select(
-            "path", "page_kind"
-        ),
-        on="path",
-        how="left",
-        nulls_equal=True,
+    plan again for them). `logs` and `views` carry the log's row number `_row` (dropped here);
+    `paths` is `path_table(logs, config)` collected, when the caller has it."""
+    table = _path_lookup(paths if paths is not None else path_table(logs, config).collect())
+    kinds = table.select("path", "page_kind").collect()
+    # page_kind looked up per row rather than joined: the rows keep the log's own columns (in
+    # memory, not copied), which the search reads in place
+    rows = logs.with_columns(pl.col("path", "ip").cast(pl.Categorical)).with_columns(
+        pl.col("timestamp").dt.date().alias("date"),
+        pl.col("path").replace_strict(kinds["path"], kinds["page_kind"]).alias("page_kind"),
     )
     automated = find_automated(rows, config)
     if automated.episodes.is_empty():
-        return views, None, automated
-    inside = episode_filter(automated.episodes)
-    set_aside = views.filter(inside).collect()
+        return views.drop("_row"), None, automated
+    inside = (
+        episode_rows(logs.rename({"_row": "row"}), automated.episodes).collect()["row"].implode()
+    )
+    set_aside = views.filter(pl.col("_row").is_in(inside)).drop("_row").collect()
     students = set_aside.filter((pl.col("role") == "student") & (pl.col("page_kind") == "lesson"))
     automated = dataclasses.replace(
         automated,
         views_set_aside=set_aside.height,
         student_views_set_aside=students.height,
     )
-    return views.filter(~inside), set_aside.lazy(), automated
+    return views.filter(~pl.col("_row").is_in(inside)).drop("_row"), set_aside.lazy(), automated
 
 
 def all_views(prepared: Prepared) -> pl.LazyFrame:
