@@ -1052,7 +1052,9 @@ def shared_ips(uid: pl.LazyFrame, config: Config, campus: list[str]) -> pl.LazyF
         ]
     ).filter(pl.col("users") >= q4.shared_ip_window_users)
     best = (
-        windows.sort("users", "start", descending=[True, False])
+        # ties broken on every column that differs between two windows of one address (a sort
+        # without a full order picks by thread timing)
+        windows.sort("users", "start", "end", descending=[True, False, False])
         .group_by("ip")
         .agg(pl.all().first(), pl.len().alias("flagged_windows"))
         .join(lifetime, on="ip")
