@@ -42,6 +42,9 @@ REPORT_CACHE_NAME = "report-cache.pickle"
 _ANALYSIS_CODE = ("config.py", "prepare.py", "report.py", "results.py", "schema.py", "questions")
 
 
+_JSON_TEXT = "_json_text"  # Report.to_json's document as JSON text, kept on the instance
+
+
 @dataclass(frozen=True)
 class Report:
     """Everything the pages, the slide, the email and findings.json are built from."""
@@ -61,8 +64,15 @@ class Report:
         return bool(self.dataset.get("simulated"))
 
     def to_json(self) -> dict[str, Any]:
-        """The findings.json document (see schemas/findings.schema.json)."""
-        return {
+        """The findings.json document (see schemas/findings.schema.json), a new one at every call.
+
+        It is built from the results once per report and kept as JSON text: a render asks for it three
+        times (findings.json, the history entry, the comparison with the last report), and parsing the
+        text is several times faster than converting the results' tables again."""
+        text = self.__dict__.get(_JSON_TEXT)
+        if text is not None:
+            return json.loads(text)
+        document = {
             "schema_version": SCHEMA_VERSION,
             "generated_at": self.generated_at,
             "dataset": to_jsonable(self.dataset),
@@ -71,6 +81,14 @@ class Report:
                 str(number): result.to_json() for number, result in sorted(self.results.items())
             },
         }
+        object.__setattr__(self, _JSON_TEXT, json.dumps(document))  # frozen: not a field, not compared
+        return document
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the document's text (the report cache and the pages' bundle stay small)."""
+        state = dict(self.__dict__)
+        state.pop(_JSON_TEXT, None)
+        return state
 
     def describe(self) -> str:
         """One dataset line (with the SIMULATED flag) and one line per answer, for the terminal."""

@@ -392,10 +392,14 @@ def _markdown_cell(source: str) -> Any:
 
 @functools.cache
 def _markdown_exporter():
-    """One nbconvert exporter for every page (building one compiles its Jinja templates: 50 ms)."""
+    """One nbconvert exporter for every page (building one compiles its Jinja templates: 50 ms). It
+    validates each page's notebook once, after all its preprocessors (`optimistic_validation`), not
+    after every one of them (eleven schema checks of the page)."""
     from nbconvert import MarkdownExporter
 
-    return MarkdownExporter(exclude_input=True, exclude_input_prompt=True)
+    return MarkdownExporter(
+        exclude_input=True, exclude_input_prompt=True, optimistic_validation=True
+    )
 
 
 # --- the whole render -----------------------------------------------------------------------------------
