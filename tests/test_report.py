@@ -213,7 +213,9 @@ _DROP = object()
         ("dataset", _DROP),
     ],
 )
-def test_schema_check_finds_what_jsonschema_finds(config: Config, where: str, value: object) -> None:
+def test_schema_check_finds_what_jsonschema_finds(
+    config: Config, where: str, value: object
+) -> None:
     """analysis.schema.schema_errors (what write_findings runs) and jsonschema's Draft 2020-12
     validator agree on every place a broken document breaks the contract."""
     document = _break(_report(config).to_json(), where, value)

@@ -81,7 +81,8 @@ class Report:
                 str(number): result.to_json() for number, result in sorted(self.results.items())
             },
         }
-        object.__setattr__(self, _JSON_TEXT, json.dumps(document))  # frozen: not a field, not compared
+        # frozen dataclass: set directly; not a field, so neither compared nor shown
+        object.__setattr__(self, _JSON_TEXT, json.dumps(document))
         return document
 
     def __getstate__(self) -> dict[str, Any]:

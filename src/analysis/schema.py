@@ -169,7 +169,9 @@ def schema_errors(
         if keyword == "$ref":
             if not rule.startswith("#/$defs/"):
                 raise SchemaKeywordError(f"$ref {rule!r}: only #/$defs/NAME is understood")
-            yield from schema_errors(value, root["$defs"][rule.removeprefix("#/$defs/")], root, path)
+            yield from schema_errors(
+                value, root["$defs"][rule.removeprefix("#/$defs/")], root, path
+            )
         elif keyword == "allOf":
             for part in rule:
                 yield from schema_errors(value, part, root, path)
