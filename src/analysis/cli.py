@@ -531,8 +531,9 @@ def _compute(config: Config, quiet: bool):
 
 
 def _build(args: argparse.Namespace, config: Config) -> int:
-    from analysis.publish.render import render
+    from analysis.publish.render import preload, render
 
+    preload()  # render's imports load while the snapshot is refreshed and analysed
     report, manifest = _report_from_source(args, config)
     with _outputs_lock(args, config.paths.site_dir, config.paths.build_dir):
         # findings.json and the report cache are published with the site, slide and email (one run)
