@@ -30,7 +30,7 @@ from analysis.report import (
     write_findings,
 )
 from analysis.results import QuestionResult
-from analysis.schema import INCIDENT_KINDS
+from analysis.schema import INCIDENT_KINDS, SchemaKeywordError, schema_errors
 from analysis.sources.snapshot import Snapshot
 
 # --- a hand-made report with the contract's structured items -----------------------------------------
@@ -163,6 +163,77 @@ def test_cutoff_must_be_a_date_or_null(config: Config) -> None:
     document["questions"]["5"]["cutoff"] = "June 2019"
     with pytest.raises(ValueError, match="questions/5/cutoff"):
         validate_findings(document)
+
+
+def _break(document: dict, where: str, value: object) -> dict:
+    """A copy of `document` with the member at `where` (slash-separated; a number indexes a list) set
+    to `value`, or removed when `value` is _DROP."""
+    copy = json.loads(json.dumps(document))
+    *parents, last = where.split("/")
+    holder = copy
+    for part in parents:
+        holder = holder[int(part)] if isinstance(holder, list) else holder[part]
+    if value is _DROP:
+        del holder[last]
+    else:
+        holder[last] = value
+    return copy
+
+
+_DROP = object()
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        ("questions/4/incidents/0/kind", "teleport"),
+        ("questions/4/incidents/0/tier", None),
+        ("questions/4/incidents/0/rank", 0),
+        ("questions/4/incidents/0/user_id", 1.5),
+        ("questions/3/students", _DROP),
+        ("questions/3/students", "none"),
+        ("questions/5/cutoff", "June 2019"),
+        ("questions/5/cutoff", "2019-02-30"),
+        ("questions/5/cutoff", 20190615),
+        ("questions/9", {}),
+        ("questions", []),
+        ("schema_version", True),
+        ("schema_version", 1.0),
+        ("dataset/rows", -1),
+        ("dataset/rows", 3.0),
+        ("dataset/users", True),
+        ("dataset/quarantine_reasons", {"bad date": "two"}),
+        ("timings/q1", "fast"),
+        ("questions/1/number", 2),
+        ("questions/1/number", 9),
+        ("questions/1/answer", ""),
+        ("questions/1/supporting", ["One.", 2]),
+        ("questions/8/findings", [{"title": "x"}]),
+        ("generated_at", 7),
+        ("dataset", _DROP),
+    ],
+)
+def test_schema_check_finds_what_jsonschema_finds(
+    config: Config, where: str, value: object
+) -> None:
+    """analysis.schema.schema_errors (what write_findings runs) and jsonschema's Draft 2020-12
+    validator agree on every place a broken document breaks the contract."""
+    document = _break(_report(config).to_json(), where, value)
+    validator = jsonschema.Draft202012Validator(
+        findings_schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    expected = sorted((tuple(e.absolute_path) for e in validator.iter_errors(document)), key=list)
+    found = sorted((path for path, _ in schema_errors(document, findings_schema())), key=list)
+    assert found == expected
+    if expected:
+        with pytest.raises(ValueError, match="breaks its schema at"):
+            validate_findings(document)
+
+
+def test_schema_check_refuses_keywords_it_does_not_know() -> None:
+    assert list(schema_errors("a", {"type": "string", "description": "d"})) == []
+    with pytest.raises(SchemaKeywordError, match="pattern"):
+        list(schema_errors("a", {"type": "string", "pattern": "^b"}))
 
 
 def test_unwritable_target_is_a_target_error(config: Config, tmp_path: Path) -> None:

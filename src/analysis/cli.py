@@ -365,13 +365,22 @@ def _acquire(args: argparse.Namespace, config: Config) -> int:
 
 
 def _snapshot_step(args: argparse.Namespace, config: Config) -> Callable[[], Any] | None:
-    """What would bring the snapshot up to date from the source the arguments name, or None."""
-    from analysis.sources.ingest import import_demo, import_files
+    """What would bring the snapshot up to date from the source the arguments name, or None.
+    (The importers are imported only when a step needs them: an analyze of the existing snapshot
+    does not load them.)"""
     from analysis.sources.snapshot import REBUILD_HINT, holds_snapshot_data, needs_recovery
 
     quiet = args.quiet
     _one_source(args)
+
+    def demo_step() -> Any:
+        from analysis.sources.ingest import import_demo
+
+        return import_demo(config, progress=not quiet)
+
     if getattr(args, "logs", None) or getattr(args, "cohorts", None):
+        from analysis.sources.ingest import import_files
+
         if not (args.logs and args.cohorts):
             raise ConfigError("--logs and --cohorts go together")
         return lambda: import_files(
@@ -388,7 +397,7 @@ def _snapshot_step(args: argparse.Namespace, config: Config) -> Callable[[], Any
             read_timeout=config.acquire.read_timeout_seconds,
         )
     if getattr(args, "demo", False):
-        return lambda: import_demo(config, progress=not quiet)
+        return demo_step
     target = config.paths.snapshot_dir
     if not (target / "manifest.json").exists():
         if holds_snapshot_data(target) and not needs_recovery(target):
@@ -398,7 +407,7 @@ def _snapshot_step(args: argparse.Namespace, config: Config) -> Callable[[], Any
                 f"demo data: {REBUILD_HINT} (or pass --demo)"
             )
         if not needs_recovery(target):
-            return lambda: import_demo(config, progress=not quiet)
+            return demo_step
     return None
 
 
@@ -522,8 +531,9 @@ def _compute(config: Config, quiet: bool):
 
 
 def _build(args: argparse.Namespace, config: Config) -> int:
-    from analysis.publish.render import render
+    from analysis.publish.render import preload, render
 
+    preload()  # render's imports load while the snapshot is refreshed and analysed
     report, manifest = _report_from_source(args, config)
     with _outputs_lock(args, config.paths.site_dir, config.paths.build_dir):
         # findings.json and the report cache are published with the site, slide and email (one run)

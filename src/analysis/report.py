@@ -29,6 +29,7 @@ from analysis.prepare import TIME_COLUMNS, Prepared, prepare, time_columns
 from analysis.progress import step
 from analysis.questions import QUESTIONS, TITLES
 from analysis.results import QuestionResult, to_jsonable
+from analysis.schema import schema_errors
 from analysis.sources.snapshot import Manifest, Snapshot, load_snapshot
 
 SCHEMA_VERSION = 1
@@ -39,6 +40,9 @@ FINDINGS_NAME = "findings.json"
 REPORT_CACHE_NAME = "report-cache.pickle"
 # What the answers depend on, besides the data and the configuration: the analysis code itself.
 _ANALYSIS_CODE = ("config.py", "prepare.py", "report.py", "results.py", "schema.py", "questions")
+
+
+_JSON_TEXT = "_json_text"  # Report.to_json's document as JSON text, kept on the instance
 
 
 @dataclass(frozen=True)
@@ -60,8 +64,15 @@ class Report:
         return bool(self.dataset.get("simulated"))
 
     def to_json(self) -> dict[str, Any]:
-        """The findings.json document (see schemas/findings.schema.json)."""
-        return {
+        """The findings.json document (see schemas/findings.schema.json), a new one at every call.
+
+        It is built from the results once per report and kept as JSON text: a render asks for it three
+        times (findings.json, the history entry, the comparison with the last report), and parsing the
+        text is several times faster than converting the results' tables again."""
+        text = self.__dict__.get(_JSON_TEXT)
+        if text is not None:
+            return json.loads(text)
+        document = {
             "schema_version": SCHEMA_VERSION,
             "generated_at": self.generated_at,
             "dataset": to_jsonable(self.dataset),
@@ -70,6 +81,15 @@ class Report:
                 str(number): result.to_json() for number, result in sorted(self.results.items())
             },
         }
+        # frozen dataclass: set directly; not a field, so neither compared nor shown
+        object.__setattr__(self, _JSON_TEXT, json.dumps(document))
+        return document
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the document's text (the report cache and the pages' bundle stay small)."""
+        state = dict(self.__dict__)
+        state.pop(_JSON_TEXT, None)
+        return state
 
     def describe(self) -> str:
         """One dataset line (with the SIMULATED flag) and one line per answer, for the terminal."""
@@ -278,18 +298,32 @@ def findings_schema() -> dict[str, Any]:
 
 
 def validate_findings(document: dict[str, Any]) -> None:
-    """Raise ValueError naming the first field that breaks the findings.json contract."""
-    import jsonschema  # imported here: 0.1 s of start-up that analyze needs only once, at the end
+    """Raise ValueError naming the first field that breaks the findings.json contract (checked by
+    analysis.schema.schema_errors: no JSON Schema library to import on the way out of `analyze`)."""
+    errors = sorted(schema_errors(document, findings_schema()), key=lambda error: list(error[0]))
+    _raise_first(errors)
+
+
+def validate_findings_file(document: dict[str, Any]) -> None:
+    """validate_findings for a document read from disk, by jsonschema's complete Draft 2020-12
+    validator (a file from elsewhere may use anything JSON allows, not only what we write)."""
+    import jsonschema
 
     validator = jsonschema.Draft202012Validator(
         findings_schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
     )
-    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    errors = [
+        (tuple(error.absolute_path), error.message) for error in validator.iter_errors(document)
+    ]
+    _raise_first(sorted(errors, key=lambda error: list(error[0])))
+
+
+def _raise_first(errors: list[tuple[tuple[str | int, ...], str]]) -> None:
     if errors:
-        first = errors[0]
-        where = "/".join(str(part) for part in first.absolute_path) or "(top level)"
+        path, message = errors[0]
+        where = "/".join(str(part) for part in path) or "(top level)"
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ValueError(f"findings.json breaks its schema at {where}: {first.message}{more}")
+        raise ValueError(f"findings.json breaks its schema at {where}: {message}{more}")
 
 
 def new_run_id() -> str:
@@ -342,7 +376,7 @@ def load_findings(path: Path) -> dict[str, Any]:
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: unreadable findings ({exc})") from exc
     try:
-        validate_findings(document)
+        validate_findings_file(document)
     except ValueError as exc:
         raise InputError(f"{path}: {exc}") from exc
     return document
