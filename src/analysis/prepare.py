@@ -432,9 +432,16 @@ def all_views(prepared: Prepared) -> pl.LazyFrame:
     return pl.concat([prepared.views, prepared.set_aside.select(columns)], how="vertical_relaxed")
 
 
+def student_rows(prepared: Prepared) -> pl.Expr:
+    """True on a student's row, chosen by cohort id from the cohorts table: the rows whose role is
+    "student", without looking up a role on every row (0.2-0.5 s at 10x)."""
+    ids = prepared.cohorts.filter(pl.col("role") == "student").get_column("cohort_id")
+    return pl.col("cohort_id").is_in(ids.implode())
+
+
 def student_lesson_views(prepared: Prepared) -> pl.LazyFrame:
     """Students' lesson views: the population of every student ranking."""
-    return prepared.views.filter((pl.col("role") == "student") & (pl.col("page_kind") == "lesson"))
+    return prepared.views.filter(student_rows(prepared) & (pl.col("page_kind") == "lesson"))
 
 
 def enrollments(prepared: Prepared) -> pl.LazyFrame:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from analysis.config import Config
-from analysis.prepare import Prepared, as_text, prepare
+from analysis.prepare import Prepared, as_text, prepare, student_lesson_views
 from analysis.results import QuestionResult, Words, data_fields, join_words
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
@@ -157,13 +157,8 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     # One row per (program, cohort, lesson) with the lesson's share and rank inside the cohort.
     students = prepared.cohorts.filter(pl.col("role") == "student")
     per_cohort = (
-        # students' lesson views, chosen by cohort id (a role per row costs a lookup per row)
-        prepared.views.filter(
-            pl.col("cohort_id").is_in(students["cohort_id"].implode())
-            & (pl.col("page_kind") == "lesson")
-            & pl.col("lesson").is_not_null()
-            & (pl.col("lesson") != "")
-        )
+        student_lesson_views(prepared)
+        .filter(pl.col("lesson").is_not_null() & (pl.col("lesson") != ""))
         # the title is a function of the lesson: a key costs less than a `.first()` per group
         .group_by("cohort_id", "lesson", "lesson_title")
         .agg(pl.len().cast(pl.UInt32).alias("views"))

@@ -34,6 +34,7 @@ from analysis.prepare import (
     keep_own_track,
     lesson_home_table,
     prepare,
+    student_lesson_views,
 )
 from analysis.results import QuestionResult, Words, data_fields
 from analysis.schema import ColumnTypes
@@ -161,14 +162,9 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     cohorts read them."""
     prepared = prepared or prepare(snapshot, config)
     q2 = config.q2
-    student_ids = prepared.cohorts.filter(pl.col("role") == "student")["cohort_id"]
-    # students' lesson views while enrolled, chosen by cohort id (a role per row costs a lookup)
-    enrolled = prepared.views.filter(
-        pl.col("cohort_id").is_in(student_ids.implode())
-        & (pl.col("page_kind") == "lesson")
-        & (pl.col("window") == "active")
-        & pl.col("lesson").is_not_null()
-        & (pl.col("lesson") != "")
+    # students' lesson views while enrolled
+    enrolled = student_lesson_views(prepared).filter(
+        (pl.col("window") == "active") & pl.col("lesson").is_not_null() & (pl.col("lesson") != "")
     )
     # One scan (collect_all shares the sub-plan): per (cohort, lesson) the views and the list of
     # their readers (one user id per view), which gives the readers and the heaviest reader's views

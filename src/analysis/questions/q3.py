@@ -18,7 +18,7 @@ import polars as pl
 
 from analysis.config import Config
 from analysis.glossary import SAME_PERSON, SECOND_ACCOUNT
-from analysis.prepare import Prepared, campus_ips, prepare
+from analysis.prepare import Prepared, campus_ips, prepare, student_rows
 from analysis.results import QuestionResult, Words, data_fields
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
@@ -485,8 +485,7 @@ def _enrollments(
 
 def _student_views(prepared: Prepared) -> pl.LazyFrame:
     """Students' views, chosen by cohort id (the role of every row would cost a lookup per row)."""
-    students = prepared.cohorts.filter(pl.col("role") == "student")["cohort_id"]
-    return prepared.views.filter(pl.col("cohort_id").is_in(students.implode()))
+    return prepared.views.filter(student_rows(prepared))
 
 
 def _excluded(enrollments: pl.DataFrame, status: str) -> pl.DataFrame:

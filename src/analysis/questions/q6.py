@@ -16,7 +16,7 @@ from typing import cast
 import polars as pl
 
 from analysis.config import Config
-from analysis.prepare import Prepared, as_text, lesson_title, prepare
+from analysis.prepare import Prepared, as_text, lesson_title, prepare, student_lesson_views
 from analysis.results import QuestionResult, Words, data_fields, join_words
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
@@ -161,14 +161,12 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     q6 = config.q6
     data_end = prepared.data_end.date()
 
-    students = prepared.cohorts.filter(pl.col("role") == "student")["cohort_id"]
     # students' lesson views after their cohort's end, chosen by cohort id (no role looked up per
     # row); their labels stay Categorical (cheaper keys) and the aggregates are cast to text
     alumni_query = (
-        prepared.views.filter(
-            pl.col("cohort_id").is_in(students.implode())
-            & (pl.col("page_kind") == "lesson")
-            & (pl.col("window") == "alumni")
+        student_lesson_views(prepared)
+        .filter(
+            (pl.col("window") == "alumni")
             & pl.col("lesson").is_not_null()
             & (pl.col("lesson") != "")
         )

@@ -25,6 +25,7 @@ from analysis.prepare import (
     lesson_home_table,
     lesson_track_views,
     prepare,
+    student_lesson_views,
     track_lesson_views,
 )
 from analysis.results import QuestionResult, Words, data_fields, join_words
@@ -203,12 +204,8 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     students = prepared.cohorts.filter(pl.col("role") == "student")
     lesson_track = prepared.lesson_track.views
     plans = [
-        prepared.views.filter(
-            pl.col("cohort_id").is_in(students["cohort_id"].implode())
-            & (pl.col("page_kind") == "lesson")
-            & pl.col("lesson").is_not_null()
-            & (pl.col("lesson") != "")
-        )
+        student_lesson_views(prepared)
+        .filter(pl.col("lesson").is_not_null() & (pl.col("lesson") != ""))
         .group_by("cohort_id", "lesson")
         .agg(pl.len().alias("views"), pl.col("user_id").unique().alias("users")),
         # every raw path of every role: the long tail

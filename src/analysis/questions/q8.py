@@ -17,7 +17,7 @@ from typing import Any, cast
 import polars as pl
 
 from analysis.config import Config
-from analysis.prepare import Prepared, campus_ips, prepare
+from analysis.prepare import Prepared, campus_ips, prepare, student_rows
 from analysis.results import QuestionResult, Words, data_fields, join_words
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
@@ -166,8 +166,7 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     q8 = config.q8
     campus = campus_ips(prepared, config)
     views = prepared.views
-    student_ids = prepared.cohorts.filter(pl.col("role") == "student")["cohort_id"]
-    students = views.filter(pl.col("cohort_id").is_in(student_ids.implode()))
+    students = views.filter(student_rows(prepared))
     # The per-row aggregates are grouped by day first (months and years are derived from the few
     # thousand day rows afterwards, not truncated on every row); the students' first and last days and
     # their count per year share one group-by per (student, year). Program and role are per cohort:
