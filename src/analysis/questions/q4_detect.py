@@ -195,11 +195,12 @@ def user_ip_days(base: pl.LazyFrame) -> pl.LazyFrame:
 
 
 class Pooled(NamedTuple):
-    """`pooled_views`: the views (networks as integer keys, in the order of their names) and the
-    names of the keys."""
+    """`pooled_views`: the views (networks as integer keys, in the order of their names), the names
+    of the keys, and the (user, slot) pairs with views from two networks (`two_places`)."""
 
     views: pl.LazyFrame
     names: pl.DataFrame
+    two_places: pl.DataFrame
 
 
 def pooled_views(base: pl.LazyFrame, config: Config, campus: list[str]) -> Pooled:
@@ -216,7 +217,10 @@ def pooled_views(base: pl.LazyFrame, config: Config, campus: list[str]) -> Poole
 
     Networks are integer keys numbered in the order of their names (`names`: key -> name), so
     sorting, grouping and the pool's id (the smallest name) work on integers; the sessions are
-    computed and collected once, and read by both `network_slots` and `pool_days`."""
+    computed and collected once, and read by both `network_slots` and `pool_days`. In the same
+    order (user, time, network) the views of one user's `share_slot_minutes` slot are
+    consecutive, so the slots with two networks (`two_places`, before pooling) are found by
+    comparing each view with the one before it, without grouping every view."""
     q4 = config.q4
     ts = pl.col("timestamp")
     new = (
@@ -263,6 +267,18 @@ def pooled_views(base: pl.LazyFrame, config: Config, campus: list[str]) -> Poole
         .drop("new")
         .collect()
         .lazy()
+    )
+    slot = pl.col("timestamp").dt.truncate(f"{q4.share_slot_minutes}m")
+    two_places = (
+        ordered.select("user_id", slot.alias("slot"), "net")
+        .filter(
+            (pl.col("user_id") == pl.col("user_id").shift())
+            & (pl.col("slot") == pl.col("slot").shift())
+            & (pl.col("net") != pl.col("net").shift())
+        )
+        .select("user_id", "slot")
+        .unique()
+        .collect()
     )
     outside = pl.col("outside")
     sessions = (
@@ -346,7 +362,8 @@ def pooled_views(base: pl.LazyFrame, config: Config, campus: list[str]) -> Poole
         .with_columns(pl.coalesce("pool", "net").alias("network"))
         .drop("net")
     )
-    return Pooled(pooled, networks.select(pl.col("net").alias("key"), "name").unique())
+    names = networks.select(pl.col("net").alias("key"), "name").unique()
+    return Pooled(pooled, names, two_places)
 
 
 def in_session_order(views: pl.DataFrame) -> pl.DataFrame:
@@ -399,15 +416,21 @@ def _named(frame: pl.LazyFrame, names: pl.DataFrame, key: str) -> pl.LazyFrame:
 
 def network_slots(pooled: Pooled, config: Config) -> pl.LazyFrame:
     """Known users' page views per `share_slot_minutes` slot and network (`pooled_views`): who was
-    in two places at once. `kept` and `unidentified` (no known cohort) as in the views."""
+    in two places at once. `kept` and `unidentified` (no known cohort) as in the views. Only the
+    slots with views from two networks before pooling (`two_places`) are kept, whole: the
+    detectors count networks per slot over some of its views, and a slot on one network counts
+    one whatever is kept."""
     columns = ("user_id", "slot", "network", "kept", "unidentified", "views", "date")
-    slots = pooled.views.group_by(
-        "user_id",
-        pl.col("timestamp").dt.truncate(f"{config.q4.share_slot_minutes}m").alias("slot"),
-        "network",
-        "kept",
-        "unidentified",
-    ).agg(pl.len().alias("views"))
+    two_places = pooled.two_places
+    slots = (
+        pooled.views.filter(pl.col("user_id").is_in(two_places.get_column("user_id").implode()))
+        .with_columns(
+            pl.col("timestamp").dt.truncate(f"{config.q4.share_slot_minutes}m").alias("slot")
+        )
+        .join(two_places.lazy(), on=["user_id", "slot"], how="semi")
+        .group_by("user_id", "slot", "network", "kept", "unidentified")
+        .agg(pl.len().alias("views"))
+    )
     return (
         _named(slots, pooled.names, "network")
         .with_columns(pl.col("slot").dt.date().alias("date"))
