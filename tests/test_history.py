@@ -16,6 +16,7 @@ import html
 import multiprocessing
 import random
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -285,6 +286,9 @@ class StubReport:
 
     def to_json(self) -> dict[str, Any]:
         return copy.deepcopy(self.findings)
+
+    def memo_json(self, name: str, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        return build()  # Report keeps the document; a stub builds it at every call
 
 
 def _stub(last_seen: str, ip: str = "203.0.113.45") -> StubReport:

@@ -428,3 +428,29 @@ def test_report_cache_is_private_and_holds_no_database_url(config: Config) -> No
     assert path.stat().st_mode & 0o777 == 0o600
     data = path.read_bytes()
     assert secret.encode() not in data and b"db.internal" not in data
+
+
+def test_documents_are_built_once_given_as_copies_and_not_pickled(config: Config) -> None:
+    """Report.memo_json builds a document once per report (to_json, history.public_findings), hands
+    out a new copy at every call, and leaves the kept text out of the pickle."""
+    import pickle
+
+    from analysis import history
+
+    report = _report(config)
+    calls: list[int] = []
+
+    def build() -> dict[str, object]:
+        calls.append(1)
+        return {"a": [1, 2]}
+
+    first = report.memo_json("x", build)
+    first["a"].append(3)  # a caller's change does not reach the next caller
+    assert report.memo_json("x", build) == {"a": [1, 2]} and len(calls) == 1
+    public = history.public_findings(report)
+    assert public == history.public_findings(report) and public is not history.public_findings(
+        report
+    )
+    assert report.to_json() == report.to_json()
+    state = pickle.loads(pickle.dumps(report)).__dict__
+    assert not [key for key in state if key.startswith("_memo_")]

@@ -94,15 +94,20 @@ def settings_digest(settings: dict[str, Any]) -> str:
 
 
 def public_findings(report: Any) -> dict[str, Any]:
-    """The findings document as published: every address masked, no path of the build machine."""
+    """The findings document as published: every address masked, no path of the build machine
+    (masked once per report: the history entry and the comparison with the last report both read
+    it)."""
     from analysis.publish.privacy import mask_value, strip_paths
 
-    document = mask_value(report.to_json())
-    dataset = document.get("dataset") or {}
-    for key, value in list(dataset.items()):
-        if isinstance(value, str):
-            dataset[key] = strip_paths(value)
-    return document
+    def build() -> dict[str, Any]:
+        document = mask_value(report.to_json())
+        dataset = document.get("dataset") or {}
+        for key, value in list(dataset.items()):
+            if isinstance(value, str):
+                dataset[key] = strip_paths(value)
+        return document
+
+    return report.memo_json("public", build)
 
 
 def data_end(findings: dict[str, Any]) -> dt.date | None:

@@ -16,6 +16,7 @@ import pickle
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -42,7 +43,7 @@ REPORT_CACHE_NAME = "report-cache.pickle"
 _ANALYSIS_CODE = ("config.py", "prepare.py", "report.py", "results.py", "schema.py", "questions")
 
 
-_JSON_TEXT = "_json_text"  # Report.to_json's document as JSON text, kept on the instance
+_MEMO = "_memo_"  # prefix of the documents Report.memo_json keeps on the instance, as JSON text
 
 
 @dataclass(frozen=True)
@@ -69,27 +70,34 @@ class Report:
         It is built from the results once per report and kept as JSON text: a render asks for it three
         times (findings.json, the history entry, the comparison with the last report), and parsing the
         text is several times faster than converting the results' tables again."""
-        text = self.__dict__.get(_JSON_TEXT)
+        return self.memo_json(
+            "findings",
+            lambda: {
+                "schema_version": SCHEMA_VERSION,
+                "generated_at": self.generated_at,
+                "dataset": to_jsonable(self.dataset),
+                "timings": {k: round(v, 3) for k, v in self.timings.items()},
+                "questions": {
+                    str(number): result.to_json() for number, result in sorted(self.results.items())
+                },
+            },
+        )
+
+    def memo_json(self, name: str, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """The document `build()` makes, built once per report and kept as JSON text under `name`
+        (a new copy at every call, so callers may change it)."""
+        key = _MEMO + name
+        text = self.__dict__.get(key)
         if text is not None:
             return json.loads(text)
-        document = {
-            "schema_version": SCHEMA_VERSION,
-            "generated_at": self.generated_at,
-            "dataset": to_jsonable(self.dataset),
-            "timings": {k: round(v, 3) for k, v in self.timings.items()},
-            "questions": {
-                str(number): result.to_json() for number, result in sorted(self.results.items())
-            },
-        }
+        document = build()
         # frozen dataclass: set directly; not a field, so neither compared nor shown
-        object.__setattr__(self, _JSON_TEXT, json.dumps(document))
+        object.__setattr__(self, key, json.dumps(document))
         return document
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickled without the document's text (the report cache and the pages' bundle stay small)."""
-        state = dict(self.__dict__)
-        state.pop(_JSON_TEXT, None)
-        return state
+        """Pickled without the kept documents (the report cache and the pages' bundle stay small)."""
+        return {k: v for k, v in self.__dict__.items() if not k.startswith(_MEMO)}
 
     def describe(self) -> str:
         """One dataset line (with the SIMULATED flag) and one line per answer, for the terminal."""

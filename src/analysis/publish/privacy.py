@@ -189,7 +189,7 @@ def mask_value(value: Any) -> Any:
     """Recursively mask strings (keys too) inside JSON-like values (a Vega-Lite spec, parameters).
 
     Exact types are tested before isinstance (a findings document holds about 50,000 values and is
-    masked twice per render)."""
+    masked once per render: history.public_findings)."""
     kind = type(value)
     if kind is str:
         return mask_text(value)
