@@ -606,3 +606,14 @@ def test_session_order_is_user_time_network(fraction):
     ordered = in_session_order(frame)
     assert ordered.equals(frame.sort("user_id", "timestamp", "net"))
     assert ordered.schema == frame.schema
+
+
+def test_a_categoricals_min_is_its_smallest_name():
+    """daily_views takes the day's phase as the min of a Categorical: that must be the lexically
+    smallest name whatever order the categories were first seen in (as polars does since 1.32)."""
+    frame = pl.DataFrame(
+        {"g": [1, 1, 1, 2], "c": ["zeta-window", "alpha-window", "mid-window", None]},
+        schema={"g": pl.Int64, "c": pl.Categorical},
+    )
+    got = frame.group_by("g").agg(pl.col("c").drop_nulls().min().cast(pl.String)).sort("g")
+    assert got["c"].to_list() == ["alpha-window", None]

@@ -655,9 +655,10 @@ def daily_views(uid: pl.LazyFrame, groups: pl.LazyFrame, config: Config) -> pl.L
         .group_by("user_id", "date")
         .agg(
             pl.col("nonprobe").sum().cast(pl.UInt32).alias("views"),
+            # the smallest name (a Categorical's min is lexical): text only for the day's value
             pl.coalesce(
-                pl.col("window").cast(pl.String).drop_nulls().min(),
-                pl.col("role").cast(pl.String).drop_nulls().min(),
+                pl.col("window").drop_nulls().min().cast(pl.String),
+                pl.col("role").drop_nulls().min().cast(pl.String),
                 pl.lit("unknown"),
             ).alias("phase"),
         )
