@@ -364,6 +364,33 @@ def test_corrupt_and_foreign_files_are_skipped_with_one_warning(config: Config) 
     assert notes[-1].startswith("history: kept as report-2021-02-21-")
 
 
+def test_the_comparison_reads_the_latest_readable_build_of_each_day(config: Config) -> None:
+    """load_latest (what changes_for reads): one entry per data end, the newest build that can be
+    read, chosen by file name; a damaged newest build is warned about and the one before it used. The
+    same entries as picking the newest per data end from the whole history."""
+    for day, built in (
+        ("2021-02-07", "2021-02-08T05:00:00+00:00"),
+        ("2021-02-14", "2021-02-15T05:00:00+00:00"),
+        ("2021-02-14", "2021-02-16T05:00:00+00:00"),
+        ("2021-02-21", "2021-02-22T05:00:00+00:00"),
+    ):
+        history.write_entry(_stub(day + "T10:00:00"), config, built_at=built)
+    folder = history.history_dir(config)
+    newest = folder / "report-2021-02-21-20210223T050000Z-1.json.gz"
+    newest.write_bytes(b"damaged")  # a newer build of 2021-02-21 that cannot be read
+    warnings: list[str] = []
+    latest = history.load_latest(config, warn=warnings.append)
+    assert [(e.data_end.isoformat(), e.built_at[:10]) for e in latest] == [
+        ("2021-02-07", "2021-02-08"),
+        ("2021-02-14", "2021-02-16"),
+        ("2021-02-21", "2021-02-22"),
+    ]
+    assert len(warnings) == 1 and newest.name in warnings[0] and "unreadable" in warnings[0]
+    everything = history.load_history(config, warn=lambda _: None)
+    newest_per_day = {e.data_end: e for e in everything}  # sorted oldest build first: last wins
+    assert [e.path for e in latest] == [e.path for e in newest_per_day.values()]
+
+
 def test_a_failed_write_leaves_no_entry(config: Config, monkeypatch) -> None:
     history.write_entry(_stub("2021-02-14T10:00:00"), config)
 

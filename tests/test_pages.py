@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import re
@@ -90,6 +91,30 @@ def test_page_keys_are_validated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
         pages.page(9)
     assert pages.page(3).root == "../"
     assert pages.page("index").root == ""
+
+
+def test_pages_read_the_comparison_render_computed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """render computes the comparison with the previous report once and bundles it: a page kernel
+    loading the bundle uses it and never compares again; without it, the page compares itself."""
+    from render_support import configured
+
+    from analysis import history
+
+    def compare_again(*args: object, **kwargs: object) -> object:
+        return "computed by the page"
+
+    monkeypatch.setattr(history, "changes_for", compare_again)
+    config = configured(tmp_path)
+    report = {"stand-in": "report"}
+    for given, expected in (("bundled comparison", "bundled comparison"), (pages.LATER, None)):
+        monkeypatch.setattr(pages, "_STATE", {})
+        cache = pages.write_cache(report, config, tmp_path / "bundle.pickle", given)
+        kernel = config.replace(paths=dataclasses.replace(config.paths, report_cache=cache))
+        monkeypatch.setattr(pages, "load_config", lambda kernel=kernel: kernel)
+        pages.load_bundle()
+        assert pages.changes_result() == (expected or "computed by the page")
 
 
 # --- the helpers the .qmd cells call ---------------------------------------------------------------------

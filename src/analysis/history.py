@@ -36,6 +36,7 @@ FORMAT_VERSION = 1
 FOLDER = "history"
 SUFFIX = ".json.gz"
 _NAME = re.compile(r"report-(\d{4}-\d\d-\d\d)-(\d{8}T\d{6}Z)-\d+(?:-\d+)?\.json\.gz")
+_NOT_AN_ENTRY = "not a history entry (unexpected file name)"
 # Sections of the configuration that do not change the answers (see report.analysis_key).
 _NOT_ANALYSIS = ("paths", "site", "privacy", "history", "acquire", "db_url", "source_file")
 
@@ -196,7 +197,7 @@ def read_entry(path: Path) -> Entry:
     """One entry; ValueError (with the reason) when the file is not one."""
     match = _NAME.fullmatch(path.name)
     if match is None:
-        raise ValueError("not a history entry (unexpected file name)")
+        raise ValueError(_NOT_AN_ENTRY)
     try:
         document = json.loads(gzip.decompress(path.read_bytes()).decode("utf-8"))
     except (OSError, EOFError, zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -242,6 +243,34 @@ def load_history(config: Config, warn: Warn | None = None) -> list[Entry]:
             entries.append(read_entry(path))
         except ValueError as exc:
             warn(f"history: skipped {path.name}: {exc}")
+    return sorted(entries, key=lambda e: (e.data_end, e.built_at, e.path.name))
+
+
+def load_latest(config: Config, warn: Warn | None = None) -> list[Entry]:
+    """The latest readable build of each data end, oldest first: all that the comparison reads (the
+    previous report, the trend's one point per data end, the day the same data was last built). The
+    builds are told apart by their file names (data end and build time are in them) and read newest
+    first, so a render reads one entry per data end rather than the whole history (a year of
+    rebuilds); an unreadable one is warned about and the next older build of that day read instead."""
+    warn = warn or _stderr
+    days: dict[str, list[tuple[str, str, Path]]] = {}
+    for path in _candidates(history_dir(config)):
+        if path.is_dir():
+            warn(f"history: skipped {path.name} (a folder, not a report)")
+            continue
+        match = _NAME.fullmatch(path.name)
+        if match is None:
+            warn(f"history: skipped {path.name}: {_NOT_AN_ENTRY}")
+            continue
+        days.setdefault(match[1], []).append((match[2], path.name, path))
+    entries: list[Entry] = []
+    for builds in days.values():
+        for _, _, path in sorted(builds, reverse=True):  # newest build first (load_history's order)
+            try:
+                entries.append(read_entry(path))
+                break
+            except ValueError as exc:
+                warn(f"history: skipped {path.name}: {exc}")
     return sorted(entries, key=lambda e: (e.data_end, e.built_at, e.path.name))
 
 
@@ -304,7 +333,7 @@ def changes_for(report: Any, config: Config, warn: Warn | None = None) -> Any:
         else None
     )
     end = data_end(current)
-    entries = load_history(config, warn=warn)
+    entries = load_latest(config, warn=warn)  # the latest build of each data end is all it reads
     previous = previous_entry(entries, end, compare_to)
     settings = analysis_settings(config)
     # the trend: one point per data end (the latest build of it), up to this report

@@ -102,16 +102,23 @@ def md(text: str):
 # --- the report, once per kernel -----------------------------------------------------------------------
 
 
-def write_cache(report: Any, config: Config, path: Path) -> Path:
-    """Pickle the report and the config the pages must use (render calls this).
+# `changes` not given: the pages compare the report with the history themselves
+LATER: Any = object()
+
+
+def write_cache(report: Any, config: Config, path: Path, changes: Any = LATER) -> Path:
+    """Pickle the report and the config the pages must use (render calls this), and the comparison
+    with the previous report when given (`history.changes_for`: render computes it once, from the
+    same masked findings the history keeps, instead of each kernel masking the report again).
 
     Private to the build folder and secret-free: mode 0600 (written atomically), no database URL in it,
     and in a public build the report is masked first, so the page kernels never see a full address."""
     if privacy.is_public(config.privacy.mode):
         report = privacy.public_copy(report)
-    data = pickle.dumps(
-        {"report": privacy.without_secrets(report), "config": privacy.without_secrets(config)}
-    )
+    bundle = {"report": privacy.without_secrets(report), "config": privacy.without_secrets(config)}
+    if changes is not LATER:
+        bundle["changes"] = changes
+    data = pickle.dumps(bundle)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -132,7 +139,7 @@ def load_bundle() -> tuple[Any, Config]:
         cache = config.paths.report_cache
         if cache is not None and cache.exists():
             data = pickle.loads(cache.read_bytes())
-            _STATE["bundle"] = (data["report"], data["config"])
+            use(data["report"], data["config"], data.get("changes", LATER))
         else:
             from analysis.report import compute_report
 
@@ -140,10 +147,13 @@ def load_bundle() -> tuple[Any, Config]:
     return _STATE["bundle"]
 
 
-def use(report: Any, config: Config) -> None:
-    """Set the report for this process (tests, or a caller that already has it)."""
+def use(report: Any, config: Config, changes: Any = LATER) -> None:
+    """Set the report for this process (tests, or a caller that already has it), and the comparison
+    with the previous report when it is known (`write_cache`)."""
     _STATE["bundle"] = (report, config)
     _STATE.pop("page", None)
+    if changes is not LATER:
+        _STATE["changes"] = (report, changes)
 
 
 def page(key: int | str) -> Page:

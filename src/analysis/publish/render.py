@@ -260,7 +260,7 @@ class InProcessRunner:
         from analysis.publish import pages
 
         data = pickle.loads(self.bundle.read_bytes())
-        pages.use(data["report"], data["config"])
+        pages.use(data["report"], data["config"], data.get("changes", pages.LATER))
         if InteractiveShell.initialized():
             self._shell = InteractiveShell.instance()
         else:
@@ -543,7 +543,9 @@ def render(
     page_config = config.replace(
         paths=dataclasses.replace(config.paths, site_dir=staging, build_dir=stage)
     )
-    cache = pages.write_cache(report, page_config, build_dir / CACHE_NAME)
+    # the comparison with the previous report, from the masked findings the history will keep
+    changes = history.changes_for(report, config)
+    cache = pages.write_cache(report, page_config, build_dir / CACHE_NAME, changes)
     env = {**os.environ, "CURRICULUM_REPORT": str(cache)}  # for quarto's kernel, not read here
     summary = RenderSummary(engine=engine)
     if reused is not None:
