@@ -25,14 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "bench" / "out" / "scenarios"
 SEED = 11
-sys.path.insert(0, str(ROOT / "tests"))  # the test's comparison rule, not a copy of it
-
-from test_findings_stable import differences, stable  # noqa: E402
 
 
 def write_findings(out: Path, names: list[str]) -> None:
     from analysis.config import load_config
-    from analysis.report import compute_report
+    from analysis.report import compute_report, stable_findings
     from analysis.scenarios.library import SCENARIOS
     from analysis.scenarios.simulate import simulate
     from analysis.sources.ingest import import_files
@@ -50,11 +47,15 @@ def write_findings(out: Path, names: list[str]) -> None:
                          progress=False)  # fmt: skip
         started = time.perf_counter()
         report = compute_report(config, progress=False, snapshot=load_snapshot(snapshot))
-        (out / f"{name}.json").write_text(json.dumps(stable(report.to_json()), sort_keys=True))
+        (out / f"{name}.json").write_text(
+            json.dumps(stable_findings(report.to_json()), sort_keys=True)
+        )
         print(f"{name}: answered in {time.perf_counter() - started:.1f} s", flush=True)
 
 
 def compare(before: Path, after: Path) -> int:
+    from analysis.report import findings_differences  # the golden test's rule
+
     changed = 0
     for path in sorted(before.glob("*.json")):
         other = after / path.name
@@ -62,7 +63,7 @@ def compare(before: Path, after: Path) -> int:
             print(f"{path.stem}: missing in {after}")
             changed += 1
             continue
-        found = differences(json.loads(path.read_text()), json.loads(other.read_text()))
+        found = findings_differences(json.loads(path.read_text()), json.loads(other.read_text()))
         verdict = f"{len(found)} differences, first {found[:3]}" if found else "same"
         print(f"{path.stem}: {verdict}")
         changed += bool(found)

@@ -17,54 +17,16 @@ from __future__ import annotations
 
 import gzip
 import json
-import math
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from analysis.config import load_config
 from analysis.report import compute_report
+from analysis.report import findings_differences as differences
+from analysis.report import stable_findings as stable
 
 BEFORE = Path(__file__).parent / "data" / "findings-demo.json.gz"
-VOLATILE = ("generated_at", "timings")
-VOLATILE_DATASET = ("built_at", "source_detail")
-
-
-FLOAT_TOLERANCE = 1e-12
-
-
-def differences(before: Any, now: Any, where: str = "") -> list[str]:
-    """Where two JSON values differ: exactly, except floats (relative FLOAT_TOLERANCE)."""
-    if isinstance(before, float) and isinstance(now, float):
-        same = math.isclose(before, now, rel_tol=FLOAT_TOLERANCE, abs_tol=0.0)
-        return [] if same else [f"{where}: {before!r} != {now!r}"]
-    if type(before) is not type(now):
-        return [f"{where}: {before!r} != {now!r}"]
-    if isinstance(before, dict):
-        found = [f"{where}/{k}: only on one side" for k in sorted(set(before) ^ set(now))]
-        for key in sorted(set(before) & set(now)):
-            found += differences(before[key], now[key], f"{where}/{key}")
-        return found
-    if isinstance(before, list):
-        if len(before) != len(now):
-            return [f"{where}: {len(before)} items != {len(now)}"]
-        return [
-            d
-            for i, (a, b) in enumerate(zip(before, now, strict=True))
-            for d in differences(a, b, f"{where}[{i}]")
-        ]
-    return [] if before == now else [f"{where}: {before!r} != {now!r}"]
-
-
-def stable(document: dict[str, Any]) -> dict[str, Any]:
-    """findings.json without the fields that differ between two runs on the same data."""
-    document = json.loads(json.dumps(document))  # a deep copy, as JSON types
-    for key in VOLATILE:
-        document.pop(key, None)
-    for key in VOLATILE_DATASET:
-        document["dataset"].pop(key, None)
-    return document
 
 
 def test_differences_allow_only_last_bits_of_floats() -> None:

@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 import pickle
 import tempfile
@@ -392,3 +393,45 @@ def load_findings(path: Path) -> dict[str, Any]:
 
 # findings.json is the report's serialised form; loading it gives the JSON document, not typed results.
 load_report = load_findings
+
+# --- two findings documents compared (tests/test_findings_stable.py, bench/same_findings.py) --------
+
+VOLATILE = ("generated_at", "timings")
+VOLATILE_DATASET = ("built_at", "source_detail")
+
+
+# floats may differ in their last bits between two runs (sums in the order the rows arrive)
+FLOAT_TOLERANCE = 1e-12
+
+
+def findings_differences(before: Any, now: Any, where: str = "") -> list[str]:
+    """Where two JSON values differ: exactly, except floats (relative FLOAT_TOLERANCE)."""
+    if isinstance(before, float) and isinstance(now, float):
+        same = math.isclose(before, now, rel_tol=FLOAT_TOLERANCE, abs_tol=0.0)
+        return [] if same else [f"{where}: {before!r} != {now!r}"]
+    if type(before) is not type(now):
+        return [f"{where}: {before!r} != {now!r}"]
+    if isinstance(before, dict):
+        found = [f"{where}/{k}: only on one side" for k in sorted(set(before) ^ set(now))]
+        for key in sorted(set(before) & set(now)):
+            found += findings_differences(before[key], now[key], f"{where}/{key}")
+        return found
+    if isinstance(before, list):
+        if len(before) != len(now):
+            return [f"{where}: {len(before)} items != {len(now)}"]
+        return [
+            d
+            for i, (a, b) in enumerate(zip(before, now, strict=True))
+            for d in findings_differences(a, b, f"{where}[{i}]")
+        ]
+    return [] if before == now else [f"{where}: {before!r} != {now!r}"]
+
+
+def stable_findings(document: dict[str, Any]) -> dict[str, Any]:
+    """findings.json without the fields that differ between two runs on the same data."""
+    document = json.loads(json.dumps(document))  # a deep copy, as JSON types
+    for key in VOLATILE:
+        document.pop(key, None)
+    for key in VOLATILE_DATASET:
+        document["dataset"].pop(key, None)
+    return document
