@@ -358,8 +358,9 @@ def detect(prepared: Prepared, config: Config) -> tuple[pl.DataFrame, pl.DataFra
     fetching and probes come from the one list of automated actors (`prepared.automated`); the other
     detectors read three frames computed once here from every view (those of automated episodes
     included, marked `kept` False): per user, address and day (`user_ip_days`), per user and day
-    (`daily_views`) and per user, 10-minute slot and network (`network_slots`). No detector
-    re-scans the views."""
+    (`daily_views`) and per user, 10-minute slot and network where the account was on two
+    networks (`network_slots`), all from the sessions of `pooled_views`. No detector re-scans the
+    views."""
     columns = list(detect_.BASE_COLUMNS)
     parts_in = [prepared.views.select(columns).with_columns(pl.lit(True).alias("kept"))]
     if prepared.set_aside is not None:

@@ -407,11 +407,9 @@ def in_session_order(views: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _named(frame: pl.LazyFrame, names: pl.DataFrame, key: str) -> pl.LazyFrame:
-    """`frame` with the network key in column `key` replaced by its name (`pooled_views`)."""
-    return frame.join(
-        names.lazy().rename({"key": key, "name": f"_{key}"}), on=key, how="left"
-    ).with_columns(pl.col(f"_{key}").alias(key))
+def _name(key: str, names: pl.DataFrame) -> pl.Expr:
+    """The name of the network key in column `key` (`pooled_views`' names)."""
+    return pl.col(key).replace_strict(names["key"], names["name"], default=None).alias(key)
 
 
 def network_slots(pooled: Pooled, config: Config) -> pl.LazyFrame:
@@ -431,11 +429,9 @@ def network_slots(pooled: Pooled, config: Config) -> pl.LazyFrame:
         .group_by("user_id", "slot", "network", "kept", "unidentified")
         .agg(pl.len().alias("views"))
     )
-    return (
-        _named(slots, pooled.names, "network")
-        .with_columns(pl.col("slot").dt.date().alias("date"))
-        .select(columns)
-    )
+    return slots.with_columns(
+        _name("network", pooled.names), pl.col("slot").dt.date().alias("date")
+    ).select(columns)
 
 
 def pool_days(pooled: Pooled) -> pl.LazyFrame:
@@ -446,8 +442,8 @@ def pool_days(pooled: Pooled) -> pl.LazyFrame:
         .group_by("user_id", "ip", "date")
         .agg(pl.col("pool").min())
     )
-    return _named(days, pooled.names, "pool").select(
-        "user_id", "ip", "date", pl.format("pool {}", pl.col("pool")).alias("address")
+    return days.select(
+        "user_id", "ip", "date", pl.format("pool {}", _name("pool", pooled.names)).alias("address")
     )
 
 
