@@ -432,6 +432,15 @@ def all_views(prepared: Prepared) -> pl.LazyFrame:
     return pl.concat([prepared.views, prepared.set_aside.select(columns)], how="vertical_relaxed")
 
 
+def labels_by_cohort(prepared: Prepared, *columns: str) -> pl.LazyFrame:
+    """cohort_id and `columns` (labels that are functions of the cohort id) for every cohort id of
+    the views, null included: prepare's lookup table, or read from the views when the Prepared was
+    built without it."""
+    if prepared.cohort_labels is not None:
+        return prepared.cohort_labels.lazy().select("cohort_id", *columns)
+    return prepared.views.select("cohort_id", *columns).unique()
+
+
 def student_rows(prepared: Prepared) -> pl.Expr:
     """True on a student's row, chosen by cohort id from the cohorts table: the rows whose role is
     "student", without looking up a role on every row (0.2-0.5 s at 10x)."""

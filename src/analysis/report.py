@@ -27,7 +27,7 @@ import polars as pl
 
 from analysis.config import PROJECT_ROOT, Config
 from analysis.errors import InputError, TargetError
-from analysis.prepare import TIME_COLUMNS, Prepared, prepare, time_columns
+from analysis.prepare import TIME_COLUMNS, Prepared, labels_by_cohort, prepare, time_columns
 from analysis.progress import step
 from analysis.questions import QUESTIONS, TITLES
 from analysis.results import QuestionResult, to_jsonable
@@ -166,10 +166,8 @@ def materialize(prepared: Prepared) -> Prepared:
     derived = {*COHORT_COLUMNS, *TIME_COLUMNS}
     stored = [name for name in order if name not in derived]
     rows = views.select(stored).collect(engine="streaming")
-    if prepared.cohort_labels is not None:  # prepare's lookup: no second pass over the views
-        cohorts = prepared.cohort_labels.select("cohort_id", *COHORT_COLUMNS)
-    else:
-        cohorts = views.select("cohort_id", *COHORT_COLUMNS).unique().collect(engine="streaming")
+    # prepare's lookup (no second pass over the views) when it has one
+    cohorts = labels_by_cohort(prepared, *COHORT_COLUMNS).collect(engine="streaming")
     if cohorts["cohort_id"].n_unique() != cohorts.height:
         # The labels are not functions of the cohort id (prepare changed?): keep them all stored.
         return dataclasses.replace(prepared, views=views.collect().lazy())

@@ -17,7 +17,7 @@ from typing import Any, cast
 import polars as pl
 
 from analysis.config import Config
-from analysis.prepare import Prepared, campus_ips, prepare, student_rows
+from analysis.prepare import Prepared, campus_ips, labels_by_cohort, prepare, student_rows
 from analysis.results import QuestionResult, Words, data_fields, join_words
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
@@ -186,7 +186,7 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
                 pl.col("ip").is_in(campus).sum().cast(pl.Int64).alias("campus_views"),
             ),
             views.group_by("cohort_id", "user_id").agg(pl.len().cast(pl.Int64).alias("views")),
-            _cohort_labels(prepared),
+            labels_by_cohort(prepared, "program", "role"),
             students.group_by("user_id", pl.col("date").dt.year().alias("year")).agg(
                 pl.col("date").min().alias("first"), pl.col("date").max().alias("last")
             ),
@@ -407,14 +407,6 @@ def _pct1(value: float) -> float:
 def _p(pct: float) -> str:
     """A percent rounded by _pct1, as text."""
     return f"{pct:g}%"
-
-
-def _cohort_labels(prepared: Prepared) -> pl.LazyFrame:
-    """Program and role of every cohort id of the views (null included): prepare's lookup table, or
-    read from the views when it is not known."""
-    if prepared.cohort_labels is not None:
-        return prepared.cohort_labels.lazy().select("cohort_id", "program", "role")
-    return prepared.views.select("cohort_id", "program", "role").unique()
 
 
 def _role(role_totals: pl.DataFrame, role: str) -> tuple[int, int]:
