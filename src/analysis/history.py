@@ -231,19 +231,35 @@ def _candidates(folder: Path) -> list[Path]:
         raise TargetError(f"cannot read the history {folder}: {exc.strerror or exc}") from exc
 
 
+def _entry_files(config: Config, warn: Warn) -> list[tuple[str, str, Path]]:
+    """(data end, build stamp, path) of every file named like an entry, by name alone; folders and
+    other names skipped, warned."""
+    files: list[tuple[str, str, Path]] = []
+    for path in _candidates(history_dir(config)):
+        match = _NAME.fullmatch(path.name)
+        if path.is_dir():
+            warn(f"history: skipped {path.name} (a folder, not a report)")
+        elif match is None:
+            warn(f"history: skipped {path.name}: {_NOT_AN_ENTRY}")
+        else:
+            files.append((match[1], match[2], path))
+    return files
+
+
+def _by_age(entries: list[Entry]) -> list[Entry]:
+    return sorted(entries, key=lambda e: (e.data_end, e.built_at, e.path.name))
+
+
 def load_history(config: Config, warn: Warn | None = None) -> list[Entry]:
     """Every readable entry, oldest first (by data end, then build time); the others skipped, warned."""
     warn = warn or _stderr
     entries: list[Entry] = []
-    for path in _candidates(history_dir(config)):
-        if path.is_dir():
-            warn(f"history: skipped {path.name} (a folder, not a report)")
-            continue
+    for _, _, path in _entry_files(config, warn):
         try:
             entries.append(read_entry(path))
         except ValueError as exc:
             warn(f"history: skipped {path.name}: {exc}")
-    return sorted(entries, key=lambda e: (e.data_end, e.built_at, e.path.name))
+    return _by_age(entries)
 
 
 def load_latest(config: Config, warn: Warn | None = None) -> list[Entry]:
@@ -254,15 +270,8 @@ def load_latest(config: Config, warn: Warn | None = None) -> list[Entry]:
     rebuilds); an unreadable one is warned about and the next older build of that day read instead."""
     warn = warn or _stderr
     days: dict[str, list[tuple[str, str, Path]]] = {}
-    for path in _candidates(history_dir(config)):
-        if path.is_dir():
-            warn(f"history: skipped {path.name} (a folder, not a report)")
-            continue
-        match = _NAME.fullmatch(path.name)
-        if match is None:
-            warn(f"history: skipped {path.name}: {_NOT_AN_ENTRY}")
-            continue
-        days.setdefault(match[1], []).append((match[2], path.name, path))
+    for end, stamp, path in _entry_files(config, warn):
+        days.setdefault(end, []).append((stamp, path.name, path))
     entries: list[Entry] = []
     for builds in days.values():
         for _, _, path in sorted(builds, reverse=True):  # newest build first (load_history's order)
@@ -271,7 +280,7 @@ def load_latest(config: Config, warn: Warn | None = None) -> list[Entry]:
                 break
             except ValueError as exc:
                 warn(f"history: skipped {path.name}: {exc}")
-    return sorted(entries, key=lambda e: (e.data_end, e.built_at, e.path.name))
+    return _by_age(entries)
 
 
 def previous_entry(
