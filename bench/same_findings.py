@@ -11,7 +11,8 @@ the demo alone, in the test run). This script writes the findings of every scena
 Each scenario is simulated and imported once into bench/out/scenarios/NAME/ (gitignored, reused by later
 runs). Fields that differ between two runs on the same data (generated_at, timings, built_at,
 source_detail) are left out; numbers are compared exactly, floats to a relative 1e-12 (the same rule as
-the test). `--compare` prints one line per scenario and exits 1 when any differs.
+the test). `--compare` prints one line per scenario and exits 1 when any differs, 2 when BEFORE
+holds no findings.
 """
 
 from __future__ import annotations
@@ -56,8 +57,14 @@ def write_findings(out: Path, names: list[str]) -> None:
 def compare(before: Path, after: Path) -> int:
     from analysis.report import findings_differences  # the golden test's rule
 
+    files = sorted(before.glob("*.json"))
+    if not files:  # nothing compared is no match
+        print(
+            f"error: no findings in {before} (write them first: python bench/same_findings.py DIR)"
+        )
+        return 2
     changed = 0
-    for path in sorted(before.glob("*.json")):
+    for path in files:
         other = after / path.name
         if not other.exists():
             print(f"{path.stem}: missing in {after}")
@@ -80,6 +87,13 @@ def main() -> int:
         return compare(*args.compare)
     if args.out is None:
         parser.error("give a folder for the findings, or --compare BEFORE AFTER")
+    from analysis.scenarios.library import SCENARIOS
+
+    unknown = sorted(set(args.names) - set(SCENARIOS))
+    if unknown:
+        parser.error(
+            f"unknown scenario {', '.join(unknown)} (known: {', '.join(sorted(SCENARIOS))})"
+        )
     write_findings(args.out, args.names)
     return 0
 
