@@ -16,7 +16,14 @@ from typing import cast
 import polars as pl
 
 from analysis.config import Config
-from analysis.prepare import Prepared, as_text, lesson_title, prepare, student_lesson_views
+from analysis.prepare import (
+    Prepared,
+    as_text,
+    lesson_title,
+    prepare,
+    student_lesson_views,
+    user_addresses,
+)
 from analysis.results import QuestionResult, Words, data_fields, join_words
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
@@ -176,13 +183,16 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
         .select("program", "lesson", "lesson_title", "module", "user_id", "days_after_end")
     )
     # graduates in the data: students seen under a cohort that ended early enough to have alumni days
-    # (the cohorts chosen in the cohorts table, their students found by cohort id: no per-row lookup)
+    # (the cohorts chosen in the cohorts table, their students found by cohort id among the users'
+    # addresses, prepare.user_addresses: no scan of the views)
     graduated = prepared.cohorts.filter(
         (pl.col("role") == "student")
         & (pl.col("end_date") <= pl.lit(data_end) - pl.duration(days=q6.min_days_after_end))
     )
     graduate_query = (
-        prepared.views.filter(pl.col("cohort_id").is_in(graduated["cohort_id"].implode()))
+        user_addresses(prepared)
+        .lazy()
+        .filter(pl.col("cohort_id").is_in(graduated["cohort_id"].implode()))
         .select("cohort_id", "user_id")
         .unique()
     )
