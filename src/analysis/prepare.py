@@ -100,10 +100,9 @@ class LessonTrack:
 @dataclass
 class Aggregates:
     """Aggregates of `Prepared.views` that several questions read, each computed (and kept here) by
-    the first one that asks: `user_addresses()` and `cohort_lessons()`. None until then."""
+    the first one that asks: `addresses` by `user_addresses()`. None until then."""
 
     addresses: pl.DataFrame | None = None
-    cohort_lessons: pl.DataFrame | None = None
 
 
 @dataclass(frozen=True)
