@@ -20,6 +20,7 @@ from analysis.prepare import (
     page_kind,
     prepare,
     student_lesson_views,
+    user_addresses,
 )
 from analysis.sources.snapshot import Snapshot
 
@@ -295,6 +296,33 @@ def test_campus_ips_are_computed_once_per_prepared_view(config) -> None:
     home_only = dataclasses.replace(prepared, views=prepared.views.filter(pl.col("ip") == home))
     assert not home_only.shared and campus_ips(home_only, settings) == []
     assert campus_ips(prepared, settings) == [campus]
+
+
+def test_user_addresses_count_every_view_once_per_user_cohort_and_address(reference_cohorts):
+    """One row per (user, cohort, ip), nulls included, with the views and the first and last view;
+    computed once per prepared view, and afresh for other views."""
+    at = [dt.datetime(2019, 3, 1, 9, m) for m in range(6)]
+    logs = pl.DataFrame(
+        {
+            "timestamp": at,
+            "path": ["javascript-i"] * 6,
+            "user_id": [1, 1, 1, 2, None, None],
+            "cohort_id": [30, 30, None, 30, None, None],
+            "ip": ["203.0.113.9", "203.0.113.9", "203.0.113.9", None, "198.51.100.7", None],
+        }
+    )
+    prepared = prepare(Snapshot.from_frames(logs, reference_cohorts), load_config(environ={}))
+    rows = user_addresses(prepared).sort("user_id", "cohort_id", "ip", nulls_last=True)
+    assert rows.rows() == [
+        (1, 30, "203.0.113.9", 2, at[0], at[1]),
+        (1, None, "203.0.113.9", 1, at[2], at[2]),
+        (2, 30, None, 1, at[3], at[3]),
+        (None, None, "198.51.100.7", 1, at[4], at[4]),
+        (None, None, None, 1, at[5], at[5]),
+    ]
+    assert user_addresses(prepared) is user_addresses(prepared)  # kept for the next question
+    first_two = dataclasses.replace(prepared, views=prepared.views.filter(pl.col("user_id") == 1))
+    assert sorted(user_addresses(first_two)["views"].to_list()) == [1, 2]
 
 
 def _lesson_track() -> pl.DataFrame:

@@ -471,7 +471,9 @@ def episode_rows(rows: pl.LazyFrame, episodes: pl.DataFrame) -> pl.LazyFrame:
 def find_automated(base: pl.LazyFrame, config: Config) -> Automated:
     """Every automated episode of `base` (columns AUTOMATION_COLUMNS at least; see the module
     docstring), and the high-tier ones as actor and time window."""
-    frame = base.select(AUTOMATION_COLUMNS).collect()
+    # the in-memory engine passes the base's own columns through (the streaming engine copies every
+    # one): a third less time and about 180 MB less at 10x
+    frame = base.select(AUTOMATION_COLUMNS).collect(engine="in-memory")
     lazy = frame.lazy().with_row_index("idx")
     hours = network_hours(lazy).collect().lazy()
     days = days_from_hours(hours).collect()

@@ -97,6 +97,14 @@ class LessonTrack:
     views: pl.DataFrame | None = None
 
 
+@dataclass
+class Aggregates:
+    """Aggregates of `Prepared.views` that several questions read, each computed (and kept here) by
+    the first one that asks: `addresses` by `user_addresses()`. None until then."""
+
+    addresses: pl.DataFrame | None = None
+
+
 @dataclass(frozen=True)
 class Prepared:
     views: pl.LazyFrame  # one row per page view, with the columns documented in prepare()
@@ -112,6 +120,10 @@ class Prepared:
     # `shared`: a `dataclasses.replace` starts empty).
     lesson_track: LessonTrack = field(
         default_factory=LessonTrack, init=False, repr=False, compare=False
+    )
+    # Shared aggregates of the views (same lifetime as `shared`).
+    aggregates: Aggregates = field(
+        default_factory=Aggregates, init=False, repr=False, compare=False
     )
     # The one list of automated actors (analysis.automation), found once: `views` holds every row
     # except those of its high-tier episodes, which `set_aside` holds (same columns); question 4
@@ -473,6 +485,26 @@ def enrollments(prepared: Prepared) -> pl.LazyFrame:
     )
 
 
+def user_addresses(prepared: Prepared) -> pl.DataFrame:
+    """One row per (user_id, cohort_id, ip) of the views, nulls included (about 60,000 rows at 10x):
+    `views`, and the `first` and `last` view's timestamp. Computed once per Prepared (kept in
+    `prepared.aggregates`): the campus addresses, question 3 (students' addresses, each address's
+    users), question 6 (the graduates) and question 8 (views per user and cohort, students'
+    addresses) aggregate these rows instead of scanning every view again."""
+    held = prepared.aggregates
+    if held.addresses is None:
+        held.addresses = (
+            prepared.views.group_by("user_id", "cohort_id", "ip")
+            .agg(
+                pl.len().cast(pl.Int64).alias("views"),
+                pl.col("timestamp").min().alias("first"),
+                pl.col("timestamp").max().alias("last"),
+            )
+            .collect()
+        )
+    return held.addresses
+
+
 def campus_ips(prepared: Prepared, config: Config) -> list[str]:
     """Shared campus NAT addresses: configured ones, plus any IP carrying at least
     `q4.campus_ip_min_share` of all views from at least `q4.shared_ip_min_users` users."""
@@ -481,8 +513,10 @@ def campus_ips(prepared: Prepared, config: Config) -> list[str]:
     if key in prepared.shared:
         return list(prepared.shared[key])
     detected = (
-        prepared.views.group_by("ip")
-        .agg(pl.len().alias("views"), pl.col("user_id").n_unique().alias("users"))
+        user_addresses(prepared)
+        .lazy()
+        .group_by("ip")
+        .agg(pl.col("views").sum(), pl.col("user_id").n_unique().alias("users"))
         .with_columns((pl.col("views") / pl.col("views").sum()).alias("share"))
         .filter(
             (pl.col("share") >= q4.campus_ip_min_share)

@@ -18,7 +18,7 @@ import polars as pl
 
 from analysis.config import Config
 from analysis.glossary import SAME_PERSON, SECOND_ACCOUNT
-from analysis.prepare import Prepared, campus_ips, prepare, student_rows
+from analysis.prepare import Prepared, campus_ips, prepare, student_rows, user_addresses
 from analysis.results import QuestionResult, Words, data_fields
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
@@ -230,13 +230,18 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     data_end = prepared.data_end.date()
 
     # each student's addresses per cohort, with first and last view: the spans of the enrollments
-    # and the personal addresses come from this one group-by (collect_all computes it once)
+    # and the personal addresses come from these rows (prepare.user_addresses, shared with other
+    # questions)
     addresses = (
-        _student_views(prepared)
-        .group_by("user_id", "cohort_id", "ip")
-        .agg(
-            pl.col("timestamp").min().alias("first_access"),
-            pl.col("timestamp").max().alias("last_access"),
+        user_addresses(prepared)
+        .lazy()
+        .filter(student_rows(prepared))
+        .select(
+            "user_id",
+            "cohort_id",
+            "ip",
+            pl.col("first").alias("first_access"),
+            pl.col("last").alias("last_access"),
         )
     )
     enrollments, user_ips = pl.collect_all(
@@ -520,7 +525,9 @@ def _user_ips(prepared: Prepared, addresses: pl.LazyFrame, config: Config) -> pl
     if max_users >= config.q4.shared_ip_min_users:  # detected campus IPs could pass the user bar
         campus += campus_ips(prepared, config)
     personal = (
-        prepared.views.group_by("ip")
+        user_addresses(prepared)
+        .lazy()
+        .group_by("ip")
         .agg(pl.col("user_id").n_unique().alias("ip_users"))
         .filter((pl.col("ip_users") <= max_users) & ~pl.col("ip").is_in(campus))
         .select("ip")

@@ -16,7 +16,14 @@ from typing import cast
 import polars as pl
 
 from analysis.config import Config
-from analysis.prepare import Prepared, as_text, lesson_title, prepare, student_lesson_views
+from analysis.prepare import (
+    Prepared,
+    as_text,
+    lesson_title,
+    prepare,
+    student_lesson_views,
+    user_addresses,
+)
 from analysis.results import QuestionResult, Words, data_fields, join_words
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
@@ -176,13 +183,16 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
         .select("program", "lesson", "lesson_title", "module", "user_id", "days_after_end")
     )
     # graduates in the data: students seen under a cohort that ended early enough to have alumni days
-    # (the cohorts chosen in the cohorts table, their students found by cohort id: no per-row lookup)
+    # (the cohorts chosen in the cohorts table, their students found by cohort id among the users'
+    # addresses, prepare.user_addresses: no scan of the views)
     graduated = prepared.cohorts.filter(
         (pl.col("role") == "student")
         & (pl.col("end_date") <= pl.lit(data_end) - pl.duration(days=q6.min_days_after_end))
     )
     graduate_query = (
-        prepared.views.filter(pl.col("cohort_id").is_in(graduated["cohort_id"].implode()))
+        user_addresses(prepared)
+        .lazy()
+        .filter(pl.col("cohort_id").is_in(graduated["cohort_id"].implode()))
         .select("cohort_id", "user_id")
         .unique()
     )
@@ -194,11 +204,14 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     )
     total_graduates = graduate_pairs.select(pl.col("user_id").n_unique().alias("graduates"))
 
-    top_lessons = _top(alumni, "lesson", q6.top_n)
-    top_modules = _top(alumni, "module", q6.top_n)
-    programs = (
-        graduates.join(
-            alumni.group_by("program")
+    # the aggregates of the alumni views, planned lazily and collected together (the streaming
+    # engine, in parallel: faster than one eager group-by after another)
+    rows = alumni.lazy()
+    top_lessons, top_modules, per_program, histogram = pl.collect_all(
+        [
+            _top(rows, "lesson", q6.top_n),
+            _top(rows, "module", q6.top_n),
+            rows.group_by("program")
             .agg(
                 pl.col("user_id").n_unique().alias("alumni_readers"),
                 pl.len().alias("views"),
@@ -207,10 +220,22 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
                 pl.col("days_after_end").quantile(0.9, interpolation="linear").alias("p90_days"),
             )
             .pipe(as_text),
-            on="program",
-            how="full",
-            coalesce=True,
-        )
+            rows.with_columns(
+                ((pl.col("days_after_end") // BIN_DAYS) * BIN_DAYS)
+                .cast(pl.Int64)
+                .alias("days_from")
+            )
+            .group_by("program", "days_from")
+            .agg(pl.len().alias("views"), pl.col("user_id").n_unique().alias("alumni"))
+            .pipe(as_text)
+            .with_columns((pl.col("days_from") + BIN_DAYS).alias("days_to"))
+            .sort("program", "days_from")
+            .select(HISTOGRAM_SCHEMA.keys())
+            .cast(HISTOGRAM_SCHEMA),
+        ]
+    )
+    programs = (
+        graduates.join(per_program, on="program", how="full", coalesce=True)
         .with_columns(
             pl.col("graduates", "alumni_readers", "views", "lessons").fill_null(0),
         )
@@ -223,18 +248,6 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
         .sort("program")
         .select(PROGRAM_SCHEMA.keys())
         .cast(PROGRAM_SCHEMA)
-    )
-    histogram = (
-        alumni.with_columns(
-            ((pl.col("days_after_end") // BIN_DAYS) * BIN_DAYS).cast(pl.Int64).alias("days_from")
-        )
-        .group_by("program", "days_from")
-        .agg(pl.len().alias("views"), pl.col("user_id").n_unique().alias("alumni"))
-        .pipe(as_text)
-        .with_columns((pl.col("days_from") + BIN_DAYS).alias("days_to"))
-        .sort("program", "days_from")
-        .select(HISTOGRAM_SCHEMA.keys())
-        .cast(HISTOGRAM_SCHEMA)
     )
     n_graduates = int(total_graduates["graduates"][0]) if total_graduates.height else 0
     readers = int(alumni["user_id"].n_unique()) if alumni.height else 0
@@ -316,7 +329,7 @@ def words(data: Q6Data) -> Words:
     return Words(answer=answer_text, supporting=supporting, method=method, caveats=caveats)
 
 
-def _top(alumni: pl.DataFrame, column: str, top_n: int) -> pl.DataFrame:
+def _top(alumni: pl.LazyFrame, column: str, top_n: int) -> pl.LazyFrame:
     """Per program: topics in the top n by views or by distinct alumni, ranked by views."""
     return (
         alumni.group_by("program", column)

@@ -17,7 +17,14 @@ from typing import Any, cast
 import polars as pl
 
 from analysis.config import Config
-from analysis.prepare import Prepared, campus_ips, labels_by_cohort, prepare, student_rows
+from analysis.prepare import (
+    Prepared,
+    campus_ips,
+    labels_by_cohort,
+    prepare,
+    student_rows,
+    user_addresses,
+)
 from analysis.results import QuestionResult, Words, data_fields, join_words
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
@@ -167,11 +174,13 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     campus = campus_ips(prepared, config)
     views = prepared.views
     students = views.filter(student_rows(prepared))
+    addresses = user_addresses(prepared).lazy()  # one row per (user, cohort, ip)
     # The per-row aggregates are grouped by day first (months and years are derived from the few
     # thousand day rows afterwards, not truncated on every row); the students' first and last days and
     # their count per year share one group-by per (student, year). Program and role are per cohort:
-    # the views are counted per (day, cohort) and per (cohort, user) and the labels joined to those
-    # few rows, instead of being looked up on every row.
+    # the views are counted per (day, cohort), and per (cohort, user) from the users' addresses
+    # (prepare.user_addresses, shared with other questions), and the labels joined to those few rows,
+    # instead of being looked up on every row.
     (
         day_cohort,
         user_cohort,
@@ -185,7 +194,7 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
                 pl.len().cast(pl.Int64).alias("views"),
                 pl.col("ip").is_in(campus).sum().cast(pl.Int64).alias("campus_views"),
             ),
-            views.group_by("cohort_id", "user_id").agg(pl.len().cast(pl.Int64).alias("views")),
+            addresses.group_by("cohort_id", "user_id").agg(pl.col("views").sum()),
             labels_by_cohort(prepared, "program", "role"),
             students.group_by("user_id", pl.col("date").dt.year().alias("year")).agg(
                 pl.col("date").min().alias("first"), pl.col("date").max().alias("last")
@@ -197,7 +206,9 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
                 pl.col("slot").dt.weekday().alias("weekday"), pl.col("slot").dt.hour().alias("hour")
             )
             .agg(pl.col("views").sum()),
-            students.filter(~pl.col("ip").is_in(campus)).select("user_id", "ip").unique(),
+            addresses.filter(student_rows(prepared) & ~pl.col("ip").is_in(campus))
+            .select("user_id", "ip")
+            .unique(),
         ]
     )
     day_cohort = day_cohort.join(labels, on="cohort_id", how="left", nulls_equal=True)
