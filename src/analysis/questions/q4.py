@@ -367,7 +367,9 @@ def detect(prepared: Prepared, config: Config) -> tuple[pl.DataFrame, pl.DataFra
         parts_in.append(
             prepared.set_aside.select(columns).with_columns(pl.lit(False).alias("kept"))
         )
-    base = pl.concat(parts_in, how="vertical_relaxed").collect().lazy()
+    # not collected: the two passes (`user_ip_days`, `pooled_views`) read the prepared views in
+    # place rather than a copy of all of them
+    base = pl.concat(parts_in, how="vertical_relaxed")
     uid = detect_.user_ip_days(base).collect().lazy()
     campus = detect_.campus_addresses(uid, config, campus_ips(prepared, config))
     automated = prepared.automated
@@ -380,7 +382,6 @@ def detect(prepared: Prepared, config: Config) -> tuple[pl.DataFrame, pl.DataFra
             detect_.pool_days(pooled),
         ]
     )
-    del base
     auto_days = (
         automated.scraping.lazy()
         .select(

@@ -651,11 +651,17 @@ def daily_views(uid: pl.LazyFrame, groups: pl.LazyFrame, config: Config) -> pl.L
         .group_by("user_id", "date")
         .agg(
             pl.col("nonprobe").sum().cast(pl.UInt32).alias("views"),
-            # the smallest name (a Categorical's min is lexical): text only for the day's value
+            # the smallest name (a Categorical's min is lexical, nulls skipped); plain aggregations
+            # (the fast path), the phase's text made once per day below
+            pl.col("window").min(),
+            pl.col("role").min(),
+        )
+        .select(
+            "user_id",
+            "date",
+            "views",
             pl.coalesce(
-                pl.col("window").drop_nulls().min().cast(pl.String),
-                pl.col("role").drop_nulls().min().cast(pl.String),
-                pl.lit("unknown"),
+                pl.col("window").cast(pl.String), pl.col("role").cast(pl.String), pl.lit("unknown")
             ).alias("phase"),
         )
         .join(groups, on="user_id", how="left")
@@ -914,7 +920,12 @@ def account_sharing(
     if pools is not None:  # the addresses of one pool are one network
         outside = (
             outside.join(pools, on=["user_id", "ip", "date"], how="left")
-            .select("user_id", pl.coalesce("address", "ip").alias("ip"), "date")
+            # the pool's name as a Categorical like the address: no text for every row
+            .select(
+                "user_id",
+                pl.coalesce(pl.col("address").cast(pl.Categorical), "ip").alias("ip"),
+                "date",
+            )
             .unique()
         )
     outside = outside.with_columns(_windows(2 * days))
@@ -931,9 +942,6 @@ def account_sharing(
             for w in ("w0", "w1")
         ]
     ).join(groups, on="user_id", how="left")
-    network_bar = network_windows.group_by("group").agg(
-        pl.col("networks").quantile(q4.share_networks_quantile).alias("peer_bar")
-    )
     # far more networks than peers, or as many as nearly all peers at most and a new network for
     # nearly every session
     many_rule = (
@@ -947,7 +955,9 @@ def account_sharing(
     )
     # ties between windows go to the earliest one (the rows carry no order)
     many = (
-        network_windows.join(network_bar, on="group")
+        network_windows.with_columns(
+            pl.col("networks").quantile(q4.share_networks_quantile).over("group").alias("peer_bar")
+        )
         .filter(many_rule)
         .group_by("user_id")
         .agg(
