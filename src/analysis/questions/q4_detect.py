@@ -195,17 +195,23 @@ def user_ip_days(base: pl.LazyFrame) -> pl.LazyFrame:
 
 
 class Pooled(NamedTuple):
-    """`pooled_views`: the views (networks as integer keys, in the order of their names), the names
-    of the keys, and the (user, slot) pairs with views from two networks (`two_places`)."""
+    """`pooled_views`: known users' page views (lazy, over the views in place: each reader keeps its
+    own few rows first, then looks up their networks with `on_networks`), each address's network
+    key (`networks`: integer keys in the order of the names), the names of the keys, the pool of
+    each pooled view (`pools`: user, time, network key, pool) and the (user, slot) pairs with
+    views from two networks (`two_places`)."""
 
     views: pl.LazyFrame
+    networks: pl.DataFrame
     names: pl.DataFrame
+    pools: pl.DataFrame
     two_places: pl.DataFrame
 
 
 def pooled_views(base: pl.LazyFrame, config: Config, campus: list[str]) -> Pooled:
-    """Known users' page views with the network each one counts on for the shared-account rules
-    (`network`, plus `pool`: the pool's id, null when the view is in no pool). An address pool is
+    """Known users' page views and what gives each one the network it counts on for the
+    shared-account rules (`on_networks`: the address's network, or the pool's id when the view is
+    in an address pool). An address pool is
     the addresses ONE account alternates between request by request within one session (views
     less than `session_gap_seconds` apart): a session switching network on at least
     `pool_switch_share` of its consecutive requests, each of those addresses seen at least twice in
@@ -216,45 +222,38 @@ def pooled_views(base: pl.LazyFrame, config: Config, campus: list[str]) -> Poole
     sessions overlap, each also reads alone on other days, so their addresses are no pool.
 
     Networks are integer keys numbered in the order of their names (`names`: key -> name), so
-    sorting, grouping and the pool's id (the smallest name) work on integers; the sessions are
-    computed and collected once, and read by both `network_slots` and `pool_days`. In the same
-    order (user, time, network) the views of one user's `share_slot_minutes` slot are
-    consecutive, so the slots with two networks (`two_places`, before pooling) are found by
-    comparing each view with the one before it, without grouping every view."""
+    sorting, grouping and the pool's id (the smallest name) work on integers. Only the three
+    columns that define sessions (user, time, network) are collected and sorted, once; a session
+    starts where the user changes or the gap is long, so each session's length and switches are
+    differences between consecutive session starts (of the row number and of the running count
+    of switches), without grouping every view. In the same order the views of one user's
+    `share_slot_minutes` slot are consecutive, so the slots with two networks (`two_places`,
+    before pooling) are found by comparing each view with the one before it."""
     q4 = config.q4
     ts = pl.col("timestamp")
     new = (
         (pl.col("user_id") != pl.col("user_id").shift())
         | ((ts - ts.shift()).dt.total_seconds() > q4.session_gap_seconds)
     ).fill_null(True)
-    # the network of each distinct address, joined (not a regex on every row: 9M rows at 10x)
+    # the network of each distinct address, looked up (not a regex on every row: 9M rows at 10x)
     networks = (
         base.select(pl.col("ip").unique())
         .with_columns(network(pl.col("ip"), campus).alias("name"))
-        .with_columns(
-            pl.col("name").rank("dense").cast(pl.UInt32).alias("net"),
-            (pl.col("name") != "campus").alias("outside"),  # a campus address is one network
-        )
+        .with_columns(pl.col("name").rank("dense").cast(pl.UInt32).alias("net"))
         .collect()
     )
-    kinds = networks.select("net", "outside").unique()
-    views = (
-        page_views(base)
-        .select(
-            "user_id",
-            "timestamp",
-            "date",
-            "ip",
-            "kept",
-            pl.col("role").is_in(["no_cohort", "unknown_cohort"]).alias("unidentified"),
-            pl.col("ip").replace_strict(networks["ip"], networks["net"], default=None).alias("net"),
-        )
-        .collect()
+    net = _net(networks)
+    campus_net = networks.filter(pl.col("name") == "campus").get_column("net").implode()
+    views = page_views(base).select(
+        "user_id",
+        "timestamp",
+        "date",
+        "ip",
+        "kept",
+        pl.col("role").is_in(["no_cohort", "unknown_cohort"]).alias("unidentified"),
     )
-    # sessions on the three columns that define them (sorting the other columns along costs more
-    # than joining the few pooled views back)
     ordered = (
-        in_session_order(views.select("user_id", "timestamp", "net"))
+        in_session_order(views.select("user_id", "timestamp", net).collect())
         .lazy()
         .with_columns(new.alias("new"))
         .with_columns(
@@ -262,15 +261,15 @@ def pooled_views(base: pl.LazyFrame, config: Config, campus: list[str]) -> Poole
             ((pl.col("net") != pl.col("net").shift()) & ~pl.col("new"))
             .fill_null(False)
             .alias("switch"),
-            pl.col("net").replace_strict(kinds["net"], kinds["outside"]).alias("outside"),
+            # a campus address is one network
+            (~pl.col("net").is_in(campus_net)).alias("outside"),
         )
-        .drop("new")
         .collect()
-        .lazy()
     )
     slot = pl.col("timestamp").dt.truncate(f"{q4.share_slot_minutes}m")
     two_places = (
-        ordered.select("user_id", slot.alias("slot"), "net")
+        ordered.lazy()
+        .select("user_id", slot.alias("slot"), "net")
         .filter(
             (pl.col("user_id") == pl.col("user_id").shift())
             & (pl.col("slot") == pl.col("slot").shift())
@@ -280,22 +279,33 @@ def pooled_views(base: pl.LazyFrame, config: Config, campus: list[str]) -> Poole
         .unique()
         .collect()
     )
-    outside = pl.col("outside")
+    # one row per session, read at its first view: its views and switches run to the next start
+    row = pl.int_range(pl.len(), dtype=pl.UInt32)
+    switched = pl.col("switch").cum_sum()
     sessions = (
-        ordered.group_by("sid")
-        .agg(
-            pl.col("user_id").first(),
-            pl.col("net").first(),
-            pl.col("outside").first(),
-            pl.len().alias("n"),
-            pl.col("switch").sum().alias("switches"),
+        ordered.lazy()
+        .select("new", "sid", "user_id", "net", "outside", row.alias("row"), switched.alias("sw"))
+        .filter(pl.col("new"))
+        .select(
+            "sid",
+            "user_id",
+            "net",
+            "outside",
+            (pl.col("row").shift(-1).fill_null(ordered.height) - pl.col("row"))
+            .cast(pl.UInt32)
+            .alias("n"),
+            (pl.col("sw").shift(-1).fill_null(ordered.get_column("switch").sum()) - pl.col("sw"))
+            .cast(pl.UInt32)
+            .alias("switches"),
         )
         .collect()
     )
+    ordered = ordered.drop("new").lazy()
     # views per session and outside network, with the session's number of outside networks: a
     # session that never switches is on one network, so its row is the session itself; only the
     # views of switching sessions are grouped again
     switching = sessions.filter(pl.col("switches") > 0)
+    outside = pl.col("outside")
     columns = ("sid", "user_id", "net", "seen", "n", "switches", "outside")
     per_net = (
         pl.concat(
@@ -346,24 +356,25 @@ def pooled_views(base: pl.LazyFrame, config: Config, campus: list[str]) -> Poole
         .unique()
         .collect()
     )
-    # only the views of accounts with a pool are joined (none at all on most logs)
-    in_pool = pl.col("user_id").is_in(pools.get_column("user_id").unique().implode())
-    pooled = (
-        pl.concat(
-            [
-                views.lazy()
-                .filter(~in_pool)
-                .with_columns(pl.lit(None, dtype=pools.schema["pool"]).alias("pool")),
-                views.lazy()
-                .filter(in_pool)
-                .join(pools.lazy(), on=["user_id", "timestamp", "net"], how="left"),
-            ]
-        )
+    names = networks.select(pl.col("net").alias("key"), "name").unique()
+    return Pooled(views, networks.select("ip", "net"), names, pools, two_places)
+
+
+def _net(networks: pl.DataFrame) -> pl.Expr:
+    """The network key of each view's address (`networks`: ip -> net), looked up."""
+    return pl.col("ip").replace_strict(networks["ip"], networks["net"], default=None).alias("net")
+
+
+def on_networks(pooled: Pooled, views: pl.LazyFrame) -> pl.LazyFrame:
+    """Some rows of `pooled.views` with the network each one counts on (`network`: the pool's key
+    when the view is in an address pool, else its address's network key; `pool`: null when the
+    view is in no pool)."""
+    return (
+        views.with_columns(_net(pooled.networks))
+        .join(pooled.pools.lazy(), on=["user_id", "timestamp", "net"], how="left")
         .with_columns(pl.coalesce("pool", "net").alias("network"))
         .drop("net")
     )
-    names = networks.select(pl.col("net").alias("key"), "name").unique()
-    return Pooled(pooled, names, two_places)
 
 
 def in_session_order(views: pl.DataFrame) -> pl.DataFrame:
@@ -426,6 +437,7 @@ def network_slots(pooled: Pooled, config: Config) -> pl.LazyFrame:
             pl.col("timestamp").dt.truncate(f"{config.q4.share_slot_minutes}m").alias("slot")
         )
         .join(two_places.lazy(), on=["user_id", "slot"], how="semi")
+        .pipe(lambda views: on_networks(pooled, views))
         .group_by("user_id", "slot", "network", "kept", "unidentified")
         .agg(pl.len().alias("views"))
     )
@@ -438,7 +450,13 @@ def pool_days(pooled: Pooled) -> pl.LazyFrame:
     """One row per user, address and day on which the address was in one of the user's address
     pools (`pooled_views`), with the pool's id: the "many networks" rule counts a pool once."""
     days = (
-        pooled.views.filter(pl.col("pool").is_not_null())
+        on_networks(
+            pooled,
+            pooled.views.filter(
+                pl.col("user_id").is_in(pooled.pools.get_column("user_id").implode())
+            ),
+        )
+        .filter(pl.col("pool").is_not_null())
         .group_by("user_id", "ip", "date")
         .agg(pl.col("pool").min())
     )
