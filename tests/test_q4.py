@@ -608,6 +608,47 @@ def test_session_order_is_user_time_network(fraction):
     assert ordered.schema == frame.schema
 
 
+def test_user_ip_days_one_key_or_five():
+    """user_ip_days groups on one integer key when the address is Categorical and on the five
+    columns otherwise: the same rows either way, nulls in every key included."""
+    from analysis.questions.q4_detect import _day_key, user_ip_days
+
+    rng = np.random.default_rng(7)
+    n = 4000
+    start = dt.datetime(2020, 1, 6)
+
+    def some_null(values: list[object]) -> list[object]:
+        return [None if rng.random() < 0.05 else value for value in values]
+
+    frame = pl.DataFrame(
+        {
+            "timestamp": [start + dt.timedelta(seconds=int(s)) for s in rng.integers(0, 10**7, n)],
+            "user_id": some_null(rng.integers(3, 60, n).tolist()),
+            "cohort_id": some_null(rng.integers(1, 9, n).tolist()),
+            "ip": some_null([f"10.0.{a}.{b}" for a, b in rng.integers(0, 4, (n, 2)).tolist()]),
+            "page_kind": rng.choice(["lesson", "navigation", "asset", "probe"], n).tolist(),
+            "role": rng.choice(["student", "staff"], n).tolist(),
+            "end_date": [dt.date(2019, 6, 1)] * n,
+            "window": rng.choice(["active", "alumni"], n).tolist(),
+            "kept": (rng.random(n) < 0.9).tolist(),
+        },
+        schema_overrides={"user_id": pl.Int64, "cohort_id": pl.Int64},
+    ).with_columns(
+        pl.col("timestamp").dt.date().alias("date"),
+        pl.col("page_kind", "role", "window").cast(pl.Categorical),
+    )
+    categorical = frame.lazy().with_columns(pl.col("ip").cast(pl.Categorical))
+    assert _day_key(categorical) is not None and _day_key(frame.lazy()) is None
+    one_key = user_ip_days(categorical).collect()
+    five = user_ip_days(frame.lazy()).collect()
+    assert (
+        one_key.with_columns(pl.col("ip").cast(pl.String))
+        .sort(pl.all())
+        .equals(five.sort(pl.all()))
+    )
+    assert five.height > 100 and five["user_id"].null_count() and five["ip"].null_count()
+
+
 def test_a_categoricals_min_is_its_smallest_name():
     """daily_views takes the day's phase as the min of a Categorical: that must be the lexically
     smallest name whatever order the categories were first seen in (as polars does since 1.32)."""
