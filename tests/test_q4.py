@@ -608,6 +608,20 @@ def test_session_order_is_user_time_network(fraction):
     assert ordered.schema == frame.schema
 
 
+def test_network_keys_by_code_or_by_name():
+    """_net reads a Categorical address's key from a table indexed by its code, any other address's
+    by name: the same keys (null for a null address)."""
+    from analysis.questions.q4_detect import _net
+
+    ips = pl.DataFrame({"ip": ["10.0.0.1", None, "10.0.1.9", "10.0.0.1", "192.168.3.4"]})
+    networks = ips.unique().with_columns(pl.col("ip").rank("dense").cast(pl.UInt32).alias("net"))
+    by_name = ips.select(_net(networks))
+    categorical = ips.with_columns(pl.col("ip").cast(pl.Categorical))
+    by_code = categorical.select(_net(networks.with_columns(pl.col("ip").cast(pl.Categorical))))
+    assert by_code.equals(by_name)
+    assert by_name["net"].to_list() == [1, None, 2, 1, 3]
+
+
 def test_user_ip_days_one_key_or_five():
     """user_ip_days groups on one integer key when the address is Categorical and on the five
     columns otherwise: the same rows either way, nulls in every key included."""

@@ -309,7 +309,7 @@ def pooled_views(base: pl.LazyFrame, config: Config, campus: list[str]) -> Poole
         "kept",
         pl.col("role").is_in(["no_cohort", "unknown_cohort"]).alias("unidentified"),
     )
-    ordered = (
+    in_order = (
         in_session_order(views.select("user_id", "timestamp", net).collect())
         .lazy()
         .with_columns(new.alias("new"))
@@ -325,7 +325,7 @@ def pooled_views(base: pl.LazyFrame, config: Config, campus: list[str]) -> Poole
     )
     slot = pl.col("timestamp").dt.truncate(f"{q4.share_slot_minutes}m")
     two_places = (
-        ordered.lazy()
+        in_order.lazy()
         .select("user_id", slot.alias("slot"), "net")
         .filter(
             (pl.col("user_id") == pl.col("user_id").shift())
@@ -340,7 +340,7 @@ def pooled_views(base: pl.LazyFrame, config: Config, campus: list[str]) -> Poole
     row = pl.int_range(pl.len(), dtype=pl.UInt32)
     switched = pl.col("switch").cum_sum()
     sessions = (
-        ordered.lazy()
+        in_order.lazy()
         .select("new", "sid", "user_id", "net", "outside", row.alias("row"), switched.alias("sw"))
         .filter(pl.col("new"))
         .select(
@@ -348,16 +348,16 @@ def pooled_views(base: pl.LazyFrame, config: Config, campus: list[str]) -> Poole
             "user_id",
             "net",
             "outside",
-            (pl.col("row").shift(-1).fill_null(ordered.height) - pl.col("row"))
+            (pl.col("row").shift(-1).fill_null(in_order.height) - pl.col("row"))
             .cast(pl.UInt32)
             .alias("n"),
-            (pl.col("sw").shift(-1).fill_null(ordered.get_column("switch").sum()) - pl.col("sw"))
+            (pl.col("sw").shift(-1).fill_null(in_order.get_column("switch").sum()) - pl.col("sw"))
             .cast(pl.UInt32)
             .alias("switches"),
         )
         .collect()
     )
-    ordered = ordered.drop("new").lazy()
+    ordered = in_order.drop("new").lazy()
     # views per session and outside network, with the session's number of outside networks: a
     # session that never switches is on one network, so its row is the session itself; only the
     # views of switching sessions are grouped again
@@ -418,8 +418,18 @@ def pooled_views(base: pl.LazyFrame, config: Config, campus: list[str]) -> Poole
 
 
 def _net(networks: pl.DataFrame) -> pl.Expr:
-    """The network key of each view's address (`networks`: ip -> net), looked up."""
-    return pl.col("ip").replace_strict(networks["ip"], networks["net"], default=None).alias("net")
+    """The network key of each view's address (`networks`: ip -> net, every address of the views):
+    a Categorical address's code indexes a table of the keys (a tenth of the CPU of a lookup by
+    name on 9M rows), any other address is looked up by name."""
+    known = networks.filter(pl.col("ip").is_not_null())
+    if known["ip"].dtype != pl.Categorical or known.is_empty():
+        return pl.col("ip").replace_strict(known["ip"], known["net"], default=None).alias("net")
+    codes = known["ip"].to_physical()
+    size = known.select(pl.col("ip").to_physical().max()).item() + 1
+    table = (
+        pl.Series("net", dtype=pl.UInt32).extend_constant(None, size).scatter(codes, known["net"])
+    )
+    return pl.lit(table).gather(pl.col("ip").to_physical()).alias("net")
 
 
 def on_networks(pooled: Pooled, views: pl.LazyFrame) -> pl.LazyFrame:
