@@ -625,7 +625,7 @@ def test_network_keys_by_code_or_by_name():
 def test_user_ip_days_one_key_or_five():
     """user_ip_days groups on one integer key when the address is Categorical and on the five
     columns otherwise: the same rows either way, nulls in every key included."""
-    from analysis.questions.q4_detect import _day_key, user_ip_days
+    from analysis.questions.q4_detect import _day_key, cohort_roles, user_ip_days
 
     rng = np.random.default_rng(7)
     n = 4000
@@ -641,20 +641,27 @@ def test_user_ip_days_one_key_or_five():
             "cohort_id": some_null(rng.integers(1, 9, n).tolist()),
             "ip": some_null([f"10.0.{a}.{b}" for a, b in rng.integers(0, 4, (n, 2)).tolist()]),
             "page_kind": rng.choice(["lesson", "navigation", "asset", "probe"], n).tolist(),
-            "role": rng.choice(["student", "staff"], n).tolist(),
-            "end_date": [dt.date(2019, 6, 1)] * n,
             "window": rng.choice(["active", "alumni"], n).tolist(),
             "kept": (rng.random(n) < 0.9).tolist(),
         },
         schema_overrides={"user_id": pl.Int64, "cohort_id": pl.Int64},
-    ).with_columns(
+    ).with_columns(  # role and end date are functions of the cohort id, as prepare makes them
         pl.col("timestamp").dt.date().alias("date"),
-        pl.col("page_kind", "role", "window").cast(pl.Categorical),
+        pl.when(pl.col("cohort_id").is_null())
+        .then(pl.lit("no_cohort"))
+        .when(pl.col("cohort_id") == 8)
+        .then(pl.lit("staff"))
+        .otherwise(pl.lit("student"))
+        .cast(pl.Categorical)
+        .alias("role"),
+        (pl.lit(dt.date(2019, 6, 1)) + pl.duration(days=pl.col("cohort_id"))).alias("end_date"),
+        pl.col("page_kind", "window").cast(pl.Categorical),
     )
+    roles = cohort_roles(frame.lazy())
     categorical = frame.lazy().with_columns(pl.col("ip").cast(pl.Categorical))
     assert _day_key(categorical) is not None and _day_key(frame.lazy()) is None
-    one_key = user_ip_days(categorical).collect()
-    five = user_ip_days(frame.lazy()).collect()
+    one_key = user_ip_days(categorical, roles).collect()
+    five = user_ip_days(frame.lazy(), roles).collect()
     assert (
         one_key.with_columns(pl.col("ip").cast(pl.String))
         .sort(pl.all())
