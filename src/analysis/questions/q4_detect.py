@@ -745,7 +745,8 @@ def daily_views(uid: pl.LazyFrame, groups: pl.LazyFrame, config: Config) -> pl.L
         .agg(
             pl.col("nonprobe").sum().cast(pl.UInt32).alias("views"),
             # the smallest name (a Categorical's min is lexical, nulls skipped); plain aggregations
-            # (the fast path), the phase's text made once per day below
+            # (the fast path), the phase made once per day below: a Categorical while it is grouped
+            # and joined on, text in the result
             pl.col("window").min(),
             pl.col("role").min(),
         )
@@ -754,7 +755,7 @@ def daily_views(uid: pl.LazyFrame, groups: pl.LazyFrame, config: Config) -> pl.L
             "date",
             "views",
             pl.coalesce(
-                pl.col("window").cast(pl.String), pl.col("role").cast(pl.String), pl.lit("unknown")
+                pl.col("window"), pl.col("role"), pl.lit("unknown", dtype=pl.Categorical)
             ).alias("phase"),
         )
         .join(groups, on="user_id", how="left")
@@ -797,7 +798,8 @@ def daily_views(uid: pl.LazyFrame, groups: pl.LazyFrame, config: Config) -> pl.L
                     | (pl.col("own_z") >= q4.heavy_own_z)
                     | (pl.col("views") >= q4.heavy_own_times * pl.col("usual"))
                 )
-            ).alias("heavy")
+            ).alias("heavy"),
+            pl.col("phase").cast(pl.String),
         )
     )
 
