@@ -463,7 +463,7 @@ def in_session_order(views: pl.DataFrame) -> pl.DataFrame:
     stats = views.select(
         user.min().alias("u0"),
         (user.max() - user.min() + 1).alias("users"),
-        ts.min().alias("t0"),
+        ts.min().dt.epoch("s").alias("t0"),
         ((ts.max() - ts.min()).dt.total_seconds() + 1).alias("seconds"),
         (ts.dt.epoch("us") % 1_000_000 == 0).all().alias("whole"),
         (net.max().cast(pl.Int64) + 1).alias("nets"),
@@ -476,8 +476,7 @@ def in_session_order(views: pl.DataFrame) -> pl.DataFrame:
     start = stats["t0"]
     return views.select(
         (
-            ((user - stats["u0"]) * (1 << bits[1]) + (ts - start).dt.total_seconds())
-            * (1 << bits[2])
+            ((user - stats["u0"]) * (1 << bits[1]) + ts.dt.epoch("s") - start) * (1 << bits[2])
             + net.cast(pl.Int64)
         )
         .sort()
@@ -486,7 +485,7 @@ def in_session_order(views: pl.DataFrame) -> pl.DataFrame:
         (key // (1 << (bits[1] + bits[2])) + stats["u0"])
         .cast(views.schema["user_id"])
         .alias("user_id"),
-        (pl.lit(start) + pl.duration(seconds=key // (1 << bits[2]) % (1 << bits[1])))
+        pl.from_epoch(key // (1 << bits[2]) % (1 << bits[1]) + start, time_unit="s")
         .cast(views.schema["timestamp"])
         .alias("timestamp"),
         (key % (1 << bits[2])).cast(views.schema["net"]).alias("net"),
