@@ -1163,9 +1163,13 @@ def shared_ips(uid: pl.LazyFrame, config: Config, campus: list[str]) -> pl.LazyF
         *_windows(days),
     )
     lifetime = visits.group_by("ip").agg(pl.col("user_id").n_unique().alias("lifetime_users"))
+    # a window holds at most the address's people in all: only addresses with enough are windowed
+    crowded = visits.join(
+        lifetime.filter(pl.col("lifetime_users") >= q4.shared_ip_window_users), on="ip", how="semi"
+    )
     windows = pl.concat(
         [
-            visits.group_by("ip", pl.col(w).alias("window")).agg(
+            crowded.group_by("ip", pl.col(w).alias("window")).agg(
                 pl.col("user_id").n_unique().alias("users"),
                 pl.col("user_id").filter(pl.col("student")).n_unique().alias("students"),
                 pl.col("views").sum().alias("views"),
