@@ -640,7 +640,11 @@ def test_user_ip_days_one_key_or_five():
             "user_id": some_null(rng.integers(3, 60, n).tolist()),
             "cohort_id": some_null(rng.integers(1, 9, n).tolist()),
             "ip": some_null([f"10.0.{a}.{b}" for a, b in rng.integers(0, 4, (n, 2)).tolist()]),
-            "page_kind": rng.choice(["lesson", "navigation", "asset", "probe"], n).tolist(),
+            "page_kind": some_null(
+                rng.choice(
+                    ["lesson", "navigation", "asset", "probe"], n, p=[0.7, 0.1, 0.1, 0.1]
+                ).tolist()
+            ),
             "window": rng.choice(["active", "alumni"], n).tolist(),
             "kept": (rng.random(n) < 0.9).tolist(),
         },
@@ -668,6 +672,28 @@ def test_user_ip_days_one_key_or_five():
         .equals(five.sort(pl.all()))
     )
     assert five.height > 100 and five["user_id"].null_count() and five["ip"].null_count()
+    # the same as one grouping with every aggregation filtered to its kind of row
+    nonprobe = pl.col("page_kind") != "probe"
+    page = pl.col("page_kind").is_in(["lesson", "navigation"])
+    ts = pl.col("timestamp")
+    plain = (
+        frame.group_by("user_id", "ip", "date", "cohort_id", "kept")
+        .agg(
+            pl.col("window").first(),
+            pl.len().alias("rows"),
+            nonprobe.sum().alias("nonprobe"),
+            page.sum().alias("pages"),
+            ts.min().alias("first"),
+            ts.max().alias("last"),
+            ts.filter(nonprobe).min().alias("np_first"),
+            ts.filter(nonprobe).max().alias("np_last"),
+            ts.filter(page).min().alias("pg_first"),
+            ts.filter(page).max().alias("pg_last"),
+        )
+        .join(roles, on="cohort_id", how="left", nulls_equal=True)
+        .select(five.columns)
+    )
+    assert plain.sort(pl.all()).equals(five.sort(pl.all()))
 
 
 def test_a_categoricals_min_is_its_smallest_name():
