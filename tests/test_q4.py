@@ -608,6 +608,94 @@ def test_session_order_is_user_time_network(fraction):
     assert ordered.schema == frame.schema
 
 
+def test_network_keys_by_code_or_by_name():
+    """_net reads a Categorical address's key from a table indexed by its code, any other address's
+    by name: the same keys (null for a null address)."""
+    from analysis.questions.q4_detect import _net
+
+    ips = pl.DataFrame({"ip": ["10.0.0.1", None, "10.0.1.9", "10.0.0.1", "192.168.3.4"]})
+    networks = ips.unique().with_columns(pl.col("ip").rank("dense").cast(pl.UInt32).alias("net"))
+    by_name = ips.select(_net(networks))
+    categorical = ips.with_columns(pl.col("ip").cast(pl.Categorical))
+    by_code = categorical.select(_net(networks.with_columns(pl.col("ip").cast(pl.Categorical))))
+    assert by_code.equals(by_name)
+    assert by_name["net"].to_list() == [1, None, 2, 1, 3]
+
+
+def test_user_ip_days_one_key_or_five():
+    """user_ip_days groups on one integer key when the address is Categorical and on the five
+    columns otherwise: the same rows either way, nulls in every key included."""
+    from analysis.questions.q4_detect import _day_key, cohort_roles, user_ip_days
+
+    rng = np.random.default_rng(7)
+    n = 4000
+    start = dt.datetime(2020, 1, 6)
+
+    def some_null(values: list[object]) -> list[object]:
+        return [None if rng.random() < 0.05 else value for value in values]
+
+    frame = pl.DataFrame(
+        {
+            "timestamp": [start + dt.timedelta(seconds=int(s)) for s in rng.integers(0, 10**7, n)],
+            "user_id": some_null(rng.integers(3, 60, n).tolist()),
+            "cohort_id": some_null(rng.integers(1, 9, n).tolist()),
+            "ip": some_null([f"10.0.{a}.{b}" for a, b in rng.integers(0, 4, (n, 2)).tolist()]),
+            "page_kind": some_null(
+                rng.choice(
+                    ["lesson", "navigation", "asset", "probe"], n, p=[0.7, 0.1, 0.1, 0.1]
+                ).tolist()
+            ),
+            "window": rng.choice(["active", "alumni"], n).tolist(),
+            "kept": (rng.random(n) < 0.9).tolist(),
+        },
+        schema_overrides={"user_id": pl.Int64, "cohort_id": pl.Int64},
+    ).with_columns(  # role and end date are functions of the cohort id, as prepare makes them
+        pl.col("timestamp").dt.date().alias("date"),
+        pl.when(pl.col("cohort_id").is_null())
+        .then(pl.lit("no_cohort"))
+        .when(pl.col("cohort_id") == 8)
+        .then(pl.lit("staff"))
+        .otherwise(pl.lit("student"))
+        .cast(pl.Categorical)
+        .alias("role"),
+        (pl.lit(dt.date(2019, 6, 1)) + pl.duration(days=pl.col("cohort_id"))).alias("end_date"),
+        pl.col("page_kind", "window").cast(pl.Categorical),
+    )
+    roles = cohort_roles(frame.lazy())
+    categorical = frame.lazy().with_columns(pl.col("ip").cast(pl.Categorical))
+    assert _day_key(categorical) is not None and _day_key(frame.lazy()) is None
+    one_key = user_ip_days(categorical, roles).collect()
+    five = user_ip_days(frame.lazy(), roles).collect()
+    assert (
+        one_key.with_columns(pl.col("ip").cast(pl.String))
+        .sort(pl.all())
+        .equals(five.sort(pl.all()))
+    )
+    assert five.height > 100 and five["user_id"].null_count() and five["ip"].null_count()
+    # the same as one grouping with every aggregation filtered to its kind of row
+    nonprobe = pl.col("page_kind") != "probe"
+    page = pl.col("page_kind").is_in(["lesson", "navigation"])
+    ts = pl.col("timestamp")
+    plain = (
+        frame.group_by("user_id", "ip", "date", "cohort_id", "kept")
+        .agg(
+            pl.col("window").first(),
+            pl.len().alias("rows"),
+            nonprobe.sum().alias("nonprobe"),
+            page.sum().alias("pages"),
+            ts.min().alias("first"),
+            ts.max().alias("last"),
+            ts.filter(nonprobe).min().alias("np_first"),
+            ts.filter(nonprobe).max().alias("np_last"),
+            ts.filter(page).min().alias("pg_first"),
+            ts.filter(page).max().alias("pg_last"),
+        )
+        .join(roles, on="cohort_id", how="left", nulls_equal=True)
+        .select(five.columns)
+    )
+    assert plain.sort(pl.all()).equals(five.sort(pl.all()))
+
+
 def test_a_categoricals_min_is_its_smallest_name():
     """daily_views takes the day's phase as the min of a Categorical: that must be the lexically
     smallest name whatever order the categories were first seen in (as polars does since 1.32)."""

@@ -25,7 +25,7 @@ import polars as pl
 
 from analysis import glossary
 from analysis.config import Config
-from analysis.prepare import Prepared, all_views, campus_ips, prepare
+from analysis.prepare import Prepared, all_views, campus_ips, labels_by_cohort, prepare
 from analysis.questions import q4_detect as detect_
 from analysis.questions.q4_detect import (
     INCIDENT_SCHEMA,
@@ -367,11 +367,18 @@ def detect(prepared: Prepared, config: Config) -> tuple[pl.DataFrame, pl.DataFra
         parts_in.append(
             prepared.set_aside.select(columns).with_columns(pl.lit(False).alias("kept"))
         )
-    base = pl.concat(parts_in, how="vertical_relaxed").collect().lazy()
-    uid = detect_.user_ip_days(base).collect().lazy()
+    # not collected: the two passes (`user_ip_days`, `pooled_views`) read the prepared views in
+    # place rather than a copy of all of them
+    base = pl.concat(parts_in, how="vertical_relaxed")
+    # role and end date by cohort id (prepare's lookup), not looked up again for every view
+    labels = [labels_by_cohort(prepared, "role", "end_date")]
+    if prepared.set_aside is not None:
+        labels.append(prepared.set_aside.select("cohort_id", "role", "end_date"))
+    roles = detect_.cohort_roles(pl.concat(labels, how="vertical_relaxed"))
+    uid = detect_.user_ip_days(base, roles).collect().lazy()
     campus = detect_.campus_addresses(uid, config, campus_ips(prepared, config))
     automated = prepared.automated
-    pooled = detect_.pooled_views(base, config, campus)
+    pooled = detect_.pooled_views(base, config, campus, roles)
     days_table, groups, slots, pools = pl.collect_all(
         [
             detect_.days_of_pages(uid),
@@ -380,7 +387,6 @@ def detect(prepared: Prepared, config: Config) -> tuple[pl.DataFrame, pl.DataFra
             detect_.pool_days(pooled),
         ]
     )
-    del base
     auto_days = (
         automated.scraping.lazy()
         .select(

@@ -71,17 +71,8 @@ INCIDENT_SCHEMA: ColumnTypes = {
 }
 INCIDENT_COLUMNS = tuple(INCIDENT_SCHEMA)
 
-BASE_COLUMNS = (
-    "timestamp",
-    "date",
-    "user_id",
-    "cohort_id",
-    "ip",
-    "page_kind",
-    "role",
-    "end_date",
-    "window",
-)
+# The columns of the views question 4 reads (role and end date come from the cohort id: `roles`).
+BASE_COLUMNS = ("timestamp", "date", "user_id", "cohort_id", "ip", "page_kind", "window")
 
 
 # --- small helpers ---------------------------------------------------------------------------------------
@@ -158,103 +149,195 @@ UID_COLUMNS = (
 )  # fmt: skip
 
 
-def user_ip_days(base: pl.LazyFrame) -> pl.LazyFrame:
+def user_ip_days(base: pl.LazyFrame, roles: pl.DataFrame) -> pl.LazyFrame:
     """One row per user, address, day and cohort (with its role, end date and the student's window,
     and `kept`: False for views of an automated episode set aside by the preparation): all rows,
     rows other than probes (`nonprobe`), lesson and navigation rows (`pages`), and the first and last
     of each. The one pass over the views of question 4; the detectors aggregate this frame.
 
-    Role and end date are functions of the cohort id, and the window of the cohort id and the date
-    (prepare), so they are taken from each group rather than grouped on; the first and last of a
-    kind of row are plain min/max of a column that is null on the other rows (3x less CPU at 10x
-    than filtered aggregations on eight keys; the same frame)."""
+    Role and end date are functions of the cohort id: looked up in `roles` (one row per cohort id,
+    null included) for each row of the result, not for every view (the prepared views compute them
+    row by row). The window is a function of the cohort id and the date (prepare), so it is taken
+    from each group rather than grouped on. Lesson and navigation rows are nearly all rows: every
+    row is counted and their first and last taken (a plain min/max of a column that is null on the
+    other rows); the other rows (a few in a thousand) are grouped apart and joined, and the first
+    and last of all rows and of non-probes are the earlier and later of both. The five keys are
+    grouped as one integer when they fit in one (`_day_key`), else as five columns. Together about
+    half the CPU at 10x of one grouping on five columns with every aggregation; the same frame."""
     nonprobe = pl.col("page_kind") != "probe"
     page = pl.col("page_kind").is_in(["lesson", "navigation"])
     ts = pl.col("timestamp")
-    return (
-        base.with_columns(
-            pl.when(nonprobe).then(ts).alias("_np"), pl.when(page).then(ts).alias("_pg")
-        )
-        .group_by("user_id", "ip", "date", "cohort_id", "kept")
+    key = _day_key(base)
+    if key is None:
+        rows, on, ip = base, ["user_id", "ip", "date", "cohort_id", "kept"], []
+    else:
+        rows, on, ip = base.with_columns(key[0]), ["_key"], [pl.col("ip").first()]
+    every = (
+        rows.with_columns(pl.when(page).then(ts).alias("_pg"))
+        .group_by(on)
         .agg(
-            pl.col("role").first(),
-            pl.col("end_date").first(),
+            *ip,
             pl.col("window").first(),
             pl.len().alias("rows"),
-            nonprobe.sum().alias("nonprobe"),
             page.sum().alias("pages"),
-            ts.min().alias("first"),
-            ts.max().alias("last"),
-            pl.col("_np").min().alias("np_first"),
-            pl.col("_np").max().alias("np_last"),
             pl.col("_pg").min().alias("pg_first"),
             pl.col("_pg").max().alias("pg_last"),
         )
-        .select(UID_COLUMNS)
     )
+    other = (
+        rows.filter(~page.fill_null(False))
+        .with_columns(pl.when(nonprobe).then(ts).alias("_np"))
+        .group_by(on)
+        .agg(
+            nonprobe.sum().alias("_nonprobe"),
+            ts.min().alias("_first"),
+            ts.max().alias("_last"),
+            pl.col("_np").min().alias("_np_first"),
+            pl.col("_np").max().alias("_np_last"),
+        )
+    )
+    grouped = every.join(other, on=on, how="left", nulls_equal=True).with_columns(
+        (pl.col("pages") + pl.col("_nonprobe").fill_null(0)).alias("nonprobe"),
+        pl.min_horizontal("pg_first", "_first").alias("first"),
+        pl.max_horizontal("pg_last", "_last").alias("last"),
+        pl.min_horizontal("pg_first", "_np_first").alias("np_first"),
+        pl.max_horizontal("pg_last", "_np_last").alias("np_last"),
+    )
+    if key is not None:
+        grouped = grouped.with_columns(key[1])
+    return grouped.join(
+        roles.lazy().select("cohort_id", "role", "end_date"),
+        on="cohort_id",
+        how="left",
+        nulls_equal=True,
+    ).select(UID_COLUMNS)
+
+
+def cohort_roles(labels: pl.LazyFrame) -> pl.DataFrame:
+    """`labels` (cohort_id, role, end_date: labels that are functions of the cohort id) as one row
+    per cohort id, null included: the `roles` of `user_ip_days` and `pooled_views`."""
+    return labels.select("cohort_id", "role", "end_date").unique(subset="cohort_id").collect()
+
+
+def _day_key(base: pl.LazyFrame) -> tuple[pl.Expr, list[pl.Expr]] | None:
+    """The keys of `user_ip_days` as one Int64 (`_key`: user, cohort, day and address numbered
+    from 1, 0 for null, and `kept`), and the user, cohort, day and kept read back from it; None when
+    the address is not Categorical (its code is the address's number), a key is null on every row
+    or the numbers do not fit in 63 bits."""
+    schema = base.collect_schema()
+    if schema["ip"] != pl.Categorical:
+        return None
+    user, cohort, date = pl.col("user_id"), pl.col("cohort_id"), pl.col("date")
+    stats = (
+        base.select(
+            user.min().alias("u0"),
+            (user.max() - user.min() + 2).alias("users"),
+            cohort.min().alias("c0"),
+            (cohort.max() - cohort.min() + 2).alias("cohorts"),
+            date.min().alias("d0"),
+            ((date.max() - date.min()).dt.total_days() + 2).alias("days"),
+            (pl.col("ip").to_physical().max().cast(pl.Int64) + 2).alias("ips"),
+        )
+        .collect()
+        .row(0, named=True)
+    )
+    if any(value is None for value in stats.values()):
+        return None
+    users, cohorts, days, ips = (int(stats[name]) for name in ("users", "cohorts", "days", "ips"))
+    if 2 * users * cohorts * days * ips >= 1 << 63:
+        return None
+    number = [
+        (user - stats["u0"] + 1).fill_null(0),
+        (cohort - stats["c0"] + 1).fill_null(0),
+        ((date - pl.lit(stats["d0"])).dt.total_days() + 1).fill_null(0),
+        (pl.col("ip").to_physical().cast(pl.Int64) + 1).fill_null(0),
+    ]
+    packed = (
+        ((number[0] * cohorts + number[1]) * days + number[2]) * ips + number[3]
+    ) * 2 + pl.col("kept").cast(pl.Int64)
+    key = pl.col("_key")
+    u, c, d = (
+        key // (2 * ips * days * cohorts),
+        key // (2 * ips * days) % cohorts,
+        key // (2 * ips) % days,
+    )
+    return packed.alias("_key"), [
+        pl.when(u > 0).then(u + stats["u0"] - 1).cast(schema["user_id"]).alias("user_id"),
+        pl.when(c > 0).then(c + stats["c0"] - 1).cast(schema["cohort_id"]).alias("cohort_id"),
+        pl.when(d > 0)
+        .then(pl.lit(stats["d0"]) + pl.duration(days=d - 1))
+        .cast(schema["date"])
+        .alias("date"),
+        (key % 2 == 1).alias("kept"),
+    ]
 
 
 class Pooled(NamedTuple):
-    """`pooled_views`: the views (networks as integer keys, in the order of their names), the names
-    of the keys, and the (user, slot) pairs with views from two networks (`two_places`)."""
+    """`pooled_views`: known users' page views (lazy, over the views in place: each reader keeps its
+    own few rows first, then looks up their networks with `on_networks`), each address's network
+    key (`networks`: integer keys in the order of the names), the names of the keys, the pool of
+    each pooled view (`pools`: user, time, network key, pool) and the (user, slot) pairs with
+    views from two networks (`two_places`)."""
 
     views: pl.LazyFrame
+    networks: pl.DataFrame
     names: pl.DataFrame
+    pools: pl.DataFrame
     two_places: pl.DataFrame
 
 
-def pooled_views(base: pl.LazyFrame, config: Config, campus: list[str]) -> Pooled:
-    """Known users' page views with the network each one counts on for the shared-account rules
-    (`network`, plus `pool`: the pool's id, null when the view is in no pool). An address pool is
-    the addresses ONE account alternates between request by request within one session (views
-    less than `session_gap_seconds` apart): a session switching network on at least
-    `pool_switch_share` of its consecutive requests, each of those addresses seen at least twice in
-    it (a load-balanced NAT hands one person either address per request); and only addresses the
-    account uses together with another outside address in at least `pool_together_share` of its
-    sessions of four views or more (campus addresses are one network already). Two people who
-    share an account each keep their own address through their own sessions: however much those
-    sessions overlap, each also reads alone on other days, so their addresses are no pool.
+def pooled_views(
+    base: pl.LazyFrame, config: Config, campus: list[str], roles: pl.DataFrame
+) -> Pooled:
+    """Known users' page views and what gives each one the network it counts on for the
+    shared-account rules (`on_networks`: the address's network, or the pool's id when the view is
+    in an address pool). An address pool is the addresses ONE account alternates between request
+    by request within one session (views less than `session_gap_seconds` apart): a session
+    switching network on at least `pool_switch_share` of its consecutive requests, each of those
+    addresses seen at least twice in it (a load-balanced NAT hands one person either address per
+    request); and only addresses the account uses together with another outside address in at
+    least `pool_together_share` of its sessions of four views or more (campus addresses are one
+    network already). Two people who share an account each keep their own address through their
+    own sessions: however much those sessions overlap, each also reads alone on other days, so
+    their addresses are no pool.
 
     Networks are integer keys numbered in the order of their names (`names`: key -> name), so
-    sorting, grouping and the pool's id (the smallest name) work on integers; the sessions are
-    computed and collected once, and read by both `network_slots` and `pool_days`. In the same
-    order (user, time, network) the views of one user's `share_slot_minutes` slot are
-    consecutive, so the slots with two networks (`two_places`, before pooling) are found by
-    comparing each view with the one before it, without grouping every view."""
+    sorting, grouping and the pool's id (the smallest name) work on integers. Only the three
+    columns that define sessions (user, time, network) are collected and sorted, once; a session
+    starts where the user changes or the gap is long, so each session's length and switches are
+    differences between consecutive session starts (of the row number and of the running count
+    of switches), without grouping every view. In the same order the views of one user's
+    `share_slot_minutes` slot are consecutive, so the slots with two networks (`two_places`,
+    before pooling) are found by comparing each view with the one before it."""
     q4 = config.q4
     ts = pl.col("timestamp")
     new = (
         (pl.col("user_id") != pl.col("user_id").shift())
         | ((ts - ts.shift()).dt.total_seconds() > q4.session_gap_seconds)
     ).fill_null(True)
-    # the network of each distinct address, joined (not a regex on every row: 9M rows at 10x)
+    # the network of each distinct address, looked up (not a regex on every row: 9M rows at 10x)
     networks = (
         base.select(pl.col("ip").unique())
         .with_columns(network(pl.col("ip"), campus).alias("name"))
-        .with_columns(
-            pl.col("name").rank("dense").cast(pl.UInt32).alias("net"),
-            (pl.col("name") != "campus").alias("outside"),  # a campus address is one network
-        )
+        .with_columns(pl.col("name").rank("dense").cast(pl.UInt32).alias("net"))
         .collect()
     )
-    kinds = networks.select("net", "outside").unique()
-    views = (
-        page_views(base)
-        .select(
-            "user_id",
-            "timestamp",
-            "date",
-            "ip",
-            "kept",
-            pl.col("role").is_in(["no_cohort", "unknown_cohort"]).alias("unidentified"),
-            pl.col("ip").replace_strict(networks["ip"], networks["net"], default=None).alias("net"),
-        )
-        .collect()
+    net = _net(networks)
+    campus_net = networks.filter(pl.col("name") == "campus").get_column("net").implode()
+    # no known cohort, by cohort id (`roles`): no role looked up for every view
+    unidentified = roles.filter(pl.col("role").is_in(["no_cohort", "unknown_cohort"]))
+    views = page_views(base).select(
+        "user_id",
+        "timestamp",
+        "date",
+        "ip",
+        "kept",
+        pl.col("cohort_id")
+        .is_in(unidentified.get_column("cohort_id").implode(), nulls_equal=True)
+        .alias("unidentified"),
     )
-    # sessions on the three columns that define them (sorting the other columns along costs more
-    # than joining the few pooled views back)
-    ordered = (
-        in_session_order(views.select("user_id", "timestamp", "net"))
+    in_order = (
+        in_session_order(views.select("user_id", "timestamp", net).collect())
         .lazy()
         .with_columns(new.alias("new"))
         .with_columns(
@@ -262,15 +345,15 @@ def pooled_views(base: pl.LazyFrame, config: Config, campus: list[str]) -> Poole
             ((pl.col("net") != pl.col("net").shift()) & ~pl.col("new"))
             .fill_null(False)
             .alias("switch"),
-            pl.col("net").replace_strict(kinds["net"], kinds["outside"]).alias("outside"),
+            # a campus address is one network
+            (~pl.col("net").is_in(campus_net)).alias("outside"),
         )
-        .drop("new")
         .collect()
-        .lazy()
     )
     slot = pl.col("timestamp").dt.truncate(f"{q4.share_slot_minutes}m")
     two_places = (
-        ordered.select("user_id", slot.alias("slot"), "net")
+        in_order.lazy()
+        .select("user_id", slot.alias("slot"), "net")
         .filter(
             (pl.col("user_id") == pl.col("user_id").shift())
             & (pl.col("slot") == pl.col("slot").shift())
@@ -280,22 +363,33 @@ def pooled_views(base: pl.LazyFrame, config: Config, campus: list[str]) -> Poole
         .unique()
         .collect()
     )
-    outside = pl.col("outside")
+    # one row per session, read at its first view: its views and switches run to the next start
+    row = pl.int_range(pl.len(), dtype=pl.UInt32)
+    switched = pl.col("switch").cum_sum()
     sessions = (
-        ordered.group_by("sid")
-        .agg(
-            pl.col("user_id").first(),
-            pl.col("net").first(),
-            pl.col("outside").first(),
-            pl.len().alias("n"),
-            pl.col("switch").sum().alias("switches"),
+        in_order.lazy()
+        .select("new", "sid", "user_id", "net", "outside", row.alias("row"), switched.alias("sw"))
+        .filter(pl.col("new"))
+        .select(
+            "sid",
+            "user_id",
+            "net",
+            "outside",
+            (pl.col("row").shift(-1).fill_null(in_order.height) - pl.col("row"))
+            .cast(pl.UInt32)
+            .alias("n"),
+            (pl.col("sw").shift(-1).fill_null(in_order.get_column("switch").sum()) - pl.col("sw"))
+            .cast(pl.UInt32)
+            .alias("switches"),
         )
         .collect()
     )
+    ordered = in_order.drop("new").lazy()
     # views per session and outside network, with the session's number of outside networks: a
     # session that never switches is on one network, so its row is the session itself; only the
     # views of switching sessions are grouped again
     switching = sessions.filter(pl.col("switches") > 0)
+    outside = pl.col("outside")
     columns = ("sid", "user_id", "net", "seen", "n", "switches", "outside")
     per_net = (
         pl.concat(
@@ -346,24 +440,35 @@ def pooled_views(base: pl.LazyFrame, config: Config, campus: list[str]) -> Poole
         .unique()
         .collect()
     )
-    # only the views of accounts with a pool are joined (none at all on most logs)
-    in_pool = pl.col("user_id").is_in(pools.get_column("user_id").unique().implode())
-    pooled = (
-        pl.concat(
-            [
-                views.lazy()
-                .filter(~in_pool)
-                .with_columns(pl.lit(None, dtype=pools.schema["pool"]).alias("pool")),
-                views.lazy()
-                .filter(in_pool)
-                .join(pools.lazy(), on=["user_id", "timestamp", "net"], how="left"),
-            ]
-        )
+    names = networks.select(pl.col("net").alias("key"), "name").unique()
+    return Pooled(views, networks.select("ip", "net"), names, pools, two_places)
+
+
+def _net(networks: pl.DataFrame) -> pl.Expr:
+    """The network key of each view's address (`networks`: ip -> net, every address of the views):
+    a Categorical address's code indexes a table of the keys (a tenth of the CPU of a lookup by
+    name on 9M rows), any other address is looked up by name."""
+    known = networks.filter(pl.col("ip").is_not_null())
+    if known["ip"].dtype != pl.Categorical or known.is_empty():
+        return pl.col("ip").replace_strict(known["ip"], known["net"], default=None).alias("net")
+    codes = known["ip"].to_physical()
+    size = known.select(pl.col("ip").to_physical().max()).item() + 1
+    table = (
+        pl.Series("net", dtype=pl.UInt32).extend_constant(None, size).scatter(codes, known["net"])
+    )
+    return pl.lit(table).gather(pl.col("ip").to_physical()).alias("net")
+
+
+def on_networks(pooled: Pooled, views: pl.LazyFrame) -> pl.LazyFrame:
+    """Some rows of `pooled.views` with the network each one counts on (`network`: the pool's key
+    when the view is in an address pool, else its address's network key; `pool`: null when the
+    view is in no pool)."""
+    return (
+        views.with_columns(_net(pooled.networks))
+        .join(pooled.pools.lazy(), on=["user_id", "timestamp", "net"], how="left")
         .with_columns(pl.coalesce("pool", "net").alias("network"))
         .drop("net")
     )
-    names = networks.select(pl.col("net").alias("key"), "name").unique()
-    return Pooled(pooled, names, two_places)
 
 
 def in_session_order(views: pl.DataFrame) -> pl.DataFrame:
@@ -377,7 +482,7 @@ def in_session_order(views: pl.DataFrame) -> pl.DataFrame:
     stats = views.select(
         user.min().alias("u0"),
         (user.max() - user.min() + 1).alias("users"),
-        ts.min().alias("t0"),
+        ts.min().dt.epoch("s").alias("t0"),
         ((ts.max() - ts.min()).dt.total_seconds() + 1).alias("seconds"),
         (ts.dt.epoch("us") % 1_000_000 == 0).all().alias("whole"),
         (net.max().cast(pl.Int64) + 1).alias("nets"),
@@ -390,8 +495,7 @@ def in_session_order(views: pl.DataFrame) -> pl.DataFrame:
     start = stats["t0"]
     return views.select(
         (
-            ((user - stats["u0"]) * (1 << bits[1]) + (ts - start).dt.total_seconds())
-            * (1 << bits[2])
+            ((user - stats["u0"]) * (1 << bits[1]) + ts.dt.epoch("s") - start) * (1 << bits[2])
             + net.cast(pl.Int64)
         )
         .sort()
@@ -400,7 +504,7 @@ def in_session_order(views: pl.DataFrame) -> pl.DataFrame:
         (key // (1 << (bits[1] + bits[2])) + stats["u0"])
         .cast(views.schema["user_id"])
         .alias("user_id"),
-        (pl.lit(start) + pl.duration(seconds=key // (1 << bits[2]) % (1 << bits[1])))
+        pl.from_epoch(key // (1 << bits[2]) % (1 << bits[1]) + start, time_unit="s")
         .cast(views.schema["timestamp"])
         .alias("timestamp"),
         (key % (1 << bits[2])).cast(views.schema["net"]).alias("net"),
@@ -426,6 +530,7 @@ def network_slots(pooled: Pooled, config: Config) -> pl.LazyFrame:
             pl.col("timestamp").dt.truncate(f"{config.q4.share_slot_minutes}m").alias("slot")
         )
         .join(two_places.lazy(), on=["user_id", "slot"], how="semi")
+        .pipe(lambda views: on_networks(pooled, views))
         .group_by("user_id", "slot", "network", "kept", "unidentified")
         .agg(pl.len().alias("views"))
     )
@@ -438,7 +543,13 @@ def pool_days(pooled: Pooled) -> pl.LazyFrame:
     """One row per user, address and day on which the address was in one of the user's address
     pools (`pooled_views`), with the pool's id: the "many networks" rule counts a pool once."""
     days = (
-        pooled.views.filter(pl.col("pool").is_not_null())
+        on_networks(
+            pooled,
+            pooled.views.filter(
+                pl.col("user_id").is_in(pooled.pools.get_column("user_id").implode())
+            ),
+        )
+        .filter(pl.col("pool").is_not_null())
         .group_by("user_id", "ip", "date")
         .agg(pl.col("pool").min())
     )
@@ -651,11 +762,18 @@ def daily_views(uid: pl.LazyFrame, groups: pl.LazyFrame, config: Config) -> pl.L
         .group_by("user_id", "date")
         .agg(
             pl.col("nonprobe").sum().cast(pl.UInt32).alias("views"),
-            # the smallest name (a Categorical's min is lexical): text only for the day's value
+            # the smallest name (a Categorical's min is lexical, nulls skipped); plain aggregations
+            # (the fast path), the phase made once per day below: a Categorical while it is grouped
+            # and joined on, text in the result
+            pl.col("window").min(),
+            pl.col("role").min(),
+        )
+        .select(
+            "user_id",
+            "date",
+            "views",
             pl.coalesce(
-                pl.col("window").drop_nulls().min().cast(pl.String),
-                pl.col("role").drop_nulls().min().cast(pl.String),
-                pl.lit("unknown"),
+                pl.col("window"), pl.col("role"), pl.lit("unknown", dtype=pl.Categorical)
             ).alias("phase"),
         )
         .join(groups, on="user_id", how="left")
@@ -698,7 +816,8 @@ def daily_views(uid: pl.LazyFrame, groups: pl.LazyFrame, config: Config) -> pl.L
                     | (pl.col("own_z") >= q4.heavy_own_z)
                     | (pl.col("views") >= q4.heavy_own_times * pl.col("usual"))
                 )
-            ).alias("heavy")
+            ).alias("heavy"),
+            pl.col("phase").cast(pl.String),
         )
     )
 
@@ -914,7 +1033,12 @@ def account_sharing(
     if pools is not None:  # the addresses of one pool are one network
         outside = (
             outside.join(pools, on=["user_id", "ip", "date"], how="left")
-            .select("user_id", pl.coalesce("address", "ip").alias("ip"), "date")
+            # the pool's name as a Categorical like the address: no text for every row
+            .select(
+                "user_id",
+                pl.coalesce(pl.col("address").cast(pl.Categorical), "ip").alias("ip"),
+                "date",
+            )
             .unique()
         )
     outside = outside.with_columns(_windows(2 * days))
@@ -931,9 +1055,6 @@ def account_sharing(
             for w in ("w0", "w1")
         ]
     ).join(groups, on="user_id", how="left")
-    network_bar = network_windows.group_by("group").agg(
-        pl.col("networks").quantile(q4.share_networks_quantile).alias("peer_bar")
-    )
     # far more networks than peers, or as many as nearly all peers at most and a new network for
     # nearly every session
     many_rule = (
@@ -947,7 +1068,9 @@ def account_sharing(
     )
     # ties between windows go to the earliest one (the rows carry no order)
     many = (
-        network_windows.join(network_bar, on="group")
+        network_windows.with_columns(
+            pl.col("networks").quantile(q4.share_networks_quantile).over("group").alias("peer_bar")
+        )
         .filter(many_rule)
         .group_by("user_id")
         .agg(
@@ -1048,25 +1171,29 @@ def shared_ips(uid: pl.LazyFrame, config: Config, campus: list[str]) -> pl.LazyF
     rows = uid.filter(
         pl.col("user_id").is_not_null() & pl.col("ip").is_not_null() & ~pl.col("ip").is_in(campus)
     )
-    per_day = (
-        rows.group_by("ip", "user_id", "date")
-        .agg(
-            pl.col("rows").sum().cast(pl.UInt32).alias("views"),
-            pl.col("first").min().alias("start"),
-            pl.col("last").max().alias("end"),
-            (pl.col("role") == "student").any().alias("student"),
-        )
-        .with_columns(_windows(days))
+    # the windows aggregate the user-IP-day rows directly (distinct people, views, first and last)
+    visits = rows.select(
+        "ip",
+        "user_id",
+        pl.col("rows").alias("views"),
+        "first",
+        "last",
+        (pl.col("role") == "student").alias("student"),
+        *_windows(days),
     )
-    lifetime = per_day.group_by("ip").agg(pl.col("user_id").n_unique().alias("lifetime_users"))
+    lifetime = visits.group_by("ip").agg(pl.col("user_id").n_unique().alias("lifetime_users"))
+    # a window holds at most the address's people in all: only addresses with enough are windowed
+    crowded = visits.join(
+        lifetime.filter(pl.col("lifetime_users") >= q4.shared_ip_window_users), on="ip", how="semi"
+    )
     windows = pl.concat(
         [
-            per_day.group_by("ip", pl.col(w).alias("window")).agg(
+            crowded.group_by("ip", pl.col(w).alias("window")).agg(
                 pl.col("user_id").n_unique().alias("users"),
                 pl.col("user_id").filter(pl.col("student")).n_unique().alias("students"),
                 pl.col("views").sum().alias("views"),
-                pl.col("start").min().alias("start"),
-                pl.col("end").max().alias("end"),
+                pl.col("first").min().alias("start"),
+                pl.col("last").max().alias("end"),
             )
             for w in ("w0", "w1")
         ]
