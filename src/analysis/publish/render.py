@@ -6,7 +6,7 @@ default without Quarto) renders the same .qmd sources itself:
     .qmd --jupytext (read as R Markdown)--> notebook --InProcessRunner (every page's cells run in this
     process, one IPython shell, no kernel)--> executed notebook --nbconvert MarkdownExporter (one
     exporter for all pages; inputs and streams removed)--> Markdown --pandoc (one process per output
-    kind: publish/common.pandoc_many)--> _site/*.html
+    kind: publish/common.PandocStream, fed each page as soon as it is executed)--> _site/*.html
 
 The pages do not compute anything: render pickles the report and the config once
 (`_build/findings-cache`: masked in a public build, no secret) and the pages read it (in-process through
@@ -15,6 +15,10 @@ executed pages of one run. The slide is one content object from slide.qmd drawn 
 native chart), HTML and, only when asked (`render --slide-png`, the publishing workflow) and LibreOffice
 is installed, PNG; the email is a pandoc HTML fragment with CSS inlined (css_inline), charts as cid: PNG
 images, packed in an .eml with the .pptx attached.
+
+The work that runs outside the GIL runs beside the pages' Python: pandoc converts the site's pages while
+the next ones execute, and vl-convert's engine (for the email's chart) starts in a thread when render
+begins (pages.start_png_engine).
 
 `PageRunner` (one Jupyter kernel for every page) is kept for callers that want the pages isolated from
 this process; render itself uses `InProcessRunner` (a kernel cost about 1 s to start and to reach).
@@ -38,6 +42,7 @@ import shutil
 import threading
 import time
 import uuid
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -506,7 +511,7 @@ def render(
     given report answers) the report cache is published with them. `slide_png`: also draw slide.png
     with LibreOffice (when installed; about 1.5 s)."""
     from analysis.publish import pages
-    from analysis.publish.common import pandoc_many
+    from analysis.publish.common import PandocStream
     from analysis.publish.email import render_email
     from analysis.publish.site import (
         SITE_PAGES,
@@ -519,6 +524,7 @@ def render(
 
     started = time.monotonic()
     engine = resolve_engine(engine)
+    pages.start_png_engine()  # for the email's chart: it starts beside the pages (outside the GIL)
     reused: bool | None = None  # None: the caller passed the report in
     if report is None:
         from analysis.report import report_for
@@ -556,53 +562,38 @@ def render(
         )
 
     try:
-        # Every page (site, slide, email) is executed once, in this process, from the same bundle.
-        with InProcessRunner(cache) as runner:
+        # Every page (site, slide, email) is executed once, in this process, from the same bundle. One
+        # pandoc process converts each site page as soon as it is executed (outside the GIL), beside
+        # the next pages' Python.
+        with InProcessRunner(cache) as runner, contextlib.ExitStack() as converting:
+            converted: list[tuple[Path, Future[str]]] = []
             if engine == "quarto":
                 step("quarto render (site)", enabled=progress)
                 quarto_site(staging, env)
             else:
+                converter = converting.enter_context(PandocStream("site pages"))
                 t0 = time.monotonic()
                 png_made = slide_png and png_tools_missing() is None  # the summary links it
-                jobs, targets = [], []
                 for source in SITE_PAGES:
                     path = PROJECT_ROOT / source
                     meta, _ = split_front_matter(path.read_text(encoding="utf-8"))
                     markdown = notebook_markdown(runner.run(path))
                     root = "../" if "/" in source else ""
                     target = staging / source.replace(".qmd", ".html")
-                    jobs.append(
-                        site_page_job(
-                            markdown,
-                            meta,
-                            target,
-                            root,
-                            config,
-                            simulated,
-                            toc=root != "",
-                            dataset=report.dataset,
-                            site_dir=staging,
-                            slide_png=png_made,
-                        )
+                    job = site_page_job(
+                        markdown,
+                        meta,
+                        target,
+                        root,
+                        config,
+                        simulated,
+                        toc=root != "",
+                        dataset=report.dataset,
+                        site_dir=staging,
+                        slide_png=png_made,
                     )
-                    targets.append(target)
+                    converted.append((target, converter.add(job)))
                     step(f"{source} executed ({time.monotonic() - t0:.1f}s)", enabled=progress)
-                t0 = time.monotonic()
-                for target, page_html in zip(targets, pandoc_many(jobs), strict=True):
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_text(page_html, encoding="utf-8")
-                step(
-                    f"{len(jobs)} pages -> HTML, one pandoc run ({time.monotonic() - t0:.1f}s)",
-                    enabled=progress,
-                )
-            copy_assets(staging)  # after the site: quarto may clean its output folder
-            finish_site(
-                staging,
-                config,
-                simulated=simulated,
-                dataset=report.dataset,
-                engine=engine,
-            )
             t0 = time.monotonic()
             slide_content = content_from_notebook(runner.run(PROJECT_ROOT / "slide.qmd"))
             slide_seconds = time.monotonic() - t0
@@ -611,6 +602,24 @@ def render(
             email_meta, _ = split_front_matter(email_path.read_text(encoding="utf-8"))
             email_md = notebook_markdown(runner.run(email_path))
             email_seconds = time.monotonic() - t0
+            t0 = time.monotonic()
+            for target, document in converted:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(converter.get(document), encoding="utf-8")
+            if converted:
+                step(
+                    f"{len(converted)} pages -> HTML, one pandoc process "
+                    f"(waited {time.monotonic() - t0:.1f}s for it after the pages)",
+                    enabled=progress,
+                )
+        copy_assets(staging)  # after the site: quarto may clean its output folder
+        finish_site(
+            staging,
+            config,
+            simulated=simulated,
+            dataset=report.dataset,
+            engine=engine,
+        )
         t0 = time.monotonic()
         slide_outputs, slide_notes = render_slide(
             slide_content, staging, stage, config, png=slide_png
