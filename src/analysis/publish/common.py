@@ -1,5 +1,5 @@
-"""Shared by the deliverables: the templates folder, node_modules, and pandoc (one call, or many
-documents converted by one pandoc process)."""
+"""Shared by the deliverables: the templates folder, node_modules, and pandoc (documents converted by one
+pandoc process: a batch, or a stream fed while the caller works)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from analysis.errors import TargetError
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 NODE_MODULES = PROJECT_ROOT / "node_modules"
 PANDOC_MANY = TEMPLATES / "pandoc_many.lua"  # run by `pandoc lua`: converts JSON jobs, one a line
-PANDOC_TIMEOUT = 300  # seconds pandoc may take for one call or one document
+PANDOC_TIMEOUT = 300  # seconds pandoc may take for one document
 
 
 @functools.cache
@@ -37,42 +37,11 @@ def pandoc_binary() -> str:
         raise TargetError(f"pandoc not found: {exc} (run `make install`)") from exc
 
 
-def _run_pandoc(args: list[str], text: str, to: str, where: str) -> str:
-    try:
-        result = subprocess.run(
-            [pandoc_binary(), *args],
-            input=text.encode("utf-8"),
-            capture_output=True,
-            check=False,
-            timeout=PANDOC_TIMEOUT,
-        )
-    except (subprocess.SubprocessError, OSError) as exc:
-        raise TargetError(f"{where}: pandoc failed ({to}): {exc}") from exc
-    if result.returncode != 0:
-        error = result.stderr.decode("utf-8", "replace").strip()
-        raise TargetError(f"{where}: pandoc failed ({to}): {error}")
-    return result.stdout.decode("utf-8")
-
-
-def pandoc(
-    text: str,
-    to: str,
-    extra: list[str],
-    outputfile: Path | None = None,
-    where: str = "",
-    source_format: str = "markdown",
-) -> str:
-    """One document converted by one pandoc process (`extra`: pandoc's command-line options)."""
-    args = ["--from", source_format, "--to", to, *extra]
-    if outputfile is not None:
-        args += ["--output", str(outputfile)]
-    return _run_pandoc(args, text, to, where)
-
-
 @dataclass(frozen=True)
 class PandocJob:
     """One document of a pandoc_many batch: what `pandoc -f markdown -t TO [--standalone
-    --template=T] [-V k=v ...] [--toc --toc-depth=2] [--section-divs] [--columns=N]` would make."""
+    --template=T] [-V k=v ...] [-M k=v ...] [--toc --toc-depth=2] [--section-divs] [--columns=N]
+    [--slide-level=N]` would make."""
 
     text: str
     to: str = "html"
@@ -81,6 +50,8 @@ class PandocJob:
     toc: bool = False
     section_divs: bool = False
     columns: int | None = None  # plain text: wrap at this width (--wrap=auto --columns=N)
+    metadata: dict[str, str] = field(default_factory=dict)  # -M key=value (text values)
+    slide_level: int | None = None  # slide shows: the heading level that starts a slide
     where: str = ""  # the page, for error messages
 
     def to_json(self) -> dict[str, object]:
@@ -92,6 +63,8 @@ class PandocJob:
             "toc": self.toc,
             "section_divs": self.section_divs,
             "columns": self.columns,
+            "metadata": self.metadata,
+            "slide_level": self.slide_level,
         }
 
 

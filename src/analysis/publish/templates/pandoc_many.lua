@@ -2,9 +2,13 @@
 -- stdout gets each converted document as one line (a JSON string) as soon as it is made, so the caller
 -- can go on while pandoc converts. Each job is what one `pandoc -f markdown -t TO` call would do:
 --   template (text, or null) -> standalone with that template; variables -> -V key=value;
---   toc -> --toc --toc-depth=2; section_divs -> --section-divs; columns -> --wrap=auto --columns=N.
+--   toc -> --toc --toc-depth=2; section_divs -> --section-divs; columns -> --wrap=auto --columns=N;
+--   metadata -> -M key=value (text values); slide_level -> --slide-level=N.
 local function convert(job)
   local doc = pandoc.read(job.text, "markdown")
+  for key, value in pairs(job.metadata or {}) do
+    doc.meta[key] = value
+  end
   local options = { variables = {} }
   if job.template ~= nil and job.template ~= pandoc.json.null then
     options.template = pandoc.template.compile(job.template)
@@ -22,6 +26,9 @@ local function convert(job)
   if job.columns ~= nil and job.columns ~= pandoc.json.null then
     options.wrap_text = "wrap-auto"
     options.columns = job.columns
+  end
+  if job.slide_level ~= nil and job.slide_level ~= pandoc.json.null then
+    options.slide_level = job.slide_level
   end
   return pandoc.write(doc, job.to, options)
 end
