@@ -319,8 +319,23 @@ def test_in_process_failing_cell_names_the_qmd(tmp_path: Path) -> None:
     assert "bundle" not in pages._STATE  # the page state is cleared on the way out
 
 
+def _pandoc_command_line(text: str, to: str, options: list[str]) -> str:
+    """What `pandoc -f markdown -t TO OPTIONS` writes for `text` (the reference for pandoc_many)."""
+    import subprocess
+
+    from analysis.publish.common import pandoc_binary
+
+    done = subprocess.run(
+        [pandoc_binary(), "--from", "markdown", "--to", to, *options],
+        input=text.encode("utf-8"),
+        capture_output=True,
+        check=True,
+    )
+    return done.stdout.decode("utf-8")
+
+
 def test_pandoc_many_makes_what_the_command_line_makes(tmp_path: Path) -> None:
-    from analysis.publish.common import TEMPLATES, PandocJob, pandoc, pandoc_many
+    from analysis.publish.common import TEMPLATES, PandocJob, PandocStream, pandoc_many
 
     text = '---\ntitle: "T <x>"\n---\n\n# One\n\nSome *text* and a [link](a.html).\n\n## Two\n\n- a\n- b\n'
     variables = {"root": "../", "navbar": "<nav>N</nav>", "question": "Q &amp; A"}
@@ -330,12 +345,48 @@ def test_pandoc_many_makes_what_the_command_line_makes(tmp_path: Path) -> None:
     site = PandocJob(
         text, template=TEMPLATES / "site.html", variables=variables, toc=True, section_divs=True
     )
-    batch = pandoc_many([site, PandocJob(text, "html"), PandocJob(text * 3, "plain", columns=30)])
-    assert batch == [
-        pandoc(text, "html", [*args, "--toc", "--toc-depth=2"]),
-        pandoc(text, "html", []),
-        pandoc(text * 3, "plain", ["--wrap=auto", "--columns=30"]),
+    title = 'Site <b> & "co": summary slide'
+    slide = PandocJob(
+        text,
+        "revealjs",
+        template=TEMPLATES / "slide-revealjs.html",
+        metadata={"pagetitle": title},
+        slide_level=1,
+    )
+    jobs = [site, PandocJob(text, "html"), PandocJob(text * 3, "plain", columns=30), slide]
+    expected = [
+        _pandoc_command_line(text, "html", [*args, "--toc", "--toc-depth=2"]),
+        _pandoc_command_line(text, "html", []),
+        _pandoc_command_line(text * 3, "plain", ["--wrap=auto", "--columns=30"]),
+        _pandoc_command_line(
+            text,
+            "revealjs",
+            [
+                "--standalone",
+                f"--template={TEMPLATES / 'slide-revealjs.html'}",
+                "--slide-level=1",
+                "-M",
+                f"pagetitle={title}",
+            ],
+        ),
     ]
+    assert pandoc_many(jobs) == expected
+    with PandocStream("test") as stream:  # fed one job at a time, read in any order
+        futures = [stream.add(job) for job in jobs]
+        assert [stream.get(future) for future in reversed(futures)] == expected[::-1]
+
+
+def test_pandoc_stream_names_the_document_pandoc_failed_on() -> None:
+    from analysis.publish.common import PandocJob, PandocStream
+
+    with PandocStream("test") as stream:
+        good = stream.add(PandocJob("a", where="one.qmd"))
+        bad = stream.add(PandocJob("b", "no-such-format", where="two.qmd"))
+        after = stream.add(PandocJob("c", where="three.qmd"))
+        assert stream.get(good) == "<p>a</p>\n"
+        for future in (bad, after):  # the failure, and every later job fails the same way
+            with pytest.raises(TargetError, match=r"two\.qmd: pandoc failed \(no-such-format\)"):
+                stream.get(future)
 
 
 def test_slide_png_only_when_asked(tmp_path: Path) -> None:

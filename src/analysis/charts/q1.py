@@ -67,7 +67,7 @@ def chart_top_lessons(result: Q1Result) -> alt.TopLevelMixin:
         color=program_color(programs),
     )
     labels = base.mark_text(align="right", dx=-4, fontSize=10, color="white").encode(
-        x="consistency_pct:Q", text="label:N"
+        x=alt.X("consistency_pct:Q"), text=alt.Text("label:N")
     )
     chart = alt.layer(bars, labels).properties(height=alt.Step(20))
     description = (
@@ -137,7 +137,7 @@ def chart_leader_by_cohort(result: Q1Result) -> alt.TopLevelMixin:
     )
     label = limit.mark_text(
         align="left", baseline="top", dx=4, dy=3, color=ACCENT, fontSize=11
-    ).encode(y=alt.Y("rank:Q", scale=rank_scale), x=alt.value(0), text="text:N")
+    ).encode(y=alt.Y("rank:Q", scale=rank_scale), x=alt.XValue(0), text=alt.Text("text:N"))
     chart = alt.layer(points, line, label).properties(height=220)
     lead = result.leaders.row(0, named=True)
     title = (

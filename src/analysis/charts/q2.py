@@ -54,11 +54,11 @@ def chart_cases(result: Q2Result) -> alt.TopLevelMixin:
         x=alt.X(
             "peer_rate:Q", title="Views of the lesson per student while enrolled (allowance made)"
         ),
-        x2="adjusted_rate:Q",
+        x2=alt.X2("adjusted_rate:Q"),
     )
-    peers = base.mark_point(filled=True, size=70, color=PEER_COLOR).encode(x="peer_rate:Q")
+    peers = base.mark_point(filled=True, size=70, color=PEER_COLOR).encode(x=alt.X("peer_rate:Q"))
     cohort = base.mark_point(filled=True, size=110).encode(
-        x="adjusted_rate:Q",
+        x=alt.X("adjusted_rate:Q"),
         color=program_color(data["program"].unique(maintain_order=True).to_list()),
     )
     chart = alt.layer(rule, peers, cohort).properties(width=WIDTH - 200, height=alt.Step(22))

@@ -117,17 +117,19 @@ def chart_timelines(result: Q3Result) -> alt.TopLevelMixin:
     window = (
         alt.Chart(data)
         .mark_bar(color="#dddddd", height=12)
-        .encode(x=alt.X("start:T", title=None), x2="end:T", y=y, tooltip=tooltip)
+        .encode(x=alt.X("start:T", title=None), x2=alt.X2("end:T"), y=y, tooltip=tooltip)
     )
     access = (
         alt.Chart(data)
         .mark_bar(height=5)
-        .encode(x="first_access:T", x2="last_access:T", y=y, color=color, tooltip=tooltip)
+        .encode(
+            x=alt.X("first_access:T"), x2=alt.X2("last_access:T"), y=y, color=color, tooltip=tooltip
+        )
     )
     last = (
         alt.Chart(data)
         .mark_point(filled=True, size=40, shape="diamond")
-        .encode(x="last_access:T", y=y, color=color, tooltip=tooltip)
+        .encode(x=alt.X("last_access:T"), y=y, color=color, tooltip=tooltip)
     )
     chart = alt.layer(window, access, last).properties(width=WIDTH, height=alt.Step(20))
     dropouts = result.likely_dropouts

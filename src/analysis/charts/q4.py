@@ -201,7 +201,7 @@ def chart_heavy_day(result: Q4Result) -> alt.TopLevelMixin:
         color=alt.condition("datum.flagged", alt.value(ACCENT), alt.value("#1f77b4")),
         tooltip=[alt.Tooltip("day:N", title="Date"), alt.Tooltip("views:Q", title="Pages")],
     )
-    typical = base.mark_line(color=_GREY, strokeDash=[4, 3]).encode(y="usual:Q")
+    typical = base.mark_line(color=_GREY, strokeDash=[4, 3]).encode(y=alt.Y("usual:Q"))
     chart = alt.layer(typical, points).properties(width=WIDTH, height=HEIGHT)
     title = f"User {user} read {views:,} pages on {day}, against a usual {usual:,} a day"
     description = (

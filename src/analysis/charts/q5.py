@@ -55,8 +55,8 @@ def chart_monthly(result: Q5Result) -> alt.TopLevelMixin:
             alt.Chart(rules)
             .mark_rule(strokeDash=[4, 3], strokeWidth=2)
             .encode(
-                x="date:T",
-                color=alt.value(ACCENT),
+                x=alt.X("date:T"),
+                color=alt.ColorValue(ACCENT),
                 opacity=alt.condition(
                     alt.datum.what == "estimated shut-off", alt.value(1.0), alt.value(0.5)
                 ),
@@ -71,7 +71,7 @@ def chart_monthly(result: Q5Result) -> alt.TopLevelMixin:
             alt.Chart(rules)
             .transform_filter(alt.datum.what == what)
             .mark_text(align="left", dx=4, baseline="top", color=ACCENT)
-            .encode(x="date:T", y=alt.value(y), text="what:N")
+            .encode(x=alt.X("date:T"), y=alt.YValue(y), text=alt.Text("what:N"))
             for what, y in (("policy date", HEIGHT - 16), ("estimated shut-off", 2))
         ]
         layers += [rule, *texts]
@@ -84,7 +84,11 @@ def chart_monthly(result: Q5Result) -> alt.TopLevelMixin:
             0,
             alt.Chart(band)
             .mark_rect(color=ACCENT, opacity=0.12)
-            .encode(x="low:T", x2="high:T", tooltip=[alt.Tooltip("low:T"), alt.Tooltip("high:T")]),
+            .encode(
+                x=alt.X("low:T"),
+                x2=alt.X2("high:T"),
+                tooltip=[alt.Tooltip("low:T"), alt.Tooltip("high:T")],
+            ),
         )
     chart = alt.layer(*layers).properties(width=WIDTH, height=HEIGHT)
     if result.cutoff is not None:

@@ -94,7 +94,7 @@ def chart_days_after(result: Q6Result) -> alt.TopLevelMixin:
                 title="Years after graduation",
                 axis=alt.Axis(tickMinStep=1, format="d"),
             ),
-            x2="years_to:Q",
+            x2=alt.X2("years_to:Q"),
             y=alt.Y("views:Q", title="Graduates' lesson views", stack="zero"),
             color=program_color(programs),
             tooltip=[

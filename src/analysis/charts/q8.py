@@ -38,7 +38,7 @@ def chart_monthly(result: Q8Result) -> alt.TopLevelMixin:
         alt.Chart(campus)
         .mark_line(color=ACCENT, point=alt.OverlayMarkDef(color=ACCENT))
         .encode(
-            x="month:T",
+            x=alt.X("month:T"),
             y=alt.Y(
                 "campus_pct:Q",
                 title=axis_title("From the campus network (%)"),

@@ -1,20 +1,28 @@
-"""Shared by the deliverables: the templates folder, node_modules, and pandoc (one call, or many
-documents converted by one pandoc process)."""
+"""Shared by the deliverables: the templates folder, node_modules, and pandoc (documents converted by one
+pandoc process: a batch, or a stream fed while the caller works)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import queue
 import subprocess
+import tempfile
+import threading
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from analysis.config import PROJECT_ROOT
 from analysis.errors import TargetError
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 NODE_MODULES = PROJECT_ROOT / "node_modules"
-PANDOC_MANY = TEMPLATES / "pandoc_many.lua"  # run by `pandoc lua`: converts a JSON list of jobs
+PANDOC_MANY = TEMPLATES / "pandoc_many.lua"  # run by `pandoc lua`: converts JSON jobs, one a line
+PANDOC_TIMEOUT = 300  # seconds pandoc may take for one document
 
 
 @functools.cache
@@ -29,42 +37,11 @@ def pandoc_binary() -> str:
         raise TargetError(f"pandoc not found: {exc} (run `make install`)") from exc
 
 
-def _run_pandoc(args: list[str], text: str, to: str, where: str) -> str:
-    try:
-        result = subprocess.run(
-            [pandoc_binary(), *args],
-            input=text.encode("utf-8"),
-            capture_output=True,
-            check=False,
-            timeout=300,
-        )
-    except (subprocess.SubprocessError, OSError) as exc:
-        raise TargetError(f"{where}: pandoc failed ({to}): {exc}") from exc
-    if result.returncode != 0:
-        error = result.stderr.decode("utf-8", "replace").strip()
-        raise TargetError(f"{where}: pandoc failed ({to}): {error}")
-    return result.stdout.decode("utf-8")
-
-
-def pandoc(
-    text: str,
-    to: str,
-    extra: list[str],
-    outputfile: Path | None = None,
-    where: str = "",
-    source_format: str = "markdown",
-) -> str:
-    """One document converted by one pandoc process (`extra`: pandoc's command-line options)."""
-    args = ["--from", source_format, "--to", to, *extra]
-    if outputfile is not None:
-        args += ["--output", str(outputfile)]
-    return _run_pandoc(args, text, to, where)
-
-
 @dataclass(frozen=True)
 class PandocJob:
     """One document of a pandoc_many batch: what `pandoc -f markdown -t TO [--standalone
-    --template=T] [-V k=v ...] [--toc --toc-depth=2] [--section-divs] [--columns=N]` would make."""
+    --template=T] [-V k=v ...] [-M k=v ...] [--toc --toc-depth=2] [--section-divs] [--columns=N]
+    [--slide-level=N]` would make."""
 
     text: str
     to: str = "html"
@@ -73,6 +50,8 @@ class PandocJob:
     toc: bool = False
     section_divs: bool = False
     columns: int | None = None  # plain text: wrap at this width (--wrap=auto --columns=N)
+    metadata: dict[str, str] = field(default_factory=dict)  # -M key=value (text values)
+    slide_level: int | None = None  # slide shows: the heading level that starts a slide
     where: str = ""  # the page, for error messages
 
     def to_json(self) -> dict[str, object]:
@@ -84,7 +63,115 @@ class PandocJob:
             "toc": self.toc,
             "section_divs": self.section_divs,
             "columns": self.columns,
+            "metadata": self.metadata,
+            "slide_level": self.slide_level,
         }
+
+
+class PandocStream:
+    """One `pandoc lua` process converting documents while the caller goes on (one process start for
+    a whole batch, as pandoc_many). `add(job)` returns at once with a future of the document; a worker
+    thread hands pandoc one job at a time (a JSON line) and reads each document back (a JSON line), so
+    the conversions run in pandoc, outside the GIL, beside the caller's Python. `get(future)` waits
+    for one document. Leaving the `with` block ends pandoc's input and waits for it."""
+
+    def __init__(self, where: str = "") -> None:
+        self.where = where
+        self._command = [pandoc_binary(), "lua", str(PANDOC_MANY)]
+        self._jobs: queue.SimpleQueue[tuple[PandocJob, Future[str]] | None] = queue.SimpleQueue()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._worker = threading.Thread(target=self._convert, name="pandoc", daemon=True)
+        self._worker.start()
+
+    def __enter__(self) -> PandocStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._jobs.put(None)
+        self._worker.join()
+
+    def add(self, job: PandocJob) -> Future[str]:
+        """Queue one job; its document (as the pandoc command line writes it) comes in the future."""
+        future: Future[str] = Future()
+        self._jobs.put((job, future))
+        return future
+
+    def get(self, future: Future[str]) -> str:
+        """The document of an added job, once pandoc has written it (TargetError when pandoc failed or
+        took longer than PANDOC_TIMEOUT)."""
+        try:
+            return future.result(timeout=PANDOC_TIMEOUT)
+        except FutureTimeout as exc:
+            if self._process is not None:
+                self._process.kill()
+            raise TargetError(
+                f"{self.where}: pandoc failed (batch): no answer in {PANDOC_TIMEOUT} s"
+            ) from exc
+
+    def _convert(self) -> None:
+        """The worker: pandoc started, then each job written to it and its document read back, in
+        order; after a failure every later job fails the same way. pandoc's error output goes to a
+        temporary file (a pipe nobody reads could fill up)."""
+        failure: TargetError | None = None
+        with tempfile.TemporaryFile() as errors:
+            try:
+                process = subprocess.Popen(
+                    self._command,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=errors,
+                )
+            except OSError as exc:
+                process = None
+                failure = TargetError(f"{self.where}: pandoc failed (batch): {exc}")
+            self._process = process
+            while (item := self._jobs.get()) is not None:
+                job, future = item
+                if process is not None and failure is None:
+                    try:
+                        document = self._one(process, job)
+                    except (OSError, ValueError):
+                        failure = self._failure(process, errors, job)
+                    else:
+                        future.set_result(document)
+                        continue
+                assert failure is not None  # set when there is no process or it failed
+                future.set_exception(failure)
+            if process is not None:
+                _close_input(process)
+                process.wait()
+
+    @staticmethod
+    def _one(process: subprocess.Popen[bytes], job: PandocJob) -> str:
+        """One job through pandoc (OSError: it is gone; ValueError: it answered no document)."""
+        stdin, stdout = process.stdin, process.stdout
+        assert stdin is not None and stdout is not None  # both are pipes
+        stdin.write(json.dumps(job.to_json(), ensure_ascii=False).encode() + b"\n")
+        stdin.flush()
+        document = str(json.loads(stdout.readline()))
+        # As the pandoc command line, which ends every text output with a newline.
+        return document if document.endswith("\n") else f"{document}\n"
+
+    def _failure(
+        self, process: subprocess.Popen[bytes], errors: IO[bytes], job: PandocJob
+    ) -> TargetError:
+        """Why pandoc gave no document for `job` (once it has exited: its error output)."""
+        _close_input(process)
+        try:
+            process.wait(timeout=PANDOC_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        errors.seek(0)
+        error = errors.read().decode("utf-8", "replace").strip() or "no document returned"
+        return TargetError(f"{job.where or self.where}: pandoc failed ({job.to}): {error}")
+
+
+def _close_input(process: subprocess.Popen[bytes]) -> None:
+    """End a process's input (it may have closed its end already)."""
+    if process.stdin is not None:
+        with contextlib.suppress(OSError):
+            process.stdin.close()
 
 
 def pandoc_many(jobs: list[PandocJob], where: str = "") -> list[str]:
@@ -92,14 +179,7 @@ def pandoc_many(jobs: list[PandocJob], where: str = "") -> list[str]:
     options as on the command line), in order: one process start instead of one per document."""
     if not jobs:
         return []
-    payload = json.dumps([job.to_json() for job in jobs], ensure_ascii=False)
     names = where or ", ".join(dict.fromkeys(job.where for job in jobs if job.where))
-    out = _run_pandoc(["lua", str(PANDOC_MANY)], payload, "batch", names)
-    try:
-        results = json.loads(out)
-    except json.JSONDecodeError as exc:
-        raise TargetError(f"{names}: pandoc returned no readable batch ({exc})") from exc
-    if not isinstance(results, list) or len(results) != len(jobs):
-        raise TargetError(f"{names}: pandoc converted {len(results)} of {len(jobs)} documents")
-    # As the pandoc command line, which ends every text output with a newline.
-    return [str(result) if str(result).endswith("\n") else f"{result}\n" for result in results]
+    with PandocStream(names) as stream:
+        futures = [stream.add(job) for job in jobs]
+        return [stream.get(future) for future in futures]

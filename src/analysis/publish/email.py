@@ -28,7 +28,14 @@ from analysis.publish.common import TEMPLATES, PandocJob, pandoc_many
 from analysis.publish.pages import Page, escape_html, raw_html
 from analysis.publish.summary import is_placeholder_host, site_url
 
-__all__ = ["is_placeholder_host", "message_id_domain", "render_email", "setup_notes", "site_url"]
+__all__ = [
+    "is_placeholder_host",
+    "message_id_domain",
+    "pandoc_jobs",
+    "render_email",
+    "setup_notes",
+    "site_url",
+]
 
 PPTX_TYPE = ("application", "vnd.openxmlformats-officedocument.presentationml.presentation")
 CHART_CID = "slide-chart"
@@ -86,6 +93,14 @@ def _document(subject: str, fragment: str) -> str:
     )
 
 
+def pandoc_jobs(markdown: str) -> list[PandocJob]:
+    """The pandoc jobs that make the email's HTML fragment and its plain text."""
+    return [
+        PandocJob(markdown, "html", where="email.qmd"),
+        PandocJob(markdown, "plain", columns=78, where="email.qmd"),
+    ]
+
+
 def render_email(
     markdown: str,
     meta: dict[str, Any],
@@ -93,14 +108,15 @@ def render_email(
     pptx: Path,
     config: Config,
     simulated: bool,
+    converted: list[str] | None = None,
 ) -> tuple[list[Path], list[str]]:
-    """email.html and email.eml (text + HTML + PNGs + slide.pptx); notes for the render summary."""
+    """email.html and email.eml (text + HTML + PNGs + slide.pptx); notes for the render summary.
+    `converted`: the documents of pandoc_jobs(markdown) when the caller had pandoc make them already."""
     import css_inline
 
     subject = str(meta.get("title", config.site.title)) + (" (simulated data)" if simulated else "")
-    fragment, text = pandoc_many(  # the HTML fragment and the plain text, one pandoc run
-        [PandocJob(markdown, "html"), PandocJob(markdown, "plain", columns=78)], where="email.qmd"
-    )
+    # the HTML fragment and the plain text, one pandoc run
+    fragment, text = converted if converted is not None else pandoc_many(pandoc_jobs(markdown))
     inlined = css_inline.inline(_document(subject, fragment))
     if re.search(r"<script\b", inlined, re.I):
         raise TargetError("email.qmd: the email body contains a <script> element (not allowed)")

@@ -25,12 +25,15 @@ JSON with `</` written `<\\/` so a value cannot close the <script>. Public build
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import html
 import json
 import os
 import pickle
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -330,6 +333,24 @@ class Page:
         path.write_bytes(vlc.vegalite_to_png(json.dumps(spec), scale=scale))
         self._images.append(path)
         return path
+
+
+@functools.cache
+def start_png_engine() -> threading.Thread:
+    """Start vl-convert's engine in a background thread, once per process: its first conversion starts
+    a JavaScript runtime and loads Vega (about 0.6 s, outside the GIL), so render starts it first and
+    it runs beside the pages' Python; Page.png then pays only for its own drawing. A failure here is
+    ignored: png() meets it again and reports it."""
+
+    def start() -> None:
+        import vl_convert as vlc
+
+        with contextlib.suppress(Exception):
+            vlc.vegalite_to_svg(json.dumps({"mark": "point"}))
+
+    thread = threading.Thread(target=start, name="png-engine", daemon=True)
+    thread.start()
+    return thread
 
 
 # --- blocks every question page uses --------------------------------------------------------------------

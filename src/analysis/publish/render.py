@@ -5,8 +5,8 @@ default without Quarto) renders the same .qmd sources itself:
 
     .qmd --jupytext (read as R Markdown)--> notebook --InProcessRunner (every page's cells run in this
     process, one IPython shell, no kernel)--> executed notebook --nbconvert MarkdownExporter (one
-    exporter for all pages; inputs and streams removed)--> Markdown --pandoc (one process per output
-    kind: publish/common.pandoc_many)--> _site/*.html
+    exporter for all pages; inputs and streams removed)--> Markdown --pandoc (one process for every
+    document: publish/common.PandocStream, fed each page as soon as it is executed)--> _site/*.html
 
 The pages do not compute anything: render pickles the report and the config once
 (`_build/findings-cache`: masked in a public build, no secret) and the pages read it (in-process through
@@ -15,6 +15,11 @@ executed pages of one run. The slide is one content object from slide.qmd drawn 
 native chart), HTML and, only when asked (`render --slide-png`, the publishing workflow) and LibreOffice
 is installed, PNG; the email is a pandoc HTML fragment with CSS inlined (css_inline), charts as cid: PNG
 images, packed in an .eml with the .pptx attached.
+
+The work that runs outside the GIL runs beside the pages' Python: one pandoc process converts every
+document (site pages, search page, slide.html, the email's HTML and text) while the next pages execute,
+and vl-convert's engine (for the email's chart) starts in a thread when render begins
+(pages.start_png_engine).
 
 `PageRunner` (one Jupyter kernel for every page) is kept for callers that want the pages isolated from
 this process; render itself uses `InProcessRunner` (a kernel cost about 1 s to start and to reach).
@@ -38,6 +43,7 @@ import shutil
 import threading
 import time
 import uuid
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -506,19 +512,27 @@ def render(
     given report answers) the report cache is published with them. `slide_png`: also draw slide.png
     with LibreOffice (when installed; about 1.5 s)."""
     from analysis.publish import pages
-    from analysis.publish.common import pandoc_many
+    from analysis.publish.common import PandocStream
+    from analysis.publish.email import pandoc_jobs as email_pandoc_jobs
     from analysis.publish.email import render_email
     from analysis.publish.site import (
         SITE_PAGES,
         copy_assets,
         finish_site,
         quarto_site,
+        search_page_job,
         site_page_job,
     )
-    from analysis.publish.slide import content_from_notebook, png_tools_missing, render_slide
+    from analysis.publish.slide import (
+        content_from_notebook,
+        html_job,
+        png_tools_missing,
+        render_slide,
+    )
 
     started = time.monotonic()
     engine = resolve_engine(engine)
+    pages.start_png_engine()  # for the email's chart: it starts beside the pages (outside the GIL)
     reused: bool | None = None  # None: the caller passed the report in
     if report is None:
         from analysis.report import report_for
@@ -556,23 +570,29 @@ def render(
         )
 
     try:
-        # Every page (site, slide, email) is executed once, in this process, from the same bundle.
-        with InProcessRunner(cache) as runner:
-            if engine == "quarto":
-                step("quarto render (site)", enabled=progress)
-                quarto_site(staging, env)
-            else:
-                t0 = time.monotonic()
-                png_made = slide_png and png_tools_missing() is None  # the summary links it
-                jobs, targets = [], []
-                for source in SITE_PAGES:
-                    path = PROJECT_ROOT / source
-                    meta, _ = split_front_matter(path.read_text(encoding="utf-8"))
-                    markdown = notebook_markdown(runner.run(path))
-                    root = "../" if "/" in source else ""
-                    target = staging / source.replace(".qmd", ".html")
-                    jobs.append(
-                        site_page_job(
+        # Every page (site, slide, email) is executed once, in this process, from the same bundle. One
+        # pandoc process converts each document (site page, search page, slide, email) as soon as
+        # its page is executed (outside the GIL), beside the next pages' Python.
+        with PandocStream("render") as converter:
+            site_pages: list[tuple[Path, Future[str]]] = []
+            search: Future[str] | None = None
+            with InProcessRunner(cache) as runner:
+                if engine == "quarto":
+                    step("quarto render (site)", enabled=progress)
+                    quarto_site(staging, env)
+                else:
+                    search = converter.add(
+                        search_page_job(staging, config, simulated, report.dataset)
+                    )
+                    t0 = time.monotonic()
+                    png_made = slide_png and png_tools_missing() is None  # the summary links it
+                    for source in SITE_PAGES:
+                        path = PROJECT_ROOT / source
+                        meta, _ = split_front_matter(path.read_text(encoding="utf-8"))
+                        markdown = notebook_markdown(runner.run(path))
+                        root = "../" if "/" in source else ""
+                        target = staging / source.replace(".qmd", ".html")
+                        job = site_page_job(
                             markdown,
                             meta,
                             target,
@@ -584,15 +604,29 @@ def render(
                             site_dir=staging,
                             slide_png=png_made,
                         )
-                    )
-                    targets.append(target)
-                    step(f"{source} executed ({time.monotonic() - t0:.1f}s)", enabled=progress)
+                        site_pages.append((target, converter.add(job)))
+                        step(f"{source} executed ({time.monotonic() - t0:.1f}s)", enabled=progress)
                 t0 = time.monotonic()
-                for target, page_html in zip(targets, pandoc_many(jobs), strict=True):
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_text(page_html, encoding="utf-8")
+                slide_content = content_from_notebook(runner.run(PROJECT_ROOT / "slide.qmd"))
+                # without slide.png the slide's HTML is known now (with it: once LibreOffice drew it)
+                slide_html = (
+                    None if slide_png else converter.add(html_job(slide_content, config, False))
+                )
+                slide_seconds = time.monotonic() - t0
+                t0 = time.monotonic()
+                email_path = PROJECT_ROOT / "email.qmd"
+                email_meta, _ = split_front_matter(email_path.read_text(encoding="utf-8"))
+                email_md = notebook_markdown(runner.run(email_path))
+                email_docs = [converter.add(job) for job in email_pandoc_jobs(email_md)]
+                email_seconds = time.monotonic() - t0
+            t0 = time.monotonic()
+            for target, document in site_pages:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(converter.get(document), encoding="utf-8")
+            if site_pages:
                 step(
-                    f"{len(jobs)} pages -> HTML, one pandoc run ({time.monotonic() - t0:.1f}s)",
+                    f"{len(site_pages)} pages -> HTML, one pandoc process "
+                    f"(waited {time.monotonic() - t0:.1f}s for it after the pages)",
                     enabled=progress,
                 )
             copy_assets(staging)  # after the site: quarto may clean its output folder
@@ -602,29 +636,33 @@ def render(
                 simulated=simulated,
                 dataset=report.dataset,
                 engine=engine,
+                search_html=converter.get(search) if search is not None else None,
             )
             t0 = time.monotonic()
-            slide_content = content_from_notebook(runner.run(PROJECT_ROOT / "slide.qmd"))
-            slide_seconds = time.monotonic() - t0
-            t0 = time.monotonic()
-            email_path = PROJECT_ROOT / "email.qmd"
-            email_meta, _ = split_front_matter(email_path.read_text(encoding="utf-8"))
-            email_md = notebook_markdown(runner.run(email_path))
-            email_seconds = time.monotonic() - t0
-        t0 = time.monotonic()
-        slide_outputs, slide_notes = render_slide(
-            slide_content, staging, stage, config, png=slide_png
-        )
-        summary.notes += slide_notes
-        step(
-            f"slide.qmd -> {', '.join(p.name for p in slide_outputs)} "
-            f"({slide_seconds + time.monotonic() - t0:.1f}s)",
-            enabled=progress,
-        )
-        t0 = time.monotonic() - email_seconds
-        email_outputs, email_notes = render_email(
-            email_md, email_meta, stage, staging / "slide.pptx", config, simulated
-        )
+            slide_outputs, slide_notes = render_slide(
+                slide_content,
+                staging,
+                stage,
+                config,
+                png=slide_png,
+                html=converter.get(slide_html) if slide_html is not None else None,
+            )
+            summary.notes += slide_notes
+            step(
+                f"slide.qmd -> {', '.join(p.name for p in slide_outputs)} "
+                f"({slide_seconds + time.monotonic() - t0:.1f}s)",
+                enabled=progress,
+            )
+            t0 = time.monotonic() - email_seconds
+            email_outputs, email_notes = render_email(
+                email_md,
+                email_meta,
+                stage,
+                staging / "slide.pptx",
+                config,
+                simulated,
+                converted=[converter.get(document) for document in email_docs],
+            )
         email_outputs = [build_dir / path.name for path in email_outputs]
         summary.notes += email_notes
         step(f"email.qmd -> email.html, email.eml ({time.monotonic() - t0:.1f}s)", enabled=progress)

@@ -246,29 +246,11 @@ def site_page_job(
     )
 
 
-def site_page(
-    markdown: str,
-    meta: dict[str, Any],
-    target: Path,
-    root: str,
-    config: Config,
-    simulated: bool,
-    toc: bool,
-    question: str = "",
-    dataset: dict[str, Any] | None = None,
-    site_dir: Path | None = None,
-) -> Path:
-    """One page written alone (render converts all pages in one pandoc run: site_page_job)."""
-    job = site_page_job(
-        markdown, meta, target, root, config, simulated, toc, question, dataset, site_dir
-    )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(pandoc_many([job])[0], encoding="utf-8")
-    return target
-
-
-def search_page(site_dir: Path, config: Config, simulated: bool, dataset: dict[str, Any]) -> Path:
-    """search.html: a form and the results list (filled by assets/search.js from the index)."""
+def search_page_job(
+    site_dir: Path, config: Config, simulated: bool, dataset: dict[str, Any]
+) -> PandocJob:
+    """The pandoc job that makes search.html: a form and the results list (filled by assets/search.js
+    from the index)."""
     body = (
         '<form class="search-page" role="search" aria-label="Search the report" '
         f'action="{SEARCH_PAGE}" method="get"><label for="search-q">Words to find</label> '
@@ -281,7 +263,7 @@ def search_page(site_dir: Path, config: Config, simulated: bool, dataset: dict[s
         f'<script src="{SEARCH_INDEX}"></script><script src="assets/search.js"></script>'
     )
     markdown = f"\n```{{=html}}\n{body}\n```\n"
-    return site_page(
+    return site_page_job(
         markdown,
         {"title": "Search"},
         site_dir / SEARCH_PAGE,
@@ -494,9 +476,11 @@ def finish_site(
     simulated: bool = False,
     dataset: dict[str, Any] | None = None,
     engine: str = "pandoc",
+    search_html: str | None = None,
 ) -> None:
     """After every page: CSV downloads, no machine path anywhere; the search page (pandoc engine: Quarto
-    has its own search) or, after Quarto, the table assets and the slide box its template lacks."""
+    has its own search; `search_html`: search_page_job's document when the caller had pandoc make it
+    already) or, after Quarto, the table assets and the slide box its template lacks."""
     public = privacy.is_public(config.privacy.mode)
     dates = html.escape(dates_line(dataset or {}))
     pairs = sorted(
@@ -522,7 +506,11 @@ def finish_site(
     if engine != "quarto":
         indexed = [p for p in pages if p not in (SEARCH_PAGE, "slide.html")]
         write_search_index(site_dir, indexed, public)
-        search_page(site_dir, config, simulated, dataset or {})
+        if search_html is None:
+            search_html = pandoc_many(
+                [search_page_job(site_dir, config, simulated, dataset or {})]
+            )[0]
+        (site_dir / SEARCH_PAGE).write_text(search_html, encoding="utf-8")
 
 
 # --- assets ---------------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from typing import Any
 
 from analysis.config import Config
 from analysis.errors import TargetError
-from analysis.publish.common import TEMPLATES, pandoc
+from analysis.publish.common import TEMPLATES, PandocJob, pandoc_many
 from analysis.publish.summary import (
     MAX_BULLETS,
     MAX_TITLE_WORDS,
@@ -60,6 +60,7 @@ __all__ = [
     "chart_altair",
     "clip_words",
     "content",
+    "html_job",
     "readable_dates",
     "render_slide",
 ]
@@ -516,16 +517,25 @@ def slide_markdown(content: SlideContent, png: bool) -> str:
     return "\n".join(lines)
 
 
-def build_html(content: SlideContent, path: Path, config: Config, png: bool) -> Path:
-    """slide.html: pandoc's revealjs writer with templates/slide-revealjs.html (reveal.js from assets/)."""
-    extra = [
-        "--standalone",
-        f"--template={TEMPLATES / 'slide-revealjs.html'}",
-        "--slide-level=1",
-        "-M",
-        f"pagetitle={config.site.title}: summary slide",
-    ]
-    page = pandoc(slide_markdown(content, png), "revealjs", extra, where="slide.qmd")
+def html_job(content: SlideContent, config: Config, png: bool) -> PandocJob:
+    """The pandoc job that makes slide.html: pandoc's revealjs writer with
+    templates/slide-revealjs.html (reveal.js from assets/)."""
+    return PandocJob(
+        slide_markdown(content, png),
+        "revealjs",
+        template=TEMPLATES / "slide-revealjs.html",
+        metadata={"pagetitle": f"{config.site.title}: summary slide"},
+        slide_level=1,
+        where="slide.qmd",
+    )
+
+
+def build_html(
+    content: SlideContent, path: Path, config: Config, png: bool, converted: str | None = None
+) -> Path:
+    """slide.html: html_job's document (`converted`: that document when the caller had pandoc make it
+    already)."""
+    page = converted if converted is not None else pandoc_many([html_job(content, config, png)])[0]
     path.write_text(page, encoding="utf-8")
     return path
 
@@ -546,14 +556,23 @@ def png_tools_missing() -> str | None:
 
 
 def render_slide(
-    content: SlideContent, site_dir: Path, build_dir: Path, config: Config, png: bool = True
+    content: SlideContent,
+    site_dir: Path,
+    build_dir: Path,
+    config: Config,
+    png: bool = True,
+    html: str | None = None,
 ) -> tuple[list[Path], list[str]]:
     """slide.pptx, slide.html and, when `png` (render --slide-png) and LibreOffice and poppler are
-    installed, slide.png (LibreOffice takes about 1.5 s to start: only the publishing workflow asks)."""
+    installed, slide.png (LibreOffice takes about 1.5 s to start: only the publishing workflow asks).
+    `html`: the document of html_job(content, config, png=False) when the caller had pandoc make it
+    already (used when no slide.png is made)."""
     pptx = build_pptx(content, site_dir / "slide.pptx")
     png_path = site_dir / "slide.png"
     note = pptx_to_png(pptx, png_path, build_dir / "slide.pdf") if png else None
     made = png and note is None
-    html_out = build_html(content, site_dir / "slide.html", config, png=made)
+    html_out = build_html(
+        content, site_dir / "slide.html", config, png=made, converted=None if made else html
+    )
     outputs = [html_out, pptx] + ([png_path] if made else [])
     return outputs, [note] if note else []

@@ -290,6 +290,8 @@ def chart_altair(chart: ChartData, width: int | str = 560, font: int = 20) -> An
     x = alt.X(
         "value:Q", title=chart.unit.capitalize() or None, axis=None, stack=chart.stacked or None
     )
+    # channel objects, not shorthand strings (see analysis/charts/__init__.py)
+    tooltip = [alt.Tooltip(field) for field in ("category:N", "series:N", "value:Q")]
     source = alt.Chart(alt.Data(values=rows))
     if chart.stacked:  # one bar per category, the total as its label
         bars = (
@@ -298,8 +300,8 @@ def chart_altair(chart: ChartData, width: int | str = 560, font: int = 20) -> An
                 y=y,
                 x=x,
                 color=colour,
-                order="series_order:Q",
-                tooltip=["category:N", "series:N", "value:Q"],
+                order=alt.Order("series_order:Q"),
+                tooltip=tooltip,
             )
             .transform_calculate(series_order=f"indexof({json.dumps(names)}, datum.series)")
         )
@@ -310,7 +312,7 @@ def chart_altair(chart: ChartData, width: int | str = 560, font: int = 20) -> An
         )
     else:
         base = source.encode(y=y, yOffset=alt.YOffset("series:N", sort=names), x=x)
-        bars = base.mark_bar().encode(color=colour, tooltip=["category:N", "series:N", "value:Q"])
+        bars = base.mark_bar().encode(color=colour, tooltip=tooltip)
         labels = base.mark_text(align="left", dx=4, fontSize=font).encode(text=alt.Text("value:Q"))
     if width == "container":  # the summary page: the site's chart styling, fitted to the column
         from analysis.charts.base import finish
