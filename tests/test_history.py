@@ -359,9 +359,39 @@ def test_corrupt_and_foreign_files_are_skipped_with_one_warning(config: Config) 
         "\n" not in w and w.startswith("history: skipped ") for w in warnings
     )
     assert any("report-2021-02-21" in w and "unreadable" in w for w in warnings)
-    notes = history.record(_stub("2021-02-21T10:00:00"), config)  # a build says so in its notes
-    assert sum(n.startswith("history: skipped ") for n in notes) == 3
+    # keeping a report lists the folder by file names and reads no entry: it names the foreign
+    # file; the damaged entries are named by what reads them (above, and the comparison of a render)
+    notes = history.record(_stub("2021-02-21T10:00:00"), config)
+    assert [n for n in notes if n.startswith("history: skipped ")] == [
+        "history: skipped notes.txt: not a history entry (unexpected file name)"
+    ]
     assert notes[-1].startswith("history: kept as report-2021-02-21-")
+
+
+def test_pruning_orders_by_file_name_and_reads_no_entry(config: Config, monkeypatch) -> None:
+    """Retention deletes the oldest entry files by name (data end, then build time), damaged ones
+    included, without decompressing any entry (a render must not read a year of history)."""
+    for day, built in (
+        ("2021-01-31", "2021-02-01T05:00:00+00:00"),
+        ("2021-02-07", "2021-02-08T05:00:00+00:00"),
+        ("2021-02-07", "2021-02-09T05:00:00+00:00"),  # the same data built again, later
+    ):
+        history.write_entry(_stub(day + "T10:00:00"), config, built_at=built)
+    folder = history.history_dir(config)
+    (folder / "report-2021-01-24-20210125T050000Z-1.json.gz").write_bytes(b"not gzip")
+
+    def unread(path: Path) -> None:
+        raise AssertionError(f"prune read {path.name}")
+
+    monkeypatch.setattr(history, "read_entry", unread)
+    small = config.replace(history=dataclasses.replace(config.history, keep=2))
+    removed = history.prune(small)
+    assert [p.name[7:34] for p in removed] == [
+        "2021-01-24-20210125T050000Z",
+        "2021-01-31-20210201T050000Z",
+    ]
+    kept = sorted(p.name[7:34] for p in folder.glob("*.json.gz"))
+    assert kept == ["2021-02-07-20210208T050000Z", "2021-02-07-20210209T050000Z"]
 
 
 def test_the_comparison_reads_the_latest_readable_build_of_each_day(config: Config) -> None:

@@ -558,7 +558,8 @@ def render(
         paths=dataclasses.replace(config.paths, site_dir=staging, build_dir=stage)
     )
     # the comparison with the previous report, from the masked findings the history will keep
-    changes = history.changes_for(report, config)
+    history_notes: list[str] = []  # damaged history entries the comparison skipped, one line each
+    changes = history.changes_for(report, config, warn=history_notes.append)
     cache = pages.write_cache(report, page_config, build_dir / CACHE_NAME, changes)
     env = {**os.environ, "CURRICULUM_REPORT": str(cache)}  # for quarto's kernel, not read here
     summary = RenderSummary(engine=engine)
@@ -568,6 +569,7 @@ def render(
             if reused
             else "analysed the snapshot (no saved analysis matched it)"
         )
+    summary.notes += history_notes
 
     try:
         # Every page (site, slide, email) is executed once, in this process, from the same bundle. One
@@ -675,7 +677,8 @@ def render(
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(stage, ignore_errors=True)
         raise TargetError(f"cannot write the outputs ({site_dir}): {exc}") from exc
-    summary.notes += history.record(report, config)  # after the site: a failed render keeps none
+    # after the site: a failed render keeps none (a file the comparison already named is not named again)
+    summary.notes += [n for n in history.record(report, config) if n not in summary.notes]
 
     summary.outputs = [site_dir / source.replace(".qmd", ".html") for source in SITE_PAGES] + [
         site_dir / path.name for path in slide_outputs
