@@ -17,9 +17,12 @@ from analysis.prepare import (
     keep_own_track,
     lesson_home_table,
     lesson_homes,
+    lesson_track_views,
     page_kind,
     prepare,
     student_lesson_views,
+    track_lesson_views,
+    tracked_cohorts,
     user_addresses,
 )
 from analysis.sources.snapshot import Snapshot
@@ -183,6 +186,10 @@ def test_users_in_several_cohorts_keep_each_enrollment(reference_cohorts: pl.Dat
     prepared = prepare(Snapshot.from_frames(logs, reference_cohorts), Config())
     table = enrollments(prepared).collect()
     assert table["cohort_name"].to_list() == ["Andromeda", "Ceres"]
+    # the labels joined by cohort id are those the views carry on each row
+    labels = ["cohort_id", "cohort_name", "program", "role", "start_date", "end_date"]
+    per_row = prepared.views.select(labels).unique().collect().sort("cohort_id")
+    assert table.select(labels).equals(per_row)
     assert table["views"].to_list() == [1, 2]
     assert table["cohorts_of_user"].to_list() == [2, 2]
     # 2019-08-01 is after Andromeda's end but the row names Ceres, where it is active.
@@ -395,6 +402,34 @@ def test_lesson_homes_from_prepared_views_and_keep_own_track_on_lessons() -> Non
         }
     )
     assert keep_own_track(frame, homes)["n"].to_list() == [1, 3, 4]
+
+
+def test_lesson_track_views_by_cohort_id_match_the_rows_labels() -> None:
+    """The rows chosen and the tracks joined by cohort id are those the per-row role, page kind,
+    module and track pick out (staff views of python/lists and navigation rows stay out)."""
+    prepared = prepare(_two_track_snapshot(), Config())
+    assert dict(tracked_cohorts(prepared).rows()) == {1: "web_dev", 2: "data_science"}
+    rows = track_lesson_views(prepared).collect()
+    by_label = prepared.views.filter(
+        (pl.col("role") == "student")
+        & (pl.col("page_kind") == "lesson")
+        & pl.col("module").is_not_null()
+        & (pl.col("module") != "")
+        & pl.col("track").is_not_null()
+    ).collect()
+    assert rows.height == by_label.height == 30
+    table = lesson_track_views(rows.lazy(), tracked_cohorts(prepared)).collect()
+    expected = (
+        by_label.group_by(pl.col("lesson").cast(pl.String), pl.col("track").cast(pl.String))
+        .agg(
+            pl.len().cast(pl.Int64).alias("views"),
+            (pl.col("window") == "active").sum().cast(pl.Int64).alias("enrolled_views"),
+        )
+        .with_columns(pl.col("lesson").str.split("/").list.first().alias("module"))
+        .select(table.columns)
+    )
+    assert table.sort("lesson", "track").equals(expected.sort("lesson", "track"))
+    assert table.height == 5  # java-i and sql by both tracks, python by data science only
 
 
 @pytest.mark.parametrize(

@@ -90,7 +90,7 @@ TITLE_WORDS: dict[str, str] = {
 
 @dataclass
 class LessonTrack:
-    """`lesson_track_views(track_lesson_views(prepared))`, collected once (a few thousand rows):
+    """`lesson_track_views` of `track_lesson_views(prepared)`, collected once (a few thousand rows):
     question 5 computes it with its own aggregates and stores it here, question 7 reuses it instead of
     a second group-by over the views. `views` is None until a question has computed it."""
 
@@ -466,19 +466,31 @@ def student_lesson_views(prepared: Prepared) -> pl.LazyFrame:
 
 
 def enrollments(prepared: Prepared) -> pl.LazyFrame:
-    """One row per (user, cohort) seen in the log: who appears under several cohorts, and when."""
+    """One row per (user, cohort) seen in the log: who appears under several cohorts, and when.
+    The cohort's labels are joined to the grouped rows (`labels_by_cohort`), not read per view."""
+    labels = labels_by_cohort(
+        prepared, "cohort_name", "program", "role", "start_date", "end_date"
+    ).filter(pl.col("cohort_id").is_not_null())
     return (
         prepared.views.filter(pl.col("cohort_id").is_not_null())
         .group_by("user_id", "cohort_id")
         .agg(
-            pl.col("cohort_name").first().alias("cohort_name"),
-            pl.col("program").first().alias("program"),
-            pl.col("role").first().alias("role"),
-            pl.col("start_date").first().alias("start_date"),
-            pl.col("end_date").first().alias("end_date"),
             pl.col("timestamp").min().alias("first_seen"),
             pl.col("timestamp").max().alias("last_seen"),
             pl.len().alias("views"),
+        )
+        .join(labels, on="cohort_id", how="left")
+        .select(
+            "user_id",
+            "cohort_id",
+            "cohort_name",
+            "program",
+            "role",
+            "start_date",
+            "end_date",
+            "first_seen",
+            "last_seen",
+            "views",
         )
         .with_columns(pl.col("cohort_id").n_unique().over("user_id").alias("cohorts_of_user"))
         .sort("user_id", "first_seen")
@@ -532,10 +544,22 @@ def campus_ips(prepared: Prepared, config: Config) -> list[str]:
     return ordered
 
 
+def tracked_cohorts(prepared: Prepared) -> pl.DataFrame:
+    """cohort_id and track (String) of the student cohorts whose program has a curriculum track."""
+    return prepared.cohorts.filter(
+        (pl.col("role") == "student") & pl.col("track").is_not_null()
+    ).select("cohort_id", "track")
+
+
 def track_lesson_views(prepared: Prepared) -> pl.LazyFrame:
-    """Student lesson views with a module and a curriculum track: the evidence for module homes."""
-    return student_lesson_views(prepared).filter(
-        pl.col("module").is_not_null() & (pl.col("module") != "") & pl.col("track").is_not_null()
+    """Student lesson views with a module and a curriculum track: the evidence for module homes.
+    Chosen by cohort id (`tracked_cohorts`), without looking up a track on every row."""
+    ids = tracked_cohorts(prepared).get_column("cohort_id").implode()
+    return prepared.views.filter(
+        pl.col("cohort_id").is_in(ids)
+        & (pl.col("page_kind") == "lesson")
+        & pl.col("module").is_not_null()
+        & (pl.col("module") != "")
     )
 
 
@@ -552,18 +576,19 @@ def _checked_overrides(config: Config) -> dict[str, str]:
     return overrides
 
 
-def lesson_track_views(views: pl.LazyFrame) -> pl.LazyFrame:
+def lesson_track_views(views: pl.LazyFrame, tracks: pl.DataFrame) -> pl.LazyFrame:
     """Views per (lesson, module, track) of `track_lesson_views` rows: all of them (`views`) and those
     by students of the row's cohort while enrolled (`enrolled_views`, the evidence for lesson homes).
-    Lazy, so callers can collect it together with their own aggregates in one scan. The big group-by
-    keys are lesson and cohort id (track is per cohort, module per lesson, attached afterwards)."""
+    `tracks` is `tracked_cohorts`: the rows are counted per (lesson, cohort id) and the cohort's track
+    joined to those few rows (module, per lesson, is attached afterwards too), not read per view.
+    Lazy, so callers can collect it together with their own aggregates in one scan."""
     return (
         views.group_by("lesson", "cohort_id")
         .agg(
             pl.len().cast(pl.Int64).alias("views"),
             (pl.col("window") == "active").sum().cast(pl.Int64).alias("enrolled_views"),
-            pl.col("track").first().alias("track"),
         )
+        .join(tracks.lazy().select("cohort_id", "track"), on="cohort_id", how="inner")
         .group_by("lesson", "track")
         .agg(pl.col("views").sum(), pl.col("enrolled_views").sum())
         .pipe(as_text)  # lesson and track are Categorical in the prepared views
@@ -663,7 +688,8 @@ def lesson_homes(prepared: Prepared, config: Config) -> pl.DataFrame:
 
     One scan of the views; questions that already scan them can collect `lesson_track_views` with
     their own aggregates and call `lesson_home_table` instead."""
-    return lesson_home_table(lesson_track_views(track_lesson_views(prepared)).collect(), config)
+    views = lesson_track_views(track_lesson_views(prepared), tracked_cohorts(prepared))
+    return lesson_home_table(views.collect(), config)
 
 
 def own_track(track: pl.Expr, home: pl.Expr) -> pl.Expr:

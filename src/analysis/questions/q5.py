@@ -36,6 +36,8 @@ from analysis.prepare import (
     lesson_title,
     lesson_track_views,
     prepare,
+    track_lesson_views,
+    tracked_cohorts,
 )
 from analysis.results import QuestionResult, Words, data_fields
 from analysis.schema import ColumnTypes
@@ -359,14 +361,12 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     q5 = config.q5
     tracks = sorted(set(config.programs.track.values()))
     directions = [f"{a}->{b}" for a in tracks for b in tracks if a != b]
-    # `track_lesson_views`, chosen by cohort id: the student cohorts of a track (a role and a track
-    # looked up per row would cost a lookup each)
-    tracked = prepared.cohorts.filter(
-        (pl.col("role") == "student") & pl.col("track").is_not_null()
-    ).select("cohort_id", "track")
-    # per track, "the row's cohort is one of its student cohorts": the reader's track is told from
-    # these conditions (cheaper than the views' per-row track, a Categorical lookup), and so are the
-    # cross-program views below
+    # `track_lesson_views`: the rows chosen by cohort id (the student cohorts of a track); a
+    # cohort's track and program are joined to grouped or filtered rows, not looked up on every view
+    tracked = tracked_cohorts(prepared)
+    # per track, "the row's cohort is one of its student cohorts": the reader's track per day is told
+    # from these conditions (cheaper than a per-row lookup or a group-by per reader and cohort), and so
+    # are the cross-program views below
     of_track = {
         track: pl.col("cohort_id").is_in(cohorts["cohort_id"].implode())
         for (track,), cohorts in tracked.group_by("track")
@@ -376,50 +376,35 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
         if of_track
         else pl.lit(None, dtype=pl.String)
     )
-    sv = prepared.views.filter(
-        pl.col("cohort_id").is_in(tracked["cohort_id"].implode())
-        & (pl.col("page_kind") == "lesson")
-        & pl.col("module").is_not_null()
-        & (pl.col("module") != "")
-    ).select(
-        "timestamp",
-        "date",
-        "user_id",
-        "cohort_id",
-        "program",
-        reader_track.alias("track"),
-        "module",
-        "lesson",
-        "lesson_title",
-        "window",
-    )
+    sv = track_lesson_views(prepared)
     lesson_track, daily_track = pl.collect_all(
         [
-            lesson_track_views(sv),
-            sv.group_by("date", "track").agg(
+            lesson_track_views(sv, tracked),
+            sv.group_by("date", reader_track.alias("track")).agg(
                 pl.len().cast(pl.Int64).alias("exposure"),
                 pl.col("user_id").n_unique().cast(pl.Int64).alias("readers"),
             ),
         ]
     )
     prepared.lesson_track.views = lesson_track  # reused by question 7
-    daily_track = as_text(daily_track)
     homes = lesson_home_table(lesson_track, config)  # shared with questions 2 and 7 (prepare.py)
     homed = homes.filter(pl.col("home").is_not_null())
     without = homes.filter(pl.col("home").is_null())
     # the views of a lesson homed in another track than the reader's: per track, its cohorts' views
-    # of the other tracks' lessons (a filter on cohort ids and lessons, then the home joined to the
-    # few rows left, instead of a join of every view)
+    # of the other tracks' lessons (a filter on cohort ids and lessons, then the reader's program
+    # and track and the lesson's home joined to the few rows left, instead of a join of every view)
     elsewhere = [
         cond & pl.col("lesson").is_in(homed.filter(pl.col("home") != track)["lesson"].implode())
         for track, cond in of_track.items()
     ]
+    readers = prepared.cohorts.lazy().select("cohort_id", "program", "track")
     cross = (
         sv.filter(pl.any_horizontal(elsewhere) if elsewhere else pl.lit(False))
+        .select("timestamp", "date", "user_id", "cohort_id", "module", "lesson", "lesson_title")
         .pipe(as_text)
+        .join(readers, on="cohort_id")
         .join(homed.lazy().select("lesson", "home"), on="lesson")
         .with_columns(_direction(pl.col("track"), pl.col("home")).alias("direction"))
-        .drop("window")
         .collect()
     )
     base: dict[str, Any] = {

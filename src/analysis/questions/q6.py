@@ -19,6 +19,7 @@ from analysis.config import Config
 from analysis.prepare import (
     Prepared,
     as_text,
+    labels_by_cohort,
     lesson_title,
     prepare,
     student_lesson_views,
@@ -169,7 +170,9 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     data_end = prepared.data_end.date()
 
     # students' lesson views after their cohort's end, chosen by cohort id (no role looked up per
-    # row); their labels stay Categorical (cheaper keys) and the aggregates are cast to text
+    # row); the cohort's program and end date joined from prepare's small per-cohort table (a
+    # join on the alumni rows costs less than a lookup per row of each label); the labels stay
+    # Categorical (cheaper keys) and the aggregates are cast to text
     alumni_query = (
         student_lesson_views(prepared)
         .filter(
@@ -177,6 +180,8 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
             & pl.col("lesson").is_not_null()
             & (pl.col("lesson") != "")
         )
+        .select("cohort_id", "date", "lesson", "lesson_title", "module", "user_id")
+        .join(labels_by_cohort(prepared, "program", "end_date"), on="cohort_id", how="inner")
         # derived here from the two dates (the collected views leave the column out: report.py)
         .with_columns((pl.col("date") - pl.col("end_date")).dt.total_days().alias("days_after_end"))
         .filter(pl.col("days_after_end") >= q6.min_days_after_end)

@@ -27,6 +27,7 @@ from analysis.prepare import (
     prepare,
     student_lesson_views,
     track_lesson_views,
+    tracked_cohorts,
 )
 from analysis.results import QuestionResult, Words, data_fields, join_words
 from analysis.schema import ColumnTypes
@@ -218,7 +219,7 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
         ),
     ]
     if lesson_track is None:
-        plans.append(lesson_track_views(track_lesson_views(prepared)))
+        plans.append(lesson_track_views(track_lesson_views(prepared), tracked_cohorts(prepared)))
     per_cohort, per_path, *computed = pl.collect_all(plans)
     if computed:
         lesson_track = prepared.lesson_track.views = computed[0]
