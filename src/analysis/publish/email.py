@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 from analysis.config import Config
 from analysis.errors import TargetError
 from analysis.publish import summary
-from analysis.publish.common import TEMPLATES, PandocJob, pandoc_many
+from analysis.publish.common import TEMPLATES, PandocJob
 from analysis.publish.pages import Page, escape_html, raw_html
 from analysis.publish.summary import is_placeholder_host, site_url
 
@@ -102,21 +102,20 @@ def pandoc_jobs(markdown: str) -> list[PandocJob]:
 
 
 def render_email(
-    markdown: str,
+    converted: list[str],
     meta: dict[str, Any],
     build_dir: Path,
     pptx: Path,
     config: Config,
     simulated: bool,
-    converted: list[str] | None = None,
 ) -> tuple[list[Path], list[str]]:
     """email.html and email.eml (text + HTML + PNGs + slide.pptx); notes for the render summary.
-    `converted`: the documents of pandoc_jobs(markdown) when the caller had pandoc make them already."""
+    `converted`: the documents pandoc made of `pandoc_jobs(email markdown)` (the HTML fragment and
+    the plain text; render has its one pandoc process make them beside the pages)."""
     import css_inline
 
     subject = str(meta.get("title", config.site.title)) + (" (simulated data)" if simulated else "")
-    # the HTML fragment and the plain text, one pandoc run
-    fragment, text = converted if converted is not None else pandoc_many(pandoc_jobs(markdown))
+    fragment, text = converted
     inlined = css_inline.inline(_document(subject, fragment))
     if re.search(r"<script\b", inlined, re.I):
         raise TargetError("email.qmd: the email body contains a <script> element (not allowed)")

@@ -143,9 +143,7 @@ def _mask_candidate(match: re.Match[str]) -> str:
 
 def mask_text(text: str) -> str:
     """Mask every IPv4/IPv6 address inside free text (evidence sentences, titles, tooltips)."""
-    if not text or (
-        "." not in text and ":" not in text
-    ):  # no address can be in it (the common case)
+    if not text or ("." not in text and ":" not in text):  # no address in it (the common case)
         return text
     return CANDIDATES.sub(_mask_candidate, text)
 

@@ -635,7 +635,6 @@ def render(
             finish_site(
                 staging,
                 config,
-                simulated=simulated,
                 dataset=report.dataset,
                 engine=engine,
                 search_html=converter.get(search) if search is not None else None,
@@ -657,13 +656,12 @@ def render(
             )
             t0 = time.monotonic() - email_seconds
             email_outputs, email_notes = render_email(
-                email_md,
+                [converter.get(document) for document in email_docs],
                 email_meta,
                 stage,
                 staging / "slide.pptx",
                 config,
                 simulated,
-                converted=[converter.get(document) for document in email_docs],
             )
         email_outputs = [build_dir / path.name for path in email_outputs]
         summary.notes += email_notes

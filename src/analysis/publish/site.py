@@ -25,7 +25,7 @@ from typing import Any
 from analysis.config import PROJECT_ROOT, Config
 from analysis.errors import TargetError
 from analysis.publish import privacy
-from analysis.publish.common import NODE_MODULES, TEMPLATES, PandocJob, pandoc_many
+from analysis.publish.common import NODE_MODULES, TEMPLATES, PandocJob
 
 
 def site_pages() -> tuple[str, ...]:
@@ -473,14 +473,13 @@ def finish_site(
     site_dir: Path,
     config: Config,
     *,
-    simulated: bool = False,
     dataset: dict[str, Any] | None = None,
     engine: str = "pandoc",
     search_html: str | None = None,
 ) -> None:
     """After every page: CSV downloads, no machine path anywhere; the search page (pandoc engine: Quarto
-    has its own search; `search_html`: search_page_job's document when the caller had pandoc make it
-    already) or, after Quarto, the table assets and the slide box its template lacks."""
+    has its own search; `search_html`: the document pandoc made of search_page_job, required with the
+    pandoc engine) or, after Quarto, the table assets and the slide box its template lacks."""
     public = privacy.is_public(config.privacy.mode)
     dates = html.escape(dates_line(dataset or {}))
     pairs = sorted(
@@ -506,10 +505,8 @@ def finish_site(
     if engine != "quarto":
         indexed = [p for p in pages if p not in (SEARCH_PAGE, "slide.html")]
         write_search_index(site_dir, indexed, public)
-        if search_html is None:
-            search_html = pandoc_many(
-                [search_page_job(site_dir, config, simulated, dataset or {})]
-            )[0]
+        if search_html is None:  # a caller's mistake, not the data's
+            raise ValueError("finish_site: the pandoc engine's search page was not given")
         (site_dir / SEARCH_PAGE).write_text(search_html, encoding="utf-8")
 
 
