@@ -454,3 +454,52 @@ def test_documents_are_built_once_given_as_copies_and_not_pickled(config: Config
     assert report.to_json() == report.to_json()
     state = pickle.loads(pickle.dumps(report)).__dict__
     assert not [key for key in state if key.startswith("_memo_")]
+
+
+def test_label_lookups_give_what_a_join_gives() -> None:
+    """Look-ups by a Categorical's code, by an integer's offset and by value (a key too spread out
+    to index) give each row the labels a left join on the key gives, the null key's too."""
+    from analysis.prepare import LOOKUP_MAX_SPAN, label_lookups
+
+    table = pl.DataFrame(
+        {
+            "path": ["a", "b", None, "d"],
+            "cohort_id": [3, 7, None, 5],
+            "far_id": [1, LOOKUP_MAX_SPAN + 5, None, 9],
+            "kind": ["lesson", None, "empty", "asset"],
+            "start": [dt.date(2020, 1, 1), dt.date(2021, 1, 1), None, dt.date(2022, 1, 1)],
+        }
+    ).with_columns(pl.col("path", "kind").cast(pl.Categorical))
+    rows = pl.DataFrame({"i": range(6), "path": ["d", None, "a", "b", "a", None]}).with_columns(
+        pl.col("path").cast(pl.Categorical)
+    )
+    rows = rows.join(
+        table.select("path", "cohort_id", "far_id"), on="path", nulls_equal=True, how="left"
+    ).sort("i")
+    for key in ("path", "cohort_id", "far_id"):
+        labels = table.select(key, "kind", "start")
+        got = rows.lazy().with_columns(label_lookups(labels, key, ["kind", "start"])).collect()
+        joined = rows.join(labels, on=key, how="left", nulls_equal=True).sort("i")
+        assert got.schema["kind"] == pl.Categorical, key
+        assert as_text(got).equals(as_text(joined.select(got.columns))), key
+
+
+def test_chosen_views_are_the_filtered_views(config: Config) -> None:
+    """Materialized views choose rows before labelling them: the same rows as filtering the
+    labelled views, for a predicate on stored columns and for one on a looked-up label."""
+    from analysis.prepare import chosen_views, paths_where, student_lesson_views, student_rows
+
+    prepared = materialize(prepare(_tiny_snapshot(), config))
+    assert prepared.stored.rows is not None
+    columns = prepared.views.collect_schema().names()
+    lessons = pl.col("page_kind") == "lesson"
+    for predicate, plain in (
+        (student_rows(prepared) & paths_where(prepared, lessons), student_rows(prepared) & lessons),
+        (pl.col("program") == "Data science", pl.col("program") == "Data science"),
+    ):
+        got = as_text(chosen_views(prepared, predicate).collect()).sort(columns, nulls_last=True)
+        expected = as_text(prepared.views.filter(plain).collect()).sort(columns, nulls_last=True)
+        assert got.height > 0
+        assert got.equals(expected)
+    plain_lessons = prepared.views.filter(student_rows(prepared) & lessons).collect()
+    assert student_lesson_views(prepared).collect().height == plain_lessons.height > 0

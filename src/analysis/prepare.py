@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -105,6 +106,15 @@ class Aggregates:
     addresses: pl.DataFrame | None = None
 
 
+@dataclass
+class StoredRows:
+    """The stored columns of materialized views (report.materialize) and the function that adds the
+    looked-up ones: `chosen_views` filters `rows` before labelling them. None until materialized."""
+
+    rows: pl.DataFrame | None = None
+    label: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None
+
+
 @dataclass(frozen=True)
 class Prepared:
     views: pl.LazyFrame  # one row per page view, with the columns documented in prepare()
@@ -125,6 +135,9 @@ class Prepared:
     aggregates: Aggregates = field(
         default_factory=Aggregates, init=False, repr=False, compare=False
     )
+    # The materialized views' stored rows (same lifetime as `shared`: `dataclasses.replace`
+    # starts empty, so a question working on other views never reads these rows).
+    stored: StoredRows = field(default_factory=StoredRows, init=False, repr=False, compare=False)
     # The one list of automated actors (analysis.automation), found once: `views` holds every row
     # except those of its high-tier episodes, which `set_aside` holds (same columns); question 4
     # reads both (`all_views`), every other question only `views`.
@@ -134,6 +147,10 @@ class Prepared:
     # views carry them (`_cohort_lookup`, collected once): report.materialize looks the labels up here
     # instead of scanning the views for them. None: not known (materialize finds them in the views).
     cohort_labels: pl.DataFrame | None = None
+    # One row per distinct path of the log (null included) with the path's columns as the views
+    # carry them (PATH_COLUMNS, Categorical): the views and report.materialize look them up here.
+    # None: not known (materialize finds them in the views).
+    path_labels: pl.DataFrame | None = None
 
 
 def clean_path(path: pl.Expr) -> pl.Expr:
@@ -292,12 +309,69 @@ CATEGORICAL_COLUMNS: tuple[str, ...] = (
 )
 
 
+# Columns of the views that are functions of the row's path (`path_table`, a few thousand rows).
+PATH_COLUMNS: tuple[str, ...] = ("page_kind", "lesson", "lesson_title", "module")
+
+
 def _path_lookup(paths: pl.DataFrame) -> pl.LazyFrame:
-    """`path_table` (collected) with Categorical columns, to join on the views' Categorical path."""
+    """`path_table` (collected) with Categorical columns, keyed by the views' Categorical path."""
     return paths.lazy().select(
-        pl.col(name).cast(pl.Categorical)
-        for name in ("path", "page_kind", "lesson", "lesson_title", "module")
+        pl.col(name).cast(pl.Categorical) for name in ("path", *PATH_COLUMNS)
     )
+
+
+# The largest table of values `label_lookups` indexes by an integer key (above: a look-up by value).
+LOOKUP_MAX_SPAN = 1 << 20
+
+
+def label_lookups(table: pl.DataFrame, key: str, columns: Sequence[str]) -> list[pl.Expr]:
+    """`columns` of `table` (one row per distinct value of `key`, null included, covering every key
+    of the rows it is used on) for each row's `key`, as expressions instead of a join: the views
+    keep their own columns in memory (a join copies every one) and a plan computes only the labels
+    it reads. The key's number (a Categorical's code, an integer's offset from the smallest key)
+    indexes a table of the values: a gather, a tenth of the CPU of a look-up by value on 9M rows
+    (`replace_strict`, used for other keys). A gather of a table blocks predicate pushdown: filter
+    the rows before adding these columns where the filter does not read them."""
+    column = pl.col(key)
+    dtype = table.schema[key]
+    known = table.filter(column.is_not_null())
+    if known.is_empty() or not (dtype == pl.Categorical or dtype.is_integer()):
+        return _replace_lookups(table, key, columns)
+    number = column.to_physical() if dtype == pl.Categorical else column
+    first = 0 if dtype == pl.Categorical else known.get_column(key).min()
+    known = known.with_columns((number.cast(pl.Int64) - first).alias("_number"))
+    span = int(known.get_column("_number").max()) + 1  # type: ignore[arg-type]
+    if span > LOOKUP_MAX_SPAN:
+        return _replace_lookups(table, key, columns)
+    # row i holds the labels of number i (null where no key of `table` has that number)
+    by_number = pl.DataFrame({"_number": pl.int_range(span, eager=True, dtype=pl.Int64)}).join(
+        known, on="_number", how="left", maintain_order="left"
+    )
+    unnamed = table.filter(column.is_null())
+    index = number if dtype == pl.Categorical else number - first
+    exprs = []
+    for name in columns:
+        value = pl.lit(by_number.get_column(name)).gather(index)
+        missing = unnamed.get_column(name)[0] if unnamed.height else None
+        if missing is not None:  # the null key's label (the empty path's page kind, "no_cohort")
+            value = (
+                pl.when(column.is_null())
+                .then(pl.lit(missing, dtype=table.schema[name]))
+                .otherwise(value)
+            )
+        exprs.append(value.alias(name))
+    return exprs
+
+
+def _replace_lookups(table: pl.DataFrame, key: str, columns: Sequence[str]) -> list[pl.Expr]:
+    """`label_lookups` by value."""
+    keys = table.get_column(key)
+    return [
+        pl.col(key)
+        .replace_strict(keys, table.get_column(name), default=None, return_dtype=table.schema[name])
+        .alias(name)
+        for name in columns
+    ]
 
 
 def _cohort_lookup(logs: pl.LazyFrame, cohorts: pl.DataFrame) -> pl.LazyFrame:
@@ -362,36 +436,44 @@ def prepare(snapshot: Snapshot, config: Config) -> Prepared:
     # one row per distinct path (a few thousand): classified once, read by the views and by the
     # search for automated actors
     paths = path_table(logs, config).collect()
-    views = (
-        logs.with_columns(*time_columns())
-        # The regexes and the people rules run once per distinct path (about 2,000) and per distinct
-        # cohort id, not once per row (bench/README.md); the joins only gather Categorical labels.
-        .join(_path_lookup(paths), on="path", how="left", nulls_equal=True)
-        .join(cohort_labels.lazy(), on="cohort_id", how="left", nulls_equal=True)
-        .with_columns(
-            pl.when(pl.col("role") != "student")
-            .then(pl.lit(None, dtype=pl.Categorical))
-            .when(pl.col("date") < pl.col("start_date"))
-            .then(pl.lit("before", dtype=pl.Categorical))
-            .when(pl.col("date") <= pl.col("end_date"))
-            .then(pl.lit("active", dtype=pl.Categorical))
-            .otherwise(pl.lit("alumni", dtype=pl.Categorical))
-            .alias("window"),
+    path_labels = _path_lookup(paths).collect()
+    # The regexes and the people rules run once per distinct path (about 2,000) and per distinct
+    # cohort id, not once per row (bench/README.md); each row only looks its labels up.
+    lookups = [
+        *label_lookups(path_labels, "path", PATH_COLUMNS),
+        *label_lookups(cohort_labels, "cohort_id", cohort_labels.columns[1:]),
+    ]
+
+    def label(rows: pl.LazyFrame) -> pl.LazyFrame:
+        """The views' columns for rows of `logs`."""
+        return (
+            rows.with_columns(*time_columns())
+            .with_columns(*lookups)
+            .with_columns(
+                pl.when(pl.col("role") != "student")
+                .then(pl.lit(None, dtype=pl.Categorical))
+                .when(pl.col("date") < pl.col("start_date"))
+                .then(pl.lit("before", dtype=pl.Categorical))
+                .when(pl.col("date") <= pl.col("end_date"))
+                .then(pl.lit("active", dtype=pl.Categorical))
+                .otherwise(pl.lit("alumni", dtype=pl.Categorical))
+                .alias("window"),
+            )
+            .with_columns(
+                pl.when(pl.col("window") == "alumni")
+                .then((pl.col("date") - pl.col("end_date")).dt.total_days())
+                .alias("days_after_end"),
+                pl.when(pl.col("window") == "before")
+                .then((pl.col("start_date") - pl.col("date")).dt.total_days())
+                .alias("days_before_start"),
+            )
         )
-        .with_columns(
-            pl.when(pl.col("window") == "alumni")
-            .then((pl.col("date") - pl.col("end_date")).dt.total_days())
-            .alias("days_after_end"),
-            pl.when(pl.col("window") == "before")
-            .then((pl.col("start_date") - pl.col("date")).dt.total_days())
-            .alias("days_before_start"),
-        )
-    )
+
     bounds = logs.select(
         pl.col("timestamp").min().alias("start"), pl.col("timestamp").max().alias("end")
     ).collect()
     start, end = bounds.row(0)
-    views, set_aside, automated = set_aside_automated(logs, views, config, paths)
+    views, set_aside, automated = set_aside_automated(logs, label, config, path_labels)
     return Prepared(
         views=views,
         cohorts=cohorts,
@@ -401,39 +483,45 @@ def prepare(snapshot: Snapshot, config: Config) -> Prepared:
         automated=automated,
         set_aside=set_aside,
         cohort_labels=cohort_labels,
+        path_labels=path_labels,
     )
 
 
 def set_aside_automated(
-    logs: pl.LazyFrame, views: pl.LazyFrame, config: Config, paths: pl.DataFrame | None = None
+    logs: pl.LazyFrame,
+    label: Callable[[pl.LazyFrame], pl.LazyFrame],
+    config: Config,
+    paths: pl.DataFrame | None = None,
 ) -> tuple[pl.LazyFrame, pl.LazyFrame | None, Automated]:
     """The automated actors of the log (analysis.automation), found once on the raw rows with their
-    page kinds, and the views split into those kept (lazy) and those of high-tier automated episodes
-    (a few thousand rows: collected once here, so question 4 and the counts do not run the views'
-    plan again for them). `logs` and `views` carry the log's row number `_row` (dropped here);
-    `paths` is `path_table(logs, config)` collected, when the caller has it."""
-    table = _path_lookup(paths if paths is not None else path_table(logs, config).collect())
-    kinds = table.select("path", "page_kind").collect()
+    page kinds, and the views (`label` of rows of `logs`) split into those kept (lazy) and those of
+    high-tier automated episodes (a few thousand rows: collected once here, so question 4 and the
+    counts do not run the views' plan again for them). The rows are chosen before they are labelled
+    (label_lookups block predicate pushdown). `logs` carries the log's row number `_row` (dropped
+    here); `paths` is the path lookup of prepare (`Prepared.path_labels`), when the caller has it."""
+    if paths is None:
+        paths = _path_lookup(path_table(logs, config).collect()).collect()
     # page_kind looked up per row rather than joined: the rows keep the log's own columns (in
     # memory, not copied), which the search reads in place
     rows = logs.with_columns(pl.col("path", "ip").cast(pl.Categorical)).with_columns(
         pl.col("timestamp").dt.date().alias("date"),
-        pl.col("path").replace_strict(kinds["path"], kinds["page_kind"]).alias("page_kind"),
+        *label_lookups(paths, "path", ["page_kind"]),
     )
     automated = find_automated(rows, config)
     if automated.episodes.is_empty():
-        return views.drop("_row"), None, automated
+        return label(logs.drop("_row")), None, automated
     inside = (
         episode_rows(logs.rename({"_row": "row"}), automated.episodes).collect()["row"].implode()
     )
-    set_aside = views.filter(pl.col("_row").is_in(inside)).drop("_row").collect()
+    set_aside = label(logs.filter(pl.col("_row").is_in(inside)).drop("_row")).collect()
     students = set_aside.filter((pl.col("role") == "student") & (pl.col("page_kind") == "lesson"))
     automated = dataclasses.replace(
         automated,
         views_set_aside=set_aside.height,
         student_views_set_aside=students.height,
     )
-    return views.filter(~pl.col("_row").is_in(inside)).drop("_row"), set_aside.lazy(), automated
+    kept = label(logs.filter(~pl.col("_row").is_in(inside)).drop("_row"))
+    return kept, set_aside.lazy(), automated
 
 
 def all_views(prepared: Prepared) -> pl.LazyFrame:
@@ -453,6 +541,37 @@ def labels_by_cohort(prepared: Prepared, *columns: str) -> pl.LazyFrame:
     return prepared.views.select("cohort_id", *columns).unique()
 
 
+def labels_by_path(prepared: Prepared, *columns: str) -> pl.LazyFrame:
+    """path and `columns` (labels that are functions of the path, PATH_COLUMNS) for every path of
+    the views, null included: prepare's lookup table, or read from the views when the Prepared was
+    built without it."""
+    if prepared.path_labels is not None:
+        return prepared.path_labels.lazy().select("path", *columns)
+    return prepared.views.select("path", *columns).unique()
+
+
+def chosen_views(prepared: Prepared, predicate: pl.Expr) -> pl.LazyFrame:
+    """`prepared.views.filter(predicate)`. On materialized views, when the predicate reads stored
+    columns only, the rows are chosen first and only they are labelled (look-ups block predicate
+    pushdown: the plain filter would look every row's labels up)."""
+    stored = prepared.stored
+    if stored.rows is None or stored.label is None:
+        return prepared.views.filter(predicate)
+    if not set(predicate.meta.root_names()) <= set(stored.rows.columns):
+        return prepared.views.filter(predicate)
+    return stored.label(stored.rows.lazy().filter(predicate))
+
+
+def paths_where(prepared: Prepared, predicate: pl.Expr) -> pl.Expr:
+    """True on a row whose path's labels (PATH_COLUMNS) meet `predicate`: the path looked up in
+    prepare's path table (a few thousand rows), so the test reads the stored path column only;
+    without that table, `predicate` itself."""
+    if prepared.path_labels is None:
+        return predicate
+    chosen = prepared.path_labels.filter(predicate).get_column("path")
+    return pl.col("path").is_in(chosen.implode(), nulls_equal=True)
+
+
 def student_rows(prepared: Prepared) -> pl.Expr:
     """True on a student's row, chosen by cohort id from the cohorts table: the rows whose role is
     "student", without looking up a role on every row (0.2-0.5 s at 10x)."""
@@ -462,7 +581,8 @@ def student_rows(prepared: Prepared) -> pl.Expr:
 
 def student_lesson_views(prepared: Prepared) -> pl.LazyFrame:
     """Students' lesson views: the population of every student ranking."""
-    return prepared.views.filter(student_rows(prepared) & (pl.col("page_kind") == "lesson"))
+    lessons = paths_where(prepared, pl.col("page_kind") == "lesson")
+    return chosen_views(prepared, student_rows(prepared) & lessons)
 
 
 def enrollments(prepared: Prepared) -> pl.LazyFrame:
@@ -555,12 +675,13 @@ def track_lesson_views(prepared: Prepared) -> pl.LazyFrame:
     """Student lesson views with a module and a curriculum track: the evidence for module homes.
     Chosen by cohort id (`tracked_cohorts`), without looking up a track on every row."""
     ids = tracked_cohorts(prepared).get_column("cohort_id").implode()
-    return prepared.views.filter(
-        pl.col("cohort_id").is_in(ids)
-        & (pl.col("page_kind") == "lesson")
+    lessons = paths_where(
+        prepared,
+        (pl.col("page_kind") == "lesson")
         & pl.col("module").is_not_null()
-        & (pl.col("module") != "")
+        & (pl.col("module") != ""),
     )
+    return chosen_views(prepared, pl.col("cohort_id").is_in(ids) & lessons)
 
 
 def _checked_overrides(config: Config) -> dict[str, str]:

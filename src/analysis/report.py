@@ -27,7 +27,16 @@ import polars as pl
 
 from analysis.config import PROJECT_ROOT, Config
 from analysis.errors import InputError, TargetError
-from analysis.prepare import TIME_COLUMNS, Prepared, labels_by_cohort, prepare, time_columns
+from analysis.prepare import (
+    PATH_COLUMNS,
+    TIME_COLUMNS,
+    Prepared,
+    label_lookups,
+    labels_by_cohort,
+    labels_by_path,
+    prepare,
+    time_columns,
+)
 from analysis.progress import step
 from analysis.questions import QUESTIONS, TITLES
 from analysis.results import QuestionResult, to_jsonable
@@ -154,32 +163,41 @@ def materialize(prepared: Prepared) -> Prepared:
 
     The collected frame is held through all eight questions (with question 4's sessions on top it sets
     the peak of `analyze`), so it stores only what is not a cheap function of another column: the
-    cohort's labels (COHORT_COLUMNS) are kept as one small table and looked up from cohort_id, and
-    date, hour and weekday recomputed from the timestamp (prepare.TIME_COLUMNS), lazily: both are
-    expressions of a `with_columns`, so a question's plan computes only the ones it reads. 48 bytes a
-    row instead of 79 (about 1.4 GB less at 50x); the values are the same. The rows are collected with
-    the streaming engine (prepare's joins are not held in memory all at once); the views carry no row
-    order (every question aggregates or sorts).
+    cohort's labels (COHORT_COLUMNS) and the path's (prepare.PATH_COLUMNS) are kept as small tables
+    (about 60 cohorts, a few thousand paths) and looked up from cohort_id and path
+    (prepare.label_lookups), and date, hour and weekday recomputed from the timestamp
+    (prepare.TIME_COLUMNS), lazily: all are expressions of a `with_columns`, so a question's plan
+    computes only the ones it reads. 36 bytes a row instead of 79 (about 1.9 GB less at 50x); the
+    values are the same. Labels that are not functions of their key (prepare changed?) are stored on
+    every row. The views carry no row order (every question aggregates or sorts). The stored rows
+    and the function that labels them are kept in `stored`, so `prepare.chosen_views` can choose
+    rows before their labels are looked up (a look-up blocks predicate pushdown).
     """
     views = prepared.views.drop(UNUSED_COLUMNS)
     order = views.collect_schema().names()
-    derived = {*COHORT_COLUMNS, *TIME_COLUMNS}
+    derived = set(TIME_COLUMNS)
+    lookups: list[pl.Expr] = []
+    for key, columns, labels in (
+        ("cohort_id", COHORT_COLUMNS, labels_by_cohort),
+        ("path", PATH_COLUMNS, labels_by_path),
+    ):
+        present = [name for name in columns if name in order]
+        if not present:
+            continue
+        # prepare's lookup (no second pass over the views) when it has one
+        table = labels(prepared, *present).collect()
+        if table.get_column(key).n_unique() == table.height:
+            derived.update(present)
+            lookups += label_lookups(table, key, present)
     stored = [name for name in order if name not in derived]
-    rows = views.select(stored).collect(engine="streaming")
-    # prepare's lookup (no second pass over the views) when it has one
-    cohorts = labels_by_cohort(prepared, *COHORT_COLUMNS).collect(engine="streaming")
-    if cohorts["cohort_id"].n_unique() != cohorts.height:
-        # The labels are not functions of the cohort id (prepare changed?): keep them all stored.
-        return dataclasses.replace(prepared, views=views.collect().lazy())
-    keys = cohorts["cohort_id"]
-    labels = [
-        pl.col("cohort_id")
-        .replace_strict(keys, cohorts[name], default=None, return_dtype=cohorts.schema[name])
-        .alias(name)
-        for name in COHORT_COLUMNS
-    ]
-    lazy = rows.lazy().with_columns(*time_columns(), *labels).select(order)
-    return dataclasses.replace(prepared, views=lazy)
+    rows = views.select(stored).collect()
+
+    def label(chosen: pl.LazyFrame) -> pl.LazyFrame:
+        return chosen.with_columns(*time_columns(), *lookups).select(order)
+
+    materialized = dataclasses.replace(prepared, views=label(rows.lazy()))
+    materialized.stored.rows, materialized.stored.label = rows, label
+    return materialized
 
 
 def compute_report(
