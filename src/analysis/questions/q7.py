@@ -22,6 +22,7 @@ from analysis.prepare import (
     Prepared,
     as_text,
     keep_own_track,
+    labels_by_path,
     lesson_home_table,
     lesson_track_views,
     prepare,
@@ -209,13 +210,14 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
         .filter(pl.col("lesson").is_not_null() & (pl.col("lesson") != ""))
         .group_by("cohort_id", "lesson")
         .agg(pl.len().alias("views"), pl.col("user_id").unique().alias("users")),
-        # every raw path of every role: the long tail
-        prepared.views.group_by("path").agg(
-            pl.len().alias("hits"),
-            pl.col("page_kind").first().alias("page_kind"),
-            pl.col("lesson").first().alias("lesson"),
-            pl.col("module").first().alias("module"),
-            pl.col("lesson_title").first().alias("lesson_title"),
+        # every raw path of every role: the long tail (the path's labels joined to its row)
+        prepared.views.group_by("path")
+        .agg(pl.len().alias("hits"))
+        .join(
+            labels_by_path(prepared, "page_kind", "lesson", "module", "lesson_title"),
+            on="path",
+            how="left",
+            nulls_equal=True,
         ),
     ]
     if lesson_track is None:
