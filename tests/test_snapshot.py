@@ -10,7 +10,14 @@ import polars as pl
 import pytest
 
 from analysis.schema import COHORT_SCHEMA, LOG_SCHEMA, QUARANTINE_SCHEMA
-from analysis.sources.snapshot import load_snapshot, logs_digest, read_manifest, write_snapshot
+from analysis.sources.snapshot import (
+    LABEL_COLUMNS,
+    load_snapshot,
+    logs_digest,
+    read_manifest,
+    scan_logs,
+    write_snapshot,
+)
 
 T = dt.datetime(2021, 3, 1, 9, 0, 0)
 
@@ -57,7 +64,40 @@ def test_an_empty_snapshot_still_has_one_part(tmp_path: Path) -> None:
     assert manifest.rows == 0 and manifest.logs_digest == logs_digest(
         pl.DataFrame(schema=LOG_SCHEMA)
     )
-    assert load_snapshot(tmp_path / "s", verify=True).logs.collect().schema == pl.Schema(LOG_SCHEMA)
+    labelled = {**LOG_SCHEMA, **{name: pl.Categorical() for name in LABEL_COLUMNS}}
+    assert load_snapshot(tmp_path / "s", verify=True).logs.collect().schema == pl.Schema(labelled)
+    assert scan_logs(tmp_path / "s").collect().schema == pl.Schema(LOG_SCHEMA)
+
+
+def test_parts_of_both_storages_read_as_one_log(tmp_path: Path) -> None:
+    """A part written before path and ip were stored as Categorical (text) beside a new one: the
+    log reads as one, as text or as Categorical, with every row."""
+    old = pl.DataFrame(
+        {
+            "timestamp": [dt.datetime(2020, 1, 1, 9)],
+            "path": ["java-i/intro"],
+            "user_id": [1],
+            "cohort_id": [2],
+            "ip": ["10.0.0.1"],
+        },
+        schema=LOG_SCHEMA,
+    )
+    new = old.with_columns(pl.col("path").replace({"java-i/intro": "sql/joins"}))
+    folder = tmp_path / "s"
+    (folder / "logs").mkdir(parents=True)
+    old.write_parquet(folder / "logs" / "part-00000.parquet")
+    new.with_columns(pl.col(LABEL_COLUMNS).cast(pl.Categorical)).write_parquet(
+        folder / "logs" / "part-00001.parquet"
+    )
+    text = scan_logs(folder).collect()
+    assert text.schema == pl.Schema(LOG_SCHEMA)
+    assert text.sort("path").equals(pl.concat([old, new]).sort("path"))
+    labelled = scan_logs(folder, labels=True).collect()
+    assert labelled.schema["path"] == labelled.schema["ip"] == pl.Categorical
+    assert labelled.get_column("path").cast(pl.String).sort().to_list() == [
+        "java-i/intro",
+        "sql/joins",
+    ]
 
 
 def test_quarantine_may_be_a_callable_read_after_the_chunks(tmp_path: Path) -> None:

@@ -49,7 +49,7 @@ from analysis.sources.ingest import (
     validate_fields,
 )
 from analysis.sources.locking import locked
-from analysis.sources.snapshot import read_manifest, verify_snapshot, write_snapshot
+from analysis.sources.snapshot import read_manifest, scan_logs, verify_snapshot, write_snapshot
 
 DEFAULT_DATABASE = "curriculum_logs"
 LOGS_TABLE = "logs"
@@ -655,11 +655,7 @@ class _Refresh:
         """Drop what the snapshot already holds: the boundary second's rows as a multiset, and
         quarantined rows already in its quarantine."""
         snapshot_dir = self.snapshot_dir
-        old_boundary = (
-            pl.scan_parquet(snapshot_dir / "logs" / "*.parquet")
-            .filter(pl.col("timestamp") == last_seen)
-            .collect()
-        )
+        old_boundary = scan_logs(snapshot_dir).filter(pl.col("timestamp") == last_seen).collect()
         logs = pl.concat(
             [
                 logs.filter(pl.col("timestamp") > last_seen),
@@ -679,7 +675,7 @@ class _Refresh:
         database's (rows edited or deleted there): written afresh, not on top of the old parts."""
         days = reconciled.replace_days
         assert days is not None
-        old_logs = pl.scan_parquet(self.snapshot_dir / "logs" / "*.parquet").collect()
+        old_logs = scan_logs(self.snapshot_dir).collect()
         all_logs = pl.concat([old_logs, new_logs])
         named = pl.Series("day", [day for day in days.to_list() if day is not None], pl.String)
         on_days = pl.col("timestamp").dt.strftime("%Y-%m-%d").is_in(named.implode())
@@ -697,7 +693,7 @@ class _Refresh:
         refresh. Days that differ are re-read: rows only the database has are added; if the snapshot
         holds rows the database no longer has (deleted or edited there), those days' rows are replaced.
         Returns what to do, or why only a full re-read is right (too many days differ)."""
-        old_logs = pl.scan_parquet(self.snapshot_dir / "logs" / "*.parquet")
+        old_logs = scan_logs(self.snapshot_dir)
         old_quarantine = pl.read_parquet(self.snapshot_dir / "quarantine.parquet")
         local_logs = pl.concat([old_logs, new_logs.lazy()])
         local_quarantine = pl.concat([old_quarantine, new_quarantine])
