@@ -580,10 +580,17 @@ def student_rows(prepared: Prepared) -> pl.Expr:
     return pl.col("cohort_id").is_in(ids.implode())
 
 
-def student_lesson_views(prepared: Prepared) -> pl.LazyFrame:
-    """Students' lesson views: the population of every student ranking."""
-    lessons = paths_where(prepared, pl.col("page_kind") == "lesson")
-    return chosen_views(prepared, student_rows(prepared) & lessons)
+def student_lesson_views(
+    prepared: Prepared, *, named: bool = False, also: pl.Expr | None = None
+) -> pl.LazyFrame:
+    """Students' lesson views: the population of every student ranking. `named`: only views of a
+    lesson with a name (not null or empty); `also`: a further condition on stored columns (e.g. the
+    window), applied before the rows are labelled (`chosen_views`)."""
+    lesson = pl.col("page_kind") == "lesson"
+    if named:
+        lesson = lesson & pl.col("lesson").is_not_null() & (pl.col("lesson") != "")
+    chosen = student_rows(prepared) & paths_where(prepared, lesson)
+    return chosen_views(prepared, chosen if also is None else chosen & also)
 
 
 def enrollments(prepared: Prepared) -> pl.LazyFrame:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from analysis.config import Config
-from analysis.prepare import Prepared, as_text, prepare, student_lesson_views
+from analysis.prepare import Prepared, as_text, labels_by_path, prepare, student_lesson_views
 from analysis.results import QuestionResult, Words, data_fields, join_words
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
@@ -157,11 +157,20 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     # One row per (program, cohort, lesson) with the lesson's share and rank inside the cohort.
     students = prepared.cohorts.filter(pl.col("role") == "student")
     per_cohort = (
-        student_lesson_views(prepared)
-        .filter(pl.col("lesson").is_not_null() & (pl.col("lesson") != ""))
-        # the title is a function of the lesson: a key costs less than a `.first()` per group
+        student_lesson_views(prepared, named=True)
+        # views per (cohort, path) first, then the path's lesson and title joined to those rows
+        # (several paths can name one lesson); the title is a function of the lesson: a key costs
+        # less than a `.first()` per group
+        .group_by("cohort_id", "path")
+        .agg(pl.len().alias("views"))
+        .join(
+            labels_by_path(prepared, "lesson", "lesson_title"),
+            on="path",
+            how="left",
+            nulls_equal=True,
+        )
         .group_by("cohort_id", "lesson", "lesson_title")
-        .agg(pl.len().cast(pl.UInt32).alias("views"))
+        .agg(pl.col("views").sum().cast(pl.UInt32))
         # program, name and dates are per cohort: looked up in the cohorts table, not per row
         .join(
             students.lazy().select("cohort_id", "program", "cohort_name", "start_date", "end_date"),

@@ -174,12 +174,7 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     # join on the alumni rows costs less than a lookup per row of each label); the labels stay
     # Categorical (cheaper keys) and the aggregates are cast to text
     alumni_query = (
-        student_lesson_views(prepared)
-        .filter(
-            (pl.col("window") == "alumni")
-            & pl.col("lesson").is_not_null()
-            & (pl.col("lesson") != "")
-        )
+        student_lesson_views(prepared, named=True, also=pl.col("window") == "alumni")
         .select("cohort_id", "date", "lesson", "lesson_title", "module", "user_id")
         .join(labels_by_cohort(prepared, "program", "end_date"), on="cohort_id", how="inner")
         # derived here from the two dates (the collected views leave the column out: report.py)

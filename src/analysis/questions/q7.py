@@ -206,8 +206,7 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     students = prepared.cohorts.filter(pl.col("role") == "student")
     lesson_track = prepared.lesson_track.views
     plans = [
-        student_lesson_views(prepared)
-        .filter(pl.col("lesson").is_not_null() & (pl.col("lesson") != ""))
+        student_lesson_views(prepared, named=True)
         .group_by("cohort_id", "lesson")
         .agg(pl.len().alias("views"), pl.col("user_id").unique().alias("users")),
         # every raw path of every role: the long tail (the path's labels joined to its row)
