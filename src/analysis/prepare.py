@@ -679,9 +679,10 @@ def tracked_cohorts(prepared: Prepared) -> pl.DataFrame:
     ).select("cohort_id", "track")
 
 
-def track_lesson_views(prepared: Prepared) -> pl.LazyFrame:
+def track_lesson_views(prepared: Prepared, also: pl.Expr | None = None) -> pl.LazyFrame:
     """Student lesson views with a module and a curriculum track: the evidence for module homes.
-    Chosen by cohort id (`tracked_cohorts`), without looking up a track on every row."""
+    Chosen by cohort id (`tracked_cohorts`), without looking up a track on every row; `also`: a
+    further condition on stored columns, applied before the rows are labelled (`chosen_views`)."""
     ids = tracked_cohorts(prepared).get_column("cohort_id").implode()
     lessons = paths_where(
         prepared,
@@ -689,7 +690,8 @@ def track_lesson_views(prepared: Prepared) -> pl.LazyFrame:
         & pl.col("module").is_not_null()
         & (pl.col("module") != ""),
     )
-    return chosen_views(prepared, pl.col("cohort_id").is_in(ids) & lessons)
+    chosen = pl.col("cohort_id").is_in(ids) & lessons
+    return chosen_views(prepared, chosen if also is None else chosen & also)
 
 
 def _checked_overrides(config: Config) -> dict[str, str]:
