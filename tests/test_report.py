@@ -503,3 +503,29 @@ def test_chosen_views_are_the_filtered_views(config: Config) -> None:
         assert got.equals(expected)
     plain_lessons = prepared.views.filter(student_rows(prepared) & lessons).collect()
     assert student_lesson_views(prepared).collect().height == plain_lessons.height > 0
+
+
+def test_narrow_integers_keeps_every_value() -> None:
+    """Integer columns are stored in the narrowest signed type holding their values, nulls kept;
+    a column already narrow, or needing its width, is left alone."""
+    from analysis.report import narrow_integers
+
+    frame = pl.DataFrame(
+        {
+            "user_id": pl.Series([1, 70_000, 5], dtype=pl.Int64),
+            "cohort_id": pl.Series([1, None, 200], dtype=pl.Int64),
+            "tiny": pl.Series([-3, 4, 0], dtype=pl.Int64),
+            "wide": pl.Series([0, 1 << 40, 2], dtype=pl.Int64),
+            "small": pl.Series([0, 1, 2], dtype=pl.Int8),
+            "name": ["a", "b", "c"],
+        }
+    )
+    narrowed = frame.with_columns(narrow_integers(frame))
+    assert [narrowed.schema[name] for name in ("user_id", "cohort_id", "tiny", "wide")] == [
+        pl.Int32,
+        pl.Int16,
+        pl.Int8,
+        pl.Int64,
+    ]
+    assert narrowed.schema["small"] == pl.Int8
+    assert narrowed.cast(dict(frame.schema)).equals(frame)

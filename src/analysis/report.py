@@ -167,8 +167,9 @@ def materialize(prepared: Prepared) -> Prepared:
     (about 60 cohorts, a few thousand paths) and looked up from cohort_id and path
     (prepare.label_lookups), and date, hour and weekday recomputed from the timestamp
     (prepare.TIME_COLUMNS), lazily: all are expressions of a `with_columns`, so a question's plan
-    computes only the ones it reads. 36 bytes a row instead of 79 (about 1.9 GB less at 50x); the
-    values are the same. Labels that are not functions of their key (prepare changed?) are stored on
+    computes only the ones it reads; integer ids are stored in the narrowest type that holds them
+    (`narrow_integers`) and read back as the views' type. About 28 bytes a row instead of 79 (about
+    2.2 GB less at 50x); the values are the same. Labels that are not functions of their key (prepare changed?) are stored on
     every row. The views carry no row order (every question aggregates or sorts). The stored rows
     and the function that labels them are kept in `stored`, so `prepare.chosen_views` can choose
     rows before their labels are looked up (a look-up blocks predicate pushdown).
@@ -190,14 +191,49 @@ def materialize(prepared: Prepared) -> Prepared:
             derived.update(present)
             lookups += label_lookups(table, key, present)
     stored = [name for name in order if name not in derived]
+    schema = views.collect_schema()
     rows = views.select(stored).collect()
+    rows = rows.with_columns(narrow_integers(rows))
+    # the narrowed integers read back as the views' types (a cast: 20 ms per 9M rows)
+    widened = [
+        pl.col(name).cast(schema[name]) for name in stored if rows.schema[name] != schema[name]
+    ]
 
     def label(chosen: pl.LazyFrame) -> pl.LazyFrame:
-        return chosen.with_columns(*time_columns(), *lookups).select(order)
+        return chosen.with_columns(*widened, *time_columns(), *lookups).select(order)
 
     materialized = dataclasses.replace(prepared, views=label(rows.lazy()))
     materialized.stored.rows, materialized.stored.label = rows, label
     return materialized
+
+
+_INTEGER_BITS: dict[pl.DataType, int] = {
+    pl.Int8(): 8, pl.Int16(): 16, pl.Int32(): 32, pl.Int64(): 64,
+    pl.UInt8(): 8, pl.UInt16(): 16, pl.UInt32(): 32, pl.UInt64(): 64,
+}  # fmt: skip
+
+
+def narrow_integers(frame: pl.DataFrame) -> list[pl.Expr]:
+    """Each integer column of `frame` cast to the narrowest signed type that holds its values (user
+    and cohort ids: 8 bytes a row -> 2 or 4; about 450 MB less at 50x in the stored views)."""
+    columns = [name for name, dtype in frame.schema.items() if dtype.is_integer()]
+    if not columns or frame.is_empty():
+        return []
+    bounds = frame.select(
+        *(pl.col(name).min().alias(f"{name}:min") for name in columns),
+        *(pl.col(name).max().alias(f"{name}:max") for name in columns),
+    ).row(0, named=True)
+    narrowed = []
+    for name in columns:
+        low, high = bounds[f"{name}:min"], bounds[f"{name}:max"]
+        if low is None:
+            continue
+        for dtype, bits in ((pl.Int8, 8), (pl.Int16, 16), (pl.Int32, 32)):
+            if -(1 << (bits - 1)) <= low and high < 1 << (bits - 1):
+                if _INTEGER_BITS.get(frame.schema[name], 128) > bits:
+                    narrowed.append(pl.col(name).cast(dtype))
+                break
+    return narrowed
 
 
 def compute_report(
