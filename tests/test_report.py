@@ -508,7 +508,7 @@ def test_chosen_views_are_the_filtered_views(config: Config) -> None:
 def test_narrow_integers_keeps_every_value() -> None:
     """Integer columns are stored in the narrowest signed type holding their values, nulls kept;
     a column already narrow, or needing its width, is left alone."""
-    from analysis.report import narrow_integers
+    from analysis.prepare import narrow_integers
 
     frame = pl.DataFrame(
         {
