@@ -608,6 +608,46 @@ def test_session_order_is_user_time_network(fraction):
     assert ordered.schema == frame.schema
 
 
+@pytest.mark.parametrize("fraction", [False, True])
+def test_session_order_reads_steps_and_slots(fraction):
+    """session_order's expressions over its frame (integer arithmetic on the packed key, or the
+    plain columns) give each row's user, time, network, seconds since the row before and
+    10-minute slot as the plain computation on the sorted columns does."""
+    from analysis.questions.q4_detect import session_order
+
+    rng = np.random.default_rng(11)
+    n = 3000
+    start = dt.datetime(2020, 1, 6, 0, 3, 7)
+    frame = pl.DataFrame(
+        {
+            "user_id": rng.integers(3, 20, n),
+            "timestamp": [start + dt.timedelta(seconds=int(s)) for s in rng.integers(0, 10**5, n)],
+            "net": rng.integers(0, 9, n),
+        },
+        schema={"user_id": pl.Int64, "timestamp": pl.Datetime("us"), "net": pl.UInt32},
+    )
+    if fraction:
+        frame = frame.with_columns(pl.col("timestamp") + pl.duration(microseconds=250))
+    order = session_order(frame.lazy(), 10)
+    got = order.frame.select(
+        order.user_id.alias("user_id"),
+        order.timestamp.alias("timestamp"),
+        order.net.alias("net"),
+        order.step.alias("step"),
+        order.slot.alias("slot"),
+    )
+    ts = pl.col("timestamp")
+    plain = frame.sort("user_id", "timestamp", "net").with_columns(
+        (ts - ts.shift()).dt.total_seconds().alias("step"), ts.dt.truncate("10m").alias("slot")
+    )
+    same_user = pl.col("user_id") == pl.col("user_id").shift()
+    # the step is read where the user is the same as on the row before
+    assert got.with_columns(pl.when(same_user).then("step")).equals(
+        plain.with_columns(pl.when(same_user).then("step"))
+    )
+    assert got["slot"].n_unique() > 100
+
+
 def test_network_keys_by_code_or_by_name():
     """_net reads a Categorical address's key from a table indexed by its code, any other address's
     by name: the same keys (null for a null address)."""
