@@ -745,3 +745,77 @@ def test_a_categoricals_min_is_its_smallest_name():
     )
     got = frame.group_by("g").agg(pl.col("c").drop_nulls().min().cast(pl.String)).sort("g")
     assert got["c"].to_list() == ["alpha-window", None]
+
+
+def test_user_key_groups_as_the_two_columns():
+    """user_key packs a user and a Date or Categorical into one integer: grouping on it and
+    reading the user and date back gives the groups of the two columns; partitioning on it
+    separates the same (user, phase) pairs; a users' range over 30 bits gets None."""
+    from analysis.questions.q4_detect import user_key
+
+    rng = np.random.default_rng(3)
+    n = 2000
+    frame = pl.DataFrame(
+        {
+            "user_id": rng.integers(-5, 40, n),
+            "date": [
+                dt.date(1960, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 9e4, n)
+            ],
+            "phase": rng.choice(["active", "alumni", "staff", "before"], n).tolist(),
+            "views": rng.integers(1, 50, n),
+        },
+        schema_overrides={"user_id": pl.Int64, "phase": pl.Categorical},
+    )
+    day = user_key(frame, "date")
+    assert day is not None
+    packed = (
+        frame.group_by(day.key).agg(pl.col("views").sum()).select(day.user_id, day.value, "views")
+    )
+    plain = frame.group_by("user_id", "date").agg(pl.col("views").sum())
+    assert packed.sort(pl.all()).equals(plain.sort(pl.all()))
+    phase = user_key(frame, "phase")
+    assert phase is not None
+    partition = frame.select(pl.col("views").sum().over(phase.key).alias("total"))
+    assert partition.equals(
+        frame.select(pl.col("views").sum().over("user_id", "phase").alias("total"))
+    )
+    wide = frame.with_columns(
+        pl.when(pl.col("user_id") == 0).then(1 << 40).otherwise("user_id").alias("user_id")
+    )
+    assert user_key(wide, "date") is None
+
+
+def test_daily_views_packed_or_plain(demo_config):
+    """daily_views groups and partitions on `user_key` when the user ids span 30 bits or less, on
+    the plain columns otherwise: the same days, phases and flags either way."""
+    from analysis.questions.q4_detect import daily_views
+
+    rng = np.random.default_rng(9)
+    n = 3000
+    uid = pl.DataFrame(
+        {
+            "user_id": rng.integers(1, 30, n),
+            "date": [
+                dt.date(2021, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 90, n)
+            ],
+            "nonprobe": rng.integers(0, 20, n) + 3000 * (rng.random(n) < 0.01),
+            "window": rng.choice(["active", "alumni", None], n).tolist(),
+            "role": rng.choice(["student", "staff"], n).tolist(),
+        },
+        schema_overrides={
+            "user_id": pl.Int64,
+            "nonprobe": pl.UInt32,
+            "window": pl.Categorical,
+            "role": pl.Categorical,
+        },
+    )
+    groups = uid.group_by("user_id").agg(pl.lit("students").alias("group"))
+    shift = pl.col("user_id") + (1 << 40) * (pl.col("user_id") % 2)
+    packed = daily_views(uid.lazy(), groups.lazy(), demo_config).collect()
+    plain = (
+        daily_views(uid.lazy().with_columns(shift), groups.lazy().with_columns(shift), demo_config)
+        .collect()
+        .with_columns(pl.col("user_id") % (1 << 40))
+    )
+    assert plain.sort("user_id", "date").equals(packed.sort("user_id", "date"))
+    assert packed["heavy"].any() and packed.height > 1000
