@@ -819,3 +819,28 @@ def test_daily_views_packed_or_plain(demo_config):
     )
     assert plain.sort("user_id", "date").equals(packed.sort("user_id", "date"))
     assert packed["heavy"].any() and packed.height > 1000
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_per_window_groups_by_user_and_window(wide):
+    """per_window groups by user and window number on one packed integer (or on the two columns
+    when the user ids span more than 30 bits): the groups of a plain two-column group-by."""
+    from analysis.questions.q4_detect import _windows, per_window
+
+    rng = np.random.default_rng(4)
+    n = 2000
+    frame = pl.DataFrame(
+        {
+            "user_id": rng.integers(1, 40, n) + ((1 << 40) if wide else 0),
+            "date": [
+                dt.date(1969, 6, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 900, n)
+            ],
+            "views": rng.integers(1, 9, n),
+        },
+        schema_overrides={"user_id": pl.Int64},
+    ).with_columns(_windows(28))
+    aggs = (pl.col("views").sum(), pl.col("date").min().alias("first"))
+    for w in ("w0", "w1"):
+        got = per_window(frame, w, *aggs).collect()
+        plain = frame.group_by("user_id", pl.col(w).alias("window")).agg(*aggs)
+        assert got.sort("user_id", "window").equals(plain.sort("user_id", "window"))

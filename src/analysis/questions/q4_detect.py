@@ -1,5 +1,6 @@
-"""Question 4's detectors: each one lazy polars query over the same thin frame of views, each returning
-incidents in the columns of `INCIDENT_COLUMNS` (one row per actor and episode).
+"""Question 4's detectors: each one lazy polars query over the same thin frame of views (a part that
+is read twice collected once), each returning incidents in the columns of `INCIDENT_COLUMNS` (one row
+per actor and episode).
 
 - `probe` and `scraping` format the one list of automated actors found in the shared preparation
   (`analysis.automation`, `Prepared.automated`): probes per address and episode (a sweeping or
@@ -884,12 +885,12 @@ class UserKey(NamedTuple):
 
 
 def user_key(frame: pl.LazyFrame | pl.DataFrame, column: str) -> UserKey | None:
-    """The user id (never null) and a Date or Categorical `column` of `frame` as one Int64: the
-    user's offset from the smallest id times 2^32 plus the column's 32-bit physical value (a
-    Categorical's code, a date's day number shifted to be positive). Grouping or partitioning on
-    it costs about two thirds of the CPU of the two columns. None when the users' range needs more
-    than 30 bits. The value reads back as the column's type only for a Date (a Categorical is
-    only grouped on)."""
+    """The user id (never null) and a 32-bit `column` of `frame` (a Date, an Int32 or a
+    Categorical) as one Int64: the user's offset from the smallest id times 2^32 plus the column's
+    physical value (a date's day number or an Int32 shifted to be positive, a Categorical's code).
+    Grouping or partitioning on it costs about two thirds of the CPU of the two columns. None when
+    the users' range needs more than 30 bits. The value reads back as the column's type for a
+    Date or an Int32 (a Categorical is only grouped on)."""
     user = pl.col("user_id")
     schema = frame.collect_schema()
     low, high = (
@@ -897,13 +898,28 @@ def user_key(frame: pl.LazyFrame | pl.DataFrame, column: str) -> UserKey | None:
     )
     if low is None or high - low >= 1 << 30:
         return None
-    shift = 1 << 31 if schema[column] == pl.Date else 0
+    shift = 1 << 31 if schema[column] in (pl.Date, pl.Int32) else 0
     physical = pl.col(column).to_physical().cast(pl.Int64) + shift
     key = pl.col("_key")
     return UserKey(
         ((user - low).cast(pl.Int64) * (1 << 32) + physical).alias("_key"),
         (key // (1 << 32) + low).cast(schema["user_id"]).alias("user_id"),
         (key % (1 << 32) - shift).cast(pl.Int32).cast(schema[column]).alias(column),
+    )
+
+
+def per_window(frame: pl.DataFrame, column: str, *aggs: pl.Expr) -> pl.LazyFrame:
+    """`frame` grouped by user and a window number (`column`, an Int32 of `_windows`; one integer
+    by `user_key` when it fits, else the two columns), with `aggs`: user_id, window, then the
+    aggregations."""
+    key = user_key(frame, column)
+    if key is None:
+        return frame.lazy().group_by("user_id", pl.col(column).alias("window")).agg(*aggs)
+    return (
+        frame.lazy()
+        .group_by(key.key)
+        .agg(*aggs)
+        .select(key.user_id, key.value.alias("window"), pl.exclude("_key"))
     )
 
 
@@ -1126,17 +1142,18 @@ def account_sharing(
             )
             .unique()
         )
-    outside = outside.with_columns(_windows(2 * days))
+    # computed once, read by both grids
+    outside_days = outside.with_columns(_windows(2 * days)).collect()
     network_windows = pl.concat(
         [
-            outside.group_by("user_id", pl.col(w).alias("window"))
-            .agg(
+            per_window(
+                outside_days,
+                w,
                 pl.col("ip").n_unique().alias("networks"),
                 pl.len().alias("sessions"),  # network-days: one per network and day
                 pl.col("date").min().alias("first"),
                 pl.col("date").max().alias("last"),
-            )
-            .with_columns(pl.lit(w).alias("grid"))
+            ).with_columns(pl.lit(w).alias("grid"))
             for w in ("w0", "w1")
         ]
     ).join(groups, on="user_id", how="left")
@@ -1403,28 +1420,21 @@ def unknown_users(
     q4 = config.q4
     unidentified = pl.col("role").is_in(["no_cohort", "unknown_cohort"])
     known_users = uid.filter(pl.col("user_id").is_not_null() & pl.col("kept"))
-    weekly = daily.select("user_id", "views", *_windows(7))
+    weekly = daily.select("user_id", "views", *_windows(7)).collect()
     busiest = (
         pl.concat(
-            [
-                weekly.group_by("user_id", pl.col(w).alias("window")).agg(
-                    pl.col("views").sum().alias("week")
-                )
-                for w in ("w0", "w1")
-            ]
+            [per_window(weekly, w, pl.col("views").sum().alias("week")) for w in ("w0", "w1")]
         )
         .group_by("user_id")
         .agg(pl.col("week").max().alias("busiest_week"))
     )
     bar = busiest.select(pl.col("busiest_week").quantile(q4.unknown_week_quantile).alias("bar"))
     roles = (
-        known_users.group_by("user_id", "role")
-        .agg(pl.col("rows").sum().alias("n"))
-        .group_by("user_id")
+        known_users.group_by("user_id")
         .agg(
             (pl.col("role") == "staff").any().alias("is_staff"),
             pl.col("role").is_in(["student", "placeholder"]).any().alias("known"),
-            pl.col("n").filter(pl.col("role") == "unknown_cohort").sum().alias("bad_views"),
+            pl.col("rows").filter(pl.col("role") == "unknown_cohort").sum().alias("bad_views"),
         )
         .filter(~pl.col("is_staff") & (~pl.col("known") | (pl.col("bad_views") > 0)))
     )
