@@ -344,11 +344,11 @@ def pooled_views(
         .with_columns(
             pl.col("new").cum_sum().alias("sid"),
             ((net_key != net_key.shift()) & ~pl.col("new")).fill_null(False).alias("switch"),
-            # a campus address is one network
-            (~net_key.is_in(campus_net)).alias("outside"),
         )
         .collect()
     )
+    # a campus address is one network (read on the few rows that need it)
+    outside = (~net_key.is_in(campus_net)).alias("outside")
     two_places = (
         in_order.lazy()
         .select(user.alias("user_id"), order.slot.alias("slot"), net_key.alias("net"))
@@ -372,7 +372,7 @@ def pooled_views(
             "sid",
             user.alias("user_id"),
             net_key.alias("net"),
-            "outside",
+            outside,
             (pl.col("row").shift(-1).fill_null(in_order.height) - pl.col("row"))
             .cast(pl.UInt32)
             .alias("n"),
@@ -387,9 +387,7 @@ def pooled_views(
     ordered = (
         in_order.lazy()
         .filter(pl.col("sid").is_in(switching.get_column("sid").implode()))
-        .select(
-            "sid", "outside", user.alias("user_id"), ts.alias("timestamp"), net_key.alias("net")
-        )
+        .select("sid", outside, user.alias("user_id"), ts.alias("timestamp"), net_key.alias("net"))
         .collect()
         .lazy()
     )
@@ -1132,15 +1130,24 @@ def account_sharing(
     ).filter(pl.col("overlap_days") >= q4.share_min_days)
     outside = days_table.filter(~pl.col("ip").is_in(campus)).select("user_id", "ip", "date")
     if pools is not None:  # the addresses of one pool are one network
-        outside = (
-            outside.join(pools, on=["user_id", "ip", "date"], how="left")
-            # the pool's name as a Categorical like the address: no text for every row
-            .select(
-                "user_id",
-                pl.coalesce(pl.col("address").cast(pl.Categorical), "ip").alias("ip"),
-                "date",
-            )
-            .unique()
+        # only the rows of accounts with a pool (a few) change: the others are one row per
+        # address and day already
+        pooled = pl.col("user_id").is_in(
+            pools.select(pl.col("user_id").unique()).collect().get_column("user_id").implode()
+        )
+        outside = pl.concat(
+            [
+                outside.filter(~pooled),
+                outside.filter(pooled)
+                .join(pools, on=["user_id", "ip", "date"], how="left")
+                # the pool's name as a Categorical like the address: no text for every row
+                .select(
+                    "user_id",
+                    pl.coalesce(pl.col("address").cast(pl.Categorical), "ip").alias("ip"),
+                    "date",
+                )
+                .unique(),
+            ]
         )
     # computed once, read by both grids
     outside_days = outside.with_columns(_windows(2 * days)).collect()
@@ -1203,7 +1210,8 @@ def account_sharing(
         .first()
         .alias("o_last"),
     )
-    flagged = overlapping.join(many, on="user_id", how="full", coalesce=True)
+    # read twice below (the views of each flagged account, and the incident): computed once
+    flagged = overlapping.join(many, on="user_id", how="full", coalesce=True).collect().lazy()
     first = pl.min_horizontal("o_first", "n_first")
     last = pl.max_horizontal("o_last", "n_last")
     views = (
