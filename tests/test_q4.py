@@ -844,3 +844,40 @@ def test_per_window_groups_by_user_and_window(wide):
         got = per_window(frame, w, *aggs).collect()
         plain = frame.group_by("user_id", pl.col(w).alias("window")).agg(*aggs)
         assert got.sort("user_id", "window").equals(plain.sort("user_id", "window"))
+
+
+def test_campus_addresses_skip_addresses_with_few_rows(demo_config):
+    """campus_addresses leaves out, before counting people week by week, the addresses with fewer
+    rows than campus_weekly_users x campus_min_weeks: the same addresses as counting them all,
+    an address exactly at the bar included."""
+    from analysis.questions.q4_detect import campus_addresses
+
+    q4c = demo_config.q4
+    users, weeks = q4c.campus_weekly_users, q4c.campus_min_weeks
+    monday = dt.date(2021, 3, 1)
+    rows = [  # exactly at the bar: `users` people in each of `weeks` weeks, one row each
+        ("10.0.0.1", u, monday + dt.timedelta(weeks=w)) for u in range(users) for w in range(weeks)
+    ]
+    rows += [  # one person short in one week
+        ("10.0.0.2", u, monday + dt.timedelta(weeks=w))
+        for u in range(users)
+        for w in range(weeks)
+        if (u, w) != (0, 0)
+    ]
+    rows += [  # many rows from one person
+        ("10.0.0.3", 7, monday + dt.timedelta(days=d)) for d in range(3 * users * weeks)
+    ]
+    uid = pl.DataFrame(
+        rows, schema={"ip": pl.Categorical, "user_id": pl.Int64, "date": pl.Date}, orient="row"
+    ).lazy()
+    plain = (
+        uid.group_by("ip", pl.col("date").dt.truncate("1w").alias("week"))
+        .agg(pl.col("user_id").n_unique().alias("users"))
+        .filter(pl.col("users") >= users)
+        .group_by("ip")
+        .agg(pl.len().alias("weeks"))
+        .filter(pl.col("weeks") >= weeks)
+        .collect()
+    )
+    assert campus_addresses(uid, demo_config, []) == ["10.0.0.1"]
+    assert plain["ip"].cast(pl.String).to_list() == ["10.0.0.1"]

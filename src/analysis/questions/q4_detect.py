@@ -628,6 +628,9 @@ def campus_addresses(uid: pl.LazyFrame, config: Config, detected: list[str]) -> 
     q4 = config.q4
     weekly = (
         uid.filter(pl.col("user_id").is_not_null() & pl.col("ip").is_not_null())
+        # such an address has at least one row per person and week it counts: the addresses with
+        # fewer rows in all (most, holding half the rows) are not counted week by week
+        .filter(pl.len().over("ip") >= q4.campus_weekly_users * q4.campus_min_weeks)
         .group_by("ip", pl.col("date").dt.truncate("1w").alias("week"))
         .agg(pl.col("user_id").n_unique().alias("users"))
         .filter(pl.col("users") >= q4.campus_weekly_users)
