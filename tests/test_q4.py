@@ -881,3 +881,42 @@ def test_campus_addresses_skip_addresses_with_few_rows(demo_config):
     )
     assert campus_addresses(uid, demo_config, []) == ["10.0.0.1"]
     assert plain["ip"].cast(pl.String).to_list() == ["10.0.0.1"]
+
+
+def test_packed_keys_and_plain_columns_find_the_same_incidents(cfg):
+    """Every integer packing of question 4 (user_ip_days' key, the session order, user_key's
+    groupings) is used only when the numbers fit; with user ids far apart (over 2^50) each falls
+    back to the plain columns. Both must find the same incidents: the same log with its later
+    users' ids moved up by 2^50 (an order-preserving change) gives the same list, ids aside."""
+    home = _evenings(140, ["198.51.100.140"], 9, 60, seed=3)
+    pool = _evenings(140, ["192.0.2.10", "100.64.7.9"], 20, 21, seed=4)
+    owner, friend = [], []
+    for d in range(21):
+        day = dt.datetime(2019, 2, 4, 20, 0) + dt.timedelta(days=d)
+        owner += [day + dt.timedelta(minutes=4 * i) for i in range(6)]
+        friend += [day + dt.timedelta(minutes=2 + 4 * i) for i in range(5)]
+    parts = [
+        *_background(),
+        home,
+        pool,
+        _rows(owner, 121, 11, "198.51.100.22"),
+        _rows(friend, 121, 11, "203.0.113.50"),
+        _evening(104, "198.51.100.5", dt.datetime(2019, 2, 20)),
+        _burst(107, "198.51.100.8", dt.datetime(2019, 2, 11, 3, 0)),
+        _crawler(160, "203.0.113.77", dt.datetime(2019, 2, 14, 1, 0)),
+    ]
+    far = 1 << 50
+    moved = [
+        {**part, "user_id": [u + far if u >= 120 else u for u in part["user_id"]]} for part in parts
+    ]
+    plain = q4.answer(_snapshot(parts), cfg).incidents
+    wide = q4.answer(_snapshot(moved), cfg).incidents
+    back = wide.with_columns(
+        pl.when(pl.col("user_id") >= far).then(pl.col("user_id") - far).otherwise("user_id")
+    )
+    for user in range(120, 200):
+        back = back.with_columns(
+            pl.col("evidence").str.replace_all(str(user + far), str(user), literal=True)
+        )
+    assert set(plain["kind"]) >= {"account_sharing", "scraping", "heavy_day"}
+    assert back.equals(plain)

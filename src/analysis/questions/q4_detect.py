@@ -1083,11 +1083,17 @@ def account_sharing(
     # most two windows and at most half of the account's own time in the log: a second person's
     # network, not the owner's home.
     span = (pl.col("last_use") - pl.col("first_use")).dt.total_days()
+    # an account and address as one integer when they fit (`user_key`), else the two columns
+    pair = user_key(days_table, "ip")
+    on = ["_key"] if pair else ["user_id", "ip"]
+    keyed = days_table.with_columns(pair.key) if pair else days_table
     account_span = (
-        (pl.col("last_use").max() - pl.col("first_use").min()).over("user_id").dt.total_days()
+        (pl.col("last_use").max() - pl.col("first_use").min())
+        .over(pair.user_id if pair else "user_id")
+        .dt.total_days()
     )
     lifetime = (
-        days_table.group_by("user_id", "ip")
+        keyed.group_by(on)
         .agg(
             pl.col("date").min().alias("first_use"),
             pl.col("date").max().alias("last_use"),
@@ -1101,15 +1107,11 @@ def account_sharing(
             ).alias("episodic")
         )
         .filter(pl.col("episodic"))
-        .select("user_id", "ip")
+        .select(on)
     )
     # In use from two networks at the same time: two IPs within one slot of share_slot_minutes, one
     # of them episodic for the account (only the days of episodic networks are looked at).
-    episodic_days = (
-        days_table.join(lifetime, on=["user_id", "ip"], how="semi")
-        .select("user_id", "date")
-        .unique()
-    )
+    episodic_days = keyed.join(lifetime, on=on, how="semi").select("user_id", "date").unique()
     overlaps = (
         slots.join(episodic_days, on=["user_id", "date"], how="semi")
         .group_by("user_id", "slot")
