@@ -1440,6 +1440,8 @@ def unknown_users(
         )
         .group_by("user_id")
         .agg(pl.col("week").max().alias("busiest_week"))
+        .collect()  # read twice (the bar, each account's own): computed once
+        .lazy()
     )
     bar = busiest.select(pl.col("busiest_week").quantile(q4.unknown_week_quantile).alias("bar"))
     roles = (
