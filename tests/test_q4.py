@@ -608,6 +608,46 @@ def test_session_order_is_user_time_network(fraction):
     assert ordered.schema == frame.schema
 
 
+@pytest.mark.parametrize("fraction", [False, True])
+def test_session_order_reads_steps_and_slots(fraction):
+    """session_order's expressions over its frame (integer arithmetic on the packed key, or the
+    plain columns) give each row's user, time, network, seconds since the row before and
+    10-minute slot as the plain computation on the sorted columns does."""
+    from analysis.questions.q4_detect import session_order
+
+    rng = np.random.default_rng(11)
+    n = 3000
+    start = dt.datetime(2020, 1, 6, 0, 3, 7)
+    frame = pl.DataFrame(
+        {
+            "user_id": rng.integers(3, 20, n),
+            "timestamp": [start + dt.timedelta(seconds=int(s)) for s in rng.integers(0, 10**5, n)],
+            "net": rng.integers(0, 9, n),
+        },
+        schema={"user_id": pl.Int64, "timestamp": pl.Datetime("us"), "net": pl.UInt32},
+    )
+    if fraction:
+        frame = frame.with_columns(pl.col("timestamp") + pl.duration(microseconds=250))
+    order = session_order(frame.lazy(), 10)
+    got = order.frame.select(
+        order.user_id.alias("user_id"),
+        order.timestamp.alias("timestamp"),
+        order.net.alias("net"),
+        order.step.alias("step"),
+        order.slot.alias("slot"),
+    )
+    ts = pl.col("timestamp")
+    plain = frame.sort("user_id", "timestamp", "net").with_columns(
+        (ts - ts.shift()).dt.total_seconds().alias("step"), ts.dt.truncate("10m").alias("slot")
+    )
+    same_user = pl.col("user_id") == pl.col("user_id").shift()
+    # the step is read where the user is the same as on the row before
+    assert got.with_columns(pl.when(same_user).then("step")).equals(
+        plain.with_columns(pl.when(same_user).then("step"))
+    )
+    assert got["slot"].n_unique() > 100
+
+
 def test_network_keys_by_code_or_by_name():
     """_net reads a Categorical address's key from a table indexed by its code, any other address's
     by name: the same keys (null for a null address)."""
@@ -705,3 +745,178 @@ def test_a_categoricals_min_is_its_smallest_name():
     )
     got = frame.group_by("g").agg(pl.col("c").drop_nulls().min().cast(pl.String)).sort("g")
     assert got["c"].to_list() == ["alpha-window", None]
+
+
+def test_user_key_groups_as_the_two_columns():
+    """user_key packs a user and a Date or Categorical into one integer: grouping on it and
+    reading the user and date back gives the groups of the two columns; partitioning on it
+    separates the same (user, phase) pairs; a users' range over 30 bits gets None."""
+    from analysis.questions.q4_detect import user_key
+
+    rng = np.random.default_rng(3)
+    n = 2000
+    frame = pl.DataFrame(
+        {
+            "user_id": rng.integers(-5, 40, n),
+            "date": [
+                dt.date(1960, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 9e4, n)
+            ],
+            "phase": rng.choice(["active", "alumni", "staff", "before"], n).tolist(),
+            "views": rng.integers(1, 50, n),
+        },
+        schema_overrides={"user_id": pl.Int64, "phase": pl.Categorical},
+    )
+    day = user_key(frame, "date")
+    assert day is not None
+    packed = (
+        frame.group_by(day.key).agg(pl.col("views").sum()).select(day.user_id, day.value, "views")
+    )
+    plain = frame.group_by("user_id", "date").agg(pl.col("views").sum())
+    assert packed.sort(pl.all()).equals(plain.sort(pl.all()))
+    phase = user_key(frame, "phase")
+    assert phase is not None
+    partition = frame.select(pl.col("views").sum().over(phase.key).alias("total"))
+    assert partition.equals(
+        frame.select(pl.col("views").sum().over("user_id", "phase").alias("total"))
+    )
+    wide = frame.with_columns(
+        pl.when(pl.col("user_id") == 0).then(1 << 40).otherwise("user_id").alias("user_id")
+    )
+    assert user_key(wide, "date") is None
+
+
+def test_daily_views_packed_or_plain(demo_config):
+    """daily_views groups and partitions on `user_key` when the user ids span 30 bits or less, on
+    the plain columns otherwise: the same days, phases and flags either way."""
+    from analysis.questions.q4_detect import daily_views
+
+    rng = np.random.default_rng(9)
+    n = 3000
+    uid = pl.DataFrame(
+        {
+            "user_id": rng.integers(1, 30, n),
+            "date": [
+                dt.date(2021, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 90, n)
+            ],
+            "nonprobe": rng.integers(0, 20, n) + 3000 * (rng.random(n) < 0.01),
+            "window": rng.choice(["active", "alumni", None], n).tolist(),
+            "role": rng.choice(["student", "staff"], n).tolist(),
+        },
+        schema_overrides={
+            "user_id": pl.Int64,
+            "nonprobe": pl.UInt32,
+            "window": pl.Categorical,
+            "role": pl.Categorical,
+        },
+    )
+    groups = uid.group_by("user_id").agg(pl.lit("students").alias("group"))
+    shift = pl.col("user_id") + (1 << 40) * (pl.col("user_id") % 2)
+    packed = daily_views(uid.lazy(), groups.lazy(), demo_config).collect()
+    plain = (
+        daily_views(uid.lazy().with_columns(shift), groups.lazy().with_columns(shift), demo_config)
+        .collect()
+        .with_columns(pl.col("user_id") % (1 << 40))
+    )
+    assert plain.sort("user_id", "date").equals(packed.sort("user_id", "date"))
+    assert packed["heavy"].any() and packed.height > 1000
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_per_window_groups_by_user_and_window(wide):
+    """per_window groups by user and window number on one packed integer (or on the two columns
+    when the user ids span more than 30 bits): the groups of a plain two-column group-by."""
+    from analysis.questions.q4_detect import _windows, per_window
+
+    rng = np.random.default_rng(4)
+    n = 2000
+    frame = pl.DataFrame(
+        {
+            "user_id": rng.integers(1, 40, n) + ((1 << 40) if wide else 0),
+            "date": [
+                dt.date(1969, 6, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 900, n)
+            ],
+            "views": rng.integers(1, 9, n),
+        },
+        schema_overrides={"user_id": pl.Int64},
+    ).with_columns(_windows(28))
+    aggs = (pl.col("views").sum(), pl.col("date").min().alias("first"))
+    for w in ("w0", "w1"):
+        got = per_window(frame, w, *aggs).collect()
+        plain = frame.group_by("user_id", pl.col(w).alias("window")).agg(*aggs)
+        assert got.sort("user_id", "window").equals(plain.sort("user_id", "window"))
+
+
+def test_campus_addresses_skip_addresses_with_few_rows(demo_config):
+    """campus_addresses leaves out, before counting people week by week, the addresses with fewer
+    rows than campus_weekly_users x campus_min_weeks: the same addresses as counting them all,
+    an address exactly at the bar included."""
+    from analysis.questions.q4_detect import campus_addresses
+
+    q4c = demo_config.q4
+    users, weeks = q4c.campus_weekly_users, q4c.campus_min_weeks
+    monday = dt.date(2021, 3, 1)
+    rows = [  # exactly at the bar: `users` people in each of `weeks` weeks, one row each
+        ("10.0.0.1", u, monday + dt.timedelta(weeks=w)) for u in range(users) for w in range(weeks)
+    ]
+    rows += [  # one person short in one week
+        ("10.0.0.2", u, monday + dt.timedelta(weeks=w))
+        for u in range(users)
+        for w in range(weeks)
+        if (u, w) != (0, 0)
+    ]
+    rows += [  # many rows from one person
+        ("10.0.0.3", 7, monday + dt.timedelta(days=d)) for d in range(3 * users * weeks)
+    ]
+    uid = pl.DataFrame(
+        rows, schema={"ip": pl.Categorical, "user_id": pl.Int64, "date": pl.Date}, orient="row"
+    ).lazy()
+    plain = (
+        uid.group_by("ip", pl.col("date").dt.truncate("1w").alias("week"))
+        .agg(pl.col("user_id").n_unique().alias("users"))
+        .filter(pl.col("users") >= users)
+        .group_by("ip")
+        .agg(pl.len().alias("weeks"))
+        .filter(pl.col("weeks") >= weeks)
+        .collect()
+    )
+    assert campus_addresses(uid, demo_config, []) == ["10.0.0.1"]
+    assert plain["ip"].cast(pl.String).to_list() == ["10.0.0.1"]
+
+
+def test_packed_keys_and_plain_columns_find_the_same_incidents(cfg):
+    """Every integer packing of question 4 (user_ip_days' key, the session order, user_key's
+    groupings) is used only when the numbers fit; with user ids far apart (over 2^50) each falls
+    back to the plain columns. Both must find the same incidents: the same log with its later
+    users' ids moved up by 2^50 (an order-preserving change) gives the same list, ids aside."""
+    home = _evenings(140, ["198.51.100.140"], 9, 60, seed=3)
+    pool = _evenings(140, ["192.0.2.10", "100.64.7.9"], 20, 21, seed=4)
+    owner, friend = [], []
+    for d in range(21):
+        day = dt.datetime(2019, 2, 4, 20, 0) + dt.timedelta(days=d)
+        owner += [day + dt.timedelta(minutes=4 * i) for i in range(6)]
+        friend += [day + dt.timedelta(minutes=2 + 4 * i) for i in range(5)]
+    parts = [
+        *_background(),
+        home,
+        pool,
+        _rows(owner, 121, 11, "198.51.100.22"),
+        _rows(friend, 121, 11, "203.0.113.50"),
+        _evening(104, "198.51.100.5", dt.datetime(2019, 2, 20)),
+        _burst(107, "198.51.100.8", dt.datetime(2019, 2, 11, 3, 0)),
+        _crawler(160, "203.0.113.77", dt.datetime(2019, 2, 14, 1, 0)),
+    ]
+    far = 1 << 50
+    moved = [
+        {**part, "user_id": [u + far if u >= 120 else u for u in part["user_id"]]} for part in parts
+    ]
+    plain = q4.answer(_snapshot(parts), cfg).incidents
+    wide = q4.answer(_snapshot(moved), cfg).incidents
+    back = wide.with_columns(
+        pl.when(pl.col("user_id") >= far).then(pl.col("user_id") - far).otherwise("user_id")
+    )
+    for user in range(120, 200):
+        back = back.with_columns(
+            pl.col("evidence").str.replace_all(str(user + far), str(user), literal=True)
+        )
+    assert set(plain["kind"]) >= {"account_sharing", "scraping", "heavy_day"}
+    assert back.equals(plain)

@@ -378,7 +378,7 @@ def detect(prepared: Prepared, config: Config) -> tuple[pl.DataFrame, pl.DataFra
     uid = detect_.user_ip_days(base, roles).collect().lazy()
     campus = detect_.campus_addresses(uid, config, campus_ips(prepared, config))
     automated = prepared.automated
-    pooled = detect_.pooled_views(base, config, campus, roles)
+    pooled = detect_.pooled_views(base, uid, config, campus, roles)
     days_table, groups, slots, pools = pl.collect_all(
         [
             detect_.days_of_pages(uid),
@@ -397,7 +397,8 @@ def detect(prepared: Prepared, config: Config) -> tuple[pl.DataFrame, pl.DataFra
         .unique()
     )
     daily = detect_.daily_views(uid, groups.lazy(), config).collect().lazy()
-    heavy_users = daily.filter(pl.col("heavy").any().over("user_id"))
+    heavy = daily.filter(pl.col("heavy")).select(pl.col("user_id").unique()).collect()
+    heavy_users = daily.filter(pl.col("user_id").is_in(heavy.get_column("user_id").implode()))
     parts = pl.collect_all(
         [
             detect_.probes(automated.probes.lazy()),

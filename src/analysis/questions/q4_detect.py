@@ -1,5 +1,6 @@
-"""Question 4's detectors: each one lazy polars query over the same thin frame of views, each returning
-incidents in the columns of `INCIDENT_COLUMNS` (one row per actor and episode).
+"""Question 4's detectors: each one lazy polars query over the same thin frame of views (a part that
+is read twice collected once), each returning incidents in the columns of `INCIDENT_COLUMNS` (one row
+per actor and episode).
 
 - `probe` and `scraping` format the one list of automated actors found in the shared preparation
   (`analysis.automation`, `Prepared.automated`): probes per address and episode (a sweeping or
@@ -287,7 +288,7 @@ class Pooled(NamedTuple):
 
 
 def pooled_views(
-    base: pl.LazyFrame, config: Config, campus: list[str], roles: pl.DataFrame
+    base: pl.LazyFrame, uid: pl.LazyFrame, config: Config, campus: list[str], roles: pl.DataFrame
 ) -> Pooled:
     """Known users' page views and what gives each one the network it counts on for the
     shared-account rules (`on_networks`: the address's network, or the pool's id when the view is
@@ -302,22 +303,20 @@ def pooled_views(
     their addresses are no pool.
 
     Networks are integer keys numbered in the order of their names (`names`: key -> name), so
-    sorting, grouping and the pool's id (the smallest name) work on integers. Only the three
-    columns that define sessions (user, time, network) are collected and sorted, once; a session
-    starts where the user changes or the gap is long, so each session's length and switches are
-    differences between consecutive session starts (of the row number and of the running count
-    of switches), without grouping every view. In the same order the views of one user's
-    `share_slot_minutes` slot are consecutive, so the slots with two networks (`two_places`,
-    before pooling) are found by comparing each view with the one before it."""
+    sorting, grouping and the pool's id (the smallest name) work on integers; the addresses are
+    read from `uid` (`user_ip_days`: every address of `base`, a tenth of the rows). Only the
+    three columns that define sessions (user, time, network) are sorted, once (`session_order`:
+    as one integer when they fit); a session starts where the user changes or the gap is long, so
+    each session's length and switches are differences between consecutive session starts (of
+    the row number and of the running count of switches), without grouping every view; only the
+    views of sessions that switch network are read again. In the same order the views of one
+    user's `share_slot_minutes` slot are consecutive, so the slots with two networks
+    (`two_places`, before pooling) are found by comparing each view with the one before it."""
     q4 = config.q4
-    ts = pl.col("timestamp")
-    new = (
-        (pl.col("user_id") != pl.col("user_id").shift())
-        | ((ts - ts.shift()).dt.total_seconds() > q4.session_gap_seconds)
-    ).fill_null(True)
-    # the network of each distinct address, looked up (not a regex on every row: 9M rows at 10x)
+    # the network of each distinct address, looked up (not a regex on every row: 9M rows at 10x);
+    # the addresses of `user_ip_days` are those of every view (a tenth of the rows to read)
     networks = (
-        base.select(pl.col("ip").unique())
+        uid.select(pl.col("ip").unique())
         .with_columns(network(pl.col("ip"), campus).alias("name"))
         .with_columns(pl.col("name").rank("dense").cast(pl.UInt32).alias("net"))
         .collect()
@@ -336,24 +335,23 @@ def pooled_views(
         .is_in(unidentified.get_column("cohort_id").implode(), nulls_equal=True)
         .alias("unidentified"),
     )
+    order = session_order(views.select("user_id", "timestamp", net), q4.share_slot_minutes)
+    user, ts, net_key = order.user_id, order.timestamp, order.net
+    new = ((user != user.shift()) | (order.step > q4.session_gap_seconds)).fill_null(True)
     in_order = (
-        in_session_order(views.select("user_id", "timestamp", net).collect())
-        .lazy()
+        order.frame.lazy()
         .with_columns(new.alias("new"))
         .with_columns(
             pl.col("new").cum_sum().alias("sid"),
-            ((pl.col("net") != pl.col("net").shift()) & ~pl.col("new"))
-            .fill_null(False)
-            .alias("switch"),
-            # a campus address is one network
-            (~pl.col("net").is_in(campus_net)).alias("outside"),
+            ((net_key != net_key.shift()) & ~pl.col("new")).fill_null(False).alias("switch"),
         )
         .collect()
     )
-    slot = pl.col("timestamp").dt.truncate(f"{q4.share_slot_minutes}m")
+    # a campus address is one network (read on the few rows that need it)
+    outside = (~net_key.is_in(campus_net)).alias("outside")
     two_places = (
         in_order.lazy()
-        .select("user_id", slot.alias("slot"), "net")
+        .select(user.alias("user_id"), order.slot.alias("slot"), net_key.alias("net"))
         .filter(
             (pl.col("user_id") == pl.col("user_id").shift())
             & (pl.col("slot") == pl.col("slot").shift())
@@ -368,13 +366,13 @@ def pooled_views(
     switched = pl.col("switch").cum_sum()
     sessions = (
         in_order.lazy()
-        .select("new", "sid", "user_id", "net", "outside", row.alias("row"), switched.alias("sw"))
+        .with_columns(row.alias("row"), switched.alias("sw"))
         .filter(pl.col("new"))
         .select(
             "sid",
-            "user_id",
-            "net",
-            "outside",
+            user.alias("user_id"),
+            net_key.alias("net"),
+            outside,
             (pl.col("row").shift(-1).fill_null(in_order.height) - pl.col("row"))
             .cast(pl.UInt32)
             .alias("n"),
@@ -384,11 +382,19 @@ def pooled_views(
         )
         .collect()
     )
-    ordered = in_order.drop("new").lazy()
+    # the views of sessions that switch network (few): the only ones grouped or joined again
+    switching = sessions.filter(pl.col("switches") > 0)
+    ordered = (
+        in_order.lazy()
+        .filter(pl.col("sid").is_in(switching.get_column("sid").implode()))
+        .select("sid", outside, user.alias("user_id"), ts.alias("timestamp"), net_key.alias("net"))
+        .collect()
+        .lazy()
+    )
+    del in_order, order  # the sorted views (9M at 10x) are not held while the pools are found
     # views per session and outside network, with the session's number of outside networks: a
     # session that never switches is on one network, so its row is the session itself; only the
     # views of switching sessions are grouped again
-    switching = sessions.filter(pl.col("switches") > 0)
     outside = pl.col("outside")
     columns = ("sid", "user_id", "net", "seen", "n", "switches", "outside")
     per_net = (
@@ -400,7 +406,7 @@ def pooled_views(
                     pl.col("n").alias("seen"), pl.lit(1, dtype=pl.UInt32).alias("outside")
                 )
                 .select(columns),
-                ordered.filter(outside & pl.col("sid").is_in(switching.get_column("sid").implode()))
+                ordered.filter(outside)
                 .group_by("sid", "net")
                 .agg(pl.len().alias("seen"))
                 .with_columns(pl.len().over("sid").cast(pl.UInt32).alias("outside"))
@@ -471,43 +477,81 @@ def on_networks(pooled: Pooled, views: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def in_session_order(views: pl.DataFrame) -> pl.DataFrame:
-    """`views` (`user_id`, `timestamp`, `net` an integer) sorted by user, time and network. When
-    every timestamp is a whole second (as the log writes them) and the user id's offset, the seconds
-    since the first view and the network fit in one 63-bit integer, only that integer is sorted and
-    the three columns are read back from it (a fifth of the time of a three-column sort at 10x);
-    otherwise the three columns are sorted. The same rows in the same order either way."""
+class SessionOrder(NamedTuple):
+    """Views sorted by user, time and network (`session_order`): `frame` holds them, and the other
+    fields are expressions over `frame` that read back the `user_id`, `timestamp` and `net` of
+    each row, the seconds since the row before (`step`, as `dt.total_seconds` of the difference;
+    meaningless where the user changes) and the start of the row's slot (`slot`)."""
+
+    frame: pl.DataFrame
+    user_id: pl.Expr
+    timestamp: pl.Expr
+    net: pl.Expr
+    step: pl.Expr
+    slot: pl.Expr
+
+
+def session_order(views: pl.LazyFrame, slot_minutes: int = 10) -> SessionOrder:
+    """`views` (`user_id`, `timestamp`, `net` an integer) sorted by user, time and network, with
+    slots of `slot_minutes`. When every timestamp is a whole second (as the log writes them) and
+    the user id's offset, the seconds since the first view and the network fit in one 63-bit
+    integer, `frame` is only that integer (`key`), computed straight from `views` and sorted, and
+    the columns, steps and slots are integer arithmetic on it where they are needed (a fifth of the
+    time of a three-column sort at 10x, a third of the memory of the three columns); otherwise
+    `frame` is the three columns, sorted."""
     ts = pl.col("timestamp")
     user, net = pl.col("user_id"), pl.col("net")
-    stats = views.select(
-        user.min().alias("u0"),
-        (user.max() - user.min() + 1).alias("users"),
-        ts.min().dt.epoch("s").alias("t0"),
-        ((ts.max() - ts.min()).dt.total_seconds() + 1).alias("seconds"),
-        (ts.dt.epoch("us") % 1_000_000 == 0).all().alias("whole"),
-        (net.max().cast(pl.Int64) + 1).alias("nets"),
-        pl.any_horizontal(pl.all().is_null().any()).alias("nulls"),
-    ).row(0, named=True)
-    bits = [int(stats[name] or 1).bit_length() for name in ("users", "seconds", "nets")]
-    if views.is_empty() or not stats["whole"] or stats["nulls"] or sum(bits) > 63:
-        return views.sort("user_id", "timestamp", "net")
-    key = pl.col("key")
-    start = stats["t0"]
-    return views.select(
-        (
-            ((user - stats["u0"]) * (1 << bits[1]) + ts.dt.epoch("s") - start) * (1 << bits[2])
-            + net.cast(pl.Int64)
+    schema = views.collect_schema()
+    stats = (
+        views.select(
+            user.min().alias("u0"),
+            (user.max() - user.min() + 1).alias("users"),
+            ts.min().dt.epoch("s").alias("t0"),
+            ((ts.max() - ts.min()).dt.total_seconds() + 1).alias("seconds"),
+            (ts.dt.epoch("us") % 1_000_000 == 0).all().alias("whole"),
+            (net.max().cast(pl.Int64) + 1).alias("nets"),
+            pl.any_horizontal(pl.all().is_null().any()).alias("nulls"),
         )
-        .sort()
-        .alias("key")
-    ).select(
-        (key // (1 << (bits[1] + bits[2])) + stats["u0"])
-        .cast(views.schema["user_id"])
-        .alias("user_id"),
-        pl.from_epoch(key // (1 << bits[2]) % (1 << bits[1]) + start, time_unit="s")
-        .cast(views.schema["timestamp"])
-        .alias("timestamp"),
-        (key % (1 << bits[2])).cast(views.schema["net"]).alias("net"),
+        .collect()
+        .row(0, named=True)
+    )
+    bits = [int(stats[name] or 1).bit_length() for name in ("users", "seconds", "nets")]
+    if stats["u0"] is None or not stats["whole"] or stats["nulls"] or sum(bits) > 63:
+        frame = views.select("user_id", "timestamp", "net").collect()
+        return SessionOrder(
+            frame.sort("user_id", "timestamp", "net"),
+            user,
+            ts,
+            net,
+            (ts - ts.shift()).dt.total_seconds(),
+            ts.dt.truncate(f"{slot_minutes}m"),
+        )
+    start = stats["t0"]
+    packed = ((user - stats["u0"]) * (1 << bits[1]) + ts.dt.epoch("s") - start) * (
+        1 << bits[2]
+    ) + net.cast(pl.Int64)
+    # one thread: as fast as two on this key, at half the CPU
+    key = views.select(packed.alias("key")).collect().get_column("key").sort(multithreaded=False)
+    # the user's offset and the seconds since the first view; then the seconds since the epoch
+    user_time = pl.col("key") // (1 << bits[2])
+    epoch = user_time % (1 << bits[1]) + start
+    slot = 60 * slot_minutes
+    return SessionOrder(
+        key.to_frame(),
+        (user_time // (1 << bits[1]) + stats["u0"]).cast(schema["user_id"]),
+        pl.from_epoch(epoch, time_unit="s").cast(schema["timestamp"]),
+        (pl.col("key") % (1 << bits[2])).cast(schema["net"]),
+        user_time - user_time.shift(),
+        pl.from_epoch(epoch // slot * slot, time_unit="s").cast(schema["timestamp"]),
+    )
+
+
+def in_session_order(views: pl.DataFrame) -> pl.DataFrame:
+    """`views` (`user_id`, `timestamp`, `net`) sorted by user, time and network (`session_order`):
+    the same rows in the same order as a plain three-column sort."""
+    order = session_order(views.lazy())
+    return order.frame.select(
+        order.user_id.alias("user_id"), order.timestamp.alias("timestamp"), order.net.alias("net")
     )
 
 
@@ -584,6 +628,9 @@ def campus_addresses(uid: pl.LazyFrame, config: Config, detected: list[str]) -> 
     q4 = config.q4
     weekly = (
         uid.filter(pl.col("user_id").is_not_null() & pl.col("ip").is_not_null())
+        # such an address has at least one row per person and week it counts: the addresses with
+        # fewer rows in all (most, holding half the rows) are not counted week by week
+        .filter(pl.len().over("ip") >= q4.campus_weekly_users * q4.campus_min_weeks)
         .group_by("ip", pl.col("date").dt.truncate("1w").alias("week"))
         .agg(pl.col("user_id").n_unique().alias("users"))
         .filter(pl.col("users") >= q4.campus_weekly_users)
@@ -757,9 +804,11 @@ def daily_views(uid: pl.LazyFrame, groups: pl.LazyFrame, config: Config) -> pl.L
     views over their active days of the phase), the population's heavy-day bar for their group, and
     the `heavy` flag."""
     q4 = config.q4
+    rows = uid.filter(pl.col("user_id").is_not_null() & (pl.col("nonprobe") > 0))
+    # grouped on one integer per user and day when it fits (`user_key`), else on the two columns
+    day = user_key(rows, "date")
     counts = (
-        uid.filter(pl.col("user_id").is_not_null() & (pl.col("nonprobe") > 0))
-        .group_by("user_id", "date")
+        (rows.group_by(day.key) if day else rows.group_by("user_id", "date"))
         .agg(
             pl.col("nonprobe").sum().cast(pl.UInt32).alias("views"),
             # the smallest name (a Categorical's min is lexical, nulls skipped); plain aggregations
@@ -769,8 +818,7 @@ def daily_views(uid: pl.LazyFrame, groups: pl.LazyFrame, config: Config) -> pl.L
             pl.col("role").min(),
         )
         .select(
-            "user_id",
-            "date",
+            *([day.user_id, day.value] if day else ["user_id", "date"]),
             "views",
             pl.coalesce(
                 pl.col("window"), pl.col("role"), pl.lit("unknown", dtype=pl.Categorical)
@@ -779,25 +827,31 @@ def daily_views(uid: pl.LazyFrame, groups: pl.LazyFrame, config: Config) -> pl.L
         .join(groups, on="user_id", how="left")
         .with_columns(pl.col("views").cast(pl.Float64).log().alias("log_views"))
         .collect()  # read three times below: computed once
-        .lazy()
     )
-    own = counts.group_by("user_id", "phase").agg(
-        pl.col("log_views").median().alias("own_median"),
-        pl.len().alias("own_days"),
-    )
-    spread = (
-        counts.join(own, on=["user_id", "phase"])
-        .group_by("user_id", "phase")
-        .agg((pl.col("log_views") - pl.col("own_median")).abs().median().alias("own_mad"))
-    )
-    bar = counts.group_by("group").agg(
-        pl.col("views").quantile(q4.heavy_pop_quantile).alias("pop_bar")
-    )
+    # one user's days of one phase as one partition (`user_key` when it fits, else a struct): the
+    # median, the count of days, then the median distance from that median, per partition (no
+    # table of them joined back)
+    person_phase = user_key(counts, "phase")
+    person = pl.col("_key")
     floor = math.log(q4.heavy_own_floor)
     return (
-        counts.join(own, on=["user_id", "phase"])
-        .join(spread, on=["user_id", "phase"])
-        .join(bar, on="group")
+        counts.lazy()
+        .with_columns(
+            person_phase.key if person_phase else pl.struct("user_id", "phase").alias("_key")
+        )
+        .with_columns(
+            pl.col("log_views").median().over(person).alias("own_median"),
+            pl.len().over(person).alias("own_days"),
+        )
+        .with_columns(
+            (pl.col("log_views") - pl.col("own_median"))
+            .abs()
+            .median()
+            .over(person)
+            .alias("own_mad"),
+            pl.col("views").quantile(q4.heavy_pop_quantile).over("group").alias("pop_bar"),
+        )
+        .drop("_key")
         .with_columns(
             (
                 (pl.col("log_views") - pl.col("own_median"))
@@ -819,6 +873,54 @@ def daily_views(uid: pl.LazyFrame, groups: pl.LazyFrame, config: Config) -> pl.L
             ).alias("heavy"),
             pl.col("phase").cast(pl.String),
         )
+    )
+
+
+class UserKey(NamedTuple):
+    """One Int64 per user and value of another column (`user_key`): `key`, and the user id and the
+    column read back from it (`user_id`, `value`: expressions over a column named `_key`)."""
+
+    key: pl.Expr
+    user_id: pl.Expr
+    value: pl.Expr
+
+
+def user_key(frame: pl.LazyFrame | pl.DataFrame, column: str) -> UserKey | None:
+    """The user id (never null) and a 32-bit `column` of `frame` (a Date, an Int32 or a
+    Categorical) as one Int64: the user's offset from the smallest id times 2^32 plus the column's
+    physical value (a date's day number or an Int32 shifted to be positive, a Categorical's code).
+    Grouping or partitioning on it costs about two thirds of the CPU of the two columns. None when
+    the users' range needs more than 30 bits. The value reads back as the column's type for a
+    Date or an Int32 (a Categorical is only grouped on)."""
+    user = pl.col("user_id")
+    schema = frame.collect_schema()
+    low, high = (
+        frame.lazy().select(user.min().alias("low"), user.max().alias("high")).collect().row(0)
+    )
+    if low is None or high - low >= 1 << 30:
+        return None
+    shift = 1 << 31 if schema[column] in (pl.Date, pl.Int32) else 0
+    physical = pl.col(column).to_physical().cast(pl.Int64) + shift
+    key = pl.col("_key")
+    return UserKey(
+        ((user - low).cast(pl.Int64) * (1 << 32) + physical).alias("_key"),
+        (key // (1 << 32) + low).cast(schema["user_id"]).alias("user_id"),
+        (key % (1 << 32) - shift).cast(pl.Int32).cast(schema[column]).alias(column),
+    )
+
+
+def per_window(frame: pl.DataFrame, column: str, *aggs: pl.Expr) -> pl.LazyFrame:
+    """`frame` grouped by user and a window number (`column`, an Int32 of `_windows`; one integer
+    by `user_key` when it fits, else the two columns), with `aggs`: user_id, window, then the
+    aggregations."""
+    key = user_key(frame, column)
+    if key is None:
+        return frame.lazy().group_by("user_id", pl.col(column).alias("window")).agg(*aggs)
+    return (
+        frame.lazy()
+        .group_by(key.key)
+        .agg(*aggs)
+        .select(key.user_id, key.value.alias("window"), pl.exclude("_key"))
     )
 
 
@@ -981,11 +1083,17 @@ def account_sharing(
     # most two windows and at most half of the account's own time in the log: a second person's
     # network, not the owner's home.
     span = (pl.col("last_use") - pl.col("first_use")).dt.total_days()
+    # an account and address as one integer when they fit (`user_key`), else the two columns
+    pair = user_key(days_table, "ip")
+    on = ["_key"] if pair else ["user_id", "ip"]
+    keyed = days_table.with_columns(pair.key) if pair else days_table
     account_span = (
-        (pl.col("last_use").max() - pl.col("first_use").min()).over("user_id").dt.total_days()
+        (pl.col("last_use").max() - pl.col("first_use").min())
+        .over(pair.user_id if pair else "user_id")
+        .dt.total_days()
     )
     lifetime = (
-        days_table.group_by("user_id", "ip")
+        keyed.group_by(on)
         .agg(
             pl.col("date").min().alias("first_use"),
             pl.col("date").max().alias("last_use"),
@@ -999,15 +1107,11 @@ def account_sharing(
             ).alias("episodic")
         )
         .filter(pl.col("episodic"))
-        .select("user_id", "ip")
+        .select(on)
     )
     # In use from two networks at the same time: two IPs within one slot of share_slot_minutes, one
     # of them episodic for the account (only the days of episodic networks are looked at).
-    episodic_days = (
-        days_table.join(lifetime, on=["user_id", "ip"], how="semi")
-        .select("user_id", "date")
-        .unique()
-    )
+    episodic_days = keyed.join(lifetime, on=on, how="semi").select("user_id", "date").unique()
     overlaps = (
         slots.join(episodic_days, on=["user_id", "date"], how="semi")
         .group_by("user_id", "slot")
@@ -1031,27 +1135,37 @@ def account_sharing(
     ).filter(pl.col("overlap_days") >= q4.share_min_days)
     outside = days_table.filter(~pl.col("ip").is_in(campus)).select("user_id", "ip", "date")
     if pools is not None:  # the addresses of one pool are one network
-        outside = (
-            outside.join(pools, on=["user_id", "ip", "date"], how="left")
-            # the pool's name as a Categorical like the address: no text for every row
-            .select(
-                "user_id",
-                pl.coalesce(pl.col("address").cast(pl.Categorical), "ip").alias("ip"),
-                "date",
-            )
-            .unique()
+        # only the rows of accounts with a pool (a few) change: the others are one row per
+        # address and day already
+        pooled = pl.col("user_id").is_in(
+            pools.select(pl.col("user_id").unique()).collect().get_column("user_id").implode()
         )
-    outside = outside.with_columns(_windows(2 * days))
+        outside = pl.concat(
+            [
+                outside.filter(~pooled),
+                outside.filter(pooled)
+                .join(pools, on=["user_id", "ip", "date"], how="left")
+                # the pool's name as a Categorical like the address: no text for every row
+                .select(
+                    "user_id",
+                    pl.coalesce(pl.col("address").cast(pl.Categorical), "ip").alias("ip"),
+                    "date",
+                )
+                .unique(),
+            ]
+        )
+    # computed once, read by both grids
+    outside_days = outside.with_columns(_windows(2 * days)).collect()
     network_windows = pl.concat(
         [
-            outside.group_by("user_id", pl.col(w).alias("window"))
-            .agg(
+            per_window(
+                outside_days,
+                w,
                 pl.col("ip").n_unique().alias("networks"),
                 pl.len().alias("sessions"),  # network-days: one per network and day
                 pl.col("date").min().alias("first"),
                 pl.col("date").max().alias("last"),
-            )
-            .with_columns(pl.lit(w).alias("grid"))
+            ).with_columns(pl.lit(w).alias("grid"))
             for w in ("w0", "w1")
         ]
     ).join(groups, on="user_id", how="left")
@@ -1101,7 +1215,8 @@ def account_sharing(
         .first()
         .alias("o_last"),
     )
-    flagged = overlapping.join(many, on="user_id", how="full", coalesce=True)
+    # read twice below (the views of each flagged account, and the incident): computed once
+    flagged = overlapping.join(many, on="user_id", how="full", coalesce=True).collect().lazy()
     first = pl.min_horizontal("o_first", "n_first")
     last = pl.max_horizontal("o_last", "n_last")
     views = (
@@ -1318,28 +1433,23 @@ def unknown_users(
     q4 = config.q4
     unidentified = pl.col("role").is_in(["no_cohort", "unknown_cohort"])
     known_users = uid.filter(pl.col("user_id").is_not_null() & pl.col("kept"))
-    weekly = daily.select("user_id", "views", *_windows(7))
+    weekly = daily.select("user_id", "views", *_windows(7)).collect()
     busiest = (
         pl.concat(
-            [
-                weekly.group_by("user_id", pl.col(w).alias("window")).agg(
-                    pl.col("views").sum().alias("week")
-                )
-                for w in ("w0", "w1")
-            ]
+            [per_window(weekly, w, pl.col("views").sum().alias("week")) for w in ("w0", "w1")]
         )
         .group_by("user_id")
         .agg(pl.col("week").max().alias("busiest_week"))
+        .collect()  # read twice (the bar, each account's own): computed once
+        .lazy()
     )
     bar = busiest.select(pl.col("busiest_week").quantile(q4.unknown_week_quantile).alias("bar"))
     roles = (
-        known_users.group_by("user_id", "role")
-        .agg(pl.col("rows").sum().alias("n"))
-        .group_by("user_id")
+        known_users.group_by("user_id")
         .agg(
             (pl.col("role") == "staff").any().alias("is_staff"),
             pl.col("role").is_in(["student", "placeholder"]).any().alias("known"),
-            pl.col("n").filter(pl.col("role") == "unknown_cohort").sum().alias("bad_views"),
+            pl.col("rows").filter(pl.col("role") == "unknown_cohort").sum().alias("bad_views"),
         )
         .filter(~pl.col("is_staff") & (~pl.col("known") | (pl.col("bad_views") > 0)))
     )
