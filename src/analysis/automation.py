@@ -342,17 +342,23 @@ def automated_sessions(
     candidates = (
         session_table.filter(pl.col("views") >= min(k, q4.slow_min_pages)).select("sid").collect()
     )
-    picked = rows.join(candidates, on="sid", how="semi")
-    lazy = picked.with_columns(paths.gather(picked["idx"]).cast(pl.String).alias("path")).lazy()
+    # `rows` are sorted by user, IP and time, so by session and time: the candidates' rows are kept
+    # in that order (a filter), not sorted again
+    picked = rows.filter(pl.col("sid").is_in(candidates["sid"].implode()))
+    # a page by its Categorical code (one code per text), numbered in the order of the texts: only
+    # the distinct pages are read as text
+    picked = picked.with_columns(paths.to_physical().gather(picked["idx"]).alias("path"))
+    pages = picked.group_by("path").agg(pl.col("idx").first())
     order = (
-        lazy.select(pl.col("path").unique().sort())
+        pages.with_columns(paths.gather(pages["idx"]).cast(pl.String).alias("_text"))
+        .sort("_text")
         .with_row_index("path_order")
-        .with_columns(pl.col("path_order").cast(pl.Int64))
+        .select("path", pl.col("path_order").cast(pl.Int64))
     )
     same_k = pl.col("sid").shift(-(k - 1)) == pl.col("sid")
     stats = (
-        lazy.join(order, on="path", how="left")
-        .sort("sid", "timestamp")
+        picked.lazy()
+        .join(order.lazy(), on="path", how="left", maintain_order="left")
         .with_columns(
             pl.when(same_k)
             .then((pl.col("timestamp").shift(-(k - 1)) - pl.col("timestamp")).dt.total_seconds())
