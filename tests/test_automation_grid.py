@@ -3,6 +3,7 @@ against the plain group-bys and joins on user, IP and day: the same hours, sessi
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import polars as pl
@@ -11,6 +12,7 @@ from polars.testing import assert_frame_equal
 
 from analysis import automation
 from analysis.automation import (
+    around_the_clock,
     days_from_hours,
     find_automated,
     grid,
@@ -91,3 +93,41 @@ def test_no_grid_for_string_addresses_or_no_page_views() -> None:
     frame = _frame()
     assert grid(frame.with_columns(pl.col("ip").cast(pl.String))) is None
     assert grid(frame.filter(pl.col("page_kind") == "probe")) is None
+
+
+def _owls(minutes: int, hours: float) -> pl.DataFrame:
+    """One account per start time of the day (every 90 minutes), each reading every `minutes`
+    minutes for just over `hours` hours."""
+    rows = []
+    for user in range(17):
+        start = START.replace(hour=0) + dt.timedelta(minutes=90 * user)
+        for i in range(int(hours * 60 // minutes) + 2):
+            at = start + dt.timedelta(minutes=minutes * i)
+            rows.append((at, f"/java-i/lesson-{i % 25}", user + 1, f"10.0.1.{user}", "lesson"))
+    return pl.DataFrame(
+        rows, schema=["timestamp", "path", "user_id", "ip", "page_kind"], orient="row"
+    ).with_columns(pl.col("path", "ip").cast(pl.Categorical))
+
+
+@pytest.mark.parametrize("sleep_gap_hours", [1.0, 2.0, 3.0])
+@pytest.mark.parametrize("around_clock_hours", [27.0, 36.0])
+@pytest.mark.parametrize("minutes", [50, 110])
+def test_night_owls_on_the_grid_are_the_plain_ones(
+    sleep_gap_hours: float, around_clock_hours: float, minutes: int
+) -> None:
+    q4 = dataclasses.replace(
+        Config().q4,
+        sleep_gap_hours=sleep_gap_hours,
+        around_clock_hours=around_clock_hours,
+        around_clock_hour_share=0.5,
+    )
+    config = dataclasses.replace(Config(), q4=q4)
+    frame = _owls(minutes, around_clock_hours)
+    on = grid(frame)
+    assert on is not None
+    lazy = frame.lazy()
+    hours = network_hours_on(lazy, on)
+    fast = around_the_clock(lazy, config, hours, on).collect().sort("user_id", "start")
+    plain = around_the_clock(lazy, config).collect().sort("user_id", "start")
+    assert_frame_equal(fast, plain)
+    assert plain.height > 0 or minutes / 60 > sleep_gap_hours

@@ -241,7 +241,7 @@ def grid(frame: pl.DataFrame) -> Grid | None:
     hours = (bounds["last"] - origin) // hour + 1
     days = hours // 24 + 3
     pairs = (bounds["user1"] - bounds["user0"] + 1) * (bounds["ip1"] + 1)
-    if pairs * max(hours, days) >= 1 << 63:
+    if pairs * max(hours, days * 24) >= 1 << 63:
         return None
     return Grid(
         user0=bounds["user0"],
@@ -411,7 +411,7 @@ def automated_sessions(
 
 
 def around_the_clock(
-    base: pl.LazyFrame, config: Config, hours: pl.LazyFrame | None = None
+    base: pl.LazyFrame, config: Config, hours: pl.LazyFrame | None = None, on: Grid | None = None
 ) -> pl.LazyFrame:
     """Stretches of one account's page views with no gap over `sleep_gap_hours`, lasting at least
     `around_clock_hours` and with views in at least `around_clock_hour_share` of their hours.
@@ -420,7 +420,8 @@ def around_the_clock(
     stretches are cut on one row per account and hour (first and last view, views) instead of
     sorting every view; the address of the first view and the pages are read for the few stretches
     that pass. The same stretches and values as `around_the_clock_by_row`, which shorter
-    sleep gaps use. `hours` is `network_hours(base)` when the caller has it."""
+    sleep gaps use. `hours` is `network_hours(base)` when the caller has it, or
+    `network_hours_on(base, on)`."""
     q4 = config.q4
     if q4.sleep_gap_hours < 1:
         return around_the_clock_by_row(base, config)
@@ -430,7 +431,7 @@ def around_the_clock(
     gap = (pl.col("start") - pl.col("end").shift(1)).dt.total_seconds().fill_null(0)
     hours = hours if hours is not None else network_hours(base)
     stretches = (
-        _night_owls(hours, config)
+        _night_owls(hours, config, on)
         .group_by("user_id", "hour")
         .agg(pl.col("start").min(), pl.col("end").max(), pl.col("views").sum())
         .sort("user_id", "hour")
@@ -458,29 +459,44 @@ def around_the_clock(
     return stretches.join(distinct, on="stretch", how="left").select(_AROUND_CLOCK_COLUMNS)
 
 
-def _night_owls(hours: pl.LazyFrame, config: Config) -> pl.LazyFrame:
+def _night_owls(hours: pl.LazyFrame, config: Config, on: Grid | None = None) -> pl.LazyFrame:
     """`hours` of the accounts that could hold an around-the-clock stretch: one lasting
     `around_clock_hours` (H) from `start` covers the first H - 24 hours of the day after its start
     (from the next midnight D), and with no gap over `sleep_gap_hours` every window of
     L = floor(sleep_gap_hours) + 1 clock hours in there holds a view. So the account has a day with
     views in each of its first m = min((H - 24) // L, 24 // L) blocks of L hours (00:00-03:00,
     03:00-06:00, ... with the defaults); only a few accounts do, and only theirs are sorted into
-    stretches. All of `hours` when m < 1."""
+    stretches. All of `hours` when m < 1. With `on`, `hours` are `network_hours_on` rows, and the
+    blocks are counted on integers read from their keys (hour number h from the grid's midnight: day
+    h // 24, clock h % 24; one number per user, day and block) instead of dates and clock hours."""
     q4 = config.q4
     block = int(q4.sleep_gap_hours) + 1
     blocks = min(int((q4.around_clock_hours - 24) // block), 24 // block)
     if blocks < 1:
         return hours
-    clock = pl.col("hour").dt.hour()
-    owls = (
-        hours.filter(clock < blocks * block)
-        .group_by("user_id", pl.col("hour").dt.date().alias("date"))
-        .agg((clock // block).n_unique().alias("blocks"))
-        .filter(pl.col("blocks") == blocks)
-        .select("user_id")
-        .unique()
-    )
-    return hours.join(owls, on="user_id", how="semi")
+    if on is None:
+        clock = pl.col("hour").dt.hour()
+        owls = (
+            hours.filter(clock < blocks * block)
+            .group_by("user_id", pl.col("hour").dt.date().alias("date"))
+            .agg((clock // block).n_unique().alias("blocks"))
+            .filter(pl.col("blocks") == blocks)
+            .select("user_id")
+        )
+    else:
+        hour = pl.col("_key") % on.hours
+        user = pl.col("_key") // on.hours // on.ips
+        day_block = (user * on.days + hour // 24) * 24 + hour % 24 // block
+        user_day = pl.col("_block") // 24
+        owls = (
+            hours.filter(hour % 24 < blocks * block)
+            .select(day_block.unique().alias("_block"))
+            .group_by(user_day.alias("_user_day"))
+            .len()
+            .filter(pl.col("len") == blocks)
+            .select((pl.col("_user_day") // on.days + on.user0).cast(on.user_type).alias("user_id"))
+        )
+    return hours.join(owls.unique(), on="user_id", how="semi")
 
 
 def around_the_clock_by_row(base: pl.LazyFrame, config: Config) -> pl.LazyFrame:
@@ -648,7 +664,7 @@ def find_automated(base: pl.LazyFrame, config: Config) -> Automated:
         table = sessions_on(rows, frame["ip"]).lazy()
     paced = automated_sessions(rows, frame["path"], table, config)
     machine = pl.concat(
-        [paced, around_the_clock(lazy, config, hours.lazy())], how="vertical_relaxed"
+        [paced, around_the_clock(lazy, config, hours.lazy(), on)], how="vertical_relaxed"
     )
     scraping, probes = pl.collect_all(
         [scrape_episodes(machine, config), probe_episodes(lazy, config)]
