@@ -256,17 +256,14 @@ def grid(frame: pl.DataFrame) -> Grid | None:
 
 
 def network_hours_on(base: pl.LazyFrame, on: Grid) -> pl.LazyFrame:
-    """`network_hours` grouped on `on.hour_key()` (`_key`), with user_id, hour, views, start and
-    end (no ip: the address stays in the key)."""
+    """`network_hours` grouped on `on.hour_key()` (`_key`), with user_id, hour and views: no ip
+    (the address stays in the key), and no first and last view, which only the few night owls of
+    `around_the_clock` need (read from their views there; a third of the CPU of this group-by)."""
     key = pl.col("_key")
     return (
         page_views(base)
         .group_by(on.hour_key().alias("_key"))
-        .agg(
-            pl.len().alias("views"),
-            pl.col("timestamp").min().alias("start"),
-            pl.col("timestamp").max().alias("end"),
-        )
+        .agg(pl.len().alias("views"))
         .with_columns(
             (key // on.hours // on.ips + on.user0).cast(on.user_type).alias("user_id"),
             (key % on.hours * on.hour + on.origin).cast(on.time_type).alias("hour"),
@@ -430,9 +427,23 @@ def around_the_clock(
     new_user = (pl.col("user_id") != pl.col("user_id").shift(1)).fill_null(True)
     gap = (pl.col("start") - pl.col("end").shift(1)).dt.total_seconds().fill_null(0)
     hours = hours if hours is not None else network_hours(base)
+    owl_hours = _night_owls(hours, config, on)
+    if on is not None:
+        # `network_hours_on` rows hold no first and last view: the night owls' hours are grouped
+        # from their own views (a few accounts)
+        owls = owl_hours.select(pl.col("user_id").unique()).collect()["user_id"]
+        owl_hours = (
+            base.filter(pl.col("user_id").is_in(owls.implode()))
+            .pipe(page_views)
+            .group_by("user_id", pl.col("timestamp").dt.truncate("1h").alias("hour"))
+            .agg(
+                pl.col("timestamp").min().alias("start"),
+                pl.col("timestamp").max().alias("end"),
+                pl.len().alias("views"),
+            )
+        )
     stretches = (
-        _night_owls(hours, config, on)
-        .group_by("user_id", "hour")
+        owl_hours.group_by("user_id", "hour")
         .agg(pl.col("start").min(), pl.col("end").max(), pl.col("views").sum())
         .sort("user_id", "hour")
         .with_columns((new_user | (gap > sleep)).cast(pl.UInt32).cum_sum().alias("stretch"))
