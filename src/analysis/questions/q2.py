@@ -164,9 +164,7 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     prepared = prepared or prepare(snapshot, config)
     q2 = config.q2
     # students' lesson views while enrolled
-    enrolled = student_lesson_views(prepared).filter(
-        (pl.col("window") == "active") & pl.col("lesson").is_not_null() & (pl.col("lesson") != "")
-    )
+    enrolled = student_lesson_views(prepared, named=True, also=pl.col("window") == "active")
     # per (cohort, lesson) the views, the heaviest reader's views and the readers, per cohort its
     # readers. Program and track are per cohort and are attached from the small cohorts table
     # afterwards; the lesson homes need only enrolled views per lesson and track, which the pair

@@ -18,7 +18,14 @@ import polars as pl
 
 from analysis.config import Config
 from analysis.glossary import SAME_PERSON, SECOND_ACCOUNT
-from analysis.prepare import Prepared, campus_ips, prepare, student_rows, user_addresses
+from analysis.prepare import (
+    Prepared,
+    campus_ips,
+    chosen_views,
+    prepare,
+    student_rows,
+    user_addresses,
+)
 from analysis.results import QuestionResult, Words, data_fields
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
@@ -481,7 +488,7 @@ def _activity(
         return _activity_by_group(prepared, config)
     number, spans, decoded = packed
     active = pl.col("window") == "active"
-    students = _student_views(prepared).filter(active)
+    students = _student_views(prepared, also=active)
     enrollment = pl.col("_enrollment")
     # distinct (enrollment, day): the cohort's start date joined to these rows, not to every view
     day = pl.col("timestamp").to_physical() // spans["per_day"] - spans["day0"]
@@ -583,7 +590,7 @@ def _activity_by_group(prepared: Prepared, config: Config) -> tuple[pl.LazyFrame
     """`_activity` by grouping the views on (user, cohort): any key types and ranges."""
     keys = ["user_id", "cohort_id"]
     early = pl.col("date") <= pl.col("start_date") + pl.duration(days=config.q3.dropout_days)
-    students = _student_views(prepared).filter(pl.col("window") == "active")
+    students = _student_views(prepared, also=pl.col("window") == "active")
     days = (
         students.group_by(keys)
         .agg(pl.col("date").unique())  # a list of dates per enrollment: cheaper than a 3-key unique
@@ -604,9 +611,12 @@ def _activity_by_group(prepared: Prepared, config: Config) -> tuple[pl.LazyFrame
     return days, lessons
 
 
-def _student_views(prepared: Prepared) -> pl.LazyFrame:
-    """Students' views, chosen by cohort id (the role of every row would cost a lookup per row)."""
-    return prepared.views.filter(student_rows(prepared))
+def _student_views(prepared: Prepared, also: pl.Expr | None = None) -> pl.LazyFrame:
+    """Students' views, chosen by cohort id (the role of every row would cost a lookup per row);
+    `also`: a further condition on stored columns (the window), applied before the rows are
+    labelled (`prepare.chosen_views`)."""
+    students = student_rows(prepared)
+    return chosen_views(prepared, students if also is None else students & also)
 
 
 def _excluded(enrollments: pl.DataFrame, status: str) -> pl.DataFrame:

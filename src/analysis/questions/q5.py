@@ -35,6 +35,7 @@ from analysis.prepare import (
     lesson_home_table,
     lesson_title,
     lesson_track_views,
+    paths_where,
     prepare,
     track_lesson_views,
     tracked_cohorts,
@@ -454,13 +455,20 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     # the views of a lesson homed in another track than the reader's: per track, its cohorts' views
     # of the other tracks' lessons (a filter on cohort ids and lessons, then the reader's program
     # and track and the lesson's home joined to the few rows left, instead of a join of every view)
+    # (the lessons told by their paths, so the rows are chosen before they are labelled)
     elsewhere = [
-        cond & pl.col("lesson").is_in(homed.filter(pl.col("home") != track)["lesson"].implode())
+        cond
+        & paths_where(
+            prepared,
+            pl.col("lesson").is_in(homed.filter(pl.col("home") != track)["lesson"].implode()),
+        )
         for track, cond in of_track.items()
     ]
     readers = prepared.cohorts.lazy().select("cohort_id", "program", "track")
     cross = (
-        sv.filter(pl.any_horizontal(elsewhere) if elsewhere else pl.lit(False))
+        track_lesson_views(
+            prepared, also=pl.any_horizontal(elsewhere) if elsewhere else pl.lit(False)
+        )
         .select("timestamp", "date", "user_id", "cohort_id", "module", "lesson", "lesson_title")
         .pipe(as_text)
         .join(readers, on="cohort_id")
