@@ -11,6 +11,7 @@ from polars.testing import assert_frame_equal
 from analysis.config import Config, load_config
 from analysis.prepare import Prepared, prepare, student_lesson_views
 from analysis.questions import q2
+from analysis.schema import LOG_SCHEMA
 from analysis.sources.snapshot import Snapshot
 
 
@@ -63,13 +64,7 @@ def _tiny() -> Prepared:
     ]
     logs = pl.DataFrame(
         rows,
-        schema={
-            "timestamp": pl.Datetime("us"),
-            "path": pl.String,
-            "user_id": pl.Int64,
-            "cohort_id": pl.Int64,
-            "ip": pl.String,
-        },
+        schema=LOG_SCHEMA,
         orient="row",
     )
     return prepare(Snapshot.from_frames(logs, cohorts), load_config(environ={}))

@@ -11,6 +11,7 @@ from polars.testing import assert_frame_equal
 from analysis.config import Config, load_config
 from analysis.prepare import Prepared, prepare
 from analysis.questions import q3
+from analysis.schema import LOG_SCHEMA
 from analysis.sources.snapshot import Snapshot
 
 
@@ -57,13 +58,7 @@ def test_packed_activity_matches_the_group_by() -> None:
             (dt.datetime.combine(day, dt.time(hour)), path, user, cohort, "203.0.113.5")
             for cohort, user, path, day, hour in rows
         ],
-        schema={
-            "timestamp": pl.Datetime("us"),
-            "path": pl.String,
-            "user_id": pl.Int64,
-            "cohort_id": pl.Int64,
-            "ip": pl.String,
-        },
+        schema=LOG_SCHEMA,
         orient="row",
     )
     config = load_config(environ={})

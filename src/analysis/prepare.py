@@ -46,7 +46,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
 import polars as pl
 
@@ -572,20 +572,24 @@ def all_views(prepared: Prepared) -> pl.LazyFrame:
 
 def labels_by_cohort(prepared: Prepared, *columns: str) -> pl.LazyFrame:
     """cohort_id and `columns` (labels that are functions of the cohort id) for every cohort id of
-    the views, null included: prepare's lookup table, or read from the views when the Prepared was
-    built without it."""
-    if prepared.cohort_labels is not None:
-        return prepared.cohort_labels.lazy().select("cohort_id", *columns)
-    return prepared.views.select("cohort_id", *columns).unique()
+    the views, null included (`_labels_by`)."""
+    return _labels_by(prepared, prepared.cohort_labels, "cohort_id", columns)
 
 
 def labels_by_path(prepared: Prepared, *columns: str) -> pl.LazyFrame:
     """path and `columns` (labels that are functions of the path, PATH_COLUMNS) for every path of
-    the views, null included: prepare's lookup table, or read from the views when the Prepared was
-    built without it."""
-    if prepared.path_labels is not None:
-        return prepared.path_labels.lazy().select("path", *columns)
-    return prepared.views.select("path", *columns).unique()
+    the views, null included (`_labels_by`)."""
+    return _labels_by(prepared, prepared.path_labels, "path", columns)
+
+
+def _labels_by(
+    prepared: Prepared, table: pl.DataFrame | None, key: str, columns: Sequence[str]
+) -> pl.LazyFrame:
+    """`key` and `columns` from prepare's lookup `table`, or read from the views when the Prepared
+    was built without it."""
+    if table is not None:
+        return table.lazy().select(key, *columns)
+    return prepared.views.select(key, *columns).unique()
 
 
 def chosen_views(prepared: Prepared, predicate: pl.Expr) -> pl.LazyFrame:
@@ -680,6 +684,41 @@ def user_addresses(prepared: Prepared) -> pl.DataFrame:
             .collect()
         )
     return held.addresses
+
+
+class StudentNumbers(NamedTuple):
+    """The ranges that number students' views in one packed integer key (`student_numbers`): a
+    cohort's number is its id - `cohort0` (below `cohorts`), a user's its id - `user0` + 1 (0 for a
+    null user, below `users`)."""
+
+    cohort0: int
+    cohorts: int
+    user0: int
+    users: int
+
+    def cohort(self) -> pl.Expr:
+        return pl.col("cohort_id").cast(pl.Int64) - self.cohort0
+
+    def user(self) -> pl.Expr:
+        return (pl.col("user_id").cast(pl.Int64) - self.user0 + 1).fill_null(0)
+
+
+def student_numbers(prepared: Prepared) -> StudentNumbers | None:
+    """`StudentNumbers` from the student cohorts of the cohorts table and the users of
+    `user_addresses` (every view's user: no scan of the views); None without a student cohort."""
+    ids = prepared.cohorts.filter(pl.col("role") == "student").get_column("cohort_id")
+    users = user_addresses(prepared).get_column("user_id")
+    cohort0, cohort1 = ids.min(), ids.max()
+    if cohort0 is None or cohort1 is None:
+        return None
+    known = users.null_count() < users.len()
+    user0 = int(cast(int, users.min())) if known else 0
+    return StudentNumbers(
+        cohort0=int(cast(int, cohort0)),
+        cohorts=int(cast(int, cohort1)) - int(cast(int, cohort0)) + 1,
+        user0=user0,
+        users=int(cast(int, users.max())) - user0 + 2 if known else 1,
+    )
 
 
 def campus_ips(prepared: Prepared, config: Config) -> list[str]:

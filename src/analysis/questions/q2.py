@@ -35,7 +35,7 @@ from analysis.prepare import (
     lesson_home_table,
     prepare,
     student_lesson_views,
-    user_addresses,
+    student_numbers,
 )
 from analysis.results import QuestionResult, Words, data_fields
 from analysis.schema import ColumnTypes
@@ -382,21 +382,12 @@ def _reader_key(prepared: Prepared, enrolled: pl.LazyFrame) -> tuple[pl.Expr, in
         or not schema["cohort_id"].is_integer()
     ):
         return None
-    ids = prepared.cohorts.filter(pl.col("role") == "student")["cohort_id"]
-    users = user_addresses(prepared)["user_id"]
-    cohort0, cohort1 = ids.min(), ids.max()
-    if cohort0 is None or cohort1 is None:
+    numbers = student_numbers(prepared)
+    if numbers is None or numbers.cohorts * LESSON_CODES * numbers.users >= 1 << 63:
         return None
-    known = users.null_count() < users.len()
-    user0 = int(cast(int, users.min())) if known else 0
-    n_users = int(cast(int, users.max())) - user0 + 2 if known else 1
-    n_cohorts = int(cast(int, cohort1)) - int(cast(int, cohort0)) + 1
-    if n_cohorts * LESSON_CODES * n_users >= 1 << 63:
-        return None
-    user = (pl.col("user_id").cast(pl.Int64) - user0 + 1).fill_null(0)
     lesson = pl.col("lesson").to_physical().cast(pl.Int64)
-    cohort = pl.col("cohort_id").cast(pl.Int64) - cohort0
-    return (cohort * LESSON_CODES + lesson) * n_users + user, n_users, int(cast(int, cohort0))
+    key = (numbers.cohort() * LESSON_CODES + lesson) * numbers.users + numbers.user()
+    return key, numbers.users, numbers.cohort0
 
 
 def _reader_counts_by_list(enrolled: pl.LazyFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

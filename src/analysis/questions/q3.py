@@ -23,6 +23,7 @@ from analysis.prepare import (
     campus_ips,
     chosen_views,
     prepare,
+    student_numbers,
     student_rows,
     user_addresses,
 )
@@ -555,15 +556,10 @@ def _enrollment_number(
         or stamp.time_zone is not None
     ):
         return None
-    ids = prepared.cohorts.filter(pl.col("role") == "student")["cohort_id"]
-    users = user_addresses(prepared)["user_id"]
-    cohort0, cohort1 = ids.min(), ids.max()
-    if cohort0 is None or cohort1 is None:
+    numbers = student_numbers(prepared)
+    if numbers is None:
         return None
-    known = users.null_count() < users.len()
-    user0 = int(cast(int, users.min())) if known else 0
-    n_users = int(cast(int, users.max())) - user0 + 2 if known else 1
-    n_cohorts = int(cast(int, cohort1)) - int(cast(int, cohort0)) + 1
+    cohort0, n_users, user0 = numbers.cohort0, numbers.users, numbers.user0
     spans = {
         "days": (data_end - data_start).days + 1,
         "lessons": (1 << 32) + 1,
@@ -573,11 +569,9 @@ def _enrollment_number(
         ],
         "day0": (data_start - dt.date(1970, 1, 1)).days,
     }
-    if n_cohorts * n_users * max(spans["days"], spans["lessons"]) >= 1 << 63:
+    if numbers.cohorts * n_users * max(spans["days"], spans["lessons"]) >= 1 << 63:
         return None
-    number = (pl.col("cohort_id").cast(pl.Int64) - cohort0) * n_users + (
-        pl.col("user_id").cast(pl.Int64) - user0 + 1
-    ).fill_null(0)
+    number = numbers.cohort() * n_users + numbers.user()
     user = pl.col("_enrollment") % n_users
     decoded = [
         pl.when(user > 0).then(user + user0 - 1).cast(schema["user_id"]).alias("user_id"),
