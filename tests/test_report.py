@@ -529,3 +529,37 @@ def test_narrow_integers_keeps_every_value() -> None:
     ]
     assert narrowed.schema["small"] == pl.Int8
     assert narrowed.cast(dict(frame.schema)).equals(frame)
+
+
+def test_frame_records_convert_as_value_by_value() -> None:
+    """findings.json's tables converted column by column give what converting each value gives
+    (ISO dates and times with microseconds only when there are some, NaN and infinities null,
+    durations in seconds), and a column type it does not convert falls back to value by value."""
+    from analysis.results import frame_records, to_jsonable
+
+    frame = pl.DataFrame(
+        {
+            "s": ["a", None, "c"],
+            "i": [1, None, -3],
+            "u": pl.Series([1, 2, 3], dtype=pl.UInt32),
+            "f": [1.5, float("nan"), float("inf")],
+            "g": [None, -float("inf"), 0.1],
+            "d": [dt.date(2020, 1, 6), None, dt.date(1999, 12, 31)],
+            "t": [dt.datetime(2020, 1, 6, 9, 30), dt.datetime(2020, 1, 6, 9, 30, 0, 123), None],
+            "ms": pl.Series(
+                [dt.datetime(2020, 1, 6, 9, 30, 1, 5000), None, dt.datetime(2021, 2, 3)],
+                dtype=pl.Datetime("ms"),
+            ),
+            "dur": [dt.timedelta(seconds=90, microseconds=5), None, dt.timedelta(days=-1)],
+            "b": [True, None, False],
+            "l": [[1, 2], None, []],
+            "c": pl.Series(["x", "y", None], dtype=pl.Categorical),
+        }
+    )
+    zoned = frame.with_columns(pl.col("t").dt.replace_time_zone("Europe/Paris"))
+    for table in (frame, zoned):
+        by_value = [{k: to_jsonable(v) for k, v in row.items()} for row in table.to_dicts()]
+        assert frame_records(table) == by_value
+        assert json.dumps(frame_records(table)) == json.dumps(by_value)
+    assert frame_records(frame)[1]["t"] == "2020-01-06T09:30:00.000123"
+    assert frame_records(frame)[1]["f"] is None
