@@ -474,11 +474,7 @@ def around_the_clock(
             pl.col("path").n_unique().alias("distinct"),
         )
     )
-    return (
-        stretches.lazy()
-        .join(distinct, on="stretch", how="left")
-        .select(_AROUND_CLOCK_COLUMNS)
-    )
+    return stretches.lazy().join(distinct, on="stretch", how="left").select(_AROUND_CLOCK_COLUMNS)
 
 
 def _night_owls(hours: pl.LazyFrame, config: Config, on: Grid | None = None) -> pl.LazyFrame:
