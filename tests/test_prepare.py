@@ -12,11 +12,13 @@ from analysis.config import Config, load_config
 from analysis.errors import ConfigError
 from analysis.prepare import (
     LESSON_HOMES_SCHEMA,
+    TITLE_WORDS,
     campus_ips,
     enrollments,
     keep_own_track,
     lesson_home_table,
     lesson_homes,
+    lesson_title,
     lesson_track_views,
     page_kind,
     prepare,
@@ -108,6 +110,37 @@ def test_lessons_get_titles_from_their_paths(
 ) -> None:
     row = _views([path], reference_cohorts, Config()).row(0, named=True)
     assert row["lesson_title"] == title
+
+
+def test_title_words_are_spelled_as_one_regex_per_word_would() -> None:
+    """lesson_title's one-pass spelling of TITLE_WORDS gives what a case-insensitive whole-word
+    regex per word, applied in turn, gives (words inside longer words, digits, nulls, non-ASCII)."""
+    lessons = [
+        "java-iii/user-input",
+        "api/apis-and-APIS/x_api",
+        "sql-sql2/mysql.json",
+        "i/ii-iii-iv-v-vi-vii",
+        "über-api/ümlaut_i",
+        "dom/ajax-jquery/javascript.md",
+        "",
+        None,
+    ]
+    frame = pl.DataFrame({"lesson": lessons}, schema={"lesson": pl.String})
+    plain = pl.col("lesson").str.replace(r"\.(?:html?|md)$", "").str.replace_all(r"[-_]+", " ")
+    parts = plain.str.split("/")
+    title = pl.concat_list(
+        parts.list.first().str.to_titlecase(),
+        parts.list.slice(1).list.eval(
+            pl.concat_str(
+                pl.element().str.slice(0, 1).str.to_uppercase(), pl.element().str.slice(1)
+            )
+        ),
+    ).list.join(" > ")
+    for word, spelling in TITLE_WORDS.items():
+        title = title.str.replace_all(rf"(?i)\b{word}\b", spelling)
+    expected = frame.select(title.alias("title"))
+    assert frame.select(lesson_title(pl.col("lesson")).alias("title")).equals(expected)
+    assert expected["title"][0] == "Java III > User input"
 
 
 def test_module_alias_renames_a_whole_folder(reference_cohorts: pl.DataFrame) -> None:

@@ -270,6 +270,37 @@ def test_change_point_on_a_plain_series() -> None:
     assert flat.date is None
 
 
+def test_split_scores_match_the_plain_formulas() -> None:
+    """`_scored_splits` (masked, in-place arithmetic) gives exactly the values of the plain
+    where(...) formulas, zeros in counts and exposure included."""
+    counts = np.array([[[0.0, 3.0, 0.0, 5.0, 2.0, 0.0], [1.0, 0.0, 4.0, 0.0, 0.0, 2.0]]])
+    exposure = np.array([[[0.0, 9.0, 4.0, 0.0, 8.0, 3.0], [5.0, 0.0, 6.0, 7.0, 0.0, 4.0]]])
+    allowed = np.array([True, True, False, True, True])
+
+    def segment_ll(c: np.ndarray, n: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where((c > 0) & (n > 0), c * np.log(c / n), 0.0) - c
+
+    cc, nn = np.cumsum(counts, axis=-1), np.cumsum(exposure, axis=-1)
+    c1, n1, c2, n2 = (
+        cc[..., :-1],
+        nn[..., :-1],
+        cc[..., -1:] - cc[..., :-1],
+        nn[..., -1:] - nn[..., :-1],
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r1 = np.where(n1 > 0, c1 / n1, 0.0)
+        r2 = np.where(n2 > 0, c2 / n2, 0.0)
+    falls = (n1 > 0) & (n2 > 0) & (r2 < r1)
+    llr_d = segment_ll(c1, n1) + segment_ll(c2, n2) - segment_ll(cc[..., -1:], nn[..., -1:])
+    llr = np.where(falls, llr_d, 0.0).sum(axis=0)
+    plain = np.where(allowed[None, :] & falls.any(axis=0), llr, -np.inf)
+    scored, parts = q5._scored_splits(counts, exposure, allowed)
+    assert np.array_equal(scored, plain)
+    assert np.array_equal(parts["r1"], r1) and np.array_equal(parts["falls"], falls)
+    assert np.isfinite(scored).any()  # the example has a falling split to score
+
+
 def test_tables_are_compact(result: q5.Q5Result) -> None:
     tables = result.tables()
     assert len(tables) == 3

@@ -440,13 +440,15 @@ def _report_from_source(args: argparse.Namespace, config: Config):
 
 
 def _analyze(args: argparse.Namespace, config: Config) -> int:
-    from analysis.publish.outputs import recover
     from analysis.report import save_report, write_findings
 
     report, manifest = _report_from_source(args, config)
     out_dir = args.out or config.paths.build_dir
     with _outputs_lock(args, out_dir):
         if Path(out_dir).absolute() == Path(config.paths.build_dir).absolute():
+            # the publishing code loads only here: an analyze into another folder does not need it
+            from analysis.publish.outputs import recover
+
             recover(config.paths.site_dir, out_dir)  # a pending publish must not overwrite this
         out = write_findings(report, out_dir)
         save_report(report, manifest, out_dir)  # `render` reuses it (from the build folder)

@@ -227,9 +227,27 @@ def lesson_title(lesson: pl.Expr) -> pl.Expr:
         pl.concat_str(pl.element().str.slice(0, 1).str.to_uppercase(), pl.element().str.slice(1))
     )
     title = pl.concat_list(module, rest).list.join(" > ")
-    for word, spelling in TITLE_WORDS.items():
-        title = title.str.replace_all(rf"(?i)\b{word}\b", spelling)
-    return title
+    return _spell_title_words(title)
+
+
+def _spell_title_words(title: pl.Expr) -> pl.Expr:
+    """`title` with every whole word that is a TITLE_WORDS key (in any case) in its spelling.
+
+    The title is cut into runs of word and of other characters (`\\w`, as `\\b` sees them) and each
+    word run looked up lower-cased: one pass instead of a case-insensitive `\\bword\\b` regex per key,
+    whose 37 compilations cost about 10 ms a call at any scale. The result is the same: a key
+    matches a whole word run, and a spelling is its key's word (same letters), so no replacement
+    makes a new match for another key."""
+    word = pl.element().str.to_lowercase()
+    return (
+        title.str.extract_all(r"\w+|\W+")
+        .list.eval(
+            pl.when(word.is_in(list(TITLE_WORDS)))
+            .then(word.replace(TITLE_WORDS))
+            .otherwise(pl.element())
+        )
+        .list.join("")
+    )
 
 
 def _escape(text: str) -> str:
