@@ -3,6 +3,7 @@ simulated demo snapshot (`slow`), integration (`mysql`, `browser`, `render`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -14,6 +15,18 @@ from analysis.schema import COHORT_SCHEMA
 
 REFERENCE_COHORTS = PROJECT_ROOT / "data" / "reference" / "cohorts.csv"
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
+
+
+def night_owl_config(sleep_gap_hours: float, around_clock_hours: float) -> Config:
+    """The default configuration with the around-the-clock rule's gap and length set, and half of
+    the stretch's hours read (the automation tests of night owls)."""
+    q4 = dataclasses.replace(
+        Config().q4,
+        sleep_gap_hours=sleep_gap_hours,
+        around_clock_hours=around_clock_hours,
+        around_clock_hour_share=0.5,
+    )
+    return dataclasses.replace(Config(), q4=q4)
 
 
 def require(condition: bool, reason: str) -> None:

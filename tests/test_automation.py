@@ -7,6 +7,7 @@ import datetime as dt
 
 import polars as pl
 import pytest
+from conftest import night_owl_config
 
 from analysis.automation import (
     EPISODE_SCHEMA,
@@ -111,13 +112,7 @@ def test_the_night_owl_filter_keeps_every_stretch(
 ) -> None:
     """around_the_clock sorts only the accounts with a day read in every block of its first hours
     (`_night_owls`): it finds the same stretches as the row-by-row cut, wherever they start."""
-    q4 = dataclasses.replace(
-        Config().q4,
-        sleep_gap_hours=sleep_gap_hours,
-        around_clock_hours=around_clock_hours,
-        around_clock_hour_share=0.5,
-    )
-    config = dataclasses.replace(Config(), q4=q4)
+    config = night_owl_config(sleep_gap_hours, around_clock_hours)
     frame = _stretches_from_every_hour(minutes, around_clock_hours)
     by_hour = around_the_clock(frame, config).collect().sort("user_id", "start")
     by_row = around_the_clock_by_row(frame, config).collect().sort("user_id", "start")

@@ -3,11 +3,11 @@ against the plain group-bys and joins on user, IP and day: the same hours, sessi
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 
 import polars as pl
 import pytest
+from conftest import night_owl_config
 from polars.testing import assert_frame_equal
 
 from analysis import automation
@@ -113,13 +113,7 @@ def _owls(minutes: int, hours: float) -> pl.DataFrame:
 def test_night_owls_on_the_grid_are_the_plain_ones(
     sleep_gap_hours: float, around_clock_hours: float, minutes: int
 ) -> None:
-    q4 = dataclasses.replace(
-        Config().q4,
-        sleep_gap_hours=sleep_gap_hours,
-        around_clock_hours=around_clock_hours,
-        around_clock_hour_share=0.5,
-    )
-    config = dataclasses.replace(Config(), q4=q4)
+    config = night_owl_config(sleep_gap_hours, around_clock_hours)
     frame = _owls(minutes, around_clock_hours)
     on = grid(frame)
     assert on is not None

@@ -585,34 +585,11 @@ def test_demo_automated_accounts_are_set_aside_from_question_5(demo_snapshot, de
 
 
 @pytest.mark.parametrize("fraction", [False, True])
-def test_session_order_is_user_time_network(fraction):
-    """in_session_order sorts on one integer key when it can (whole seconds) and on the three columns
-    otherwise (a fraction of a second): the same rows in the same order as a plain sort."""
-    from analysis.questions.q4_detect import in_session_order
-
-    rng = np.random.default_rng(5)
-    n = 5000
-    start = dt.datetime(2020, 1, 6)
-    frame = pl.DataFrame(
-        {
-            "user_id": rng.integers(3, 60, n),
-            "timestamp": [start + dt.timedelta(seconds=int(s)) for s in rng.integers(0, 10**6, n)],
-            "net": rng.integers(0, 40, n),
-        },
-        schema={"user_id": pl.Int64, "timestamp": pl.Datetime("us"), "net": pl.UInt32},
-    )
-    if fraction:
-        frame = frame.with_columns(pl.col("timestamp") + pl.duration(microseconds=250))
-    ordered = in_session_order(frame)
-    assert ordered.equals(frame.sort("user_id", "timestamp", "net"))
-    assert ordered.schema == frame.schema
-
-
-@pytest.mark.parametrize("fraction", [False, True])
 def test_session_order_reads_steps_and_slots(fraction):
-    """session_order's expressions over its frame (integer arithmetic on the packed key, or the
-    plain columns) give each row's user, time, network, seconds since the row before and
-    10-minute slot as the plain computation on the sorted columns does."""
+    """session_order sorts on one integer key when it can (whole seconds) and on the three columns
+    otherwise (a fraction of a second): its expressions over its frame give each row's user, time
+    and network in the order and types of a plain sort, and the seconds since the row before and
+    the 10-minute slot as the plain computation on the sorted columns does."""
     from analysis.questions.q4_detect import session_order
 
     rng = np.random.default_rng(11)
@@ -636,6 +613,9 @@ def test_session_order_reads_steps_and_slots(fraction):
         order.step.alias("step"),
         order.slot.alias("slot"),
     )
+    columns = ["user_id", "timestamp", "net"]
+    assert got.select(columns).equals(frame.sort(columns))
+    assert got.select(columns).schema == frame.schema
     ts = pl.col("timestamp")
     plain = frame.sort("user_id", "timestamp", "net").with_columns(
         (ts - ts.shift()).dt.total_seconds().alias("step"), ts.dt.truncate("10m").alias("slot")

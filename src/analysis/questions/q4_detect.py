@@ -546,15 +546,6 @@ def session_order(views: pl.LazyFrame, slot_minutes: int = 10) -> SessionOrder:
     )
 
 
-def in_session_order(views: pl.DataFrame) -> pl.DataFrame:
-    """`views` (`user_id`, `timestamp`, `net`) sorted by user, time and network (`session_order`):
-    the same rows in the same order as a plain three-column sort."""
-    order = session_order(views.lazy())
-    return order.frame.select(
-        order.user_id.alias("user_id"), order.timestamp.alias("timestamp"), order.net.alias("net")
-    )
-
-
 def _name(key: str, names: pl.DataFrame) -> pl.Expr:
     """The name of the network key in column `key` (`pooled_views`' names)."""
     return pl.col(key).replace_strict(names["key"], names["name"], default=None).alias(key)

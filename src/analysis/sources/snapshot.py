@@ -3,8 +3,8 @@
 Layout of a snapshot directory (default `data/snapshot/`):
 
     manifest.json          source, simulated flag, counts, time range, checksums, build time
-    logs/part-NNNNN.parquet  page views (LOG_SCHEMA; path and ip stored as Categorical); each refresh adds one
-                           part, older parts are untouched
+    logs/part-NNNNN.parquet  page views (LOG_SCHEMA; path and ip stored as Categorical); each refresh
+                           adds one part, older parts are untouched
     cohorts.parquet        the cohorts table (COHORT_SCHEMA)
     quarantine.parquet     rejected rows with line/key and reason (QUARANTINE_SCHEMA)
 
