@@ -16,13 +16,27 @@ from analysis.sources.snapshot import Snapshot
 
 
 def _same(prepared: Prepared, config: Config) -> list[pl.DataFrame]:
-    start, end = prepared.data_start.date(), prepared.data_end.date()
-    assert q3._enrollment_number(prepared, start, end) is not None  # the fast path runs
-    fast = pl.collect_all(q3._activity(prepared, start, end, config))
+    assert q3._enrollment_number(prepared) is not None  # the fast path runs
+    fast = pl.collect_all(q3._activity(prepared, config))
     plain = pl.collect_all(q3._activity_by_group(prepared, config))
     keys = ["user_id", "cohort_id"]
-    for got, expected in zip(fast, plain, strict=True):
+    # the active days (from prepare's per user, address and day rows) against the views themselves
+    early = pl.col("date") <= pl.col("start_date") + pl.duration(days=config.q3.dropout_days)
+    days = (
+        prepared.views.filter((pl.col("role") == "student") & (pl.col("window") == "active"))
+        .select(*keys, "date", "start_date")
+        .unique()
+        .group_by(keys)
+        .agg(
+            pl.len().cast(pl.UInt32).alias("active_days"),
+            early.sum().cast(pl.UInt32).alias("early_days"),
+        )
+        .with_columns((pl.col("active_days") - pl.col("early_days")).alias("late_active_days"))
+        .collect()
+    )
+    for got, expected in zip(fast, [days, plain[1]], strict=True):
         assert_frame_equal(got.sort(keys), expected.sort(keys))
+    assert_frame_equal(plain[0].sort(keys), days.sort(keys))
     return fast
 
 

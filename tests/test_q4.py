@@ -645,7 +645,8 @@ def test_network_keys_by_code_or_by_name():
 def test_user_ip_days_one_key_or_five():
     """user_ip_days groups on one integer key when the address is Categorical and on the five
     columns otherwise: the same rows either way, nulls in every key included."""
-    from analysis.questions.q4_detect import _day_key, cohort_roles, user_ip_days
+    from analysis.prepare import _day_key, cohort_roles
+    from analysis.prepare import group_user_ip_days as user_ip_days
 
     rng = np.random.default_rng(7)
     n = 4000

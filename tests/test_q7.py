@@ -227,3 +227,47 @@ def test_golden_demo(demo_snapshot: Snapshot, demo_config: Config) -> None:
     assert res.long_tail.height >= 3
     for builder in CHARTS:
         builder(res).to_dict()
+
+
+def _readers_both_ways(prepared) -> pl.DataFrame:
+    """`_lesson_readers` (packed keys) against `_grouped_readers` (plain group-bys): the same rows."""
+    students = prepared.cohorts.filter(pl.col("role") == "student")
+    chosen = q7.student_lesson_views(prepared, named=True)
+    assert q7.student_numbers(prepared) is not None  # the packed path runs
+    packed = q7._lesson_readers(prepared, students).collect()
+    plain = q7._grouped_readers(chosen, students).collect()
+    keys = ["program", "lesson"]
+    assert packed.columns == plain.columns
+    assert packed.sort(keys).equals(plain.sort(keys))
+    return packed
+
+
+def test_packed_readers_match_the_group_by(demo_snapshot: Snapshot, demo_config: Config) -> None:
+    """Readers are distinct users per program and lesson: a user in two cohorts of one program
+    counts once, a null user once, and each cohort that read the lesson once."""
+    cohorts = _cohorts().with_columns(pl.Series("program_id", [2, 2, 2]))
+    day = dt.datetime(2019, 2, 4, 10)
+    rows = [  # (user, cohort, path)
+        (5, 1, "/java-i/arrays"),
+        (5, 1, "/java-i/arrays"),
+        (5, 2, "/java-i/arrays"),  # the same user in the program's other cohort
+        (6, 2, "/java-i/arrays"),
+        (None, 2, "/java-i/arrays"),
+        (7, 9, "/java-i/arrays"),  # staff: not a reader
+        (6, 2, "/java-i/loops"),
+    ]
+    logs = pl.DataFrame(
+        {
+            "timestamp": [day + dt.timedelta(minutes=i) for i in range(len(rows))],
+            "path": [path for _, _, path in rows],
+            "user_id": [user for user, _, _ in rows],
+            "cohort_id": [cohort for _, cohort, _ in rows],
+            "ip": ["203.0.113.5"] * len(rows),
+        },
+        schema_overrides={"user_id": pl.Int64, "cohort_id": pl.Int64},
+    )
+    config = load_config(environ={})
+    packed = _readers_both_ways(prepare(Snapshot.from_frames(logs, cohorts), config))
+    arrays = packed.filter(pl.col("lesson").cast(pl.String) == "java-i/arrays")
+    assert arrays.select("views", "users", "cohorts").row(0) == (5, 3, 2)
+    _readers_both_ways(prepare(demo_snapshot, demo_config))

@@ -22,10 +22,12 @@ from analysis.prepare import (
     Prepared,
     campus_ips,
     chosen_views,
+    paths_where,
     prepare,
     student_numbers,
     student_rows,
     user_addresses,
+    user_ip_days,
 )
 from analysis.results import QuestionResult, Words, data_fields
 from analysis.schema import ColumnTypes
@@ -435,7 +437,7 @@ def _enrollments(
         pl.col("last_access").max(),
         pl.len().alias("ips"),
     )
-    days, lessons = _activity(prepared, data_start, data_end, config)
+    days, lessons = _activity(prepared, config)
     cohorts = prepared.cohorts.lazy().select(
         "cohort_id", pl.col("cohort_name").alias("cohort"), "program", "start_date", "end_date"
     )
@@ -472,104 +474,56 @@ def _enrollments(
     )
 
 
-def _activity(
-    prepared: Prepared, data_start: dt.date, data_end: dt.date, config: Config
-) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+def _activity(prepared: Prepared, config: Config) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """Per (student, cohort) while enrolled: active days in and after the first `dropout_days`
     (a date lies wholly in one or the other; days, which long sessions do not inflate the way they
-    inflate views), and lesson views and distinct lessons.
+    inflate views: `_active_days`), and lesson views and distinct lessons.
 
-    Each view is reduced to one Int64 (`_enrollment_number`: cohort and user, then the day or the
-    lesson code): the distinct (enrollment, day) keys and the sorted runs of (enrollment, lesson)
-    keys are counted per enrollment. At 50x a quarter of the CPU of grouping on the two columns
-    with a list of dates or a distinct count of lessons per group (hash tables of millions of
-    groups, which grow worse than linearly). `_activity_by_group` when the key does not fit."""
-    packed = _enrollment_number(prepared, data_start, data_end)
+    Each lesson view is reduced to one Int64 (`_enrollment_number`: cohort and user, then the
+    lesson code): the sorted runs of (enrollment, lesson) keys are counted per enrollment. At 50x a
+    quarter of the CPU of grouping on the two columns with a distinct count of lessons per group
+    (hash tables of millions of groups, which grow worse than linearly). `_activity_by_group` when
+    the key does not fit."""
+    packed = _enrollment_number(prepared)
     if packed is None:
         return _activity_by_group(prepared, config)
-    number, spans, decoded = packed
-    active = pl.col("window") == "active"
-    students = _student_views(prepared, also=active)
-    enrollment = pl.col("_enrollment")
-    # distinct (enrollment, day): the cohort's start date joined to these rows, not to every view
-    day = pl.col("timestamp").to_physical() // spans["per_day"] - spans["day0"]
-    first_days = pl.col("start_date") + pl.duration(days=config.q3.dropout_days)
-    days = (
-        students.select((number * spans["days"] + day).unique().alias("_k"))
-        .select(
-            (pl.col("_k") // spans["days"]).alias("_enrollment"),
-            (pl.lit(data_start) + pl.duration(days=pl.col("_k") % spans["days"])).alias("date"),
-        )
-        .with_columns(*decoded)
-        .join(prepared.cohorts.lazy().select("cohort_id", "start_date"), on="cohort_id", how="left")
-        .group_by(enrollment)
-        .agg(
-            pl.len().cast(pl.UInt32).alias("active_days"),
-            (pl.col("date") <= first_days).sum().cast(pl.UInt32).alias("early_days"),
-        )
-        .with_columns(*decoded)
-        .select(
-            "user_id",
-            "cohort_id",
-            "active_days",
-            "early_days",
-            (pl.col("active_days") - pl.col("early_days")).alias("late_active_days"),
-        )
-    )
+    number, span, decoded = packed
     # runs of (enrollment, lesson): views per enrollment and lesson, null lessons in slot 0
     lesson = (pl.col("lesson").to_physical().cast(pl.Int64) + 1).fill_null(0)
     lessons = (
-        students.filter(pl.col("page_kind") == "lesson")
-        .select((number * spans["lessons"] + lesson).sort().rle().alias("_run"))
+        _enrolled_lesson_views(prepared)
+        .select((number * span + lesson).sort().rle().alias("_run"))
         .unnest("_run")
-        .group_by((pl.col("value") // spans["lessons"]).alias("_enrollment"))
+        .group_by((pl.col("value") // span).alias("_enrollment"))
         .agg(
             pl.col("len").sum().cast(pl.UInt32).alias("views"),
-            (pl.col("value") % spans["lessons"] > 0).sum().cast(pl.UInt32).alias("lessons"),
+            (pl.col("value") % span > 0).sum().cast(pl.UInt32).alias("lessons"),
         )
         .with_columns(*decoded)
         .select("user_id", "cohort_id", "views", "lessons")
     )
-    # collected one by one: in one plan the two scans would share the active views, held in memory
-    # first (five columns), which at 50x costs more than scanning twice (about 0.4 s CPU)
-    return days.collect().lazy(), lessons.collect().lazy()
+    return _active_days(prepared, config).collect().lazy(), lessons.collect().lazy()
 
 
-def _enrollment_number(
-    prepared: Prepared, data_start: dt.date, data_end: dt.date
-) -> tuple[pl.Expr, dict[str, int], list[pl.Expr]] | None:
+def _enrollment_number(prepared: Prepared) -> tuple[pl.Expr, int, list[pl.Expr]] | None:
     """A student view's (cohort, user) as one Int64 ((cohort - c0) x U + user - u0 + 1, 0 for a
-    null user), the spans that multiply it (`days`: days of the data, every view's date lying from
-    `data_start` to `data_end` as prepare sets them; `lessons`: lesson codes and null), the day's
-    length in the timestamp's unit and data_start's day number, and user_id and cohort_id read back
-    from `_enrollment`. The bounds come from the student cohorts of the cohorts table and the users
-    of `user_addresses` (no scan of the views). None when the lesson is not Categorical, user or
-    cohort id not integers, the timestamp has a time zone (its date is not a whole number of days
-    since 1970), there is no student cohort or a key does not fit in 63 bits."""
+    null user), the span that multiplies it (lesson codes and null), and user_id and cohort_id read
+    back from `_enrollment`. The bounds come from the student cohorts of the cohorts table and the
+    users of `user_addresses` (no scan of the views). None when the lesson is not Categorical, user
+    or cohort id not integers, there is no student cohort or a key does not fit in 63 bits."""
     schema = prepared.views.collect_schema()
-    stamp = schema["timestamp"]
     if (
         schema["lesson"] != pl.Categorical
         or not schema["user_id"].is_integer()
         or not schema["cohort_id"].is_integer()
-        or not isinstance(stamp, pl.Datetime)
-        or stamp.time_zone is not None
     ):
         return None
     numbers = student_numbers(prepared)
     if numbers is None:
         return None
     cohort0, n_users, user0 = numbers.cohort0, numbers.users, numbers.user0
-    spans = {
-        "days": (data_end - data_start).days + 1,
-        "lessons": (1 << 32) + 1,
-        # a view's day from its timestamp's integer (no date per view): days since data_start
-        "per_day": {"ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}[
-            stamp.time_unit
-        ],
-        "day0": (data_start - dt.date(1970, 1, 1)).days,
-    }
-    if numbers.cohorts * n_users * max(spans["days"], spans["lessons"]) >= 1 << 63:
+    lessons = (1 << 32) + 1
+    if numbers.cohorts * n_users * lessons >= 1 << 63:
         return None
     number = numbers.cohort() * n_users + numbers.user()
     user = pl.col("_enrollment") % n_users
@@ -577,18 +531,38 @@ def _enrollment_number(
         pl.when(user > 0).then(user + user0 - 1).cast(schema["user_id"]).alias("user_id"),
         (pl.col("_enrollment") // n_users + cohort0).cast(schema["cohort_id"]).alias("cohort_id"),
     ]
-    return number, spans, decoded
+    return number, lessons, decoded
 
 
 def _activity_by_group(prepared: Prepared, config: Config) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """`_activity` by grouping the views on (user, cohort): any key types and ranges."""
     keys = ["user_id", "cohort_id"]
+    lessons = (
+        _enrolled_lesson_views(prepared)
+        .group_by(keys)
+        .agg(pl.len().alias("views"), pl.col("lesson").drop_nulls().n_unique().alias("lessons"))
+    )
+    return _active_days(prepared, config), lessons
+
+
+def _enrolled_lesson_views(prepared: Prepared) -> pl.LazyFrame:
+    """Students' lesson views while enrolled, chosen on stored columns before they are labelled."""
+    lesson = paths_where(prepared, pl.col("page_kind") == "lesson")
+    return _student_views(prepared, also=(pl.col("window") == "active") & lesson)
+
+
+def _active_days(prepared: Prepared, config: Config) -> pl.LazyFrame:
+    """Per (student, cohort) while enrolled: the distinct days with a view, those in the first
+    `dropout_days` after the cohort's start (`early_days`) and those after (`late_active_days`).
+    From prepare's per user, address and day rows (`user_ip_days`, kept views only; the window is
+    a function of the cohort and the day), not from the views."""
+    keys = ["user_id", "cohort_id"]
     early = pl.col("date") <= pl.col("start_date") + pl.duration(days=config.q3.dropout_days)
-    students = _student_views(prepared, also=pl.col("window") == "active")
-    days = (
-        students.group_by(keys)
-        .agg(pl.col("date").unique())  # a list of dates per enrollment: cheaper than a 3-key unique
-        .explode("date")
+    return (
+        user_ip_days(prepared)
+        .filter(pl.col("kept") & student_rows(prepared) & (pl.col("window") == "active"))
+        .select(*keys, "date")
+        .unique()
         .join(prepared.cohorts.lazy().select("cohort_id", "start_date"), on="cohort_id", how="left")
         .group_by(keys)
         .agg(
@@ -596,13 +570,8 @@ def _activity_by_group(prepared: Prepared, config: Config) -> tuple[pl.LazyFrame
             early.sum().cast(pl.UInt32).alias("early_days"),
         )
         .with_columns((pl.col("active_days") - pl.col("early_days")).alias("late_active_days"))
+        .select(*keys, "active_days", "early_days", "late_active_days")
     )
-    lessons = (
-        students.filter(pl.col("page_kind") == "lesson")
-        .group_by(keys)
-        .agg(pl.len().alias("views"), pl.col("lesson").drop_nulls().n_unique().alias("lessons"))
-    )
-    return days, lessons
 
 
 def _student_views(prepared: Prepared, also: pl.Expr | None = None) -> pl.LazyFrame:

@@ -25,7 +25,16 @@ import polars as pl
 
 from analysis import glossary
 from analysis.config import Config
-from analysis.prepare import Prepared, all_views, campus_ips, labels_by_cohort, prepare
+from analysis.prepare import (
+    DAY_COLUMNS,
+    Prepared,
+    all_views,
+    campus_ips,
+    every_view,
+    prepare,
+    roles_by_cohort,
+    user_ip_days,
+)
 from analysis.questions import q4_detect as detect_
 from analysis.questions.q4_detect import (
     INCIDENT_SCHEMA,
@@ -361,21 +370,11 @@ def detect(prepared: Prepared, config: Config) -> tuple[pl.DataFrame, pl.DataFra
     (`daily_views`) and per user, 10-minute slot and network where the account was on two
     networks (`network_slots`), all from the sessions of `pooled_views`. No detector re-scans the
     views."""
-    columns = list(detect_.BASE_COLUMNS)
-    parts_in = [prepared.views.select(columns).with_columns(pl.lit(True).alias("kept"))]
-    if prepared.set_aside is not None:
-        parts_in.append(
-            prepared.set_aside.select(columns).with_columns(pl.lit(False).alias("kept"))
-        )
-    # not collected: the two passes (`user_ip_days`, `pooled_views`) read the prepared views in
-    # place rather than a copy of all of them
-    base = pl.concat(parts_in, how="vertical_relaxed")
-    # role and end date by cohort id (prepare's lookup), not looked up again for every view
-    labels = [labels_by_cohort(prepared, "role", "end_date")]
-    if prepared.set_aside is not None:
-        labels.append(prepared.set_aside.select("cohort_id", "role", "end_date"))
-    roles = detect_.cohort_roles(pl.concat(labels, how="vertical_relaxed"))
-    uid = detect_.user_ip_days(base, roles).collect().lazy()
+    # every view (automated episodes' included, `kept` False) read in place, not copied: the
+    # sessions of `pooled_views` read it; the per user, address and day frame is prepare's
+    base = every_view(prepared, DAY_COLUMNS)
+    roles = roles_by_cohort(prepared)
+    uid = user_ip_days(prepared)
     campus = detect_.campus_addresses(uid, config, campus_ips(prepared, config))
     automated = prepared.automated
     pooled = detect_.pooled_views(base, uid, config, campus, roles)

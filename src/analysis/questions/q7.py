@@ -27,6 +27,7 @@ from analysis.prepare import (
     lesson_track_views,
     prepare,
     student_lesson_views,
+    student_numbers,
     track_lesson_views,
     tracked_cohorts,
 )
@@ -192,6 +193,125 @@ def _view_bins(real: pl.DataFrame, min_views: int) -> pl.DataFrame:
     )
 
 
+def _lesson_readers(prepared: Prepared, students: pl.DataFrame) -> pl.LazyFrame:
+    """Students' views of named lessons per (program, lesson): `views`, distinct readers (`users`),
+    the cohorts that read it (`cohorts`) and its `track` (constant within a program and lesson).
+
+    Each view is reduced to one Int64 (cohort, lesson code, user: `student_numbers`) and the runs of
+    the sorted keys counted: per (cohort, lesson) from the runs, and distinct readers per (program,
+    lesson) from the runs' keys with the cohort's number replaced by its program's. At 50x a
+    quarter of the memory of a group-by per (cohort, lesson) holding its readers (1.4 GB more than
+    the views). `_grouped_readers` when the key does not fit in 63 bits or the lesson is not
+    Categorical."""
+    chosen = student_lesson_views(prepared, named=True)
+    schema = chosen.collect_schema()
+    numbers = student_numbers(prepared)
+    lessons = 1 << 32  # a Categorical's codes are UInt32
+    if (
+        numbers is None
+        or schema["lesson"] != pl.Categorical
+        or not schema["user_id"].is_integer()
+        or not schema["cohort_id"].is_integer()
+        or numbers.cohorts * lessons * numbers.users >= 1 << 63
+    ):
+        return _grouped_readers(chosen, students)
+    users = numbers.users
+    key = (
+        numbers.cohort() * lessons + pl.col("lesson").to_physical().cast(pl.Int64)
+    ) * users + numbers.user()
+    runs = chosen.select(key.sort().rle().alias("_run")).unnest("_run").collect()
+    # each student cohort's program, by the cohort's number (the rows are students' only)
+    programs = students.select("program").unique().sort("program").get_column("program")
+    by_cohort = (
+        pl.DataFrame({"_cohort": range(numbers.cohorts)})
+        .join(
+            students.select(
+                (pl.col("cohort_id") - numbers.cohort0).alias("_cohort"),
+                pl.col("program").replace_strict(programs, range(programs.len())).alias("_p"),
+            ),
+            on="_cohort",
+            how="left",
+        )
+        .sort("_cohort")
+        .get_column("_p")
+    )
+    cohort = pl.col("value") // (lessons * users)
+    lesson = pl.col("value") // users % lessons
+    per_cohort = (
+        runs.lazy()
+        .group_by((pl.col("value") // users).alias("_k"))
+        .agg(pl.col("len").sum().alias("views"))
+        .select(
+            (pl.col("_k") // lessons + numbers.cohort0)
+            .cast(schema["cohort_id"])
+            .alias("cohort_id"),
+            (pl.col("_k") % lessons).alias("_lesson"),
+            "views",
+        )
+        .join(students.lazy().select("cohort_id", "program", "track"), on="cohort_id")
+        .group_by("program", "_lesson")
+        .agg(
+            pl.col("views").sum().cast(pl.UInt32).alias("views"),
+            pl.len().cast(pl.UInt32).alias("cohorts"),
+            pl.col("track").first(),
+        )
+    )
+    readers = (
+        runs.lazy()
+        .select(
+            (
+                (pl.lit(by_cohort).gather(cohort) * lessons + lesson) * users
+                + pl.col("value") % users
+            )
+            .unique()
+            .alias("_r")
+        )
+        .group_by((pl.col("_r") // users).alias("_k"))
+        .agg(pl.len().cast(pl.UInt32).alias("users"))
+        .select(
+            pl.lit(programs).gather(pl.col("_k") // lessons).alias("program"),
+            (pl.col("_k") % lessons).alias("_lesson"),
+            "users",
+        )
+    )
+    codes = (
+        labels_by_path(prepared, "lesson")
+        .select(pl.col("lesson").drop_nulls().unique())
+        .with_columns(pl.col("lesson").to_physical().cast(pl.Int64).alias("_lesson"))
+    )
+    return (
+        per_cohort.join(readers, on=["program", "_lesson"])
+        .join(codes, on="_lesson")
+        .select("program", "lesson", "views", "users", "cohorts", "track")
+    )
+
+
+def _grouped_readers(chosen: pl.LazyFrame, students: pl.DataFrame) -> pl.LazyFrame:
+    """`_lesson_readers` by group-bys on the columns: any key types and ranges."""
+    triples = (
+        chosen.group_by("cohort_id", "lesson", "user_id")
+        .agg(pl.len().cast(pl.UInt32).alias("views"))
+        .join(students.lazy().select("cohort_id", "program", "track"), on="cohort_id")
+    )
+    return (
+        triples.group_by("program", "cohort_id", "lesson")
+        .agg(pl.col("views").sum(), pl.col("track").first())
+        .group_by("program", "lesson")
+        .agg(
+            pl.col("views").sum().cast(pl.UInt32).alias("views"),
+            pl.len().cast(pl.UInt32).alias("cohorts"),
+            pl.col("track").first(),
+        )
+        .join(
+            triples.group_by("program", "lesson").agg(
+                pl.col("user_id").n_unique().cast(pl.UInt32).alias("users")
+            ),
+            on=["program", "lesson"],
+        )
+        .select("program", "lesson", "views", "users", "cohorts", "track")
+    )
+
+
 def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q7Data:
     """Bottom lessons per program above a volume floor, and what the one-hit long tail is made of."""
     prepared = prepared or prepare(snapshot, config)
@@ -206,9 +326,7 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     students = prepared.cohorts.filter(pl.col("role") == "student")
     lesson_track = prepared.lesson_track.views
     plans = [
-        student_lesson_views(prepared, named=True)
-        .group_by("cohort_id", "lesson")
-        .agg(pl.len().alias("views"), pl.col("user_id").unique().alias("users")),
+        _lesson_readers(prepared, students),
         # every raw path of every role: the long tail (the path's labels joined to its row)
         prepared.views.group_by("path")
         .agg(pl.len().alias("hits"))
@@ -221,28 +339,14 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     ]
     if lesson_track is None:
         plans.append(lesson_track_views(track_lesson_views(prepared), tracked_cohorts(prepared)))
-    per_cohort, per_path, *computed = pl.collect_all(plans)
+    all_lessons, per_path, *computed = pl.collect_all(plans)
     if computed:
         lesson_track = prepared.lesson_track.views = computed[0]
-    per_cohort, per_path = as_text(per_cohort), as_text(per_path)  # Categorical labels -> String
-    all_lessons = (
-        per_cohort.join(students.select("cohort_id", "program", "track"), on="cohort_id")
-        .group_by("program", "lesson")
-        .agg(
-            pl.col("views").sum().cast(pl.UInt32).alias("views"),
-            pl.col("users")
-            .list.explode(keep_nulls=False, empty_as_null=False)
-            .n_unique()
-            .cast(pl.UInt32)
-            .alias("users"),
-            pl.len().cast(pl.UInt32).alias("cohorts"),
-            pl.col("track").first().alias("track"),
-        )
-        .join(
-            per_path.select("lesson", "module", "lesson_title").unique(),
-            on="lesson",
-            how="left",
-        )
+    all_lessons, per_path = as_text(all_lessons), as_text(per_path)  # Categorical -> String
+    all_lessons = all_lessons.join(
+        per_path.select("lesson", "module", "lesson_title").unique(),
+        on="lesson",
+        how="left",
     )
     per_lesson = keep_own_track(
         all_lessons, lesson_home_table(cast(pl.DataFrame, lesson_track), config)

@@ -24,6 +24,7 @@ from analysis.prepare import (
     prepare,
     student_rows,
     user_addresses,
+    user_ip_days,
 )
 from analysis.results import QuestionResult, Words, data_fields, join_words
 from analysis.schema import ColumnTypes
@@ -173,14 +174,14 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     q8 = config.q8
     campus = campus_ips(prepared, config)
     views = prepared.views
-    students = views.filter(student_rows(prepared))
     addresses = user_addresses(prepared).lazy()  # one row per (user, cohort, ip)
-    # The per-row aggregates are grouped by day first (months and years are derived from the few
-    # thousand day rows afterwards, not truncated on every row); the students' first and last days and
-    # their count per year share one group-by per (student, year). Program and role are per cohort:
-    # the views are counted per (day, cohort), and per (cohort, user) from the users' addresses
-    # (prepare.user_addresses, shared with other questions), and the labels joined to those few rows,
-    # instead of being looked up on every row.
+    # one row per (user, address, day, cohort) of the kept views (prepare.user_ip_days)
+    days = user_ip_days(prepared).filter(pl.col("kept"))
+    # Counts come from prepare's shared aggregates, not from the views: per (day, cohort) and the
+    # students' first and last days per year from the rows per user, address and day, per (cohort,
+    # user) from the users' addresses; months and years are derived from the few thousand day rows
+    # afterwards. Program and role are per cohort: the labels are joined to those few rows, instead
+    # of being looked up on every row. Only the views per hour of the week scan the views.
     (
         day_cohort,
         user_cohort,
@@ -190,15 +191,19 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
         user_ips,
     ) = pl.collect_all(
         [
-            views.group_by("date", "cohort_id").agg(
-                pl.len().cast(pl.Int64).alias("views"),
-                pl.col("ip").is_in(campus).sum().cast(pl.Int64).alias("campus_views"),
+            days.group_by("date", "cohort_id").agg(
+                pl.col("rows").sum().cast(pl.Int64).alias("views"),
+                pl.col("rows")
+                .filter(pl.col("ip").is_in(campus))
+                .sum()
+                .cast(pl.Int64)
+                .alias("campus_views"),
             ),
             addresses.group_by("cohort_id", "user_id").agg(pl.col("views").sum()),
             labels_by_cohort(prepared, "program", "role"),
-            students.group_by("user_id", pl.col("date").dt.year().alias("year")).agg(
-                pl.col("date").min().alias("first"), pl.col("date").max().alias("last")
-            ),
+            days.filter(student_rows(prepared))
+            .group_by("user_id", pl.col("date").dt.year().alias("year"))
+            .agg(pl.col("date").min().alias("first"), pl.col("date").max().alias("last")),
             # per hour of the log first (a truncated timestamp is cheaper than two derived keys)
             views.group_by(pl.col("timestamp").dt.truncate("1h").alias("slot"))
             .agg(pl.len().cast(pl.Int64).alias("views"))
