@@ -92,3 +92,37 @@ def test_materialize_gives_the_same_rows_when_labels_are_not_functions_of_the_co
         expected = views.drop(UNUSED_COLUMNS)
         assert got.columns == expected.columns
         assert got.sort("user_id").equals(expected.sort("user_id")), cohort_name
+
+
+def test_two_questions_at_once_give_the_same_answers(demo_snapshot, monkeypatch) -> None:
+    """The demo (under CONCURRENT_MAX_VIEWS) is answered two questions at a time; one after the
+    other gives the same findings, and the shared per user, address and day rows are computed once
+    however the questions interleave."""
+    from analysis import prepare as prepare_module
+    from analysis import report as report_module
+    from analysis.prepare import prepare
+    from analysis.report import answer_all, materialize
+    from analysis.results import to_jsonable
+
+    config = load_config(environ={})
+    calls: list[int] = []
+    grouped = prepare_module.group_user_ip_days
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return grouped(*args, **kwargs)
+
+    monkeypatch.setattr(prepare_module, "group_user_ip_days", counted)
+    prepared = materialize(prepare(demo_snapshot, config))
+    assert prepared.stored.rows is not None
+    assert prepared.stored.rows.height <= report_module.CONCURRENT_MAX_VIEWS  # two at a time
+    at_once = answer_all(demo_snapshot, config, prepared, progress=False)
+    assert len(calls) == 1
+    monkeypatch.setattr(report_module, "CONCURRENT_MAX_VIEWS", 0)  # one after the other
+    prepared = materialize(prepare(demo_snapshot, config))
+    one_by_one = answer_all(demo_snapshot, config, prepared, progress=False)
+    for number in sorted(one_by_one):
+        found = differences(
+            to_jsonable(one_by_one[number].to_json()), to_jsonable(at_once[number].to_json())
+        )
+        assert not found, f"question {number}: {found[:5]}"

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar, cast
@@ -106,6 +107,8 @@ class Aggregates:
 
     user_ip_days: pl.LazyFrame | None = None  # over rows held in memory
     addresses: pl.DataFrame | None = None
+    # held while one is computed: questions answered at once (report.answer_all) compute each once
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
 
 @dataclass
@@ -716,23 +719,24 @@ def user_ip_days(prepared: Prepared) -> pl.LazyFrame:
     (`user_addresses`), question 3's active days and question 8's daily and yearly counts read it
     instead of scanning the views again."""
     held = prepared.aggregates
-    if held.user_ip_days is None:
-        # held through the questions (about 5.7M rows at 50x): the ids in their narrowest type and
-        # role and end date looked up from the cohort id as it is read (100 MB less at 50x)
-        roles = roles_by_cohort(prepared)
-        labelled = group_user_ip_days(every_view(prepared, DAY_COLUMNS), roles)
-        schema = labelled.collect_schema()
-        rows = labelled.drop("role", "end_date").collect()
-        rows = rows.with_columns(narrow_integers(rows.select("user_id", "cohort_id")))
-        held.user_ip_days = (
-            rows.lazy()
-            .with_columns(
-                pl.col("user_id").cast(schema["user_id"]),
-                pl.col("cohort_id").cast(schema["cohort_id"]),
-                *label_lookups(roles, "cohort_id", ["role", "end_date"]),
+    with held.lock:
+        if held.user_ip_days is None:
+            # held through the questions (about 5.7M rows at 50x): the ids in their narrowest type and
+            # role and end date looked up from the cohort id as it is read (100 MB less at 50x)
+            roles = roles_by_cohort(prepared)
+            labelled = group_user_ip_days(every_view(prepared, DAY_COLUMNS), roles)
+            schema = labelled.collect_schema()
+            rows = labelled.drop("role", "end_date").collect()
+            rows = rows.with_columns(narrow_integers(rows.select("user_id", "cohort_id")))
+            held.user_ip_days = (
+                rows.lazy()
+                .with_columns(
+                    pl.col("user_id").cast(schema["user_id"]),
+                    pl.col("cohort_id").cast(schema["cohort_id"]),
+                    *label_lookups(roles, "cohort_id", ["role", "end_date"]),
+                )
+                .select(UID_COLUMNS)
             )
-            .select(UID_COLUMNS)
-        )
     return held.user_ip_days
 
 
@@ -870,18 +874,19 @@ def user_addresses(prepared: Prepared) -> pl.DataFrame:
     addresses, question 3 (students' addresses, each address's users), question 6 (the graduates)
     and question 8 (views per user and cohort, students' addresses) aggregate these rows."""
     held = prepared.aggregates
-    if held.addresses is None:
-        held.addresses = (
-            user_ip_days(prepared)
-            .filter(pl.col("kept"))
-            .group_by("user_id", "cohort_id", "ip")
-            .agg(
-                pl.col("rows").sum().cast(pl.Int64).alias("views"),
-                pl.col("first").min().alias("first"),
-                pl.col("last").max().alias("last"),
+    with held.lock:
+        if held.addresses is None:
+            held.addresses = (
+                user_ip_days(prepared)
+                .filter(pl.col("kept"))
+                .group_by("user_id", "cohort_id", "ip")
+                .agg(
+                    pl.col("rows").sum().cast(pl.Int64).alias("views"),
+                    pl.col("first").min().alias("first"),
+                    pl.col("last").max().alias("last"),
+                )
+                .collect()
             )
-            .collect()
-        )
     return held.addresses
 
 
