@@ -951,3 +951,59 @@ def test_packed_keys_and_plain_columns_find_the_same_incidents(cfg):
         )
     assert set(plain["kind"]) >= {"account_sharing", "scraping", "heavy_day"}
     assert back.equals(plain)
+
+
+def test_days_of_pages_as_plain_grouping():
+    """days_of_pages groups only the users with several cohort ids or set-aside views (the others
+    have one row per address and day in `user_ip_days`): the same rows as grouping them all."""
+    from analysis.questions.q4_detect import days_of_pages
+
+    rng = np.random.default_rng(8)
+    n = 3000
+    first = dt.datetime(2022, 5, 2, 9, 0, 0)
+    stamps = [first + dt.timedelta(seconds=int(s)) for s in rng.integers(0, 10**6, n)]
+    rows = pl.DataFrame(
+        {
+            "user_id": rng.integers(1, 40, n),
+            "ip": rng.choice(["10.0.0.1", "10.0.0.2", "10.0.3.3"], n).tolist(),
+            "cohort_id": rng.choice([1, 2, None], n).tolist(),
+            "kept": rng.random(n) > 0.05,
+            "timestamp": stamps,
+            "pages": rng.integers(0, 4, n),
+        },
+        schema_overrides={"pages": pl.UInt32, "timestamp": pl.Datetime("us")},
+    ).with_columns(
+        pl.col("timestamp").dt.date().alias("date"),
+        pl.col("ip").cast(pl.Categorical),
+        pl.col("timestamp").alias("pg_first"),
+        (pl.col("timestamp") + pl.duration(minutes=5)).alias("pg_last"),
+    )
+    # users 1-20 have one cohort id and no view set aside, 21-30 one cohort id and views set
+    # aside, 31-39 several cohort ids and no view set aside
+    user = pl.col("user_id")
+    rows = rows.with_columns(
+        pl.when(user <= 30).then(1).otherwise("cohort_id").alias("cohort_id"),
+        (pl.col("kept") | (user <= 20) | (user > 30)).alias("kept"),
+    )
+    # one row per user, address, day, cohort id and kept, as in user_ip_days
+    uid = rows.group_by("user_id", "ip", "date", "cohort_id", "kept").agg(
+        pl.col("pages").sum(), pl.col("pg_first").min(), pl.col("pg_last").max()
+    )
+    plain = (
+        uid.filter(pl.col("pages") > 0)
+        .group_by("user_id", "ip", "date")
+        .agg(
+            pl.col("pages").sum().alias("views"),
+            pl.col("pg_first").min().alias("start"),
+            pl.col("pg_last").max().alias("end"),
+        )
+    )
+    got = days_of_pages(uid.lazy()).collect()
+    keys = ["user_id", "ip", "date"]
+    assert got.schema == plain.schema
+    assert got.height < uid.filter(pl.col("pages") > 0).height
+    assert (
+        got.with_columns(pl.col("ip").cast(pl.String))
+        .sort(keys)
+        .equals(plain.with_columns(pl.col("ip").cast(pl.String)).sort(keys))
+    )

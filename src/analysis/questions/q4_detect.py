@@ -480,11 +480,26 @@ def pool_days(pooled: Pooled) -> pl.LazyFrame:
 
 def days_of_pages(uid: pl.LazyFrame) -> pl.LazyFrame:
     """`network_days` from the user-IP-day frame: known users' lesson and navigation views per
-    address and day, with the first and last."""
-    return (
-        uid.filter(
-            pl.col("user_id").is_not_null() & pl.col("ip").is_not_null() & (pl.col("pages") > 0)
-        )
+    address and day, with the first and last.
+
+    `uid` has one row per user, address, day, cohort id and `kept`: a user with one cohort id
+    (null counting as one) and no view set aside has one row per address and day already, so
+    only the rows of the other users (a few in a thousand) are grouped; the others are read as
+    they are (at 10x 0.1 s of CPU less than grouping all 1.1M rows, which merges only 600)."""
+    rows = uid.filter(
+        pl.col("user_id").is_not_null() & pl.col("ip").is_not_null() & (pl.col("pages") > 0)
+    )
+    several = (
+        uid.group_by("user_id")
+        .agg(((pl.col("cohort_id").n_unique() > 1) | ~pl.col("kept").all()).alias("several"))
+        .filter(pl.col("several"))
+        .collect()
+        .get_column("user_id")
+        .implode()
+    )
+    split = pl.col("user_id").is_in(several)
+    grouped = (
+        rows.filter(split)
         .group_by("user_id", "ip", "date")
         .agg(
             pl.col("pages").sum().alias("views"),
@@ -492,6 +507,15 @@ def days_of_pages(uid: pl.LazyFrame) -> pl.LazyFrame:
             pl.col("pg_last").max().alias("end"),
         )
     )
+    single = rows.filter(~split).select(
+        "user_id",
+        "ip",
+        "date",
+        pl.col("pages").alias("views"),
+        pl.col("pg_first").alias("start"),
+        pl.col("pg_last").alias("end"),
+    )
+    return pl.concat([single, grouped.cast(single.collect_schema())])
 
 
 # --- campus ------------------------------------------------------------------------------------------------
