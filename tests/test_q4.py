@@ -612,6 +612,7 @@ def test_session_order_reads_steps_and_slots(fraction):
         order.net.alias("net"),
         order.step.alias("step"),
         order.slot.alias("slot"),
+        order.slot_number.alias("slot_number"),
     )
     columns = ["user_id", "timestamp", "net"]
     assert got.select(columns).equals(frame.sort(columns))
@@ -622,10 +623,59 @@ def test_session_order_reads_steps_and_slots(fraction):
     )
     same_user = pl.col("user_id") == pl.col("user_id").shift()
     # the step is read where the user is the same as on the row before
-    assert got.with_columns(pl.when(same_user).then("step")).equals(
-        plain.with_columns(pl.when(same_user).then("step"))
+    assert (
+        got.drop("slot_number")
+        .with_columns(pl.when(same_user).then("step"))
+        .equals(plain.with_columns(pl.when(same_user).then("step")))
     )
     assert got["slot"].n_unique() > 100
+    # the slot's number is the same exactly where the slot is
+    assert (
+        got.select(pl.col("slot_number").rank("dense"))
+        .to_series()
+        .equals(got.select(pl.col("slot").rank("dense")).to_series())
+    )
+
+
+def test_two_places_as_plain_grouping(cfg):
+    """pooled_views finds the (user, slot) pairs with views from two networks from the rows that
+    change network in the sorted views: the same pairs as counting networks per user and slot."""
+    from analysis.questions.q4_detect import network, pooled_views
+
+    rng = np.random.default_rng(5)
+    n = 4000
+    start = dt.datetime(2021, 3, 1, 8, 0, 0)
+    ips = ["10.0.0.1", "10.0.0.7", "10.0.1.2", "172.16.4.4", "192.168.9.9"]
+    views = pl.DataFrame(
+        {
+            "user_id": rng.integers(1, 12, n),
+            "timestamp": [
+                start + dt.timedelta(seconds=int(s)) for s in rng.integers(0, 4 * 10**5, n)
+            ],
+            "ip": rng.choice(ips, n).tolist(),
+            "cohort_id": rng.integers(1, 3, n),
+            "page_kind": rng.choice(["lesson", "navigation", "probe"], n).tolist(),
+            "kept": rng.random(n) > 0.1,
+        },
+        schema_overrides={"timestamp": pl.Datetime("us")},
+    ).with_columns(pl.col("timestamp").dt.date().alias("date"), pl.col("ip").cast(pl.Categorical))
+    roles = pl.DataFrame({"cohort_id": [1, 2], "role": ["student", "no_cohort"]})
+    config = cfg
+    campus = ["172.16.4.4"]
+    pooled = pooled_views(views.lazy(), views.lazy(), config, campus, roles)
+    slot = pl.col("timestamp").dt.truncate(f"{config.q4.share_slot_minutes}m").alias("slot")
+    plain = (
+        views.filter(pl.col("page_kind").is_in(["lesson", "navigation"]))
+        .with_columns(network(pl.col("ip"), campus).alias("name"))
+        .group_by("user_id", slot)
+        .agg(pl.col("name").n_unique().alias("networks"))
+        .filter(pl.col("networks") >= 2)
+        .select("user_id", "slot")
+        .sort("user_id", "slot")
+    )
+    got = pooled.two_places.sort("user_id", "slot")
+    assert got.height > 50
+    assert got.equals(plain)
 
 
 def test_network_keys_by_code_or_by_name():
@@ -901,3 +951,59 @@ def test_packed_keys_and_plain_columns_find_the_same_incidents(cfg):
         )
     assert set(plain["kind"]) >= {"account_sharing", "scraping", "heavy_day"}
     assert back.equals(plain)
+
+
+def test_days_of_pages_as_plain_grouping():
+    """days_of_pages groups only the users with several cohort ids or set-aside views (the others
+    have one row per address and day in `user_ip_days`): the same rows as grouping them all."""
+    from analysis.questions.q4_detect import days_of_pages
+
+    rng = np.random.default_rng(8)
+    n = 3000
+    first = dt.datetime(2022, 5, 2, 9, 0, 0)
+    stamps = [first + dt.timedelta(seconds=int(s)) for s in rng.integers(0, 10**6, n)]
+    rows = pl.DataFrame(
+        {
+            "user_id": rng.integers(1, 40, n),
+            "ip": rng.choice(["10.0.0.1", "10.0.0.2", "10.0.3.3"], n).tolist(),
+            "cohort_id": rng.choice([1, 2, None], n).tolist(),
+            "kept": rng.random(n) > 0.05,
+            "timestamp": stamps,
+            "pages": rng.integers(0, 4, n),
+        },
+        schema_overrides={"pages": pl.UInt32, "timestamp": pl.Datetime("us")},
+    ).with_columns(
+        pl.col("timestamp").dt.date().alias("date"),
+        pl.col("ip").cast(pl.Categorical),
+        pl.col("timestamp").alias("pg_first"),
+        (pl.col("timestamp") + pl.duration(minutes=5)).alias("pg_last"),
+    )
+    # users 1-20 have one cohort id and no view set aside, 21-30 one cohort id and views set
+    # aside, 31-39 several cohort ids and no view set aside
+    user = pl.col("user_id")
+    rows = rows.with_columns(
+        pl.when(user <= 30).then(1).otherwise("cohort_id").alias("cohort_id"),
+        (pl.col("kept") | (user <= 20) | (user > 30)).alias("kept"),
+    )
+    # one row per user, address, day, cohort id and kept, as in user_ip_days
+    uid = rows.group_by("user_id", "ip", "date", "cohort_id", "kept").agg(
+        pl.col("pages").sum(), pl.col("pg_first").min(), pl.col("pg_last").max()
+    )
+    plain = (
+        uid.filter(pl.col("pages") > 0)
+        .group_by("user_id", "ip", "date")
+        .agg(
+            pl.col("pages").sum().alias("views"),
+            pl.col("pg_first").min().alias("start"),
+            pl.col("pg_last").max().alias("end"),
+        )
+    )
+    got = days_of_pages(uid.lazy()).collect()
+    keys = ["user_id", "ip", "date"]
+    assert got.schema == plain.schema
+    assert got.height < uid.filter(pl.col("pages") > 0).height
+    assert (
+        got.with_columns(pl.col("ip").cast(pl.String))
+        .sort(keys)
+        .equals(plain.with_columns(pl.col("ip").cast(pl.String)).sort(keys))
+    )
