@@ -623,7 +623,8 @@ def set_aside_automated(
     high-tier automated episodes (a few thousand rows: collected once here, so question 4 and the
     counts do not run the views' plan again for them). The rows are chosen before they are labelled
     (label_lookups block predicate pushdown): by their position in `logs` (an in-memory frame,
-    numbered where it is read rather than holding a column of numbers through the search). `paths`
+    numbered where it is read rather than holding a column of numbers through the search), as one
+    flag a row that both filters read. `paths`
     is the path lookup of prepare (`Prepared.path_labels`), when the caller has it.
 
     With `window` (`window_lookup`: the window from stored columns only), the kept rows are
@@ -643,13 +644,12 @@ def set_aside_automated(
     automated = find_automated(rows, config)
     kept_rows, set_aside = logs, None
     if not automated.episodes.is_empty():
-        numbered = logs.with_row_index("_row")
-        inside = (
-            episode_rows(numbered.rename({"_row": "row"}), automated.episodes)
-            .collect()["row"]
-            .implode()
-        )
-        labelled = label(numbered.filter(pl.col("_row").is_in(inside)).drop("_row")).collect()
+        inside = episode_rows(logs.with_row_index("row"), automated.episodes).collect()["row"]
+        # one flag a row, set at the episodes' rows: both filters read it instead of testing each
+        # row's number against the episodes' rows (a hash probe a row, twice: 0.06 s at 10x)
+        height = logs.select(pl.len()).collect().item()
+        out = pl.lit(pl.repeat(False, height, eager=True).scatter(inside, True))
+        labelled = label(logs.filter(out)).collect()
         students = labelled.filter(
             (pl.col("role") == "student") & (pl.col("page_kind") == "lesson")
         )
@@ -658,7 +658,7 @@ def set_aside_automated(
             views_set_aside=labelled.height,
             student_views_set_aside=students.height,
         )
-        kept_rows = numbered.filter(~pl.col("_row").is_in(inside)).drop("_row")
+        kept_rows = logs.filter(~out)
         set_aside = labelled.lazy()
     if window is None:
         return label(kept_rows), set_aside, automated, None
