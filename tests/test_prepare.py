@@ -518,3 +518,131 @@ def test_automated_episodes_are_found_once_and_set_aside(reference_cohorts, conf
 def test_no_automation_leaves_the_views_whole(reference_cohorts, config):
     views = _views(["javascript-i/intro", "java-ii/spring"], reference_cohorts, config)
     assert views.height == 2
+
+
+def _window_rows() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Cohort labels as prepare looks them up (ids with gaps; a student cohort without dates, staff,
+    an unknown cohort, the null id) and rows on every edge of an enrollment window."""
+    labels = pl.DataFrame(
+        {
+            "cohort_id": [None, 3, 5, 6, 9],
+            "role": ["no_cohort", "student", "student", "staff", "unknown_cohort"],
+            "start_date": [None, dt.date(2019, 2, 4), None, dt.date(2014, 1, 1), None],
+            "end_date": [None, dt.date(2019, 2, 6), None, dt.date(2014, 2, 1), None],
+        }
+    ).with_columns(pl.col("role").cast(pl.Categorical))
+    day = dt.datetime(2019, 2, 3)
+    stamps = [day + dt.timedelta(hours=hours) for hours in (0, 23, 24, 47, 71, 72, 95, 96, 200)]
+    rows = pl.DataFrame(
+        {
+            "timestamp": [stamp for stamp in stamps for _ in range(5)],
+            "cohort_id": [None, 3, 5, 6, 9] * len(stamps),
+        },
+        schema={"timestamp": pl.Datetime("us"), "cohort_id": pl.Int16},
+    )
+    return labels, rows
+
+
+def test_window_lookup_is_the_window_of_each_row() -> None:
+    """The window read from a table per cohort and day (one gather a row) is the window computed
+    from each row's role and dates."""
+    from analysis.prepare import window_lookup, window_of
+
+    labels, rows = _window_rows()
+    first, last = rows["timestamp"].min(), rows["timestamp"].max()
+    fast = window_lookup(labels, rows.schema["timestamp"], first, last)  # type: ignore[arg-type]
+    assert fast is not None
+    got = rows.with_columns(fast)
+    plain = (
+        rows.with_columns(pl.col("cohort_id").cast(pl.Int64))
+        .join(labels, on="cohort_id", how="left", nulls_equal=True, maintain_order="left")
+        .with_columns(
+            window_of(
+                pl.col("role"),
+                pl.col("timestamp").dt.date(),
+                pl.col("start_date"),
+                pl.col("end_date"),
+            )
+        )
+    )
+    assert got.schema["window"] == pl.Categorical
+    assert got["window"].to_list() == plain["window"].to_list()
+    # student cohort 3 (2019-02-04 .. 02-06) on 02-03, 02-03 23:00, 02-04, 02-04 23:00, 02-05 23:00,
+    # 02-06, 02-06 23:00, 02-07, 02-11; cohort 5 has no dates (alumni, as the plain rule says)
+    assert got.filter(pl.col("cohort_id") == 3)["window"].to_list() == [
+        "before", "before", "active", "active", "active", "active", "active", "alumni", "alumni",
+    ]  # fmt: skip
+    assert set(got.filter(pl.col("cohort_id") == 5)["window"]) == {"alumni"}
+    assert (
+        got.filter(~pl.col("cohort_id").is_in([3, 5]) | pl.col("cohort_id").is_null())["window"]
+        .is_null()
+        .all()
+    )
+    # no table: a time zone (the date is not a day count), no view, a table too large
+    assert window_lookup(labels, pl.Datetime("us", "UTC"), first, last) is None
+    assert window_lookup(labels, pl.Datetime("us"), None, None) is None
+    assert (
+        window_lookup(labels, pl.Datetime("us"), first, first + dt.timedelta(days=1 << 20)) is None
+    )
+
+
+def _automated_snapshot(reference_cohorts: pl.DataFrame) -> Snapshot:
+    """Students' and staff views, and an address sweeping attack paths (a high-tier probe episode
+    whose rows prepare sets aside)."""
+    start = dt.datetime(2019, 5, 1, 9)
+    people = [
+        (
+            start + dt.timedelta(hours=5 * i),
+            f"javascript-i/page-{i % 7}",
+            i % 6,
+            [30, 28, None][i % 3],
+        )
+        for i in range(60)
+    ]
+    probes = [
+        (start + dt.timedelta(days=3, minutes=i), f"wp-login.php?{i}", None, None)
+        for i in range(15)
+    ]
+    logs = pl.DataFrame(
+        [(*row[:3], row[3], "203.0.113.9" if row[2] is not None else "198.51.100.7")
+         for row in people + probes],
+        schema=["timestamp", "path", "user_id", "cohort_id", "ip"],
+        orient="row",
+    )  # fmt: skip
+    return Snapshot.from_frames(logs, reference_cohorts)
+
+
+def test_prepare_hands_its_kept_rows_to_materialize(
+    reference_cohorts: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the window read from a table, prepare collects the kept rows with their window once
+    and materialize takes them: the same views, set-aside rows and materialized views as when the
+    window is looked up per row and materialize collects the views."""
+    from analysis import prepare as prepare_module
+    from analysis.prepare import CATEGORICAL_COLUMNS, as_text
+    from analysis.report import materialize
+
+    snapshot = _automated_snapshot(reference_cohorts)
+    fast = prepare(snapshot, Config())
+    assert fast.stored.rows is not None
+    assert fast.set_aside is not None and fast.automated.views_set_aside == 15
+    monkeypatch.setattr(prepare_module, "window_lookup", lambda *args: None)
+    plain = prepare(snapshot, Config())
+    assert plain.stored.rows is None
+
+    def rows(frame: pl.LazyFrame) -> pl.DataFrame:
+        got = frame.collect()
+        return as_text(got).sort(got.columns, nulls_last=True)
+
+    for got, expected in (
+        (fast.views, plain.views),
+        (fast.set_aside, plain.set_aside),
+        (materialize(fast).views, materialize(plain).views),
+    ):
+        assert got is not None and expected is not None
+        assert got.collect_schema() == expected.collect_schema()
+        assert rows(got).equals(rows(expected))
+    assert rows(fast.views).height == 60
+    assert {
+        name for name, dtype in fast.views.collect_schema().items() if dtype == pl.Categorical
+    } == set(CATEGORICAL_COLUMNS)

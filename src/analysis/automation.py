@@ -430,11 +430,16 @@ def around_the_clock(
     new_user = (pl.col("user_id") != pl.col("user_id").shift(1)).fill_null(True)
     gap = (pl.col("start") - pl.col("end").shift(1)).dt.total_seconds().fill_null(0)
     hours = hours if hours is not None else network_hours(base)
-    owl_hours = _night_owls(hours, config, on)
     if on is not None:
         # `network_hours_on` rows hold no first and last view: the night owls' hours are grouped
-        # from their own views (a few accounts)
-        owls = owl_hours.select(pl.col("user_id").unique()).collect()["user_id"]
+        # from their own views (a few accounts), chosen by their user ids alone (not by their
+        # hours first: a join over every hour, 0.02 s at 10x)
+        users = _owl_users(hours, config, on)
+        owls = (
+            (users if users is not None else hours)
+            .select(pl.col("user_id").unique())
+            .collect()["user_id"]
+        )
         owl_hours = (
             base.filter(pl.col("user_id").is_in(owls.implode()))
             .pipe(page_views)
@@ -445,6 +450,8 @@ def around_the_clock(
                 pl.len().alias("views"),
             )
         )
+    else:
+        owl_hours = _night_owls(hours, config)
     stretches = (
         owl_hours.group_by("user_id", "hour")
         .agg(pl.col("start").min(), pl.col("end").max(), pl.col("views").sum())
@@ -487,11 +494,18 @@ def _night_owls(hours: pl.LazyFrame, config: Config, on: Grid | None = None) -> 
     stretches. All of `hours` when m < 1. With `on`, `hours` are `network_hours_on` rows, and the
     blocks are counted on integers read from their keys (hour number h from the grid's midnight: day
     h // 24, clock h % 24; one number per user, day and block) instead of dates and clock hours."""
+    owls = _owl_users(hours, config, on)
+    return hours if owls is None else hours.join(owls.unique(), on="user_id", how="semi")
+
+
+def _owl_users(hours: pl.LazyFrame, config: Config, on: Grid | None = None) -> pl.LazyFrame | None:
+    """The user ids (a user once a day it qualifies) of the accounts of `_night_owls`; None when
+    every account could hold a stretch (m < 1)."""
     q4 = config.q4
     block = int(q4.sleep_gap_hours) + 1
     blocks = min(int((q4.around_clock_hours - 24) // block), 24 // block)
     if blocks < 1:
-        return hours
+        return None
     if on is None:
         clock = pl.col("hour").dt.hour()
         owls = (
@@ -514,7 +528,7 @@ def _night_owls(hours: pl.LazyFrame, config: Config, on: Grid | None = None) -> 
             .filter(pl.col("len") == blocks)
             .select((pl.col("_user_day") // on.days + on.user0).cast(on.user_type).alias("user_id"))
         )
-    return hours.join(owls.unique(), on="user_id", how="semi")
+    return owls
 
 
 def around_the_clock_by_row(base: pl.LazyFrame, config: Config) -> pl.LazyFrame:
@@ -648,13 +662,17 @@ def episode_rows(rows: pl.LazyFrame, episodes: pl.DataFrame) -> pl.LazyFrame:
         pl.col("ip").cast(pl.Categorical), "start", "end"
     )
     within = pl.col("timestamp").is_between(pl.col("start"), pl.col("end"))
+    # the actors' rows chosen before the join (a test per row: a fifth of the CPU of probing the
+    # join's table with every row, 0.07 s less at 10x)
     return pl.concat(
         [
             rows.select("row", "user_id", "timestamp")
+            .filter(pl.col("user_id").is_in(by_user.get_column("user_id").implode()))
             .join(by_user.lazy(), on="user_id")
             .filter(within)
             .select("row"),
             rows.select("row", pl.col("ip").cast(pl.Categorical), "timestamp")
+            .filter(pl.col("ip").is_in(by_ip.get_column("ip").implode()))
             .join(by_ip.lazy(), on="ip")
             .filter(within)
             .select("row"),

@@ -174,7 +174,9 @@ def materialize(prepared: Prepared) -> Prepared:
     2.2 GB less at 50x); the values are the same. Labels that are not functions of their key
     (prepare changed?) are stored on every row. The views carry no row order (every question aggregates or sorts). The stored rows
     and the function that labels them are kept in `stored`, so `prepare.chosen_views` can choose
-    rows before their labels are looked up (a look-up blocks predicate pushdown).
+    rows before their labels are looked up (a look-up blocks predicate pushdown). When prepare
+    already holds the stored columns in memory (`prepared.stored.rows`: its kept rows with their
+    window), they are taken as they are instead of collected again from the views.
     """
     views = prepared.views.drop(UNUSED_COLUMNS)
     schema = views.collect_schema()
@@ -194,7 +196,13 @@ def materialize(prepared: Prepared) -> Prepared:
             derived.update(present)
             lookups += label_lookups(table, key, present)
     stored = [name for name in order if name not in derived]
-    rows = views.select(stored).collect()
+    handed = prepared.stored.rows
+    if handed is not None and set(stored) <= set(handed.columns):
+        # prepare's kept rows, in memory with their window: taken as they are (no second collect
+        # of every row, 0.25 s of CPU at 10x)
+        rows = handed[stored]  # (a `select` would copy the columns into one chunk: 0.1 s at 10x)
+    else:
+        rows = views.select(stored).collect()
     rows = rows.with_columns(narrow_integers(rows))
     # the narrowed integers read back as the views' types (a cast: 20 ms per 9M rows)
     widened = [
