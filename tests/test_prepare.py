@@ -19,7 +19,7 @@ from analysis.prepare import (
     lesson_home_table,
     lesson_homes,
     lesson_title,
-    lesson_track_views,
+    lesson_track_counts,
     page_kind,
     prepare,
     student_lesson_views,
@@ -437,7 +437,7 @@ def test_lesson_homes_from_prepared_views_and_keep_own_track_on_lessons() -> Non
     assert keep_own_track(frame, homes)["n"].to_list() == [1, 3, 4]
 
 
-def test_lesson_track_views_by_cohort_id_match_the_rows_labels() -> None:
+def test_lesson_track_counts_by_cohort_id_match_the_rows_labels() -> None:
     """The rows chosen and the tracks joined by cohort id are those the per-row role, page kind,
     module and track pick out (staff views of python/lists and navigation rows stay out)."""
     prepared = prepare(_two_track_snapshot(), Config())
@@ -451,7 +451,7 @@ def test_lesson_track_views_by_cohort_id_match_the_rows_labels() -> None:
         & pl.col("track").is_not_null()
     ).collect()
     assert rows.height == by_label.height == 30
-    table = lesson_track_views(rows.lazy(), tracked_cohorts(prepared)).collect()
+    table = lesson_track_counts(prepared).collect()
     expected = (
         by_label.group_by(pl.col("lesson").cast(pl.String), pl.col("track").cast(pl.String))
         .agg(

@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from analysis.config import Config
-from analysis.prepare import Prepared, as_text, labels_by_path, prepare, student_lesson_views
+from analysis.prepare import (
+    Prepared,
+    as_text,
+    lesson_counts,
+    lesson_titles,
+    prepare,
+)
 from analysis.results import QuestionResult, Words, data_fields, join_words
 from analysis.schema import ColumnTypes
 from analysis.sources.snapshot import Snapshot
@@ -149,6 +155,18 @@ def table_ranking(result: Q1Data) -> pl.DataFrame:
     )
 
 
+def _cohort_lesson_views(prepared: Prepared) -> pl.LazyFrame:
+    """Students' views of named lessons per (cohort, lesson), with the lesson's title: from
+    prepare's counts of the students' lesson views (`lesson_counts`, shared with questions 2, 3, 5
+    and 7), not from the views; the title (a function of the lesson) joined to those rows."""
+    return (
+        lesson_counts(prepared)
+        .cohort_lessons.lazy()
+        .join(lesson_titles(prepared), on="lesson", how="left")
+        .select("cohort_id", "lesson", "lesson_title", pl.col("views").cast(pl.UInt32))
+    )
+
+
 def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None) -> Q1Data:
     """Per program, rank lessons by how many cohorts put them in their top k, then by median share."""
     prepared = prepared or prepare(snapshot, config)
@@ -157,20 +175,7 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     # One row per (program, cohort, lesson) with the lesson's share and rank inside the cohort.
     students = prepared.cohorts.filter(pl.col("role") == "student")
     per_cohort = (
-        student_lesson_views(prepared, named=True)
-        # views per (cohort, path) first, then the path's lesson and title joined to those rows
-        # (several paths can name one lesson); the title is a function of the lesson: a key costs
-        # less than a `.first()` per group
-        .group_by("cohort_id", "path")
-        .agg(pl.len().alias("views"))
-        .join(
-            labels_by_path(prepared, "lesson", "lesson_title"),
-            on="path",
-            how="left",
-            nulls_equal=True,
-        )
-        .group_by("cohort_id", "lesson", "lesson_title")
-        .agg(pl.col("views").sum().cast(pl.UInt32))
+        _cohort_lesson_views(prepared)
         # program, name and dates are per cohort: looked up in the cohorts table, not per row
         .join(
             students.lazy().select("cohort_id", "program", "cohort_name", "start_date", "end_date"),

@@ -32,10 +32,10 @@ from analysis.prepare import (
     Prepared,
     as_text,
     keep_own_track,
+    lesson_counts,
     lesson_home_table,
+    lesson_titles,
     prepare,
-    student_lesson_views,
-    student_numbers,
 )
 from analysis.results import QuestionResult, Words, data_fields
 from analysis.schema import ColumnTypes
@@ -163,13 +163,11 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     cohorts read them."""
     prepared = prepared or prepare(snapshot, config)
     q2 = config.q2
-    # students' lesson views while enrolled
-    enrolled = student_lesson_views(prepared, named=True, also=pl.col("window") == "active")
-    # per (cohort, lesson) the views, the heaviest reader's views and the readers, per cohort its
-    # readers. Program and track are per cohort and are attached from the small cohorts table
-    # afterwards; the lesson homes need only enrolled views per lesson and track, which the pair
-    # counts hold.
-    pairs_raw, students = _reader_counts(prepared, enrolled)
+    # students' lesson views while enrolled: per (cohort, lesson) the views, the heaviest reader's
+    # views and the readers, per cohort its readers. Program and track are per cohort and are
+    # attached from the small cohorts table afterwards; the lesson homes need only enrolled views
+    # per lesson and track, which the pair counts hold.
+    pairs_raw, students = _reader_counts(prepared)
     pairs_raw = as_text(pairs_raw)  # lesson: Categorical in the prepared views
     cohorts = _compared_cohorts(prepared, q2.min_window_in_data)
     homes = lesson_home_table(_lesson_track(pairs_raw, cohorts), config)
@@ -319,110 +317,31 @@ def words(data: Q2Data, config: Config) -> Words:
     )
 
 
-# The physical code of a Categorical lesson is at most a UInt32.
-LESSON_CODES = 1 << 32
-
-
-def _reader_counts(prepared: Prepared, enrolled: pl.LazyFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Per (cohort, lesson) of `enrolled`: views, the heaviest reader's views (`top_student_views`),
-    readers and the lesson's title; per cohort: its readers (`students`). A null user is one reader.
-
-    Every view is reduced to one Int64 (cohort, lesson code, user: `_reader_key`), sorted, and the
-    runs of equal keys are the views per (cohort, lesson, user): sorting 27 million integers at 50x
-    costs a third of grouping with a list of readers per (cohort, lesson), and a hash group-by on
-    the three columns grows worse than linearly (a table of 5.6 million groups). The pairs and the
-    cohorts' readers are counted on those runs. `_reader_counts_by_list` when the key does not fit."""
-    packed = _reader_key(prepared, enrolled)
-    if packed is None:
-        return _reader_counts_by_list(enrolled)
-    key, users, cohort0 = packed
-    runs = enrolled.select(key.sort().rle().alias("_run")).unnest("_run")
-    value, per_view = pl.col("value"), pl.col("len").cast(pl.Int64)
-    cohort_id = enrolled.collect_schema()["cohort_id"]
-    # lesson and title per lesson code: a few thousand rows
-    lessons = enrolled.group_by("lesson").agg(pl.col("lesson_title").first())
+def _reader_counts(prepared: Prepared) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Students' views of named lessons while enrolled, per (cohort, lesson): views, the heaviest
+    reader's views (`top_student_views`), readers and the lesson's title; per cohort: its readers
+    (`students`). A null user is one reader. From prepare's counts of the students' lesson views
+    (`lesson_counts`, shared with questions 1, 3, 5 and 7), not from the views."""
+    counts = lesson_counts(prepared)
     pairs = (
-        runs.group_by((value // users).alias("_pair"))
-        .agg(
-            per_view.sum().alias("views"),
-            per_view.max().alias("top_student_views"),
-            pl.len().cast(pl.Int64).alias("readers"),
+        counts.cohort_lessons.lazy()
+        .filter(pl.col("enrolled_views") > 0)
+        .join(lesson_titles(prepared), on="lesson", how="left")
+        .select(
+            "cohort_id",
+            "lesson",
+            pl.col("enrolled_views").alias("views"),
+            pl.col("top_enrolled_views").alias("top_student_views"),
+            pl.col("enrolled_readers").alias("readers"),
+            "lesson_title",
         )
-        .with_columns(
-            (pl.col("_pair") // LESSON_CODES + cohort0).cast(cohort_id).alias("cohort_id"),
-            (pl.col("_pair") % LESSON_CODES).alias("_code"),
-        )
-        .join(
-            lessons.with_columns(pl.col("lesson").to_physical().cast(pl.Int64).alias("_code")),
-            on="_code",
-        )
-        .select("cohort_id", "lesson", "views", "top_student_views", "readers", "lesson_title")
+        .collect()
     )
-    # (cohort, user) of each run, once: the cohort's readers
-    reader = value // (LESSON_CODES * users) * users + value % users
-    students = (
-        runs.select(reader.unique().alias("_reader"))
-        .group_by((pl.col("_reader") // users + cohort0).cast(cohort_id).alias("cohort_id"))
-        .agg(pl.len().cast(pl.Int64).alias("students"))
-    )
-    pairs_raw, students_raw = pl.collect_all([pairs, students])
-    return pairs_raw, students_raw
-
-
-def _reader_key(prepared: Prepared, enrolled: pl.LazyFrame) -> tuple[pl.Expr, int, int] | None:
-    """(cohort, lesson, user) of a view as one Int64: ((cohort - c0) x 2^32 + lesson code) x U +
-    user number (user - u0 + 1, 0 for null); with U and c0. The bounds come from the student
-    cohorts of the cohorts table (the views' cohorts) and the users of `user_addresses` (every
-    view's user: no scan of the views). None when the lesson is not Categorical, user or cohort id
-    not integers, there is no student cohort or the key does not fit in 63 bits."""
-    schema = enrolled.collect_schema()
-    if (
-        schema["lesson"] != pl.Categorical
-        or not schema["user_id"].is_integer()
-        or not schema["cohort_id"].is_integer()
-    ):
-        return None
-    numbers = student_numbers(prepared)
-    if numbers is None or numbers.cohorts * LESSON_CODES * numbers.users >= 1 << 63:
-        return None
-    lesson = pl.col("lesson").to_physical().cast(pl.Int64)
-    key = (numbers.cohort() * LESSON_CODES + lesson) * numbers.users + numbers.user()
-    return key, numbers.users, numbers.cohort0
-
-
-def _reader_counts_by_list(enrolled: pl.LazyFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """`_reader_counts` by a list of readers (one user id per view) per (cohort, lesson): any key
-    types and ranges."""
-    readers = pl.col("_readers")
-    pairs_raw, students = pl.collect_all(
-        [
-            enrolled.group_by("cohort_id", "lesson")
-            .agg(
-                pl.len().cast(pl.Int64).alias("views"),
-                pl.col("user_id").alias("_readers"),
-                pl.col("lesson_title").first(),
-            )
-            .select(
-                "cohort_id",
-                "lesson",
-                "views",
-                readers.list.eval(pl.element().unique_counts().max())
-                .list.first()
-                .cast(pl.Int64)
-                .alias("top_student_views"),
-                readers.list.n_unique().cast(pl.Int64).alias("readers"),
-                "lesson_title",
-            ),
-            enrolled.group_by("cohort_id").agg(
-                pl.col("user_id").n_unique().cast(pl.Int64).alias("students")
-            ),
-        ]
-    )
-    return pairs_raw, students
+    return pairs, counts.enrolled_students
 
 
 def _lesson_track(pairs: pl.DataFrame, cohorts: pl.DataFrame) -> pl.DataFrame:
-    """`prepare.lesson_track_views` from the enrolled pair counts (enrolled views are the evidence)."""
+    """`prepare.lesson_track_counts` from the enrolled pair counts (enrolled views are the evidence)."""
     return (
         pairs.join(cohorts.select("cohort_id", "track"), on="cohort_id", how="inner")
         .with_columns(pl.col("lesson").str.split("/").list.first().alias("module"))

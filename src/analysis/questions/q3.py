@@ -22,9 +22,8 @@ from analysis.prepare import (
     Prepared,
     campus_ips,
     chosen_views,
-    paths_where,
+    lesson_counts,
     prepare,
-    student_numbers,
     student_rows,
     user_addresses,
     user_ip_days,
@@ -477,78 +476,19 @@ def _enrollments(
 def _activity(prepared: Prepared, config: Config) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """Per (student, cohort) while enrolled: active days in and after the first `dropout_days`
     (a date lies wholly in one or the other; days, which long sessions do not inflate the way they
-    inflate views: `_active_days`), and lesson views and distinct lessons.
-
-    Each lesson view is reduced to one Int64 (`_enrollment_number`: cohort and user, then the
-    lesson code): the sorted runs of (enrollment, lesson) keys are counted per enrollment. At 50x a
-    quarter of the CPU of grouping on the two columns with a distinct count of lessons per group
-    (hash tables of millions of groups, which grow worse than linearly). `_activity_by_group` when
-    the key does not fit."""
-    packed = _enrollment_number(prepared)
-    if packed is None:
-        return _activity_by_group(prepared, config)
-    number, span, decoded = packed
-    # runs of (enrollment, lesson): views per enrollment and lesson, null lessons in slot 0
-    lesson = (pl.col("lesson").to_physical().cast(pl.Int64) + 1).fill_null(0)
-    lessons = (
-        _enrolled_lesson_views(prepared)
-        .select((number * span + lesson).sort().rle().alias("_run"))
-        .unnest("_run")
-        .group_by((pl.col("value") // span).alias("_enrollment"))
-        .agg(
-            pl.col("len").sum().cast(pl.UInt32).alias("views"),
-            (pl.col("value") % span > 0).sum().cast(pl.UInt32).alias("lessons"),
-        )
-        .with_columns(*decoded)
-        .select("user_id", "cohort_id", "views", "lessons")
-    )
-    return _active_days(prepared, config).collect().lazy(), lessons.collect().lazy()
+    inflate views: `_active_days`), and lesson views and distinct lessons (`_lesson_activity`);
+    both over collected rows."""
+    return _active_days(prepared, config).collect().lazy(), _lesson_activity(
+        prepared
+    ).collect().lazy()
 
 
-def _enrollment_number(prepared: Prepared) -> tuple[pl.Expr, int, list[pl.Expr]] | None:
-    """A student view's (cohort, user) as one Int64 ((cohort - c0) x U + user - u0 + 1, 0 for a
-    null user), the span that multiplies it (lesson codes and null), and user_id and cohort_id read
-    back from `_enrollment`. The bounds come from the student cohorts of the cohorts table and the
-    users of `user_addresses` (no scan of the views). None when the lesson is not Categorical, user
-    or cohort id not integers, there is no student cohort or a key does not fit in 63 bits."""
-    schema = prepared.views.collect_schema()
-    if (
-        schema["lesson"] != pl.Categorical
-        or not schema["user_id"].is_integer()
-        or not schema["cohort_id"].is_integer()
-    ):
-        return None
-    numbers = student_numbers(prepared)
-    if numbers is None:
-        return None
-    cohort0, n_users, user0 = numbers.cohort0, numbers.users, numbers.user0
-    lessons = (1 << 32) + 1
-    if numbers.cohorts * n_users * lessons >= 1 << 63:
-        return None
-    number = numbers.cohort() * n_users + numbers.user()
-    user = pl.col("_enrollment") % n_users
-    decoded = [
-        pl.when(user > 0).then(user + user0 - 1).cast(schema["user_id"]).alias("user_id"),
-        (pl.col("_enrollment") // n_users + cohort0).cast(schema["cohort_id"]).alias("cohort_id"),
-    ]
-    return number, lessons, decoded
-
-
-def _activity_by_group(prepared: Prepared, config: Config) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """`_activity` by grouping the views on (user, cohort): any key types and ranges."""
-    keys = ["user_id", "cohort_id"]
-    lessons = (
-        _enrolled_lesson_views(prepared)
-        .group_by(keys)
-        .agg(pl.len().alias("views"), pl.col("lesson").drop_nulls().n_unique().alias("lessons"))
-    )
-    return _active_days(prepared, config), lessons
-
-
-def _enrolled_lesson_views(prepared: Prepared) -> pl.LazyFrame:
-    """Students' lesson views while enrolled, chosen on stored columns before they are labelled."""
-    lesson = paths_where(prepared, pl.col("page_kind") == "lesson")
-    return _student_views(prepared, also=(pl.col("window") == "active") & lesson)
+def _lesson_activity(prepared: Prepared) -> pl.LazyFrame:
+    """Per (student, cohort): lesson views while enrolled (`views`, unnamed lessons included) and
+    the distinct lessons read (`lessons`, a null lesson not counted). From prepare's counts of the
+    students' lesson views (`lesson_counts`, shared with questions 1, 2, 5 and 7), not from the
+    views."""
+    return lesson_counts(prepared).enrollments.lazy()
 
 
 def _active_days(prepared: Prepared, config: Config) -> pl.LazyFrame:

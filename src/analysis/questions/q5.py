@@ -34,7 +34,7 @@ from analysis.prepare import (
     as_text,
     lesson_home_table,
     lesson_title,
-    lesson_track_views,
+    lesson_track_counts,
     paths_where,
     prepare,
     track_lesson_views,
@@ -452,11 +452,10 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
         track: pl.col("cohort_id").is_in(cohorts["cohort_id"].implode())
         for (track,), cohorts in tracked.group_by("track")
     }
-    sv = track_lesson_views(prepared)
-    # two scans of the views, not one collect_all: sharing the scan holds the chosen rows in memory
-    # first (five columns), which at 50x costs more than the second scan (1.9 s against 1.5 s CPU)
-    lesson_track = lesson_track_views(sv, tracked).collect()
-    daily_track = _daily_readers(sv, of_track).collect()
+    # the lesson homes' views per track from prepare's per student, lesson and window counts
+    # (shared with questions 1, 2, 3 and 7), the readers per day from the views
+    lesson_track = lesson_track_counts(prepared).collect()
+    daily_track = _daily_readers(track_lesson_views(prepared), of_track).collect()
     daily_track = _named_tracks(daily_track, list(of_track))
     prepared.lesson_track.views = lesson_track  # reused by question 7
     homes = lesson_home_table(lesson_track, config)  # shared with questions 2 and 7 (prepare.py)

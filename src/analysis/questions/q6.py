@@ -175,12 +175,12 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
     # Categorical (cheaper keys) and the aggregates are cast to text
     alumni_query = (
         student_lesson_views(prepared, named=True, also=pl.col("window") == "alumni")
-        .select("cohort_id", "date", "lesson", "lesson_title", "module", "user_id")
+        .select("cohort_id", "date", "lesson", "module", "user_id")
         .join(labels_by_cohort(prepared, "program", "end_date"), on="cohort_id", how="inner")
         # derived here from the two dates (the collected views leave the column out: report.py)
         .with_columns((pl.col("date") - pl.col("end_date")).dt.total_days().alias("days_after_end"))
         .filter(pl.col("days_after_end") >= q6.min_days_after_end)
-        .select("program", "lesson", "lesson_title", "module", "user_id", "days_after_end")
+        .select("program", "lesson", "module", "user_id", "days_after_end")
     )
     # graduates in the data: students seen under a cohort that ended early enough to have alumni days
     # (the cohorts chosen in the cohorts table, their students found by cohort id among the users'

@@ -23,13 +23,10 @@ from analysis.prepare import (
     as_text,
     keep_own_track,
     labels_by_path,
+    lesson_counts,
     lesson_home_table,
-    lesson_track_views,
+    lesson_track_counts,
     prepare,
-    student_lesson_views,
-    student_numbers,
-    track_lesson_views,
-    tracked_cohorts,
 )
 from analysis.results import QuestionResult, Words, data_fields, join_words
 from analysis.schema import ColumnTypes
@@ -194,120 +191,22 @@ def _view_bins(real: pl.DataFrame, min_views: int) -> pl.DataFrame:
 
 
 def _lesson_readers(prepared: Prepared, students: pl.DataFrame) -> pl.LazyFrame:
-    """Students' views of named lessons per (program, lesson): `views`, distinct readers (`users`),
-    the cohorts that read it (`cohorts`) and its `track` (constant within a program and lesson).
-
-    Each view is reduced to one Int64 (cohort, lesson code, user: `student_numbers`) and the runs of
-    the sorted keys counted: per (cohort, lesson) from the runs, and distinct readers per (program,
-    lesson) from the runs' keys with the cohort's number replaced by its program's. At 50x a
-    quarter of the memory of a group-by per (cohort, lesson) holding its readers (1.4 GB more than
-    the views). `_grouped_readers` when the key does not fit in 63 bits or the lesson is not
-    Categorical."""
-    chosen = student_lesson_views(prepared, named=True)
-    schema = chosen.collect_schema()
-    numbers = student_numbers(prepared)
-    lessons = 1 << 32  # a Categorical's codes are UInt32
-    if (
-        numbers is None
-        or schema["lesson"] != pl.Categorical
-        or not schema["user_id"].is_integer()
-        or not schema["cohort_id"].is_integer()
-        or numbers.cohorts * lessons * numbers.users >= 1 << 63
-    ):
-        return _grouped_readers(chosen, students)
-    users = numbers.users
-    key = (
-        numbers.cohort() * lessons + pl.col("lesson").to_physical().cast(pl.Int64)
-    ) * users + numbers.user()
-    runs = chosen.select(key.sort().rle().alias("_run")).unnest("_run").collect()
-    # each student cohort's program, by the cohort's number (the rows are students' only)
-    programs = students.select("program").unique().sort("program").get_column("program")
-    by_cohort = (
-        pl.DataFrame({"_cohort": range(numbers.cohorts)})
-        .join(
-            students.select(
-                (pl.col("cohort_id") - numbers.cohort0).alias("_cohort"),
-                pl.col("program").replace_strict(programs, range(programs.len())).alias("_p"),
-            ),
-            on="_cohort",
-            how="left",
-        )
-        .sort("_cohort")
-        .get_column("_p")
-    )
-    cohort = pl.col("value") // (lessons * users)
-    lesson = pl.col("value") // users % lessons
-    per_cohort = (
-        runs.lazy()
-        .group_by((pl.col("value") // users).alias("_k"))
-        .agg(pl.col("len").sum().alias("views"))
-        .select(
-            (pl.col("_k") // lessons + numbers.cohort0)
-            .cast(schema["cohort_id"])
-            .alias("cohort_id"),
-            (pl.col("_k") % lessons).alias("_lesson"),
-            "views",
-        )
-        .join(students.lazy().select("cohort_id", "program", "track"), on="cohort_id")
-        .group_by("program", "_lesson")
-        .agg(
-            pl.col("views").sum().cast(pl.UInt32).alias("views"),
-            pl.len().cast(pl.UInt32).alias("cohorts"),
-            pl.col("track").first(),
-        )
-    )
-    readers = (
-        runs.lazy()
-        .select(
-            (
-                (pl.lit(by_cohort).gather(cohort) * lessons + lesson) * users
-                + pl.col("value") % users
-            )
-            .unique()
-            .alias("_r")
-        )
-        .group_by((pl.col("_r") // users).alias("_k"))
-        .agg(pl.len().cast(pl.UInt32).alias("users"))
-        .select(
-            pl.lit(programs).gather(pl.col("_k") // lessons).alias("program"),
-            (pl.col("_k") % lessons).alias("_lesson"),
-            "users",
-        )
-    )
-    codes = (
-        labels_by_path(prepared, "lesson")
-        .select(pl.col("lesson").drop_nulls().unique())
-        .with_columns(pl.col("lesson").to_physical().cast(pl.Int64).alias("_lesson"))
-    )
+    """Students' views of named lessons per (program, lesson): `views`, distinct readers (`users`,
+    a null user one), the cohorts that read it (`cohorts`) and its `track` (constant within a
+    program and lesson). From prepare's counts of the students' lesson views (`lesson_counts`,
+    shared with questions 1, 2, 3 and 5: views per cohort and lesson, readers per program and
+    lesson), not from the views."""
+    counts = lesson_counts(prepared)
     return (
-        per_cohort.join(readers, on=["program", "_lesson"])
-        .join(codes, on="_lesson")
-        .select("program", "lesson", "views", "users", "cohorts", "track")
-    )
-
-
-def _grouped_readers(chosen: pl.LazyFrame, students: pl.DataFrame) -> pl.LazyFrame:
-    """`_lesson_readers` by group-bys on the columns: any key types and ranges."""
-    triples = (
-        chosen.group_by("cohort_id", "lesson", "user_id")
-        .agg(pl.len().cast(pl.UInt32).alias("views"))
+        counts.cohort_lessons.lazy()
         .join(students.lazy().select("cohort_id", "program", "track"), on="cohort_id")
-    )
-    return (
-        triples.group_by("program", "cohort_id", "lesson")
-        .agg(pl.col("views").sum(), pl.col("track").first())
         .group_by("program", "lesson")
         .agg(
-            pl.col("views").sum().cast(pl.UInt32).alias("views"),
+            pl.col("views").sum().cast(pl.UInt32),
             pl.len().cast(pl.UInt32).alias("cohorts"),
             pl.col("track").first(),
         )
-        .join(
-            triples.group_by("program", "lesson").agg(
-                pl.col("user_id").n_unique().cast(pl.UInt32).alias("users")
-            ),
-            on=["program", "lesson"],
-        )
+        .join(counts.program_readers.lazy(), on=["program", "lesson"])
         .select("program", "lesson", "views", "users", "cohorts", "track")
     )
 
@@ -338,7 +237,7 @@ def compute(snapshot: Snapshot, config: Config, prepared: Prepared | None = None
         ),
     ]
     if lesson_track is None:
-        plans.append(lesson_track_views(track_lesson_views(prepared), tracked_cohorts(prepared)))
+        plans.append(lesson_track_counts(prepared))
     all_lessons, per_path, *computed = pl.collect_all(plans)
     if computed:
         lesson_track = prepared.lesson_track.views = computed[0]
