@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import re
 
 import numpy as np
@@ -850,6 +851,155 @@ def test_daily_views_packed_or_plain(demo_config):
     )
     assert plain.sort("user_id", "date").equals(packed.sort("user_id", "date"))
     assert packed["heavy"].any() and packed.height > 1000
+
+
+def test_daily_views_judges_the_users_at_the_bar_only(demo_config):
+    """daily_views computes a person's usual day only for the users with a day at the population's
+    bar: their statistics and every day's heavy flag are those of the plain computation over every
+    user's days; the other users' statistics are null, none of their days heavy."""
+    from analysis.questions.q4_detect import daily_views
+
+    q = demo_config.q4
+    rng = np.random.default_rng(21)
+    n = 6000
+    users = rng.integers(1, 200, n)
+    uid = pl.DataFrame(
+        {
+            "user_id": users,
+            "date": [
+                dt.date(2021, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 120, n)
+            ],
+            # a few users (ids below 12) have spikes far above everyone's days
+            "nonprobe": rng.integers(0, 30, n) + 2000 * ((rng.random(n) < 0.05) & (users < 12)),
+            "window": rng.choice(["active", "alumni", None], n).tolist(),
+            "role": rng.choice(["student", "staff"], n).tolist(),
+        },
+        schema_overrides={
+            "user_id": pl.Int64,
+            "nonprobe": pl.UInt32,
+            "window": pl.Categorical,
+            "role": pl.Categorical,
+        },
+    )
+    groups = uid.group_by("user_id").agg(
+        pl.when(pl.col("user_id") % 5 == 0)
+        .then(pl.lit("staff"))
+        .otherwise(pl.lit("students"))
+        .first()
+        .alias("group")
+    )
+    got = daily_views(uid.lazy(), groups.lazy(), demo_config).collect().sort("user_id", "date")
+    person = ["user_id", "phase"]
+    plain = (
+        uid.filter(pl.col("nonprobe") > 0)
+        .group_by("user_id", "date")
+        .agg(
+            pl.col("nonprobe").sum().cast(pl.UInt32).alias("views"),
+            pl.col("window").min(),
+            pl.col("role").min(),
+        )
+        .with_columns(pl.coalesce("window", "role").cast(pl.String).alias("phase"))
+        .join(groups, on="user_id", how="left")
+        .with_columns(pl.col("views").cast(pl.Float64).log().alias("log_views"))
+        .with_columns(
+            pl.col("log_views").median().over(person).alias("own_median"),
+            pl.len().over(person).alias("own_days"),
+            pl.col("views").quantile(q.heavy_pop_quantile).over("group").alias("pop_bar"),
+        )
+        .with_columns(
+            (pl.col("log_views") - pl.col("own_median"))
+            .abs()
+            .median()
+            .over(person)
+            .alias("own_mad"),
+            pl.max_horizontal("pop_bar", pl.lit(float(q.heavy_day_min_views))).alias("bar"),
+        )
+        .with_columns(
+            (
+                (pl.col("log_views") - pl.col("own_median"))
+                / (1.4826 * pl.col("own_mad")).clip(lower_bound=math.log(q.heavy_own_floor))
+            ).alias("own_z"),
+            pl.col("own_median").exp().alias("usual"),
+        )
+        .with_columns(
+            (
+                (pl.col("views") >= pl.col("bar"))
+                & (
+                    (pl.col("own_days") < q.heavy_min_days)
+                    | (pl.col("own_z") >= q.heavy_own_z)
+                    | (pl.col("views") >= q.heavy_own_times * pl.col("usual"))
+                )
+            ).alias("heavy")
+        )
+        .select(got.columns)
+        .sort("user_id", "date")
+    )
+    assert got["heavy"].equals(plain["heavy"]) and got["heavy"].sum() > 3
+    judged = pl.col("own_days").is_not_null()
+    at_bar = pl.col("user_id").is_in(
+        plain.filter(pl.col("views") >= pl.col("bar"))["user_id"].unique().implode()
+    )
+    assert got.select(judged.alias("j")).equals(plain.select(at_bar.alias("j")))
+    assert got.filter(at_bar).equals(plain.filter(at_bar))
+    assert 0 < got.filter(at_bar).height < got.height / 5
+    statistics = ("log_views", "own_median", "own_days", "own_mad", "own_z", "usual")
+    others = got.filter(~at_bar)
+    assert others.drop(statistics).equals(plain.filter(~at_bar).drop(statistics))
+    assert others.select(pl.col(statistics).null_count().sum()).row(0) == (others.height,) * 6
+
+
+@pytest.mark.parametrize("case", ["found", "given", "out_of_bounds", "fraction"])
+def test_session_order_starts_sessions_and_slots(case):
+    """session_order's `new` (a session starts: another user, or more than the gap since the row
+    before) and `same_slot` (the user's 10-minute slot of the row before) are those of the plain
+    computation on the sorted columns: on the packed key with bounds found or given (one user's
+    last view at the last second of the last day, the next user's first at midnight of the first),
+    and on the three columns when a view is out of the given bounds or has a fraction of a
+    second."""
+    from analysis.questions.q4_detect import Bounds, session_order
+
+    rng = np.random.default_rng(13)
+    n = 3000
+    day0, day1 = dt.date(2020, 1, 6), dt.date(2020, 1, 8)
+    midnight = dt.datetime(2020, 1, 6)
+    seconds = rng.integers(0, 3 * 86_400, n)
+    seconds[:20] = 0  # midnight of the first day
+    seconds[20:40] = 3 * 86_400 - 1  # the last second of the last day
+    frame = pl.DataFrame(
+        {
+            "user_id": rng.integers(3, 20, n),
+            "timestamp": [midnight + dt.timedelta(seconds=int(s)) for s in seconds],
+            "net": rng.integers(0, 9, n),
+        },
+        schema={"user_id": pl.Int64, "timestamp": pl.Datetime("us"), "net": pl.UInt32},
+    )
+    if case == "fraction":
+        frame = frame.with_columns(pl.col("timestamp") + pl.duration(microseconds=250))
+    bounds = {
+        "found": None,
+        "given": Bounds((3, 19), (day0, day1), 8),
+        "out_of_bounds": Bounds((3, 19), (day0, dt.date(2020, 1, 7)), 8),
+        "fraction": Bounds((3, 19), (day0, day1), 8),
+    }[case]
+    gap = 300
+    order = session_order(frame.lazy(), 10, gap, bounds)
+    assert ("key" in order.frame.columns) == (case in ("found", "given"))
+    got = order.frame.select(
+        order.user_id.alias("user_id"),
+        order.timestamp.alias("timestamp"),
+        order.net.alias("net"),
+        order.new.alias("new"),
+        order.same_slot.alias("same_slot"),
+    )
+    ts, user = pl.col("timestamp"), pl.col("user_id")
+    slot = ts.dt.truncate("10m")
+    same_user = user == user.shift()
+    plain = frame.sort("user_id", "timestamp", "net").with_columns(
+        (~same_user | ((ts - ts.shift()).dt.total_seconds() > gap)).fill_null(True).alias("new"),
+        (same_user & (slot == slot.shift())).fill_null(False).alias("same_slot"),
+    )
+    assert got.equals(plain)
+    assert 100 < got["new"].sum() < n - 100 and got["same_slot"].sum() > 100
 
 
 @pytest.mark.parametrize("wide", [False, True])

@@ -406,7 +406,9 @@ def detect(prepared: Prepared, config: Config) -> tuple[pl.DataFrame, pl.DataFra
                 slots.lazy(), days_table.lazy(), groups.lazy(), config, campus, pools.lazy()
             ),
             detect_.shared_ips(uid, config, campus),
-            detect_.heavy_days(uid, daily, auto_days, config),
+            # the heavy users' days hold every partition with a heavy day (a seventieth of the
+            # days at 10x): whether a person reads heavily by habit is judged on those alone
+            detect_.heavy_days(uid, heavy_users, auto_days, config),
             detect_.stale_accounts(uid, config, prepared.data_start),
             detect_.unknown_users(uid, slots.lazy(), daily, config),
             heavy_users,
