@@ -817,20 +817,19 @@ def test_user_key_groups_as_the_two_columns():
     assert user_key(wide, "date") is None
 
 
-def test_daily_views_packed_or_plain(demo_config):
-    """daily_views groups and partitions on `user_key` when the user ids span 30 bits or less, on
-    the plain columns otherwise: the same days, phases and flags either way."""
-    from analysis.questions.q4_detect import daily_views
-
-    rng = np.random.default_rng(9)
-    n = 3000
-    uid = pl.DataFrame(
+def _daily_rows(
+    rng: np.random.Generator, users: np.ndarray, days: int, nonprobe: np.ndarray
+) -> pl.DataFrame:
+    """Rows like `user_ip_days` for daily_views: each user's day (one of `days` from 2021-01-01),
+    its `nonprobe` views, a random window and role."""
+    n = len(users)
+    return pl.DataFrame(
         {
-            "user_id": rng.integers(1, 30, n),
+            "user_id": users,
             "date": [
-                dt.date(2021, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 90, n)
+                dt.date(2021, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, days, n)
             ],
-            "nonprobe": rng.integers(0, 20, n) + 3000 * (rng.random(n) < 0.01),
+            "nonprobe": nonprobe,
             "window": rng.choice(["active", "alumni", None], n).tolist(),
             "role": rng.choice(["student", "staff"], n).tolist(),
         },
@@ -840,6 +839,18 @@ def test_daily_views_packed_or_plain(demo_config):
             "window": pl.Categorical,
             "role": pl.Categorical,
         },
+    )
+
+
+def test_daily_views_packed_or_plain(demo_config):
+    """daily_views groups and partitions on `user_key` when the user ids span 30 bits or less, on
+    the plain columns otherwise: the same days, phases and flags either way."""
+    from analysis.questions.q4_detect import daily_views
+
+    rng = np.random.default_rng(9)
+    n = 3000
+    uid = _daily_rows(
+        rng, rng.integers(1, 30, n), 90, rng.integers(0, 20, n) + 3000 * (rng.random(n) < 0.01)
     )
     groups = uid.group_by("user_id").agg(pl.lit("students").alias("group"))
     shift = pl.col("user_id") + (1 << 40) * (pl.col("user_id") % 2)
@@ -863,24 +874,9 @@ def test_daily_views_judges_the_users_at_the_bar_only(demo_config):
     rng = np.random.default_rng(21)
     n = 6000
     users = rng.integers(1, 200, n)
-    uid = pl.DataFrame(
-        {
-            "user_id": users,
-            "date": [
-                dt.date(2021, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 120, n)
-            ],
-            # a few users (ids below 12) have spikes far above everyone's days
-            "nonprobe": rng.integers(0, 30, n) + 2000 * ((rng.random(n) < 0.05) & (users < 12)),
-            "window": rng.choice(["active", "alumni", None], n).tolist(),
-            "role": rng.choice(["student", "staff"], n).tolist(),
-        },
-        schema_overrides={
-            "user_id": pl.Int64,
-            "nonprobe": pl.UInt32,
-            "window": pl.Categorical,
-            "role": pl.Categorical,
-        },
-    )
+    # a few users (ids below 12) have spikes far above everyone's days
+    spikes = 2000 * ((rng.random(n) < 0.05) & (users < 12))
+    uid = _daily_rows(rng, users, 120, rng.integers(0, 30, n) + spikes)
     groups = uid.group_by("user_id").agg(
         pl.when(pl.col("user_id") % 5 == 0)
         .then(pl.lit("staff"))
