@@ -563,3 +563,54 @@ def test_frame_records_convert_as_value_by_value() -> None:
         assert json.dumps(frame_records(table)) == json.dumps(by_value)
     assert frame_records(frame)[1]["t"] == "2020-01-06T09:30:00.000123"
     assert frame_records(frame)[1]["f"] is None
+
+
+# --- the command's fixed costs (issue 20) ----------------------------------------------------------------
+
+
+def test_question_modules_preload_in_the_background_and_a_broken_one_is_left_to_its_question(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """compute_report imports the question modules while the data is prepared; a module that fails
+    to import there raises nothing in the thread (its question raises when it is answered)."""
+    import sys
+    import threading
+
+    from analysis.report import preload_questions
+
+    raised: list[BaseException] = []
+    monkeypatch.setattr(threading, "excepthook", lambda hook: raised.append(hook.exc_value))
+    monkeypatch.setitem(REGISTRY, 9, "analysis.questions.no_such_question")
+    for name in REGISTRY.values():
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    thread = preload_questions()
+    thread.join(timeout=60)
+    assert not thread.is_alive() and not raised
+    assert all(name in sys.modules for number, name in REGISTRY.items() if number != 9)
+    with pytest.raises(ModuleNotFoundError):
+        QUESTIONS[9]
+
+
+def test_the_command_pauses_the_collector_while_loading_and_leaves_it_as_it_was(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """cli._loading_modules: no collection while modules load, what they made frozen after (later
+    collections skip it); main unfreezes it again, and sets OPENBLAS_NUM_THREADS unless the user
+    did (numpy's idle BLAS threads spin otherwise)."""
+    import gc
+
+    from analysis import cli
+
+    gc.unfreeze()
+    with cli._loading_modules():
+        assert not gc.isenabled()
+        made = [[] for _ in range(100)]
+    assert gc.isenabled() and gc.get_freeze_count() >= len(made)
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    missing = ["analyze", "--config", str(tmp_path / "missing.toml"), "--out", str(tmp_path)]
+    assert cli.main(missing) != 0
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")
+    cli.main(missing)
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "4"

@@ -7,6 +7,7 @@ publishing a malformed file. It always holds full IP addresses; it goes to `_bui
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -15,6 +16,7 @@ import math
 import os
 import pickle
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -224,6 +226,7 @@ def compute_report(
     snapshot = snapshot if snapshot is not None else load_snapshot(config.paths.snapshot_dir)
     timings: dict[str, float] = {}
     started = time.perf_counter()
+    preload_questions()
     step("preparing the data (lessons, people, time)", enabled=progress)
     prepared = materialize(prepare(snapshot, config))
     timings["prepare"] = time.perf_counter() - started
@@ -233,6 +236,23 @@ def compute_report(
     return Report(
         dataset=dataset_description(snapshot), results=results, config=config, timings=timings
     )
+
+
+def preload_questions() -> threading.Thread:
+    """Import the question modules (and numpy, which question 5 imports) in a background thread while
+    the data is prepared: preparing waits on polars (which releases the GIL) with one core idle at 1x,
+    so the imports (about 0.1 s) are taken off the command's path instead of delaying the first
+    questions. Nothing is executed but imports; a module that fails here is imported again, and the
+    error raised, by the question that needs it."""
+
+    def load() -> None:
+        for number in (*CONCURRENT_ORDER, *QUESTIONS):
+            with contextlib.suppress(Exception):
+                QUESTIONS[number]
+
+    thread = threading.Thread(target=load, name="preload-questions", daemon=True)
+    thread.start()
+    return thread
 
 
 # Questions are answered two at a time on logs of up to this many views: there their many small steps
