@@ -226,7 +226,8 @@ def compute_report(
     snapshot = snapshot if snapshot is not None else load_snapshot(config.paths.snapshot_dir)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    preload_questions()
+    if snapshot.manifest.rows <= CONCURRENT_MAX_VIEWS:
+        preload_questions()
     step("preparing the data (lessons, people, time)", enabled=progress)
     prepared = materialize(prepare(snapshot, config))
     timings["prepare"] = time.perf_counter() - started
@@ -242,8 +243,10 @@ def preload_questions() -> threading.Thread:
     """Import the question modules (and numpy, which question 5 imports) in a background thread while
     the data is prepared: preparing waits on polars (which releases the GIL) with one core idle at 1x,
     so the imports (about 0.1 s) are taken off the command's path instead of delaying the first
-    questions. Nothing is executed but imports; a module that fails here is imported again, and the
-    error raised, by the question that needs it."""
+    questions. Only on logs whose questions run two at a time (`CONCURRENT_MAX_VIEWS`): on larger
+    ones the gain is nil and numpy would be held through the peak of question 4. Nothing is executed
+    but imports; a module that fails here is imported again, and the error raised, by the question
+    that needs it."""
 
     def load() -> None:
         for number in (*CONCURRENT_ORDER, *QUESTIONS):
