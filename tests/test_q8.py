@@ -226,3 +226,32 @@ def test_demo_findings(demo_snapshot, demo_config) -> None:
     below = result.campus_below_month
     assert below is not None and dt.date(2020, 1, 1) <= below <= dt.date(2020, 12, 1)
     assert _finding(result, "Year-over-year trend").value > 0
+
+
+def test_views_per_hour_from_sorted_runs_match_the_plain_group_by() -> None:
+    """`views_per_hour`: on stored timestamps in order, the hour as the timestamp's integer divided
+    by an hour, grouped as sorted runs; out of order, the plain group-by on the truncated timestamp.
+    Both give the plain group-by's counts."""
+    from polars.testing import assert_frame_equal
+
+    from analysis.prepare import prepare
+    from analysis.report import materialize
+
+    logs = _logs().sort("timestamp")
+    for frame, in_order in ((logs, True), (logs.reverse(), False)):
+        snapshot = Snapshot.from_frames(logs=frame, cohorts=_cohorts())
+        prepared = materialize(prepare(snapshot, _config()))
+        assert prepared.stored.rows is not None
+        assert prepared.stored.rows.get_column("timestamp").is_sorted() == in_order
+        got = q8.views_per_hour(prepared).collect().sort("slot")
+        plain = (
+            prepared.views.group_by(pl.col("timestamp").dt.truncate("1h").alias("slot"))
+            .agg(pl.len().cast(pl.Int64).alias("views"))
+            .collect()
+            .sort("slot")
+        )
+        assert_frame_equal(got, plain)
+        # a weekday of 2019: 10 web-dev views at 10:00, the staff account's one at 11:00
+        at = {row[0]: row[1] for row in got.iter_rows()}
+        assert at[dt.datetime(2019, 1, 2, 10)] == 10
+        assert at[dt.datetime(2019, 1, 2, 11)] == 1
