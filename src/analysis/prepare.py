@@ -1010,20 +1010,23 @@ class StudentNumbers(NamedTuple):
 
 
 def student_numbers(prepared: Prepared) -> StudentNumbers | None:
-    """`StudentNumbers` from the student cohorts of the cohorts table and the users of
-    `user_addresses` (every view's user: no scan of the views); None without a student cohort."""
+    """`StudentNumbers` from the student cohorts of the cohorts table and the smallest and largest
+    user id of the views (one column read, no labels: about 10 ms at 10x; not from a shared
+    aggregate, so the lesson counts do not wait for `user_ip_days` when questions run at once);
+    None without a student cohort."""
     ids = prepared.cohorts.filter(pl.col("role") == "student").get_column("cohort_id")
-    users = user_addresses(prepared).get_column("user_id")
     cohort0, cohort1 = ids.min(), ids.max()
     if cohort0 is None or cohort1 is None:
         return None
-    known = users.null_count() < users.len()
-    user0 = int(cast(int, users.min())) if known else 0
+    user = pl.col("user_id")
+    low, high = prepared.views.select(user.min(), user.max().alias("high")).collect().row(0)
+    known = low is not None
+    user0 = int(low) if known else 0
     return StudentNumbers(
         cohort0=int(cast(int, cohort0)),
         cohorts=int(cast(int, cohort1)) - int(cast(int, cohort0)) + 1,
         user0=user0,
-        users=int(cast(int, users.max())) - user0 + 2 if known else 1,
+        users=int(high) - user0 + 2 if known else 1,
     )
 
 
