@@ -646,3 +646,15 @@ def test_prepare_hands_its_kept_rows_to_materialize(
     assert {
         name for name, dtype in fast.views.collect_schema().items() if dtype == pl.Categorical
     } == set(CATEGORICAL_COLUMNS)
+
+
+def test_time_units_counts_seconds_in_each_unit() -> None:
+    """An hour and a day in a Datetime's integer, for each time unit: the divisors of the packed
+    time keys (automation's grid, the window table, question 5's days, question 8's hours)."""
+    from analysis.schema import time_units
+
+    assert time_units(pl.Datetime("ms"), 3600) == 3_600_000
+    assert time_units(pl.Datetime("us"), 86_400) == 86_400_000_000
+    assert time_units(pl.Datetime("ns"), 3600) == 3_600_000_000_000
+    stamps = pl.Series([dt.datetime(2020, 1, 2, 5, 30)]).cast(pl.Datetime("ms"))
+    assert stamps.to_physical()[0] // time_units(pl.Datetime("ms"), 86_400) == 18263  # 2020-01-02

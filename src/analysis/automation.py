@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from analysis.config import Config
-from analysis.schema import ColumnTypes
+from analysis.schema import ColumnTypes, time_units
 
 # the columns `find_automated` reads (the day of a view is told from its timestamp)
 AUTOMATION_COLUMNS = ("timestamp", "path", "user_id", "ip", "page_kind")
@@ -225,7 +225,7 @@ def grid(frame: pl.DataFrame) -> Grid | None:
         or stamp.time_zone is not None
     ):
         return None
-    hour = {"ms": 3_600_000, "us": 3_600_000_000, "ns": 3_600_000_000_000}[stamp.time_unit]
+    hour = time_units(stamp, 3600)
     bounds = (
         page_views(frame.lazy())
         .select(

@@ -54,7 +54,7 @@ import polars as pl
 from analysis.automation import Automated, episode_rows, find_automated
 from analysis.config import Config
 from analysis.errors import ConfigError
-from analysis.schema import ColumnTypes
+from analysis.schema import ColumnTypes, time_units
 from analysis.sources.snapshot import Snapshot
 
 LESSON_HOMES_SCHEMA: ColumnTypes = {
@@ -512,8 +512,7 @@ def window_lookup(
         .join(known, on="cohort_id", how="left", maintain_order="left")
         .select(window_of(pl.col("role"), pl.col("date"), pl.col("start_date"), pl.col("end_date")))
     )
-    per_day = {"ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
-    day = pl.col("timestamp").to_physical() // per_day[timestamp.time_unit] - day0
+    day = pl.col("timestamp").to_physical() // time_units(timestamp, 86_400) - day0
     cohort = pl.col("cohort_id").cast(pl.Int64) - cohort0
     return pl.lit(table.get_column("window")).gather(cohort * days + day).alias("window")
 
@@ -673,11 +672,11 @@ def set_aside_automated(
 
 
 def all_views(prepared: Prepared) -> pl.LazyFrame:
-    """Every view, automated episodes included (question 4's population)."""
+    """Every view, automated episodes included (question 4's population): `every_view` with every
+    column and without its `kept` flag."""
     if prepared.set_aside is None:
         return prepared.views
-    columns = prepared.views.collect_schema().names()
-    return pl.concat([prepared.views, prepared.set_aside.select(columns)], how="vertical_relaxed")
+    return every_view(prepared, prepared.views.collect_schema().names()).drop("kept")
 
 
 def labels_by_cohort(prepared: Prepared, *columns: str) -> pl.LazyFrame:

@@ -235,3 +235,9 @@ def _children(
         elif rule is not False:
             for name in extra:
                 yield from schema_errors(value[name], rule, root, (*path, name))
+
+
+def time_units(stamp: pl.Datetime, seconds: int) -> int:
+    """`seconds` in the units of `stamp`'s integer (its time unit): an hour or a day as the divisor
+    of `to_physical()`, for keys computed on the timestamp's integer instead of a truncated date."""
+    return seconds * {"ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[stamp.time_unit]

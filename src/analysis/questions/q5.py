@@ -41,7 +41,7 @@ from analysis.prepare import (
     tracked_cohorts,
 )
 from analysis.results import QuestionResult, Words, data_fields
-from analysis.schema import ColumnTypes
+from analysis.schema import ColumnTypes, time_units
 from analysis.sources.snapshot import Snapshot
 
 # Registry (analysis.questions.REGISTRY): number, navigation title, what the answer feeds.
@@ -390,10 +390,6 @@ def _direction(source: pl.Expr, target: pl.Expr) -> pl.Expr:
     return source + pl.lit("->") + target
 
 
-# one day in the units of a Datetime's integer
-_DAY = {"ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
-
-
 def _daily_readers(views: pl.LazyFrame, of_track: dict[str, pl.Expr]) -> pl.LazyFrame:
     """Per date and reader's track (its number in `of_track`, `_named_tracks` names it): views
     (`exposure`) and distinct readers. The track is grouped as a number, not a text per view, and
@@ -410,7 +406,7 @@ def _daily_readers(views: pl.LazyFrame, of_track: dict[str, pl.Expr]) -> pl.Lazy
     stamp = views.collect_schema()["timestamp"]
     naive = isinstance(stamp, pl.Datetime) and stamp.time_zone is None
     day = (
-        (pl.col("timestamp").to_physical() // _DAY[cast(pl.Datetime, stamp).time_unit])
+        (pl.col("timestamp").to_physical() // time_units(cast(pl.Datetime, stamp), 86_400))
         if naive
         else pl.col("date")
     )

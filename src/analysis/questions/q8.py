@@ -27,7 +27,7 @@ from analysis.prepare import (
     user_ip_days,
 )
 from analysis.results import QuestionResult, Words, data_fields, join_words
-from analysis.schema import ColumnTypes
+from analysis.schema import ColumnTypes, time_units
 from analysis.sources.snapshot import Snapshot
 
 # Registry (analysis.questions.REGISTRY): number, navigation title, what the answer feeds.
@@ -168,10 +168,6 @@ def _verb(n: int, singular: str, plural: str) -> str:
     return singular if n == 1 else plural
 
 
-# one hour in the units of a Datetime's integer
-_HOUR = {"ms": 3_600_000, "us": 3_600_000_000, "ns": 3_600_000_000_000}
-
-
 def views_per_hour(prepared: Prepared) -> pl.LazyFrame:
     """Views per hour of the log: `slot` (the timestamp truncated to the hour) and `views` (Int64).
     When the materialized views' stored timestamps are in order, without nulls or time zone (the
@@ -188,7 +184,7 @@ def views_per_hour(prepared: Prepared) -> pl.LazyFrame:
     ):
         stamps = rows.get_column("timestamp")
         if stamps.null_count() == 0 and stamps.is_sorted():
-            hour = _HOUR[stamp.time_unit]
+            hour = time_units(stamp, 3600)
             return (
                 rows.lazy()
                 # selected first: a sorted key given to `group_by` as an expression is hashed
