@@ -1099,6 +1099,31 @@ def test_packed_keys_and_plain_columns_find_the_same_incidents(cfg):
     assert back.equals(plain)
 
 
+def test_sessions_beside_the_daily_frames_or_first_give_the_same_frames(cfg):
+    """`detect` computes the sessions in a thread beside the per user and day frames on smaller logs
+    (`beside`) and before them on larger ones: the same incidents, daily frame and campus addresses
+    either way, on a log with automated fetching, a shared account and heavy days."""
+    owner, friend = [], []
+    for d in range(21):
+        day = dt.datetime(2019, 2, 4, 20, 0) + dt.timedelta(days=d)
+        owner += [day + dt.timedelta(minutes=4 * i) for i in range(6)]
+        friend += [day + dt.timedelta(minutes=2 + 4 * i) for i in range(5)]
+    parts = [
+        *_background(),
+        _rows(owner, 121, 11, "198.51.100.22"),
+        _rows(friend, 121, 11, "203.0.113.50"),
+        _evening(104, "198.51.100.5", dt.datetime(2019, 2, 20)),
+        _burst(107, "198.51.100.8", dt.datetime(2019, 2, 11, 3, 0)),
+    ]
+    snapshot = _snapshot(parts)
+    first = q4.detect(q4.prepare(snapshot, cfg), cfg, beside=False)
+    beside = q4.detect(q4.prepare(snapshot, cfg), cfg, beside=True)
+    assert set(first[0]["kind"]) >= {"account_sharing", "scraping", "heavy_day"}
+    daily = [frame.sort(frame.columns) for frame in (first[1], beside[1])]  # in no set order
+    assert first[1].height and daily[0].equals(daily[1])
+    assert first[0].equals(beside[0]) and first[2] == beside[2]
+
+
 def test_days_of_pages_as_plain_grouping():
     """days_of_pages groups only the users with several cohort ids or set-aside views (the others
     have one row per address and day in `user_ip_days`): the same rows as grouping them all."""

@@ -26,6 +26,7 @@ import re
 import shutil
 import sys
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -469,16 +470,22 @@ def verify_snapshot(target: Path, manifest: Manifest, *, deep: bool = False) -> 
     extra = sorted(on_disk - set(manifest.files))
     if extra:
         raise _damaged(target / extra[0], target, f"a log part {manifest_path} does not list")
-    for relative, expected in manifest.files.items():
-        path = target / relative
-        try:
-            actual = file_sha256(path)
-        except FileNotFoundError:
-            raise _damaged(path, target, f"missing (listed in {manifest_path})") from None
-        except OSError as exc:
-            raise _damaged(path, target, f"unreadable ({os_reason(exc)})") from exc
-        if actual != expected:
-            raise _damaged(path, target, f"checksum does not match {manifest_path}")
+    # the files hashed two at a time (hashlib releases the GIL: half the wait on a 2-core machine),
+    # their faults reported in the manifest's order
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify") as pool:
+        digests = {
+            relative: pool.submit(file_sha256, target / relative) for relative in manifest.files
+        }
+        for relative, expected in manifest.files.items():
+            path = target / relative
+            try:
+                actual = digests[relative].result()
+            except FileNotFoundError:
+                raise _damaged(path, target, f"missing (listed in {manifest_path})") from None
+            except OSError as exc:
+                raise _damaged(path, target, f"unreadable ({os_reason(exc)})") from exc
+            if actual != expected:
+                raise _damaged(path, target, f"checksum does not match {manifest_path}")
     if not deep:
         return
     counts = {"logs": 0}
