@@ -6,11 +6,13 @@ import dataclasses
 import datetime as dt
 import ipaddress
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import polars as pl
 import pytest
 
@@ -365,6 +367,18 @@ def test_demo_report(demo_snapshot, tmp_path: Path) -> None:
     assert ips and all(ipaddress.ip_address(ip) for ip in ips)  # full, unmasked addresses
     assert document["questions"]["5"]["cutoff"] is not None
     assert sum(report.timings.values()) < 30
+    # the file's text is the standard library's indented JSON (written by orjson, much faster)
+    text = path.read_text(encoding="utf-8")
+    assert text == json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def test_findings_hold_no_nan_or_infinity() -> None:
+    """to_jsonable turns every non-finite float into null, numpy's too (findings.json is written
+    without a check of its own for them)."""
+    from analysis.results import to_jsonable
+
+    values = [math.nan, math.inf, np.float32("nan"), np.float64("-inf"), np.float32(1.5), 2]
+    assert to_jsonable(values) == [None, None, None, None, 1.5, 2]
 
 
 # --- the report cache: `render` reuses the analysis while nothing it depends on changed ----------------

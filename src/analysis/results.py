@@ -90,7 +90,7 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         return None
     if hasattr(value, "item") and not isinstance(value, str | bytes):
-        return value.item()  # numpy scalars
+        return to_jsonable(value.item())  # numpy scalars (a float32 NaN too)
     return value
 
 
