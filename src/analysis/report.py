@@ -58,7 +58,7 @@ REPORT_CACHE_NAME = "report-cache.pickle"
 _ANALYSIS_CODE = ("config.py", "prepare.py", "report.py", "results.py", "schema.py", "questions")
 
 
-_MEMO = "_memo_"  # prefix of the documents Report.memo_json keeps on the instance, as JSON text
+_MEMO = "_memo_"  # prefix of the documents Report.memo_json keeps on the instance, as JSON (bytes)
 
 
 @dataclass(frozen=True)
@@ -99,8 +99,8 @@ class Report:
         )
 
     def memo_json(self, name: str, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """The document `build()` makes, built once per report and kept as JSON text under `name`
-        (a new copy at every call, so callers may change it)."""
+        """The document `build()` makes, built once per report and kept as JSON (orjson) under `name`;
+        a new copy at every call, so callers may change it."""
         key = _MEMO + name
         text = self.__dict__.get(key)
         if text is not None:
