@@ -251,15 +251,21 @@ def test_campus_ip_is_never_named_as_a_scraper(cfg):
     assert CAMPUS not in result.incidents["ip"].drop_nulls().to_list()
 
 
-def test_account_shared_for_three_weeks_is_found(cfg):
-    """A second person reads user 121's account from another network at the same times, 3 weeks."""
-    parts = _background()
+def _one_account_two_places() -> list[dict]:
+    """Account 121 (cohort 11) read by two people at the same times, each from their own network,
+    every evening for three weeks: a shared account."""
     owner, friend = [], []
     for d in range(21):
         day = dt.datetime(2019, 2, 4, 20, 0) + dt.timedelta(days=d)
         owner += [day + dt.timedelta(minutes=4 * i) for i in range(6)]
         friend += [day + dt.timedelta(minutes=2 + 4 * i) for i in range(5)]
-    parts += [_rows(owner, 121, 11, "198.51.100.22"), _rows(friend, 121, 11, "203.0.113.50")]
+    return [_rows(owner, 121, 11, "198.51.100.22"), _rows(friend, 121, 11, "203.0.113.50")]
+
+
+def test_account_shared_for_three_weeks_is_found(cfg):
+    """A second person reads user 121's account from another network at the same times, 3 weeks."""
+    parts = _background()
+    parts += _one_account_two_places()
     result = q4.answer(_snapshot(parts), cfg)
     shared = _kind(result, "account_sharing")
     assert shared["user_id"].to_list() == [121]
@@ -1067,17 +1073,11 @@ def test_packed_keys_and_plain_columns_find_the_same_incidents(cfg):
     users' ids moved up by 2^50 (an order-preserving change) gives the same list, ids aside."""
     home = _evenings(140, ["198.51.100.140"], 9, 60, seed=3)
     pool = _evenings(140, ["192.0.2.10", "100.64.7.9"], 20, 21, seed=4)
-    owner, friend = [], []
-    for d in range(21):
-        day = dt.datetime(2019, 2, 4, 20, 0) + dt.timedelta(days=d)
-        owner += [day + dt.timedelta(minutes=4 * i) for i in range(6)]
-        friend += [day + dt.timedelta(minutes=2 + 4 * i) for i in range(5)]
     parts = [
         *_background(),
         home,
         pool,
-        _rows(owner, 121, 11, "198.51.100.22"),
-        _rows(friend, 121, 11, "203.0.113.50"),
+        *_one_account_two_places(),
         _evening(104, "198.51.100.5", dt.datetime(2019, 2, 20)),
         _burst(107, "198.51.100.8", dt.datetime(2019, 2, 11, 3, 0)),
         _crawler(160, "203.0.113.77", dt.datetime(2019, 2, 14, 1, 0)),
@@ -1103,15 +1103,9 @@ def test_sessions_beside_the_daily_frames_or_first_give_the_same_frames(cfg):
     """`detect` computes the sessions in a thread beside the per user and day frames on smaller logs
     (`beside`) and before them on larger ones: the same incidents, daily frame and campus addresses
     either way, on a log with automated fetching, a shared account and heavy days."""
-    owner, friend = [], []
-    for d in range(21):
-        day = dt.datetime(2019, 2, 4, 20, 0) + dt.timedelta(days=d)
-        owner += [day + dt.timedelta(minutes=4 * i) for i in range(6)]
-        friend += [day + dt.timedelta(minutes=2 + 4 * i) for i in range(5)]
     parts = [
         *_background(),
-        _rows(owner, 121, 11, "198.51.100.22"),
-        _rows(friend, 121, 11, "203.0.113.50"),
+        *_one_account_two_places(),
         _evening(104, "198.51.100.5", dt.datetime(2019, 2, 20)),
         _burst(107, "198.51.100.8", dt.datetime(2019, 2, 11, 3, 0)),
     ]
