@@ -1107,23 +1107,13 @@ def student_lesson_counts(prepared: Prepared) -> pl.LazyFrame:
     """Students' lesson views (`student_lesson_views`, unnamed lessons included) per (cohort, user,
     lesson, window): `views` (UInt32; a null user or lesson is one key). About a quarter of the
     rows of the students' lesson views (1.7M rows at 10x, 8.4M at 50x). Computed, not kept: read by
-    `lesson_counts`. The same rows as `group_lesson_counts` of those views."""
-    return _packed_lesson_counts(prepared)
+    `lesson_counts`. The same rows as `group_lesson_counts` of those views.
 
-
-def group_lesson_counts(views: pl.LazyFrame) -> pl.LazyFrame:
-    """`student_lesson_counts` of `views` by a group-by on the four columns: any key types."""
-    return views.group_by("cohort_id", "user_id", "lesson", "window").agg(
-        pl.len().cast(pl.UInt32).alias("views")
-    )
-
-
-def _packed_lesson_counts(prepared: Prepared) -> pl.LazyFrame:
-    """`student_lesson_counts`: each view reduced to one Int64 (cohort, lesson, user and window
-    numbered, `_lesson_key`), sorted, and its runs collected (the key and its length: 12 bytes a
-    row); cohort, user, lesson and window read back from the key as the rows are read. Sorting one
-    integer costs about half of a hash group-by on the four columns at 10x (1.7M groups). The
-    plain group-by when the key does not fit."""
+    Each view is reduced to one Int64 (cohort, lesson, user and window numbered, `_lesson_key`),
+    sorted, and its runs collected (the key and its length: 12 bytes a row); cohort, user, lesson and
+    window are read back from the key as the rows are read. Sorting one integer costs about half of
+    a hash group-by on the four columns at 10x (1.7M groups). The plain group-by when the key does
+    not fit."""
     views = student_lesson_views(prepared)
     schema = views.collect_schema()
     packed = _lesson_key(prepared, schema)
@@ -1132,6 +1122,13 @@ def _packed_lesson_counts(prepared: Prepared) -> pl.LazyFrame:
     key, decode = packed
     runs = views.select(key.sort().rle().alias("_run")).unnest("_run").collect()
     return decode(runs.lazy()).select(*LESSON_COUNT_COLUMNS[:-1], pl.col("len").alias("views"))
+
+
+def group_lesson_counts(views: pl.LazyFrame) -> pl.LazyFrame:
+    """`student_lesson_counts` of `views` by a group-by on the four columns: any key types."""
+    return views.group_by("cohort_id", "user_id", "lesson", "window").agg(
+        pl.len().cast(pl.UInt32).alias("views")
+    )
 
 
 def _lesson_key(

@@ -476,11 +476,9 @@ def _enrollments(
 def _activity(prepared: Prepared, config: Config) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """Per (student, cohort) while enrolled: active days in and after the first `dropout_days`
     (a date lies wholly in one or the other; days, which long sessions do not inflate the way they
-    inflate views: `_active_days`), and lesson views and distinct lessons (`_lesson_activity`);
-    both over collected rows."""
-    return _active_days(prepared, config).collect().lazy(), _lesson_activity(
-        prepared
-    ).collect().lazy()
+    inflate views: `_active_days`, collected), and lesson views and distinct lessons
+    (`_lesson_activity`, prepare's table in memory)."""
+    return _active_days(prepared, config).collect().lazy(), _lesson_activity(prepared)
 
 
 def _lesson_activity(prepared: Prepared) -> pl.LazyFrame:
