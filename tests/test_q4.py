@@ -591,6 +591,30 @@ def test_demo_automated_accounts_are_set_aside_from_question_5(demo_snapshot, de
     assert set_aside_note(report, 4) is None
 
 
+def _session_views(
+    rng: np.random.Generator, start: dt.datetime, seconds: np.ndarray, fraction: bool
+) -> pl.DataFrame:
+    """Views for session_order: one at each of `seconds` after `start`, by random users (3 to 19)
+    on random networks (0 to 8); with `fraction`, each a quarter of a millisecond later."""
+    n = len(seconds)
+    frame = pl.DataFrame(
+        {
+            "user_id": rng.integers(3, 20, n),
+            "timestamp": [start + dt.timedelta(seconds=int(s)) for s in seconds],
+            "net": rng.integers(0, 9, n),
+        },
+        schema={"user_id": pl.Int64, "timestamp": pl.Datetime("us"), "net": pl.UInt32},
+    )
+    if fraction:
+        frame = frame.with_columns(pl.col("timestamp") + pl.duration(microseconds=250))
+    return frame
+
+
+def _order_columns(order, *names: str) -> pl.DataFrame:
+    """The named expressions of a `SessionOrder` read over its frame, as columns of those names."""
+    return order.frame.select(getattr(order, name).alias(name) for name in names)
+
+
 @pytest.mark.parametrize("fraction", [False, True])
 def test_session_order_reads_steps_and_slots(fraction):
     """session_order sorts on one integer key when it can (whole seconds) and on the three columns
@@ -600,27 +624,10 @@ def test_session_order_reads_steps_and_slots(fraction):
     from analysis.questions.q4_detect import session_order
 
     rng = np.random.default_rng(11)
-    n = 3000
     start = dt.datetime(2020, 1, 6, 0, 3, 7)
-    frame = pl.DataFrame(
-        {
-            "user_id": rng.integers(3, 20, n),
-            "timestamp": [start + dt.timedelta(seconds=int(s)) for s in rng.integers(0, 10**5, n)],
-            "net": rng.integers(0, 9, n),
-        },
-        schema={"user_id": pl.Int64, "timestamp": pl.Datetime("us"), "net": pl.UInt32},
-    )
-    if fraction:
-        frame = frame.with_columns(pl.col("timestamp") + pl.duration(microseconds=250))
+    frame = _session_views(rng, start, rng.integers(0, 10**5, 3000), fraction)
     order = session_order(frame.lazy(), 10)
-    got = order.frame.select(
-        order.user_id.alias("user_id"),
-        order.timestamp.alias("timestamp"),
-        order.net.alias("net"),
-        order.step.alias("step"),
-        order.slot.alias("slot"),
-        order.slot_number.alias("slot_number"),
-    )
+    got = _order_columns(order, "user_id", "timestamp", "net", "step", "slot", "slot_number")
     columns = ["user_id", "timestamp", "net"]
     assert got.select(columns).equals(frame.sort(columns))
     assert got.select(columns).schema == frame.schema
@@ -967,16 +974,7 @@ def test_session_order_starts_sessions_and_slots(case):
     seconds = rng.integers(0, 3 * 86_400, n)
     seconds[:20] = 0  # midnight of the first day
     seconds[20:40] = 3 * 86_400 - 1  # the last second of the last day
-    frame = pl.DataFrame(
-        {
-            "user_id": rng.integers(3, 20, n),
-            "timestamp": [midnight + dt.timedelta(seconds=int(s)) for s in seconds],
-            "net": rng.integers(0, 9, n),
-        },
-        schema={"user_id": pl.Int64, "timestamp": pl.Datetime("us"), "net": pl.UInt32},
-    )
-    if case == "fraction":
-        frame = frame.with_columns(pl.col("timestamp") + pl.duration(microseconds=250))
+    frame = _session_views(rng, midnight, seconds, case == "fraction")
     bounds = {
         "found": None,
         "given": Bounds((3, 19), (day0, day1), 8),
@@ -986,13 +984,7 @@ def test_session_order_starts_sessions_and_slots(case):
     gap = 300
     order = session_order(frame.lazy(), 10, gap, bounds)
     assert ("key" in order.frame.columns) == (case in ("found", "given"))
-    got = order.frame.select(
-        order.user_id.alias("user_id"),
-        order.timestamp.alias("timestamp"),
-        order.net.alias("net"),
-        order.new.alias("new"),
-        order.same_slot.alias("same_slot"),
-    )
+    got = _order_columns(order, "user_id", "timestamp", "net", "new", "same_slot")
     ts, user = pl.col("timestamp"), pl.col("user_id")
     slot = ts.dt.truncate("10m")
     same_user = user == user.shift()

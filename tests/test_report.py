@@ -367,9 +367,11 @@ def test_demo_report(demo_snapshot, tmp_path: Path) -> None:
     assert ips and all(ipaddress.ip_address(ip) for ip in ips)  # full, unmasked addresses
     assert document["questions"]["5"]["cutoff"] is not None
     assert sum(report.timings.values()) < 30
-    # the file's text is the standard library's indented JSON (written by orjson, much faster)
+    # the file's text is the standard library's indented JSON of the report's document, in its
+    # order (written by orjson, much faster)
+    expected = {"run_id": document["run_id"], **report.to_json()}
     text = path.read_text(encoding="utf-8")
-    assert text == json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    assert text == json.dumps(expected, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def test_findings_hold_no_nan_or_infinity() -> None:
